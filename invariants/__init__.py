@@ -1,0 +1,1 @@
+"""Invariant checkers: pure functions of (history, final state, ledgers) -> verdict."""

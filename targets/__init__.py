@@ -1,0 +1,1 @@
+"""Reference targets implementing ../shared/CONTRACTS.md, each with buggy variants."""
