@@ -1,1 +1,24 @@
-"""design"""
+"""Design files: a target and its executable failure-model table (docs/design-files.md)."""
+
+from harness.design._load import InvalidDesign, load_design
+from harness.design._model import (
+    COVERAGE_COUNTERS,
+    TAXONOMY,
+    WORKLOADS,
+    Design,
+    Row,
+    ServicesDecl,
+    TargetDecl,
+)
+
+__all__ = [
+    "COVERAGE_COUNTERS",
+    "TAXONOMY",
+    "WORKLOADS",
+    "Design",
+    "InvalidDesign",
+    "Row",
+    "ServicesDecl",
+    "TargetDecl",
+    "load_design",
+]

@@ -104,5 +104,3 @@ class FinalState:
             payments=data.get("payments") or {},
             matches=data.get("matches") or {},
         )
-
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,7 +20,9 @@ from harness.history.events import NEMESIS, Event, EventType, History, Phase
 class Recorder:
     """Hands out op ids, timestamps events and appends them (thread-safe)."""
 
-    def __init__(self, path: Path | None = None, *, clock: Any = time.monotonic) -> None:
+    def __init__(
+        self, path: Path | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._clock = clock
         self._t0: float = clock()
         self._events: list[Event] = []
@@ -71,7 +73,9 @@ class Recorder:
         with self._lock:
             op_id = self._next_op
             self._next_op += 1
-        return self._append(op_id=op_id, type="invoke", process=process, f=f, value=value, error=None)
+        return self._append(
+            op_id=op_id, type="invoke", process=process, f=f, value=value, error=None
+        )
 
     def complete(
         self,
@@ -84,8 +88,12 @@ class Recorder:
         if type not in ("ok", "fail", "info"):
             raise ValueError(f"'type' must be ok, fail or info (got {type!r})")
         return self._append(
-            op_id=invoke.op_id, type=type, process=invoke.process, f=invoke.f,
-            value=value, error=error,
+            op_id=invoke.op_id,
+            type=type,
+            process=invoke.process,
+            f=invoke.f,
+            value=value,
+            error=error,
         )
 
     def nemesis(self, f: str, value: Mapping[str, Any], *, error: str | None = None) -> Event:
@@ -93,7 +101,9 @@ class Recorder:
         with self._lock:
             op_id = self._next_op
             self._next_op += 1
-        return self._append(op_id=op_id, type="nemesis", process=NEMESIS, f=f, value=value, error=error)
+        return self._append(
+            op_id=op_id, type="nemesis", process=NEMESIS, f=f, value=value, error=error
+        )
 
     def history(self) -> History:
         with self._lock:

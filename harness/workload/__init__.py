@@ -1,1 +1,23 @@
-"""workload"""
+"""Async workload clients that record every attempt, retries, and final reads."""
+
+from harness.workload.client import WorkloadClient
+from harness.workload.contract import WORKLOADS, InvalidOperation, Workload, classify
+from harness.workload.final import final_state, touched_keys
+from harness.workload.keys import KeySpace, new_run_id
+from harness.workload.ops import RETRY_MODES, OpSpec, RetryMode, RetryPolicy
+
+__all__ = [
+    "RETRY_MODES",
+    "WORKLOADS",
+    "InvalidOperation",
+    "KeySpace",
+    "OpSpec",
+    "RetryMode",
+    "RetryPolicy",
+    "Workload",
+    "WorkloadClient",
+    "classify",
+    "final_state",
+    "new_run_id",
+    "touched_keys",
+]

@@ -1,0 +1,397 @@
+"""Read a design file (TOML) into a validated ``Design``.
+
+Every check names the file, the row and the key, what was expected and what
+was found, and unknown keys are errors listing the accepted ones: a typo in
+a failure-model table must fail at load time, not silently test less.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import tomllib
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, cast
+
+from harness.design._model import (
+    COVERAGE_COUNTERS,
+    DEPENDENCY_ORDER,
+    REDIS_PERSISTENCE,
+    SERVICE_PROCESSES,
+    TAXONOMY,
+    WORKLOADS,
+    Design,
+    RedisPersistence,
+    Row,
+    ServicesDecl,
+    TargetDecl,
+    Workload,
+)
+from harness.schedule.families import Family, InvalidFamily, Topology, parse_families
+from harness.schedule.strategies import Shape
+from invariants import APPLIES_TO, CHECKERS
+
+
+class InvalidDesign(ValueError):
+    """A design file is unreadable TOML or breaks the format; the message says where."""
+
+
+_ROW_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_PROCESS_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_REPLICA_NAME = re.compile(r"target-\d+")
+_PLACEHOLDER = re.compile(r"\{[A-Za-z_]+\}")
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+_ROW_TEXT = ("failure_mode", "can_happen", "correct_behaviour", "mechanism", "recovery")
+# Shape fields a row may override; replicas always follows the target.
+_SHAPE_KEYS = tuple(f.name for f in fields(Shape) if f.name != "replicas")
+# Which families a coverage counter needs before it can ever be > 0.
+_COUNTER_NEEDS: Mapping[str, tuple[str, ...]] = {
+    "retries": ("retry",),
+    "crashes_during_request": ("crash",),
+    "partner_failures": ("partner",),
+}
+
+_TOP_KEYS = ("name", "workload", "description", "target", "services", "rows")
+_TARGET_KEYS = (
+    "command", "replicas", "extra", "dependencies", "variants", "start_timeout_s", "cwd"
+)
+_SERVICES_KEYS = ("redis_persistence",)
+_ROW_KEYS = (
+    "id",
+    *_ROW_TEXT,
+    "taxonomy",
+    "faults",
+    "invariants",
+    "exercised_by",
+    "shape",
+    "examples",
+)
+_MISSING = object()
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Where:
+    """A place in one file (``target``, ``rows[2] (id 'x')``) that errors are raised from."""
+
+    path: str
+    place: str = ""
+
+    def error(self, message: str) -> InvalidDesign:
+        prefix = f"{self.path}: {self.place}: " if self.place else f"{self.path}: "
+        return InvalidDesign(prefix + message)
+
+    def expected(self, key: str, what: str, got: object, hint: str = "") -> InvalidDesign:
+        got_text = "nothing (the key is missing)" if got is _MISSING else _show(got)
+        return self.error(f"{key!r} must be {what} (got {got_text}){hint}")
+
+    def only_keys(self, table: Mapping[str, Any], accepted: Collection[str]) -> None:
+        unknown = sorted(set(table) - set(accepted))
+        if unknown:
+            names = ", ".join(repr(k) for k in unknown)
+            raise self.error(f"unknown key(s) {names}; accepted keys: {', '.join(accepted)}")
+
+    def table(self, table: Mapping[str, Any], key: str, *, required: bool) -> dict[str, Any]:
+        value = table.get(key, _MISSING)
+        if value is _MISSING and not required:
+            return {}
+        if not isinstance(value, dict):
+            raise self.expected(key, "a table", value)
+        return value
+
+    def text(self, table: Mapping[str, Any], key: str, *, default: str | None = None) -> str:
+        value = table.get(key, _MISSING)
+        if value is _MISSING and default is not None:
+            return default
+        if not isinstance(value, str) or not value.strip():
+            raise self.expected(key, "a non-empty string", value)
+        return value.strip()
+
+    def choice(
+        self, table: Mapping[str, Any], key: str, options: Collection[str], *, default: str = ""
+    ) -> str:
+        value = table.get(key, _MISSING)
+        if value is _MISSING and default:
+            return default
+        if value not in options:
+            raise self.expected(key, f"one of {', '.join(options)}", value)
+        return cast(str, value)
+
+    def integer(
+        self, table: Mapping[str, Any], key: str, *, minimum: int, default: int | None = None
+    ) -> int:
+        value = table.get(key, _MISSING)
+        if value is _MISSING and default is not None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.expected(key, f"an integer >= {minimum}", value)
+        return value
+
+    def names(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        what: str,
+        *,
+        known: Collection[str] | None = None,
+        default: tuple[str, ...] | None = None,
+    ) -> tuple[str, ...]:
+        """A non-empty list of distinct non-empty strings, each in ``known`` if given."""
+        value = table.get(key, _MISSING)
+        if value is _MISSING and default is not None:
+            return default
+        hint = f"; known: {', '.join(known)}" if known is not None else ""
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v for v in value)
+        ):
+            raise self.expected(key, f"a non-empty list of {what}", value, hint)
+        repeated = sorted({v for v in value if value.count(v) > 1})
+        if repeated:
+            raise self.expected(key, f"a list of distinct {what}", value, f"; repeated: {repeated}")
+        if known is not None:
+            unknown = [v for v in value if v not in known]
+            if unknown:
+                raise self.expected(key, f"a list of {what}", value, f"; unknown: {unknown}{hint}")
+        return tuple(value)
+
+
+def load_design(path: Path | str, *, root: Path | None = None) -> Design:
+    """Load and validate one design file.
+
+    ``root`` is what ``{root}`` and a relative ``cwd`` mean; by default the
+    design file's parent's parent (designs live in ``<repo>/designs/``).
+    """
+    path = Path(path)
+    here = _Where(path=str(path))
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        pos = _TOML_POSITION.search(str(exc))
+        line = f"line {pos.group(1)}, column {pos.group(2)}: " if pos else ""
+        raise here.error(f"{line}invalid TOML: {_TOML_POSITION.sub('', str(exc)).strip()}") from exc
+    except UnicodeDecodeError as exc:
+        raise here.error(f"invalid TOML: the file is not UTF-8 ({exc})") from exc
+    root = (root if root is not None else path.resolve().parent.parent).resolve()
+
+    here.only_keys(data, _TOP_KEYS)
+    name = here.text(data, "name")
+    if not _PROCESS_NAME.fullmatch(name):
+        raise here.expected("name", "1..64 characters from [A-Za-z0-9_.-]", name)
+    workload = cast(Workload, here.choice(data, "workload", WORKLOADS))
+    description = here.text(data, "description", default="")
+    target = _target(replace(here, place="target"), here.table(data, "target", required=True), root)
+    services = _services(
+        replace(here, place="services"), here.table(data, "services", required=False), target
+    )
+    topology = _topology(target)
+
+    raw_rows = data.get("rows", _MISSING)
+    if not isinstance(raw_rows, list) or not raw_rows:
+        raise here.expected("rows", "a non-empty array of tables ([[rows]])", raw_rows)
+    rows: list[Row] = []
+    for index, raw in enumerate(raw_rows):
+        row = _row(here, index, raw, workload, target, topology)
+        clash = next((r for r in rows if r.id == row.id), None)
+        if clash is not None:
+            raise replace(here, place=f"rows[{index}] (id {row.id!r})").error(
+                f"'id' must be unique (got {row.id!r}, already used by rows[{rows.index(clash)}])"
+            )
+        rows.append(row)
+    return Design(
+        path=path,
+        name=name,
+        workload=workload,
+        description=description,
+        target=target,
+        services=services,
+        rows=tuple(rows),
+        topology=topology,
+    )
+
+
+def _command(where: _Where, key: str, value: object, root: Path) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(a, str) and a for a in value):
+        raise where.expected(
+            key, "a non-empty list of non-empty strings (an argv, not a shell line)", value
+        )
+    argv = tuple(a.replace("{python}", sys.executable).replace("{root}", str(root)) for a in value)
+    for arg in argv:
+        unknown = _PLACEHOLDER.search(arg)
+        if unknown:
+            raise where.expected(
+                key, "an argv whose placeholders are {python} or {root}", value,
+                f"; unknown placeholder {unknown.group()}",
+            )
+    return argv
+
+
+def _target(where: _Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
+    where.only_keys(table, _TARGET_KEYS)
+    command = _command(where, "command", table.get("command", _MISSING), root)
+    replicas = where.integer(table, "replicas", minimum=1, default=1)
+    deps = where.names(table, "dependencies", "dependency names", known=DEPENDENCY_ORDER,
+                       default=())
+    extra: dict[str, tuple[str, ...]] = {}
+    for name, argv in where.table(table, "extra", required=False).items():
+        if not _PROCESS_NAME.fullmatch(name) or _REPLICA_NAME.fullmatch(name) or name in deps:
+            raise where.expected(
+                "extra", "a table of process names (1..64 of [A-Za-z0-9_.-], not target-N "
+                "and not a dependency) to argvs", name,
+            )
+        extra[name] = _command(where, f"extra.{name}", argv, root)
+    variants = where.names(table, "variants", "variant names")
+    if "correct" not in variants:
+        raise where.expected(
+            "variants", "a list that includes 'correct' (the design as intended)", list(variants)
+        )
+    timeout = table.get("start_timeout_s", 30.0)
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        raise where.expected("start_timeout_s", "a number of seconds > 0", timeout)
+    cwd: Path | None = None
+    if "cwd" in table:
+        cwd = (root / where.text(table, "cwd")).resolve()
+    return TargetDecl(
+        command=command,
+        replicas=replicas,
+        extra=extra,
+        dependencies=frozenset(deps),
+        variants=variants,
+        start_timeout_s=float(timeout),
+        cwd=cwd,
+    )
+
+
+def _services(where: _Where, table: Mapping[str, Any], target: TargetDecl) -> ServicesDecl:
+    where.only_keys(table, _SERVICES_KEYS)
+    persistence = where.choice(table, "redis_persistence", REDIS_PERSISTENCE, default="none")
+    if persistence != "none" and "redis" not in target.dependencies:
+        raise where.expected(
+            "redis_persistence", "'none' when the target has no redis dependency", persistence
+        )
+    return ServicesDecl(redis_persistence=cast(RedisPersistence, persistence))
+
+
+def _topology(target: TargetDecl) -> Topology:
+    replicas = target.replica_names
+    deps = [d for d in DEPENDENCY_ORDER if d in target.dependencies]
+    return Topology(
+        links=(*deps, *replicas),
+        processes=(*replicas, *target.extra, *(d for d in deps if d in SERVICE_PROCESSES)),
+        has_partner="partner" in target.dependencies,
+    )
+
+
+def _row(
+    file: _Where,
+    index: int,
+    raw: object,
+    workload: str,
+    target: TargetDecl,
+    topology: Topology,
+) -> Row:
+    where = replace(file, place=f"rows[{index}]")
+    if not isinstance(raw, dict):
+        raise where.error(f"must be a table (got {_show(raw)})")
+    if isinstance(raw.get("id"), str):
+        where = replace(where, place=f"rows[{index}] (id {raw['id']!r})")
+    where.only_keys(raw, _ROW_KEYS)
+    row_id = where.text(raw, "id")
+    if not _ROW_ID.fullmatch(row_id):
+        raise where.expected("id", "lowercase words of [a-z0-9] joined by '-'", row_id)
+    text = {key: where.text(raw, key) for key in _ROW_TEXT}
+    taxonomy = where.choice(raw, "taxonomy", TAXONOMY)
+
+    faults = where.names(raw, "faults", "fault families (e.g. 'retry', 'crash:target-*')")
+    try:
+        families = parse_families(faults, topology)
+    except InvalidFamily as exc:
+        raise where.error(f"'faults': {exc}") from exc
+
+    applicable = [n for n in CHECKERS if workload in APPLIES_TO[n]]
+    invariants = _invariants(where, raw, workload, applicable)
+
+    has_nemesis = any(not f.is_client_side() for f in families)
+    default = ("faults_during_ops",) if has_nemesis else ("retries",)
+    exercised_by = where.names(
+        raw, "exercised_by", "coverage counters", known=COVERAGE_COUNTERS, default=default
+    )
+    _check_exercisable(where, exercised_by, families, has_nemesis)
+
+    examples = where.integer(raw, "examples", minimum=1) if "examples" in raw else None
+    return Row(
+        id=row_id,
+        taxonomy=taxonomy,
+        faults=faults,
+        families=families,
+        invariants=invariants,
+        exercised_by=exercised_by,
+        shape=_shape(where, where.table(raw, "shape", required=False), target),
+        examples=examples,
+        **text,
+    )
+
+
+def _invariants(
+    where: _Where, raw: Mapping[str, Any], workload: str, applicable: list[str]
+) -> tuple[str, ...]:
+    value = raw.get("invariants", _MISSING)
+    for name in value if isinstance(value, list) else ():
+        if name in CHECKERS and name not in applicable:
+            raise where.expected(
+                "invariants", f"invariants that apply to workload {workload!r}", value,
+                f"; {name!r} applies to {', '.join(sorted(APPLIES_TO[name]))}; "
+                f"known for {workload}: {', '.join(applicable)}",
+            )
+    return where.names(raw, "invariants", "invariant names", known=applicable)
+
+
+def _check_exercisable(
+    where: _Where, counters: tuple[str, ...], families: tuple[Family, ...], has_nemesis: bool
+) -> None:
+    """Refuse a row whose every counter needs a family it does not have: it could never PASS."""
+    kinds = {f.kind for f in families}
+
+    def possible(counter: str) -> bool:
+        if counter == "faults_during_ops":
+            return has_nemesis
+        needs = _COUNTER_NEEDS.get(counter)
+        return needs is None or bool(kinds.intersection(needs))
+
+    if not any(possible(c) for c in counters):
+        raise where.expected(
+            "exercised_by",
+            "coverage counters the row's faults can make > 0 (faults_during_ops needs a "
+            "server-side fault, retries needs 'retry', crashes_during_request needs 'crash', "
+            "partner_failures needs 'partner')",
+            list(counters),
+        )
+
+
+def _shape(where: _Where, table: Mapping[str, Any], target: TargetDecl) -> Shape:
+    shape_where = replace(where, place=f"{where.place}: shape")
+    if "replicas" in table:
+        raise shape_where.error(
+            f"'replicas' cannot be set per row: it is always target.replicas "
+            f"({target.replicas}); accepted keys: {', '.join(_SHAPE_KEYS)}"
+        )
+    shape_where.only_keys(table, _SHAPE_KEYS)
+    values = {
+        key: shape_where.integer(table, key, minimum=2 if key == "users" else 1)
+        for key in table
+    }
+    return Shape(replicas=target.replicas, **values)

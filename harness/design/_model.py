@@ -1,0 +1,130 @@
+"""Design records: a target, its services and its failure-model rows, as loaded.
+
+Every record is already validated by ``load_design``; holding one means the
+row's families resolved against the topology and its invariants apply to the
+workload, so the runner never meets a typo mid-run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal, TypeAlias
+
+from harness.schedule.families import Family, Topology
+from harness.schedule.strategies import Shape
+from harness.targetproc.spec import TargetSpec
+
+Workload: TypeAlias = Literal["inventory", "payments", "matching"]
+RedisPersistence: TypeAlias = Literal["none", "aof"]
+
+WORKLOADS: tuple[str, ...] = ("inventory", "payments", "matching")
+DEPENDENCY_ORDER: tuple[str, ...] = ("postgres", "redis", "kafka", "partner")
+# Dependencies that run as processes the nemesis can crash (the partner is the harness's own).
+SERVICE_PROCESSES: tuple[str, ...] = ("postgres", "redis", "kafka")
+REDIS_PERSISTENCE: tuple[str, ...] = ("none", "aof")
+TAXONOMY: tuple[str, ...] = (
+    "client_retry_timeout",
+    "duplicate_delivery",
+    "partial_write",
+    "out_of_order",
+    "temporal_boundary",
+    "infrastructure_failure",
+)
+# Coverage counters a run keeps per row; a PASS counts only if one named here is > 0.
+COVERAGE_COUNTERS: tuple[str, ...] = (
+    "faults_during_ops",
+    "retries",
+    "indeterminate",
+    "crashes_during_request",
+    "partner_failures",
+    "replays",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetDecl:
+    """How to start the target: argv per replica, extra processes, what it depends on."""
+
+    command: tuple[str, ...]
+    replicas: int
+    extra: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    dependencies: frozenset[str] = frozenset()
+    variants: tuple[str, ...] = ("correct",)
+    start_timeout_s: float = 30.0
+    cwd: Path | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
+
+    @property
+    def replica_names(self) -> tuple[str, ...]:
+        return tuple(f"target-{i}" for i in range(self.replicas))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServicesDecl:
+    """How the harness runs the stores: ``aof`` makes Redis survive a restart."""
+
+    redis_persistence: RedisPersistence = "none"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Row:
+    """One line of the Step 14 failure-model table plus what makes it executable."""
+
+    id: str
+    failure_mode: str
+    can_happen: str
+    correct_behaviour: str
+    mechanism: str
+    recovery: str
+    taxonomy: str
+    faults: tuple[str, ...]
+    families: tuple[Family, ...]
+    invariants: tuple[str, ...]
+    exercised_by: tuple[str, ...]
+    shape: Shape
+    examples: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Design:
+    """A loaded design file: one target, one workload, its failure-model rows."""
+
+    path: Path
+    name: str
+    workload: Workload
+    description: str
+    target: TargetDecl
+    services: ServicesDecl
+    rows: tuple[Row, ...]
+    topology: Topology
+
+    def row(self, row_id: str) -> Row:
+        for row in self.rows:
+            if row.id == row_id:
+                return row
+        raise KeyError(
+            f"{self.path}: no row {row_id!r}; known rows: {', '.join(r.id for r in self.rows)}"
+        )
+
+    def target_spec(self, variant: str = "correct") -> TargetSpec:
+        """What harness.targetproc needs to start this design's target as ``variant``."""
+        if variant not in self.target.variants:
+            raise ValueError(
+                f"{self.path}: 'variant' must be one of the design's variants "
+                f"{', '.join(self.target.variants)} (got {variant!r})"
+            )
+        return TargetSpec(
+            name=self.name,
+            command=self.target.command,
+            replicas=self.target.replicas,
+            extra=self.target.extra,
+            dependencies=self.target.dependencies,
+            variant=variant,
+            start_timeout_s=self.target.start_timeout_s,
+            cwd=self.target.cwd,
+        )

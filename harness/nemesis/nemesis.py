@@ -1,0 +1,294 @@
+"""The one component that starts faults and always heals them.
+
+Every started fault is remembered until healed; ``heal_all`` runs in
+``finally`` (and on ``__exit__``), heals in reverse order, keeps going when
+one heal fails, and ends with a sweep -- every proxy reset and enabled,
+every process resumed and alive -- so an exception or Ctrl-C mid-schedule
+leaves no toxic, paused process or dead service behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from harness.history.recorder import Recorder
+from harness.nemesis.faults import (
+    CacheLoss,
+    Crash,
+    Fault,
+    InvalidFault,
+    LinkToxic,
+    Partition,
+    PartnerFailure,
+    Pause,
+    Redelivery,
+    fault_to_dict,
+)
+from harness.toxiproxy.client import Proxy
+from harness.toxiproxy.toxics import Timeout, toxic_from_dict
+
+log = logging.getLogger(__name__)
+
+
+class Controllable(Protocol):
+    """A process the nemesis can crash, pause and bring back (services, replicas)."""
+
+    def crash(self) -> None: ...
+    def restart(self) -> None: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    @property
+    def alive(self) -> bool: ...
+
+
+class PartnerFaults(Protocol):
+    def set_fault(
+        self, endpoint: str, mode: str, *, count: int | None = None, delay_ms: int = 0
+    ) -> None: ...
+    def clear_faults(self) -> None: ...
+
+
+class FaultTargets(Protocol):
+    """What a nemesis can reach: proxies by link, processes by name, the partner."""
+
+    def proxy(self, link: str) -> Proxy: ...
+    def links(self) -> tuple[str, ...]: ...
+    def controllable(self, name: str) -> Controllable: ...
+    def controllables(self) -> Mapping[str, Controllable]: ...
+    def reset_proxies(self) -> None: ...
+    @property
+    def partner(self) -> PartnerFaults | None: ...
+
+
+class HealError(RuntimeError):
+    """One or more faults could not be healed; the message lists them."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveFault:
+    fault_id: int
+    fault: Fault
+    started_at: float
+    paused: frozenset[str] = frozenset()
+
+
+class Nemesis:
+    """Executes fault values against live processes and links; always heals."""
+
+    def __init__(self, targets: FaultTargets, recorder: Recorder) -> None:
+        self._targets = targets
+        self._recorder = recorder
+        self._active: dict[int, ActiveFault] = {}
+        self._next_id = 0
+        self._lock = threading.Lock()
+        self._paused: set[str] = set()
+
+    @property
+    def active(self) -> Mapping[int, Fault]:
+        with self._lock:
+            return {fid: a.fault for fid, a in self._active.items()}
+
+    def validate(self, fault: Fault) -> None:
+        """Raise ``InvalidFault`` if the fault names a link or process that is not here."""
+        link = getattr(fault, "link", None)
+        if link is not None and link not in self._targets.links():
+            raise InvalidFault(
+                f"{fault.describe()}: no link {link!r}; links: {list(self._targets.links())}"
+            )
+        for name in _processes_of(fault):
+            if name not in self._targets.controllables():
+                raise InvalidFault(
+                    f"{fault.describe()}: no process {name!r}; "
+                    f"processes: {sorted(self._targets.controllables())}"
+                )
+        if isinstance(fault, PartnerFailure) and self._targets.partner is None:
+            raise InvalidFault(f"{fault.describe()}: this design has no partner service")
+
+    def start(self, fault: Fault) -> int:
+        """Start a fault and return its id; the fault is registered *before* it
+        acts, so a failure half-way is still healed."""
+        self.validate(fault)
+        with self._lock:
+            fault_id = self._next_id
+            self._next_id += 1
+            self._active[fault_id] = ActiveFault(fault_id, fault, time.monotonic())
+        self._recorder.nemesis("start", {"id": fault_id, "fault": fault_to_dict(fault)})
+        _STARTERS[type(fault)](self, fault_id, fault)
+        return fault_id
+
+    def heal(self, fault_id: int) -> None:
+        with self._lock:
+            active = self._active.get(fault_id)
+        if active is None:
+            return
+        error: str | None = None
+        try:
+            _HEALERS[type(active.fault)](self, fault_id, active.fault)
+        except Exception as exc:
+            error = repr(exc)
+            raise
+        finally:
+            with self._lock:
+                self._active.pop(fault_id, None)
+            self._recorder.nemesis(
+                "heal", {"id": fault_id, "fault": fault_to_dict(active.fault)}, error=error
+            )
+
+    def heal_all(self) -> None:
+        """Heal every active fault (newest first), then sweep. Raises
+        ``HealError`` listing what could not be healed, after trying it all."""
+        failures: list[str] = []
+        with self._lock:
+            ids = sorted(self._active, reverse=True)
+        for fault_id in ids:
+            try:
+                self.heal(fault_id)
+            except Exception as exc:
+                failures.append(f"fault {fault_id}: {exc!r}")
+        failures.extend(self._sweep())
+        if failures:
+            raise HealError("could not heal: " + "; ".join(failures))
+
+    def _sweep(self) -> list[str]:
+        """Belt and braces after healing: no toxic, no disabled proxy, no
+        paused or dead process may survive a schedule."""
+        failures: list[str] = []
+        try:
+            self._targets.reset_proxies()
+        except Exception as exc:
+            failures.append(f"proxy reset: {exc!r}")
+        if self._targets.partner is not None:
+            try:
+                self._targets.partner.clear_faults()
+            except Exception as exc:
+                failures.append(f"partner faults: {exc!r}")
+        for name, proc in self._targets.controllables().items():
+            try:
+                if name in self._paused:
+                    proc.resume()
+                    self._paused.discard(name)
+                if not proc.alive:
+                    proc.restart()
+            except Exception as exc:
+                failures.append(f"{name}: {exc!r}")
+        return failures
+
+    def __enter__(self) -> Nemesis:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.heal_all()
+
+    # -- executors, one pair per fault type ---------------------------------
+
+    def _toxic_name(self, fault_id: int, fault: LinkToxic) -> str:
+        return f"fm{fault_id}_{fault.toxic}_{fault.stream}"
+
+    def _start_toxic(self, fault_id: int, fault: LinkToxic) -> None:
+        toxic = toxic_from_dict(
+            {
+                "type": fault.toxic,
+                "stream": fault.stream,
+                "name": self._toxic_name(fault_id, fault),
+                **fault.attributes,
+            }
+        )
+        self._targets.proxy(fault.link).add_toxic(toxic)
+
+    def _heal_toxic(self, fault_id: int, fault: LinkToxic) -> None:
+        self._targets.proxy(fault.link).remove_toxic(self._toxic_name(fault_id, fault))
+
+    def _start_partition(self, fault_id: int, fault: Partition) -> None:
+        proxy = self._targets.proxy(fault.link)
+        if fault.mode == "refuse":
+            proxy.disable()
+            return
+        for stream in ("upstream", "downstream"):
+            proxy.add_toxic(Timeout(timeout_ms=0, stream=stream, name=f"fm{fault_id}_bh_{stream}"))
+
+    def _heal_partition(self, fault_id: int, fault: Partition) -> None:
+        proxy = self._targets.proxy(fault.link)
+        if fault.mode == "refuse":
+            proxy.enable()
+            return
+        for stream in ("upstream", "downstream"):
+            proxy.remove_toxic(f"fm{fault_id}_bh_{stream}")
+
+    def _start_crash(self, fault_id: int, fault: Crash) -> None:
+        self._targets.controllable(fault.process).crash()
+
+    def _heal_crash(self, fault_id: int, fault: Crash) -> None:
+        self._targets.controllable(fault.process).restart()
+
+    def _start_pause(self, fault_id: int, fault: Pause) -> None:
+        self._paused.add(fault.process)
+        self._targets.controllable(fault.process).pause()
+
+    def _heal_pause(self, fault_id: int, fault: Pause) -> None:
+        self._targets.controllable(fault.process).resume()
+        self._paused.discard(fault.process)
+
+    def _start_cache_loss(self, fault_id: int, fault: CacheLoss) -> None:
+        proc = self._targets.controllable(fault.process)
+        proc.crash()
+        proc.restart()
+
+    def _heal_cache_loss(self, fault_id: int, fault: CacheLoss) -> None:
+        proc = self._targets.controllable(fault.process)
+        if not proc.alive:
+            proc.restart()
+
+    def _start_redelivery(self, fault_id: int, fault: Redelivery) -> None:
+        self._targets.proxy(fault.link).disable()
+        time.sleep(fault.grace_ms / 1000)
+        self._targets.controllable(fault.consumer).crash()
+
+    def _heal_redelivery(self, fault_id: int, fault: Redelivery) -> None:
+        try:
+            self._targets.proxy(fault.link).enable()
+        finally:
+            self._targets.controllable(fault.consumer).restart()
+
+    def _start_partner(self, fault_id: int, fault: PartnerFailure) -> None:
+        partner = self._targets.partner
+        assert partner is not None  # validate() checked
+        partner.set_fault(fault.endpoint, fault.mode, count=fault.count, delay_ms=fault.delay_ms)
+
+    def _heal_partner(self, fault_id: int, fault: PartnerFailure) -> None:
+        partner = self._targets.partner
+        assert partner is not None
+        partner.clear_faults()
+
+
+def _processes_of(fault: Fault) -> tuple[str, ...]:
+    if isinstance(fault, Crash | Pause | CacheLoss):
+        return (fault.process,)
+    if isinstance(fault, Redelivery):
+        return (fault.consumer,)
+    return ()
+
+
+_Executor = Callable[[Nemesis, int, Any], None]
+_STARTERS: Mapping[type[Any], _Executor] = {
+    LinkToxic: Nemesis._start_toxic,
+    Partition: Nemesis._start_partition,
+    Crash: Nemesis._start_crash,
+    Pause: Nemesis._start_pause,
+    CacheLoss: Nemesis._start_cache_loss,
+    Redelivery: Nemesis._start_redelivery,
+    PartnerFailure: Nemesis._start_partner,
+}
+_HEALERS: Mapping[type[Any], _Executor] = {
+    LinkToxic: Nemesis._heal_toxic,
+    Partition: Nemesis._heal_partition,
+    Crash: Nemesis._heal_crash,
+    Pause: Nemesis._heal_pause,
+    CacheLoss: Nemesis._heal_cache_loss,
+    Redelivery: Nemesis._heal_redelivery,
+    PartnerFailure: Nemesis._heal_partner,
+}

@@ -1,0 +1,86 @@
+"""`PartnerService`: the partner as a managed local process.
+
+Its ledger file lives in the work dir, so a crash keeps every effect and a
+restart reloads them (and the idempotency keys they carry).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import harness
+from harness.partner.control import PartnerControl
+from harness.partner.endpoints import CONTROL_PREFIX
+from harness.provision.ports import LOOPBACK, free_port, require_free
+from harness.provision.process import ManagedProcess
+
+LEDGER_FILE = "partner-ledger.jsonl"
+READY_TIMEOUT = 10.0
+PROBE_TIMEOUT = 1.0
+
+
+def _child_env() -> dict[str, str]:
+    """This environment with the ``harness`` package's root first on the import
+    path, so ``-m harness.partner`` works from any cwd and any PYTHONPATH."""
+    root = str(Path(harness.__file__).resolve().parent.parent)
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": root if not path else f"{root}{os.pathsep}{path}"}
+
+
+class PartnerService:
+    """``python -m harness.partner`` on a loopback port, with its ledger in *workdir*."""
+
+    def __init__(self, *, workdir: Path, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = free_port() if port is None else require_free(port)
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        self.ledger_path = workdir / LEDGER_FILE
+        self.control = PartnerControl(self.url)
+        self.ready_seconds: float | None = None
+        """How long the last (re)start took to answer its health check."""
+        self.process = ManagedProcess(
+            "partner",
+            [
+                sys.executable, "-m", "harness.partner",
+                "--host", LOOPBACK,
+                "--port", str(self.port),
+                "--ledger", str(self.ledger_path),
+            ],
+            env=_child_env(),
+            cwd=workdir,
+            log_path=workdir / "partner.log",
+        )
+        self._probe = PartnerControl(self.url, timeout=PROBE_TIMEOUT)
+
+    def __repr__(self) -> str:
+        return f"PartnerService(port={self.port}, workdir={str(self.workdir)!r})"
+
+    def start(self) -> None:
+        """Run the partner and wait until its control API answers."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.process.start()
+        self.ready_seconds = self.process.wait_ready(
+            self._probe.health,
+            timeout=READY_TIMEOUT,
+            what=f"GET {self.url}{CONTROL_PREFIX}/health",
+        )
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def crash(self) -> None:
+        """SIGKILL: the ledger file keeps every effect recorded so far."""
+        self.process.crash()
+
+    def restart(self) -> None:
+        """Stop (if running) and start again on the same port with the same ledger."""
+        self.process.stop()
+        self.start()
+
+    def pause(self) -> None:
+        self.process.pause()
+
+    def resume(self) -> None:
+        self.process.resume()

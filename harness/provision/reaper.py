@@ -1,0 +1,187 @@
+"""No orphan survives the harness.
+
+Every process group and temp dir a harness process creates is written to a run
+record, ``<cache>/run/<run_id>.json``, together with the harness's pid and start
+time. Two layers clean up after a harness that died without doing so itself:
+
+* a watchdog subprocess per run (like testcontainers' Ryuk) that notices the
+  harness is gone and kills what the record names;
+* `reap_orphans`, run when the next harness starts, for records whose harness is
+  dead (pid *and* start time, so a reused pid does not fool it) — e.g. when the
+  watchdog was killed too.
+
+A clean exit, an exception, Ctrl-C and SIGTERM (turned into `SystemExit`) all
+unwind through the owners' ``finally`` blocks; an ``atexit`` hook kills whatever
+is still recorded as a last resort.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from harness.provision import procfs
+from harness.setup.cache import cache_dir
+
+
+def runs_dir() -> Path:
+    return cache_dir() / "run"
+
+
+class RunRecord:
+    """The on-disk record of one harness process's groups and temp dirs."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        pid = os.getpid()
+        started = procfs.start_ticks(pid)
+        if started is None:
+            raise RuntimeError(f"cannot read /proc/{pid}/stat; failmodel needs Linux /proc")
+        self.run_id = f"{pid}-{uuid.uuid4().hex[:8]}"
+        self.path = directory / f"{self.run_id}.json"
+        self._lock = threading.Lock()
+        self._data: dict[str, Any] = {
+            "harness_pid": pid,
+            "harness_start": started,
+            "groups": {},
+            "tmpdirs": [],
+            "watchdog_pid": None,
+        }
+        self._write()
+
+    def add_group(self, pgid: int, started: int) -> None:
+        with self._lock:
+            self._data["groups"][str(pgid)] = started
+            self._write()
+
+    def remove_group(self, pgid: int) -> None:
+        with self._lock:
+            if self._data["groups"].pop(str(pgid), None) is not None:
+                self._write()
+
+    def add_tmpdir(self, path: Path) -> None:
+        with self._lock:
+            self._data["tmpdirs"].append(str(path))
+            self._write()
+
+    def remove_tmpdir(self, path: Path) -> None:
+        with self._lock:
+            if str(path) in self._data["tmpdirs"]:
+                self._data["tmpdirs"].remove(str(path))
+                self._write()
+
+    def set_watchdog(self, pid: int) -> None:
+        with self._lock:
+            self._data["watchdog_pid"] = pid
+            self._write()
+
+    def close(self) -> None:
+        """Kill what is still recorded, remove the temp dirs and the record itself."""
+        with self._lock:
+            clean_up(self.path)
+
+    def _write(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._data))
+        tmp.replace(self.path)
+
+
+def kill_recorded_groups(groups: dict[str, int]) -> None:
+    """SIGKILL each recorded group that still has members started since it was recorded."""
+    for pgid_text, started in groups.items():
+        pgid = int(pgid_text)
+        if procfs.group_members(pgid, started_since=started):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+
+
+def clean_up(record_path: Path) -> None:
+    """Kill the groups of one run record, delete its temp dirs, then the record."""
+    try:
+        data = json.loads(record_path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        record_path.unlink(missing_ok=True)
+        return
+    kill_recorded_groups(data.get("groups", {}))
+    for tmpdir in data.get("tmpdirs", []):
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    record_path.with_suffix(".watchdog.log").unlink(missing_ok=True)
+    record_path.unlink(missing_ok=True)
+
+
+def harness_alive(record_path: Path) -> bool:
+    try:
+        data = json.loads(record_path.read_text())
+    except FileNotFoundError:
+        return False
+    except json.JSONDecodeError:
+        return True  # being written right now: its harness is alive
+    return procfs.is_running(int(data["harness_pid"]), int(data["harness_start"]))
+
+
+def reap_orphans(directory: Path | None = None) -> list[str]:
+    """Clean up the records of runs whose harness is dead; return their run ids."""
+    directory = runs_dir() if directory is None else directory
+    if not directory.is_dir():
+        return []
+    reaped = []
+    for record_path in sorted(directory.glob("*.json")):
+        if not harness_alive(record_path):
+            clean_up(record_path)
+            reaped.append(record_path.stem)
+    return reaped
+
+
+def _start_watchdog(record: RunRecord) -> None:
+    project_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [project_root, env.get("PYTHONPATH")]))
+    with open(record.path.with_suffix(".watchdog.log"), "ab") as log:
+        watchdog = subprocess.Popen(
+            [sys.executable, "-m", "harness.provision.watchdog", str(record.path)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    record.set_watchdog(watchdog.pid)
+    # The watchdog exits by itself when the record is gone; reap it then.
+    threading.Thread(target=watchdog.wait, name="failmodel-watchdog-reaper", daemon=True).start()
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+_current: RunRecord | None = None
+_current_lock = threading.Lock()
+
+
+def current_run() -> RunRecord:
+    """This process's run record; the first call reaps old orphans and starts the watchdog."""
+    global _current
+    with _current_lock:
+        if _current is None:
+            reap_orphans()
+            record = RunRecord(runs_dir())
+            _start_watchdog(record)
+            atexit.register(record.close)
+            if (
+                threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+            ):
+                signal.signal(signal.SIGTERM, _exit_on_sigterm)
+            _current = record
+        return _current

@@ -1,0 +1,205 @@
+"""A set of services, each behind its own Toxiproxy proxy, started and stopped as one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+from harness.provision.kafka import KafkaService
+from harness.provision.ports import LOOPBACK, free_port
+from harness.provision.postgres import PostgresService
+from harness.provision.process import ManagedProcess
+from harness.provision.reaper import current_run
+from harness.provision.redis_service import RedisPersistence, RedisService
+from harness.provision.service import LocalService
+from harness.provision.toxiproxy_server import ToxiproxyServer
+from harness.setup.binaries import Binaries, find_binaries
+from harness.toxiproxy import Proxy, ToxiproxyClient
+
+ServiceName = Literal["postgres", "redis", "kafka"]
+SERVICE_NAMES: tuple[ServiceName, ...] = ("postgres", "redis", "kafka")
+
+
+def _check_services(services: Iterable[str]) -> tuple[ServiceName, ...]:
+    chosen = tuple(dict.fromkeys(services))
+    unknown = [name for name in chosen if name not in SERVICE_NAMES]
+    if unknown:
+        raise ValueError(
+            f"'services' must be a subset of {', '.join(SERVICE_NAMES)} (got unknown {unknown})"
+        )
+    return tuple(name for name in SERVICE_NAMES if name in chosen)
+
+
+class Stack:
+    """Toxiproxy plus any of PostgreSQL, Redis and Kafka, in a temp work dir.
+
+    Every link goes through a proxy named after it, and `env` hands out the
+    proxies' addresses only. Use as a context manager: leaving it stops every
+    process (registered ones first, then services in reverse, Toxiproxy last)
+    and deletes the work dir, whatever happened inside.
+    """
+
+    def __init__(
+        self,
+        *,
+        services: Iterable[str] = SERVICE_NAMES,
+        redis_persistence: RedisPersistence = "none",
+        binaries: Binaries | None = None,
+    ) -> None:
+        self.service_names = _check_services(services)
+        self.redis_persistence = redis_persistence
+        self._binaries = binaries
+        self._workdir: Path | None = None
+        self._server: ToxiproxyServer | None = None
+        self._client: ToxiproxyClient | None = None
+        self._services: dict[str, LocalService] = {}
+        self._registered: list[ManagedProcess] = []
+        self.start_seconds: dict[str, float] = {}
+        """Seconds from launch to ready, per service (first start, incl. initdb/format)."""
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def workdir(self) -> Path:
+        if self._workdir is None:
+            raise RuntimeError("the stack has not been started; use it as a context manager")
+        return self._workdir
+
+    @property
+    def toxiproxy(self) -> ToxiproxyClient:
+        if self._client is None:
+            raise RuntimeError("the stack has not been started; use it as a context manager")
+        return self._client
+
+    @property
+    def toxiproxy_server(self) -> ToxiproxyServer:
+        if self._server is None:
+            raise RuntimeError("the stack has not been started; use it as a context manager")
+        return self._server
+
+    def start(self) -> None:
+        if self._workdir is not None:
+            raise RuntimeError("this stack was already started; make a new Stack")
+        binaries = self._binaries or find_binaries()
+        self._workdir = Path(tempfile.mkdtemp(prefix="failmodel-"))
+        os.chmod(self._workdir, 0o755)  # services running as 'nobody' must reach their dirs
+        current_run().add_tmpdir(self._workdir)
+        try:
+            self._server = ToxiproxyServer(binaries=binaries, directory=self._workdir / "toxiproxy")
+            self._timed("toxiproxy", self._server.start)
+            self._client = ToxiproxyClient(self._server.url)
+            self._services = self._build_services(binaries)
+            with ThreadPoolExecutor(max_workers=max(1, len(self._services))) as pool:
+                futures = [
+                    pool.submit(self._timed, name, service.start)
+                    for name, service in self._services.items()
+                ]
+                errors = [f.exception() for f in futures if f.exception() is not None]
+            if errors:
+                raise errors[0]  # type: ignore[misc]
+            for name, service in self._services.items():
+                if name != "kafka":  # the kafka proxy exists already: the broker advertises it
+                    self.add_link(name, service.port)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _build_services(self, binaries: Binaries) -> dict[str, LocalService]:
+        services: dict[str, LocalService] = {}
+        for name in self.service_names:
+            directory = self.workdir / name
+            if name == "postgres":
+                services[name] = PostgresService(binaries=binaries, directory=directory)
+            elif name == "redis":
+                services[name] = RedisService(
+                    binaries=binaries, directory=directory, persistence=self.redis_persistence
+                )
+            else:
+                broker_port = free_port()
+                proxy = self.add_link("kafka", broker_port)
+                services[name] = KafkaService(
+                    binaries=binaries, directory=directory,
+                    advertised=proxy.listen, port=broker_port,
+                )
+        return services
+
+    def _timed(self, name: str, start: object) -> None:
+        assert callable(start)
+        begin = time.monotonic()
+        start()
+        self.start_seconds[name] = time.monotonic() - begin
+
+    def stop(self) -> None:
+        """Stop everything in reverse order of starting; always delete the work dir."""
+        errors: list[Exception] = []
+        steps = [
+            *(p.stop for p in reversed(self._registered)),
+            *(s.stop for s in reversed(self._services.values())),
+            *([self._client.close] if self._client is not None else []),
+            *([self._server.stop] if self._server is not None else []),
+        ]
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:
+                errors.append(exc)
+        self._registered.clear()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            current_run().remove_tmpdir(self._workdir)
+        if errors:
+            raise errors[0]
+
+    def service(self, name: str) -> LocalService:
+        try:
+            return self._services[name]
+        except KeyError:
+            raise KeyError(
+                f"no service {name!r} in this stack (it has {', '.join(self._services) or 'none'})"
+            ) from None
+
+    def proxy(self, name: str) -> Proxy:
+        return self.toxiproxy.get_proxy(name)
+
+    def add_link(self, name: str, upstream_port: int) -> Proxy:
+        """A new proxy *name* on a free loopback port in front of ``127.0.0.1:upstream_port``."""
+        return self.toxiproxy.create_proxy(
+            name, listen=f"{LOOPBACK}:0", upstream=f"{LOOPBACK}:{upstream_port}"
+        )
+
+    def register(self, process: ManagedProcess) -> ManagedProcess:
+        """Have *process* (a partner, a target replica) stopped with the stack."""
+        self._registered.append(process)
+        return process
+
+    def env(self) -> dict[str, str]:
+        """The contract variables for the started services, all pointing at proxies."""
+        proxies = self.toxiproxy.proxies()
+        env: dict[str, str] = {}
+        if "postgres" in self._services:
+            pg = self._services["postgres"]
+            assert isinstance(pg, PostgresService)
+            port = proxies["postgres"].listen_port
+            env["DATABASE_URL"] = pg.url.replace(f":{pg.port}/", f":{port}/")
+        if "redis" in self._services:
+            env["REDIS_URL"] = f"redis://{LOOPBACK}:{proxies['redis'].listen_port}/0"
+        if "kafka" in self._services:
+            env["KAFKA_BOOTSTRAP_SERVERS"] = f"{LOOPBACK}:{proxies['kafka'].listen_port}"
+        return env

@@ -1,0 +1,247 @@
+"""Schedules: the data Hypothesis draws and shrinks, and the runner plays.
+
+A schedule is a setup plus a sequence of steps -- a concurrent batch of
+client operations (optionally with a fault starting mid-batch), a fault
+start, a heal, a wait. Operations name their keys by *index*, not by id:
+the runner maps indices to fresh ids for every execution, so replaying a
+schedule (while shrinking, or later from a report) never meets the state of
+an earlier execution.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, TypeAlias
+
+from harness.nemesis.faults import Fault, fault_from_dict, fault_to_dict
+from harness.workload.keys import KeySpace
+from harness.workload.ops import NO_RETRY, OpSpec, RetryPolicy
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientOp:
+    """One logical write by one client; ``key`` indexes the op's own id
+    (order, payment or swipe) and ``args`` holds the other fields as indices
+    or values. ``delay_ms`` offsets it inside its batch (the interleaving)."""
+
+    f: Literal["order", "pay", "swipe"]
+    key: int
+    args: Mapping[str, Any]
+    client: int = 0
+    node: int = 0
+    delay_ms: int = 0
+    timeout_ms: int = 2000
+    retry: RetryPolicy = NO_RETRY
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "args", MappingProxyType(dict(self.args)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Batch:
+    """Operations sent concurrently; ``fault`` (if any) starts ``fault_delay_ms``
+    after the batch starts, so it can hit requests in flight."""
+
+    ops: tuple[ClientOp, ...]
+    fault: Fault | None = None
+    fault_delay_ms: int = 0
+    step: Literal["batch"] = "batch"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartFault:
+    fault: Fault
+    step: Literal["start"] = "start"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Heal:
+    """Heal every active fault (and wait for processes to be back)."""
+
+    step: Literal["heal"] = "heal"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Wait:
+    ms: int
+    step: Literal["wait"] = "wait"
+
+
+Step: TypeAlias = Batch | StartFault | Heal | Wait
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Setup:
+    """Before any fault: initial stock per SKU index (inventory) and the
+    payment indices the PSP declines (payments)."""
+
+    stock: tuple[int, ...] = ()
+    declined: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Schedule:
+    workload: str
+    setup: Setup = field(default_factory=Setup)
+    steps: tuple[Step, ...] = ()
+
+    def client_ops(self) -> tuple[ClientOp, ...]:
+        return tuple(op for s in self.steps if isinstance(s, Batch) for op in s.ops)
+
+    def faults(self) -> tuple[Fault, ...]:
+        out: list[Fault] = []
+        for s in self.steps:
+            fault = s.fault if isinstance(s, StartFault | Batch) else None
+            if fault is not None:
+                out.append(fault)
+        return tuple(out)
+
+    def size(self) -> int:
+        """What shrinking minimises, roughly: operations, attempts and faults."""
+        attempts = sum(1 + op.retry.count for op in self.client_ops())
+        return attempts + 2 * len(self.faults()) + len(self.steps)
+
+    def describe(self) -> list[str]:
+        """One human line per step, for reports."""
+        lines = []
+        if self.setup.stock:
+            lines.append(f"setup: stock {list(self.setup.stock)}")
+        if self.setup.declined:
+            lines.append(f"setup: PSP declines payments {list(self.setup.declined)}")
+        for i, s in enumerate(self.steps):
+            if isinstance(s, Batch):
+                ops = "; ".join(_describe_op(op) for op in s.ops)
+                extra = f" + at {s.fault_delay_ms} ms: {s.fault.describe()}" if s.fault else ""
+                lines.append(f"{i}: batch [{ops}]{extra}")
+            elif isinstance(s, StartFault):
+                lines.append(f"{i}: start {s.fault.describe()}")
+            elif isinstance(s, Heal):
+                lines.append(f"{i}: heal all")
+            else:
+                lines.append(f"{i}: wait {s.ms} ms")
+        return lines
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workload": self.workload,
+            "setup": {"stock": list(self.setup.stock), "declined": list(self.setup.declined)},
+            "steps": [_step_to_json(s) for s in self.steps],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Schedule:
+        setup = data.get("setup") or {}
+        return cls(
+            workload=str(data["workload"]),
+            setup=Setup(
+                stock=tuple(int(x) for x in setup.get("stock", ())),
+                declined=tuple(int(x) for x in setup.get("declined", ())),
+            ),
+            steps=tuple(_step_from_json(s) for s in data.get("steps", ())),
+        )
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=1, sort_keys=True)
+
+
+def _describe_op(op: ClientOp) -> str:
+    args = ",".join(f"{k}={v}" for k, v in op.args.items())
+    retry = f" retry={op.retry.mode}x{op.retry.count}" if op.retry.count else ""
+    delay = f" +{op.delay_ms}ms" if op.delay_ms else ""
+    return f"c{op.client}->n{op.node} {op.f}#{op.key}({args}) t={op.timeout_ms}ms{retry}{delay}"
+
+
+def _op_to_json(op: ClientOp) -> dict[str, Any]:
+    return {
+        "f": op.f,
+        "key": op.key,
+        "args": dict(op.args),
+        "client": op.client,
+        "node": op.node,
+        "delay_ms": op.delay_ms,
+        "timeout_ms": op.timeout_ms,
+        "retry": {"mode": op.retry.mode, "count": op.retry.count, "delay_s": op.retry.delay_s},
+    }
+
+
+def _op_from_json(d: Mapping[str, Any]) -> ClientOp:
+    r = d.get("retry") or {}
+    return ClientOp(
+        f=d["f"],
+        key=int(d["key"]),
+        args=d.get("args") or {},
+        client=int(d.get("client", 0)),
+        node=int(d.get("node", 0)),
+        delay_ms=int(d.get("delay_ms", 0)),
+        timeout_ms=int(d.get("timeout_ms", 2000)),
+        retry=RetryPolicy(
+            mode=r.get("mode", "none"),
+            count=int(r.get("count", 0)),
+            delay_s=float(r.get("delay_s", 0.0)),
+        ),
+    )
+
+
+def _step_to_json(s: Step) -> dict[str, Any]:
+    if isinstance(s, Batch):
+        return {
+            "step": "batch",
+            "ops": [_op_to_json(op) for op in s.ops],
+            "fault": fault_to_dict(s.fault) if s.fault is not None else None,
+            "fault_delay_ms": s.fault_delay_ms,
+        }
+    if isinstance(s, StartFault):
+        return {"step": "start", "fault": fault_to_dict(s.fault)}
+    if isinstance(s, Wait):
+        return {"step": "wait", "ms": s.ms}
+    return {"step": "heal"}
+
+
+def _step_from_json(d: Mapping[str, Any]) -> Step:
+    kind = d.get("step")
+    if kind == "batch":
+        fault = d.get("fault")
+        return Batch(
+            ops=tuple(_op_from_json(o) for o in d.get("ops", ())),
+            fault=fault_from_dict(fault) if fault else None,
+            fault_delay_ms=int(d.get("fault_delay_ms", 0)),
+        )
+    if kind == "start":
+        return StartFault(fault=fault_from_dict(d["fault"]))
+    if kind == "wait":
+        return Wait(ms=int(d["ms"]))
+    if kind == "heal":
+        return Heal()
+    raise ValueError(f"unknown schedule step {kind!r}; expected batch, start, heal or wait")
+
+
+def materialize(op: ClientOp, keys: KeySpace, *, replicas: int) -> OpSpec:
+    """Turn an abstract op into a concrete request with this execution's ids."""
+    a = op.args
+    body: dict[str, Any]
+    if op.f == "order":
+        body = {"order_id": keys.order_id(op.key), "sku": keys.sku(int(a["sku"])), "qty": a["qty"]}
+    elif op.f == "pay":
+        body = {
+            "payment_id": keys.payment_id(op.key),
+            "order_id": keys.order_id(op.key),
+            "amount": a["amount"],
+        }
+    else:
+        body = {
+            "swipe_id": keys.swipe_id(op.key),
+            "swiper": keys.user(int(a["swiper"])),
+            "swipee": keys.user(int(a["swipee"])),
+            "direction": a["direction"],
+        }
+    return OpSpec(
+        f=op.f,
+        body=body,
+        process=op.client,
+        node=op.node % replicas,
+        timeout_s=op.timeout_ms / 1000,
+        retry=op.retry,
+    )

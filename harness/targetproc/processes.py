@@ -1,0 +1,218 @@
+"""Start a target's replicas and extra processes with the contract environment.
+
+Every replica listens on its own free port and is reached by clients only
+through its Toxiproxy link ``target-<i>``; its dependencies are reached only
+through the stack's proxies. Readiness is probed on the replica's own port,
+so a fault on the client link cannot make a healthy replica look dead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import shlex
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+
+from harness.provision.ports import LOOPBACK, free_port
+from harness.provision.process import ManagedProcess, ServiceStartError
+from harness.provision.stack import Stack
+from harness.targetproc.spec import TargetSpec
+from harness.toxiproxy import ToxiproxyError
+
+# Which stack variable each store dependency is delivered as.
+STORE_VARIABLES: Mapping[str, str] = {
+    "postgres": "DATABASE_URL",
+    "redis": "REDIS_URL",
+    "kafka": "KAFKA_BOOTSTRAP_SERVERS",
+}
+CONTRACT_VARIABLES: frozenset[str] = frozenset(
+    {"PORT", "INSTANCE_ID", "PARTNER_URL", "FAILMODEL_VARIANT", *STORE_VARIABLES.values()}
+)
+HEALTH_PROBE_TIMEOUT_S = 1.0
+LOG_TAIL_LINES = 40
+
+
+class TargetStartError(RuntimeError):
+    """A target process exited or did not become healthy; shows its command and log tail."""
+
+
+def _healthy(port: int) -> bool:
+    """``GET /health`` on the replica's own port answers 200 (no HTTP proxy in the way)."""
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=HEALTH_PROBE_TIMEOUT_S)
+    try:
+        connection.request("GET", "/health")
+        return connection.getresponse().status == 200
+    finally:
+        connection.close()
+
+
+class TargetProcesses:
+    """A running target: ``with TargetProcesses(spec, stack, partner_port=p) as target:``.
+
+    Processes are named ``target-0``, ``target-1``, ... and by their ``extra``
+    names; each is registered with the stack, so it dies with the stack even
+    if this object is never closed.
+    """
+
+    def __init__(self, spec: TargetSpec, stack: Stack, *, partner_port: int | None = None) -> None:
+        if "partner" in spec.dependencies and partner_port is None:
+            raise ValueError(
+                f"target {spec.name!r} depends on 'partner': pass 'partner_port', the "
+                "partner service's real port"
+            )
+        self.spec = spec
+        self._stack = stack
+        self._partner_port = partner_port
+        self._processes: dict[str, ManagedProcess] = {}
+        self._ports: dict[str, int] = {}
+        self._links: list[str] = []
+        self.client_urls: tuple[str, ...] = ()
+
+    def __enter__(self) -> TargetProcesses:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start every process and wait until each replica is healthy (or raise)."""
+        if self._processes:
+            raise RuntimeError(f"target {self.spec.name!r} was already started")
+        try:
+            base = self._base_env()
+            urls = []
+            for i, name in enumerate(self.spec.replica_names):
+                port = free_port()
+                self._ports[name] = port
+                urls.append(f"http://{LOOPBACK}:{self._link(name, port)}")
+                env = {**base, "PORT": str(port), "INSTANCE_ID": str(i)}
+                self._spawn(name, self.spec.command, env)
+            self.client_urls = tuple(urls)
+            for name, argv in self.spec.extra.items():
+                self._spawn(name, argv, {**base, "INSTANCE_ID": "0"})
+            deadline = time.monotonic() + self.spec.start_timeout_s
+            for name in self.spec.replica_names:
+                self._wait_healthy(name, max(0.0, deadline - time.monotonic()))
+            for name in self.spec.extra:
+                self._require_alive(name)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in CONTRACT_VARIABLES}
+        stack_env = self._stack.env()
+        for dependency in sorted(self.spec.dependencies - {"partner"}):
+            variable = STORE_VARIABLES[dependency]
+            if variable not in stack_env:
+                raise ValueError(
+                    f"target {self.spec.name!r} depends on {dependency!r} but the stack does "
+                    f"not run it (the stack runs {', '.join(self._stack.service_names) or 'none'})"
+                )
+            env[variable] = stack_env[variable]
+        if self._partner_port is not None and "partner" in self.spec.dependencies:
+            env["PARTNER_URL"] = f"http://{LOOPBACK}:{self._partner_link(self._partner_port)}"
+        env["FAILMODEL_VARIANT"] = self.spec.variant
+        return env
+
+    def _partner_link(self, partner_port: int) -> int:
+        """The listen port of the stack's ``partner`` proxy, made if it is not there."""
+        proxy = self._stack.toxiproxy.proxies().get("partner")
+        if proxy is None:
+            return self._link("partner", partner_port)
+        if not proxy.upstream.endswith(f":{partner_port}"):
+            raise ValueError(
+                f"the stack's 'partner' link leads to {proxy.upstream}, not to "
+                f"'partner_port' {partner_port}"
+            )
+        return proxy.listen_port
+
+    def _link(self, name: str, upstream_port: int) -> int:
+        proxy = self._stack.add_link(name, upstream_port)
+        self._links.append(name)
+        return proxy.listen_port
+
+    def _spawn(self, name: str, argv: tuple[str, ...], env: dict[str, str]) -> None:
+        process = ManagedProcess(
+            name, argv, env=env, cwd=self.spec.cwd, log_path=self._log_path(name)
+        )
+        self._processes[name] = self._stack.register(process)
+        process.start()
+
+    def _log_path(self, name: str) -> Path:
+        return self._stack.workdir / "target" / f"{self.spec.name}-{name}.log"
+
+    def _error(self, name: str, reason: str) -> TargetStartError:
+        process = self._processes[name]
+        return TargetStartError(
+            f"target {self.spec.name!r} process {name!r} {reason}\n"
+            f"command: {shlex.join(process.argv)}\n"
+            f"--- last lines of {process.log_path} ---\n{process.log_tail(LOG_TAIL_LINES)}"
+        )
+
+    def _wait_healthy(self, name: str, timeout: float) -> None:
+        port = self._ports[name]
+        process = self._processes[name]
+        try:
+            process.wait_ready(
+                lambda: _healthy(port), timeout=timeout, what=f"GET /health on port {port}"
+            )
+        except ServiceStartError:
+            if process.alive:
+                raise self._error(
+                    name, f"did not answer GET /health with 200 within {timeout:.3g}s"
+                ) from None
+            raise self._error(name, f"exited with code {process.returncode}") from None
+
+    def _require_alive(self, name: str) -> None:
+        process = self._processes[name]
+        if not process.alive:
+            raise self._error(name, f"exited with code {process.returncode}")
+
+    def process(self, name: str) -> ManagedProcess:
+        try:
+            return self._processes[name]
+        except KeyError:
+            raise KeyError(
+                f"target {self.spec.name!r} has no process {name!r} "
+                f"(it has {', '.join(self._processes) or 'none'})"
+            ) from None
+
+    def processes(self) -> Mapping[str, ManagedProcess]:
+        return MappingProxyType(dict(self._processes))
+
+    def restart(self, name: str) -> None:
+        """Restart one process (crashed or not); a replica must be healthy again."""
+        process = self.process(name)
+        process.restart()
+        if name in self._ports:
+            self._wait_healthy(name, self.spec.start_timeout_s)
+
+    def stop(self) -> None:
+        """Stop extras, then replicas, then remove the links this target added."""
+        errors: list[Exception] = []
+        for process in reversed(list(self._processes.values())):
+            try:
+                process.stop()
+            except Exception as exc:
+                errors.append(exc)
+        for name in reversed(self._links):
+            # The stack may be gone already; then its proxies went with it.
+            with contextlib.suppress(ToxiproxyError):
+                self._stack.toxiproxy.delete_proxy(name)
+        self._links.clear()
+        self._processes.clear()
+        self._ports.clear()
+        self.client_urls = ()
+        if errors:
+            raise errors[0]

@@ -1,0 +1,95 @@
+"""What a design says about starting its target: commands, replicas, dependencies."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+DEPENDENCIES: frozenset[str] = frozenset({"postgres", "redis", "kafka", "partner"})
+_REPLICA_NAME = re.compile(r"target-\d+")
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _command(owner: str, value: object) -> tuple[str, ...]:
+    if (
+        isinstance(value, str)
+        or not isinstance(value, tuple | list)
+        or not value
+        or not all(isinstance(arg, str) and arg for arg in value)
+    ):
+        raise ValueError(
+            f"TargetSpec: {owner} must be a non-empty sequence of non-empty strings "
+            f"(an argv, not a shell line; got {value!r})"
+        )
+    return tuple(value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetSpec:
+    """How to run one target (CONTRACTS.md section 1).
+
+    ``command`` is the argv of one replica; ``extra`` names further processes
+    (an outbox relay, a consumer) that get the same environment, so the
+    nemesis can crash or pause each one alone.
+    """
+
+    name: str
+    command: tuple[str, ...]
+    replicas: int = 1
+    extra: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    dependencies: frozenset[str] = frozenset()
+    variant: str = "correct"
+    start_timeout_s: float = 30.0
+    cwd: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            raise ValueError(
+                f"TargetSpec: 'name' must be 1..64 characters [A-Za-z0-9_.-] (got {self.name!r})"
+            )
+        object.__setattr__(self, "command", _command("'command'", self.command))
+        replicas = self.replicas
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+            raise ValueError(f"TargetSpec: 'replicas' must be an int >= 1 (got {replicas!r})")
+        extra: dict[str, tuple[str, ...]] = {}
+        for name, argv in dict(self.extra).items():
+            if not isinstance(name, str) or not _NAME.fullmatch(name):
+                raise ValueError(
+                    f"TargetSpec: 'extra' names must be 1..64 characters [A-Za-z0-9_.-] "
+                    f"(got {name!r})"
+                )
+            if _REPLICA_NAME.fullmatch(name):
+                raise ValueError(
+                    f"TargetSpec: 'extra' name {name!r} clashes with the replica names "
+                    "target-0, target-1, ...; pick another name"
+                )
+            extra[name] = _command(f"'extra[{name!r}]'", argv)
+        object.__setattr__(self, "extra", MappingProxyType(extra))
+        deps = frozenset(self.dependencies)
+        if not deps <= DEPENDENCIES:
+            raise ValueError(
+                f"TargetSpec: 'dependencies' must be a subset of {sorted(DEPENDENCIES)} "
+                f"(got unknown {sorted(deps - DEPENDENCIES)})"
+            )
+        object.__setattr__(self, "dependencies", deps)
+        if not isinstance(self.variant, str) or not self.variant:
+            raise ValueError(f"TargetSpec: 'variant' must be a non-empty string "
+                             f"(got {self.variant!r})")
+        timeout = self.start_timeout_s
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
+            raise ValueError(
+                f"TargetSpec: 'start_timeout_s' must be a finite number > 0 (got {timeout!r})"
+            )
+
+    @property
+    def replica_names(self) -> tuple[str, ...]:
+        return tuple(f"target-{i}" for i in range(self.replicas))

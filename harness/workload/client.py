@@ -1,0 +1,141 @@
+"""Async workload clients: every HTTP attempt is one recorded operation.
+
+One ``aiohttp.ClientSession`` per run keeps connections pooled, so an
+operation costs one request, not a TCP handshake through Toxiproxy. An
+attempt records its invoke before sending and exactly one completion
+afterwards, whatever happens -- including cancellation, which records
+``info`` and re-raises. No client exception escapes to the runner: anything
+the network or the target does becomes an ``info`` completion with the
+error attached (Jepsen's rule).
+
+aiohttp resends an idempotent request (GET, PUT) once when a pooled
+connection turns out to be closed; the contract's GETs and ``PUT
+/inventory`` are idempotent and the resend falls inside the recorded
+invoke-completion window, so the history stays truthful.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from harness.history import Event, Recorder
+from harness.workload.contract import WORKLOADS, Call, InvalidOperation, Outcome, call_for, classify
+from harness.workload.ops import OpSpec
+
+MAX_CONNECTIONS = 256
+_ERROR_CHARS = 300
+
+
+class WorkloadClient:
+    """Clients of one workload against replicas ``urls`` (index = node)."""
+
+    def __init__(self, workload: str, urls: Sequence[str], recorder: Recorder) -> None:
+        if workload not in WORKLOADS:
+            raise ValueError(f"'workload' must be one of {list(WORKLOADS)} (got {workload!r})")
+        if isinstance(urls, str) or not urls:
+            raise ValueError(f"'urls' must be a non-empty sequence of base URLs (got {urls!r})")
+        for url in urls:
+            if not isinstance(url, str) or not url.startswith("http://"):
+                raise ValueError(f"'urls' entries must be http:// base URLs (got {url!r})")
+        self.workload = workload
+        self.urls = tuple(u.rstrip("/") for u in urls)
+        self.recorder = recorder
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> WorkloadClient:
+        connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, force_close=False)
+        self._session = aiohttp.ClientSession(connector=connector)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _check(self, spec: OpSpec) -> Call:
+        if not 0 <= spec.node < len(self.urls):
+            raise InvalidOperation(
+                f"'node' must be a replica index in 0..{len(self.urls) - 1} (got {spec.node})"
+            )
+        return call_for(self.workload, spec.f, spec.body)
+
+    async def execute(self, spec: OpSpec) -> list[Event]:
+        """Run ``spec`` with its retries; the completions of all attempts, in attempt order."""
+        call = self._check(spec)
+        retry = spec.retry
+        if retry.mode == "concurrent":
+            return list(
+                await asyncio.gather(
+                    *(self._attempt(call, spec, n) for n in range(1, retry.attempts + 1))
+                )
+            )
+        events = [await self._attempt(call, spec, 1)]
+        for n in range(2, retry.attempts + 1):
+            if retry.delay_s:
+                await asyncio.sleep(retry.delay_s)
+            events.append(await self._attempt(call, spec, n))
+        return events
+
+    async def execute_batch(self, specs: Sequence[OpSpec]) -> list[list[Event]]:
+        """Run ``specs`` concurrently; every spec is checked before any is sent."""
+        for spec in specs:
+            self._check(spec)
+        return list(await asyncio.gather(*(self.execute(spec) for spec in specs)))
+
+    async def _attempt(self, call: Call, spec: OpSpec, attempt: int) -> Event:
+        session = self._session
+        if session is None:
+            raise RuntimeError("WorkloadClient used outside 'async with'")
+        invoke = self.recorder.invoke(
+            spec.process, spec.f, {"node": spec.node, "attempt": attempt, "body": spec.body}
+        )
+        status: int | None
+        body: Any
+        try:
+            status, body, outcome, error = await _send(session, self.urls[spec.node], call, spec)
+        except asyncio.CancelledError:
+            self.recorder.complete(invoke, "info", _answer(None, None), error="cancelled")
+            raise
+        except TimeoutError:
+            status, body, outcome, error = None, None, "info", f"timeout after {spec.timeout_s}s"
+        except Exception as exc:  # any client failure is an indeterminate outcome
+            status, body = None, None
+            outcome, error = "info", f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
+        return self.recorder.complete(invoke, outcome, _answer(status, body), error=error)
+
+
+async def _send(
+    session: aiohttp.ClientSession, base_url: str, call: Call, spec: OpSpec
+) -> tuple[int, Any, Outcome, str | None]:
+    """One HTTP exchange and its classification; network errors propagate."""
+    async with session.request(
+        call.method,
+        base_url + call.path(spec.body),
+        json=call.payload(spec.body),
+        timeout=aiohttp.ClientTimeout(total=spec.timeout_s),
+    ) as response:
+        status = response.status
+        raw = await response.read()
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    outcome, error = classify(call, spec.body, status, body)
+    if outcome == "info" and raw and body is None:
+        error = f"HTTP {status} body is not JSON: {raw[:_ERROR_CHARS]!r}"
+    return status, body, outcome, error
+
+
+def _answer(status: int | None, body: Any) -> Mapping[str, Any]:
+    return {"status": status, "body": body}

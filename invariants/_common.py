@@ -1,0 +1,128 @@
+"""Helpers every checker shares: one-pass indexing of a history, reading the
+final state, and folding per-key findings into a verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from harness.history import History, Operation
+from invariants.verdict import Evidence, Status, Verdict
+
+NOT_FOUND = "missing (404)"
+_LISTED = 5
+
+
+def body(op: Operation) -> Mapping[str, Any]:
+    """The request body of an operation (the invoke value's ``body``)."""
+    value: Mapping[str, Any] = op.request["body"]
+    return value
+
+
+def answer(op: Operation) -> Mapping[str, Any]:
+    """The response body of a completed operation (empty when there is none)."""
+    value: Mapping[str, Any] | None = op.response.get("body")
+    return value if value is not None else {}
+
+
+def group_ops(history: History, fields: Mapping[str, str]) -> dict[str, dict[str, list[Operation]]]:
+    """One pass over the operations: for each ``f`` in ``fields``, its operations
+    grouped by the value of the request-body field ``fields[f]``, in invoke order."""
+    groups: dict[str, dict[str, list[Operation]]] = {f: {} for f in fields}
+    for op in history.operations():
+        field = fields.get(op.f)
+        if field is not None:
+            groups[op.f].setdefault(str(body(op)[field]), []).append(op)
+    return groups
+
+
+def op_ids(ops: Iterable[Operation]) -> list[int]:
+    return [op.invoke.op_id for op in ops]
+
+
+def final_status(reads: Mapping[str, Mapping[str, Any] | None], key: str) -> str | None:
+    """The ``status`` a final read shows for ``key``: ``NOT_FOUND`` for a 404, and
+    ``None`` when the read was indeterminate (the key is absent: unknown, not missing)."""
+    if key not in reads:
+        return None
+    read = reads[key]
+    return NOT_FOUND if read is None else str(read.get("status"))
+
+
+def listing(names: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``; long lists end with ``and N more``."""
+    if len(names) > _LISTED:
+        return f"{', '.join(names[:_LISTED])} and {len(names) - _LISTED} more"
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def ops_text(ids: Sequence[int]) -> str:
+    """``op 3`` or ``ops 3, 7``."""
+    return ("op " if len(ids) == 1 else "ops ") + listing([str(i) for i in ids])
+
+
+def plural(noun: str) -> str:
+    return noun + ("es" if noun.endswith(("ch", "s")) else "s")
+
+
+def counted(n: int, noun: str) -> str:
+    return f"{n} {noun if n == 1 else plural(noun)}"
+
+
+class Findings:
+    """One checker's results, key by key, folded into a verdict at the end.
+
+    ``checked`` counts the keys examined; a key may add violations (no outcome
+    of the indeterminate operations explains it) or undecided notes (the data
+    needed is missing). Any violation makes the verdict invalid, else any
+    undecided note makes it unknown.
+    """
+
+    __slots__ = ("_invalid", "_invariant", "_noun", "_unknown", "checked")
+
+    def __init__(self, invariant: str, noun: str) -> None:
+        self._invariant = invariant
+        self._noun = noun
+        self._invalid: list[Evidence] = []
+        self._unknown: list[Evidence] = []
+        self.checked = 0
+
+    def violation(self, message: str, keys: Iterable[str], ids: Iterable[int]) -> None:
+        self._invalid.append(_evidence(message, keys, ids))
+
+    def undecided(self, message: str, keys: Iterable[str], ids: Iterable[int]) -> None:
+        self._unknown.append(_evidence(message, keys, ids))
+
+    def verdict(self) -> Verdict:
+        among = counted(self.checked, self._noun)
+        if self._invalid:
+            more = f" ({len(self._unknown)} more undecided)" if self._unknown else ""
+            head = counted(len(self._invalid), "violation")
+            return self._make("invalid", f"{head} among {among}{more}", self._invalid)
+        if self._unknown:
+            head = f"{len(self._unknown)} undecided among {among}"
+            return self._make("unknown", head, self._unknown)
+        nothing = f"no {plural(self._noun)} to check"
+        return Verdict(
+            invariant=self._invariant,
+            status="valid",
+            summary=f"holds for all {among}" if self.checked else nothing,
+            checked=self.checked,
+        )
+
+    def _make(self, status: Status, head: str, evidence: list[Evidence]) -> Verdict:
+        return Verdict(
+            invariant=self._invariant,
+            status=status,
+            summary=f"{head}; first: {evidence[0].message}",
+            evidence=tuple(evidence),
+            checked=self.checked,
+        )
+
+
+def _evidence(message: str, keys: Iterable[str], ids: Iterable[int]) -> Evidence:
+    return Evidence(
+        message=message, keys=tuple(dict.fromkeys(keys)), op_ids=tuple(dict.fromkeys(ids))
+    )

@@ -1,0 +1,245 @@
+"""Matching invariants (CONTRACTS.md section 5): at most one match per pair.
+
+A match is a (match_id, unordered pair of users). The final state's matches
+are the union of every user's final list, deduplicated by match_id. A user's
+list is the only place the target must show that user's matches, so when a
+user's final read is indeterminate, matches involving them may be unseen:
+whatever depends on such a match is undecided, never a violation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from harness.history import Effect, FinalState, History, Ledgers, Operation
+from invariants._common import Findings, answer, body, group_ops, listing, op_ids, ops_text
+from invariants.verdict import Verdict
+
+Pair = tuple[str, str]
+Match = tuple[str, Pair]
+
+
+def _pair(users: Iterable[object]) -> Pair:
+    a, b = sorted(str(u) for u in users)
+    return a, b
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Matching:
+    """Swipes per directed (swiper, swipee), final reads per user, and the matches
+    answered to swipes and shown in the final state (insertion-ordered sets)."""
+
+    directed: dict[Pair, list[Operation]]
+    reads: dict[str, list[int]]
+    answered: dict[Match, list[int]]
+    final: dict[Match, None]
+    unread: dict[str, None]
+
+    def ids(self, pair: Pair) -> list[int]:
+        """Every swipe between the two users, then their final reads."""
+        a, b = pair
+        return [
+            *op_ids(self.directed.get((a, b), ())),
+            *op_ids(self.directed.get((b, a), ())),
+            *self.reads.get(a, ()),
+            *self.reads.get(b, ()),
+        ]
+
+    def unseen(self, pair: Pair) -> list[str]:
+        """The users of ``pair`` whose final read was indeterminate."""
+        return [u for u in dict.fromkeys(pair) if u in self.unread]
+
+    def rights(self, swiper: str, swipee: str, outcomes: frozenset[str]) -> list[int]:
+        """Op ids of right swipes from swiper on swipee that completed with ``outcomes``."""
+        return [
+            op.invoke.op_id
+            for op in self.directed.get((swiper, swipee), ())
+            if body(op)["direction"] == "right" and op.outcome in outcomes
+        ]
+
+
+def _index(history: History, final: FinalState) -> _Matching:
+    """One pass over the history, one over the final lists."""
+    groups = group_ops(history, {"swipe": "swipe_id", "read_matches": "user"})
+    directed: dict[Pair, list[Operation]] = {}
+    answered: dict[Match, list[int]] = {}
+    for ops in groups["swipe"].values():
+        for op in ops:
+            swipe = body(op)
+            directed.setdefault((str(swipe["swiper"]), str(swipe["swipee"])), []).append(op)
+            said = answer(op)
+            if op.outcome == "ok" and said.get("matched") and said.get("match_id") is not None:
+                match = (str(said["match_id"]), _pair((swipe["swiper"], swipe["swipee"])))
+                answered.setdefault(match, []).append(op.invoke.op_id)
+    shown: dict[Match, None] = {}
+    for listed in final.matches.values():
+        for entry in listed:
+            shown[(str(entry["match_id"]), _pair(entry["users"]))] = None
+    users = dict.fromkeys(u for pair in directed for u in pair)
+    return _Matching(
+        directed=directed,
+        reads={user: op_ids(ops) for user, ops in groups["read_matches"].items()},
+        answered=answered,
+        final=shown,
+        unread={u: None for u in users if u not in final.matches},
+    )
+
+
+def _by_pair(matches: Iterable[Match]) -> dict[Pair, dict[str, None]]:
+    out: dict[Pair, dict[str, None]] = {}
+    for match_id, pair in matches:
+        out.setdefault(pair, {})[match_id] = None
+    return out
+
+
+def _unseen_text(users: Sequence[str]) -> str:
+    return f"the final read of {listing(list(users))} was indeterminate"
+
+
+def _note_unread(index: _Matching, out: Findings) -> None:
+    """Every user whose final read was indeterminate may hide matches: undecided."""
+    for user in index.unread:
+        out.undecided(
+            f"matches of user {user} are unchecked: {_unseen_text([user])}",
+            [user],
+            index.reads.get(user, ()),
+        )
+
+
+def check_at_most_one_match(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
+    """Per unordered pair, at most one distinct match_id across the final lists
+    and the match_ids answered to swipes; a pair with an unread user and at
+    most one match seen is undecided (another may be unseen)."""
+    index = _index(history, final)
+    by_pair = _by_pair([*index.final, *index.answered])
+    out = Findings("at_most_one_match", "pair")
+    for pair in dict.fromkeys([*(_pair(d) for d in index.directed), *by_pair]):
+        out.checked += 1
+        ids = list(by_pair.get(pair, ()))
+        unseen = index.unseen(pair)
+        if len(ids) > 1:
+            out.violation(
+                f"users {pair[0]} and {pair[1]} have {len(ids)} matches: {listing(ids)}",
+                [*pair, *ids],
+                index.ids(pair),
+            )
+        elif unseen:
+            out.undecided(
+                f"users {pair[0]} and {pair[1]}: {_unseen_text(unseen)}",
+                list(pair),
+                index.ids(pair),
+            )
+    return out.verdict()
+
+
+def _not_eligible(index: _Matching, swiper: str, swipee: str) -> str | None:
+    """Why swiper may not have swiped right on swipee, or None if they may have."""
+    if index.rights(swiper, swipee, frozenset({"ok", "info"})):
+        return None
+    tried = op_ids(index.directed.get((swiper, swipee), ()))
+    seen = "no swipe"
+    if tried:
+        seen = f"only {ops_text(tried)}, none a right swipe that may have happened"
+    return f"{swiper} never swiped right on {swipee} ({seen})"
+
+
+def check_match_eligibility(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
+    """Every match, in the final state or answered to a swipe, joins two users
+    who each may have swiped right on the other (a right swipe invoked and not
+    failed; indeterminate ones count, as they may have happened)."""
+    index = _index(history, final)
+    out = Findings("match_eligibility", "match")
+    for match_id, pair in dict.fromkeys([*index.final, *index.answered]):
+        out.checked += 1
+        a, b = pair
+        reasons = [r for r in (_not_eligible(index, a, b), _not_eligible(index, b, a)) if r]
+        if reasons:
+            out.violation(
+                f"match {match_id} between {a} and {b} is not eligible: {'; '.join(reasons)}",
+                [match_id, *pair],
+                [*index.answered.get((match_id, pair), ()), *index.ids(pair)],
+            )
+    _note_unread(index, out)
+    return out.verdict()
+
+
+def check_mutual_right_swipes_match(
+    history: History, final: FinalState, ledgers: Ledgers
+) -> Verdict:
+    """Every pair with acknowledged right swipes both ways has exactly one match
+    in the final state; with a user's final read indeterminate, a missing match
+    may be unseen, so only two or more seen matches are decided."""
+    index = _index(history, final)
+    by_pair = _by_pair(index.final)
+    out = Findings("mutual_right_swipes_match", "mutual pair")
+    ok = frozenset({"ok"})
+    for a, b in index.directed:
+        there, back = index.rights(a, b, ok), index.rights(b, a, ok)
+        if a >= b or not there or not back:
+            continue  # each unordered pair once, from its sorted direction
+        out.checked += 1
+        pair = (a, b)
+        ids = list(by_pair.get(pair, ()))
+        said = f"{a} and {b} both swiped right (acknowledged: {ops_text([*there, *back])})"
+        unseen = index.unseen(pair)
+        if len(ids) > 1:
+            out.violation(
+                f"{said} but have {len(ids)} matches: {listing(ids)}",
+                [*pair, *ids],
+                index.ids(pair),
+            )
+        elif unseen:
+            out.undecided(f"{said}; {_unseen_text(unseen)}", list(pair), index.ids(pair))
+        elif not ids:
+            out.violation(
+                f"{said} but have no match in the final state", list(pair), index.ids(pair)
+            )
+    return out.verdict()
+
+
+def check_every_match_announced(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
+    """Every match in the final state has a message naming its match_id and
+    its two users; every message names a match of the final state. A message
+    for a match not seen is undecided when one of its users was not read."""
+    index = _index(history, final)
+    users = {u for pair in index.directed for u in pair}
+    messages: dict[str, list[Effect]] = {}
+    for effect in ledgers.effects:
+        if effect.kind == "message" and users.intersection(map(str, effect.body.get("users", ()))):
+            messages.setdefault(str(effect.body.get("match_id")), []).append(effect)
+    out = Findings("every_match_announced", "match")
+    for match_id, pair in index.final:
+        out.checked += 1
+        sent = messages.get(match_id, [])
+        if any(_pair(m.body["users"]) == pair for m in sent):
+            continue
+        wrong = ""
+        if sent:
+            wrong = f" (only {listing([m.effect_id for m in sent])}, naming other users)"
+        out.violation(
+            f"match {match_id} between {pair[0]} and {pair[1]} was never announced{wrong}",
+            [match_id, *pair],
+            index.ids(pair),
+        )
+    shown = {match_id for match_id, _ in index.final}
+    for match_id, sent in messages.items():
+        if match_id in shown:
+            continue
+        out.checked += 1
+        for message in sent:
+            pair = _pair(message.body["users"])
+            said = (
+                f"message {message.effect_id} announces match {match_id} "
+                f"between {pair[0]} and {pair[1]}"
+            )
+            keys, ids = [match_id, *pair], index.ids(pair)
+            unseen = index.unseen(pair)
+            if unseen:
+                out.undecided(
+                    f"{said}, not seen in the final state; {_unseen_text(unseen)}", keys, ids
+                )
+            else:
+                out.violation(f"{said}, which does not exist in the final state", keys, ids)
+    _note_unread(index, out)
+    return out.verdict()

@@ -1,0 +1,106 @@
+"""The checkers by invariant name, the workloads each applies to, and ``check``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+
+from harness.history import FinalState, History, Ledgers
+from invariants._inventory import (
+    check_acknowledged_orders,
+    check_exactly_once_shipment,
+    check_idempotent_retry,
+    check_no_oversell,
+    check_stock_accounting,
+)
+from invariants._matching import (
+    check_at_most_one_match,
+    check_every_match_announced,
+    check_match_eligibility,
+    check_mutual_right_swipes_match,
+)
+from invariants._payments import (
+    check_acknowledged_payments,
+    check_charge_recorded,
+    check_no_duplicate_charge,
+    check_no_unrecorded_money,
+)
+from invariants.verdict import Checker, Verdict, run_checker
+
+_ACKNOWLEDGED: Mapping[str, Checker] = {
+    "inventory": check_acknowledged_orders,
+    "payments": check_acknowledged_payments,
+}
+
+
+def check_acknowledged_writes_survive(
+    history: History, final: FinalState, ledgers: Ledgers
+) -> Verdict:
+    """An acknowledged write (an order answered accepted, a payment answered
+    captured) is still there in the final state; dispatches on the workload."""
+    checker = _ACKNOWLEDGED.get(final.workload)
+    if checker is None:
+        raise ValueError(
+            "acknowledged_writes_survive applies to workloads "
+            f"{sorted(_ACKNOWLEDGED)} (got {final.workload!r})"
+        )
+    return checker(history, final, ledgers)
+
+
+CHECKERS: Mapping[str, Checker] = MappingProxyType(
+    {
+        "no_oversell": check_no_oversell,
+        "stock_accounting": check_stock_accounting,
+        "acknowledged_writes_survive": check_acknowledged_writes_survive,
+        "idempotent_retry": check_idempotent_retry,
+        "exactly_once_shipment": check_exactly_once_shipment,
+        "no_duplicate_charge": check_no_duplicate_charge,
+        "charge_recorded": check_charge_recorded,
+        "no_unrecorded_money": check_no_unrecorded_money,
+        "at_most_one_match": check_at_most_one_match,
+        "match_eligibility": check_match_eligibility,
+        "mutual_right_swipes_match": check_mutual_right_swipes_match,
+        "every_match_announced": check_every_match_announced,
+    }
+)
+
+_INVENTORY = frozenset({"inventory"})
+_PAYMENTS = frozenset({"payments"})
+_MATCHING = frozenset({"matching"})
+
+APPLIES_TO: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "no_oversell": _INVENTORY,
+        "stock_accounting": _INVENTORY,
+        "acknowledged_writes_survive": frozenset(_ACKNOWLEDGED),
+        "idempotent_retry": _INVENTORY,
+        "exactly_once_shipment": _INVENTORY,
+        "no_duplicate_charge": _PAYMENTS,
+        "charge_recorded": _PAYMENTS,
+        "no_unrecorded_money": _PAYMENTS,
+        "at_most_one_match": _MATCHING,
+        "match_eligibility": _MATCHING,
+        "mutual_right_swipes_match": _MATCHING,
+        "every_match_announced": _MATCHING,
+    }
+)
+
+
+def check(
+    names: Iterable[str], history: History, final: FinalState, ledgers: Ledgers
+) -> tuple[Verdict, ...]:
+    """Run the named checkers in order. Every name must be in ``CHECKERS`` and
+    apply to ``final.workload``; a checker that crashes yields ``unknown``."""
+    wanted = tuple(names)
+    for name in wanted:
+        if name not in CHECKERS:
+            raise ValueError(
+                f"'names' must be invariants from CHECKERS (got {name!r}); "
+                f"known: {', '.join(sorted(CHECKERS))}"
+            )
+        if final.workload not in APPLIES_TO[name]:
+            raise ValueError(
+                f"invariant {name!r} applies to {sorted(APPLIES_TO[name])}, "
+                f"not to workload {final.workload!r}"
+            )
+    return tuple(run_checker(n, CHECKERS[n], history, final, ledgers) for n in wanted)

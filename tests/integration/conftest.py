@@ -1,0 +1,83 @@
+"""Shared fixtures for tests on real services: binaries, a session stack, a stack factory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from harness.provision import procfs
+from harness.provision.stack import Stack
+from harness.setup import Binaries, setup
+
+StackFactory = Callable[..., Stack]
+
+
+@pytest.fixture(scope="session")
+def binaries() -> Binaries:
+    """The services' binaries, installed on first use (cached: instant afterwards)."""
+    return setup(quiet=True)
+
+
+@pytest.fixture(scope="session")
+def stack(binaries: Binaries) -> Iterator[Stack]:
+    """PostgreSQL, Redis (no persistence) and Kafka behind Toxiproxy, shared by the session.
+
+    Tests must leave it healthy: heal what they break (``stack.toxiproxy.reset()``).
+    """
+    with Stack(services=("postgres", "redis", "kafka"), binaries=binaries) as shared:
+        yield shared
+
+
+@pytest.fixture
+def make_stack(binaries: Binaries) -> Iterator[StackFactory]:
+    """``make_stack(services=..., redis_persistence=...)``: a started stack of one's own,
+    stopped when the test ends — for tests that crash or wreck things."""
+    started: list[Stack] = []
+
+    def make(**options: Any) -> Stack:
+        options.setdefault("binaries", binaries)
+        new = Stack(**options)
+        started.append(new)
+        new.start()
+        return new
+
+    try:
+        yield make
+    finally:
+        for each in reversed(started):
+            each.stop()
+
+
+def stack_pids(stack: Stack) -> list[int]:
+    """Every live process of the stack: each service's tree and the Toxiproxy server's."""
+    processes = [stack.toxiproxy_server.process]
+    processes += [stack.service(name).process for name in stack.service_names]
+    pids: list[int] = []
+    for process in processes:
+        if process.pid is not None and process.alive:
+            pids += [process.pid, *procfs.descendants(process.pid)]
+    return pids
+
+
+def survivors(pids: list[int], *, within: float) -> list[int]:
+    """The *pids* still running (not zombies) after waiting up to *within* seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        alive = [pid for pid in pids if procfs.start_ticks(pid) is not None]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def pids_of() -> Callable[[Stack], list[int]]:
+    return stack_pids
+
+
+@pytest.fixture
+def wait_gone() -> Callable[..., list[int]]:
+    """``wait_gone(pids, within=5)``: the pids still running after waiting; [] when all died."""
+    return survivors

@@ -1,0 +1,157 @@
+"""Targets started per the contract, against a real Stack (a real Toxiproxy) and
+the real toy target as the replica command."""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.provision.ports import free_port
+from harness.provision.stack import Stack
+from harness.setup import Binaries
+from harness.targetproc import TargetProcesses, TargetSpec, TargetStartError
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+TOY = Path(__file__).resolve().parents[1] / "fixtures" / "toy_inventory.py"
+TOY_COMMAND = (sys.executable, str(TOY), "--bug", "none")
+# An extra process that prints the environment it got, then idles.
+EXTRA_COMMAND = (
+    sys.executable,
+    "-c",
+    "import os, time; print('extra-env', os.environ['INSTANCE_ID'], "
+    "os.environ['FAILMODEL_VARIANT'], 'DATABASE_URL' in os.environ, flush=True); "
+    "time.sleep(120)",
+)
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _get(url: str) -> tuple[int, Any]:
+    with NO_PROXY.open(url, timeout=5) as response:
+        return response.status, json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def proxies_only(binaries: Binaries) -> Iterator[Stack]:
+    """A stack of Toxiproxy alone: the toy target needs no store."""
+    with Stack(services=(), binaries=binaries) as stack:
+        yield stack
+
+
+def test_two_replicas_get_the_contract_environment(
+    proxies_only: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An undeclared dependency in the harness's own environment must not leak through.
+    monkeypatch.setenv("DATABASE_URL", "postgresql://leak@127.0.0.1:1/leak")
+    partner_port = free_port()
+    spec = TargetSpec(
+        name="toy",
+        command=TOY_COMMAND,
+        replicas=2,
+        extra={"relay": EXTRA_COMMAND},
+        dependencies=frozenset({"partner"}),
+        variant="oversell-ish",
+        start_timeout_s=20,
+    )
+    with TargetProcesses(spec, proxies_only, partner_port=partner_port) as target:
+        proxies = proxies_only.toxiproxy.proxies()
+        assert proxies["partner"].upstream == f"127.0.0.1:{partner_port}"
+        assert set(target.processes()) == {"target-0", "target-1", "relay"}
+        assert len(target.client_urls) == 2
+        for i, url in enumerate(target.client_urls):
+            assert url == f"http://127.0.0.1:{proxies[f'target-{i}'].listen_port}"
+            assert _get(f"{url}/health")[0] == 200
+            status, env = _get(f"{url}/_env")
+            assert status == 200
+            assert env["INSTANCE_ID"] == str(i)
+            assert proxies[f"target-{i}"].upstream == f"127.0.0.1:{env['PORT']}"
+            assert env["PARTNER_URL"] == f"http://127.0.0.1:{proxies['partner'].listen_port}"
+            assert env["FAILMODEL_VARIANT"] == "oversell-ish"
+            assert not {"DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS"} & set(env)
+        relay = target.process("relay")
+        assert relay.alive
+        assert "extra-env 0 oversell-ish False" in relay.log_tail(5)
+        assert relay.log_path.is_relative_to(proxies_only.workdir)
+        processes = list(target.processes().values())
+    assert not any(p.alive for p in processes)
+    assert not {"target-0", "target-1", "partner"} & set(proxies_only.toxiproxy.proxies())
+
+
+def test_crashed_replica_restarts_healthy_while_the_other_keeps_serving(
+    proxies_only: Stack,
+) -> None:
+    spec = TargetSpec(name="toy", command=TOY_COMMAND, replicas=2, start_timeout_s=20)
+    with TargetProcesses(spec, proxies_only) as target:
+        url0, url1 = target.client_urls
+        put = urllib.request.Request(
+            f"{url0}/inventory/kept", data=b'{"available": 7}', method="PUT",
+            headers={"Content-Type": "application/json"},
+        )
+        with NO_PROXY.open(put, timeout=5) as response:
+            assert response.status == 200
+        replica = target.process("target-1")
+        old_pid = replica.pid
+        replica.crash()
+        assert not replica.alive
+        with pytest.raises((urllib.error.URLError, ConnectionError)):
+            _get(f"{url1}/health")
+        target.restart("target-1")
+        assert replica.alive and replica.pid != old_pid
+        assert _get(f"{url1}/health")[0] == 200
+        assert _get(f"{url0}/inventory/kept") == (200, {"sku": "kept", "available": 7})
+
+
+def test_a_target_that_exits_at_once_fails_with_its_log_tail(proxies_only: Stack) -> None:
+    script = "import sys; print('boom: no config', flush=True); sys.exit(3)"
+    command = (sys.executable, "-c", script)
+    spec = TargetSpec(name="dies", command=command, replicas=2, start_timeout_s=20)
+    target = TargetProcesses(spec, proxies_only)
+    with pytest.raises(TargetStartError) as caught:
+        target.start()
+    message = str(caught.value)
+    assert "'target-0' exited with code 3" in message
+    assert "boom: no config" in message
+    assert "sys.exit(3)" in message  # the command is shown
+    assert isinstance(caught.value, RuntimeError)
+    assert target.processes() == {}
+    assert not {"target-0", "target-1"} & set(proxies_only.toxiproxy.proxies())
+
+
+def test_a_target_that_never_gets_healthy_times_out_and_is_stopped(proxies_only: Stack) -> None:
+    script = "import time; print('warming up', flush=True); time.sleep(120)"
+    command = (sys.executable, "-c", script)
+    spec = TargetSpec(name="slow", command=command, start_timeout_s=1.0)
+    target = TargetProcesses(spec, proxies_only)
+    with pytest.raises(TargetStartError, match="did not answer GET /health") as caught:
+        target.start()
+    assert "warming up" in str(caught.value)
+    assert target.processes() == {}
+
+
+def test_a_dependency_the_stack_does_not_run_is_named(proxies_only: Stack) -> None:
+    spec = TargetSpec(name="toy", command=TOY_COMMAND, dependencies=frozenset({"redis"}))
+    with pytest.raises(ValueError, match="depends on 'redis' but the stack does not run it"):
+        TargetProcesses(spec, proxies_only).start()
+
+
+def test_spec_rejects_bad_fields_by_name() -> None:
+    with pytest.raises(ValueError, match="'replicas' must be an int >= 1"):
+        TargetSpec(name="t", command=TOY_COMMAND, replicas=0)
+    with pytest.raises(ValueError, match="argv, not a shell line"):
+        TargetSpec(name="t", command="python app.py")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="clashes with the replica names"):
+        TargetSpec(name="t", command=TOY_COMMAND, extra={"target-3": TOY_COMMAND})
+    with pytest.raises(ValueError, match="unknown \\['mysql'\\]"):
+        TargetSpec(name="t", command=TOY_COMMAND, dependencies=frozenset({"mysql"}))
+    with pytest.raises(ValueError, match="'partner_port'"):
+        TargetProcesses(
+            TargetSpec(name="t", command=TOY_COMMAND, dependencies=frozenset({"partner"})),
+            Stack(services=()),
+        )

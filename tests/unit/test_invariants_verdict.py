@@ -1,0 +1,115 @@
+"""Verdicts, the registry and ``check``: ranking, crash handling, argument errors."""
+
+from __future__ import annotations
+
+import pytest
+from histories import final_inventory, final_matching, final_payments, order, recorder, set_stock
+
+from harness.history import FinalState, History, Ledgers
+from invariants import APPLIES_TO, CHECKERS, Status, Verdict, check, combine, run_checker
+
+EMPTY = {
+    "inventory": FinalState(workload="inventory"),
+    "payments": FinalState(workload="payments"),
+    "matching": FinalState(workload="matching"),
+}
+
+
+def _verdict(status: Status) -> Verdict:
+    return Verdict(invariant="x", status=status, summary=status)
+
+
+def test_invalid_outranks_unknown_outranks_valid() -> None:
+    assert combine([_verdict("valid"), _verdict("unknown"), _verdict("valid")]) == "unknown"
+    assert combine([_verdict("unknown"), _verdict("invalid"), _verdict("valid")]) == "invalid"
+    assert combine([_verdict("valid"), _verdict("valid")]) == "valid"
+
+
+def test_no_verdicts_is_not_a_pass() -> None:
+    assert combine([]) == "unknown"
+
+
+def test_a_crashing_checker_yields_unknown_with_the_error() -> None:
+    def broken(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
+        raise KeyError("sku")
+
+    verdict = run_checker("no_oversell", broken, History(()), EMPTY["inventory"], Ledgers())
+
+    assert (verdict.invariant, verdict.status, verdict.evidence) == ("no_oversell", "unknown", ())
+    assert verdict.summary == "checker no_oversell crashed: KeyError: 'sku'"
+
+
+def test_the_registry_names_every_invariant_of_every_workload() -> None:
+    assert dict(APPLIES_TO) == {
+        "no_oversell": {"inventory"},
+        "stock_accounting": {"inventory"},
+        "acknowledged_writes_survive": {"inventory", "payments"},
+        "idempotent_retry": {"inventory"},
+        "exactly_once_shipment": {"inventory"},
+        "no_duplicate_charge": {"payments"},
+        "charge_recorded": {"payments"},
+        "no_unrecorded_money": {"payments"},
+        "at_most_one_match": {"matching"},
+        "match_eligibility": {"matching"},
+        "mutual_right_swipes_match": {"matching"},
+        "every_match_announced": {"matching"},
+    }
+    assert set(CHECKERS) == set(APPLIES_TO)
+
+
+@pytest.mark.parametrize(
+    ("name", "workload"), [(n, w) for n, ws in sorted(APPLIES_TO.items()) for w in sorted(ws)]
+)
+def test_an_empty_history_has_nothing_to_check(name: str, workload: str) -> None:
+    (verdict,) = check([name], History(()), EMPTY[workload], Ledgers())
+
+    assert (verdict.invariant, verdict.status, verdict.checked) == (name, "valid", 0)
+    assert verdict.summary.startswith("no ") and verdict.summary.endswith(" to check")
+
+
+def test_check_runs_the_named_checkers_in_order() -> None:
+    rec = recorder()
+    set_stock(rec, "s-1", 1)
+    order(rec, "o-1", "s-1", 1)
+    order(rec, "o-2", "s-1", 1)
+    final = final_inventory(rec, stock={"s-1": 0}, orders={"o-1": "accepted", "o-2": "accepted"})
+
+    verdicts = check(["stock_accounting", "no_oversell"], rec.history(), final, Ledgers())
+
+    assert [(v.invariant, v.status) for v in verdicts] == [
+        ("stock_accounting", "invalid"),
+        ("no_oversell", "invalid"),
+    ]
+    assert combine(verdicts) == "invalid"
+
+
+def test_check_rejects_an_unknown_invariant_by_name() -> None:
+    with pytest.raises(
+        ValueError, match=r"'names' must be invariants from CHECKERS \(got 'no_overselling'\)"
+    ):
+        check(["no_overselling"], History(()), EMPTY["inventory"], Ledgers())
+
+
+def test_check_rejects_an_invariant_of_another_workload() -> None:
+    rec = recorder()
+    final = final_payments(rec, {})
+    with pytest.raises(
+        ValueError, match="'no_oversell' applies to \\['inventory'\\], not to workload 'payments'"
+    ):
+        check(["no_oversell"], rec.history(), final, Ledgers())
+
+
+def test_acknowledged_writes_survive_on_a_workload_without_writes_to_survive_is_unknown() -> None:
+    rec = recorder()
+    final = final_matching(rec, {})
+
+    verdict = run_checker(
+        "acknowledged_writes_survive",
+        CHECKERS["acknowledged_writes_survive"],
+        rec.history(),
+        final,
+        Ledgers(),
+    )
+
+    assert verdict.status == "unknown"
+    assert "applies to workloads ['inventory', 'payments'] (got 'matching')" in verdict.summary
