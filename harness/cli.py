@@ -124,7 +124,6 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from harness.schedule.model import Schedule
     from harness.schedule.runner import ExampleRunner
     from harness.system import LiveSystem
-    from harness.verify import target_spec
     from harness.workload.keys import new_run_id
 
     try:
@@ -135,7 +134,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         print(f"failmodel replay: {exc}", file=sys.stderr)
         return EXIT_USAGE
     failed = 0
-    spec = target_spec(design, args.variant)
+    spec = design.target_spec(args.variant)
     with (
         LiveSystem(spec, redis_persistence=design.services.redis_persistence) as system,
         ExampleRunner(

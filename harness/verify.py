@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,14 +23,13 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
 
 from harness.design import Design, Row
-from harness.report import Counterexample, DesignReport, RowResult, write_report
+from harness.report import Counterexample, DesignReport, RowResult, RowStatus, write_report
 from harness.schedule.coverage import add_coverage
 from harness.schedule.model import Schedule
 from harness.schedule.runner import ExampleOutcome, ExampleRunner
 from harness.schedule.strategies import schedules
 from harness.setup.cache import cache_dir
 from harness.system import LiveSystem
-from harness.targetproc.spec import TargetSpec
 from harness.workload.keys import new_run_id
 
 
@@ -78,20 +77,6 @@ class _Search:
             self.first_failure_at is not None
             and time.monotonic() - self.first_failure_at > self.profile.shrink_s
         )
-
-
-def target_spec(design: Design, variant: str) -> TargetSpec:
-    t = design.target
-    return TargetSpec(
-        name=design.name,
-        command=t.command,
-        replicas=t.replicas,
-        extra=t.extra,
-        dependencies=t.dependencies,
-        variant=variant,
-        start_timeout_s=t.start_timeout_s,
-        cwd=t.cwd,
-    )
 
 
 def replay_command(design: Design, row: Row, variant: str, profile: str, seed_: int) -> str:
@@ -148,7 +133,7 @@ def verify_design(
         )
 
     with LiveSystem(
-        target_spec(design, variant), redis_persistence=design.services.redis_persistence
+        design.target_spec(variant), redis_persistence=design.services.redis_persistence
     ) as system:
         for i, row in enumerate(chosen):
             row_seed = base_seed + i if seed_ is None else seed_
@@ -235,6 +220,7 @@ def verify_row(
 
     coverage = add_coverage(o.coverage for o in search.outcomes)
     exercised = any(coverage.get(name, 0) > 0 for name in row.exercised_by)
+    status: RowStatus
     if counterexample is not None:
         status = "FAIL"
     elif error is not None:
@@ -261,8 +247,13 @@ def verify_row(
 
 
 def _hypothesis_test(
-    example: object, design: Design, row: Row, variant: str, profile: Profile, seed_: int
-) -> object:
+    example: Callable[[Schedule], None],
+    design: Design,
+    row: Row,
+    variant: str,
+    profile: Profile,
+    seed_: int,
+) -> Callable[[], None]:
     strategy = schedules(design.workload, row.families, row.shape)
     db = DirectoryBasedExampleDatabase(str(cache_dir() / "hypothesis-db"))
     configured = settings(
@@ -275,7 +266,9 @@ def _hypothesis_test(
         phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
         suppress_health_check=list(HealthCheck),
     )
-    test = seed(seed_)(configured(hypothesis_given(schedule=strategy)(example)))
+    test: Callable[[], None] = seed(seed_)(
+        configured(hypothesis_given(schedule=strategy)(example))
+    )
     # One example-database entry per (design, row, variant): failures found in
     # one run are tried first in the next.
     test.hypothesis.inner_test._hypothesis_internal_add_digest = (  # type: ignore[attr-defined]

@@ -56,7 +56,13 @@ _COUNTER_NEEDS: Mapping[str, tuple[str, ...]] = {
 
 _TOP_KEYS = ("name", "workload", "description", "target", "services", "rows")
 _TARGET_KEYS = (
-    "command", "replicas", "extra", "dependencies", "variants", "start_timeout_s", "cwd"
+    "command",
+    "replicas",
+    "extra",
+    "dependencies",
+    "variants",
+    "start_timeout_s",
+    "cwd",
 )
 _SERVICES_KEYS = ("redis_persistence",)
 _ROW_KEYS = (
@@ -229,7 +235,9 @@ def _command(where: _Where, key: str, value: object, root: Path) -> tuple[str, .
         unknown = _PLACEHOLDER.search(arg)
         if unknown:
             raise where.expected(
-                key, "an argv whose placeholders are {python} or {root}", value,
+                key,
+                "an argv whose placeholders are {python} or {root}",
+                value,
                 f"; unknown placeholder {unknown.group()}",
             )
     return argv
@@ -239,14 +247,17 @@ def _target(where: _Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
     where.only_keys(table, _TARGET_KEYS)
     command = _command(where, "command", table.get("command", _MISSING), root)
     replicas = where.integer(table, "replicas", minimum=1, default=1)
-    deps = where.names(table, "dependencies", "dependency names", known=DEPENDENCY_ORDER,
-                       default=())
+    deps = where.names(
+        table, "dependencies", "dependency names", known=DEPENDENCY_ORDER, default=()
+    )
     extra: dict[str, tuple[str, ...]] = {}
     for name, argv in where.table(table, "extra", required=False).items():
         if not _PROCESS_NAME.fullmatch(name) or _REPLICA_NAME.fullmatch(name) or name in deps:
             raise where.expected(
-                "extra", "a table of process names (1..64 of [A-Za-z0-9_.-], not target-N "
-                "and not a dependency) to argvs", name,
+                "extra",
+                "a table of process names (1..64 of [A-Za-z0-9_.-], not target-N "
+                "and not a dependency) to argvs",
+                name,
             )
         extra[name] = _command(where, f"extra.{name}", argv, root)
     variants = where.names(table, "variants", "variant names")
@@ -353,7 +364,9 @@ def _invariants(
     for name in value if isinstance(value, list) else ():
         if name in CHECKERS and name not in applicable:
             raise where.expected(
-                "invariants", f"invariants that apply to workload {workload!r}", value,
+                "invariants",
+                f"invariants that apply to workload {workload!r}",
+                value,
                 f"; {name!r} applies to {', '.join(sorted(APPLIES_TO[name]))}; "
                 f"known for {workload}: {', '.join(applicable)}",
             )
@@ -391,7 +404,6 @@ def _shape(where: _Where, table: Mapping[str, Any], target: TargetDecl) -> Shape
         )
     shape_where.only_keys(table, _SHAPE_KEYS)
     values = {
-        key: shape_where.integer(table, key, minimum=2 if key == "users" else 1)
-        for key in table
+        key: shape_where.integer(table, key, minimum=2 if key == "users" else 1) for key in table
     }
     return Shape(replicas=target.replicas, **values)

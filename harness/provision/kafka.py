@@ -28,6 +28,26 @@ def new_cluster_id() -> str:
             return text
 
 
+def metadata_lists_broker(advertised: str, *, broker_port: int) -> bool:
+    """Readiness: a metadata request to *advertised* (the proxy) names a live broker."""
+    # Until the broker listens, the proxy would accept and drop each attempt: check the
+    # broker's own port first so aiokafka is only asked when it can answer.
+    with socket.create_connection((LOOPBACK, broker_port), timeout=1):
+        pass
+    return asyncio.run(_metadata_lists_broker(advertised))
+
+
+async def _metadata_lists_broker(advertised: str) -> bool:
+    client = AIOKafkaClient(
+        bootstrap_servers=advertised, request_timeout_ms=2000, metadata_max_age_ms=1000
+    )
+    try:
+        await asyncio.wait_for(client.bootstrap(), timeout=3)
+        return bool(client.cluster.brokers())
+    finally:
+        await client.close()
+
+
 class KafkaService(LocalService):
     """Kafka whose advertised listener is *advertised* — normally a Toxiproxy proxy
     in front of :attr:`port` — so that clients, after bootstrapping, really talk
@@ -114,18 +134,4 @@ class KafkaService(LocalService):
         return self._java("kafka.Kafka", str(self.config_path))
 
     def _probe(self) -> bool:
-        # Until the broker listens, the proxy would accept and drop each attempt:
-        # check the broker's own port first so aiokafka is only asked when it can answer.
-        with socket.create_connection((LOOPBACK, self.port), timeout=1):
-            pass
-        return asyncio.run(self._metadata_lists_broker())
-
-    async def _metadata_lists_broker(self) -> bool:
-        client = AIOKafkaClient(
-            bootstrap_servers=self.advertised, request_timeout_ms=2000, metadata_max_age_ms=1000
-        )
-        try:
-            await asyncio.wait_for(client.bootstrap(), timeout=3)
-            return bool(client.cluster.brokers())
-        finally:
-            await client.close()
+        return metadata_lists_broker(self.advertised, broker_port=self.port)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pwd
+import stat
 from pathlib import Path
 
 import psycopg
@@ -18,6 +20,43 @@ from harness.setup.binaries import Binaries
 
 USER = "failmodel"
 DATABASE = "failmodel"
+
+
+def _connect(port: int, dbname: str) -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(
+        host=LOOPBACK, port=port, user=USER, dbname=dbname, connect_timeout=2, autocommit=True
+    )
+
+
+def answers_select_one(port: int) -> bool:
+    """Readiness: a real query, not just an open port (recovery refuses queries)."""
+    with _connect(port, "postgres") as conn:
+        return conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def create_database(port: int) -> None:
+    """Create the ``failmodel`` database unless it exists."""
+    with _connect(port, "postgres") as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
+        ).fetchone()
+        if exists is None:
+            conn.execute(f'CREATE DATABASE "{DATABASE}"')
+
+
+def _require_reachable(user: str | None, directory: Path) -> None:
+    """Fail early and clearly when *user* cannot traverse the parents of *directory*."""
+    if user is None:
+        return
+    uid = pwd.getpwnam(user).pw_uid
+    for parent in directory.parents:
+        info = parent.stat()
+        if info.st_uid != uid and not info.st_mode & stat.S_IXOTH:
+            raise PermissionError(
+                f"PostgreSQL runs as {user!r} (it refuses root) and cannot reach {directory}: "
+                f"{parent} is not searchable by others; use a directory such as one made by "
+                f"tempfile.mkdtemp() and chmod 0o755, or 'chmod o+x {parent}'"
+            )
 
 
 class PostgresService(LocalService):
@@ -46,6 +85,7 @@ class PostgresService(LocalService):
         return f"'SELECT 1' on {LOOPBACK}:{self.port}"
 
     def _prepare(self) -> None:
+        _require_reachable(self.user, self.directory)
         self.socket_dir.mkdir(exist_ok=True)
         chown_to(self.user, self.directory, self.socket_dir)
         initdb = ManagedProcess(
@@ -81,21 +121,8 @@ class PostgresService(LocalService):
             argv += ["-c", f"{key}={value}"]
         return argv
 
-    def _connect(self, dbname: str) -> psycopg.Connection[tuple[object, ...]]:
-        return psycopg.connect(
-            host=LOOPBACK, port=self.port, user=USER, dbname=dbname,
-            connect_timeout=2, autocommit=True,
-        )
-
     def _probe(self) -> bool:
-        with self._connect("postgres") as conn:
-            row = conn.execute("SELECT 1").fetchone()
-        return row == (1,)
+        return answers_select_one(self.port)
 
     def _after_first_ready(self) -> None:
-        with self._connect("postgres") as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
-            ).fetchone()
-            if exists is None:
-                conn.execute(f'CREATE DATABASE "{DATABASE}"')
+        create_database(self.port)

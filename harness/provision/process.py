@@ -18,13 +18,16 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from harness.provision import procfs
+from harness.provision.readiness import ServiceStartError, wait_until_ready
 from harness.provision.reaper import current_run
 
-PROBE_INTERVAL = 0.05
-
-
-class ServiceStartError(RuntimeError):
-    """A process exited or did not become ready in time; the message shows its log tail."""
+__all__ = [
+    "ManagedProcess",
+    "ServiceStartError",
+    "chown_to",
+    "run_to_completion",
+    "unprivileged_user",
+]
 
 
 def unprivileged_user() -> str | None:
@@ -111,23 +114,14 @@ class ManagedProcess:
 
         A probe that raises counts as not ready. Fails fast when the process exits.
         """
-        begin = time.monotonic()
-        deadline = begin + timeout
-        while True:
-            with contextlib.suppress(Exception):
-                if probe():
-                    return time.monotonic() - begin
-            if not self.alive:
-                raise ServiceStartError(
-                    f"{self.name} exited with code {self.returncode} while waiting for {what}"
-                    f"\n--- last lines of {self.log_path} ---\n{self.log_tail()}"
-                )
-            if time.monotonic() >= deadline:
-                raise ServiceStartError(
-                    f"{self.name} was not ready within {timeout:g}s (waited for {what})"
-                    f"\n--- last lines of {self.log_path} ---\n{self.log_tail()}"
-                )
-            time.sleep(PROBE_INTERVAL)
+        return wait_until_ready(
+            probe,
+            name=f"{self.name} (log {self.log_path})",
+            what=what,
+            timeout=timeout,
+            alive=lambda: self.alive,
+            log_tail=self.log_tail,
+        )
 
     def wait(self, *, timeout: float) -> int:
         """Wait for a short-lived child to exit; kill it and raise if it takes too long."""

@@ -111,8 +111,7 @@ def clean_up(record_path: Path) -> None:
     try:
         data = json.loads(record_path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
-        record_path.unlink(missing_ok=True)
-        return
+        data = {}
     kill_recorded_groups(data.get("groups", {}))
     for tmpdir in data.get("tmpdirs", []):
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -140,6 +139,10 @@ def reap_orphans(directory: Path | None = None) -> list[str]:
         if not harness_alive(record_path):
             clean_up(record_path)
             reaped.append(record_path.stem)
+    for log in directory.glob("*.watchdog.log"):
+        # A record is written before its watchdog's log, so a log alone is of a finished run.
+        if not log.with_name(log.name.replace(".watchdog.log", ".json")).exists():
+            log.unlink(missing_ok=True)
     return reaped
 
 

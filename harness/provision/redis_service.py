@@ -15,6 +15,14 @@ RedisPersistence = Literal["none", "aof"]
 PERSISTENCE_MODES: tuple[RedisPersistence, ...] = ("none", "aof")
 
 
+def answers_ping(port: int) -> bool:
+    client = redis.Redis(host=LOOPBACK, port=port, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    finally:
+        client.close()
+
+
 class RedisService(LocalService):
     """Redis with ``persistence="none"`` (a crash loses everything) or ``"aof"``
     (append-only file, fsync on every write: a crash loses nothing acknowledged)."""
@@ -60,8 +68,4 @@ class RedisService(LocalService):
         ]
 
     def _probe(self) -> bool:
-        client = redis.Redis(host=LOOPBACK, port=self.port, socket_timeout=1)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
+        return answers_ping(self.port)

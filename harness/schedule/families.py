@@ -32,7 +32,8 @@ from harness.nemesis.faults import (
 CLIENT_FAMILIES = ("retry", "client_timeout", "reorder")
 # Toxic families: name -> attribute strategies (field names of harness.toxiproxy.toxics).
 _TOXIC_ATTRS: Mapping[str, Mapping[str, st.SearchStrategy[int]]] = {
-    "latency": {"latency_ms": st.integers(100, 800), "jitter_ms": st.integers(0, 100)},
+    # Per packet: a store link pays it on every round trip of a transaction.
+    "latency": {"latency_ms": st.integers(20, 400), "jitter_ms": st.integers(0, 50)},
     "bandwidth": {"rate_kb": st.integers(1, 32)},
     "slow_close": {"delay_ms": st.integers(50, 500)},
     "timeout": {"timeout_ms": st.integers(0, 500)},
@@ -124,7 +125,8 @@ def _resolve(pattern: str, names: Sequence[str], what: str, token: str) -> tuple
     found = tuple(n for n in names if fnmatch.fnmatchcase(n, pattern))
     if not found:
         raise InvalidFamily(
-            f"fault {token!r}: no {what} matches {pattern!r}; {what}s: {', '.join(names)}"
+            f"fault {token!r}: no {what} matches {pattern!r}; "
+            f"{'processes' if what == 'process' else what + 's'}: {', '.join(names)}"
         )
     return found
 

@@ -66,9 +66,10 @@ def schedules(
     steps: list[Step] = []
     n_steps = draw(st.integers(1, shape.max_steps))
     for _ in range(n_steps):
-        choices = ["batch"]
+        # Batches dominate: a schedule that mostly waits tests nothing.
+        choices = ["batch", "batch", "batch"]
         if faults is not None:
-            choices += ["batch_fault", "start", "heal"]
+            choices += ["batch_fault", "batch_fault", "start", "heal"]
         choices.append("wait")
         kind = draw(st.sampled_from(choices))
         if kind in ("batch", "batch_fault"):
@@ -139,7 +140,13 @@ class _OpState:
                 if "client_timeout" in self.kinds
                 else DEFAULT_TIMEOUT_MS
             ),
-            "delay_ms": draw(st.integers(0, 400)) if "reorder" in self.kinds else 0,
+            # Mostly no delay (concurrency is where races live); sometimes a
+            # held-back request that lands after later ones.
+            "delay_ms": (
+                draw(st.one_of(st.just(0), st.integers(50, 400)))
+                if "reorder" in self.kinds
+                else 0
+            ),
         }
         if self.workload == "inventory":
             key = draw(st.integers(0, s.keys - 1))
@@ -151,10 +158,16 @@ class _OpState:
             key = draw(st.integers(0, s.keys - 1))
             # The amount is a function of the key, so a resend is the same request.
             return ClientOp(f="pay", key=key, args={"amount": 100 * (key + 1)}, **common)
-        swiper = draw(st.integers(0, s.users - 1))
-        swipee = draw(st.integers(0, s.users - 2))
-        if swipee >= swiper:
-            swipee += 1
+        open_reverse = sorted((b, a) for (a, b) in self.swipes if (b, a) not in self.swipes)
+        answer: bool = draw(st.booleans()) if open_reverse else False
+        if answer:
+            # Answer an earlier swipe: mutual swipes are where matching races live.
+            swiper, swipee = draw(st.sampled_from(open_reverse))
+        else:
+            swiper = draw(st.integers(0, s.users - 1))
+            swipee = draw(st.integers(0, s.users - 2))
+            if swipee >= swiper:
+                swipee += 1
         if (swiper, swipee) not in self.swipes:
             direction = draw(st.sampled_from(("right", "left")))
             self.swipes[(swiper, swipee)] = (len(self.swipes), direction)

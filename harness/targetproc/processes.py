@@ -33,6 +33,7 @@ CONTRACT_VARIABLES: frozenset[str] = frozenset(
     {"PORT", "INSTANCE_ID", "PARTNER_URL", "FAILMODEL_VARIANT", *STORE_VARIABLES.values()}
 )
 HEALTH_PROBE_TIMEOUT_S = 1.0
+HTTP_CONFLICT = 409
 LOG_TAIL_LINES = 40
 
 
@@ -138,7 +139,15 @@ class TargetProcesses:
         return proxy.listen_port
 
     def _link(self, name: str, upstream_port: int) -> int:
-        proxy = self._stack.add_link(name, upstream_port)
+        try:
+            proxy = self._stack.add_link(name, upstream_port)
+        except ToxiproxyError as exc:
+            if exc.status != HTTP_CONFLICT:
+                raise
+            raise RuntimeError(
+                f"the stack already has a link {name!r}: one target at a time per stack "
+                "(stop the other target first)"
+            ) from exc
         self._links.append(name)
         return proxy.listen_port
 

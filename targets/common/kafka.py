@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -81,6 +82,10 @@ async def start_consumer(bootstrap: str, topic: str, group: str) -> AIOKafkaCons
             request_timeout_ms=REQUEST_TIMEOUT_MS * 2,
             session_timeout_ms=6000,
             heartbeat_interval_ms=1000,
+            # Static membership: a consumer restarted after a crash takes its
+            # partitions back at once instead of stalling the group until the
+            # dead member's session times out.
+            group_instance_id=f"{group}-{os.environ.get('INSTANCE_ID', '0')}",
         )
         try:
             await consumer.start()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from harness.provision import procfs
 from harness.provision.stack import Stack
@@ -81,3 +83,46 @@ def pids_of() -> Callable[[Stack], list[int]]:
 def wait_gone() -> Callable[..., list[int]]:
     """``wait_gone(pids, within=5)``: the pids still running after waiting; [] when all died."""
     return survivors
+
+
+async def _produce(bootstrap: str, topic: str, values: tuple[bytes, ...]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=10_000, acks="all")
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value)
+    finally:
+        await producer.stop()
+
+
+async def _consume(bootstrap: str, topic: str, count: int) -> list[bytes]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    try:
+        return [(await consumer.getone()).value for _ in range(count)]
+    finally:
+        await consumer.stop()
+
+
+def produce(bootstrap: str, topic: str, *values: bytes, timeout: float = 30) -> None:
+    """Send *values* to *topic* with acks=all through aiokafka, within *timeout* seconds."""
+    asyncio.run(asyncio.wait_for(_produce(bootstrap, topic, values), timeout))
+
+
+def consume(bootstrap: str, topic: str, count: int, *, timeout: float = 30) -> list[bytes]:
+    """The first *count* values of *topic*, read from the beginning within *timeout* seconds."""
+    return asyncio.run(asyncio.wait_for(_consume(bootstrap, topic, count), timeout))
+
+
+@pytest.fixture
+def kafka_produce() -> Callable[..., None]:
+    """``kafka_produce(bootstrap, topic, *values, timeout=30)`` through a real aiokafka producer."""
+    return produce
+
+
+@pytest.fixture
+def kafka_consume() -> Callable[..., list[bytes]]:
+    """``kafka_consume(bootstrap, topic, count, timeout=30)``: values read from the start."""
+    return consume

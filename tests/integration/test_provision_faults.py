@@ -9,9 +9,9 @@ from collections.abc import Callable
 import psycopg
 import pytest
 import redis
+from aiokafka import AIOKafkaProducer
 
 from harness.provision.stack import Stack
-from tests.integration.test_provision_services import kafka_consume, kafka_produce
 
 pytestmark = pytest.mark.integration
 
@@ -81,27 +81,29 @@ def test_pausing_redis_times_out_a_request_and_resuming_answers_it(stack: Stack)
         client.close()
 
 
-def test_kafka_keeps_a_message_across_a_crash(make_stack: Callable[..., Stack]) -> None:
+def test_kafka_keeps_a_message_across_a_crash(
+    make_stack: Callable[..., Stack],
+    kafka_produce: Callable[..., None],
+    kafka_consume: Callable[..., list[bytes]],
+) -> None:
     own = make_stack(services=["kafka"])
     bootstrap = own.env()["KAFKA_BOOTSTRAP_SERVERS"]
     topic = f"t-{uuid.uuid4().hex}"
-    asyncio.run(kafka_produce(bootstrap, topic, b"before-crash"))
+    kafka_produce(bootstrap, topic, b"before-crash")
     own.service("kafka").crash()
     own.service("kafka").restart()
-    assert asyncio.run(kafka_consume(bootstrap, topic, 1)) == [b"before-crash"]
+    assert kafka_consume(bootstrap, topic, 1) == [b"before-crash"]
 
 
 def test_a_kafka_client_keeps_working_across_a_broker_restart(
-    make_stack: Callable[..., Stack],
+    make_stack: Callable[..., Stack], kafka_consume: Callable[..., list[bytes]]
 ) -> None:
     """One producer, through the proxy, before and after a clean broker restart."""
-    from aiokafka import AIOKafkaProducer
-
     own = make_stack(services=["kafka"])
     bootstrap = own.env()["KAFKA_BOOTSTRAP_SERVERS"]
     topic = f"t-{uuid.uuid4().hex}"
 
-    async def scenario() -> list[bytes]:
+    async def scenario() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
         await asyncio.wait_for(producer.start(), timeout=20)
         try:
@@ -110,6 +112,6 @@ def test_a_kafka_client_keeps_working_across_a_broker_restart(
             await asyncio.wait_for(producer.send_and_wait(topic, b"second"), timeout=30)
         finally:
             await producer.stop()
-        return await kafka_consume(bootstrap, topic, 2)
 
-    assert asyncio.run(scenario()) == [b"first", b"second"]
+    asyncio.run(scenario())
+    assert kafka_consume(bootstrap, topic, 2) == [b"first", b"second"]

@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 
 import psycopg
 import pytest
 import redis
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from harness.provision.stack import Stack
 
 pytestmark = pytest.mark.integration
 
-
-async def kafka_produce(bootstrap: str, topic: str, *values: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=10_000, acks="all")
-    await asyncio.wait_for(producer.start(), timeout=20)
-    try:
-        for value in values:
-            await asyncio.wait_for(producer.send_and_wait(topic, value), timeout=30)
-    finally:
-        await producer.stop()
-
-
-async def kafka_consume(bootstrap: str, topic: str, count: int) -> list[bytes]:
-    """The first *count* values of *topic*, read from the beginning within 30 s."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await asyncio.wait_for(consumer.start(), timeout=20)
-    try:
-        values: list[bytes] = []
-        async with asyncio.timeout(30):
-            while len(values) < count:
-                values.append((await consumer.getone()).value)
-        return values
-    finally:
-        await consumer.stop()
+Produce = Callable[..., None]
+Consume = Callable[..., list[bytes]]
 
 
 def test_env_points_every_variable_at_a_proxy(stack: Stack) -> None:
@@ -76,25 +51,29 @@ def test_redis_answers_through_its_proxy(stack: Stack) -> None:
         client.close()
 
 
-def test_kafka_produce_and_consume_through_its_proxy(stack: Stack) -> None:
+def test_kafka_produce_and_consume_through_its_proxy(
+    stack: Stack, kafka_produce: Produce, kafka_consume: Consume
+) -> None:
     bootstrap = stack.env()["KAFKA_BOOTSTRAP_SERVERS"]
     topic = f"t-{uuid.uuid4().hex}"
-    asyncio.run(kafka_produce(bootstrap, topic, b"one", b"two"))
-    assert asyncio.run(kafka_consume(bootstrap, topic, 2)) == [b"one", b"two"]
+    kafka_produce(bootstrap, topic, b"one", b"two")
+    assert kafka_consume(bootstrap, topic, 2) == [b"one", b"two"]
 
 
-def test_disabling_the_kafka_proxy_cuts_clients_off(stack: Stack) -> None:
+def test_disabling_the_kafka_proxy_cuts_clients_off(
+    stack: Stack, kafka_produce: Produce, kafka_consume: Consume
+) -> None:
     """Clients really go through the proxy after bootstrapping (advertised listener)."""
     bootstrap = stack.env()["KAFKA_BOOTSTRAP_SERVERS"]
     topic = f"t-{uuid.uuid4().hex}"
     stack.proxy("kafka").disable()
     try:
         with pytest.raises(Exception):  # noqa: B017 - any client error will do
-            asyncio.run(asyncio.wait_for(kafka_produce(bootstrap, topic, b"x"), timeout=8))
+            kafka_produce(bootstrap, topic, b"x", timeout=8)
     finally:
         stack.toxiproxy.reset()
-    asyncio.run(kafka_produce(bootstrap, topic, b"y"))
-    assert asyncio.run(kafka_consume(bootstrap, topic, 1)) == [b"y"]
+    kafka_produce(bootstrap, topic, b"y")
+    assert kafka_consume(bootstrap, topic, 1) == [b"y"]
 
 
 @pytest.mark.parametrize("service", ["postgres", "redis", "kafka"])

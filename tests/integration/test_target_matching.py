@@ -131,7 +131,7 @@ def test_an_announcement_refused_by_the_partner_is_retried_until_it_lands(
         [message] = announcements(partner, {answer["match_id"]}, within=20)
     finally:
         partner.control.clear_faults()
-    assert message.body["users"] == sorted([a, b])
+    assert list(message.body["users"]) == sorted([a, b])
 
 
 def test_a_retried_swipe_gets_the_stored_answer(target: TargetProcesses) -> None:

@@ -135,6 +135,14 @@ def test_a_target_that_never_gets_healthy_times_out_and_is_stopped(proxies_only:
     assert target.processes() == {}
 
 
+def test_a_second_target_on_one_stack_is_refused_clearly(proxies_only: Stack) -> None:
+    spec = TargetSpec(name="toy", command=TOY_COMMAND, start_timeout_s=20)
+    with TargetProcesses(spec, proxies_only) as first:
+        with pytest.raises(RuntimeError, match="already has a link 'target-0'"):
+            TargetProcesses(spec, proxies_only).start()
+        assert _get(f"{first.client_urls[0]}/health")[0] == 200
+
+
 def test_a_dependency_the_stack_does_not_run_is_named(proxies_only: Stack) -> None:
     spec = TargetSpec(name="toy", command=TOY_COMMAND, dependencies=frozenset({"redis"}))
     with pytest.raises(ValueError, match="depends on 'redis' but the stack does not run it"):

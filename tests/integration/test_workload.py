@@ -11,7 +11,7 @@ import contextlib
 import itertools
 import re
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -339,3 +339,26 @@ def test_keyspace_ids_are_valid_and_distinct_per_example() -> None:
         RetryPolicy("none", 1)
     with pytest.raises(ValueError, match="'delay_s' is only for mode 'delayed'"):
         RetryPolicy("immediate", 1, 0.5)
+
+
+@pytest.mark.parametrize("bug", ["none", "oversell"])
+def test_toy_target_oversells_only_with_its_bug(
+    make_stack: Callable[..., Stack], keys: KeySpace, bug: str
+) -> None:
+    spec = TargetSpec(
+        name=f"toy-{bug}", command=(sys.executable, str(TOY), "--bug", bug), start_timeout_s=20
+    )
+    recorder = Recorder()
+
+    async def go(urls: tuple[str, ...]) -> list[list[Event]]:
+        async with WorkloadClient("inventory", urls, recorder) as client:
+            await client.execute(stock(keys, 3))
+            return await client.execute_batch([order(keys, i, 1, process=i) for i in range(10)])
+
+    with TargetProcesses(spec, make_stack(services=())) as toy:
+        outcomes = [events[0].type for events in run(go(toy.client_urls))]
+    assert len(outcomes) == 10 and set(outcomes) <= {"ok", "fail"}
+    if bug == "none":
+        assert outcomes.count("ok") == 3
+    else:
+        assert outcomes.count("ok") > 3

@@ -137,13 +137,13 @@ def final_inventory(
     }
     skus: dict[str, Any] = {}
     for sku, available in stock.items():
-        read = available if available is UNREAD else {"sku": sku, "available": available}
-        _read(rec, "read_stock", {"sku": sku}, read)
-        if read is not UNREAD:
-            skus[sku] = read
+        shown: Any = available if available is UNREAD else {"sku": sku, "available": available}
+        _read(rec, "read_stock", {"sku": sku}, shown)
+        if shown is not UNREAD:
+            skus[sku] = shown
     bodies: dict[str, Any] = {}
     for order_id, status in orders.items():
-        read = status
+        read: Any = status
         if isinstance(status, str):
             first = asked[order_id]
             read = {

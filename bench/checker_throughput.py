@@ -1,0 +1,200 @@
+"""Checker throughput: ops/second of every checker on a generated 100k-op history.
+
+Each workload's history is what a correct target would produce under faults:
+retries, rejections and indeterminate attempts (half of which took effect),
+then final reads of every key; so every checker does its full work and should
+answer ``valid``. Run: ``PYTHONPATH=. python bench/checker_throughput.py [ops]``.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+from harness.history import Effect, FinalState, History, Ledgers, Recorder
+from invariants import APPLIES_TO, CHECKERS
+
+Built = tuple[History, FinalState, Ledgers]
+Outcome = Literal["ok", "fail", "info"]
+REPEATS = 3
+
+
+class _Run:
+    """A recorder plus the answer shapes the workload clients record."""
+
+    def __init__(self, seed: int) -> None:
+        self.rec = Recorder()
+        self.rnd = random.Random(seed)
+        self.ops = 0
+
+    def op(
+        self,
+        f: str,
+        body: dict[str, Any],
+        outcome: Outcome,
+        answer: Any,
+        attempt: int = 1,
+    ) -> None:
+        self.ops += 1
+        invoke = self.rec.invoke(0, f, {"node": 0, "attempt": attempt, "body": body})
+        if outcome == "info":
+            self.rec.complete(invoke, "info", {"status": None, "body": None}, error="timeout")
+        else:
+            status = 404 if answer is None else 409 if outcome == "fail" else 200
+            self.rec.complete(invoke, outcome, {"status": status, "body": answer})
+
+    def attempts(self, answer: Outcome) -> list[Outcome]:
+        """Outcomes of the attempts at one key: sometimes a timeout, then a retry."""
+        roll = self.rnd.random()
+        return ["info", answer] if roll < 0.08 else ["info"] if roll < 0.12 else [answer]
+
+    def read(self, f: str, body: dict[str, Any], answer: Any) -> None:
+        self.op(f, body, "ok", answer)
+
+
+def inventory(n: int) -> Built:
+    run, skus = _Run(1), 1000
+    stock = dict.fromkeys((f"s-{i}" for i in range(skus)), n // skus)
+    run.rec.set_phase("setup")
+    for sku, available in stock.items():
+        run.op("set_stock", {"sku": sku, "available": available}, "ok", {"sku": sku})
+    run.rec.set_phase("main")
+    orders: dict[str, tuple[str, int, bool]] = {}
+    while run.ops < n:
+        order_id, sku, qty = (
+            f"o-{len(orders)}",
+            f"s-{run.rnd.randrange(skus)}",
+            run.rnd.randint(1, 3),
+        )
+        accepted = stock[sku] >= qty and run.rnd.random() < 0.9
+        stock[sku] -= qty if accepted else 0
+        orders[order_id] = (sku, qty, accepted)
+        body = {"order_id": order_id, "sku": sku, "qty": qty}
+        for attempt, outcome in enumerate(run.attempts("ok" if accepted else "fail"), start=1):
+            status = "accepted" if accepted else "rejected"
+            run.op("order", body, outcome, {"order_id": order_id, "status": status}, attempt)
+    run.rec.set_phase("final")
+    for sku, available in stock.items():
+        run.read("read_stock", {"sku": sku}, {"sku": sku, "available": available})
+    final_orders: dict[str, Any] = {}
+    for order_id, (sku, qty, accepted) in orders.items():
+        status = "accepted" if accepted else "rejected"
+        final_orders[order_id] = {"order_id": order_id, "sku": sku, "qty": qty, "status": status}
+        run.read("read_order", {"order_id": order_id}, final_orders[order_id])
+    final = FinalState(
+        workload="inventory",
+        stock={s: {"sku": s, "available": a} for s, a in stock.items()},
+        orders=final_orders,
+    )
+    shipments = tuple(
+        Effect(kind="shipment", effect_id=f"sh-{o}", body={"order_id": o, "sku": s, "qty": q})
+        for o, (s, q, accepted) in orders.items()
+        if accepted
+    )
+    return run.rec.history(), final, Ledgers(shipments)
+
+
+def payments(n: int) -> Built:
+    run = _Run(2)
+    shown: dict[str, Any] = {}
+    charges: list[Effect] = []
+    while run.ops < n:
+        payment_id, amount = f"p-{len(shown)}", run.rnd.randint(100, 10_000)
+        declined = run.rnd.random() < 0.05
+        body = {"payment_id": payment_id, "order_id": f"o-{payment_id}", "amount": amount}
+        said: dict[str, Any] = {"payment_id": payment_id, "status": "declined"}
+        if not declined:
+            said = {"payment_id": payment_id, "status": "captured", "charge_id": f"ch-{payment_id}"}
+            charges.append(
+                Effect(
+                    kind="charge",
+                    effect_id=f"ch-{payment_id}",
+                    body={"reference": payment_id, "amount": amount},
+                )
+            )
+        shown[payment_id] = said
+        for attempt, outcome in enumerate(run.attempts("fail" if declined else "ok"), start=1):
+            run.op("pay", body, outcome, said, attempt)
+    run.rec.set_phase("final")
+    for payment_id, said in shown.items():
+        run.read("read_payment", {"payment_id": payment_id}, said)
+    return (
+        run.rec.history(),
+        FinalState(workload="payments", payments=shown),
+        Ledgers(tuple(charges)),
+    )
+
+
+def matching(n: int) -> Built:
+    """Users swipe in pairs: a on b, and most of the time b back on a."""
+    run, users = _Run(3), [f"u-{i}" for i in range(n // 10)]
+    lists: dict[str, list[dict[str, Any]]] = {u: [] for u in users}
+    messages: list[Effect] = []
+    paired: set[tuple[str, str]] = set()
+    while run.ops < n:
+        a, b = sorted(run.rnd.sample(users, 2))
+        if (a, b) in paired:
+            continue
+        paired.add((a, b))
+        there = "right" if run.rnd.random() < 0.7 else "left"
+        back = "right" if run.rnd.random() < 0.7 else "left"
+        match_id = f"m-{len(paired)}" if there == back == "right" else None
+        if match_id is not None:
+            entry = {"match_id": match_id, "users": [a, b]}
+            lists[a].append(entry)
+            lists[b].append(entry)
+            messages.append(Effect(kind="message", effect_id=f"msg-{match_id}", body=entry))
+        swipes: list[tuple[str, str, str, str | None]] = [(a, b, there, None)]
+        if run.rnd.random() < 0.8 or match_id is not None:
+            swipes.append((b, a, back, match_id))
+        for swiper, swipee, direction, matched in swipes:
+            swipe_id = f"w-{swiper}-{swipee}"
+            said = {"swipe_id": swipe_id, "matched": matched is not None, "match_id": matched}
+            body = {
+                "swipe_id": swipe_id,
+                "swiper": swiper,
+                "swipee": swipee,
+                "direction": direction,
+            }
+            for attempt, outcome in enumerate(run.attempts("ok"), start=1):
+                run.op("swipe", body, outcome, said, attempt)
+    run.rec.set_phase("final")
+    for user, listed in lists.items():
+        run.read("read_matches", {"user": user}, {"matches": listed})
+    final = FinalState(workload="matching", matches={u: tuple(ms) for u, ms in lists.items()})
+    return run.rec.history(), final, Ledgers(tuple(messages))
+
+
+WORKLOADS: dict[str, Callable[[int], Built]] = {
+    "inventory": inventory,
+    "payments": payments,
+    "matching": matching,
+}
+
+
+def main(n: int) -> None:
+    print(f"{'workload':<10} {'checker':<28} {'ops':>8} {'seconds':>8} {'ops/s':>10}  verdict")
+    for workload, build in WORKLOADS.items():
+        started = time.perf_counter()
+        history, final, ledgers = build(n)
+        ops = len(history.operations())
+        print(f"# {workload}: {ops} ops built in {time.perf_counter() - started:.1f}s")
+        for name, workloads in APPLIES_TO.items():
+            if workload not in workloads:
+                continue
+            spent = float("inf")
+            for _ in range(REPEATS):  # best of a few: the machine may be busy
+                started = time.perf_counter()
+                verdict = CHECKERS[name](history, final, ledgers)
+                spent = min(spent, time.perf_counter() - started)
+            print(
+                f"{workload:<10} {name:<28} {ops:>8} {spent:>8.3f} {ops / spent:>10,.0f}  "
+                f"{verdict.status} ({verdict.checked} checked)"
+            )
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)

@@ -1,0 +1,152 @@
+"""report.json: every field of a ``DesignReport``, and the reader that restores it.
+
+The JSON is the record a dashboard (or a later ``failmodel`` command) reads,
+so it is lossless: ``report_from_json(report_to_json(r)) == r``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.report._model import Counterexample, DesignReport, RowResult
+from invariants import Evidence, Verdict
+
+SCHEMA_VERSION = 1
+
+
+def _path(value: Path | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _verdict_to_json(v: Verdict) -> dict[str, Any]:
+    return {
+        "invariant": v.invariant,
+        "status": v.status,
+        "summary": v.summary,
+        "checked": v.checked,
+        "evidence": [
+            {"message": e.message, "keys": list(e.keys), "op_ids": list(e.op_ids)}
+            for e in v.evidence
+        ],
+    }
+
+
+def _counterexample_to_json(c: Counterexample) -> dict[str, Any]:
+    return {
+        "schedule_lines": list(c.schedule_lines),
+        "schedule_path": str(c.schedule_path),
+        "history_path": str(c.history_path),
+        "verdicts": [_verdict_to_json(v) for v in c.verdicts],
+        "reproduced": c.reproduced,
+        "attempts": c.attempts,
+        "original_schedule_path": _path(c.original_schedule_path),
+        "original_history_path": _path(c.original_history_path),
+    }
+
+
+def _row_to_json(r: RowResult) -> dict[str, Any]:
+    return {
+        "row_id": r.row_id,
+        "failure_mode": r.failure_mode,
+        "correct_behaviour": r.correct_behaviour,
+        "mechanism": r.mechanism,
+        "status": r.status,
+        "invariants": list(r.invariants),
+        "examples": r.examples,
+        "duration_s": r.duration_s,
+        "coverage": dict(r.coverage),
+        "counterexample": (
+            None if r.counterexample is None else _counterexample_to_json(r.counterexample)
+        ),
+        "seed": r.seed,
+        "replay_command": r.replay_command,
+        "error": r.error,
+    }
+
+
+def report_to_json(report: DesignReport) -> dict[str, Any]:
+    """The report as JSON-ready data, with the derived status and exit code for readers."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "design_name": report.design_name,
+        "design_path": str(report.design_path),
+        "variant": report.variant,
+        "profile": report.profile,
+        "started_at": report.started_at,
+        "duration_s": report.duration_s,
+        "status": report.status,
+        "exit_code": report.exit_code,
+        "summary": report.summary(),
+        "rows": [_row_to_json(r) for r in report.rows],
+    }
+
+
+def _verdict_from_json(d: Mapping[str, Any]) -> Verdict:
+    return Verdict(
+        invariant=d["invariant"],
+        status=d["status"],
+        summary=d["summary"],
+        checked=d["checked"],
+        evidence=tuple(
+            Evidence(message=e["message"], keys=tuple(e["keys"]), op_ids=tuple(e["op_ids"]))
+            for e in d["evidence"]
+        ),
+    )
+
+
+def _optional_path(value: str | None) -> Path | None:
+    return None if value is None else Path(value)
+
+
+def _counterexample_from_json(d: Mapping[str, Any]) -> Counterexample:
+    return Counterexample(
+        schedule_lines=tuple(d["schedule_lines"]),
+        schedule_path=Path(d["schedule_path"]),
+        history_path=Path(d["history_path"]),
+        verdicts=tuple(_verdict_from_json(v) for v in d["verdicts"]),
+        reproduced=d["reproduced"],
+        attempts=d["attempts"],
+        original_schedule_path=_optional_path(d["original_schedule_path"]),
+        original_history_path=_optional_path(d["original_history_path"]),
+    )
+
+
+def _row_from_json(d: Mapping[str, Any]) -> RowResult:
+    ce = d["counterexample"]
+    return RowResult(
+        row_id=d["row_id"],
+        failure_mode=d["failure_mode"],
+        correct_behaviour=d["correct_behaviour"],
+        mechanism=d["mechanism"],
+        status=d["status"],
+        invariants=tuple(d["invariants"]),
+        examples=d["examples"],
+        duration_s=d["duration_s"],
+        coverage=d["coverage"],
+        counterexample=None if ce is None else _counterexample_from_json(ce),
+        seed=d["seed"],
+        replay_command=d["replay_command"],
+        error=d["error"],
+    )
+
+
+def report_from_json(data: Mapping[str, Any]) -> DesignReport:
+    """Restore a report written by ``report_to_json`` (ValueError if it is not one)."""
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(
+            f"'schema_version' must be {SCHEMA_VERSION} (got {data.get('schema_version')!r})"
+        )
+    try:
+        return DesignReport(
+            design_name=data["design_name"],
+            design_path=Path(data["design_path"]),
+            variant=data["variant"],
+            profile=data["profile"],
+            started_at=data["started_at"],
+            duration_s=data["duration_s"],
+            rows=tuple(_row_from_json(r) for r in data["rows"]),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"not a failmodel report: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,108 @@
+"""Report records: one verdict per failure-model row, and the run they belong to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal, TypeAlias
+
+from invariants import Verdict
+
+RowStatus: TypeAlias = Literal["PASS", "FAIL", "NOT EXERCISED", "ERROR"]
+ROW_STATUSES: tuple[RowStatus, ...] = ("PASS", "FAIL", "NOT EXERCISED", "ERROR")
+# Worst first: the design's overall status is the worst of its rows.
+_SEVERITY: Mapping[str, int] = {"FAIL": 3, "ERROR": 2, "NOT EXERCISED": 1, "PASS": 0}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Counterexample:
+    """The minimal failing schedule of a row, and how reliably it fails again.
+
+    ``reproduced`` of ``attempts`` replays failed; the ``original_*`` paths are
+    the first failing example before shrinking, kept for comparison.
+    """
+
+    schedule_lines: tuple[str, ...]
+    schedule_path: Path
+    history_path: Path
+    verdicts: tuple[Verdict, ...]
+    reproduced: int
+    attempts: int
+    original_schedule_path: Path | None = None
+    original_history_path: Path | None = None
+
+    @property
+    def violated(self) -> tuple[Verdict, ...]:
+        """The verdicts that made the row fail (invalid first, then unknown)."""
+        bad = [v for v in self.verdicts if v.status != "valid"]
+        return tuple(sorted(bad, key=lambda v: v.status != "invalid"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RowResult:
+    """What verifying one row found. ``coverage`` holds the counters (retries,
+    faults_during_ops, ...) that decide between PASS and NOT EXERCISED."""
+
+    row_id: str
+    failure_mode: str
+    correct_behaviour: str
+    mechanism: str
+    status: RowStatus
+    invariants: tuple[str, ...]
+    examples: int
+    duration_s: float
+    coverage: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    counterexample: Counterexample | None = None
+    seed: int = 0
+    replay_command: str = ""
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in ROW_STATUSES:
+            raise ValueError(
+                f"RowResult {self.row_id!r}: 'status' must be one of {', '.join(ROW_STATUSES)} "
+                f"(got {self.status!r})"
+            )
+        object.__setattr__(self, "coverage", MappingProxyType(dict(self.coverage)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DesignReport:
+    """One ``failmodel verify`` run of one design against one target variant."""
+
+    design_name: str
+    design_path: Path
+    variant: str
+    profile: str
+    started_at: str
+    duration_s: float
+    rows: tuple[RowResult, ...]
+
+    @property
+    def exit_code(self) -> int:
+        """1 if any row failed or errored; NOT EXERCISED alone does not fail a run."""
+        return 1 if any(r.status in ("FAIL", "ERROR") for r in self.rows) else 0
+
+    @property
+    def status(self) -> str:
+        """The worst row status (FAIL > ERROR > NOT EXERCISED > PASS)."""
+        if not self.rows:
+            return "NOT EXERCISED"
+        return max((r.status for r in self.rows), key=_SEVERITY.__getitem__)
+
+    def count(self, status: RowStatus) -> int:
+        return sum(1 for r in self.rows if r.status == status)
+
+    def summary(self) -> str:
+        """One sentence: the counts per status, and a warning when rows proved nothing."""
+        counts = ", ".join(f"{self.count(s)} {s}" for s in ROW_STATUSES if self.count(s))
+        text = f"{self.status}: {counts or 'no rows'} (exit code {self.exit_code})"
+        idle = [r.row_id for r in self.rows if r.status == "NOT EXERCISED"]
+        if idle:
+            text += (
+                f"; not exercised, so nothing was shown for: {', '.join(idle)} "
+                "(raise the example budget or check the row's faults)"
+            )
+        return text

@@ -1,0 +1,162 @@
+"""report.md and report.json for one run, and the compact table the CLI prints.
+
+The Markdown is the failure-model table again, now with a verdict per row;
+each failing row gets what a reader needs to believe and rerun it: the
+violated invariants with their evidence, the minimal schedule, how often it
+reproduces, the replay command and a timeline of the failing history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from harness.design import COVERAGE_COUNTERS
+from harness.history import HistoryFileError, read_history
+from harness.report._json import report_to_json
+from harness.report._model import DesignReport, RowResult
+from harness.report._timeline import timeline
+
+# A minimal counterexample is short; this only guards report.md against a huge history.
+TIMELINE_MAX_EVENTS = 400
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _coverage(coverage: Mapping[str, int]) -> str:
+    """Non-zero counters, the known ones first in their usual order."""
+    order = [c for c in COVERAGE_COUNTERS if c in coverage]
+    order += sorted(c for c in coverage if c not in COVERAGE_COUNTERS)
+    shown = [f"{c} {coverage[c]}" for c in order if coverage[c]]
+    return ", ".join(shown) if shown else "none"
+
+
+def _first_evidence(row: RowResult) -> str:
+    if row.status == "ERROR":
+        return row.error or ""
+    if row.counterexample is None or not row.counterexample.violated:
+        return ""
+    v = row.counterexample.violated[0]
+    return f"{v.invariant}: {v.evidence[0].message if v.evidence else v.summary}"
+
+
+def _timeline_block(path: Path) -> list[str]:
+    try:
+        text = timeline(read_history(path), max_events=TIMELINE_MAX_EVENTS)
+    except (OSError, HistoryFileError) as exc:
+        return [f"(no timeline: cannot read the history: {exc})"]
+    return ["```text", text, "```"]
+
+
+def _failure_section(row: RowResult) -> list[str]:
+    out = [f"## {row.status}: `{row.row_id}` — {_cell(row.failure_mode)}", ""]
+    if row.error:
+        out += ["```text", row.error, "```", ""]
+    ce = row.counterexample
+    if ce is not None:
+        out += ["Violated invariants:", ""]
+        for v in ce.violated:
+            out.append(f"- `{v.invariant}` ({v.status}): {_cell(v.summary)}")
+            for e in v.evidence:
+                refs = []
+                if e.keys:
+                    refs.append(f"keys {', '.join(e.keys)}")
+                if e.op_ids:
+                    refs.append(f"ops {', '.join(map(str, e.op_ids))}")
+                suffix = f" ({'; '.join(refs)})" if refs else ""
+                out.append(f"  - {_cell(e.message)}{suffix}")
+        out += ["", "Minimal schedule:", "", "```text", *ce.schedule_lines, "```", ""]
+        out.append(f"Reproduced {ce.reproduced}/{ce.attempts} replays.")
+        out.append("")
+    out += [f"- seed: `{row.seed}`"]
+    if row.replay_command:
+        out.append(f"- replay: `{row.replay_command}`")
+    if ce is not None:
+        out.append(f"- history: `{ce.history_path}`")
+        out.append(f"- schedule: `{ce.schedule_path}`")
+        if ce.original_history_path is not None:
+            out.append(f"- history before shrinking: `{ce.original_history_path}`")
+        if ce.original_schedule_path is not None:
+            out.append(f"- schedule before shrinking: `{ce.original_schedule_path}`")
+        out += ["", "Timeline of the minimal counterexample:", ""]
+        out += _timeline_block(ce.history_path)
+    out.append("")
+    return out
+
+
+def render_markdown(report: DesignReport) -> str:
+    """The whole report.md text."""
+    out = [
+        f"# failmodel: {report.design_name} — {report.status}",
+        "",
+        f"- design: `{report.design_path}`",
+        f"- variant: `{report.variant}`",
+        f"- profile: `{report.profile}`",
+        f"- started: {report.started_at} (took {report.duration_s:.1f} s)",
+        f"- result: {report.summary()}",
+        "",
+        "## Failure model",
+        "",
+        "| row | failure mode | correct behaviour | mechanism | status | examples | coverage |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in report.rows:
+        status = r.status if r.status == "PASS" else f"**{r.status}**"
+        out.append(
+            f"| `{r.row_id}` | {_cell(r.failure_mode)} | {_cell(r.correct_behaviour)} | "
+            f"{_cell(r.mechanism)} | {status} | {r.examples} | {_coverage(r.coverage)} |"
+        )
+    out.append("")
+    for r in report.rows:
+        if r.status in ("FAIL", "ERROR"):
+            out += _failure_section(r)
+    idle = [r for r in report.rows if r.status == "NOT EXERCISED"]
+    if idle:
+        out += [
+            "## Not exercised",
+            "",
+            "These rows ran without error, but no example reached the condition the row is "
+            "about, so their PASS would prove nothing:",
+            "",
+        ]
+        out += [
+            f"- `{r.row_id}` ({r.examples} examples; coverage {_coverage(r.coverage)}); "
+            f"replay: `{r.replay_command}`"
+            for r in idle
+        ]
+        out.append("")
+    return "\n".join(out)
+
+
+def write_report(report: DesignReport, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``report.json`` and ``report.md`` into ``out_dir``; returns (json, md)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / "report.json"
+    md_path = out_dir / "report.md"
+    json_path.write_text(json.dumps(report_to_json(report), indent=2) + "\n", encoding="utf-8")
+    md_path.write_text(render_markdown(report), encoding="utf-8")
+    return json_path, md_path
+
+
+def format_summary(report: DesignReport, *, width: int = 100) -> str:
+    """A compact table for the terminal: row, status, examples, time, first evidence."""
+    id_width = max([len("row"), *(len(r.row_id) for r in report.rows)])
+    head = f"{'row':<{id_width}}  {'status':<13}  {'examples':>8}  {'time':>7}"
+    lines = [
+        f"{report.design_name} (variant {report.variant}, profile {report.profile})",
+        head,
+        "-" * len(head),
+    ]
+    for r in report.rows:
+        line = f"{r.row_id:<{id_width}}  {r.status:<13}  {r.examples:>8}  {r.duration_s:>6.1f}s"
+        note = _first_evidence(r)
+        if note:
+            room = max(width - len(line) - 2, 20)
+            note = " ".join(note.split())
+            line += "  " + (note if len(note) <= room else note[: room - 3] + "...")
+        lines.append(line)
+    lines.append(report.summary())
+    return "\n".join(lines)

@@ -1,0 +1,129 @@
+"""No process of a run survives its harness, however the harness ends."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.provision import procfs
+from harness.provision.reaper import reap_orphans
+from harness.setup import Binaries
+
+pytestmark = pytest.mark.integration
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# A small harness: start a full stack, report its processes, then wait to be killed.
+HARNESS_SCRIPT = """
+import json, sys, time
+from harness.provision import procfs
+from harness.provision.stack import Stack
+with Stack() as stack:
+    processes = [stack.toxiproxy_server.process]
+    processes += [stack.service(name).process for name in stack.service_names]
+    pids = [p for proc in processes for p in [proc.pid, *procfs.descendants(proc.pid)]]
+    print(json.dumps({"pids": pids, "workdir": str(stack.workdir)}), flush=True)
+    time.sleep(120)
+"""
+
+
+def _read_line(proc: subprocess.Popen[bytes], *, timeout: float) -> bytes:
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            raise AssertionError(f"the harness printed nothing within {timeout}s")
+    return proc.stdout.readline()
+
+
+@pytest.fixture
+def harness_run(binaries: Binaries) -> Iterator[tuple[subprocess.Popen[bytes], list[int], Path]]:
+    """A harness subprocess with a started stack: (process, its stack's pids, work dir)."""
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HARNESS_SCRIPT],
+        env=env,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    pids: list[int] = []
+    try:
+        line = _read_line(proc, timeout=90)
+        assert line, f"the harness exited early with code {proc.wait(5)}"
+        report = json.loads(line)
+        pids = report["pids"]
+        yield proc, pids, Path(report["workdir"])
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        for pid in pids:  # never leak, even when the test failed
+            if procfs.start_ticks(pid) is not None:
+                os.kill(pid, signal.SIGKILL)
+
+
+def _gone(path: Path, *, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not path.exists()
+
+
+@pytest.mark.parametrize(
+    "sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=lambda s: signal.Signals(s).name
+)
+def test_a_dead_harness_leaves_no_process_and_no_workdir(
+    sig: signal.Signals,
+    harness_run: tuple[subprocess.Popen[bytes], list[int], Path],
+    wait_gone: Callable[..., list[int]],
+) -> None:
+    proc, pids, workdir = harness_run
+    assert all(procfs.start_ticks(pid) is not None for pid in pids)
+    assert len(pids) >= 4  # toxiproxy, postgres (and its children), redis, java
+    assert workdir.is_dir()
+    os.kill(proc.pid, sig)  # the harness alone: its children live in groups of their own
+    proc.wait(30)
+    assert wait_gone(pids, within=10) == []
+    assert _gone(workdir, within=5)  # the watchdog removes it right after the kill
+
+
+def test_reap_orphans_cleans_up_after_a_dead_run_only(tmp_path: Path) -> None:
+    runs = tmp_path / "run"
+    runs.mkdir()
+    leftover_dir = tmp_path / "leftover-workdir"
+    leftover_dir.mkdir()
+    sleep_path = shutil.which("sleep")
+    assert sleep_path is not None
+    orphan = subprocess.Popen([sleep_path, "60"], start_new_session=True)
+    try:
+        me = os.getpid()
+        my_start = procfs.start_ticks(me)
+        assert my_start is not None
+        orphan_start = procfs.start_ticks(orphan.pid)
+        groups = {str(orphan.pid): orphan_start}
+        # Same pid as a live process but another start time: a reused pid, so a dead harness.
+        dead = {"harness_pid": me, "harness_start": my_start - 1, "groups": groups,
+                "tmpdirs": [str(leftover_dir)]}
+        alive = {"harness_pid": me, "harness_start": my_start, "groups": {}, "tmpdirs": []}
+        (runs / "dead-run.json").write_text(json.dumps(dead))
+        (runs / "live-run.json").write_text(json.dumps(alive))
+
+        assert reap_orphans(runs) == ["dead-run"]
+
+        assert orphan.wait(5) == -signal.SIGKILL
+        assert not leftover_dir.exists()
+        assert sorted(p.name for p in runs.iterdir()) == ["live-run.json"]
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+        orphan.wait(5)

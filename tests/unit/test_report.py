@@ -1,0 +1,213 @@
+"""Reports: report.json reads back, report.md shows what a failing row needs, exit codes."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.history import History, Recorder
+from harness.nemesis.faults import Crash, fault_to_dict
+from harness.report import (
+    Counterexample,
+    DesignReport,
+    RowResult,
+    format_summary,
+    report_from_json,
+    timeline,
+    write_report,
+)
+from invariants import Evidence, Verdict
+
+EVIDENCE = "order o-3 was retried and got 'rejected' after 'accepted'"
+REPLAY = "failmodel replay designs/checkout.toml --row client-retry --seed 1234"
+
+
+def record_history(path: Path) -> History:
+    ticks = itertools.count()
+    with Recorder(path, clock=lambda: next(ticks) / 10) as rec:
+        order = rec.invoke(0, "order", {"node": 0, "attempt": 1, "body": {"order_id": "o-3"}})
+        rec.nemesis("start", {"fault": fault_to_dict(Crash(process="target-0")), "id": 1})
+        rec.complete(order, "info", {"status": None, "body": None}, error="connection reset")
+        retry = rec.invoke(0, "order", {"node": 1, "attempt": 2, "body": {"order_id": "o-3"}})
+        rec.complete(retry, "ok", {"status": 200, "body": {"status": "rejected"}})
+        rec.nemesis("heal", {"fault": fault_to_dict(Crash(process="target-0")), "id": 1})
+        rec.set_phase("final")
+        read = rec.invoke(0, "read_order", {"node": 0, "attempt": 1, "body": {"order_id": "o-3"}})
+        rec.complete(read, "ok", {"status": 200, "body": {"status": "accepted"}})
+        return rec.history()
+
+
+def make_row(row_id: str, status: str, **kw: object) -> RowResult:
+    fields: dict[str, object] = {
+        "row_id": row_id,
+        "failure_mode": f"failure | of {row_id}",
+        "correct_behaviour": "same outcome",
+        "mechanism": "idempotency key",
+        "status": status,
+        "invariants": ("idempotent_retry", "no_oversell"),
+        "examples": 40,
+        "duration_s": 3.25,
+        "coverage": {"retries": 12, "faults_during_ops": 0},
+        "seed": 1234,
+        "replay_command": REPLAY,
+    }
+    fields.update(kw)
+    return RowResult(**fields)  # type: ignore[arg-type]
+
+
+def make_report(tmp_path: Path, *rows: RowResult) -> DesignReport:
+    return DesignReport(
+        design_name="checkout",
+        design_path=Path("designs/checkout.toml"),
+        variant="no_idempotency",
+        profile="ci",
+        started_at="2025-01-02T03:04:05+00:00",
+        duration_s=61.5,
+        rows=rows,
+    )
+
+
+def failing_row(tmp_path: Path) -> RowResult:
+    history_path = tmp_path / "runs" / "history.jsonl"
+    record_history(history_path)
+    counterexample = Counterexample(
+        schedule_lines=("batch: order k0 on n0 (retry immediate x1)", "crash target-0"),
+        schedule_path=tmp_path / "runs" / "schedule.json",
+        history_path=history_path,
+        verdicts=(
+            Verdict(invariant="no_oversell", status="valid", summary="ok", checked=2),
+            Verdict(
+                invariant="idempotent_retry",
+                status="invalid",
+                summary="1 order answered differently on retry",
+                evidence=(Evidence(message=EVIDENCE, keys=("o-3",), op_ids=(0, 3)),),
+                checked=1,
+            ),
+        ),
+        reproduced=4,
+        attempts=5,
+        original_history_path=tmp_path / "runs" / "original.jsonl",
+        original_schedule_path=None,
+    )
+    return make_row("client-retry", "FAIL", counterexample=counterexample)
+
+
+def test_report_files_round_trip_and_show_the_failure(tmp_path: Path) -> None:
+    report = make_report(
+        tmp_path,
+        make_row("orders-interleave", "PASS", coverage={"faults_during_ops": 7}),
+        failing_row(tmp_path),
+        make_row("cache-loss", "NOT EXERCISED", coverage={"faults_during_ops": 0}),
+    )
+    json_path, md_path = write_report(report, tmp_path / "out")
+    assert (json_path.name, md_path.name) == ("report.json", "report.md")
+
+    data = json.loads(json_path.read_text())
+    assert data["exit_code"] == 1 and data["status"] == "FAIL"
+    assert data["rows"][1]["counterexample"]["verdicts"][1]["evidence"][0]["message"] == EVIDENCE
+    assert report_from_json(data) == report
+
+    md = md_path.read_text()
+    assert "| `client-retry` | failure \\| of client-retry |" in md
+    assert "**FAIL** | 40 | retries 12 |" in md
+    assert "| PASS | 40 | faults_during_ops 7 |" in md
+    assert "- `idempotent_retry` (invalid): 1 order answered differently on retry" in md
+    assert f"  - {EVIDENCE} (keys o-3; ops 0, 3)" in md
+    assert "`no_oversell` (valid)" not in md
+    assert "crash target-0" in md
+    assert "Reproduced 4/5 replays." in md
+    assert f"- replay: `{REPLAY}`" in md
+    assert "- seed: `1234`" in md
+    assert str(tmp_path / "runs" / "history.jsonl") in md
+    assert str(tmp_path / "runs" / "schedule.json") in md
+    assert str(tmp_path / "runs" / "original.jsonl") in md
+    assert ">>> start crash of target-0" in md and "<<< heal crash of target-0" in md
+    assert "## Not exercised" in md and "`cache-loss`" in md
+    assert "- variant: `no_idempotency`" in md and "- profile: `ci`" in md
+
+
+def test_missing_history_does_not_break_the_report(tmp_path: Path) -> None:
+    row = failing_row(tmp_path)
+    assert row.counterexample is not None
+    row.counterexample.history_path.unlink()
+    _, md_path = write_report(make_report(tmp_path, row), tmp_path / "out")
+    assert "(no timeline: cannot read the history" in md_path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("statuses", "exit_code", "status"),
+    [
+        (("PASS", "PASS"), 0, "PASS"),
+        (("PASS", "NOT EXERCISED"), 0, "NOT EXERCISED"),
+        (("PASS", "ERROR", "NOT EXERCISED"), 1, "ERROR"),
+        (("ERROR", "FAIL"), 1, "FAIL"),
+    ],
+)
+def test_exit_code_and_status(
+    tmp_path: Path, statuses: tuple[str, ...], exit_code: int, status: str
+) -> None:
+    rows = [
+        make_row(f"row-{i}", s, error="boom" if s == "ERROR" else None)
+        for i, s in enumerate(statuses)
+    ]
+    report = make_report(tmp_path, *rows)
+    assert report.exit_code == exit_code
+    assert report.status == status
+    assert report.summary().startswith(f"{status}: ")
+
+
+def test_summary_says_not_exercised_rows_prove_nothing(tmp_path: Path) -> None:
+    report = make_report(tmp_path, make_row("a", "PASS"), make_row("b", "NOT EXERCISED"))
+    assert report.summary().startswith("NOT EXERCISED: 1 PASS, 1 NOT EXERCISED (exit code 0)")
+    assert "nothing was shown for: b" in report.summary()
+
+
+def test_format_summary_shows_first_evidence_and_errors(tmp_path: Path) -> None:
+    report = make_report(
+        tmp_path,
+        make_row("orders-interleave", "PASS"),
+        failing_row(tmp_path),
+        make_row("cache-loss", "ERROR", error="target did not start: port in use"),
+    )
+    text = format_summary(report, width=200)
+    lines = text.splitlines()
+    assert lines[0] == "checkout (variant no_idempotency, profile ci)"
+    fail = next(line for line in lines if line.startswith("client-retry"))
+    assert "FAIL" in fail and "40" in fail and "3.2s" in fail
+    assert f"idempotent_retry: {EVIDENCE}" in fail
+    assert "target did not start: port in use" in text
+    assert lines[-1].startswith("FAIL: 1 PASS, 1 FAIL, 1 ERROR (exit code 1)")
+
+
+def test_row_status_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="'status' must be one of PASS, FAIL"):
+        make_row("x", "FAILED")
+
+
+def test_report_from_json_refuses_other_documents() -> None:
+    with pytest.raises(ValueError, match="schema_version"):
+        report_from_json({"rows": []})
+
+
+def test_timeline_lines(tmp_path: Path) -> None:
+    history = record_history(tmp_path / "h.jsonl")
+    lines = timeline(history).splitlines()
+    assert lines[0].split() == ["0.100", "c0", "invoke", "order", "n0", '{"order_id":"o-3"}']
+    assert lines[1].split()[1:] == [">>>", "start", "crash", "of", "target-0"]
+    assert lines[2].split()[1:4] == ["c0", "info", "order"]
+    assert lines[2].endswith("! connection reset")
+    assert "n1 attempt 2" in lines[3]
+    assert lines[4].split()[1:] == ["c0", "ok", "order", "200", '{"status":"rejected"}']
+    assert "<<< heal crash of target-0" in lines[5]
+    assert lines[6].strip() == "--- final phase ---"
+    assert "read_order" in lines[7]
+
+
+def test_timeline_can_be_cut_short(tmp_path: Path) -> None:
+    history = record_history(tmp_path / "h.jsonl")
+    lines = timeline(history, max_events=2).splitlines()
+    assert len(lines) == 3
+    assert lines[-1].strip() == f"... {len(history) - 2} more events"
