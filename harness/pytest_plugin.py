@@ -151,9 +151,8 @@ class _DesignRun:
     def start(self) -> None:
         """Provision the design's services and target; a failed start leaves nothing running."""
         from harness.system import LiveSystem
-        from harness.verify import target_spec
 
-        spec = target_spec(self.design, self.options.variant)
+        spec = self.design.target_spec(self.options.variant)
         self._system = self._exit.enter_context(
             LiveSystem(spec, redis_persistence=self.design.services.redis_persistence)
         )

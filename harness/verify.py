@@ -68,6 +68,7 @@ class _Search:
     outcomes: list[ExampleOutcome] = field(default_factory=list)
     failures: list[ExampleOutcome] = field(default_factory=list)
     first_failure_at: float | None = None
+    error: str | None = None
 
     def best(self) -> ExampleOutcome | None:
         return min(self.failures, key=lambda o: (o.schedule.size(), o.number), default=None)
@@ -190,6 +191,8 @@ def verify_row(
     ) as runner:
 
         def example(schedule: Schedule) -> None:
+            if search.error is not None:
+                return  # the harness broke: stop searching, report it below
             if search.out_of_time():
                 # Shrinking budget spent: only the best failure still fails, so
                 # Hypothesis ends on it without running anything more.
@@ -197,7 +200,14 @@ def verify_row(
                 if best is not None and schedule == best.schedule:
                     raise RowViolation(best)
                 return
-            outcome = runner.run(schedule)
+            try:
+                outcome = runner.run(schedule)
+            except Exception as exc:
+                # Not a verdict: the harness or the target's start-up broke.
+                # Every later example passes at once, so Hypothesis ends
+                # (as Flaky) instead of shrinking a harness error.
+                search.error = f"{type(exc).__name__}: {exc}"
+                raise
             search.outcomes.append(outcome)
             if outcome.failed:
                 search.failures.append(outcome)
@@ -211,7 +221,9 @@ def verify_row(
         except (RowViolation, Flaky):
             pass  # the failures are in `search`; Flaky = did not reproduce
         except Exception as exc:  # the harness or target broke: not a verdict
-            error = f"{type(exc).__name__}: {exc}"
+            search.error = search.error or f"{type(exc).__name__}: {exc}"
+        if search.error is not None:
+            error = search.error
             tails = system.log_tails()
             if tails:
                 error += "\n" + "\n".join(f"--- {n} ---\n{t}" for n, t in tails.items())
@@ -243,6 +255,9 @@ def verify_row(
         seed=seed_,
         replay_command=replay_command(design, row, variant, profile.name, seed_),
         error=error,
+        first_failure_s=(
+            None if search.first_failure_at is None else search.first_failure_at - started
+        ),
     )
 
 

@@ -186,21 +186,22 @@ class ManagedProcess:
         if not self.alive:
             raise RuntimeError(f"cannot {action} {self.name!r}: it is not running")
 
-    def _tree(self) -> list[int]:
-        assert self._popen is not None
-        return [self._popen.pid, *procfs.descendants(self._popen.pid)]
-
     def _signal_tree(self, sig: signal.Signals) -> None:
         assert self._popen is not None
-        tree = self._tree()  # collect before signalling: orphans lose their parent link
-        leader_reaped = self._popen.returncode is not None
-        if not leader_reaped or procfs.group_members(self._popen.pid):
-            # Once the leader is reaped its pid may be reused: only signal a group still in use.
+        pid = self._popen.pid
+        if self._popen.returncode is None:
+            # Not reaped yet, so the pid is still ours. Collect the descendants before
+            # signalling: once the parent dies they lose their link to it.
+            tree = [pid, *procfs.descendants(pid)]
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._popen.pid, sig)
-        for pid in tree:
+                os.killpg(pid, sig)
+            for member in tree:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(member, sig)
+        elif procfs.group_members(pid):
+            # The leader is reaped but the group lives on, so its id cannot have been reused.
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
+                os.killpg(pid, sig)
 
     def _wait_tree_gone(self, *, timeout: float) -> None:
         """Wait until no member of the group is left (ports and locks are then free)."""

@@ -97,11 +97,20 @@ class RunRecord:
         tmp.replace(self.path)
 
 
+def _still_ours(pgid: int, started: int) -> bool:
+    """Is group *pgid* still the one recorded? Its leader is, or it has lost its leader
+    but kept members (the kernel never reuses a pid that is still a live group's id)."""
+    leader = procfs.start_ticks(pgid)
+    if leader is not None:
+        return leader == started
+    return bool(procfs.group_members(pgid, started_since=started))
+
+
 def kill_recorded_groups(groups: dict[str, int]) -> None:
-    """SIGKILL each recorded group that still has members started since it was recorded."""
+    """SIGKILL each recorded group that is still the one recorded."""
     for pgid_text, started in groups.items():
         pgid = int(pgid_text)
-        if procfs.group_members(pgid, started_since=started):
+        if _still_ours(pgid, started):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
 

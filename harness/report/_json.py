@@ -63,6 +63,7 @@ def _row_to_json(r: RowResult) -> dict[str, Any]:
         "seed": r.seed,
         "replay_command": r.replay_command,
         "error": r.error,
+        "first_failure_s": r.first_failure_s,
     }
 
 
@@ -129,6 +130,7 @@ def _row_from_json(d: Mapping[str, Any]) -> RowResult:
         seed=d["seed"],
         replay_command=d["replay_command"],
         error=d["error"],
+        first_failure_s=d.get("first_failure_s"),
     )
 
 

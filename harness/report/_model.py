@@ -58,6 +58,8 @@ class RowResult:
     seed: int = 0
     replay_command: str = ""
     error: str | None = None
+    first_failure_s: float | None = None
+    """Seconds from the row's start to its first failing example (time to find the bug)."""
 
     def __post_init__(self) -> None:
         if self.status not in ROW_STATUSES:

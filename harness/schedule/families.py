@@ -112,13 +112,18 @@ def _toxic(kind: str, link: str, attrs: Mapping[str, int], stream: str) -> LinkT
 def _partner_faults(mode: str | None, endpoint: str | None) -> st.SearchStrategy[Fault]:
     modes = (mode,) if mode else PARTNER_MODES
     endpoints = (endpoint,) if endpoint else ("all",)
-    return st.builds(
-        PartnerFailure,
-        endpoint=st.sampled_from(endpoints),
-        mode=st.sampled_from(modes),
-        count=st.one_of(st.none(), st.integers(1, 3)),
-        delay_ms=st.integers(200, 1200),
-    )
+
+    def of_mode(m: str) -> st.SearchStrategy[Fault]:
+        return st.builds(
+            PartnerFailure,
+            endpoint=st.sampled_from(endpoints),
+            mode=st.just(m),
+            count=st.one_of(st.none(), st.integers(1, 3)),
+            # Only a slow partner has a delay; the partner rejects it elsewhere.
+            delay_ms=st.integers(200, 1200) if m == "slow" else st.just(0),
+        )
+
+    return st.sampled_from(modes).flatmap(of_mode)
 
 
 def _resolve(pattern: str, names: Sequence[str], what: str, token: str) -> tuple[str, ...]:

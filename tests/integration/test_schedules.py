@@ -213,13 +213,19 @@ def test_shrinking_turns_a_long_oversell_into_a_short_one(
     oversell: LiveSystem, tmp_path: Path
 ) -> None:
     """Pass 1 (no shrinking) looks for an oversell in a *large* schedule and
-    leaves it in the example database; pass 2 starts from it, as ``verify``
-    does from its database, and shrinks it."""
+    leaves it in the example database; pass 2 starts from it and shrinks it.
+    Between the passes the entry moves to Hypothesis's secondary corpus (known
+    failing, not yet minimal): a primary entry counts as already shrunk."""
     db = InMemoryExampleDatabase()
     found = search(oversell, tmp_path / "find", seed_=1, examples=80, phases=(Phase.generate,),
                    database=db, fails_from=LARGE)
     large = [o for o in found if o.failed and o.schedule.size() >= LARGE]
     assert large, "no oversell in a large schedule was found"
+    primary = [k for k in db.data if not k.endswith((b".secondary", b".pareto"))]
+    assert primary
+    for key in primary:
+        for value in list(db.fetch(key)):
+            db.move(key, key + b".secondary", value)
     outcomes = search(oversell, tmp_path / "shrink", seed_=2, examples=80,
                       phases=(Phase.reuse, Phase.shrink), database=db)
     failures = [o for o in outcomes if o.failed]

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from harness.provision.ports import free_port
+from harness.setup.binaries import find_binaries
 from harness.toxiproxy import (
     Bandwidth,
     Latency,
@@ -42,7 +43,9 @@ from harness.toxiproxy import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
-SERVER_BIN = os.environ.get("FAILMODEL_TOXIPROXY_SERVER", "/tmp/probe/gobin/server")
+SERVER_BIN = os.environ.get("FAILMODEL_TOXIPROXY_SERVER") or str(
+    find_binaries().toxiproxy_server
+)
 HOST = "127.0.0.1"
 PATTERN = bytes(range(256)) * 1024  # 256 KiB; responses are prefixes of it
 
