@@ -51,31 +51,41 @@ def main() -> None:
     spec = TargetSpec(name="toy-bench", command=(sys.executable, str(TOY), "--bug", "none"))
     overheads: list[float] = []
     requests: list[float] = []
-    with LiveSystem(spec) as system, tempfile.TemporaryDirectory() as out:
-        with ExampleRunner(system, workload="inventory", invariants=("no_oversell",),
-                           out_dir=Path(out), run_id=new_run_id()) as runner:
-            for _ in range(args.warmup):
-                runner.run(SCHEDULE)
-            profiler = cProfile.Profile() if args.profile else None
-            began = time.monotonic()
-            for _ in range(args.examples):
-                start = time.monotonic()
-                if profiler is not None:
-                    profiler.enable()
-                outcome = runner.run(SCHEDULE)
-                if profiler is not None:
-                    profiler.disable()
-                total = time.monotonic() - start
-                if outcome.failed:
-                    raise SystemExit(f"a correct target failed: {outcome.violated()}")
-                request = request_seconds(outcome.history_path)
-                requests.append(request)
-                overheads.append(total - request)
-            elapsed = time.monotonic() - began
+    with (
+        LiveSystem(spec) as system,
+        tempfile.TemporaryDirectory() as out,
+        ExampleRunner(
+            system,
+            workload="inventory",
+            invariants=("no_oversell",),
+            out_dir=Path(out),
+            run_id=new_run_id(),
+        ) as runner,
+    ):
+        for _ in range(args.warmup):
+            runner.run(SCHEDULE)
+        profiler = cProfile.Profile() if args.profile else None
+        began = time.monotonic()
+        for _ in range(args.examples):
+            start = time.monotonic()
+            if profiler is not None:
+                profiler.enable()
+            outcome = runner.run(SCHEDULE)
+            if profiler is not None:
+                profiler.disable()
+            total = time.monotonic() - start
+            if outcome.failed:
+                raise SystemExit(f"a correct target failed: {outcome.violated()}")
+            request = request_seconds(outcome.history_path)
+            requests.append(request)
+            overheads.append(total - request)
+        elapsed = time.monotonic() - began
     ms = [1000 * o for o in overheads]
     print(f"examples: {len(ms)}")
-    print(f"overhead per example: mean {statistics.mean(ms):.1f} ms, "
-          f"median {statistics.median(ms):.1f} ms, max {max(ms):.1f} ms (aim < 150 ms)")
+    print(
+        f"overhead per example: mean {statistics.mean(ms):.1f} ms, "
+        f"median {statistics.median(ms):.1f} ms, max {max(ms):.1f} ms (aim < 150 ms)"
+    )
     print(f"order request itself: mean {1000 * statistics.mean(requests):.1f} ms")
     print(f"examples per minute: {60 * len(ms) / elapsed:.0f}")
     if profiler is not None:

@@ -281,9 +281,8 @@ def _hypothesis_test(
         phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
         suppress_health_check=list(HealthCheck),
     )
-    test: Callable[[], None] = seed(seed_)(
-        configured(hypothesis_given(schedule=strategy)(example))
-    )
+    # settings outermost: @seed replaces the settings' database with None.
+    test: Callable[[], None] = configured(seed(seed_)(hypothesis_given(schedule=strategy)(example)))
     # One example-database entry per (design, row, variant): failures found in
     # one run are tried first in the next.
     test.hypothesis.inner_test._hypothesis_internal_add_digest = (  # type: ignore[attr-defined]

@@ -42,7 +42,11 @@ class CheckoutApi:
         if env.variant == "dual_write":
             bootstrap = env.require("kafka_bootstrap")
             await ensure_topic(bootstrap, TOPIC)
-            producer = await start_producer(bootstrap)
+            # A publisher with a delivery timeout, like any production
+            # producer: an event that cannot leave within it is dropped.
+            producer = await start_producer(
+                bootstrap, request_timeout_ms=int(PUBLISH_TIMEOUT_S * 1000)
+            )
         self._stores = Stores(env.variant, pool, redis=redis, producer=producer)
 
     async def stop(self) -> None:

@@ -45,11 +45,15 @@ async def ensure_topic(bootstrap: str, topic: str, *, partitions: int = 1) -> No
     await _retrying(f"create topic {topic!r} at {bootstrap}", create)
 
 
-async def start_producer(bootstrap: str) -> AIOKafkaProducer:
+async def start_producer(
+    bootstrap: str, *, request_timeout_ms: int | None = None
+) -> AIOKafkaProducer:
     """A started idempotent producer that waits for all in-sync replicas (acks=all).
 
     Idempotence stops the broker from storing a batch twice when the producer retries
     after a lost ack; duplicates from a relay crash are left to the consumers.
+    ``request_timeout_ms`` also bounds how long an undeliverable batch waits in the
+    producer's buffer before it expires (and its messages are gone).
     """
 
     async def start() -> AIOKafkaProducer:
@@ -57,7 +61,7 @@ async def start_producer(bootstrap: str) -> AIOKafkaProducer:
             bootstrap_servers=bootstrap,
             acks="all",
             enable_idempotence=True,
-            request_timeout_ms=REQUEST_TIMEOUT_MS,
+            request_timeout_ms=request_timeout_ms or REQUEST_TIMEOUT_MS,
         )
         try:
             await producer.start()

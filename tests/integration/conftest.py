@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from harness.partner import PartnerService
 from harness.provision import procfs
 from harness.provision.stack import Stack
 from harness.setup import Binaries, setup
@@ -126,3 +127,14 @@ def kafka_produce() -> Callable[..., None]:
 def kafka_consume() -> Callable[..., list[bytes]]:
     """``kafka_consume(bootstrap, topic, count, timeout=30)``: values read from the start."""
     return consume
+
+
+@pytest.fixture(scope="module")
+def partner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PartnerService]:
+    """A real partner process for one test module, stopped after it."""
+    service = PartnerService(workdir=tmp_path_factory.mktemp("partner"))
+    try:
+        service.start()
+        yield service
+    finally:
+        service.stop()

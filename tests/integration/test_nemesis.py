@@ -31,8 +31,8 @@ from harness.nemesis.faults import (
     Fault,
     InvalidFault,
     LinkToxic,
-    PartnerFailure,
     Partition,
+    PartnerFailure,
     Pause,
     Redelivery,
     fault_to_dict,
@@ -122,7 +122,8 @@ def assert_clean(system: LiveSystem) -> None:
     for url in system.client_urls:
         assert healthy(url), f"{url} not healthy"
     control = system.partner_control
-    assert control is not None and not control.faults(), control.faults()
+    assert control is not None
+    assert not control.faults(), control.faults()
 
 
 def probe(system: LiveSystem, node: int, *, timeout_s: float = 3.0) -> tuple[Event, float]:
@@ -132,8 +133,9 @@ def probe(system: LiveSystem, node: int, *, timeout_s: float = 3.0) -> tuple[Eve
         recorder = Recorder()
         async with WorkloadClient("inventory", system.client_urls, recorder) as client:
             begin = time.monotonic()
-            spec = OpSpec(f="read_stock", body={"sku": "probe"}, process=0, node=node,
-                          timeout_s=timeout_s)
+            spec = OpSpec(
+                f="read_stock", body={"sku": "probe"}, process=0, node=node, timeout_s=timeout_s
+            )
             events = await client.execute(spec)
             return events[-1], time.monotonic() - begin
 
@@ -176,7 +178,9 @@ def partner_charge(system: LiveSystem) -> int:
     port = system.stack.proxy("partner").listen_port
     body = json.dumps({"reference": uuid.uuid4().hex[:16], "amount": 100}).encode()
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/psp/charges", data=body, method="POST",
+        f"http://127.0.0.1:{port}/psp/charges",
+        data=body,
+        method="POST",
         headers={"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex},
     )
     try:
@@ -287,7 +291,8 @@ def test_slow_close_delays_the_close(system: LiveSystem) -> None:
 def test_slicer_splits_and_delays_the_answer(system: LiveSystem) -> None:
     full, _ = raw_get(system, 0)
     fault = LinkToxic(
-        link="target-0", toxic="slicer",
+        link="target-0",
+        toxic="slicer",
         attributes={"average_size": 4, "size_variation": 0, "delay_us": 20_000},
     )
     nemesis, recorder, fid = run_fault(system, fault)
@@ -449,7 +454,8 @@ def test_heal_all_survives_a_fault_healed_behind_its_back(system: LiveSystem) ->
     """A heal that fails (the toxic is already gone) does not stop the others."""
     recorder = Recorder()
     nemesis = Nemesis(system, recorder)
-    toxic = nemesis.start(LinkToxic(link="target-0", toxic="latency", attributes={"latency_ms": 50}))
+    latency = LinkToxic(link="target-0", toxic="latency", attributes={"latency_ms": 50})
+    toxic = nemesis.start(latency)
     nemesis.start(Pause(process="target-1"))
     system.stack.proxy("target-0").remove_toxic(f"fm{toxic}_latency_downstream")
     with pytest.raises(Exception, match="could not heal"):
@@ -466,21 +472,35 @@ def test_runner_heals_when_a_step_raises(system: LiveSystem, tmp_path: Path) -> 
         setup=Setup(stock=(2,)),
         steps=(
             StartFault(fault=Pause(process="target-1")),
-            StartFault(fault=LinkToxic(link="target-0", toxic="latency",
-                                       attributes={"latency_ms": 100})),
+            StartFault(
+                fault=LinkToxic(link="target-0", toxic="latency", attributes={"latency_ms": 100})
+            ),
             StartFault(fault=Partition(link="partner")),
             Batch(ops=(order,)),
             StartFault(fault=Crash(process="no-such-process")),
             Batch(ops=(order,)),
         ),
     )
-    with ExampleRunner(system, workload="inventory", invariants=("no_oversell",),
-                       out_dir=tmp_path, run_id="raise") as runner:
-        with pytest.raises(InvalidFault, match="no-such-process"):
-            runner.run(schedule)
+    with (
+        ExampleRunner(
+            system,
+            workload="inventory",
+            invariants=("no_oversell",),
+            out_dir=tmp_path,
+            run_id="raise",
+        ) as runner,
+        pytest.raises(InvalidFault, match="no-such-process"),
+    ):
+        runner.run(schedule)
     assert_clean(system)
     lines = (tmp_path / "examples" / "00000.jsonl").read_text().splitlines()
     events: list[dict[str, Any]] = [json.loads(line) for line in lines]
     nemesis = [(e["f"], e["value"]["id"]) for e in events if e["type"] == "nemesis"]
-    assert nemesis == [("start", 0), ("start", 1), ("start", 2),
-                       ("heal", 2), ("heal", 1), ("heal", 0)]
+    assert nemesis == [
+        ("start", 0),
+        ("start", 1),
+        ("start", 2),
+        ("heal", 2),
+        ("heal", 1),
+        ("heal", 0),
+    ]

@@ -24,16 +24,6 @@ pytestmark = pytest.mark.integration
 Reply = tuple[int, Any]
 
 
-@pytest.fixture(scope="module")
-def partner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PartnerService]:
-    service = PartnerService(workdir=tmp_path_factory.mktemp("partner"))
-    try:
-        service.start()
-        yield service
-    finally:
-        service.stop()
-
-
 @pytest.fixture(autouse=True)
 def no_faults_left(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test that sets faults on the shared partner never leaks them to the next."""

@@ -60,10 +60,17 @@ def oversell(binaries: Binaries) -> Iterator[LiveSystem]:
         yield live
 
 
-def order(key: int, *, sku: int = 0, qty: int = 1, node: int = 0, client: int = 0,
-          timeout_ms: int = 2000) -> ClientOp:
-    return ClientOp(f="order", key=key, args={"sku": sku, "qty": qty}, node=node,
-                    client=client, timeout_ms=timeout_ms)
+def order(
+    key: int, *, sku: int = 0, qty: int = 1, node: int = 0, client: int = 0, timeout_ms: int = 2000
+) -> ClientOp:
+    return ClientOp(
+        f="order",
+        key=key,
+        args={"sku": sku, "qty": qty},
+        node=node,
+        client=client,
+        timeout_ms=timeout_ms,
+    )
 
 
 # -- 3. replay ---------------------------------------------------------------------
@@ -94,10 +101,12 @@ def skeleton(history: History, prefix: str) -> list[Any]:
             out.append((e.f, json.dumps(thaw(e.value), sort_keys=True)))
         elif e.type == "invoke":
             v = thaw(e.value)
-            segment.append(json.dumps(
-                [e.f, e.phase, e.process, v["node"], v["attempt"], _strip(v["body"], prefix)],
-                sort_keys=True,
-            ))
+            segment.append(
+                json.dumps(
+                    [e.f, e.phase, e.process, v["node"], v["attempt"], _strip(v["body"], prefix)],
+                    sort_keys=True,
+                )
+            )
     out.append(sorted(segment))
     return out
 
@@ -107,8 +116,9 @@ REPLAYED = Schedule(
     setup=Setup(stock=(3, 2)),
     steps=(
         Batch(ops=(order(0), order(1, sku=1, node=1, client=1), order(2, qty=2, client=2))),
-        StartFault(fault=LinkToxic(link="target-0", toxic="latency",
-                                   attributes={"latency_ms": 100})),
+        StartFault(
+            fault=LinkToxic(link="target-0", toxic="latency", attributes={"latency_ms": 100})
+        ),
         Batch(ops=(order(3, sku=1, client=3), order(0, client=1))),  # a resend of key 0
         Wait(ms=50),
         StartFault(fault=Partition(link="target-1")),
@@ -121,8 +131,9 @@ REPLAYED = Schedule(
 
 def test_a_schedule_replays_to_the_same_steps(correct: LiveSystem, tmp_path: Path) -> None:
     run_id = new_run_id()
-    with ExampleRunner(correct, workload="inventory", invariants=("no_oversell",),
-                       out_dir=tmp_path, run_id=run_id) as runner:
+    with ExampleRunner(
+        correct, workload="inventory", invariants=("no_oversell",), out_dir=tmp_path, run_id=run_id
+    ) as runner:
         first = runner.run(REPLAYED)
         second = runner.run(REPLAYED)
     h1, h2 = read_history(first.history_path), read_history(second.history_path)
@@ -137,8 +148,11 @@ def test_a_schedule_replays_to_the_same_steps(correct: LiveSystem, tmp_path: Pat
     assert ids1 and ids2 and not ids1 & ids2
     # The partitioned order was indeterminate in both runs; the others not.
     for h in (h1, h2):
-        outcomes = {op.request["body"]["order_id"].rsplit("-", 1)[1]: op.outcome
-                    for op in h.select("order") if op.invoke.phase == "main"}
+        outcomes = {
+            op.request["body"]["order_id"].rsplit("-", 1)[1]: op.outcome
+            for op in h.select("order")
+            if op.invoke.phase == "main"
+        }
         assert outcomes["4"] == "info"
         assert outcomes["5"] == "ok"
     assert not first.failed and not second.failed
@@ -147,8 +161,7 @@ def test_a_schedule_replays_to_the_same_steps(correct: LiveSystem, tmp_path: Pat
 # -- 4. shrinking ---------------------------------------------------------------------
 
 
-SHRINK_SHAPE = Shape(replicas=1, clients=4, max_steps=4, max_batch=5, keys=8, skus=2,
-                     max_stock=3)
+SHRINK_SHAPE = Shape(replicas=1, clients=4, max_steps=4, max_batch=5, keys=8, skus=2, max_stock=3)
 
 
 class _Violation(AssertionError):
@@ -174,13 +187,23 @@ def search(
     outcomes: list[ExampleOutcome] = []
     failures: list[ExampleOutcome] = []
     first_at: list[float] = []
-    with ExampleRunner(system, workload="inventory", invariants=("no_oversell",),
-                       out_dir=out_dir, run_id=new_run_id()) as runner:
-
+    with ExampleRunner(
+        system,
+        workload="inventory",
+        invariants=("no_oversell",),
+        out_dir=out_dir,
+        run_id=new_run_id(),
+    ) as runner:
         # settings outside seed: @seed alone would switch the database off.
-        @settings(max_examples=examples, deadline=None, database=database, phases=phases,
-                  report_multiple_bugs=False, suppress_health_check=list(HealthCheck),
-                  print_blob=False)
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            database=database,
+            phases=phases,
+            report_multiple_bugs=False,
+            suppress_health_check=list(HealthCheck),
+            print_blob=False,
+        )
         @seed(seed_)
         @given(schedule=schedules("inventory", (), SHRINK_SHAPE))
         def example(schedule: Schedule) -> None:
@@ -217,8 +240,15 @@ def test_shrinking_turns_a_long_oversell_into_a_short_one(
     Between the passes the entry moves to Hypothesis's secondary corpus (known
     failing, not yet minimal): a primary entry counts as already shrunk."""
     db = InMemoryExampleDatabase()
-    found = search(oversell, tmp_path / "find", seed_=1, examples=80, phases=(Phase.generate,),
-                   database=db, fails_from=LARGE)
+    found = search(
+        oversell,
+        tmp_path / "find",
+        seed_=1,
+        examples=80,
+        phases=(Phase.generate,),
+        database=db,
+        fails_from=LARGE,
+    )
     large = [o for o in found if o.failed and o.schedule.size() >= LARGE]
     assert large, "no oversell in a large schedule was found"
     primary = [k for k in db.data if not k.endswith((b".secondary", b".pareto"))]
@@ -226,8 +256,14 @@ def test_shrinking_turns_a_long_oversell_into_a_short_one(
     for key in primary:
         for value in list(db.fetch(key)):
             db.move(key, key + b".secondary", value)
-    outcomes = search(oversell, tmp_path / "shrink", seed_=2, examples=80,
-                      phases=(Phase.reuse, Phase.shrink), database=db)
+    outcomes = search(
+        oversell,
+        tmp_path / "shrink",
+        seed_=2,
+        examples=80,
+        phases=(Phase.reuse, Phase.shrink),
+        database=db,
+    )
     failures = [o for o in outcomes if o.failed]
     assert failures, "the oversell did not reproduce from the database"
     first = failures[0]
@@ -238,13 +274,17 @@ def test_shrinking_turns_a_long_oversell_into_a_short_one(
     assert len(best.schedule.client_ops()) <= 4, best.schedule.describe()
     assert best.schedule.size() < first.schedule.size()
     assert best.schedule.size() <= first.schedule.size() // 2, (
-        first.schedule.describe(), best.schedule.describe())
+        first.schedule.describe(),
+        best.schedule.describe(),
+    )
     assert {v.invariant for v in best.violated()} == {"no_oversell"}
     # The shrunk schedule is real evidence: it reads back and is on disk.
     assert Schedule.from_json(json.loads(best.schedule.dumps())) == best.schedule
     assert read_history(best.history_path).select("order")
-    print(f"first failure size {first.schedule.size()} -> {best.schedule.size()} after "
-          f"{len(outcomes)} examples: {best.schedule.describe()}")
+    print(
+        f"first failure size {first.schedule.size()} -> {best.schedule.size()} after "
+        f"{len(outcomes)} examples: {best.schedule.describe()}"
+    )
 
 
 def test_a_correct_target_never_fails(correct: LiveSystem, tmp_path: Path) -> None:
@@ -308,12 +348,17 @@ def test_a_killed_run_leaves_a_readable_history_and_no_process(
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-c", KILLED_RUN, str(TOY), str(tmp_path), json.dumps(schedule.to_json())],
-        stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
     )
     pids: list[int] = []
+    started: dict[int, int | None] = {}
     try:
         info = json.loads(_read_line(proc, 60))
         pids = [int(p) for p in info["pids"]]
+        started = {pid: procfs.start_ticks(pid) for pid in pids}
         record = Path(info["record"])
         deadline = time.monotonic() + 30
         while True:  # wait until the three hanging orders are in flight
@@ -344,6 +389,6 @@ def test_a_killed_run_leaves_a_readable_history_and_no_process(
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-        for pid in pids:  # only if the assertion above failed: never leave them behind
-            if procfs.start_ticks(pid) is not None:
+        for pid, ticks in started.items():  # only if an assertion failed: leave nothing
+            if ticks is not None and procfs.is_running(pid, ticks):
                 os.kill(pid, signal.SIGKILL)

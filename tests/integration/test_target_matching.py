@@ -3,8 +3,6 @@ partner: two replicas plus the outbox relay and the announcing consumer."""
 
 from __future__ import annotations
 
-import http.client
-import json
 import subprocess
 import sys
 import threading
@@ -14,9 +12,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
+from http_calls import Reply, call
 
 from harness.partner import PartnerService
 from harness.provision.stack import Stack
@@ -26,17 +24,6 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 PAIRS = 6
-Reply = tuple[int, Any]
-
-
-@pytest.fixture(scope="module")
-def partner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PartnerService]:
-    service = PartnerService(workdir=tmp_path_factory.mktemp("partner-matching"))
-    try:
-        service.start()
-        yield service
-    finally:
-        service.stop()
 
 
 @pytest.fixture(scope="module")
@@ -52,19 +39,6 @@ def target(stack: Stack, partner: PartnerService) -> Iterator[TargetProcesses]:
     )
     with TargetProcesses(spec, stack, partner_port=partner.port) as running:
         yield running
-
-
-def call(url: str, method: str, path: str, body: Any = None) -> Reply:
-    """One request on a fresh connection: (status, parsed JSON body)."""
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=15)
-    try:
-        payload = None if body is None else json.dumps(body)
-        conn.request(method, path, body=payload, headers={"Content-Type": "application/json"})
-        response = conn.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        conn.close()
 
 
 def uid(prefix: str) -> str:

@@ -3,8 +3,6 @@ two replicas plus the reconciler, every link through Toxiproxy."""
 
 from __future__ import annotations
 
-import http.client
-import json
 import subprocess
 import sys
 import time
@@ -13,9 +11,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
+from http_calls import call
 
 from harness.partner import PartnerService
 from harness.provision.stack import Stack
@@ -24,17 +22,6 @@ from harness.targetproc import TargetProcesses, TargetSpec
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-Reply = tuple[int, Any]
-
-
-@pytest.fixture(scope="module")
-def partner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PartnerService]:
-    service = PartnerService(workdir=tmp_path_factory.mktemp("partner-payments"))
-    try:
-        service.start()
-        yield service
-    finally:
-        service.stop()
 
 
 @pytest.fixture(scope="module")
@@ -56,19 +43,6 @@ def target(stack: Stack, partner: PartnerService) -> Iterator[TargetProcesses]:
 def no_faults_left(partner: PartnerService) -> Iterator[None]:
     yield
     partner.control.clear_faults()
-
-
-def call(url: str, method: str, path: str, body: Any = None) -> Reply:
-    """One request on a fresh connection: (status, parsed JSON body)."""
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=15)
-    try:
-        payload = None if body is None else json.dumps(body)
-        conn.request(method, path, body=payload, headers={"Content-Type": "application/json"})
-        response = conn.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        conn.close()
 
 
 def new_payment(amount: int = 1250) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from harness.nemesis.faults import Crash, LinkToxic, PartnerFailure, Partition
+from harness.nemesis.faults import Crash, LinkToxic, Partition, PartnerFailure
 from harness.schedule.families import ALL_FAMILIES, Topology, parse_families
 from harness.schedule.model import (
     Batch,
@@ -117,10 +117,17 @@ SCHEDULE = Schedule(
     workload="inventory",
     setup=Setup(stock=(3, 1)),
     steps=(
-        Batch(ops=(op(0), op(1, client=1, node=1, delay_ms=30,
-                             retry=RetryPolicy(mode="immediate", count=2)))),
-        StartFault(fault=LinkToxic(link="target-0", toxic="latency",
-                                   attributes={"latency_ms": 200, "jitter_ms": 0})),
+        Batch(
+            ops=(
+                op(0),
+                op(1, client=1, node=1, delay_ms=30, retry=RetryPolicy(mode="immediate", count=2)),
+            )
+        ),
+        StartFault(
+            fault=LinkToxic(
+                link="target-0", toxic="latency", attributes={"latency_ms": 200, "jitter_ms": 0}
+            )
+        ),
         Batch(ops=(op(2, timeout_ms=250),), fault=Crash(process="target-1"), fault_delay_ms=40),
         Heal(),
         Wait(ms=200),
@@ -138,9 +145,13 @@ def test_describe_gives_one_line_per_step() -> None:
         "3: heal all",
         "4: wait 200 ms",
     ]
-    payments = Schedule(workload="payments", setup=Setup(declined=(1, 3)), steps=(
-        StartFault(fault=PartnerFailure(endpoint="psp", mode="slow", count=2, delay_ms=300)),
-    ))
+    payments = Schedule(
+        workload="payments",
+        setup=Setup(declined=(1, 3)),
+        steps=(
+            StartFault(fault=PartnerFailure(endpoint="psp", mode="slow", count=2, delay_ms=300)),
+        ),
+    )
     assert payments.describe() == [
         "setup: PSP declines payments [1, 3]",
         "0: start partner psp slow by 300 ms (next 2 calls)",
@@ -178,12 +189,22 @@ def test_materialize_payments_and_matching() -> None:
     pay = materialize(ClientOp(f="pay", key=4, args={"amount": 500}), keys, replicas=1)
     assert pay.body == {"payment_id": "ex-pay-4", "order_id": "ex-ord-4", "amount": 500}
     swipe = materialize(
-        ClientOp(f="swipe", key=1, args={"swiper": 0, "swipee": 2, "direction": "right"},
-                 retry=RetryPolicy(mode="concurrent", count=1), timeout_ms=100),
-        keys, replicas=1,
+        ClientOp(
+            f="swipe",
+            key=1,
+            args={"swiper": 0, "swipee": 2, "direction": "right"},
+            retry=RetryPolicy(mode="concurrent", count=1),
+            timeout_ms=100,
+        ),
+        keys,
+        replicas=1,
     )
-    assert swipe.body == {"swipe_id": "ex-swp-1", "swiper": "ex-usr-0", "swipee": "ex-usr-2",
-                          "direction": "right"}
+    assert swipe.body == {
+        "swipe_id": "ex-swp-1",
+        "swiper": "ex-usr-0",
+        "swipee": "ex-usr-2",
+        "direction": "right",
+    }
     assert swipe.retry.count == 1 and swipe.timeout_s == 0.1
 
 
@@ -191,9 +212,11 @@ def test_from_json_rejects_unknown_steps_and_faults() -> None:
     with pytest.raises(ValueError, match="unknown schedule step 'jump'"):
         Schedule.from_json({"workload": "inventory", "steps": [{"step": "jump"}]})
     with pytest.raises(ValueError, match="unknown fault kind"):
-        Schedule.from_json({"workload": "inventory",
-                            "steps": [{"step": "start", "fault": {"kind": "meteor"}}]})
+        Schedule.from_json(
+            {"workload": "inventory", "steps": [{"step": "start", "fault": {"kind": "meteor"}}]}
+        )
     assert Schedule.from_json({"workload": "matching"}) == Schedule(workload="matching")
-    blackhole = Schedule(workload="inventory",
-                         steps=(StartFault(fault=Partition(link="partner", mode="blackhole")),))
+    blackhole = Schedule(
+        workload="inventory", steps=(StartFault(fault=Partition(link="partner", mode="blackhole")),)
+    )
     assert Schedule.from_json(json.loads(blackhole.dumps())) == blackhole
