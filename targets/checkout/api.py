@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from targets.checkout.orders import (
+    PUBLISH_TIMEOUT_S,
     REDIS_TRUTH_STOCK_QUERY,
     STOCK_QUERY,
     Order,
