@@ -32,10 +32,9 @@ from invariants import Verdict, check
 
 # Invariants about what happens *after* the answers (outbox, consumers,
 # reconcilers): the runner waits for quiescence before reading for them.
-EVENTUAL = frozenset(
-    {"exactly_once_shipment", "no_unrecorded_money", "every_match_announced"}
-)
+EVENTUAL = frozenset({"exactly_once_shipment", "no_unrecorded_money", "every_match_announced"})
 QUIET_S = 0.4
+SETUP_ATTEMPTS = 4
 POLL_S = 0.1
 
 
@@ -158,11 +157,22 @@ class ExampleRunner:
             OpSpec(f="set_stock", body={"sku": keys.sku(i), "available": n}, process=0)
             for i, n in enumerate(schedule.setup.stock)
         ]
-        for events in await client.execute_batch(specs):
-            if events[-1].type != "ok":
+        for attempt in range(SETUP_ATTEMPTS):
+            answers = await client.execute_batch(specs)
+            failed = [
+                spec for spec, events in zip(specs, answers, strict=True) if events[-1].type != "ok"
+            ]
+            if not failed:
+                break
+            if attempt == SETUP_ATTEMPTS - 1:
                 raise SetupFailed(
-                    f"setting stock failed before any fault: {thaw(events[-1].value)}"
+                    f"setting stock failed before any fault, {SETUP_ATTEMPTS} times: "
+                    f"{thaw(answers[specs.index(failed[0])][-1].value)}"
                 )
+            # The system may still be recovering from the previous example's
+            # faults; setup writes are idempotent, so simply send them again.
+            specs = failed
+            await asyncio.sleep(0.2 * (attempt + 1))
         if schedule.setup.declined:
             if partner is None:
                 raise SetupFailed("the schedule declines payments but there is no partner")
