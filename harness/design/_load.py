@@ -337,7 +337,7 @@ def _row(
     invariants = _invariants(where, raw, workload, applicable)
 
     has_nemesis = any(not f.is_client_side() for f in families)
-    default = ("faults_during_ops",) if has_nemesis else ("retries",)
+    default = ("faults_during_ops", "faults_during_effects") if has_nemesis else ("retries",)
     exercised_by = where.names(
         raw, "exercised_by", "coverage counters", known=COVERAGE_COUNTERS, default=default
     )
@@ -380,7 +380,7 @@ def _check_exercisable(
     kinds = {f.kind for f in families}
 
     def possible(counter: str) -> bool:
-        if counter == "faults_during_ops":
+        if counter in ("faults_during_ops", "faults_during_effects"):
             return has_nemesis
         needs = _COUNTER_NEEDS.get(counter)
         return needs is None or bool(kinds.intersection(needs))
@@ -388,9 +388,9 @@ def _check_exercisable(
     if not any(possible(c) for c in counters):
         raise where.expected(
             "exercised_by",
-            "coverage counters the row's faults can make > 0 (faults_during_ops needs a "
-            "server-side fault, retries needs 'retry', crashes_during_request needs 'crash', "
-            "partner_failures needs 'partner')",
+            "coverage counters the row's faults can make > 0 (faults_during_ops and "
+            "faults_during_effects need a server-side fault, retries needs 'retry', "
+            "crashes_during_request needs 'crash', partner_failures needs 'partner')",
             list(counters),
         )
 

@@ -36,6 +36,7 @@ TAXONOMY: tuple[str, ...] = (
 # Coverage counters a run keeps per row; a PASS counts only if one named here is > 0.
 COVERAGE_COUNTERS: tuple[str, ...] = (
     "faults_during_ops",
+    "faults_during_effects",
     "retries",
     "indeterminate",
     "crashes_during_request",

@@ -38,6 +38,13 @@ class Recorder:
     def now(self) -> float:
         return self._clock() - self._t0
 
+    @property
+    def t0(self) -> float:
+        """The clock reading that is time 0 of this history (the partner
+        stamps effects with the same monotonic clock, so they can be placed
+        on this timeline)."""
+        return self._t0
+
     def set_phase(self, phase: Phase) -> None:
         self._phase = phase
 

@@ -170,8 +170,9 @@ class Nemesis:
         for name, proc in self._targets.controllables().items():
             try:
                 if name in self._paused:
-                    proc.resume()
                     self._paused.discard(name)
+                    if proc.alive:
+                        proc.resume()
                 if not proc.alive:
                     proc.restart()
             except Exception as exc:
@@ -226,11 +227,15 @@ class Nemesis:
         self._targets.controllable(fault.process).restart()
 
     def _start_pause(self, fault_id: int, fault: Pause) -> None:
-        self._paused.add(fault.process)
-        self._targets.controllable(fault.process).pause()
+        proc = self._targets.controllable(fault.process)
+        if proc.alive:  # faults overlap: a crashed process has nothing to pause
+            self._paused.add(fault.process)
+            proc.pause()
 
     def _heal_pause(self, fault_id: int, fault: Pause) -> None:
-        self._targets.controllable(fault.process).resume()
+        proc = self._targets.controllable(fault.process)
+        if proc.alive and fault.process in self._paused:
+            proc.resume()
         self._paused.discard(fault.process)
 
     def _start_cache_loss(self, fault_id: int, fault: CacheLoss) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from harness.history.events import History
 
@@ -20,6 +20,7 @@ COUNTERS = (
     "indeterminate",
     "faults",
     "faults_during_ops",
+    "faults_during_effects",
     "crashes_during_request",
     "partner_failures",
     "replays",
@@ -27,9 +28,16 @@ COUNTERS = (
 _INTERRUPTING = frozenset({"crash", "pause", "redelivery", "cache_loss"})
 
 
-def coverage_of(history: History, partner_delta: Mapping[str, int] | None = None) -> dict[str, int]:
-    """Count operations, retries, indeterminate outcomes and faults that
-    overlapped operations in flight (one pass over the history plus a sort)."""
+def coverage_of(
+    history: History,
+    partner_delta: Mapping[str, int] | None = None,
+    effect_times: Sequence[float] = (),
+) -> dict[str, int]:
+    """Count operations, retries, indeterminate outcomes, faults that
+    overlapped operations in flight, and faults whose window saw a side
+    effect land at the partner (``effect_times``, on the history's clock):
+    the asynchronous path (relay, consumer, reconciler) was under fault
+    even when no client request was."""
     counts: Counter[str] = Counter({name: 0 for name in COUNTERS})
     intervals: list[tuple[float, float]] = []
     for op in history.operations():
@@ -73,10 +81,14 @@ def coverage_of(history: History, partner_delta: Mapping[str, int] | None = None
             t0, kind = started.pop(fid)
             windows.append((t0, e.time, kind))
     windows.extend((t0, float("inf"), kind) for t0, kind in started.values())
+    effects = sorted(effect_times)
     for t0, t1, kind in windows:
         counts["faults"] += 1
         if overlaps(t0, t1):
             counts["faults_during_ops"] += 1
+        i = bisect.bisect_left(effects, t0)
+        if i < len(effects) and effects[i] <= t1:
+            counts["faults_during_effects"] += 1
         if kind in _INTERRUPTING and in_flight(t0):
             counts["crashes_during_request"] += 1
 

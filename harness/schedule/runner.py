@@ -138,7 +138,7 @@ class ExampleRunner:
             schedule=schedule,
             history_path=path,
             verdicts=verdicts,
-            coverage=coverage_of(history, delta),
+            coverage=coverage_of(history, delta, [e.time - recorder.t0 for e in ledgers.effects]),
             final=final,
             ledgers=ledgers,
             duration_s=time.monotonic() - started,

@@ -143,9 +143,7 @@ class _OpState:
             # Mostly no delay (concurrency is where races live); sometimes a
             # held-back request that lands after later ones.
             "delay_ms": (
-                draw(st.one_of(st.just(0), st.integers(50, 400)))
-                if "reorder" in self.kinds
-                else 0
+                draw(st.one_of(st.just(0), st.integers(50, 400))) if "reorder" in self.kinds else 0
             ),
         }
         if self.workload == "inventory":

@@ -151,7 +151,7 @@ def test_mini_design_fields(tmp_path: Path) -> None:
     assert design.topology.processes == ("target-0", "target-1", "consumer", "postgres")
     assert design.topology.has_partner
     retry, crash = design.rows
-    assert retry.exercised_by == ("faults_during_ops",)
+    assert retry.exercised_by == ("faults_during_ops", "faults_during_effects")
     assert crash.families[0].names == ("target-0", "target-1")
     assert crash.examples == 12 and retry.examples is None
     assert crash.shape == Shape(replicas=2)
