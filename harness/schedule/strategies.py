@@ -66,10 +66,12 @@ def schedules(
     steps: list[Step] = []
     n_steps = draw(st.integers(1, shape.max_steps))
     for _ in range(n_steps):
-        # Batches dominate: a schedule that mostly waits tests nothing.
-        choices = ["batch", "batch", "batch"]
+        # Batches dominate (a schedule that mostly waits tests nothing), and
+        # in a row with faults most steps carry one: shrinking removes the
+        # ones a failure does not need.
+        choices = ["batch", "batch"]
         if faults is not None:
-            choices += ["batch_fault", "batch_fault", "start", "heal"]
+            choices += ["batch_fault", "batch_fault", "batch_fault", "start", "start", "heal"]
         choices.append("wait")
         kind = draw(st.sampled_from(choices))
         if kind in ("batch", "batch_fault"):

@@ -24,7 +24,7 @@ from targets.common.outbox import add_to_outbox
 
 RACE_WINDOW_S = 0.005
 """`read_then_write`: the pause between its read and its write, so races are real."""
-PUBLISH_TIMEOUT_S = 2.0
+PUBLISH_TIMEOUT_S = 1.0
 """`dual_write`: the most a request waits for the broker before giving up on the event."""
 
 log = logging.getLogger(__name__)
