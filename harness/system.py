@@ -89,11 +89,13 @@ class LiveSystem:
         self.target = TargetProcesses(self.spec, self.stack, partner_port=partner_port)
         self.target.start()
         target = self.target
-        for name, proc in target.processes().items():
-            self._controllables[name] = _Process(proc, _bind(target.restart, name))
+        # Stores first: the nemesis's final sweep restarts dead processes in
+        # this order, and a target needs its stores up to start.
         for store in self._stores:
             service = self.stack.service(store)
             self._controllables[store] = _Process(service.process, service.restart)
+        for name, proc in target.processes().items():
+            self._controllables[name] = _Process(proc, _bind(target.restart, name))
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):

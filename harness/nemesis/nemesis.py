@@ -144,7 +144,10 @@ class Nemesis:
         ``HealError`` listing what could not be healed, after trying it all."""
         failures: list[str] = []
         with self._lock:
-            ids = sorted(self._active, reverse=True)
+            # Infrastructure first (links, stores, partner), then the target's
+            # processes, whose restart needs their dependencies up; newest
+            # first within each group.
+            ids = sorted(self._active, key=lambda fid: (_heal_rank(self._active[fid].fault), -fid))
         for fault_id in ids:
             try:
                 self.heal(fault_id)
@@ -268,6 +271,15 @@ class Nemesis:
         partner = self._targets.partner
         assert partner is not None
         partner.clear_faults()
+
+
+STORES = frozenset({"postgres", "redis", "kafka"})
+
+
+def _heal_rank(fault: Fault) -> int:
+    """0 for faults on what targets depend on, 1 for the targets' own processes."""
+    names = _processes_of(fault)
+    return 1 if names and not STORES.issuperset(names) else 0
 
 
 def _processes_of(fault: Fault) -> tuple[str, ...]:

@@ -207,21 +207,20 @@ class ExampleRunner:
         never catches up simply runs into the deadline and is judged."""
         deadline = time.monotonic() + self.settle_timeout_s
         prefix = keys.prefix + "-"
-
-        def own_ledgers() -> Ledgers:
-            return _own(partner.ledgers(), prefix) if partner is not None else Ledgers()
-
+        previous: tuple[FinalState, Ledgers] | None = None
         while True:
+            # Ledger first, then state: a side effect seen in the ledger was
+            # caused by state the following read can see, never the reverse.
+            ledgers = _own(partner.ledgers(), prefix) if partner is not None else Ledgers()
             final = await final_state(client)
-            ledgers = own_ledgers()
             if not self.eventual or time.monotonic() >= deadline:
                 return final, ledgers
-            if _caught_up(final, ledgers):
-                await asyncio.sleep(QUIET_S)
-                if own_ledgers() == ledgers:
-                    return final, ledgers
-            else:
-                await asyncio.sleep(POLL_S)
+            caught_up = _caught_up(final, ledgers)
+            # Quiescent: caught up, and nothing moved between two snapshots.
+            if caught_up and previous == (final, ledgers):
+                return final, ledgers
+            previous = (final, ledgers)
+            await asyncio.sleep(QUIET_S if caught_up else POLL_S)
 
 
 class SetupFailed(RuntimeError):

@@ -18,7 +18,7 @@ from harness.verify import Profile, verify_design
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-DETECT = Profile(name="detect", examples=15, shrink_s=20.0, replays=2)
+DETECT = Profile(name="detect", examples=20, shrink_s=20.0, replays=2)
 PASS_ALL = Profile(name="ci", examples=8, shrink_s=20.0, replays=2)
 
 # variant -> (row expected to catch it, invariants any of which it must break)
