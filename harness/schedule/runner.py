@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.history import FinalState, Ledgers, Recorder, thaw
+from harness.history import FinalState, History, Ledgers, Recorder, thaw
 from harness.nemesis.faults import Fault
 from harness.nemesis.nemesis import Nemesis
 from harness.partner.control import PartnerControl
@@ -207,13 +207,17 @@ class ExampleRunner:
         never catches up simply runs into the deadline and is judged."""
         deadline = time.monotonic() + self.settle_timeout_s
         prefix = keys.prefix + "-"
+        # Requests may still be running inside the target (a paused replica
+        # resumes and works through its queue) whenever a fault happened or an
+        # answer was lost; then only two equal snapshots mean quiescence.
+        moving = self.eventual or _unsettled(client.recorder.history())
         previous: tuple[FinalState, Ledgers] | None = None
         while True:
             # Ledger first, then state: a side effect seen in the ledger was
             # caused by state the following read can see, never the reverse.
             ledgers = _own(partner.ledgers(), prefix) if partner is not None else Ledgers()
             final = await final_state(client)
-            if not self.eventual or time.monotonic() >= deadline:
+            if not moving or time.monotonic() >= deadline:
                 return final, ledgers
             caught_up = _caught_up(final, ledgers)
             # Quiescent: caught up, and nothing moved between two snapshots.
@@ -225,6 +229,13 @@ class ExampleRunner:
 
 class SetupFailed(RuntimeError):
     """The example's setup (before any fault) did not succeed: a harness or target error."""
+
+
+def _unsettled(history: History) -> bool:
+    """Could the target still be working on something the clients sent?"""
+    return bool(history.nemesis_events()) or any(
+        op.outcome == "info" for op in history.operations()
+    )
 
 
 def _caught_up(final: FinalState, ledgers: Ledgers) -> bool:
