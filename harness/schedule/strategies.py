@@ -96,6 +96,12 @@ def schedules(
             steps.append(Wait(ms=draw(st.sampled_from((50, 200, 500)))))
     if not any(isinstance(s, Batch) for s in steps):
         steps.append(Batch(ops=(draw(ops_state.ops()),)))
+    if faults is not None:
+        # Linger before the final heal, so faults still active also meet the
+        # side effects the last batch set off (relay, consumer, reconciler).
+        linger = draw(st.sampled_from((0, 300, 1000)))
+        if linger:
+            steps.append(Wait(ms=linger))
     return Schedule(workload=workload, setup=setup, steps=tuple(steps))
 
 
