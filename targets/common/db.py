@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
+from typing import Any
 
+from psycopg import AsyncConnection, errors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 CONNECT_WAIT_S = 20.0
@@ -46,19 +50,53 @@ async def open_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> Async
     return pool
 
 
-async def ensure_schema(pool: AsyncConnectionPool, ddl: str, *, lock_key: int) -> None:
-    """Run `ddl` (idempotent statements: CREATE ... IF NOT EXISTS) under an advisory lock.
+SCHEMA_TABLE_DDL = b"CREATE TABLE IF NOT EXISTS applied_schema (digest text PRIMARY KEY)"
+SCHEMA_ATTEMPTS = 6
 
-    Concurrent `CREATE TABLE IF NOT EXISTS` from replicas starting together can still
-    collide in the catalog; the transaction-scoped lock serialises them and is released
-    by the commit, or by the server if this process dies.
+
+async def ensure_schema(pool: AsyncConnectionPool, ddl: str, *, lock_key: int) -> None:
+    """Apply `ddl` (idempotent CREATE ... IF NOT EXISTS statements) once per database.
+
+    A restarting replica must not run DDL while others serve traffic: `CREATE INDEX`
+    waits for every open transaction on its table. So a digest of the applied DDL is
+    recorded, and a start that finds it does a plain read and no DDL at all. The
+    first start applies it under a transaction-scoped advisory lock (released by the
+    commit, or by the server if this process dies); a lock wait that times out is
+    retried with backoff, a bounded number of times.
     """
-    async with pool.connection() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
-        await conn.execute(
-            ddl.encode()
-        )  # bytes: a DDL string built at run time is no LiteralString
+    digest = hashlib.sha256(ddl.encode()).hexdigest()[:32]
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            async with pool.connection() as conn:
+                if await _applied(conn, digest):
+                    break
+                await conn.commit()  # end the read, so what follows is a real transaction
+                async with conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
+                    await conn.execute(SCHEMA_TABLE_DDL)
+                    # bytes: a DDL string built at run time is no LiteralString
+                    await conn.execute(ddl.encode())
+                    await conn.execute(
+                        "INSERT INTO applied_schema (digest) VALUES (%s) ON CONFLICT DO NOTHING",
+                        (digest,),
+                    )
+            break
+        except (errors.QueryCanceled, errors.LockNotAvailable) as exc:
+            if attempt == SCHEMA_ATTEMPTS - 1:
+                raise
+            log.warning("schema change waited too long (%r); retrying", exc)
+            await asyncio.sleep(0.5 * 2**attempt)
     log.info("schema ready (lock %d)", lock_key)
+
+
+async def _applied(conn: AsyncConnection[Any], digest: str) -> bool:
+    """Has this exact DDL been applied? A plain read: takes no DDL locks."""
+    cur = await conn.execute("SELECT to_regclass('applied_schema') IS NOT NULL")
+    row = await cur.fetchone()
+    if row is None or not row[0]:
+        return False
+    cur = await conn.execute("SELECT 1 FROM applied_schema WHERE digest = %s", (digest,))
+    return await cur.fetchone() is not None
 
 
 def _redact(url: str) -> str:
