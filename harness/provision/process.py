@@ -162,6 +162,15 @@ class ManagedProcess:
         """SIGSTOP: the process keeps its sockets but answers nothing."""
         self._require_alive("pause")
         self._signal_tree(signal.SIGSTOP)
+        # SIGSTOP lands asynchronously: return only once it has, so a fault
+        # recorded as started really is in effect (bounded: 1 s).
+        assert self.pid is not None
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            stat = procfs.read_stat(self.pid)
+            if stat is None or stat.state in ("T", "t"):
+                return
+            time.sleep(0.002)
 
     def resume(self) -> None:
         self._require_alive("resume")
@@ -224,3 +233,30 @@ def run_to_completion(process: ManagedProcess, *, timeout: float) -> None:
             f"{process.name} failed with exit code {code}"
             f"\n--- last lines of {process.log_path} ---\n{process.log_tail()}"
         )
+
+
+class ProcessControls:
+    """The fault controls of anything that owns one ``ManagedProcess`` and can
+    ``start()`` it until ready (a store, the partner): one place, not one per
+    service. ``restart`` stops (if running) and starts again on the same port
+    and data, so readiness is waited for like at the first start."""
+
+    @property
+    def process(self) -> ManagedProcess:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def crash(self) -> None:
+        self.process.crash()
+
+    def restart(self) -> None:
+        self.process.stop()
+        self.start()
+
+    def pause(self) -> None:
+        self.process.pause()
+
+    def resume(self) -> None:
+        self.process.resume()
