@@ -14,7 +14,7 @@ import harness
 from harness.partner.control import PartnerControl
 from harness.partner.endpoints import CONTROL_PREFIX
 from harness.provision.ports import LOOPBACK, free_port, require_free
-from harness.provision.process import ManagedProcess
+from harness.provision.process import ManagedProcess, ProcessControls
 
 LEDGER_FILE = "partner-ledger.jsonl"
 READY_TIMEOUT = 10.0
@@ -29,7 +29,7 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": root if not path else f"{root}{os.pathsep}{path}"}
 
 
-class PartnerService:
+class PartnerService(ProcessControls):
     """``python -m harness.partner`` on a loopback port, with its ledger in *workdir*."""
 
     def __init__(self, *, workdir: Path, port: int | None = None) -> None:
@@ -40,7 +40,7 @@ class PartnerService:
         self.control = PartnerControl(self.url)
         self.ready_seconds: float | None = None
         """How long the last (re)start took to answer its health check."""
-        self.process = ManagedProcess(
+        self._process = ManagedProcess(
             "partner",
             [
                 sys.executable, "-m", "harness.partner",
@@ -53,6 +53,10 @@ class PartnerService:
             log_path=workdir / "partner.log",
         )
         self._probe = PartnerControl(self.url, timeout=PROBE_TIMEOUT)
+
+    @property
+    def process(self) -> ManagedProcess:
+        return self._process
 
     def __repr__(self) -> str:
         return f"PartnerService(port={self.port}, workdir={str(self.workdir)!r})"
@@ -70,17 +74,3 @@ class PartnerService:
     def stop(self) -> None:
         self.process.stop()
 
-    def crash(self) -> None:
-        """SIGKILL: the ledger file keeps every effect recorded so far."""
-        self.process.crash()
-
-    def restart(self) -> None:
-        """Stop (if running) and start again on the same port with the same ledger."""
-        self.process.stop()
-        self.start()
-
-    def pause(self) -> None:
-        self.process.pause()
-
-    def resume(self) -> None:
-        self.process.resume()

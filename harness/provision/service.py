@@ -6,10 +6,10 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from harness.provision.ports import free_port, require_free
-from harness.provision.process import ManagedProcess
+from harness.provision.process import ManagedProcess, ProcessControls
 
 
-class LocalService(ABC):
+class LocalService(ProcessControls, ABC):
     """A server with a fixed port and data dir that survive crashes and restarts.
 
     Subclasses say how to prepare the data dir once, how to run the server, and
@@ -61,20 +61,6 @@ class LocalService(ABC):
         if self._process is not None:
             self._process.stop()
 
-    def crash(self) -> None:
-        self.process.crash()
-
-    def restart(self) -> None:
-        """Stop (if running) and start again on the same port with the same data."""
-        self.process.stop()
-        self.start()
-
-    def pause(self) -> None:
-        self.process.pause()
-
-    def resume(self) -> None:
-        self.process.resume()
-
     def _wait_ready(self) -> None:
         self.ready_seconds = self.process.wait_ready(
             self._probe, timeout=self.ready_timeout, what=self._readiness
@@ -91,9 +77,9 @@ class LocalService(ABC):
     @abstractmethod
     def _probe(self) -> bool: ...
 
-    def _prepare(self) -> None:  # noqa: B027 - most services need no preparation
+    def _prepare(self) -> None:
         """One-time set-up of the data dir before the first start."""
 
-    def _after_first_ready(self) -> None:  # noqa: B027 - most services need nothing here
+    def _after_first_ready(self) -> None:
         """One-time work that needs the server up (e.g. creating a database)."""
 
