@@ -19,11 +19,13 @@ from typing import Any, cast
 from harness.design._model import (
     COVERAGE_COUNTERS,
     DEPENDENCY_ORDER,
+    READ_CONSISTENCY,
     REDIS_PERSISTENCE,
     SERVICE_PROCESSES,
     TAXONOMY,
     WORKLOADS,
     Design,
+    ReadConsistency,
     RedisPersistence,
     Row,
     ServicesDecl,
@@ -63,6 +65,9 @@ _TARGET_KEYS = (
     "variants",
     "start_timeout_s",
     "cwd",
+    "settle_timeout_s",
+    "late_effects_s",
+    "reads",
 )
 _SERVICES_KEYS = ("redis_persistence",)
 _ROW_KEYS = (
@@ -76,6 +81,7 @@ _ROW_KEYS = (
     "examples",
 )
 _MISSING = object()
+MAX_SECONDS = 600
 
 
 def _show(value: object) -> str:
@@ -139,6 +145,25 @@ class _Where:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.expected(key, f"an integer >= {minimum}", value)
         return value
+
+    def seconds(
+        self, table: Mapping[str, Any], key: str, *, default: float, positive: bool
+    ) -> float:
+        """A number of seconds, > 0 (or >= 0), at most ``MAX_SECONDS``."""
+        value = table.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        low = "> 0" if positive else ">= 0"
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+            or (positive and value == 0)
+            or value > MAX_SECONDS
+        ):
+            raise self.expected(key, f"a number of seconds {low} and <= {MAX_SECONDS}", value)
+        return float(value)
 
     def names(
         self,
@@ -265,14 +290,6 @@ def _target(where: _Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
         raise where.expected(
             "variants", "a list that includes 'correct' (the design as intended)", list(variants)
         )
-    timeout = table.get("start_timeout_s", 30.0)
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not math.isfinite(timeout)
-        or timeout <= 0
-    ):
-        raise where.expected("start_timeout_s", "a number of seconds > 0", timeout)
     cwd: Path | None = None
     if "cwd" in table:
         cwd = (root / where.text(table, "cwd")).resolve()
@@ -282,8 +299,12 @@ def _target(where: _Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
         extra=extra,
         dependencies=frozenset(deps),
         variants=variants,
-        start_timeout_s=float(timeout),
+        start_timeout_s=where.seconds(table, "start_timeout_s", default=30.0, positive=True),
         cwd=cwd,
+        settle_timeout_s=where.seconds(table, "settle_timeout_s", default=30.0, positive=True),
+        late_effects_s=where.seconds(table, "late_effects_s", default=10.0, positive=False),
+        reads=cast(ReadConsistency, where.choice(table, "reads", READ_CONSISTENCY,
+                                                 default="eventual")),
     )
 
 

@@ -19,6 +19,8 @@ from harness.targetproc.spec import TargetSpec
 
 Workload: TypeAlias = Literal["inventory", "payments", "matching"]
 RedisPersistence: TypeAlias = Literal["none", "aof"]
+ReadConsistency: TypeAlias = Literal["eventual", "strong"]
+READ_CONSISTENCY: tuple[str, ...] = ("eventual", "strong")
 
 WORKLOADS: tuple[str, ...] = ("inventory", "payments", "matching")
 DEPENDENCY_ORDER: tuple[str, ...] = ("postgres", "redis", "kafka", "partner")
@@ -56,6 +58,16 @@ class TargetDecl:
     variants: tuple[str, ...] = ("correct",)
     start_timeout_s: float = 30.0
     cwd: Path | None = None
+    settle_timeout_s: float = 30.0
+    """How long after the last fault is healed the target may take to settle
+    (asynchronous work done, replicas agreeing); what is still missing then is
+    a liveness failure."""
+    late_effects_s: float = 10.0
+    """How long after a row's last example the partner is watched for late
+    side effects, which are then judged against the example whose ids they carry."""
+    reads: ReadConsistency = "eventual"
+    """``strong``: every read reflects every write acknowledged before it was
+    sent; ``eventual``: reads are judged only against the settled state."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))

@@ -20,14 +20,32 @@ from harness.nemesis.faults import Fault, fault_from_dict, fault_to_dict
 from harness.workload.keys import KeySpace
 from harness.workload.ops import NO_RETRY, OpSpec, RetryPolicy
 
+# The client operations a schedule may hold, per workload: writes first, then
+# the contract's reads (sent during the main phase, judged by consistent_reads).
+WRITE_OPS: Mapping[str, str] = MappingProxyType(
+    {"inventory": "order", "payments": "pay", "matching": "swipe"}
+)
+READ_OPS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "inventory": ("read_order", "read_stock"),
+        "payments": ("read_payment",),
+        "matching": ("read_matches",),
+    }
+)
+OpName: TypeAlias = Literal[
+    "order", "pay", "swipe", "read_order", "read_stock", "read_payment", "read_matches"
+]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClientOp:
-    """One logical write by one client; ``key`` indexes the op's own id
-    (order, payment or swipe) and ``args`` holds the other fields as indices
-    or values. ``delay_ms`` offsets it inside its batch (the interleaving)."""
+    """One logical operation by one client. For a write, ``key`` indexes the
+    op's own id (order, payment or swipe) and ``args`` holds the other fields
+    as indices or values; for a read, ``key`` indexes what is read (order,
+    sku, payment or user) and ``args`` is empty. ``delay_ms`` offsets it
+    inside its batch (the interleaving)."""
 
-    f: Literal["order", "pay", "swipe"]
+    f: OpName
     key: int
     args: Mapping[str, Any]
     client: int = 0
@@ -90,6 +108,9 @@ class Schedule:
 
     def client_ops(self) -> tuple[ClientOp, ...]:
         return tuple(op for s in self.steps if isinstance(s, Batch) for op in s.ops)
+
+    def writes(self) -> tuple[ClientOp, ...]:
+        return tuple(op for op in self.client_ops() if not op.f.startswith("read_"))
 
     def faults(self) -> tuple[Fault, ...]:
         out: list[Fault] = []
@@ -222,7 +243,15 @@ def materialize(op: ClientOp, keys: KeySpace, *, replicas: int) -> OpSpec:
     """Turn an abstract op into a concrete request with this execution's ids."""
     a = op.args
     body: dict[str, Any]
-    if op.f == "order":
+    if op.f == "read_order":
+        body = {"order_id": keys.order_id(op.key)}
+    elif op.f == "read_stock":
+        body = {"sku": keys.sku(op.key)}
+    elif op.f == "read_payment":
+        body = {"payment_id": keys.payment_id(op.key)}
+    elif op.f == "read_matches":
+        body = {"user": keys.user(op.key)}
+    elif op.f == "order":
         body = {"order_id": keys.order_id(op.key), "sku": keys.sku(int(a["sku"])), "qty": a["qty"]}
     elif op.f == "pay":
         body = {
