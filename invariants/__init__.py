@@ -5,17 +5,29 @@ happened, so a checker reports a violation only when no outcome of them
 explains it, and ``unknown`` only when the data it needs is missing.
 """
 
-from invariants._registry import APPLIES_TO, CHECKERS, check
-from invariants.verdict import Checker, Evidence, Status, Verdict, combine, run_checker
+from invariants._reads import ReadConsistency
+from invariants._registry import ALWAYS, APPLIES_TO, CHECKERS, check
+from invariants.verdict import (
+    Checker,
+    Evidence,
+    Status,
+    Verdict,
+    combine,
+    expire_pending,
+    run_checker,
+)
 
 __all__ = [
+    "ALWAYS",
     "APPLIES_TO",
     "CHECKERS",
     "Checker",
     "Evidence",
+    "ReadConsistency",
     "Status",
     "Verdict",
     "check",
     "combine",
+    "expire_pending",
     "run_checker",
 ]

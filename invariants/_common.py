@@ -75,9 +75,10 @@ class Findings:
     """One checker's results, key by key, folded into a verdict at the end.
 
     ``checked`` counts the keys examined; a key may add violations (no outcome
-    of the indeterminate operations explains it) or undecided notes (the data
-    needed is missing). Any violation makes the verdict invalid, else any
-    undecided note makes it unknown.
+    of the indeterminate operations explains it), pending findings (something
+    the system may still do: a missing effect, a write not yet visible) or
+    undecided notes (the data needed is missing). Any violation or pending
+    finding makes the verdict invalid, else any undecided note makes it unknown.
     """
 
     __slots__ = ("_invalid", "_invariant", "_noun", "_unknown", "checked")
@@ -91,6 +92,10 @@ class Findings:
 
     def violation(self, message: str, keys: Iterable[str], ids: Iterable[int]) -> None:
         self._invalid.append(_evidence(message, keys, ids))
+
+    def pending(self, message: str, keys: Iterable[str], ids: Iterable[int]) -> None:
+        """Not yet true, and time may fix it: a violation only if it outlasts settling."""
+        self._invalid.append(_evidence(message, keys, ids, pending=True))
 
     def undecided(self, message: str, keys: Iterable[str], ids: Iterable[int]) -> None:
         self._unknown.append(_evidence(message, keys, ids))
@@ -113,16 +118,23 @@ class Findings:
         )
 
     def _make(self, status: Status, head: str, evidence: list[Evidence]) -> Verdict:
+        # A definite violation is the news; pending ones may still pass.
+        first = next((e for e in evidence if not e.pending), evidence[0])
         return Verdict(
             invariant=self._invariant,
             status=status,
-            summary=f"{head}; first: {evidence[0].message}",
+            summary=f"{head}; first: {first.message}",
             evidence=tuple(evidence),
             checked=self.checked,
         )
 
 
-def _evidence(message: str, keys: Iterable[str], ids: Iterable[int]) -> Evidence:
+def _evidence(
+    message: str, keys: Iterable[str], ids: Iterable[int], *, pending: bool = False
+) -> Evidence:
     return Evidence(
-        message=message, keys=tuple(dict.fromkeys(keys)), op_ids=tuple(dict.fromkeys(ids))
+        message=message,
+        keys=tuple(dict.fromkeys(keys)),
+        op_ids=tuple(dict.fromkeys(ids)),
+        pending=pending,
     )

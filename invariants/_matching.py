@@ -109,11 +109,23 @@ def _note_unread(index: _Matching, out: Findings) -> None:
 
 def check_at_most_one_match(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
     """Per unordered pair, at most one distinct match_id across the final lists
-    and the match_ids answered to swipes; a pair with an unread user and at
-    most one match seen is undecided (another may be unseen)."""
+    and the match_ids answered to swipes, and each match_id names one pair; a
+    pair with an unread user and at most one match seen is undecided (another
+    may be unseen)."""
     index = _index(history, final)
     by_pair = _by_pair([*index.final, *index.answered])
     out = Findings("at_most_one_match", "pair")
+    pairs_of: dict[str, dict[Pair, None]] = {}
+    for match_id, pair in [*index.final, *index.answered]:
+        pairs_of.setdefault(match_id, {})[pair] = None
+    for match_id, pairs in pairs_of.items():
+        if len(pairs) > 1:
+            named = listing([f"{a} and {b}" for a, b in pairs])
+            out.violation(
+                f"match {match_id} is used for {len(pairs)} pairs: {named}",
+                [match_id, *(u for pair in pairs for u in pair)],
+                [i for pair in pairs for i in index.ids(pair)],
+            )
     for pair in dict.fromkeys([*(_pair(d) for d in index.directed), *by_pair]):
         out.checked += 1
         ids = list(by_pair.get(pair, ()))
@@ -192,9 +204,8 @@ def check_mutual_right_swipes_match(
         elif unseen:
             out.undecided(f"{said}; {_unseen_text(unseen)}", list(pair), index.ids(pair))
         elif not ids:
-            out.violation(
-                f"{said} but have no match in the final state", list(pair), index.ids(pair)
-            )
+            # Matching may be asynchronous: no match yet is pending, not wrong.
+            out.pending(f"{said} but have no match in the final state", list(pair), index.ids(pair))
     return out.verdict()
 
 
@@ -217,7 +228,8 @@ def check_every_match_announced(history: History, final: FinalState, ledgers: Le
         wrong = ""
         if sent:
             wrong = f" (only {listing([m.effect_id for m in sent])}, naming other users)"
-        out.violation(
+        report = out.violation if sent else out.pending
+        report(
             f"match {match_id} between {pair[0]} and {pair[1]} was never announced{wrong}",
             [match_id, *pair],
             index.ids(pair),
@@ -240,6 +252,28 @@ def check_every_match_announced(history: History, final: FinalState, ledgers: Le
                     f"{said}, not seen in the final state; {_unseen_text(unseen)}", keys, ids
                 )
             else:
-                out.violation(f"{said}, which does not exist in the final state", keys, ids)
+                # The match may become visible later (asynchronous matching or reads).
+                out.pending(f"{said}, which does not exist in the final state", keys, ids)
     _note_unread(index, out)
+    return out.verdict()
+
+
+def check_acknowledged_matches(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
+    """A swipe answered ``matched`` with a match_id: that match is in the final
+    list of both users. An unread user leaves it undecided; a missing entry
+    is pending (the lists may lag the answer)."""
+    index = _index(history, final)
+    out = Findings("acknowledged_writes_survive", "acknowledged match")
+    for (match_id, pair), ops in index.answered.items():
+        out.checked += 1
+        said = f"match {match_id} of {pair[0]} and {pair[1]} was answered ({ops_text(ops)})"
+        for user in pair:
+            if user in index.unread:
+                out.undecided(f"{said}; {_unseen_text([user])}", [match_id, user], ops)
+            elif not any(str(m.get("match_id")) == match_id for m in final.matches.get(user, ())):
+                out.pending(
+                    f"{said} but is missing from {user}'s final list of matches",
+                    [match_id, user],
+                    [*ops, *index.reads.get(user, ())],
+                )
     return out.verdict()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from harness.history import Effect, FinalState, History, Ledgers, Operation
 from invariants._common import (
+    NOT_FOUND,
     Findings,
     answer,
     body,
@@ -23,6 +24,7 @@ from invariants._common import (
 from invariants.verdict import Verdict
 
 CAPTURED = "captured"
+PENDING = "pending"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,14 +85,26 @@ def check_no_duplicate_charge(history: History, final: FinalState, ledgers: Ledg
 
 def check_charge_recorded(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
     """Every payment answered ``captured`` names a PSP charge with that reference,
-    the requested amount and the answered charge_id."""
+    the requested amount and the answered charge_id; and every payment captured
+    in the final state names a PSP charge of it (else the money was never collected)."""
     out = Findings("charge_recorded", "captured payment")
     for payment in _index(history, ledgers):
         captures = payment.captures
-        if not captures:
+        read = final.payments.get(payment.payment_id)
+        captured = read is not None and read.get("status") == CAPTURED
+        recorded = read.get("charge_id") if read is not None and captured else None
+        if not captures and recorded is None:
             continue
         out.checked += 1
         by_id = {c.effect_id: c for c in payment.charges}
+        if recorded is not None and str(recorded) not in by_id:
+            found = listing([_charge_text(c) for c in payment.charges]) or "none"
+            out.violation(
+                f"payment {payment.payment_id} is captured as {recorded} in the final state, "
+                f"but the PSP has no such charge (money never collected; its charges: {found})",
+                [payment.payment_id, str(recorded)],
+                payment.ids,
+            )
         for op in captures:
             charge_id = str(answer(op).get("charge_id"))
             amount = body(op)["amount"]
@@ -137,7 +151,9 @@ def check_no_unrecorded_money(history: History, final: FinalState, ledgers: Ledg
                     payment.ids,
                 )
             elif status != CAPTURED:
-                out.violation(
+                # Missing or pending may still be recorded (a reconciler); declined never.
+                report = out.pending if status in (NOT_FOUND, PENDING) else out.violation
+                report(
                     f"PSP charge {_charge_text(charge)} of payment {name} is unrecorded: the "
                     f"payment is {status} in the final state",
                     keys,
@@ -154,22 +170,44 @@ def check_no_unrecorded_money(history: History, final: FinalState, ledgers: Ledg
 
 
 def check_acknowledged_payments(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
-    """A payment answered ``captured`` is captured in the final state; an
-    indeterminate final read leaves it undecided."""
-    out = Findings("acknowledged_writes_survive", "captured payment")
+    """A payment answered ``captured`` is captured in the final state with the
+    answered charge_id; a payment answered ``declined`` (a definite refusal) is
+    not captured. An indeterminate final read leaves it undecided."""
+    out = Findings("acknowledged_writes_survive", "answered payment")
     for payment in _index(history, ledgers):
-        captures = op_ids(payment.captures)
-        if not captures:
+        captures = payment.captures
+        declines = [op for op in payment.ops if op.outcome == "fail"]
+        if not captures and not declines:
             continue
         out.checked += 1
-        status = final_status(final.payments, payment.payment_id)
-        said = f"payment {payment.payment_id} was answered captured ({ops_text(captures)})"
+        name = payment.payment_id
+        status = final_status(final.payments, name)
+        read = final.payments.get(name)
         if status is None:
             out.undecided(
-                f"{said} but its final read was indeterminate", [payment.payment_id], payment.ids
+                f"payment {name} was answered {'captured' if captures else 'declined'} "
+                f"({ops_text(op_ids(captures or declines))}) but its final read was indeterminate",
+                [name],
+                payment.ids,
             )
-        elif status != CAPTURED:
+            continue
+        if declines and status == CAPTURED:
             out.violation(
-                f"{said} but is {status} in the final state", [payment.payment_id], payment.ids
+                f"payment {name} was answered declined ({ops_text(op_ids(declines))}) but is "
+                "captured in the final state",
+                [name],
+                payment.ids,
             )
+        for op in captures:
+            answered = str(answer(op).get("charge_id"))
+            said = f"payment {name} was answered captured as {answered} (op {op.invoke.op_id})"
+            if status != CAPTURED:
+                report = out.pending if status in (NOT_FOUND, PENDING) else out.violation
+                report(f"{said} but is {status} in the final state", [name], payment.ids)
+            elif read is not None and read.get("charge_id") != answered:
+                out.violation(
+                    f"{said} but is captured as {read.get('charge_id')} in the final state",
+                    [name, answered],
+                    payment.ids,
+                )
     return out.verdict()

@@ -14,6 +14,7 @@ from invariants._inventory import (
     check_stock_accounting,
 )
 from invariants._matching import (
+    check_acknowledged_matches,
     check_at_most_one_match,
     check_every_match_announced,
     check_match_eligibility,
@@ -25,19 +26,22 @@ from invariants._payments import (
     check_no_duplicate_charge,
     check_no_unrecorded_money,
 )
+from invariants._reads import ReadConsistency, make_consistent_reads
 from invariants.verdict import Checker, Verdict, run_checker
 
 _ACKNOWLEDGED: Mapping[str, Checker] = {
     "inventory": check_acknowledged_orders,
     "payments": check_acknowledged_payments,
+    "matching": check_acknowledged_matches,
 }
 
 
 def check_acknowledged_writes_survive(
     history: History, final: FinalState, ledgers: Ledgers
 ) -> Verdict:
-    """An acknowledged write (an order answered accepted, a payment answered
-    captured) is still there in the final state; dispatches on the workload."""
+    """An acknowledged outcome (an order answered accepted, a payment answered
+    captured or declined, a swipe answered matched) holds in the final state;
+    dispatches on the workload."""
     checker = _ACKNOWLEDGED.get(final.workload)
     if checker is None:
         raise ValueError(
@@ -61,8 +65,12 @@ CHECKERS: Mapping[str, Checker] = MappingProxyType(
         "match_eligibility": check_match_eligibility,
         "mutual_right_swipes_match": check_mutual_right_swipes_match,
         "every_match_announced": check_every_match_announced,
+        "consistent_reads": make_consistent_reads("eventual"),
     }
 )
+# Checked on every row of every design, listed or not: the contract's reads
+# must describe one state whatever failure a row is about.
+ALWAYS: tuple[str, ...] = ("consistent_reads",)
 
 _INVENTORY = frozenset({"inventory"})
 _PAYMENTS = frozenset({"payments"})
@@ -82,15 +90,22 @@ APPLIES_TO: Mapping[str, frozenset[str]] = MappingProxyType(
         "match_eligibility": _MATCHING,
         "mutual_right_swipes_match": _MATCHING,
         "every_match_announced": _MATCHING,
+        "consistent_reads": _INVENTORY | _PAYMENTS | _MATCHING,
     }
 )
 
 
 def check(
-    names: Iterable[str], history: History, final: FinalState, ledgers: Ledgers
+    names: Iterable[str],
+    history: History,
+    final: FinalState,
+    ledgers: Ledgers,
+    *,
+    reads: ReadConsistency = "eventual",
 ) -> tuple[Verdict, ...]:
     """Run the named checkers in order. Every name must be in ``CHECKERS`` and
-    apply to ``final.workload``; a checker that crashes yields ``unknown``."""
+    apply to ``final.workload``; a checker that crashes yields ``unknown``.
+    ``reads`` is the design's read promise, which ``consistent_reads`` judges."""
     wanted = tuple(names)
     for name in wanted:
         if name not in CHECKERS:
@@ -103,4 +118,6 @@ def check(
                 f"invariant {name!r} applies to {sorted(APPLIES_TO[name])}, "
                 f"not to workload {final.workload!r}"
             )
-    return tuple(run_checker(n, CHECKERS[n], history, final, ledgers) for n in wanted)
+    checkers = dict(CHECKERS)
+    checkers["consistent_reads"] = make_consistent_reads(reads)
+    return tuple(run_checker(n, checkers[n], history, final, ledgers) for n in wanted)

@@ -8,7 +8,7 @@ missing, or the checker crashed) and ``valid``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, TypeAlias
 
 from harness.history import FinalState, History, Ledgers
@@ -19,11 +19,18 @@ _RANK: dict[Status, int] = {"valid": 0, "unknown": 1, "invalid": 2}
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Evidence:
-    """One finding: a sentence for the user, the keys it is about, the ops it rests on."""
+    """One finding: a sentence for the user, the keys it is about, the ops it rests on.
+
+    A ``pending`` finding is something the system may still do (an effect not
+    yet seen, a write not yet visible, replicas not yet agreeing): while the
+    harness waits for the system to settle it means "not yet", and only if it
+    is still there when the settle deadline passes is it a violation.
+    """
 
     message: str
     keys: tuple[str, ...]
     op_ids: tuple[int, ...]
+    pending: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,6 +42,34 @@ class Verdict:
     summary: str
     evidence: tuple[Evidence, ...] = ()
     checked: int = 0
+
+    @property
+    def waiting(self) -> bool:
+        """Invalid only by pending findings: the system may still make it hold."""
+        return self.status == "invalid" and all(e.pending for e in self.evidence)
+
+    @property
+    def vacuous(self) -> bool:
+        """Valid because there was nothing to examine: a PASS that judged nothing."""
+        return self.status == "valid" and self.checked == 0
+
+
+def expire_pending(verdict: Verdict, waited_s: float) -> Verdict:
+    """The verdict once the settle deadline has passed: what was pending is now
+    a violation, and its evidence says how long the harness waited for it."""
+    if not any(e.pending for e in verdict.evidence):
+        return verdict
+    note = f" (still so {waited_s:.0f} s after every fault was healed)"
+    evidence = tuple(
+        replace(e, message=e.message + note, pending=False) if e.pending else e
+        for e in verdict.evidence
+    )
+    summary = verdict.summary
+    for before, after in zip(verdict.evidence, evidence, strict=True):
+        if before.pending and summary.endswith(before.message):
+            summary = summary[: -len(before.message)] + after.message
+            break
+    return replace(verdict, evidence=evidence, summary=summary)
 
 
 Checker: TypeAlias = Callable[[History, FinalState, Ledgers], Verdict]

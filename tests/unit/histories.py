@@ -43,8 +43,13 @@ def _op(
     *,
     attempt: int = 1,
     process: int = 0,
+    node: int = 0,
+    snapshot: int | None = None,
 ) -> int:
-    invoke = rec.invoke(process, f, {"node": 0, "attempt": attempt, "body": dict(body)})
+    value: dict[str, Any] = {"node": node, "attempt": attempt, "body": dict(body)}
+    if snapshot is not None:
+        value["snapshot"] = snapshot
+    invoke = rec.invoke(process, f, value)
     if outcome == "info":
         rec.complete(invoke, "info", {"status": None, "body": None}, error="timeout")
     elif outcome != "open":
@@ -113,13 +118,27 @@ def swipe(
     return _op(rec, "swipe", body, outcome, {"ok": (200, said)}, attempt=attempt)
 
 
-def _read(rec: Recorder, f: str, body: Mapping[str, Any], answer: Any) -> None:
-    """A final-phase read: ``UNREAD`` times out, ``None`` is a 404, else a 200."""
-    rec.set_phase("final")
+def read(
+    rec: Recorder,
+    f: str,
+    body: Mapping[str, Any],
+    answer: Any,
+    *,
+    node: int = 0,
+    snapshot: int | None = None,
+) -> int:
+    """A read in the recorder's current phase: ``UNREAD`` times out, ``None`` is a
+    404, else a 200 with ``answer``; final-phase reads name their ``snapshot``."""
     if answer is UNREAD:
-        _op(rec, f, body, "info", {})
-    else:
-        _op(rec, f, body, "ok", {"ok": (404 if answer is None else 200, answer)})
+        return _op(rec, f, body, "info", {}, node=node, snapshot=snapshot)
+    status = 404 if answer is None else 200
+    return _op(rec, f, body, "ok", {"ok": (status, answer)}, node=node, snapshot=snapshot)
+
+
+def _read(rec: Recorder, f: str, body: Mapping[str, Any], answer: Any) -> None:
+    """A final-phase read of snapshot 0 from replica 0."""
+    rec.set_phase("final")
+    read(rec, f, body, answer, snapshot=0)
 
 
 def final_inventory(

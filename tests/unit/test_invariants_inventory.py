@@ -165,8 +165,22 @@ def test_stock_that_does_not_add_up_is_invalid() -> None:
             ),
             keys=("s-1", "o-1"),
             op_ids=(stock, read_id(rec, "s-1"), accepted, read_id(rec, "o-1")),
+            pending=True,  # too much left: the decrement may not be visible yet
         ),
     )
+
+
+def test_stock_below_what_the_accepted_orders_took_is_a_definite_violation() -> None:
+    rec = recorder()
+    set_stock(rec, "s-1", 3)
+    order(rec, "o-1", "s-1", 2)
+    final = final_inventory(rec, stock={"s-1": 0}, orders={"o-1": "accepted"})
+
+    verdict = CHECKERS["stock_accounting"](rec.history(), final, NO_SHIPMENTS)
+
+    assert verdict.status == "invalid"
+    assert not verdict.waiting
+    assert [e.pending for e in verdict.evidence] == [False]
 
 
 def test_a_retried_order_counts_once() -> None:
@@ -233,6 +247,7 @@ def test_an_accepted_order_that_is_gone_or_rejected_in_the_final_state_is_lost()
             ),
             keys=("o-1",),
             op_ids=(lost, read_id(rec, "o-1")),
+            pending=True,  # missing may be a write not yet visible; rejected never heals
         ),
         Evidence(
             message="order o-2 was answered accepted (op 2) but is rejected in the final state",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from histories import final_inventory, final_matching, final_payments, order, recorder, set_stock
+from histories import final_inventory, final_payments, order, recorder, set_stock
 
 from harness.history import FinalState, History, Ledgers
 from invariants import APPLIES_TO, CHECKERS, Status, Verdict, check, combine, run_checker
@@ -43,7 +43,7 @@ def test_the_registry_names_every_invariant_of_every_workload() -> None:
     assert dict(APPLIES_TO) == {
         "no_oversell": {"inventory"},
         "stock_accounting": {"inventory"},
-        "acknowledged_writes_survive": {"inventory", "payments"},
+        "acknowledged_writes_survive": {"inventory", "payments", "matching"},
         "idempotent_retry": {"inventory"},
         "exactly_once_shipment": {"inventory"},
         "no_duplicate_charge": {"payments"},
@@ -53,6 +53,7 @@ def test_the_registry_names_every_invariant_of_every_workload() -> None:
         "match_eligibility": {"matching"},
         "mutual_right_swipes_match": {"matching"},
         "every_match_announced": {"matching"},
+        "consistent_reads": {"inventory", "payments", "matching"},
     }
     assert set(CHECKERS) == set(APPLIES_TO)
 
@@ -99,9 +100,9 @@ def test_check_rejects_an_invariant_of_another_workload() -> None:
         check(["no_oversell"], rec.history(), final, Ledgers())
 
 
-def test_acknowledged_writes_survive_on_a_workload_without_writes_to_survive_is_unknown() -> None:
+def test_acknowledged_writes_survive_on_an_unknown_workload_is_unknown() -> None:
     rec = recorder()
-    final = final_matching(rec, {})
+    final = FinalState(workload="kv")
 
     verdict = run_checker(
         "acknowledged_writes_survive",
@@ -112,4 +113,5 @@ def test_acknowledged_writes_survive_on_a_workload_without_writes_to_survive_is_
     )
 
     assert verdict.status == "unknown"
-    assert "applies to workloads ['inventory', 'payments'] (got 'matching')" in verdict.summary
+    expected = "applies to workloads ['inventory', 'matching', 'payments'] (got 'kv')"
+    assert expected in verdict.summary

@@ -1,0 +1,497 @@
+"""``consistent_reads``: what the target's reads say describes one state.
+
+Every row checks it, whatever the workload. The contract promises nothing
+about how fresh a read is, so by default (``reads = "eventual"``) reads are
+judged only against what cannot be stale:
+
+- a read echoes the request it is about (an order's sku and qty; a user's
+  match list names matches of that user) and shows nothing no write sent so
+  far could have produced (a phantom order, payment or match; stock lower
+  than every order sent could have taken);
+- the settled state does not contradict an earlier read (an order read as
+  accepted is accepted, stock never goes up, a captured payment keeps its
+  charge, a listed match stays listed);
+- after settling, every replica gives the same answer for every key, and
+  both users of a match list it;
+- successive settled snapshots of one replica never go backwards.
+
+With ``reads = "strong"`` a design promises more, and every read during the
+main phase must also reflect every write acknowledged before it was sent,
+and never be older than a read that completed before it was sent.
+
+A finding that time may fix (replicas not yet agreeing, a write not yet
+visible) is pending; a contradiction is a violation.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+
+from harness.history import FinalState, History, Ledgers, Operation
+from invariants._common import Findings, answer, body, listing
+from invariants.verdict import Checker, Verdict
+
+ReadConsistency: TypeAlias = Literal["eventual", "strong"]
+ABSENT = "absent"
+# read f -> (key kind, request field that names the key)
+_READS: Mapping[str, tuple[str, str]] = {
+    "read_order": ("order", "order_id"),
+    "read_stock": ("stock", "sku"),
+    "read_payment": ("payment", "payment_id"),
+    "read_matches": ("matches", "user"),
+}
+Obs: TypeAlias = Any  # a normalised observation of one key (see _observe)
+Problem: TypeAlias = tuple[str, bool]  # (what is wrong, pending?)
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """One ok read: which key, which replica, when, in which phase and snapshot."""
+
+    op: Operation
+    kind: str
+    key: str
+    node: int
+    snapshot: int | None
+    obs: Obs
+
+    @property
+    def id(self) -> int:
+        return self.op.invoke.op_id
+
+    @property
+    def start(self) -> float:
+        return self.op.invoke.time
+
+    @property
+    def end(self) -> float:
+        return self.op.end_time
+
+
+def _observe(kind: str, op: Operation) -> Obs | None:
+    """The read's answer as a comparable value; None when it tells nothing."""
+    status = op.response.get("status")
+    said = answer(op)
+    if kind == "stock":
+        return int(said["available"]) if status == 200 else None
+    if kind == "matches":
+        if status != 200:
+            return None
+        return frozenset(
+            (str(m["match_id"]), tuple(sorted(str(u) for u in m["users"]))) for m in said["matches"]
+        )
+    if status == 404:
+        return ABSENT
+    if kind == "order":
+        return (str(said["status"]), str(said["sku"]), int(said["qty"]))
+    return (str(said["status"]), said.get("charge_id"))
+
+
+def _show(kind: str, obs: Obs) -> str:
+    if obs == ABSENT:
+        return "missing (404)"
+    if kind == "stock":
+        return f"{obs} available"
+    if kind == "matches":
+        return "matches " + (listing(sorted(m for m, _ in obs)) or "none")
+    if kind == "order":
+        return f"{obs[0]} ({obs[2]} x {obs[1]})"
+    return obs[0] if obs[1] is None else f"{obs[0]} as {obs[1]}"
+
+
+def _regress(kind: str, before: Obs, after: Obs) -> Problem | None:
+    """Why ``after`` cannot follow ``before`` in one history of the key, or None.
+
+    Forward progress is fine (missing -> accepted, pending -> captured, stock
+    down, a new match); a definite state changing, or stock going up, is a
+    contradiction; something visible that is no longer visible is pending.
+    """
+    if kind == "stock":
+        return ("stock went up without a PUT", False) if after > before else None
+    if kind == "matches":
+        gone = sorted(m for m, _ in before - after)
+        return (f"{listing(gone)} no longer listed", True) if gone else None
+    if before in (ABSENT, after):
+        return None
+    if after == ABSENT or (before[0] in _DEFINITE[kind] and after[0] == "pending"):
+        return ("no longer visible", True)
+    if before[0] in _DEFINITE[kind]:
+        return ("a definite outcome changed", False)
+    return None
+
+
+_DEFINITE = {"order": ("accepted", "rejected"), "payment": ("captured", "declined")}
+
+
+def _strongest(kind: str, seen: Sequence[_Read]) -> _Read | None:
+    """Among reads of one key, the one every later read must not go back from."""
+    if not seen:
+        return None
+    if kind == "stock":
+        return min(seen, key=lambda r: r.obs)
+    if kind == "matches":
+        return max(seen, key=lambda r: len(r.obs))
+    definite = [r for r in seen if r.obs != ABSENT and r.obs[0] in _DEFINITE[kind]]
+    present = [r for r in seen if r.obs != ABSENT]
+    return (definite or present or list(seen))[0]
+
+
+@dataclass(slots=True)
+class _Writes:
+    """The workload's writes by key, for phantom and freshness checks."""
+
+    orders: dict[str, list[Operation]]
+    payments: dict[str, list[Operation]]
+    swipes: dict[tuple[str, str], list[Operation]]
+    initial: dict[str, int]
+    # sku -> orders as (first invoke time, qty, surely refused, order_id)
+    by_sku: dict[str, list[tuple[float, int, bool, str]]]
+    # user -> matches answered to swipes as (answer time, match_id)
+    matched: dict[str, list[tuple[float, str]]]
+
+
+def _writes(history: History) -> _Writes:
+    out = _Writes({}, {}, {}, {}, {}, {})
+    for op in history.operations():
+        req = body(op)
+        if op.f == "order":
+            out.orders.setdefault(str(req["order_id"]), []).append(op)
+        elif op.f == "pay":
+            out.payments.setdefault(str(req["payment_id"]), []).append(op)
+        elif op.f == "swipe":
+            pair = (str(req["swiper"]), str(req["swipee"]))
+            out.swipes.setdefault(pair, []).append(op)
+            said = answer(op)
+            if op.outcome == "ok" and said.get("matched"):
+                for user in pair:
+                    out.matched.setdefault(user, []).append(
+                        (op.end_time, str(said.get("match_id")))
+                    )
+        elif op.f == "set_stock" and op.outcome == "ok":
+            out.initial[str(req["sku"])] = int(req["available"])
+    for order_id, ops in out.orders.items():
+        first = body(ops[0])
+        refused = all(op.outcome == "fail" for op in ops)
+        out.by_sku.setdefault(str(first["sku"]), []).append(
+            (ops[0].invoke.time, int(first["qty"]), refused, order_id)
+        )
+    for entries in out.by_sku.values():
+        entries.sort()
+    return out
+
+
+def _reads(history: History) -> list[_Read]:
+    out = []
+    for op in history.operations():
+        spec = _READS.get(op.f)
+        if spec is None or op.outcome != "ok":
+            continue
+        kind, field = spec
+        obs = _observe(kind, op)
+        if obs is None:
+            continue
+        snapshot = op.request.get("snapshot")
+        out.append(
+            _Read(
+                op=op,
+                kind=kind,
+                key=str(body(op)[field]),
+                node=int(op.request.get("node", 0)),
+                snapshot=(int(snapshot or 0) if op.invoke.phase == "final" else None),
+                obs=obs,
+            )
+        )
+    return out
+
+
+def _phantom(read: _Read, writes: _Writes) -> str | None:
+    """What the read shows that no write sent before it completed could produce."""
+    if read.kind == "order" and read.obs != ABSENT:
+        ops = writes.orders.get(read.key, [])
+        if not any(op.invoke.time < read.end for op in ops):
+            return f"order {read.key} reads {_show('order', read.obs)} but was never sent by then"
+        first = body(ops[0])
+        _, sku, qty = read.obs
+        if (sku, qty) != (str(first["sku"]), int(first["qty"])):
+            return (
+                f"order {read.key} reads {qty} x {sku}, but was sent as "
+                f"{first['qty']} x {first['sku']}"
+            )
+    elif read.kind == "payment" and read.obs != ABSENT:
+        ops = writes.payments.get(read.key, [])
+        if not any(op.invoke.time < read.end for op in ops):
+            return (
+                f"payment {read.key} reads {_show('payment', read.obs)} but was never sent by then"
+            )
+    elif read.kind == "stock" and read.key in writes.initial:
+        entries = writes.by_sku.get(read.key, [])
+        sent = sum(qty for t, qty, refused, _ in entries if t < read.end and not refused)
+        floor = writes.initial[read.key] - sent
+        if read.obs < floor:
+            return (
+                f"sku {read.key} reads {read.obs} available, but the orders sent by then "
+                f"could take at most {sent} of {writes.initial[read.key]}"
+            )
+    elif read.kind == "matches":
+        for match_id, pair in sorted(read.obs):
+            if read.key not in pair:
+                return f"the matches of {read.key} list {match_id} between {pair[0]} and {pair[1]}"
+            a, b = pair
+            for x, y in ((a, b), (b, a)):
+                rights = [
+                    op
+                    for op in writes.swipes.get((x, y), [])
+                    if body(op)["direction"] == "right" and op.outcome != "fail"
+                ]
+                if not any(op.invoke.time < read.end for op in rights):
+                    return (
+                        f"the matches of {read.key} list {match_id} between {a} and {b} "
+                        f"before {x} swiped right on {y}"
+                    )
+    return None
+
+
+def _acknowledged_before(read: _Read, writes: _Writes) -> Problem | None:
+    """Strong reads: what a write acknowledged before the read was sent makes it show."""
+    t = read.start
+    if read.kind == "order":
+        done = [op for op in writes.orders.get(read.key, []) if op.end_time < t]
+        if any(op.outcome == "ok" for op in done) and read.obs[0:1] != ("accepted",):
+            return (
+                f"order {read.key} was acknowledged accepted before, but reads "
+                f"{_show('order', read.obs)}",
+                False,
+            )
+    elif read.kind == "payment":
+        done = [op for op in writes.payments.get(read.key, []) if op.end_time < t]
+        for op in done:
+            if op.outcome == "ok":
+                charge = answer(op).get("charge_id")
+                if read.obs != ("captured", charge):
+                    return (
+                        f"payment {read.key} was acknowledged captured as {charge} before, "
+                        f"but reads {_show('payment', read.obs)}",
+                        False,
+                    )
+            elif op.outcome == "fail" and read.obs != ABSENT and read.obs[0] == "captured":
+                return (
+                    f"payment {read.key} was answered declined before, but reads captured",
+                    False,
+                )
+    elif read.kind == "stock" and read.key in writes.initial:
+        taken = 0
+        for _, qty, _, order_id in writes.by_sku.get(read.key, []):
+            ops = writes.orders[order_id]
+            if any(op.outcome == "ok" and op.end_time < t for op in ops):
+                taken += qty
+        ceiling = writes.initial[read.key] - taken
+        if read.obs > ceiling:
+            return (
+                f"sku {read.key} reads {read.obs} available, but orders acknowledged "
+                f"before took {taken} of {writes.initial[read.key]}",
+                False,
+            )
+    elif read.kind == "matches":
+        listed = {m for m, _ in read.obs}
+        for when, match_id in writes.matched.get(read.key, []):
+            if when < t and match_id not in listed:
+                return (
+                    f"match {match_id} was acknowledged before, but the matches "
+                    f"of {read.key} do not list it",
+                    False,
+                )
+    return None
+
+
+def _unanswered(
+    history: History, last: int, answered: Mapping[tuple[str, str], Sequence[_Read]]
+) -> list[tuple[str, str, list[int]]]:
+    """Keys the last settled snapshot tried to read and no replica answered."""
+    tried: dict[tuple[str, str], list[int]] = {}
+    for op in history.operations():
+        spec = _READS.get(op.f)
+        if spec is None or op.invoke.phase != "final":
+            continue
+        if int(op.request.get("snapshot") or 0) == last:
+            key = (spec[0], str(body(op)[spec[1]]))
+            tried.setdefault(key, []).append(op.invoke.op_id)
+    return [
+        (kind, key, ids)
+        for (kind, key), ids in tried.items()
+        if not any(r.snapshot == last for r in answered.get((kind, key), ()))
+    ]
+
+
+def _then(
+    name: str, kind: str, before: _Read, after: _Read, problem: Problem | None, what: str
+) -> Problem | None:
+    """``order o-1 read accepted (op 3), then the settled state shows ... (op 9): why``."""
+    if problem is None:
+        return None
+    return (
+        f"{name} read {_show(kind, before.obs)} (op {before.id}), then {what} shows "
+        f"{_show(kind, after.obs)} (op {after.id}): {problem[0]}",
+        problem[1],
+    )
+
+
+_NOUN = {"order": "order", "stock": "sku", "payment": "payment", "matches": "user"}
+
+
+def _label(kind: str, key: str) -> str:
+    return f"{_NOUN[kind]} {key}"
+
+
+def make_consistent_reads(reads: ReadConsistency = "eventual") -> Checker:
+    """The ``consistent_reads`` checker for a design's read promise."""
+
+    def check_consistent_reads(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
+        out = Findings("consistent_reads", "key")
+        writes = _writes(history)
+        all_reads = _reads(history)
+        by_key: dict[tuple[str, str], list[_Read]] = {}
+        for read in all_reads:
+            by_key.setdefault((read.kind, read.key), []).append(read)
+        last = max(
+            (
+                int(op.request.get("snapshot") or 0)
+                for op in history.operations()
+                if op.f in _READS and op.invoke.phase == "final"
+            ),
+            default=None,
+        )
+
+        def report(problem: Problem | None, keys: Iterable[str], ids: Iterable[int]) -> None:
+            if problem is not None:
+                (out.pending if problem[1] else out.violation)(problem[0], keys, ids)
+
+        for (kind, key), reads_of in by_key.items():
+            out.checked += 1
+            name = _label(kind, key)
+            for read in reads_of:
+                report(
+                    (phantom, False) if (phantom := _phantom(read, writes)) else None,
+                    [key],
+                    [read.id],
+                )
+            settled = [r for r in reads_of if r.snapshot == last] if last is not None else []
+            answers = {r.obs for r in settled}
+            if len(answers) > 1:
+                said = "; ".join(f"target-{r.node} says {_show(kind, r.obs)}" for r in settled)
+                report(
+                    (f"the replicas disagree about {name} after settling: {said}", True),
+                    [key],
+                    [r.id for r in settled],
+                )
+            elif settled:
+                now = settled[0]
+                for read in reads_of:
+                    if read.snapshot is None:
+                        problem = _regress(kind, read.obs, now.obs)
+                        report(
+                            _then(name, kind, read, now, problem, "the settled state"),
+                            [key],
+                            [read.id, now.id],
+                        )
+            _successive_snapshots(kind, name, key, reads_of, report)
+            if reads == "strong":
+                _strong(kind, name, key, reads_of, writes, report)
+        if last is not None:
+            _mutual_lists(by_key, last, report)
+            for kind, key, ids in _unanswered(history, last, by_key):
+                out.checked += 1
+                out.undecided(
+                    f"no replica answered the final read of {_label(kind, key)}", [key], ids
+                )
+        return out.verdict()
+
+    check_consistent_reads.__doc__ = (
+        f"Reads describe one state ({reads} reads); see invariants._reads."
+    )
+    return check_consistent_reads
+
+
+def _successive_snapshots(
+    kind: str,
+    name: str,
+    key: str,
+    reads_of: Sequence[_Read],
+    report: Callable[[Problem | None, Iterable[str], Iterable[int]], None],
+) -> None:
+    """One replica's settled snapshots never go backwards."""
+    by_node: dict[int, list[_Read]] = {}
+    for read in reads_of:
+        if read.snapshot is not None:
+            by_node.setdefault(read.node, []).append(read)
+    for node, series in by_node.items():
+        series.sort(key=lambda r: (r.snapshot, r.start))
+        for before, after in itertools.pairwise(series):
+            problem = _regress(kind, before.obs, after.obs)
+            if problem is not None:
+                # The same replica, after settling: nothing may go backwards.
+                what = f"final snapshot {after.snapshot} of target-{node}"
+                report(
+                    _then(name, kind, before, after, (problem[0], False), what),
+                    [key],
+                    [before.id, after.id],
+                )
+                break
+
+
+def _strong(
+    kind: str,
+    name: str,
+    key: str,
+    reads_of: Sequence[_Read],
+    writes: _Writes,
+    report: Callable[[Problem | None, Iterable[str], Iterable[int]], None],
+) -> None:
+    """Strong reads: fresh w.r.t. acknowledged writes and earlier completed reads."""
+    main = sorted((r for r in reads_of if r.snapshot is None), key=lambda r: r.start)
+    by_end = sorted(main, key=lambda r: r.end)
+    done = 0
+    for read in main:
+        report(_acknowledged_before(read, writes), [key], [read.id])
+        while done < len(by_end) and by_end[done].end < read.start:
+            done += 1
+        # No read may be older than one that had answered before it was sent.
+        earlier = _strongest(kind, by_end[:done])
+        if earlier is not None:
+            problem = _regress(kind, earlier.obs, read.obs)
+            what = f"op {read.id}, sent after op {earlier.id} had answered,"
+            report(
+                _then(name, kind, earlier, read, problem and (problem[0], False), what),
+                [key],
+                [earlier.id, read.id],
+            )
+
+
+def _mutual_lists(
+    by_key: Mapping[tuple[str, str], Sequence[_Read]],
+    last: int,
+    report: Callable[[Problem | None, Iterable[str], Iterable[int]], None],
+) -> None:
+    """After settling, a match listed by one user is listed by the other."""
+    settled: dict[str, _Read] = {}
+    for (kind, key), reads_of in by_key.items():
+        if kind == "matches":
+            for read in reads_of:
+                if read.snapshot == last:
+                    settled.setdefault(key, read)
+    for user, read in settled.items():
+        for match_id, pair in sorted(read.obs):
+            other = pair[1] if pair[0] == user else pair[0]
+            theirs = settled.get(other)
+            if theirs is not None and match_id not in {m for m, _ in theirs.obs}:
+                report(
+                    (
+                        f"user {user} lists match {match_id} with {other}, but {other}'s "
+                        "settled list does not",
+                        True,
+                    ),
+                    [match_id, user, other],
+                    [read.id, theirs.id],
+                )
