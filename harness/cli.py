@@ -1,16 +1,20 @@
 """The ``failmodel`` command line.
 
-Exit codes: 0 every row passed, 1 a row failed (or errored), 2 usage or
-configuration error.
+Exit codes: 0 every row passed, 1 a row failed, errored or was inconclusive,
+2 usage or configuration error, 130 / 143 stopped by SIGINT / SIGTERM (after
+healing every fault, stopping every process and writing the report).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from harness.interrupt import Interrupted, signal_name, stop_on_signals
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -35,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--row", action="append", default=[], help="only this row (repeatable)")
     verify.add_argument("--seed", type=int, help="Hypothesis seed (replays a search)")
     verify.add_argument("--out", type=Path, default=Path("reports"), help="report folder")
+    verify.add_argument(
+        "--allow-inconclusive",
+        action="store_true",
+        help="do not fail the run for INCONCLUSIVE rows (invariants judged on too few examples)",
+    )
 
     replay = sub.add_parser("replay", help="replay a saved schedule (from a report) N times")
     replay.add_argument("schedule", type=Path, help="a *.schedule.json file from a report")
@@ -115,7 +124,14 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             continue
         print(format_summary(report))
         print(f"report: {out_dir / 'report.md'}")
-        worst = max(worst, report.exit_code)
+        if report.interrupted:
+            print(
+                f"failmodel: interrupted by {report.interrupted}; every fault was healed and "
+                f"every process stopped; partial report: {out_dir / 'report.md'}",
+                file=sys.stderr,
+            )
+            return 128 + signal.Signals[report.interrupted].value
+        worst = max(worst, report.exit_code_for(allow_inconclusive=args.allow_inconclusive))
     return worst
 
 
@@ -143,6 +159,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             invariants=row.invariants,
             out_dir=args.out,
             run_id=new_run_id(),
+            settle_timeout_s=design.target.settle_timeout_s,
+            reads=design.target.reads,
         ) as runner,
     ):
         for i in range(args.times):
@@ -158,13 +176,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"setup": _cmd_setup, "verify": _cmd_verify, "replay": _cmd_replay}
     try:
-        return handlers[args.command](args)
-    except KeyboardInterrupt:
+        with stop_on_signals():
+            return handlers[args.command](args)
+    except KeyboardInterrupt as exc:
         print(
-            "failmodel: interrupted; every fault was healed and every process stopped",
+            f"failmodel: interrupted by {signal_name(exc)}; every fault was healed and every "
+            "process stopped",
             file=sys.stderr,
         )
-        return 130
+        return exc.exit_code if isinstance(exc, Interrupted) else 130
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ class _Options:
     seed: int | None
     out: Path
     allow_unexercised: bool
+    allow_inconclusive: bool
 
 
 _OPTIONS = pytest.StashKey[_Options]()
@@ -76,24 +77,40 @@ def parse_seed(value: str | None) -> int | None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("failmodel", "failure-model verification of design files (*.toml)")
     group.addoption(
-        "--failmodel-variant", default="correct", metavar="NAME",
+        "--failmodel-variant",
+        default="correct",
+        metavar="NAME",
         help="target variant to verify, one of the design's target.variants (default: correct)",
     )
     group.addoption(
-        "--failmodel-profile", default="dev", metavar="NAME",
+        "--failmodel-profile",
+        default="dev",
+        metavar="NAME",
         help=f"search budget per row: {', '.join(PROFILE_NAMES)} (default: dev)",
     )
     group.addoption(
-        "--failmodel-seed", default=None, metavar="INT",
+        "--failmodel-seed",
+        default=None,
+        metavar="INT",
         help="Hypothesis seed for every row (replays a search; default: random per row)",
     )
     group.addoption(
-        "--failmodel-out", default="reports/pytest", metavar="DIR",
+        "--failmodel-out",
+        default="reports/pytest",
+        metavar="DIR",
         help="folder for reports, histories and schedules (default: reports/pytest)",
     )
     group.addoption(
-        "--failmodel-allow-unexercised", action="store_true", default=False,
+        "--failmodel-allow-unexercised",
+        action="store_true",
+        default=False,
         help="skip, instead of fail, rows whose faults never met an operation",
+    )
+    group.addoption(
+        "--failmodel-allow-inconclusive",
+        action="store_true",
+        default=False,
+        help="skip, instead of fail, rows whose invariants were judged on too few examples",
     )
 
 
@@ -110,6 +127,7 @@ def pytest_configure(config: pytest.Config) -> None:
         seed=parse_seed(config.getoption("failmodel_seed")),
         out=out if out.is_absolute() else config.invocation_params.dir / out,
         allow_unexercised=config.getoption("failmodel_allow_unexercised"),
+        allow_inconclusive=config.getoption("failmodel_allow_inconclusive"),
     )
 
 
@@ -236,7 +254,8 @@ def _design_run(config: pytest.Config, design: Design, options: _Options) -> _De
         out_dir = out_dir / worker
     run_id = new_run_id()
     base_seed = (
-        options.seed if options.seed is not None
+        options.seed
+        if options.seed is not None
         else int.from_bytes(bytes.fromhex(run_id)[:4], "big")
     )
     run = _DesignRun(
@@ -267,9 +286,14 @@ class RowItem(pytest.Item):
         design, options = run.design, run.options
         seed = options.seed if options.seed is not None else run.base_seed + self.index
         result = verify_row(
-            run.system, design, self.row,
-            variant=options.variant, profile=PROFILES[options.profile], seed_=seed,
-            out_dir=run.out_dir / self.row.id, run_id=f"{run.run_id}{self.index}",
+            run.system,
+            design,
+            self.row,
+            variant=options.variant,
+            profile=PROFILES[options.profile],
+            seed_=seed,
+            out_dir=run.out_dir / self.row.id,
+            run_id=f"{run.run_id}{self.index}",
         )
         run.record(result)
         line = row_line(result)
@@ -278,8 +302,17 @@ class RowItem(pytest.Item):
         if result.status == "PASS":
             return
         if result.status == "NOT EXERCISED" and options.allow_unexercised:
-            pytest.skip(f"{unexercised_message(self.row, result)} (allowed by "
-                        "--failmodel-allow-unexercised)")
+            pytest.skip(
+                f"{unexercised_message(self.row, result)} (allowed by "
+                "--failmodel-allow-unexercised)"
+            )
+        if result.status == "INCONCLUSIVE" and options.allow_inconclusive:
+            pytest.skip(
+                f"row {self.row.id} INCONCLUSIVE: {result.reason} (allowed by "
+                "--failmodel-allow-inconclusive)"
+            )
+        if result.interrupted is not None:
+            raise KeyboardInterrupt(f"row {self.row.id} interrupted by {result.interrupted}")
         raise RowFailed(failure_message(self.row, result))
 
     def repr_failure(
@@ -315,12 +348,18 @@ def failure_message(row: Row, result: RowResult) -> str:
     if result.status == "ERROR":
         return f"row {row.id} ERROR (the harness or target broke; no verdict):\n{result.error}"
     if result.status == "NOT EXERCISED":
-        return (unexercised_message(row, result)
-                + "; pass --failmodel-allow-unexercised to skip such rows instead of failing")
+        return (
+            unexercised_message(row, result)
+            + "; pass --failmodel-allow-unexercised to skip such rows instead of failing"
+        )
+    if result.status == "INCONCLUSIVE":
+        return (
+            f"row {row.id} INCONCLUSIVE (judged on too few examples, so not a PASS): "
+            f"{result.reason}; pass --failmodel-allow-inconclusive to skip such rows instead"
+        )
     cx = result.counterexample
     assert cx is not None, "a FAIL row always has a counterexample"
-    lines = [f"row {row.id} FAIL: {row.failure_mode}",
-             f"  expected: {row.correct_behaviour}"]
+    lines = [f"row {row.id} FAIL: {row.failure_mode}", f"  expected: {row.correct_behaviour}"]
     for verdict in cx.violated:
         lines.append(f"  {verdict.invariant} {verdict.status}: {verdict.summary}")
         lines.extend(f"    - {e.message}" for e in verdict.evidence[:_EVIDENCE_SHOWN])

@@ -6,10 +6,16 @@ failing example, which Hypothesis shrinks. Real systems are nondeterministic,
 so a failure that does not reproduce is not an error here: the first
 failing example is kept as evidence, the smallest failing schedule is
 replayed several times, and the report gives the reproduction rate.
+
+A PASS means judged and held: a row whose invariants were not judged valid
+on enough of its examples (a final state that could not be read, checkers
+with nothing to examine) is INCONCLUSIVE, never PASS. Side effects that land
+after their example was judged are judged too, at the end of the row.
 """
 
 from __future__ import annotations
 
+import math
 import shlex
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +29,15 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
 
 from harness.design import Design, Row
-from harness.report import Counterexample, DesignReport, RowResult, RowStatus, write_report
+from harness.interrupt import signal_name
+from harness.report import (
+    Counterexample,
+    DesignReport,
+    Judged,
+    RowResult,
+    RowStatus,
+    write_report,
+)
 from harness.schedule.coverage import add_coverage
 from harness.schedule.model import Schedule
 from harness.schedule.runner import ExampleOutcome, ExampleRunner
@@ -68,6 +82,7 @@ class _Search:
     outcomes: list[ExampleOutcome] = field(default_factory=list)
     failures: list[ExampleOutcome] = field(default_factory=list)
     first_failure_at: float | None = None
+    last_example_at: float = field(default_factory=time.monotonic)
     error: str | None = None
 
     def best(self) -> ExampleOutcome | None:
@@ -78,6 +93,14 @@ class _Search:
             self.first_failure_at is not None
             and time.monotonic() - self.first_failure_at > self.profile.shrink_s
         )
+
+    def add(self, outcome: ExampleOutcome) -> None:
+        self.outcomes.append(outcome)
+        self.last_example_at = time.monotonic()
+        if outcome.failed:
+            self.failures.append(outcome)
+            if self.first_failure_at is None:
+                self.first_failure_at = self.last_example_at
 
 
 def replay_command(design: Design, row: Row, variant: str, profile: str, seed_: int) -> str:
@@ -106,10 +129,13 @@ def verify_design(
     rows: Sequence[str] | None = None,
     seed_: int | None = None,
     out_dir: Path,
+    database: Path | None = None,
     log: bool = True,
 ) -> DesignReport:
     """Run every (selected) row of ``design`` against ``variant``. The report is
-    rewritten after every row, so an interrupted run keeps what it found."""
+    rewritten after every row, so an interrupted run keeps what it found; an
+    interrupt (SIGINT, SIGTERM) ends the run early with ``interrupted`` set.
+    ``database`` is the Hypothesis example database (default: in the cache)."""
     if variant not in design.target.variants:
         raise ValueError(
             f"{design.path}: unknown variant {variant!r}; "
@@ -121,6 +147,7 @@ def verify_design(
     run_id = new_run_id()
     base_seed = seed_ if seed_ is not None else int.from_bytes(bytes.fromhex(run_id)[:4], "big")
     results: list[RowResult] = []
+    interrupted: str | None = None
 
     def report() -> DesignReport:
         return DesignReport(
@@ -131,38 +158,46 @@ def verify_design(
             started_at=started_at,
             duration_s=time.monotonic() - started,
             rows=tuple(results),
+            interrupted=interrupted,
         )
 
-    with LiveSystem(
-        design.target_spec(variant), redis_persistence=design.services.redis_persistence
-    ) as system:
-        for i, row in enumerate(chosen):
-            row_seed = base_seed + i if seed_ is None else seed_
-            if log:
-                print(
-                    f"[{design.name}/{variant}] row {row.id}: searching (seed {row_seed})",
-                    flush=True,
+    try:
+        with LiveSystem(
+            design.target_spec(variant), redis_persistence=design.services.redis_persistence
+        ) as system:
+            for i, row in enumerate(chosen):
+                row_seed = base_seed + i if seed_ is None else seed_
+                if log:
+                    print(
+                        f"[{design.name}/{variant}] row {row.id}: searching (seed {row_seed})",
+                        flush=True,
+                    )
+                result = verify_row(
+                    system,
+                    design,
+                    row,
+                    variant=variant,
+                    profile=profile,
+                    seed_=row_seed,
+                    out_dir=out_dir / row.id,
+                    run_id=f"{run_id}{i}",
+                    database=database,
                 )
-            result = verify_row(
-                system,
-                design,
-                row,
-                variant=variant,
-                profile=profile,
-                seed_=row_seed,
-                out_dir=out_dir / row.id,
-                run_id=f"{run_id}{i}",
-            )
-            results.append(result)
-            write_report(report(), out_dir)
-            if log:
-                print(
-                    f"[{design.name}/{variant}] row {row.id}: {result.status} "
-                    f"({result.examples} examples, {result.duration_s:.1f} s)",
-                    flush=True,
-                )
-                if result.status == "FAIL":
-                    print(f"  seed {result.seed}; replay: {result.replay_command}", flush=True)
+                results.append(result)
+                interrupted = result.interrupted
+                write_report(report(), out_dir)
+                if log:
+                    print(
+                        f"[{design.name}/{variant}] row {row.id}: {result.status} "
+                        f"({result.examples} examples, {result.duration_s:.1f} s)",
+                        flush=True,
+                    )
+                    if result.status == "FAIL":
+                        print(f"  seed {result.seed}; replay: {result.replay_command}", flush=True)
+                if interrupted:
+                    break
+    except KeyboardInterrupt as exc:  # while starting or stopping the system
+        interrupted = signal_name(exc)
     final = report()
     write_report(final, out_dir)
     return final
@@ -178,16 +213,23 @@ def verify_row(
     seed_: int,
     out_dir: Path,
     run_id: str,
+    database: Path | None = None,
 ) -> RowResult:
+    """One row's search, its counterexample and replays, and the late-effects
+    check; an interrupt ends it early with what was found."""
     started = time.monotonic()
     search = _Search(row=row, profile=profile)
     error: str | None = None
+    interrupted: str | None = None
+    counterexample: Counterexample | None = None
     with ExampleRunner(
         system,
         workload=design.workload,
         invariants=row.invariants,
         out_dir=out_dir,
         run_id=run_id,
+        settle_timeout_s=design.target.settle_timeout_s,
+        reads=design.target.reads,
     ) as runner:
 
         def example(schedule: Schedule) -> None:
@@ -208,39 +250,55 @@ def verify_row(
                 # (as Flaky) instead of shrinking a harness error.
                 search.error = f"{type(exc).__name__}: {exc}"
                 raise
-            search.outcomes.append(outcome)
+            search.add(outcome)
             if outcome.failed:
-                search.failures.append(outcome)
-                if search.first_failure_at is None:
-                    search.first_failure_at = time.monotonic()
                 raise RowViolation(outcome)
 
-        test = _hypothesis_test(example, design, row, variant, profile, seed_)
+        test = _hypothesis_test(example, design, row, variant, profile, seed_, database)
         try:
-            test()
-        except (RowViolation, Flaky):
-            pass  # the failures are in `search`; Flaky = did not reproduce
-        except Exception as exc:  # the harness or target broke: not a verdict
-            search.error = search.error or f"{type(exc).__name__}: {exc}"
-        if search.error is not None:
-            error = search.error
-            tails = system.log_tails()
-            if tails:
-                error += "\n" + "\n".join(f"--- {n} ---\n{t}" for n, t in tails.items())
-
-        counterexample = _counterexample(runner, search, profile) if search.failures else None
+            try:
+                test()
+            except (RowViolation, Flaky):
+                pass  # the failures are in `search`; Flaky = did not reproduce
+            except Exception as exc:  # the harness or target broke: not a verdict
+                search.error = search.error or f"{type(exc).__name__}: {exc}"
+            if search.error is not None:
+                error = _with_log_tails(search.error, system)
+            elif search.failures:
+                counterexample, error = _counterexample(runner, search, profile, system)
+            if search.error is None:
+                late = _late_failures(runner, search, design, system)
+                if late and counterexample is None:
+                    counterexample, error = _late_counterexample(
+                        runner, late, profile, design, system
+                    )
+        except KeyboardInterrupt as exc:
+            interrupted = signal_name(exc)
+            if counterexample is None and search.failures:
+                counterexample = _unreplayed(search)
 
     coverage = add_coverage(o.coverage for o in search.outcomes)
     exercised = any(coverage.get(name, 0) > 0 for name in row.exercised_by)
+    judged = _judged(search.outcomes, row.invariants)
+    reason: str | None = None
     status: RowStatus
-    if counterexample is not None:
+    if counterexample is not None and (error is None or search.error is not None):
         status = "FAIL"
     elif error is not None:
         status = "ERROR"
+    elif interrupted is not None:
+        status = "INTERRUPTED"
+    elif (reason := _inconclusive(search.outcomes, judged)) is not None:
+        status = "INCONCLUSIVE"
     elif not exercised:
         status = "NOT EXERCISED"
     else:
         status = "PASS"
+    if interrupted is not None:
+        found = f"; {len(search.outcomes)} examples judged before it" if search.outcomes else ""
+        reason = f"the row's search was interrupted by {interrupted}{found}"
+        if status != "INTERRUPTED":
+            reason = f"{status} before the run was interrupted by {interrupted}"
     return RowResult(
         row_id=row.id,
         failure_mode=row.failure_mode,
@@ -258,7 +316,68 @@ def verify_row(
         first_failure_s=(
             None if search.first_failure_at is None else search.first_failure_at - started
         ),
+        judged=judged,
+        reason=reason,
+        unsettled=sum(not o.settled for o in search.outcomes),
+        interrupted=interrupted,
     )
+
+
+def _with_log_tails(error: str, system: LiveSystem) -> str:
+    tails = system.log_tails()
+    if tails:
+        error += "\n" + "\n".join(f"--- {n} ---\n{t}" for n, t in tails.items())
+    return error
+
+
+def _judged(outcomes: Sequence[ExampleOutcome], invariants: Sequence[str]) -> dict[str, Judged]:
+    """Per listed invariant: on how many examples it was judged, and how."""
+    counts: dict[str, dict[str, int]] = {n: {} for n in invariants}
+    why: dict[str, str] = {}
+    for outcome in outcomes:
+        for verdict in outcome.verdicts:
+            if verdict.invariant not in counts:
+                continue
+            kind = "vacuous" if verdict.vacuous else verdict.status
+            tally = counts[verdict.invariant]
+            tally[kind] = tally.get(kind, 0) + 1
+            if verdict.status == "unknown":
+                why.setdefault(verdict.invariant, verdict.summary)
+    return {
+        name: Judged(
+            valid=c.get("valid", 0),
+            vacuous=c.get("vacuous", 0),
+            unknown=c.get("unknown", 0),
+            invalid=c.get("invalid", 0),
+            why_unknown=why.get(name, ""),
+        )
+        for name, c in counts.items()
+    }
+
+
+def _inconclusive(outcomes: Sequence[ExampleOutcome], judged: dict[str, Judged]) -> str | None:
+    """Why the row's PASS would rest on too little, or None when it would not:
+    each invariant must hold on at least half of the examples and have had
+    something to examine in at least one."""
+    n = len(outcomes)
+    if n == 0:
+        return "no example was judged"
+    need = math.ceil(n / 2)
+    problems = []
+    for name, j in judged.items():
+        held = j.valid + j.vacuous
+        if j.valid == 0 and j.unknown == 0:
+            problems.append(f"{name} had nothing to check in any of {n} examples")
+        elif held < need or j.valid == 0:
+            because = f" (unknown: {j.why_unknown})" if j.why_unknown else ""
+            problems.append(f"{name} was judged valid in {j.valid} of {n} examples{because}")
+    if not problems:
+        return None
+    unreadable = [o for o in outcomes if o.unread]
+    if unreadable:
+        how = "; ".join(unreadable[0].unread.values())
+        problems.insert(0, f"final state unreadable in {len(unreadable)} of {n} examples: {how}")
+    return "; ".join(problems)
 
 
 def _hypothesis_test(
@@ -268,9 +387,10 @@ def _hypothesis_test(
     variant: str,
     profile: Profile,
     seed_: int,
+    database: Path | None,
 ) -> Callable[[], None]:
     strategy = schedules(design.workload, row.families, row.shape)
-    db = DirectoryBasedExampleDatabase(str(cache_dir() / "hypothesis-db"))
+    db = DirectoryBasedExampleDatabase(str(database or cache_dir() / "hypothesis-db"))
     configured = settings(
         max_examples=row.examples or profile.examples,
         deadline=None,
@@ -291,22 +411,105 @@ def _hypothesis_test(
     return test
 
 
-def _counterexample(runner: ExampleRunner, search: _Search, profile: Profile) -> Counterexample:
+def _save(outcome: ExampleOutcome) -> Path:
+    path = outcome.history_path.with_suffix(".schedule.json")
+    path.write_text(outcome.schedule.dumps(), encoding="utf-8")
+    return path
+
+
+def _unreplayed(search: _Search) -> Counterexample:
+    """The best failure so far, saved but not replayed (the run was interrupted)."""
+    best = search.best()
+    assert best is not None
+    return Counterexample(
+        schedule_lines=tuple(best.schedule.describe()),
+        schedule_path=_save(best),
+        history_path=best.history_path,
+        verdicts=best.violated(),
+        reproduced=0,
+        attempts=0,
+    )
+
+
+def _replays(
+    runner: ExampleRunner, outcome: ExampleOutcome, profile: Profile, system: LiveSystem
+) -> tuple[list[ExampleOutcome], str | None]:
+    """Replay a failing schedule; a harness error stops the replays (and is returned)."""
+    done: list[ExampleOutcome] = []
+    for _ in range(profile.replays):
+        try:
+            done.append(runner.run(outcome.schedule))
+        except Exception as exc:
+            error = f"replaying the counterexample broke: {type(exc).__name__}: {exc}"
+            return done, _with_log_tails(error, system)
+    return done, None
+
+
+def _counterexample(
+    runner: ExampleRunner, search: _Search, profile: Profile, system: LiveSystem
+) -> tuple[Counterexample, str | None]:
     best = search.best()
     assert best is not None
     first = search.failures[0]
-    schedule_path = best.history_path.with_suffix(".schedule.json")
-    schedule_path.write_text(best.schedule.dumps(), encoding="utf-8")
-    first_schedule = first.history_path.with_suffix(".schedule.json")
-    first_schedule.write_text(first.schedule.dumps(), encoding="utf-8")
-    reproduced = sum(runner.run(best.schedule).failed for _ in range(profile.replays))
-    return Counterexample(
-        schedule_lines=tuple(best.schedule.describe()),
-        schedule_path=schedule_path,
-        history_path=best.history_path,
-        verdicts=best.violated(),
-        reproduced=reproduced,
-        attempts=profile.replays,
-        original_schedule_path=first_schedule if first is not best else None,
-        original_history_path=first.history_path if first is not best else None,
+    first_schedule = _save(first)
+    replays, error = _replays(runner, best, profile, system)
+    return (
+        Counterexample(
+            schedule_lines=tuple(best.schedule.describe()),
+            schedule_path=_save(best),
+            history_path=best.history_path,
+            verdicts=best.violated(),
+            reproduced=sum(r.failed for r in replays),
+            attempts=len(replays),
+            original_schedule_path=first_schedule if first is not best else None,
+            original_history_path=first.history_path if first is not best else None,
+        ),
+        error,
+    )
+
+
+def _late_failures(
+    runner: ExampleRunner, search: _Search, design: Design, system: LiveSystem
+) -> list[ExampleOutcome]:
+    """Watch the partner for ``late_effects_s`` after the last example, then
+    settle and judge again every example that got new side effects."""
+    if system.partner_control is None or not search.outcomes:
+        return []
+    _linger(search.last_example_at, design.target.late_effects_s)
+    return runner.recheck(search.outcomes)
+
+
+def _linger(since: float, window_s: float) -> None:
+    remaining = window_s - (time.monotonic() - since)
+    if remaining > 0:
+        time.sleep(remaining)
+
+
+def _late_counterexample(
+    runner: ExampleRunner,
+    late: list[ExampleOutcome],
+    profile: Profile,
+    design: Design,
+    system: LiveSystem,
+) -> tuple[Counterexample, str | None]:
+    """A failure only late side effects revealed: the example, not shrunk
+    (Hypothesis had judged it passing), replayed with the same late watch."""
+    best = min(late, key=lambda o: (o.schedule.size(), o.number))
+    replays, error = _replays(runner, best, profile, system)
+    reproduced = sum(r.failed for r in replays)
+    if error is None and replays:
+        _linger(time.monotonic(), design.target.late_effects_s)
+        caught = {o.number for o in runner.recheck([r for r in replays if not r.failed])}
+        reproduced += len(caught)
+    return (
+        Counterexample(
+            schedule_lines=tuple(best.schedule.describe()),
+            schedule_path=_save(best),
+            history_path=best.history_path,
+            verdicts=tuple(v for v in best.verdicts if v.status == "invalid"),
+            reproduced=reproduced,
+            attempts=len(replays),
+            late=True,
+        ),
+        error,
     )

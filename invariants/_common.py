@@ -27,13 +27,21 @@ def answer(op: Operation) -> Mapping[str, Any]:
 
 def group_ops(history: History, fields: Mapping[str, str]) -> dict[str, dict[str, list[Operation]]]:
     """One pass over the operations: for each ``f`` in ``fields``, its operations
-    grouped by the value of the request-body field ``fields[f]``, in invoke order."""
+    grouped by the value of the request-body field ``fields[f]``, in invoke order.
+    Of the final reads only the last snapshot's are kept: the one judged."""
     groups: dict[str, dict[str, list[Operation]]] = {f: {} for f in fields}
-    for op in history.operations():
+    ops = history.operations()
+    last = max((snapshot(op) for op in ops if op.invoke.phase == "final"), default=0)
+    for op in ops:
         field = fields.get(op.f)
-        if field is not None:
+        if field is not None and (op.invoke.phase != "final" or snapshot(op) == last):
             groups[op.f].setdefault(str(body(op)[field]), []).append(op)
     return groups
+
+
+def snapshot(op: Operation) -> int:
+    """The settle snapshot a final read belongs to (0 when it names none)."""
+    return int(op.request.get("snapshot") or 0)
 
 
 def op_ids(ops: Iterable[Operation]) -> list[int]:

@@ -32,6 +32,7 @@ from typing import Any, Literal, TypeAlias
 
 from harness.history import FinalState, History, Ledgers, Operation
 from invariants._common import Findings, answer, body, listing
+from invariants._common import snapshot as snapshot_of
 from invariants.verdict import Checker, Verdict
 
 ReadConsistency: TypeAlias = Literal["eventual", "strong"]
@@ -193,14 +194,13 @@ def _reads(history: History) -> list[_Read]:
         obs = _observe(kind, op)
         if obs is None:
             continue
-        snapshot = op.request.get("snapshot")
         out.append(
             _Read(
                 op=op,
                 kind=kind,
                 key=str(body(op)[field]),
                 node=int(op.request.get("node", 0)),
-                snapshot=(int(snapshot or 0) if op.invoke.phase == "final" else None),
+                snapshot=snapshot_of(op) if op.invoke.phase == "final" else None,
                 obs=obs,
             )
         )
@@ -315,7 +315,7 @@ def _unanswered(
         spec = _READS.get(op.f)
         if spec is None or op.invoke.phase != "final":
             continue
-        if int(op.request.get("snapshot") or 0) == last:
+        if snapshot_of(op) == last:
             key = (spec[0], str(body(op)[spec[1]]))
             tried.setdefault(key, []).append(op.invoke.op_id)
     return [
@@ -357,7 +357,7 @@ def make_consistent_reads(reads: ReadConsistency = "eventual") -> Checker:
             by_key.setdefault((read.kind, read.key), []).append(read)
         last = max(
             (
-                int(op.request.get("snapshot") or 0)
+                snapshot_of(op)
                 for op in history.operations()
                 if op.f in _READS and op.invoke.phase == "final"
             ),

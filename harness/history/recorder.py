@@ -35,6 +35,28 @@ class Recorder:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = path.open("a", encoding="utf-8")
 
+    @classmethod
+    def continuing(
+        cls,
+        history: History,
+        *,
+        t0: float,
+        path: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Recorder:
+        """A recorder that goes on from ``history`` (same time origin ``t0``, op
+        ids and indices continuing), writing the whole history to ``path``: to
+        read an example's keys once more, long after it ran."""
+        recorder = cls(path, clock=clock)
+        recorder._t0 = t0
+        recorder._events = list(history.events)
+        recorder._next_op = 1 + max((e.op_id for e in history.events), default=-1)
+        if recorder._file is not None:
+            for event in history.events:
+                recorder._file.write(json.dumps(event.to_json(), separators=(",", ":")) + "\n")
+            recorder._file.flush()
+        return recorder
+
     def now(self) -> float:
         return self._clock() - self._t0
 

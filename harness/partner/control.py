@@ -93,8 +93,14 @@ class PartnerControl:
 
     def ledgers(self, *, since: int = 0) -> Ledgers:
         """Effects with a sequence number above *since* (all by default), in order."""
+        return self.ledger_since(since)[1]
+
+    def ledger_since(self, since: int) -> tuple[int, Ledgers]:
+        """Where the ledger ends now, and the effects after *since*: for reading it
+        incrementally without missing or repeating an effect."""
         data = self._call("GET", f"/ledger?since={int(since)}")
-        return Ledgers(tuple(Effect.from_json(entry) for entry in data["effects"]))
+        effects = tuple(Effect.from_json(entry) for entry in data["effects"])
+        return int(data["last_seq"]), Ledgers(effects)
 
     def last_seq(self) -> int:
         """The sequence number of the latest effect: pass it to `ledgers` later."""

@@ -10,10 +10,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.report._model import Counterexample, DesignReport, RowResult
+from harness.report._model import Counterexample, DesignReport, Judged, RowResult
 from invariants import Evidence, Verdict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_READABLE = (1, 2)  # version 1 lacks judged, reason, unsettled, interrupted and pending
 
 
 def _path(value: Path | None) -> str | None:
@@ -27,7 +28,12 @@ def _verdict_to_json(v: Verdict) -> dict[str, Any]:
         "summary": v.summary,
         "checked": v.checked,
         "evidence": [
-            {"message": e.message, "keys": list(e.keys), "op_ids": list(e.op_ids)}
+            {
+                "message": e.message,
+                "keys": list(e.keys),
+                "op_ids": list(e.op_ids),
+                "pending": e.pending,
+            }
             for e in v.evidence
         ],
     }
@@ -43,6 +49,7 @@ def _counterexample_to_json(c: Counterexample) -> dict[str, Any]:
         "attempts": c.attempts,
         "original_schedule_path": _path(c.original_schedule_path),
         "original_history_path": _path(c.original_history_path),
+        "late": c.late,
     }
 
 
@@ -64,6 +71,20 @@ def _row_to_json(r: RowResult) -> dict[str, Any]:
         "replay_command": r.replay_command,
         "error": r.error,
         "first_failure_s": r.first_failure_s,
+        "judged": {name: _judged_to_json(j) for name, j in r.judged.items()},
+        "reason": r.reason,
+        "unsettled": r.unsettled,
+        "interrupted": r.interrupted,
+    }
+
+
+def _judged_to_json(j: Judged) -> dict[str, Any]:
+    return {
+        "valid": j.valid,
+        "vacuous": j.vacuous,
+        "unknown": j.unknown,
+        "invalid": j.invalid,
+        "why_unknown": j.why_unknown,
     }
 
 
@@ -80,6 +101,7 @@ def report_to_json(report: DesignReport) -> dict[str, Any]:
         "status": report.status,
         "exit_code": report.exit_code,
         "summary": report.summary(),
+        "interrupted": report.interrupted,
         "rows": [_row_to_json(r) for r in report.rows],
     }
 
@@ -91,7 +113,12 @@ def _verdict_from_json(d: Mapping[str, Any]) -> Verdict:
         summary=d["summary"],
         checked=d["checked"],
         evidence=tuple(
-            Evidence(message=e["message"], keys=tuple(e["keys"]), op_ids=tuple(e["op_ids"]))
+            Evidence(
+                message=e["message"],
+                keys=tuple(e["keys"]),
+                op_ids=tuple(e["op_ids"]),
+                pending=bool(e.get("pending", False)),
+            )
             for e in d["evidence"]
         ),
     )
@@ -111,6 +138,7 @@ def _counterexample_from_json(d: Mapping[str, Any]) -> Counterexample:
         attempts=d["attempts"],
         original_schedule_path=_optional_path(d["original_schedule_path"]),
         original_history_path=_optional_path(d["original_history_path"]),
+        late=bool(d.get("late", False)),
     )
 
 
@@ -131,14 +159,19 @@ def _row_from_json(d: Mapping[str, Any]) -> RowResult:
         replay_command=d["replay_command"],
         error=d["error"],
         first_failure_s=d.get("first_failure_s"),
+        judged={name: Judged(**j) for name, j in (d.get("judged") or {}).items()},
+        reason=d.get("reason"),
+        unsettled=int(d.get("unsettled", 0)),
+        interrupted=d.get("interrupted"),
     )
 
 
 def report_from_json(data: Mapping[str, Any]) -> DesignReport:
     """Restore a report written by ``report_to_json`` (ValueError if it is not one)."""
-    if data.get("schema_version") != SCHEMA_VERSION:
+    if data.get("schema_version") not in _READABLE:
         raise ValueError(
-            f"'schema_version' must be {SCHEMA_VERSION} (got {data.get('schema_version')!r})"
+            f"'schema_version' must be one of {list(_READABLE)} "
+            f"(got {data.get('schema_version')!r})"
         )
     try:
         return DesignReport(
@@ -149,6 +182,7 @@ def report_from_json(data: Mapping[str, Any]) -> DesignReport:
             started_at=data["started_at"],
             duration_s=data["duration_s"],
             rows=tuple(_row_from_json(r) for r in data["rows"]),
+            interrupted=data.get("interrupted"),
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a failmodel report: {type(exc).__name__}: {exc}") from exc

@@ -10,10 +10,48 @@ from typing import Literal, TypeAlias
 
 from invariants import Verdict
 
-RowStatus: TypeAlias = Literal["PASS", "FAIL", "NOT EXERCISED", "ERROR"]
-ROW_STATUSES: tuple[RowStatus, ...] = ("PASS", "FAIL", "NOT EXERCISED", "ERROR")
+RowStatus: TypeAlias = Literal[
+    "PASS", "FAIL", "INCONCLUSIVE", "NOT EXERCISED", "ERROR", "INTERRUPTED"
+]
+ROW_STATUSES: tuple[RowStatus, ...] = (
+    "PASS",
+    "FAIL",
+    "INCONCLUSIVE",
+    "NOT EXERCISED",
+    "ERROR",
+    "INTERRUPTED",
+)
 # Worst first: the design's overall status is the worst of its rows.
-_SEVERITY: Mapping[str, int] = {"FAIL": 3, "ERROR": 2, "NOT EXERCISED": 1, "PASS": 0}
+_SEVERITY: Mapping[str, int] = {
+    "FAIL": 5,
+    "ERROR": 4,
+    "INTERRUPTED": 3,
+    "INCONCLUSIVE": 2,
+    "NOT EXERCISED": 1,
+    "PASS": 0,
+}
+# Statuses that fail a run (exit code 1); INCONCLUSIVE only without --allow-inconclusive.
+FAILING: frozenset[str] = frozenset({"FAIL", "ERROR", "INCONCLUSIVE"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Judged:
+    """How often one invariant was actually judged over a row's examples.
+
+    ``valid`` counts examples where it held with something to examine,
+    ``vacuous`` where it held with nothing to examine, ``unknown`` where the
+    data to decide was missing; ``why_unknown`` is the first such reason.
+    """
+
+    valid: int = 0
+    vacuous: int = 0
+    unknown: int = 0
+    invalid: int = 0
+    why_unknown: str = ""
+
+    @property
+    def examples(self) -> int:
+        return self.valid + self.vacuous + self.unknown + self.invalid
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,6 +70,9 @@ class Counterexample:
     attempts: int
     original_schedule_path: Path | None = None
     original_history_path: Path | None = None
+    late: bool = False
+    """Found only by side effects that landed after the example was judged
+    (the example is then not shrunk: Hypothesis had seen it pass)."""
 
     @property
     def violated(self) -> tuple[Verdict, ...]:
@@ -60,6 +101,14 @@ class RowResult:
     error: str | None = None
     first_failure_s: float | None = None
     """Seconds from the row's start to its first failing example (time to find the bug)."""
+    judged: Mapping[str, Judged] = field(default_factory=lambda: MappingProxyType({}))
+    """Per invariant the row lists: on how many examples it was really judged."""
+    reason: str | None = None
+    """Why an INCONCLUSIVE or INTERRUPTED row proved nothing, in words."""
+    unsettled: int = 0
+    """Examples judged at the settle deadline rather than on a settled system."""
+    interrupted: str | None = None
+    """The signal that cut this row's search short (``SIGINT``, ``SIGTERM``), if any."""
 
     def __post_init__(self) -> None:
         if self.status not in ROW_STATUSES:
@@ -68,6 +117,7 @@ class RowResult:
                 f"(got {self.status!r})"
             )
         object.__setattr__(self, "coverage", MappingProxyType(dict(self.coverage)))
+        object.__setattr__(self, "judged", MappingProxyType(dict(self.judged)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,17 +131,25 @@ class DesignReport:
     started_at: str
     duration_s: float
     rows: tuple[RowResult, ...]
+    interrupted: str | None = None
+    """The signal that stopped the run early (``SIGINT``, ``SIGTERM``), if any."""
 
     @property
     def exit_code(self) -> int:
-        """1 if any row failed or errored; NOT EXERCISED alone does not fail a run."""
-        return 1 if any(r.status in ("FAIL", "ERROR") for r in self.rows) else 0
+        """1 if any row failed, errored or was inconclusive; NOT EXERCISED alone
+        does not fail a run."""
+        return self.exit_code_for(allow_inconclusive=False)
+
+    def exit_code_for(self, *, allow_inconclusive: bool) -> int:
+        failing = FAILING - ({"INCONCLUSIVE"} if allow_inconclusive else set())
+        return 1 if any(r.status in failing for r in self.rows) else 0
 
     @property
     def status(self) -> str:
-        """The worst row status (FAIL > ERROR > NOT EXERCISED > PASS)."""
+        """The worst row status (FAIL > ERROR > INTERRUPTED > INCONCLUSIVE >
+        NOT EXERCISED > PASS)."""
         if not self.rows:
-            return "NOT EXERCISED"
+            return "INTERRUPTED" if self.interrupted else "NOT EXERCISED"
         return max((r.status for r in self.rows), key=_SEVERITY.__getitem__)
 
     def count(self, status: RowStatus) -> int:
@@ -101,6 +159,8 @@ class DesignReport:
         """One sentence: the counts per status, and a warning when rows proved nothing."""
         counts = ", ".join(f"{self.count(s)} {s}" for s in ROW_STATUSES if self.count(s))
         text = f"{self.status}: {counts or 'no rows'} (exit code {self.exit_code})"
+        if self.interrupted:
+            text = f"INTERRUPTED by {self.interrupted}; {text}"
         idle = [r.row_id for r in self.rows if r.status == "NOT EXERCISED"]
         if idle:
             text += (

@@ -15,7 +15,7 @@ from pathlib import Path
 from harness.design import COVERAGE_COUNTERS
 from harness.history import HistoryFileError, read_history
 from harness.report._json import report_to_json
-from harness.report._model import DesignReport, RowResult
+from harness.report._model import DesignReport, Judged, RowResult
 from harness.report._timeline import timeline
 
 # A minimal counterexample is short; this only guards report.md against a huge history.
@@ -37,10 +37,38 @@ def _coverage(coverage: Mapping[str, int]) -> str:
 def _first_evidence(row: RowResult) -> str:
     if row.status == "ERROR":
         return row.error or ""
+    if row.status in ("INCONCLUSIVE", "INTERRUPTED"):
+        return row.reason or ""
     if row.counterexample is None or not row.counterexample.violated:
         return ""
     v = row.counterexample.violated[0]
     return f"{v.invariant}: {v.evidence[0].message if v.evidence else v.summary}"
+
+
+def _judged(j: Judged) -> str:
+    text = f"valid {j.valid} of {j.examples}"
+    extra = [
+        f"{n} {what}"
+        for n, what in (
+            (j.vacuous, "with nothing to check"),
+            (j.unknown, "unknown"),
+            (j.invalid, "invalid"),
+        )
+        if n
+    ]
+    if extra:
+        text += f" ({', '.join(extra)})"
+    if j.why_unknown:
+        text += f"; unknown because: {_cell(j.why_unknown)}"
+    return text
+
+
+def _least_judged(row: RowResult) -> str:
+    """The least-judged invariant's share, ``5 of 6``: what the PASS rests on."""
+    if not row.judged:
+        return "-"
+    least = min(row.judged.values(), key=lambda j: (j.valid + j.vacuous, j.valid))
+    return f"{least.valid + least.vacuous} of {least.examples}"
 
 
 def _timeline_block(path: Path) -> list[str]:
@@ -53,8 +81,14 @@ def _timeline_block(path: Path) -> list[str]:
 
 def _failure_section(row: RowResult) -> list[str]:
     out = [f"## {row.status}: `{row.row_id}` — {_cell(row.failure_mode)}", ""]
+    if row.reason:
+        out += [_cell(row.reason), ""]
     if row.error:
         out += ["```text", row.error, "```", ""]
+    if row.judged:
+        out += ["Judged (valid with something to check / examples):", ""]
+        out += [f"- `{name}`: {_judged(j)}" for name, j in row.judged.items()]
+        out.append("")
     ce = row.counterexample
     if ce is not None:
         out += ["Violated invariants:", ""]
@@ -68,6 +102,13 @@ def _failure_section(row: RowResult) -> list[str]:
                     refs.append(f"ops {', '.join(map(str, e.op_ids))}")
                 suffix = f" ({'; '.join(refs)})" if refs else ""
                 out.append(f"  - {_cell(e.message)}{suffix}")
+        if ce.late:
+            out += [
+                "",
+                "Found late: side effects that landed after the example was judged (during "
+                "later examples or after the row's last one) were attributed to it by the ids "
+                "they carry, and judged at the end of the row. The schedule is not shrunk.",
+            ]
         out += ["", "Minimal schedule:", "", "```text", *ce.schedule_lines, "```", ""]
         out.append(f"Reproduced {ce.reproduced}/{ce.attempts} replays.")
         out.append("")
@@ -100,18 +141,20 @@ def render_markdown(report: DesignReport) -> str:
         "",
         "## Failure model",
         "",
-        "| row | failure mode | correct behaviour | mechanism | status | examples | coverage |",
-        "|---|---|---|---|---|---|---|",
+        "| row | failure mode | correct behaviour | mechanism | status | examples | judged "
+        "| coverage |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in report.rows:
         status = r.status if r.status == "PASS" else f"**{r.status}**"
         out.append(
             f"| `{r.row_id}` | {_cell(r.failure_mode)} | {_cell(r.correct_behaviour)} | "
-            f"{_cell(r.mechanism)} | {status} | {r.examples} | {_coverage(r.coverage)} |"
+            f"{_cell(r.mechanism)} | {status} | {r.examples} | {_least_judged(r)} | "
+            f"{_coverage(r.coverage)} |"
         )
     out.append("")
     for r in report.rows:
-        if r.status in ("FAIL", "ERROR"):
+        if r.status in ("FAIL", "ERROR", "INCONCLUSIVE", "INTERRUPTED"):
             out += _failure_section(r)
     idle = [r for r in report.rows if r.status == "NOT EXERCISED"]
     if idle:

@@ -2,9 +2,21 @@
 
 Steps run in order with a barrier after each (a batch completes before the
 next step), so replaying a schedule reproduces it as far as a real system
-allows. Every fault is healed in ``finally``; then the runner waits for
-quiescence, reads the final state, and runs the row's checkers on the
-history -- which is on disk before any checker runs.
+allows. Every fault is healed in ``finally``; then the runner lets the system
+settle and judges it -- and never judges a system that has not settled:
+
+- it reads every key from every replica as numbered snapshots, and checks
+  the row's invariants (plus ``consistent_reads``) on each;
+- findings that time may fix (an effect not yet seen, replicas not yet
+  agreeing) are *pending*: the runner keeps reading until they clear or the
+  design's ``settle_timeout_s`` passes, when they become violations that say
+  how long the harness waited;
+- when anything may still be moving (a fault happened or an answer was lost)
+  a snapshot counts only once the next one, a quiet interval later, is equal.
+
+Side effects can land after an example was judged (a slow relay, a late
+duplicate); `ExampleRunner.recheck` judges earlier examples again with
+everything the partner has recorded since.
 """
 
 from __future__ import annotations
@@ -12,12 +24,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.history import FinalState, History, Ledgers, Recorder, thaw
+from harness.history import Effect, FinalState, History, Ledgers, Recorder, thaw
 from harness.nemesis.faults import Fault
 from harness.nemesis.nemesis import Nemesis
 from harness.partner.control import PartnerControl
@@ -25,32 +37,43 @@ from harness.schedule.coverage import coverage_of
 from harness.schedule.model import Batch, Heal, Schedule, StartFault, Wait, materialize
 from harness.system import LiveSystem
 from harness.workload.client import WorkloadClient
-from harness.workload.final import final_state
-from harness.workload.keys import KeySpace
+from harness.workload.final import Snapshot, read_snapshot
+from harness.workload.keys import KeySpace, example_prefix
 from harness.workload.ops import OpSpec
-from invariants import Verdict, check
+from invariants import ALWAYS, ReadConsistency, Verdict, check, expire_pending
 
-# Invariants about what happens *after* the answers (outbox, consumers,
-# reconcilers): the runner waits for quiescence before reading for them.
-EVENTUAL = frozenset({"exactly_once_shipment", "no_unrecorded_money", "every_match_announced"})
 QUIET_S = 0.4
 SETUP_ATTEMPTS = 4
 POLL_S = 0.1
+POLL_MAX_S = 1.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExampleOutcome:
-    """The judged result of one schedule execution."""
+    """The judged result of one schedule execution.
+
+    ``settled`` is False when the settle deadline passed first (pending
+    findings then became violations); ``unread`` says, per read, why keys of
+    the last snapshot could not be read from any replica; ``late`` marks a
+    verdict revised by side effects that arrived after the example was judged.
+    """
 
     number: int
     schedule: Schedule
     history_path: Path
+    history: History
+    prefix: str
+    t0: float
     verdicts: tuple[Verdict, ...]
     coverage: Mapping[str, int]
     final: FinalState
     ledgers: Ledgers
     duration_s: float
     settle_s: float
+    settled: bool = True
+    unread: Mapping[str, str] = field(default_factory=dict)
+    phases: Mapping[str, float] = field(default_factory=dict)
+    late: bool = False
 
     @property
     def failed(self) -> bool:
@@ -58,6 +81,49 @@ class ExampleOutcome:
 
     def violated(self) -> tuple[Verdict, ...]:
         return tuple(v for v in self.verdicts if v.status == "invalid")
+
+
+class LedgerWatch:
+    """The partner's ledger as it grows, each effect filed under the examples
+    whose ids it names, read incrementally (the partner serves every example)."""
+
+    def __init__(self, partner: PartnerControl | None) -> None:
+        self._partner = partner
+        self._seq = partner.last_seq() if partner is not None else 0
+        self._by_prefix: dict[str, list[Effect]] = {}
+
+    def refresh(self) -> None:
+        if self._partner is None:
+            return
+        self._seq, new = self._partner.ledger_since(self._seq)
+        for effect in new.effects:
+            for prefix in dict.fromkeys(_prefixes(effect.body)):
+                self._by_prefix.setdefault(prefix, []).append(effect)
+
+    def of(self, prefix: str) -> Ledgers:
+        """Every effect seen so far that names an id of example ``prefix``."""
+        return Ledgers(tuple(self._by_prefix.get(prefix, ())))
+
+
+def _prefixes(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        prefix = example_prefix(value)
+        if prefix is not None:
+            yield prefix
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _prefixes(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _prefixes(v)
+
+
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    snapshot: Snapshot
+    ledgers: Ledgers
+    verdicts: tuple[Verdict, ...]
+    settled: bool
 
 
 class ExampleRunner:
@@ -71,17 +137,19 @@ class ExampleRunner:
         invariants: Sequence[str],
         out_dir: Path,
         run_id: str,
-        settle_timeout_s: float = 10.0,
+        settle_timeout_s: float = 30.0,
+        reads: ReadConsistency = "eventual",
     ) -> None:
         self.system = system
         self.workload = workload
-        self.invariants = tuple(invariants)
+        self.invariants = (*invariants, *(n for n in ALWAYS if n not in invariants))
         self.out_dir = out_dir
         self.run_id = run_id
         self.settle_timeout_s = settle_timeout_s
-        self.eventual = bool(EVENTUAL & set(self.invariants))
+        self.reads = reads
         self._count = 0
         self._loop = asyncio.Runner()
+        self.ledger = LedgerWatch(system.partner_control)
 
     def close(self) -> None:
         self._loop.close()
@@ -97,6 +165,49 @@ class ExampleRunner:
         self._count += 1
         return self._loop.run(self._run(schedule, number))
 
+    def check(self, history: History, final: FinalState, ledgers: Ledgers) -> tuple[Verdict, ...]:
+        """The row's invariants and the always-checked ones, on one state."""
+        return check(self.invariants, history, final, ledgers, reads=self.reads)
+
+    def recheck(self, outcomes: Iterable[ExampleOutcome]) -> list[ExampleOutcome]:
+        """Settle once more and judge again every example the partner has
+        recorded new side effects for since it was judged; the examples whose
+        verdicts got worse, with the new verdicts (``late``)."""
+        return self._loop.run(self._recheck(list(outcomes)))
+
+    async def _recheck(self, outcomes: list[ExampleOutcome]) -> list[ExampleOutcome]:
+        self.ledger.refresh()
+        worse = []
+        for outcome in outcomes:
+            if self.ledger.of(outcome.prefix) == outcome.ledgers:
+                continue
+            path = outcome.history_path.with_suffix(".recheck.jsonl")
+            recorder = Recorder.continuing(outcome.history, t0=outcome.t0, path=path)
+            try:
+                async with WorkloadClient(
+                    self.workload, self.system.client_urls, recorder
+                ) as client:
+                    judged = await self._settle(client, outcome.prefix)
+            finally:
+                recorder.close()
+            before = {v.invariant for v in outcome.violated()}
+            if any(v.status == "invalid" and v.invariant not in before for v in judged.verdicts):
+                _write_json(
+                    path.with_suffix(".ledger.json"), [e.to_json() for e in judged.ledgers.effects]
+                )
+                worse.append(
+                    replace(
+                        outcome,
+                        history=recorder.history(),
+                        history_path=path,
+                        verdicts=judged.verdicts,
+                        final=judged.snapshot.final,
+                        ledgers=judged.ledgers,
+                        late=True,
+                    )
+                )
+        return worse
+
     async def _run(self, schedule: Schedule, number: int) -> ExampleOutcome:
         started = time.monotonic()
         keys = KeySpace.for_example(self.run_id, number)
@@ -104,9 +215,11 @@ class ExampleRunner:
         partner = self.system.partner_control
         stats_before = partner.stats() if partner is not None else {}
         recorder = Recorder(path)
+        phases: dict[str, float] = {}
         try:
             async with WorkloadClient(self.workload, self.system.client_urls, recorder) as client:
                 await self._setup(client, schedule, keys, partner)
+                phases["setup"] = time.monotonic() - started
                 recorder.set_phase("main")
                 nemesis = Nemesis(self.system, recorder)
                 try:
@@ -120,29 +233,40 @@ class ExampleRunner:
                         elif isinstance(step, Wait):
                             await asyncio.sleep(step.ms / 1000)
                 finally:
+                    phases["main"] = time.monotonic() - started - phases.get("setup", 0.0)
                     # Synchronous on purpose: it must finish even when this
                     # task is being cancelled (Ctrl-C).
                     nemesis.heal_all()
                 settle_started = time.monotonic()
-                final, ledgers = await self._quiesce(client, keys, partner)
+                phases["heal"] = settle_started - started - sum(phases.values())
+                judged = await self._settle(client, keys.prefix)
                 settle_s = time.monotonic() - settle_started
+                phases["settle"] = settle_s
         finally:
             recorder.close()
         history = recorder.history()
+        final = judged.snapshot.final
         _write_json(path.with_suffix(".final.json"), final.to_json())
-        _write_json(path.with_suffix(".ledger.json"), [e.to_json() for e in ledgers.effects])
-        verdicts = check(self.invariants, history, final, ledgers)
+        _write_json(path.with_suffix(".ledger.json"), [e.to_json() for e in judged.ledgers.effects])
         delta = _stats_delta(stats_before, partner.stats()) if partner is not None else {}
         return ExampleOutcome(
             number=number,
             schedule=schedule,
             history_path=path,
-            verdicts=verdicts,
-            coverage=coverage_of(history, delta, [e.time - recorder.t0 for e in ledgers.effects]),
+            history=history,
+            prefix=keys.prefix,
+            t0=recorder.t0,
+            verdicts=judged.verdicts,
+            coverage=coverage_of(
+                history, delta, [e.time - recorder.t0 for e in judged.ledgers.effects]
+            ),
             final=final,
-            ledgers=ledgers,
+            ledgers=judged.ledgers,
             duration_s=time.monotonic() - started,
             settle_s=settle_s,
+            settled=judged.settled,
+            unread=judged.snapshot.unread,
+            phases=phases,
         )
 
     async def _setup(
@@ -197,34 +321,42 @@ class ExampleRunner:
             tasks.append(fault_after(batch.fault_delay_ms, batch.fault))
         await asyncio.gather(*tasks)
 
-    async def _quiesce(
-        self, client: WorkloadClient, keys: KeySpace, partner: PartnerControl | None
-    ) -> tuple[FinalState, Ledgers]:
-        """Read the final state; for eventual invariants, first wait (bounded)
-        until the target's asynchronous work has caught up -- nothing pending,
-        every accepted order shipped, every match announced -- and then one
-        quiet interval more, so late duplicates are seen too. A bug that
-        never catches up simply runs into the deadline and is judged."""
-        deadline = time.monotonic() + self.settle_timeout_s
-        prefix = keys.prefix + "-"
-        # Requests may still be running inside the target (a paused replica
-        # resumes and works through its queue) whenever a fault happened or an
-        # answer was lost; then only two equal snapshots mean quiescence.
-        moving = self.eventual or _unsettled(client.recorder.history())
-        previous: tuple[FinalState, Ledgers] | None = None
+    async def _settle(self, client: WorkloadClient, prefix: str) -> _Judged:
+        """Read snapshots until the system has settled, then judge the last one.
+
+        Settled: nothing pending, and -- when anything may still be moving --
+        two equal snapshots a quiet interval apart (a definite violation is
+        trusted only then too). At the deadline the last snapshot is judged
+        as it is, pending findings becoming violations.
+        """
+        started = time.monotonic()
+        deadline = started + self.settle_timeout_s
+        moving = _unsettled(client.recorder.history())
+        previous: tuple[Any, ...] | None = None
+        interval = POLL_S
+        number = 0
         while True:
             # Ledger first, then state: a side effect seen in the ledger was
             # caused by state the following read can see, never the reverse.
-            ledgers = _own(partner.ledgers(), prefix) if partner is not None else Ledgers()
-            final = await final_state(client)
-            if not moving or time.monotonic() >= deadline:
-                return final, ledgers
-            caught_up = _caught_up(final, ledgers)
-            # Quiescent: caught up, and nothing moved between two snapshots.
-            if caught_up and previous == (final, ledgers):
-                return final, ledgers
-            previous = (final, ledgers)
-            await asyncio.sleep(QUIET_S if caught_up else POLL_S)
+            self.ledger.refresh()
+            ledgers = self.ledger.of(prefix)
+            snapshot = await read_snapshot(client, number=number)
+            verdicts = self.check(client.recorder.history(), snapshot.final, ledgers)
+            current = (snapshot.answers, ledgers.effects)
+            steady = not moving or previous == current
+            waiting = any(e.pending for v in verdicts for e in v.evidence)
+            definite = any(v.status == "invalid" and not v.waiting for v in verdicts)
+            if steady and (definite or not waiting):
+                return _Judged(snapshot, ledgers, verdicts, settled=True)
+            now = time.monotonic()
+            if now >= deadline:
+                late = tuple(expire_pending(v, now - started) for v in verdicts)
+                return _Judged(snapshot, ledgers, late, settled=False)
+            previous = current
+            number += 1
+            pause = QUIET_S if not waiting else interval
+            interval = min(interval * 1.5, POLL_MAX_S)
+            await asyncio.sleep(min(pause, max(deadline - now, 0.0)))
 
 
 class SetupFailed(RuntimeError):
@@ -236,36 +368,6 @@ def _unsettled(history: History) -> bool:
     return bool(history.nemesis_events()) or any(
         op.outcome == "info" for op in history.operations()
     )
-
-
-def _caught_up(final: FinalState, ledgers: Ledgers) -> bool:
-    """Has the asynchronous part of the target (reconciler, relay, consumer)
-    done what a correct design eventually does?"""
-    if any(p is not None and p.get("status") == "pending" for p in final.payments.values()):
-        return False
-    shipped = {e.body.get("order_id") for e in ledgers.of("shipment")}
-    if any(
-        o is not None and o.get("status") == "accepted" and oid not in shipped
-        for oid, o in final.orders.items()
-    ):
-        return False
-    announced = {e.body.get("match_id") for e in ledgers.of("message")}
-    return all(m.get("match_id") in announced for ms in final.matches.values() for m in ms)
-
-
-def _mentions(value: Any, prefix: str) -> bool:
-    if isinstance(value, str):
-        return value.startswith(prefix)
-    if isinstance(value, Mapping):
-        return any(_mentions(v, prefix) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_mentions(v, prefix) for v in value)
-    return False
-
-
-def _own(ledgers: Ledgers, prefix: str) -> Ledgers:
-    """The partner is shared by all examples; keep the effects naming this example's ids."""
-    return Ledgers(tuple(e for e in ledgers.effects if _mentions(e.body, prefix)))
 
 
 def _stats_delta(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, int]:

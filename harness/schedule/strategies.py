@@ -17,7 +17,17 @@ from hypothesis import strategies as st
 
 from harness.nemesis.faults import Fault
 from harness.schedule.families import Family
-from harness.schedule.model import Batch, ClientOp, Heal, Schedule, Setup, StartFault, Step, Wait
+from harness.schedule.model import (
+    Batch,
+    ClientOp,
+    Heal,
+    OpName,
+    Schedule,
+    Setup,
+    StartFault,
+    Step,
+    Wait,
+)
 from harness.workload.ops import NO_RETRY, RetryPolicy
 
 DEFAULT_TIMEOUT_MS = 2000
@@ -141,6 +151,10 @@ class _OpState:
 
     def _op(self, draw: st.DrawFn) -> ClientOp:
         s = self.shape
+        # Now and then a read of the contract: consistent_reads judges what
+        # reads show while faults are active (shrinks towards no read).
+        if draw(st.sampled_from((False, False, False, False, True))):
+            return self._read(draw)
         common: dict[str, Any] = {
             "client": draw(st.integers(0, s.clients - 1)),
             "node": draw(st.integers(0, s.replicas - 1)),
@@ -186,4 +200,24 @@ class _OpState:
             key=key,
             args={"swiper": swiper, "swipee": swipee, "direction": direction},
             **common,
+        )
+
+    def _read(self, draw: st.DrawFn) -> ClientOp:
+        s = self.shape
+        f: OpName
+        count: int
+        if self.workload == "inventory":
+            stock: bool = draw(st.booleans())
+            f, count = ("read_stock", len(self.setup.stock)) if stock else ("read_order", s.keys)
+        elif self.workload == "payments":
+            f, count = "read_payment", s.keys
+        else:
+            f, count = "read_matches", s.users
+        return ClientOp(
+            f=f,
+            key=draw(st.integers(0, count - 1)),
+            args={},
+            client=draw(st.integers(0, s.clients - 1)),
+            node=draw(st.integers(0, s.replicas - 1)),
+            timeout_ms=DEFAULT_TIMEOUT_MS,
         )

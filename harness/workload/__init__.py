@@ -2,7 +2,7 @@
 
 from harness.workload.client import WorkloadClient
 from harness.workload.contract import WORKLOADS, InvalidOperation, Workload, classify
-from harness.workload.final import final_state, touched_keys
+from harness.workload.final import Snapshot, read_snapshot, touched_keys
 from harness.workload.keys import KeySpace, new_run_id
 from harness.workload.ops import RETRY_MODES, OpSpec, RetryMode, RetryPolicy
 
@@ -14,10 +14,11 @@ __all__ = [
     "OpSpec",
     "RetryMode",
     "RetryPolicy",
+    "Snapshot",
     "Workload",
     "WorkloadClient",
     "classify",
-    "final_state",
     "new_run_id",
+    "read_snapshot",
     "touched_keys",
 ]

@@ -97,9 +97,10 @@ class WorkloadClient:
         session = self._session
         if session is None:
             raise RuntimeError("WorkloadClient used outside 'async with'")
-        invoke = self.recorder.invoke(
-            spec.process, spec.f, {"node": spec.node, "attempt": attempt, "body": spec.body}
-        )
+        value: dict[str, Any] = {"node": spec.node, "attempt": attempt, "body": spec.body}
+        if spec.snapshot is not None:
+            value["snapshot"] = spec.snapshot
+        invoke = self.recorder.invoke(spec.process, spec.f, value)
         status: int | None
         body: Any
         try:

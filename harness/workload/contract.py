@@ -34,6 +34,8 @@ class Call:
     """One contract call: how to send it and which answers are ok or fail."""
 
     method: str
+    route: str
+    """The documented route, for messages: ``GET /inventory/{sku}``."""
     path: Callable[[Mapping[str, Any]], str]
     fields: tuple[str, ...]
     payload: Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
@@ -147,48 +149,87 @@ def _no_body(_: Mapping[str, Any]) -> None:
     return None
 
 
-def _read(path: Callable[[Mapping[str, Any]], str], field: str, check: BodyCheck) -> Call:
+def _read(
+    route: str, path: Callable[[Mapping[str, Any]], str], field: str, check: BodyCheck
+) -> Call:
     return Call(
-        method="GET", path=path, fields=(field,), payload=_no_body,
-        ok={200: check, READ_NOT_FOUND: _any_body}, fail={}, is_read=True,
+        method="GET",
+        route=f"GET {route}",
+        path=path,
+        fields=(field,),
+        payload=_no_body,
+        ok={200: check, READ_NOT_FOUND: _any_body},
+        fail={},
+        is_read=True,
     )
 
 
 CALLS: Mapping[str, Mapping[str, Call]] = {
     "inventory": {
         "set_stock": Call(
-            method="PUT", path=lambda r: "/inventory/" + _seg("sku")(r),
-            fields=("sku", "available"), payload=_json("available"),
-            ok={200: _stock_set}, fail={}, is_read=False,
+            method="PUT",
+            route="PUT /inventory/{sku}",
+            path=lambda r: "/inventory/" + _seg("sku")(r),
+            fields=("sku", "available"),
+            payload=_json("available"),
+            ok={200: _stock_set},
+            fail={},
+            is_read=False,
         ),
         "order": Call(
-            method="POST", path=lambda _: "/orders", fields=("order_id", "sku", "qty"),
+            method="POST",
+            route="POST /orders",
+            path=lambda _: "/orders",
+            fields=("order_id", "sku", "qty"),
             payload=_json("order_id", "sku", "qty"),
-            ok={200: _order_accepted}, fail={409: _order_rejected}, is_read=False,
+            ok={200: _order_accepted},
+            fail={409: _order_rejected},
+            is_read=False,
         ),
-        "read_order": _read(lambda r: "/orders/" + _seg("order_id")(r), "order_id", _order_read),
-        "read_stock": _read(lambda r: "/inventory/" + _seg("sku")(r), "sku", _stock_read),
+        "read_order": _read(
+            "/orders/{order_id}",
+            lambda r: "/orders/" + _seg("order_id")(r),
+            "order_id",
+            _order_read,
+        ),
+        "read_stock": _read(
+            "/inventory/{sku}", lambda r: "/inventory/" + _seg("sku")(r), "sku", _stock_read
+        ),
     },
     "payments": {
         "pay": Call(
-            method="POST", path=lambda _: "/payments",
+            method="POST",
+            route="POST /payments",
+            path=lambda _: "/payments",
             fields=("payment_id", "order_id", "amount"),
             payload=_json("payment_id", "order_id", "amount"),
-            ok={200: _captured}, fail={402: _declined}, is_read=False,
+            ok={200: _captured},
+            fail={402: _declined},
+            is_read=False,
         ),
         "read_payment": _read(
-            lambda r: "/payments/" + _seg("payment_id")(r), "payment_id", _payment_read
+            "/payments/{payment_id}",
+            lambda r: "/payments/" + _seg("payment_id")(r),
+            "payment_id",
+            _payment_read,
         ),
     },
     "matching": {
         "swipe": Call(
-            method="POST", path=lambda _: "/swipes",
+            method="POST",
+            route="POST /swipes",
+            path=lambda _: "/swipes",
             fields=("swipe_id", "swiper", "swipee", "direction"),
             payload=_json("swipe_id", "swiper", "swipee", "direction"),
-            ok={200: _swiped}, fail={}, is_read=False,
+            ok={200: _swiped},
+            fail={},
+            is_read=False,
         ),
         "read_matches": _read(
-            lambda r: "/matches?user=" + _seg("user")(r), "user", _matches_read
+            "/matches?user={user}",
+            lambda r: "/matches?user=" + _seg("user")(r),
+            "user",
+            _matches_read,
         ),
     },
 }
@@ -210,6 +251,12 @@ def call_for(workload: str, f: str, body: Mapping[str, Any]) -> Call:
             f"body of {f!r} must have {list(call.fields)} (missing {missing}; got {dict(body)!r})"
         )
     return call
+
+
+def route_of(workload: str, f: str) -> str:
+    """The documented route of ``f`` (``GET /inventory/{sku}``), or ``f`` if unknown."""
+    call = CALLS.get(workload, {}).get(f)
+    return call.route if call is not None else f
 
 
 def classify(

@@ -13,6 +13,19 @@ MAX_PREFIX = MAX_ID - _SUFFIX_ROOM
 MAX_INDEX = 999_999
 
 
+_KINDS = ("sku", "ord", "pay", "swp", "usr")
+
+
+def example_prefix(key: str) -> str | None:
+    """The prefix of the example a contract id belongs to (``<prefix>-<kind>-<i>``),
+    or None for an id no `KeySpace` made: how late side effects find their example."""
+    head, _, index = key.rpartition("-")
+    prefix, _, kind = head.rpartition("-")
+    if prefix and kind in _KINDS and index.isdigit():
+        return prefix
+    return None
+
+
 def new_run_id() -> str:
     """A short random id for one harness run (48 bits: collisions are negligible)."""
     return secrets.token_hex(6)

@@ -40,8 +40,9 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.mode not in RETRY_MODES:
-            raise ValueError(f"RetryPolicy: 'mode' must be one of {list(RETRY_MODES)} "
-                             f"(got {self.mode!r})")
+            raise ValueError(
+                f"RetryPolicy: 'mode' must be one of {list(RETRY_MODES)} (got {self.mode!r})"
+            )
         if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 0:
             raise ValueError(f"RetryPolicy: 'count' must be an int >= 0 (got {self.count!r})")
         if (self.mode == "none") != (self.count == 0):
@@ -75,6 +76,8 @@ class OpSpec:
     node: int = 0
     timeout_s: float = 1.0
     retry: RetryPolicy = field(default=NO_RETRY)
+    snapshot: int | None = None
+    """For a final read: which settle snapshot it belongs to (recorded in the history)."""
 
     def __post_init__(self) -> None:
         for name in ("process", "node"):

@@ -29,8 +29,8 @@ from harness.workload import (
     RetryPolicy,
     WorkloadClient,
     classify,
-    final_state,
     new_run_id,
+    read_snapshot,
 )
 from harness.workload.contract import call_for
 from harness.workload.ops import NO_RETRY
@@ -72,9 +72,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 @contextlib.contextmanager
-def toxic_on(stack: Stack, toxic: Toxic) -> Iterator[None]:
-    """``toxic`` on the client link ``target-0`` for the block, always removed."""
-    proxy = stack.proxy("target-0")
+def toxic_on(stack: Stack, toxic: Toxic, link: str = "target-0") -> Iterator[None]:
+    """``toxic`` on the client link ``link`` for the block, always removed."""
+    proxy = stack.proxy(link)
     proxy.add_toxic(toxic)
     try:
         yield
@@ -235,7 +235,7 @@ def test_final_state_reads_every_touched_key(
             await client.execute_batch([order(keys, i, 1, process=i) for i in range(5)])
             await client.execute(OpSpec(f="read_order", body={"order_id": keys.order_id(9)},
                                         process=0))
-            return await final_state(client)
+            return (await read_snapshot(client)).final
 
     state = run(go())
     assert state.workload == "inventory"
@@ -248,7 +248,10 @@ def test_final_state_reads_every_touched_key(
     )
     assert statuses == ["accepted"] * 3 + ["rejected"] * 2
     final = [e for e in recorder.history() if e.phase == "final"]
-    assert len(final) == 2 * 7 and {e.f for e in final} == {"read_stock", "read_order"}
+    # Every key from each of the two replicas: an invoke and a completion each.
+    assert len(final) == 2 * 7 * 2 and {e.f for e in final} == {"read_stock", "read_order"}
+    assert {e.value["node"] for e in final if e.type == "invoke"} == {0, 1}
+    assert {e.value["snapshot"] for e in final if e.type == "invoke"} == {0}
 
 
 def test_final_state_leaves_unreadable_keys_absent(
@@ -259,13 +262,19 @@ def test_final_state_leaves_unreadable_keys_absent(
     async def go() -> FinalState:
         async with WorkloadClient("inventory", target.client_urls, recorder) as client:
             await client.execute(stock(keys, 3))
-            with toxic_on(proxies_only, Timeout(timeout_ms=0)):
-                return await final_state(client, timeout_s=0.2, attempts=2, backoff_s=0.01)
+            with (
+                toxic_on(proxies_only, Timeout(timeout_ms=0)),
+                toxic_on(proxies_only, Timeout(timeout_ms=0), link="target-1"),
+            ):
+                return await read_snapshot(client, timeout_s=0.2, attempts=2, backoff_s=0.01)
 
-    state = run(go())
-    assert dict(state.stock) == {}
+    snapshot = run(go())
+    assert dict(snapshot.final.stock) == {}
     final = [e for e in recorder.history() if e.phase == "final" and e.type != "invoke"]
-    assert [e.type for e in final] == ["info", "info"]
+    assert [e.type for e in final] == ["info"] * 4  # two attempts at each of two replicas
+    assert snapshot.unread == {
+        "read_stock": "GET /inventory/{sku} answered timeout after 0.2s (1 key)"
+    }
 
 
 def test_history_written_as_jsonl_reads_back_equal(
@@ -279,7 +288,7 @@ def test_history_written_as_jsonl_reads_back_equal(
             await client.execute_batch(
                 [order(keys, i, 1, process=i, node=i % 2) for i in range(3)]
             )
-            await final_state(client)
+            await read_snapshot(client)
 
     with Recorder(path) as recorder:
         run(go(recorder))

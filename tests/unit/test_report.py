@@ -13,6 +13,7 @@ from harness.nemesis.faults import Crash, fault_to_dict
 from harness.report import (
     Counterexample,
     DesignReport,
+    Judged,
     RowResult,
     format_summary,
     report_from_json,
@@ -98,7 +99,15 @@ def failing_row(tmp_path: Path) -> RowResult:
 def test_report_files_round_trip_and_show_the_failure(tmp_path: Path) -> None:
     report = make_report(
         tmp_path,
-        make_row("orders-interleave", "PASS", coverage={"faults_during_ops": 7}),
+        make_row(
+            "orders-interleave",
+            "PASS",
+            coverage={"faults_during_ops": 7},
+            judged={
+                "idempotent_retry": Judged(valid=30, vacuous=10),
+                "no_oversell": Judged(valid=38, unknown=2, why_unknown="sku s-1 unread"),
+            },
+        ),
         failing_row(tmp_path),
         make_row("cache-loss", "NOT EXERCISED", coverage={"faults_during_ops": 0}),
     )
@@ -112,8 +121,8 @@ def test_report_files_round_trip_and_show_the_failure(tmp_path: Path) -> None:
 
     md = md_path.read_text()
     assert "| `client-retry` | failure \\| of client-retry |" in md
-    assert "**FAIL** | 40 | retries 12 |" in md
-    assert "| PASS | 40 | faults_during_ops 7 |" in md
+    assert "**FAIL** | 40 | - | retries 12 |" in md
+    assert "| PASS | 40 | 38 of 40 | faults_during_ops 7 |" in md
     assert "- `idempotent_retry` (invalid): 1 order answered differently on retry" in md
     assert f"  - {EVIDENCE} (keys o-3; ops 0, 3)" in md
     assert "`no_oversell` (valid)" not in md
@@ -144,6 +153,8 @@ def test_missing_history_does_not_break_the_report(tmp_path: Path) -> None:
         (("PASS", "NOT EXERCISED"), 0, "NOT EXERCISED"),
         (("PASS", "ERROR", "NOT EXERCISED"), 1, "ERROR"),
         (("ERROR", "FAIL"), 1, "FAIL"),
+        (("PASS", "INCONCLUSIVE", "NOT EXERCISED"), 1, "INCONCLUSIVE"),
+        (("INCONCLUSIVE", "INTERRUPTED"), 1, "INTERRUPTED"),
     ],
 )
 def test_exit_code_and_status(
@@ -157,6 +168,26 @@ def test_exit_code_and_status(
     assert report.exit_code == exit_code
     assert report.status == status
     assert report.summary().startswith(f"{status}: ")
+
+
+def test_an_inconclusive_row_fails_the_run_unless_allowed_and_shows_why(tmp_path: Path) -> None:
+    why = "final state unreadable in 5 of 6 examples: GET /inventory/{sku} answered HTTP 500"
+    row = make_row(
+        "cache-loss",
+        "INCONCLUSIVE",
+        reason=why,
+        judged={"no_oversell": Judged(valid=1, unknown=5, why_unknown="sku s-1 unread")},
+    )
+    report = make_report(tmp_path, make_row("a", "PASS"), row)
+
+    assert (report.exit_code, report.exit_code_for(allow_inconclusive=True)) == (1, 0)
+    _, md_path = write_report(report, tmp_path / "out")
+    md = md_path.read_text()
+    assert "| **INCONCLUSIVE** | 40 | 1 of 6 |" in md
+    assert "## INCONCLUSIVE: `cache-loss`" in md and why in md
+    assert "- `no_oversell`: valid 1 of 6 (5 unknown); unknown because: sku s-1 unread" in md
+    assert why in format_summary(report, width=300)
+    assert report_from_json(json.loads((tmp_path / "out" / "report.json").read_text())) == report
 
 
 def test_summary_says_not_exercised_rows_prove_nothing(tmp_path: Path) -> None:

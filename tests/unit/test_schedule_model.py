@@ -66,7 +66,11 @@ def test_drawn_schedules_respect_the_shape_and_families(schedule: Schedule) -> N
     assert any(isinstance(s, Batch) for s in schedule.steps)
     for op in schedule.client_ops():
         assert 0 <= op.node < 3 and 0 <= op.client < 2
+    for op in schedule.writes():
         assert op.args["sku"] < len(schedule.setup.stock)
+    for op in schedule.client_ops():
+        if op.f == "read_stock":
+            assert op.key < len(schedule.setup.stock) and not op.args
     for fault in schedule.faults():
         link = getattr(fault, "link", None)
         assert link is None or link in TOPOLOGY.links
@@ -81,7 +85,7 @@ def test_a_resend_is_the_same_request() -> None:
     @given(schedule=schedules("inventory", (), Shape(keys=2, max_batch=5)))
     def check(schedule: Schedule) -> None:
         args: dict[int, dict[str, int]] = {}
-        for op in schedule.client_ops():
+        for op in schedule.writes():
             assert args.setdefault(op.key, dict(op.args)) == dict(op.args)
 
     check()

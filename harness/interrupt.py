@@ -1,0 +1,70 @@
+"""Stopping on request: SIGINT (Ctrl-C) and SIGTERM (CI cancellation, ``timeout``,
+a container stop) end a run within seconds, with every fault healed, every
+process stopped and the report written.
+
+Both signals raise `Interrupted` in the main thread. It is a
+``KeyboardInterrupt``, which Hypothesis lets through instead of taking it for
+a failing example (a ``SystemExit`` would be shrunk like a bug). While the
+harness heals and stops, a second signal is ignored; a third one exits at
+once (the watchdog still reaps every process the harness started).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by a signal; ``name`` is ``SIGINT`` or ``SIGTERM``."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {self.name}")
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 128 + the signal number (130, 143)."""
+        return 128 + self.signum
+
+
+def signal_name(exc: KeyboardInterrupt) -> str:
+    """``SIGTERM`` for an `Interrupted` by it, ``SIGINT`` for any other interrupt."""
+    return exc.name if isinstance(exc, Interrupted) else "SIGINT"
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Within the block, the first SIGINT or SIGTERM raises `Interrupted`;
+    the previous handlers come back afterwards."""
+    received: list[int] = []
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            raise Interrupted(signum)
+        if len(received) == 2:
+            print(
+                "failmodel: still healing faults and stopping processes; "
+                "signal again to quit at once",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
+        os._exit(128 + signum)
+
+    previous = {s: signal.getsignal(s) for s in SIGNALS}
+    for s in SIGNALS:
+        signal.signal(s, handle)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
