@@ -84,6 +84,10 @@ class _Search:
     first_failure_at: float | None = None
     last_example_at: float = field(default_factory=time.monotonic)
     error: str | None = None
+    """What broke the search itself (a harness or target error), if anything."""
+    counterexample: Counterexample | None = None
+    reported_error: str | None = None
+    """The error the row reports, with the target's log tails."""
 
     def best(self) -> ExampleOutcome | None:
         return min(self.failures, key=lambda o: (o.schedule.size(), o.number), default=None)
@@ -219,63 +223,23 @@ def verify_row(
     check; an interrupt ends it early with what was found."""
     started = time.monotonic()
     search = _Search(row=row, profile=profile)
-    error: str | None = None
     interrupted: str | None = None
-    counterexample: Counterexample | None = None
-    with ExampleRunner(
-        system,
-        workload=design.workload,
-        invariants=row.invariants,
-        out_dir=out_dir,
-        run_id=run_id,
-        settle_timeout_s=design.target.settle_timeout_s,
-        reads=design.target.reads,
-    ) as runner:
-
-        def example(schedule: Schedule) -> None:
-            if search.error is not None:
-                return  # the harness broke: stop searching, report it below
-            if search.out_of_time():
-                # Shrinking budget spent: only the best failure still fails, so
-                # Hypothesis ends on it without running anything more.
-                best = search.best()
-                if best is not None and schedule == best.schedule:
-                    raise RowViolation(best)
-                return
-            try:
-                outcome = runner.run(schedule)
-            except Exception as exc:
-                # Not a verdict: the harness or the target's start-up broke.
-                # Every later example passes at once, so Hypothesis ends
-                # (as Flaky) instead of shrinking a harness error.
-                search.error = f"{type(exc).__name__}: {exc}"
-                raise
-            search.add(outcome)
-            if outcome.failed:
-                raise RowViolation(outcome)
-
-        test = _hypothesis_test(example, design, row, variant, profile, seed_, database)
-        try:
-            try:
-                test()
-            except (RowViolation, Flaky):
-                pass  # the failures are in `search`; Flaky = did not reproduce
-            except Exception as exc:  # the harness or target broke: not a verdict
-                search.error = search.error or f"{type(exc).__name__}: {exc}"
-            if search.error is not None:
-                error = _with_log_tails(search.error, system)
-            elif search.failures:
-                counterexample, error = _counterexample(runner, search, profile, system)
-            if search.error is None:
-                late = _late_failures(runner, search, design, system)
-                if late and counterexample is None:
-                    counterexample, error = _late_counterexample(
-                        runner, late, profile, design, system
-                    )
-        except KeyboardInterrupt as exc:
-            interrupted = signal_name(exc)
-            if counterexample is None and search.failures:
-                counterexample = _unreplayed(search)
+    try:
+        with ExampleRunner(
+            system,
+            workload=design.workload,
+            invariants=row.invariants,
+            out_dir=out_dir,
+            run_id=run_id,
+            settle_timeout_s=design.target.settle_timeout_s,
+            reads=design.target.reads,
+        ) as runner:
+            _search(runner, search, design, row, variant, profile, seed_, database, system)
+    except KeyboardInterrupt as exc:
+        interrupted = signal_name(exc)
+        if search.counterexample is None and search.failures:
+            search.counterexample = _unreplayed(search)
+    counterexample, error = search.counterexample, search.reported_error
 
     coverage = add_coverage(o.coverage for o in search.outcomes)
     exercised = any(coverage.get(name, 0) > 0 for name in row.exercised_by)
@@ -321,6 +285,63 @@ def verify_row(
         unsettled=sum(not o.settled for o in search.outcomes),
         interrupted=interrupted,
     )
+
+
+def _search(
+    runner: ExampleRunner,
+    search: _Search,
+    design: Design,
+    row: Row,
+    variant: str,
+    profile: Profile,
+    seed_: int,
+    database: Path | None,
+    system: LiveSystem,
+) -> None:
+    """The search, its counterexample and the late-effects check, recorded in
+    ``search`` as they happen (an interrupt keeps what was found so far)."""
+
+    def example(schedule: Schedule) -> None:
+        if search.error is not None:
+            return  # the harness broke: stop searching, report it below
+        if search.out_of_time():
+            # Shrinking budget spent: only the best failure still fails, so
+            # Hypothesis ends on it without running anything more.
+            best = search.best()
+            if best is not None and schedule == best.schedule:
+                raise RowViolation(best)
+            return
+        try:
+            outcome = runner.run(schedule)
+        except Exception as exc:
+            # Not a verdict: the harness or the target's start-up broke.
+            # Every later example passes at once, so Hypothesis ends
+            # (as Flaky) instead of shrinking a harness error.
+            search.error = f"{type(exc).__name__}: {exc}"
+            raise
+        search.add(outcome)
+        if outcome.failed:
+            raise RowViolation(outcome)
+
+    test = _hypothesis_test(example, design, row, variant, profile, seed_, database)
+    try:
+        test()
+    except (RowViolation, Flaky):
+        pass  # the failures are in `search`; Flaky = did not reproduce
+    except Exception as exc:  # the harness or target broke: not a verdict
+        search.error = search.error or f"{type(exc).__name__}: {exc}"
+    if search.error is not None:
+        search.reported_error = _with_log_tails(search.error, system)
+        return
+    if search.failures:
+        search.counterexample, search.reported_error = _counterexample(
+            runner, search, profile, system
+        )
+    late = _late_failures(runner, search, design, system)
+    if late and search.counterexample is None:
+        search.counterexample, search.reported_error = _late_counterexample(
+            runner, late, profile, design, system
+        )
 
 
 def _with_log_tails(error: str, system: LiveSystem) -> str:

@@ -62,11 +62,12 @@ NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @pytest.fixture(scope="module")
-def system(binaries: Binaries) -> Iterator[LiveSystem]:
+def system(binaries: Binaries, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
     """Redis + partner + 2 toy replicas + a consumer, every link through Toxiproxy."""
+    db = tmp_path_factory.mktemp("toy") / "toy.sqlite"
     spec = TargetSpec(
         name="toy",
-        command=(sys.executable, str(TOY), "--bug", "none"),
+        command=(sys.executable, str(TOY), "--bug", "none", "--db", str(db)),
         replicas=2,
         extra={"consumer": CONSUMER},
         dependencies=frozenset({"redis", "partner"}),

@@ -39,18 +39,21 @@ ROOT = Path(__file__).resolve().parents[2]
 TOY = ROOT / "tests" / "fixtures" / "toy_inventory.py"
 
 
-def toy_spec(bug: str, replicas: int = 1) -> TargetSpec:
+def toy_spec(bug: str, replicas: int = 1, db: Path | None = None) -> TargetSpec:
+    """The toy target; replicas share the SQLite file ``db`` (one replica: in memory)."""
+    shared = ("--db", str(db)) if db is not None else ()
     return TargetSpec(
         name=f"toy-{bug}",
-        command=(sys.executable, str(TOY), "--bug", bug),
+        command=(sys.executable, str(TOY), "--bug", bug, *shared),
         replicas=replicas,
         start_timeout_s=30,
     )
 
 
 @pytest.fixture(scope="module")
-def correct(binaries: Binaries) -> Iterator[LiveSystem]:
-    with LiveSystem(toy_spec("none", replicas=2)) as live:
+def correct(binaries: Binaries, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
+    db = tmp_path_factory.mktemp("toy") / "toy.sqlite"
+    with LiveSystem(toy_spec("none", replicas=2, db=db)) as live:
         yield live
 
 

@@ -48,10 +48,13 @@ def proxies_only(binaries: Binaries) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def target(proxies_only: Stack) -> Iterator[TargetProcesses]:
+def target(
+    proxies_only: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TargetProcesses]:
+    db = tmp_path_factory.mktemp("toy") / "toy.sqlite"
     spec = TargetSpec(
-        name="toy", command=(sys.executable, str(TOY), "--bug", "none"), replicas=2,
-        start_timeout_s=20,
+        name="toy", command=(sys.executable, str(TOY), "--bug", "none", "--db", str(db)),
+        replicas=2, start_timeout_s=20,
     )
     with TargetProcesses(spec, proxies_only) as target:
         yield target

@@ -1,0 +1,189 @@
+"""Verdicts you can trust, on real processes: no PASS without a judgement, no
+false alarm from a slow system, no missed effect because it came late, and a
+run that stops cleanly when asked.
+
+The targets are the toy ones in tests/fixtures (real HTTP services behind
+Toxiproxy, with the real partner), whose variants are the behaviours each
+verdict must get right; their designs are in tests/fixtures/designs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.design import load_design
+from harness.provision import procfs
+from harness.report import DesignReport
+from harness.verify import Profile, verify_design
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+DESIGNS = ROOT / "tests" / "fixtures" / "designs"
+QUICK = Profile(name="quick", examples=5, shrink_s=10.0, replays=1)
+
+
+def verify(
+    tmp_path: Path, design: str, variant: str, rows: list[str] | None = None
+) -> DesignReport:
+    """A fresh search (empty example database) of ``design`` against ``variant``."""
+    return verify_design(
+        load_design(DESIGNS / f"{design}.toml"),
+        variant=variant,
+        profile=QUICK,
+        rows=rows,
+        seed_=11,
+        out_dir=tmp_path / "report",
+        database=tmp_path / "examples-db",
+        log=False,
+    )
+
+
+def evidence(report: DesignReport) -> str:
+    out = []
+    for row in report.rows:
+        out.append(f"{row.row_id}: {row.status} {row.reason or ''} {row.error or ''}")
+        if row.counterexample is not None:
+            out += [e.message for v in row.counterexample.verdicts for e in v.evidence]
+    return "\n".join(out)
+
+
+def test_the_correct_toy_passes_every_row_with_every_invariant_judged(tmp_path: Path) -> None:
+    report = verify(tmp_path, "toy_shop", "correct")
+    assert [r.status for r in report.rows] == ["PASS", "PASS"], evidence(report)
+    for row in report.rows:
+        assert set(row.judged) == set(row.invariants)
+        assert all(j.valid >= 1 for j in row.judged.values()), row.judged
+
+
+def test_a_target_whose_reads_all_answer_500_passes_no_row(tmp_path: Path) -> None:
+    report = verify(tmp_path, "toy_shop", "reads_500")
+
+    assert [r.status for r in report.rows] == ["INCONCLUSIVE", "INCONCLUSIVE"], evidence(report)
+    assert report.exit_code == 1 and report.exit_code_for(allow_inconclusive=True) == 0
+    for row in report.rows:
+        assert row.reason is not None
+        assert row.reason.startswith(f"final state unreadable in {row.examples} of {row.examples}")
+        assert "answered HTTP 500" in row.reason
+        assert all(j.valid == 0 for j in row.judged.values() if j.unknown), row.judged
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "## INCONCLUSIVE: `client-retry`" in md
+
+
+def test_a_correct_target_whose_relay_is_slow_passes(tmp_path: Path) -> None:
+    """Every shipment comes 3 s after its order: within the design's 8 s settle deadline."""
+    report = verify(tmp_path, "toy_shop", "slow_effects", rows=["slow-links"])
+
+    (row,) = report.rows
+    assert row.status == "PASS", evidence(report)
+    assert row.judged["exactly_once_shipment"].valid == row.examples
+    assert row.unsettled == 0
+
+
+def test_a_relay_that_never_runs_fails_with_never_shipped(tmp_path: Path) -> None:
+    report = verify(tmp_path, "toy_shop", "no_effects", rows=["slow-links"])
+
+    (row,) = report.rows
+    assert row.status == "FAIL", evidence(report)
+    assert row.counterexample is not None
+    (verdict,) = [v for v in row.counterexample.verdicts if v.invariant == "exactly_once_shipment"]
+    assert "never shipped (still so 8 s after every fault was healed)" in verdict.summary
+    assert not row.counterexample.late
+
+
+def test_a_duplicate_shipment_that_arrives_5_s_late_fails_its_row(tmp_path: Path) -> None:
+    report = verify(tmp_path, "toy_shop", "late_duplicate", rows=["slow-links"])
+
+    (row,) = report.rows
+    assert row.status == "FAIL", evidence(report)
+    ce = row.counterexample
+    assert ce is not None and ce.late
+    (verdict,) = ce.verdicts
+    assert verdict.invariant == "exactly_once_shipment"
+    assert "shipped 2 times" in verdict.summary
+    # Attributed to its example: the order named is one of that example's ids.
+    example = ce.history_path.name.split(".")[0]
+    history = ce.history_path.read_text()
+    assert verdict.evidence[0].keys[0] in history
+    assert ce.history_path.name == f"{example}.recheck.jsonl"
+    assert ce.reproduced >= 1
+
+
+def test_asynchronous_matching_passes(tmp_path: Path) -> None:
+    report = verify(tmp_path, "toy_matching", "correct")
+
+    (row,) = report.rows
+    assert row.status == "PASS", evidence(report)
+    assert row.judged["mutual_right_swipes_match"].valid >= 1
+
+
+def test_a_matcher_that_never_runs_fails(tmp_path: Path) -> None:
+    report = verify(tmp_path, "toy_matching", "never_matches")
+
+    (row,) = report.rows
+    assert row.status == "FAIL", evidence(report)
+    assert row.counterexample is not None
+    violated = {v.invariant for v in row.counterexample.verdicts}
+    assert "mutual_right_swipes_match" in violated
+
+
+# -- stopping on request ------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    return [p for p in procfs.descendants(pid) if procfs.start_ticks(p) is not None]
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_the_run_heals_and_writes_the_report(
+    tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    """As a CI runner (SIGTERM to the process group) or a terminal (SIGINT to the
+    foreground group) would: the run ends within seconds, nothing survives, and
+    the report holds the interrupted row."""
+    out = tmp_path / "reports"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "verify", str(DESIGNS / "toy_shop.toml"),
+         "--profile", "nightly", "--out", str(out), "--seed", "5"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "searching" in line, line + (proc.stderr.read() if proc.stderr else "")
+        time.sleep(3)  # in the middle of an example
+        started = _children(proc.pid)
+        assert started, "the run has started its services"
+        os.killpg(proc.pid, sig)
+        sent = time.monotonic()
+        stdout, stderr = proc.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == code, stderr
+    assert took < 20, f"stopping took {took:.1f} s"
+    name = signal.Signals(sig).name
+    last = [line for line in stderr.splitlines() if line.startswith("failmodel:")]
+    assert last and f"interrupted by {name}" in last[-1], stderr
+    assert "partial report:" in last[-1]
+    deadline = time.monotonic() + 10
+    while any(procfs.start_ticks(p) is not None for p in started) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in started if procfs.start_ticks(p) is not None]
+    report = json.loads((out / "toy-shop-correct" / "report.json").read_text())
+    assert report["interrupted"] == name
+    (row,) = report["rows"]
+    assert row["status"] == "INTERRUPTED" and row["interrupted"] == name
+    assert "interrupted by " + name in row["reason"]
+    assert "INTERRUPTED" in stdout
