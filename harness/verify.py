@@ -82,6 +82,7 @@ class _Search:
     outcomes: list[ExampleOutcome] = field(default_factory=list)
     failures: list[ExampleOutcome] = field(default_factory=list)
     first_failure_at: float | None = None
+    first_failure_example: int | None = None
     last_example_at: float = field(default_factory=time.monotonic)
     error: str | None = None
     """What broke the search itself (a harness or target error), if anything."""
@@ -105,6 +106,7 @@ class _Search:
             self.failures.append(outcome)
             if self.first_failure_at is None:
                 self.first_failure_at = self.last_example_at
+                self.first_failure_example = len(self.outcomes)
 
 
 def replay_command(design: Design, row: Row, variant: str, profile: str, seed_: int) -> str:
@@ -280,6 +282,7 @@ def verify_row(
         first_failure_s=(
             None if search.first_failure_at is None else search.first_failure_at - started
         ),
+        first_failure_example=search.first_failure_example,
         judged=judged,
         reason=reason,
         unsettled=sum(not o.settled for o in search.outcomes),

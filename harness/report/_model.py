@@ -101,6 +101,8 @@ class RowResult:
     error: str | None = None
     first_failure_s: float | None = None
     """Seconds from the row's start to its first failing example (time to find the bug)."""
+    first_failure_example: int | None = None
+    """How many examples it took to find the first failure (1 = the first one)."""
     judged: Mapping[str, Judged] = field(default_factory=lambda: MappingProxyType({}))
     """Per invariant the row lists: on how many examples it was really judged."""
     reason: str | None = None

@@ -2,7 +2,9 @@
 designs with the invariant the bug breaks, and passes every correct design.
 
 Real targets, real PostgreSQL/Redis/Kafka/Toxiproxy, real faults. The budget
-is the ``detect`` profile below, sized so the whole matrix fits in CI.
+is the ``detect`` profile below, sized so the whole matrix fits in CI. Every
+search starts from an empty example database (a temporary directory), so a
+catch here is a fresh find, not a stored counterexample found again.
 """
 
 from __future__ import annotations
@@ -59,7 +61,13 @@ def _describe(row: RowResult) -> str:
 def test_correct_variant_passes_every_row(design_name: str, tmp_path: Path) -> None:
     design = load_design(ROOT / "designs" / f"{design_name}.toml")
     report = verify_design(
-        design, variant="correct", profile=PASS_ALL, seed_=20261121, out_dir=tmp_path, log=False
+        design,
+        variant="correct",
+        profile=PASS_ALL,
+        seed_=20261121,
+        out_dir=tmp_path,
+        database=tmp_path / "examples-db",
+        log=False,
     )
     assert len(report.rows) == len(design.rows)
     bad = [r for r in report.rows if r.status != "PASS"]
@@ -84,6 +92,7 @@ def test_buggy_variant_is_caught(design_name: str, variant: str, tmp_path: Path)
             rows=[row_id],
             seed_=seed,
             out_dir=tmp_path / f"seed-{seed}",
+            database=tmp_path / f"examples-db-{seed}",
             log=False,
         )
         (row,) = report.rows
@@ -94,6 +103,7 @@ def test_buggy_variant_is_caught(design_name: str, variant: str, tmp_path: Path)
     assert row.counterexample is not None
     violated = {v.invariant for v in row.counterexample.verdicts}
     assert violated & invariants, f"expected one of {sorted(invariants)}; got {sorted(violated)}"
+    assert row.counterexample.reproduced >= 1, "a caught bug must reproduce at least once"
     assert report.exit_code == 1
     assert (tmp_path / f"seed-{seed}" / "report.md").exists()
     assert row.counterexample.schedule_path.exists()

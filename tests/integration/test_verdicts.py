@@ -135,6 +135,27 @@ def test_a_matcher_that_never_runs_fails(tmp_path: Path) -> None:
     assert "mutual_right_swipes_match" in violated
 
 
+def test_a_failure_found_once_is_tried_first_next_time(tmp_path: Path) -> None:
+    """The example database (by default in the cache) makes regressions fast:
+    a second search, with another seed, starts from the stored counterexample."""
+    design = load_design(DESIGNS / "toy_shop.toml")
+    runs = [
+        verify_design(
+            design,
+            variant="oversell",
+            profile=Profile(name="find", examples=30, shrink_s=5.0, replays=1),
+            rows=["client-retry"],
+            seed_=seed,
+            out_dir=tmp_path / f"run-{seed}",
+            database=tmp_path / "examples-db",
+            log=False,
+        ).rows[0]
+        for seed in (1, 2)
+    ]
+    assert [r.status for r in runs] == ["FAIL", "FAIL"], [r.coverage for r in runs]
+    assert runs[1].first_failure_example == 1
+
+
 # -- stopping on request ------------------------------------------------------------
 
 
