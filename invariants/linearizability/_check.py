@@ -36,7 +36,7 @@ class LinearizabilityResult:
     seconds: float
 
     @property
-    def ops(self) -> int:
+    def op_count(self) -> int:
         return sum(len(p.ops) for p in self.partitions)
 
     def failures(self) -> tuple[PartitionResult, ...]:
@@ -200,7 +200,7 @@ def _verdict(result: LinearizabilityResult) -> Verdict:
     parts = result.partitions
     keys = sum(1 for p in parts if p.key is not None)
     scope = f"{keys} key{'' if keys == 1 else 's'}, " if keys else ""
-    counted = f"{scope}{result.ops} ops, model {result.model.name}, {result.seconds:.3g} s"
+    counted = f"{scope}{result.op_count} ops, model {result.model.name}, {result.seconds:.3g} s"
     decisive = [p for p in parts if p.status == result.status]
     if result.status == "linearizable":
         summary, decisive = f"linearizable ({counted})", []

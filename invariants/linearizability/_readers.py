@@ -69,8 +69,10 @@ class _Pairing:
             )
 
     def done(self) -> tuple[Op, ...]:
-        for called, _, input in self.open.values():
-            self.ops.append(Op(id=called, input=input, output=UNKNOWN, call=called))
+        for process, (called, _, input) in self.open.items():
+            self.ops.append(
+                Op(id=called, input=input, output=UNKNOWN, call=called, process=process)
+            )
         return tuple(sorted(self.ops, key=lambda op: op.call))
 
 
@@ -108,9 +110,10 @@ def read_jepsen_log(path: Path) -> tuple[Op, ...]:
         match = _LOG_LINE.match(line)
         if match is None:
             raise pairs.error(number, f"not a Jepsen log line: {line[:80]!r}")
-        process, type, f, value = match.group(1), match.group(2), match.group(3), match.group(4)
-        if process == ":nemesis":
+        name, type, f, value = match.group(1), match.group(2), match.group(3), match.group(4)
+        if name == ":nemesis":
             continue
+        process: int | str = int(name) if _INT.match(name) else name
         value = (value or "").strip()
         try:
             if type == "invoke":

@@ -313,7 +313,7 @@ def register_histories(draw: st.DrawFn, max_ops: int = 7) -> list[Op]:
 
 
 @given(register_histories())
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 def test_the_register_verdict_is_the_brute_force_one(ops: list[Op]) -> None:
     expected = "linearizable" if brute_force(CAS_REGISTER, ops) else "not linearizable"
     assert status(ops) == expected
@@ -339,7 +339,7 @@ def kv_histories(draw: st.DrawFn) -> list[Op]:
 
 
 @given(kv_histories())
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=500, deadline=None)
 def test_the_kv_verdict_is_the_brute_force_one(ops: list[Op]) -> None:
     expected = "linearizable" if brute_force(KV, ops) else "not linearizable"
     assert status(ops, KV) == expected
@@ -416,7 +416,7 @@ def _ok(rec: Recorder, f: str, body: dict[str, Any], answer: dict[str, Any]) -> 
 
 
 @given(st.lists(planned_ops(["ok", "ok", "ok", "info", "lost", "fail"]), max_size=40))
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 def test_a_history_a_real_register_produced_is_linearizable(plan: list[Planned]) -> None:
     rec = _recorder()
     run_register(plan, rec)
@@ -430,7 +430,7 @@ def test_a_history_a_real_register_produced_is_linearizable(plan: list[Planned])
     st.integers(0, 3),
     st.sampled_from([None, 0, 1, 2, 3, 4]),
 )
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 def test_a_read_corrupted_where_nothing_runs_concurrently_is_caught(
     before: list[Planned], after: list[Planned], written: int, corrupted: Any
 ) -> None:

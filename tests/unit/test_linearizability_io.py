@@ -59,10 +59,10 @@ def test_a_jepsen_log_pairs_invokes_and_completions_per_process(tmp_path: Path) 
         ),
     )
     assert read_jepsen_log(path) == (
-        Op(id=1, input=RegisterOp("write", value=3), output=None, call=1, ret=3, process="0"),
-        Op(id=2, input=RegisterOp("cas", expected=3, new=4), output=UNKNOWN, call=2, process="1"),
-        Op(id=7, input=RegisterOp("read"), output=3, call=7, ret=8, process="3"),
-        Op(id=9, input=RegisterOp("write", value=5), output=UNKNOWN, call=9),
+        Op(id=1, input=RegisterOp("write", value=3), output=None, call=1, ret=3, process=0),
+        Op(id=2, input=RegisterOp("cas", expected=3, new=4), output=UNKNOWN, call=2, process=1),
+        Op(id=7, input=RegisterOp("read"), output=3, call=7, ret=8, process=3),
+        Op(id=9, input=RegisterOp("write", value=5), output=UNKNOWN, call=9, process=4),
     )
 
 
