@@ -52,6 +52,14 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--variant", default="correct")
     replay.add_argument("--times", type=int, default=3)
     replay.add_argument("--out", type=Path, default=Path("reports") / "replays")
+
+    history = sub.add_parser(
+        "check-history",
+        help="check a history file for linearizability (exit 0 yes, 1 no, 2 unknown or error)",
+    )
+    history.add_argument("file", type=Path, help="a failmodel JSONL history, Jepsen log or EDN")
+    history.add_argument("--model", required=True, help="cas-register or kv")
+    history.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
     return parser
 
 
@@ -172,9 +180,16 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_FAIL if failed else EXIT_OK
 
 
+def _cmd_check_history(args: argparse.Namespace) -> int:
+    from invariants.linearizability._cli import check_history_file
+
+    return check_history_file(args.file, args.model, timeout=args.timeout)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"setup": _cmd_setup, "verify": _cmd_verify, "replay": _cmd_replay}
+    handlers["check-history"] = _cmd_check_history
     try:
         with stop_on_signals():
             return handlers[args.command](args)
