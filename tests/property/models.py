@@ -210,6 +210,11 @@ class Model(Protocol):
         ...
 
 
+def _more(on: bool, body: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """``body``, with fields the contract does not name when ``on`` (they are allowed)."""
+    return {**body, **extra} if on else body
+
+
 def _not_found(what: str) -> tuple[int, Any]:
     return 404, {"error": f"{what} not found"}
 
@@ -234,6 +239,7 @@ class Inventory:
     ship_delay: dict[str, int]
     store_rejections: bool
     effects: list[Fx]
+    extras: bool = False  # answers and partner bodies carry fields the contract does not name
     workload: str = "inventory"
     stock: dict[str, int] = field(default_factory=dict)
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -253,7 +259,9 @@ class Inventory:
             return "ok", 200, {"sku": b["sku"], "available": self.stock[b["sku"]]}
         if op.f == "read_order":
             order = self.orders.get(b["order_id"])
-            return ("ok", *_not_found("order")) if order is None else ("ok", 200, dict(order))
+            if order is None:
+                return ("ok", *_not_found("order"))
+            return "ok", 200, _more(self.extras, dict(order), created_at="2026-12-01T08:00:00Z")
         oid, sku, qty = b["order_id"], b["sku"], b["qty"]
         stored = self.orders.get(oid)
         if stored is None:
@@ -267,13 +275,16 @@ class Inventory:
                 if self.store_rejections:
                     self.orders[oid] = stored
         if stored["status"] == "accepted":
-            return "ok", 200, {"order_id": oid, "status": "accepted"}
-        return "fail", 409, {"order_id": oid, "status": "rejected", "reason": "out_of_stock"}
+            return "ok", 200, _more(self.extras, {"order_id": oid, "status": "accepted"},
+                                    sku=sku, qty=qty)
+        return "fail", 409, _more(self.extras, {"order_id": oid, "status": "rejected",
+                                                "reason": "out_of_stock"}, available=0)
 
     def _ship(self, oid: str, sku: str, qty: int, at: float) -> None:
         self.effects.append(Fx(
             kind="shipment", effect_id=self.ids.new("shp_"), time=at,
-            body={"order_id": oid, "sku": sku, "qty": qty}, idempotency_key=f"ship-{oid}",
+            body=_more(self.extras, {"order_id": oid, "sku": sku, "qty": qty}, carrier="dhl"),
+            idempotency_key=f"ship-{oid}",
         ))
 
 
@@ -287,6 +298,7 @@ class Payments:
 
     declined: set[str]
     effects: list[Fx]
+    extras: bool = False
     workload: str = "payments"
     payments: dict[str, dict[str, Any]] = field(default_factory=dict)
     psp: dict[str, str] = field(default_factory=dict)
@@ -299,7 +311,11 @@ class Payments:
         b = op.body
         if op.f == "read_payment":
             p = self.payments.get(b["payment_id"])
-            return ("ok", *_not_found("payment")) if p is None else ("ok", 200, dict(p))
+            if p is None:
+                return ("ok", *_not_found("payment"))
+            if self.extras and p["status"] != "captured":
+                return "ok", 200, {**p, "charge_id": None, "attempts": 1}
+            return "ok", 200, _more(self.extras, dict(p), attempts=1)
         pid = b["payment_id"]
         if k == 0:
             self.payments.setdefault(pid, {"payment_id": pid, "status": "pending"})
@@ -313,25 +329,32 @@ class Payments:
                     self.psp[pid] = self.ids.new("ch_")
                     self.effects.append(Fx(
                         kind="charge", effect_id=self.psp[pid], time=t,
-                        body={"reference": pid, "amount": b["amount"]}, idempotency_key=pid,
+                        body=_more(self.extras, {"reference": pid, "amount": b["amount"]},
+                                   currency="eur"),
+                        idempotency_key=pid,
                     ))
                 p["status"], p["charge_id"] = "captured", self.psp[pid]
         if p["status"] == "captured":
-            return "ok", 200, {"payment_id": pid, "status": "captured",
-                               "charge_id": p["charge_id"]}
-        return "fail", 402, {"payment_id": pid, "status": "declined"}
+            return "ok", 200, _more(self.extras, {"payment_id": pid, "status": "captured",
+                                                  "charge_id": p["charge_id"]}, amount=b["amount"])
+        return "fail", 402, _more(self.extras, {"payment_id": pid, "status": "declined"},
+                                  reason="card_declined")
 
 
 @dataclass(slots=True, kw_only=True)
 class Matching:
-    """A swipe is stored once with its answer (a retry gets the stored answer);
-    a right swipe whose reverse right swipe exists creates the pair's match
-    under the canonical pair, and an outbox relay announces it ``delay`` ms
-    later -- sometimes twice (at-least-once delivery; the contract allows
-    duplicate messages)."""
+    """A swipe is stored once with its answer (a retry gets the stored answer, or
+    with ``answer_current`` the pair's match as it is now); a right swipe whose
+    reverse right swipe exists creates the pair's match under the canonical
+    pair, and an outbox relay announces it ``delay`` ms later -- sometimes
+    twice (at-least-once delivery; the contract allows duplicate messages).
+    With ``unknown_user_404`` a user no stored swipe names is answered 404."""
 
     delay: dict[str, tuple[int, bool]]  # swipe_id -> (announce delay, announce twice)
     effects: list[Fx]
+    answer_current: bool = False  # a retried swipe answers the pair's match as it is now
+    unknown_user_404: bool = False  # a user in no stored swipe is answered 404
+    extras: bool = False
     workload: str = "matching"
     swipes: dict[str, dict[str, Any]] = field(default_factory=dict)
     rights: set[tuple[str, str]] = field(default_factory=set)
@@ -345,8 +368,13 @@ class Matching:
         b = op.body
         if op.f == "read_matches":
             user = b["user"]
+            if self.unknown_user_404 and not any(
+                user in (sw["swiper"], sw["swipee"]) for sw in self.swipes.values()
+            ):
+                return ("ok", *_not_found("user"))
             listed = [
-                {"match_id": m["match_id"], "users": list(m["users"])}
+                _more(self.extras, {"match_id": m["match_id"], "users": list(m["users"])},
+                      since="2026-12-01T08:00:00Z")
                 for m in self.matches.values()
                 if user in m["users"]
             ]
@@ -370,8 +398,15 @@ class Matching:
                             push(t + delay * (n + 1), self._announcer(match))
                     match_id = match["match_id"]
             self.swipes[sid] = {"swipe_id": sid, "matched": match_id is not None,
-                                "match_id": match_id}
-        return "ok", 200, dict(self.swipes[sid])
+                                "match_id": match_id, "swiper": b["swiper"],
+                                "swipee": b["swipee"]}
+        stored = self.swipes[sid]
+        said = {k: stored[k] for k in ("swipe_id", "matched", "match_id")}
+        lo, hi = sorted((b["swiper"], b["swipee"]))
+        match = self.matches.get((lo, hi))
+        if self.answer_current and match is not None:
+            said.update(matched=True, match_id=match["match_id"])
+        return "ok", 200, _more(self.extras, said, swiper=b["swiper"])
 
     def _announcer(self, match: dict[str, Any]) -> Callable[[float], None]:
         return lambda at: self._announce(match, at)
@@ -379,7 +414,8 @@ class Matching:
     def _announce(self, match: dict[str, Any], at: float) -> None:
         self.effects.append(Fx(
             kind="message", effect_id=self.ids.new("msg_"), time=at,
-            body={"match_id": match["match_id"], "users": list(match["users"])},
+            body=_more(self.extras, {"match_id": match["match_id"], "users": list(match["users"])},
+                       text="It's a match!"),
             idempotency_key=f"match-{match['match_id']}",
         ))
 
@@ -565,6 +601,7 @@ def inventory_runs(draw: st.DrawFn, chaos: int | None = None) -> Run:
         ship_delay={KEYS.order_id(i): draw(st.integers(1, 300)) for i in range(n_orders)},
         store_rejections=draw(st.booleans()),
         effects=effects,
+        extras=draw(st.booleans()),
     )
     return _assemble(draw, kn, model, draft, setup, logicals)
 
@@ -587,7 +624,7 @@ def payments_runs(draw: st.DrawFn, chaos: int | None = None) -> Run:
     for _ in range(draw(st.integers(0, 5))):
         body = {"payment_id": KEYS.payment_id(draw(st.integers(0, n)))}
         logicals.append(_logical(draw, kn, "read_payment", body, 400))
-    model = Payments(declined=declined, effects=effects)
+    model = Payments(declined=declined, effects=effects, extras=draw(st.booleans()))
     return _assemble(draw, kn, model, draft, [], logicals)
 
 
@@ -616,7 +653,8 @@ def matching_runs(draw: st.DrawFn, chaos: int | None = None) -> Run:
     for _ in range(draw(st.integers(0, 5))):
         body = {"user": users[draw(st.integers(0, n_users - 1))]}
         logicals.append(_logical(draw, kn, "read_matches", body, 400))
-    model = Matching(delay=delays, effects=effects)
+    model = Matching(delay=delays, effects=effects, answer_current=draw(st.booleans()),
+                     unknown_user_404=draw(st.booleans()), extras=draw(st.booleans()))
     return _assemble(draw, kn, model, draft, [], logicals)
 
 

@@ -125,6 +125,7 @@ def _orders_with_status(run: Run, *statuses: str) -> list[str]:
 
 
 def drop_shipment(d: Draft, run: Run, pick: Pick) -> str | None:
+    """An order accepted in the final state loses its shipment."""
     candidates = [k for k in _orders_with_status(run, "accepted") if _shipments(d, k)]
     if not candidates:
         return None
@@ -134,6 +135,7 @@ def drop_shipment(d: Draft, run: Run, pick: Pick) -> str | None:
 
 
 def duplicate_shipment(d: Draft, run: Run, pick: Pick) -> str | None:
+    """A shipped order is shipped a second time (no idempotency key)."""
     candidates = _keys(op for op in d.select("order") if _shipments(d, op.key))
     if not candidates:
         return None
@@ -145,6 +147,7 @@ def duplicate_shipment(d: Draft, run: Run, pick: Pick) -> str | None:
 
 
 def ship_unaccepted(d: Draft, run: Run, pick: Pick) -> str | None:
+    """An order the final state shows rejected or missing (404) is shipped."""
     candidates = _orders_with_status(run, "rejected", "404")
     if not candidates:
         return None
@@ -156,6 +159,7 @@ def ship_unaccepted(d: Draft, run: Run, pick: Pick) -> str | None:
 
 
 def ship_wrong_quantity(d: Draft, run: Run, pick: Pick) -> str | None:
+    """A shipment carries more units than its order asked for."""
     candidates = _keys(op for op in d.select("order") if _shipments(d, op.key))
     if not candidates:
         return None
@@ -192,6 +196,7 @@ def reject_accepted(d: Draft, run: Run, pick: Pick) -> str | None:
 
 
 def lose_acked_order(d: Draft, run: Run, pick: Pick) -> str | None:
+    """An order answered accepted is missing (404) or rejected in the final state."""
     candidates = _keys(_definite(d, "ok", run, "accepted"))
     if not candidates:
         return None
@@ -251,11 +256,40 @@ def miscount_stock(d: Draft, run: Run, pick: Pick) -> str | None:
 
 
 def negative_stock(d: Draft, run: Run, pick: Pick) -> str | None:
+    """The final stock read of a sku shows a negative count."""
     candidates = sorted(run.final.stock)
     if not candidates:
         return None
     sku = pick(candidates)
     d.set_final_answer("read_stock", sku, 200, {"sku": sku, "available": -pick([1, 2])})
+    return sku
+
+
+def contradict_acceptance(d: Draft, run: Run, pick: Pick) -> str | None:
+    """Another attempt of an order answered accepted is answered rejected: the definite
+    answers disagree, whatever the final read says (even when it is absent)."""
+    candidates = [op for op in d.select("order", phase="main") if op.outcome != "ok"
+                  and any(o.outcome == "ok" for o in d.attempts("order", op.key))]
+    if not candidates:
+        return None
+    op = pick(candidates)
+    if op.t_done is None:
+        op.t_done = op.t_invoke + 1
+    op.complete("fail", 409, {"order_id": op.key, "status": "rejected",
+                              "reason": "out_of_stock"})
+    return op.key
+
+
+def lose_stock(d: Draft, run: Run, pick: Pick) -> str | None:
+    """Fewer units left than even accepting every unread order would explain."""
+    candidates = _known_skus(run)
+    if not candidates:
+        return None
+    sku, initial = pick(candidates)
+    unread = sum({op.key: op.body["qty"] for op in d.select("order")
+                  if op.body["sku"] == sku and op.key not in run.final.orders}.values())
+    available = initial - _accepted_qty(run, sku) - unread - pick([1, 2])
+    d.set_final_answer("read_stock", sku, 200, {"sku": sku, "available": available})
     return sku
 
 
@@ -266,6 +300,7 @@ def _charges(d: Draft, payment_id: str) -> list[Fx]:
 
 
 def duplicate_charge(d: Draft, run: Run, pick: Pick) -> str | None:
+    """A charged payment is charged a second time."""
     candidates = _keys(op for op in d.select("pay") if _charges(d, op.key))
     if not candidates:
         return None
@@ -290,6 +325,7 @@ def charge_unpaid(d: Draft, run: Run, pick: Pick) -> str | None:
 
 
 def answer_unknown_charge(d: Draft, run: Run, pick: Pick) -> str | None:
+    """A captured answer names a charge_id the PSP never issued."""
     candidates = _answered(d, "pay", "ok")
     if not candidates:
         return None
@@ -299,6 +335,7 @@ def answer_unknown_charge(d: Draft, run: Run, pick: Pick) -> str | None:
 
 
 def charge_wrong_amount(d: Draft, run: Run, pick: Pick) -> str | None:
+    """The PSP charge of a captured payment is for another amount."""
     candidates = _keys(op for op in _answered(d, "pay", "ok") if _charges(d, op.key))
     if not candidates:
         return None
@@ -308,7 +345,20 @@ def charge_wrong_amount(d: Draft, run: Run, pick: Pick) -> str | None:
     return pid
 
 
+def answer_others_charge(d: Draft, run: Run, pick: Pick) -> str | None:
+    """A captured answer names the PSP charge of another payment."""
+    charges = [fx for fx in d.effects if fx.kind == "charge"]
+    candidates = [(op, fx) for op in _answered(d, "pay", "ok") for fx in charges
+                  if fx.body["reference"] != op.key]
+    if not candidates:
+        return None
+    op, fx = pick(candidates)
+    op.answer = {**op.answer, "charge_id": fx.effect_id}
+    return op.key
+
+
 def lose_acked_payment(d: Draft, run: Run, pick: Pick) -> str | None:
+    """A payment answered captured is missing, declined or pending at the end."""
     candidates = [k for k in _keys(_answered(d, "pay", "ok"))
                   if _status(run, "payments", k) == "captured"]
     if not candidates:
@@ -408,6 +458,7 @@ def _announce(d: Draft, match_id: str, pair: Sequence[str]) -> None:
 
 
 def drop_announcement(d: Draft, run: Run, pick: Pick) -> str | None:
+    """A match of the final state loses every message announcing it."""
     candidates = sorted(_shown(run))
     if not candidates:
         return None
@@ -417,7 +468,23 @@ def drop_announcement(d: Draft, run: Run, pick: Pick) -> str | None:
     return mid
 
 
+def announce_wrong_users(d: Draft, run: Run, pick: Pick) -> str | None:
+    """The messages of a listed match are replaced by one naming another pair of users."""
+    shown = _shown(run)
+    users = _users(d)
+    candidates = [(mid, (a, b)) for mid, pair in sorted(shown.items())
+                  for a in users for b in users if a < b and (a, b) != pair]
+    if not candidates:
+        return None
+    mid, pair = pick(candidates)
+    d.effects = [fx for fx in d.effects
+                 if not (fx.kind == "message" and fx.body["match_id"] == mid)]
+    _announce(d, mid, pair)
+    return mid
+
+
 def announce_unknown_match(d: Draft, run: Run, pick: Pick) -> str | None:
+    """A message announces a match no final list shows (both users read)."""
     read = [u for u in _users(d) if u in run.final.matches]
     pairs = [(a, b) for a in read for b in read if a < b]
     if not pairs:
@@ -428,6 +495,7 @@ def announce_unknown_match(d: Draft, run: Run, pick: Pick) -> str | None:
 
 
 def second_match_for_pair(d: Draft, run: Run, pick: Pick) -> str | None:
+    """A listed pair gets a second match_id in the final lists."""
     candidates = sorted(_shown(run).items())
     if not candidates:
         return None
@@ -497,6 +565,36 @@ def drop_mutual_match(d: Draft, run: Run, pick: Pick) -> str | None:
     return pair[0]
 
 
+def drop_mutual_match_half_read(d: Draft, run: Run, pick: Pick) -> str | None:
+    """Both right swipes acknowledged; one user's final read is absent, the other's is
+    present and does not list the pair's match -- which it must, as the match is that
+    user's too."""
+    def acked(a: str, b: str) -> bool:
+        return any(op.outcome == "ok" for op in _rights(d, a, b))
+
+    users = _users(d)
+    candidates = [(a, b) for a in users for b in users if a in run.final.matches
+                  and b not in run.final.matches and acked(a, b) and acked(b, a)]
+    if not candidates:
+        return None
+    read, unread = pick(candidates)
+    _edit_lists(d, run, [read], lambda ms: [m for m in ms if unread not in m["users"]])
+    return read
+
+
+def announce_unlisted_match_half_read(d: Draft, run: Run, pick: Pick) -> str | None:
+    """A message announces a new match between a user whose final list is present (and
+    does not show it) and a user whose final read is absent."""
+    users = _users(d)
+    candidates = [(a, b) for a in users for b in users
+                  if a in run.final.matches and b not in run.final.matches]
+    if not candidates:
+        return None
+    mid = fresh("m")
+    _announce(d, mid, pick(candidates))
+    return mid
+
+
 def matched_before_reverse_swipe(d: Draft, run: Run, pick: Pick) -> str | None:
     """Reorder: a swipe answered matched completes before the other user's right swipe
     is even sent (every attempt of the reverse swipe, and its effect, moved later)."""
@@ -528,7 +626,7 @@ def _one_match_id_two_pairs(d: Draft, run: Run, pick: Pick) -> str | None:
     for op in d.ops:
         if op.f == "swipe" and op.outcome == "ok" and op.answer["match_id"] == drop:
             op.answer = {**op.answer, "match_id": keep}
-        if op.f == "read_matches" and op.outcome == "ok":
+        if op.f == "read_matches" and op.outcome == "ok" and op.status == 200:
             op.answer = {"matches": [{**m, "match_id": keep if m["match_id"] == drop
                                       else m["match_id"]} for m in op.answer["matches"]]}
     for fx in d.effects:
@@ -570,7 +668,7 @@ def _stale_read_after_ack(d: Draft, run: Run, pick: Pick) -> str | None:
         return None
     op = pick(reads)
     if op.f == "read_matches":
-        op.answer = {"matches": []}
+        op.status, op.answer = 200, {"matches": []}
     else:
         op.status, op.answer = 404, {"error": "not found"}
     return op.key
@@ -623,6 +721,8 @@ def _m(name: str, workload: str, expect: tuple[str, ...], apply: Apply, **kw: st
                     doc=(apply.__doc__ or "").strip().split("\n")[0], **kw)
 
 
+HALF_READ = ("a pair counts as unseen when either user's final read is absent, though "
+             "each user's list must show the pair's match: one present list decides")
 ACK = "acknowledged_writes_survive"
 MUTATIONS: tuple[Mutation, ...] = (
     # inventory
@@ -633,6 +733,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     _m("accept_rejected", "inventory", ("idempotent_retry", ACK), accept_rejected),
     _m("reject_accepted", "inventory", ("idempotent_retry",), reject_accepted),
     _m("lose_acked_order", "inventory", (ACK, "idempotent_retry"), lose_acked_order),
+    _m("contradict_acceptance", "inventory", ("idempotent_retry",), contradict_acceptance),
+    _m("lose_stock", "inventory", ("stock_accounting",), lose_stock),
     _m("oversell", "inventory", ("no_oversell", "stock_accounting"), oversell),
     _m("miscount_stock", "inventory", ("stock_accounting",), miscount_stock),
     _m("negative_stock", "inventory", ("no_oversell",), negative_stock),
@@ -649,6 +751,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     _m("charge_unpaid", "payments", ("no_unrecorded_money",), charge_unpaid),
     _m("answer_unknown_charge", "payments", ("charge_recorded",), answer_unknown_charge),
     _m("charge_wrong_amount", "payments", ("charge_recorded",), charge_wrong_amount),
+    _m("answer_others_charge", "payments", ("charge_recorded",), answer_others_charge),
     _m("lose_acked_payment", "payments", (ACK,), lose_acked_payment),
     _m("record_other_charge", "payments", ("no_unrecorded_money",), record_other_charge),
     _m("declined_then_captured", "payments", (), _declined_then_captured,
@@ -663,12 +766,17 @@ MUTATIONS: tuple[Mutation, ...] = (
        pending="consistent_reads"),
     # matching
     _m("drop_announcement", "matching", ("every_match_announced",), drop_announcement),
+    _m("announce_wrong_users", "matching", ("every_match_announced",), announce_wrong_users),
     _m("announce_unknown_match", "matching", ("every_match_announced",),
        announce_unknown_match),
     _m("second_match_for_pair", "matching", ("at_most_one_match",), second_match_for_pair),
     _m("answer_other_match", "matching", ("at_most_one_match",), answer_other_match),
     _m("ineligible_match", "matching", ("match_eligibility",), ineligible_match),
     _m("drop_mutual_match", "matching", ("mutual_right_swipes_match",), drop_mutual_match),
+    _m("drop_mutual_match_half_read", "matching", ("mutual_right_swipes_match",),
+       drop_mutual_match_half_read, blind_spot=HALF_READ),
+    _m("announce_unlisted_match_half_read", "matching", ("every_match_announced",),
+       announce_unlisted_match_half_read, blind_spot=HALF_READ),
     _m("matched_before_reverse_swipe", "matching", ("match_eligibility",),
        matched_before_reverse_swipe,
        blind_spot="match_eligibility ignores time: a right swipe sent after the match was "

@@ -11,6 +11,9 @@ from wellformed import problems
 
 from invariants import APPLIES_TO, CHECKERS, check
 
+# A run's repr is its whole history (draft.describe): long, and wanted in failures.
+pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
+
 EXAMPLES = 300
 SETTINGS = settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
