@@ -35,7 +35,7 @@ def _invalid(run: Run) -> list[str]:
 
 @pytest.mark.parametrize("workload", WORKLOADS)
 def test_generated_runs_are_well_formed(workload: str) -> None:
-    @settings(SETTINGS, max_examples=EXAMPLES // 3)
+    @SETTINGS
     @given(RUNS[workload]())
     def runs_are_well_formed(run: Run) -> None:
         assert problems(run) == []
@@ -58,7 +58,7 @@ def test_without_lost_answers_every_checker_is_valid(workload: str) -> None:
     """With every answer and every final read determinate (faults may still run, and
     late effects, retries and replicas are all there), no checker may even be unsure."""
 
-    @settings(SETTINGS, max_examples=EXAMPLES // 3)
+    @SETTINGS
     @given(RUNS[workload](chaos=0))
     def all_valid(run: Run) -> None:
         verdicts = check(applicable(workload), run.history, run.final, run.ledgers)
