@@ -33,6 +33,7 @@ class _Matching:
     directed: dict[Pair, list[Operation]]
     reads: dict[str, list[int]]
     answered: dict[Match, list[int]]
+    answered_at: dict[Match, float]
     final: dict[Match, None]
     unread: dict[str, None]
 
@@ -47,15 +48,26 @@ class _Matching:
         ]
 
     def unseen(self, pair: Pair) -> list[str]:
-        """The users of ``pair`` whose final read was indeterminate."""
-        return [u for u in dict.fromkeys(pair) if u in self.unread]
+        """The users of ``pair`` when neither's final read answered: a match of the
+        pair must be in both users' lists, so one list read decides what exists."""
+        users = list(dict.fromkeys(pair))
+        return users if all(u in self.unread for u in users) else []
 
-    def rights(self, swiper: str, swipee: str, outcomes: frozenset[str]) -> list[int]:
-        """Op ids of right swipes from swiper on swipee that completed with ``outcomes``."""
+    def rights(
+        self,
+        swiper: str,
+        swipee: str,
+        outcomes: frozenset[str],
+        before: float = float("inf"),
+    ) -> list[int]:
+        """Op ids of right swipes from swiper on swipee sent before ``before`` that
+        completed with ``outcomes``."""
         return [
             op.invoke.op_id
             for op in self.directed.get((swiper, swipee), ())
-            if body(op)["direction"] == "right" and op.outcome in outcomes
+            if body(op)["direction"] == "right"
+            and op.outcome in outcomes
+            and op.invoke.time < before
         ]
 
 
@@ -64,6 +76,7 @@ def _index(history: History, final: FinalState) -> _Matching:
     groups = group_ops(history, {"swipe": "swipe_id", "read_matches": "user"})
     directed: dict[Pair, list[Operation]] = {}
     answered: dict[Match, list[int]] = {}
+    answered_at: dict[Match, float] = {}
     for ops in groups["swipe"].values():
         for op in ops:
             swipe = body(op)
@@ -72,6 +85,7 @@ def _index(history: History, final: FinalState) -> _Matching:
             if op.outcome == "ok" and said.get("matched") and said.get("match_id") is not None:
                 match = (str(said["match_id"]), _pair((swipe["swiper"], swipe["swipee"])))
                 answered.setdefault(match, []).append(op.invoke.op_id)
+                answered_at[match] = min(answered_at.get(match, op.end_time), op.end_time)
     shown: dict[Match, None] = {}
     for listed in final.matches.values():
         for entry in listed:
@@ -81,6 +95,7 @@ def _index(history: History, final: FinalState) -> _Matching:
         directed=directed,
         reads={user: op_ids(ops) for user, ops in groups["read_matches"].items()},
         answered=answered,
+        answered_at=answered_at,
         final=shown,
         unread={u: None for u in users if u not in final.matches},
     )
@@ -98,7 +113,11 @@ def _unseen_text(users: Sequence[str]) -> str:
 
 
 def _note_unread(index: _Matching, out: Findings) -> None:
-    """Every user whose final read was indeterminate may hide matches: undecided."""
+    """Users whose final reads were indeterminate may hide matches among
+    themselves (a match with a user who was read would be in that user's
+    list): undecided, when two or more are unread."""
+    if len(index.unread) < 2:
+        return
     for user in index.unread:
         out.undecided(
             f"matches of user {user} are unchecked: {_unseen_text([user])}",
@@ -145,27 +164,35 @@ def check_at_most_one_match(history: History, final: FinalState, ledgers: Ledger
     return out.verdict()
 
 
-def _not_eligible(index: _Matching, swiper: str, swipee: str) -> str | None:
-    """Why swiper may not have swiped right on swipee, or None if they may have."""
-    if index.rights(swiper, swipee, frozenset({"ok", "info"})):
+def _not_eligible(
+    index: _Matching, swiper: str, swipee: str, before: float = float("inf")
+) -> str | None:
+    """Why swiper may not have swiped right on swipee before ``before``, or None
+    if they may have."""
+    if index.rights(swiper, swipee, frozenset({"ok", "info"}), before):
         return None
     tried = op_ids(index.directed.get((swiper, swipee), ()))
     seen = "no swipe"
     if tried:
         seen = f"only {ops_text(tried)}, none a right swipe that may have happened"
+    if before != float("inf") and index.rights(swiper, swipee, frozenset({"ok", "info"})):
+        return f"{swiper} had not swiped right on {swipee} when the match was answered"
     return f"{swiper} never swiped right on {swipee} ({seen})"
 
 
 def check_match_eligibility(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
     """Every match, in the final state or answered to a swipe, joins two users
     who each may have swiped right on the other (a right swipe invoked and not
-    failed; indeterminate ones count, as they may have happened)."""
+    failed; indeterminate ones count, as they may have happened) -- for a match
+    answered to a swipe, both right swipes sent before that answer."""
     index = _index(history, final)
     out = Findings("match_eligibility", "match")
-    for match_id, pair in dict.fromkeys([*index.final, *index.answered]):
+    for match in dict.fromkeys([*index.final, *index.answered]):
+        match_id, pair = match
         out.checked += 1
         a, b = pair
-        reasons = [r for r in (_not_eligible(index, a, b), _not_eligible(index, b, a)) if r]
+        by = index.answered_at.get(match, float("inf"))
+        reasons = [r for r in (_not_eligible(index, a, b, by), _not_eligible(index, b, a, by)) if r]
         if reasons:
             out.violation(
                 f"match {match_id} between {a} and {b} is not eligible: {'; '.join(reasons)}",
@@ -180,8 +207,8 @@ def check_mutual_right_swipes_match(
     history: History, final: FinalState, ledgers: Ledgers
 ) -> Verdict:
     """Every pair with acknowledged right swipes both ways has exactly one match
-    in the final state; with a user's final read indeterminate, a missing match
-    may be unseen, so only two or more seen matches are decided."""
+    in the final state; with both users' final reads indeterminate, a missing
+    match may be unseen, so only two or more seen matches are decided."""
     index = _index(history, final)
     by_pair = _by_pair(index.final)
     out = Findings("mutual_right_swipes_match", "mutual pair")

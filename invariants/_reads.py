@@ -306,6 +306,15 @@ def _acknowledged_before(read: _Read, writes: _Writes) -> Problem | None:
     return None
 
 
+def _per_replica(reads_of: Sequence[_Read], snapshot: int | None) -> list[_Read]:
+    """Each replica's last answer in ``snapshot`` (a read may have been retried)."""
+    last: dict[int, _Read] = {}
+    for read in sorted(reads_of, key=lambda r: r.end):
+        if snapshot is not None and read.snapshot == snapshot:
+            last[read.node] = read
+    return [last[node] for node in sorted(last)]
+
+
 def _unanswered(
     history: History, last: int, answered: Mapping[tuple[str, str], Sequence[_Read]]
 ) -> list[tuple[str, str, list[int]]]:
@@ -377,7 +386,7 @@ def make_consistent_reads(reads: ReadConsistency = "eventual") -> Checker:
                     [key],
                     [read.id],
                 )
-            settled = [r for r in reads_of if r.snapshot == last] if last is not None else []
+            settled = _per_replica(reads_of, last)
             answers = {r.obs for r in settled}
             if len(answers) > 1:
                 said = "; ".join(f"target-{r.node} says {_show(kind, r.obs)}" for r in settled)
@@ -401,6 +410,7 @@ def make_consistent_reads(reads: ReadConsistency = "eventual") -> Checker:
                 _strong(kind, name, key, reads_of, writes, report)
         if last is not None:
             _mutual_lists(by_key, last, report)
+            _justified_rejections(by_key, last, writes, report)
             for kind, key, ids in _unanswered(history, last, by_key):
                 out.checked += 1
                 out.undecided(
@@ -469,6 +479,42 @@ def _strong(
             )
 
 
+def _justified_rejections(
+    by_key: Mapping[tuple[str, str], Sequence[_Read]],
+    last: int,
+    writes: _Writes,
+    report: Callable[[Problem | None, Iterable[str], Iterable[int]], None],
+) -> None:
+    """An order refused ``out_of_stock`` (answered or read so) claims its SKU had
+    less than its quantity; stock only goes down, so settled stock of at least
+    that quantity says the claim was false."""
+    for order_id, ops in writes.orders.items():
+        refusals = [op.invoke.op_id for op in ops if op.outcome == "fail"]
+        read_rejected = [
+            r.id
+            for r in by_key.get(("order", order_id), ())
+            if r.obs != ABSENT and r.obs[0] == "rejected"
+        ]
+        if not refusals and not read_rejected:
+            continue
+        first = body(ops[0])
+        sku, qty = str(first["sku"]), int(first["qty"])
+        settled = {r.obs: r for r in _per_replica(by_key.get(("stock", sku), ()), last)}
+        if len(settled) != 1:
+            continue
+        ((available, stock),) = settled.items()
+        if available >= qty:
+            report(
+                (
+                    f"order {order_id} was refused out of stock, but sku {sku} still has "
+                    f"{available} available in the settled state, enough for its {qty}",
+                    False,
+                ),
+                [order_id, sku],
+                [*refusals, *read_rejected, stock.id],
+            )
+
+
 def _mutual_lists(
     by_key: Mapping[tuple[str, str], Sequence[_Read]],
     last: int,
@@ -477,10 +523,9 @@ def _mutual_lists(
     """After settling, a match listed by one user is listed by the other."""
     settled: dict[str, _Read] = {}
     for (kind, key), reads_of in by_key.items():
-        if kind == "matches":
-            for read in reads_of:
-                if read.snapshot == last:
-                    settled.setdefault(key, read)
+        answers = _per_replica(reads_of, last) if kind == "matches" else []
+        if answers:
+            settled[key] = answers[0]
     for user, read in settled.items():
         for match_id, pair in sorted(read.obs):
             other = pair[1] if pair[0] == user else pair[0]

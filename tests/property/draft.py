@@ -43,9 +43,7 @@ FINAL_READS: Mapping[str, tuple[FinalRead, ...]] = {
     "payments": (
         FinalRead(f="read_payment", field="payment_id", slot="payments", not_found_known=True),
     ),
-    "matching": (
-        FinalRead(f="read_matches", field="user", slot="matches", not_found_known=False),
-    ),
+    "matching": (FinalRead(f="read_matches", field="user", slot="matches", not_found_known=False),),
 }
 READ_FIELD: Mapping[str, str] = {r.f: r.field for rs in FINAL_READS.values() for r in rs}
 
@@ -78,13 +76,20 @@ class Op:
     @property
     def key(self) -> str:
         """The id this op is about (order, payment, swipe id; or what a read reads)."""
-        name = READ_FIELD.get(self.f) or {
-            "order": "order_id", "pay": "payment_id", "swipe": "swipe_id", "set_stock": "sku",
-        }[self.f]
+        name = (
+            READ_FIELD.get(self.f)
+            or {
+                "order": "order_id",
+                "pay": "payment_id",
+                "swipe": "swipe_id",
+                "set_stock": "sku",
+            }[self.f]
+        )
         return str(self.body[name])
 
-    def complete(self, outcome: Outcome | None, status: int | None, answer: Any,
-                 error: str | None = None) -> None:
+    def complete(
+        self, outcome: Outcome | None, status: int | None, answer: Any, error: str | None = None
+    ) -> None:
         self.outcome, self.status, self.answer, self.error = outcome, status, answer, error
 
 
@@ -125,7 +130,9 @@ class Draft:
         body, an answer or a list of points in place.
         """
         return Draft(
-            workload=self.workload, replicas=self.replicas, t0=self.t0,
+            workload=self.workload,
+            replicas=self.replicas,
+            t0=self.t0,
             ops=[copy.copy(op) for op in self.ops],
             nemesis=list(self.nemesis),
             effects=[copy.copy(fx) for fx in self.effects],
@@ -134,9 +141,7 @@ class Draft:
     # --- views used by models, mutations and tests ------------------------------------
 
     def select(self, *fs: str, phase: Phase | None = None) -> Iterator[Op]:
-        return (
-            op for op in self.ops if op.f in fs and (phase is None or op.phase == phase)
-        )
+        return (op for op in self.ops if op.f in fs and (phase is None or op.phase == phase))
 
     def attempts(self, f: str, key: str) -> list[Op]:
         """Main-phase attempts of the write ``f`` at id ``key``, in invoke order."""
@@ -191,28 +196,49 @@ class Draft:
         for time, _, _, (what, item) in rows:
             index = len(events)
             if what == "nemesis":
-                events.append(Event(
-                    index=index, op_id=next_id, type="nemesis", process="nemesis", f=item.f,
-                    time=time / 1000, value={"id": item.fault_id, "fault": item.fault},
-                    error=item.error, phase="main",
-                ))
+                events.append(
+                    Event(
+                        index=index,
+                        op_id=next_id,
+                        type="nemesis",
+                        process="nemesis",
+                        f=item.f,
+                        time=time / 1000,
+                        value={"id": item.fault_id, "fault": item.fault},
+                        error=item.error,
+                        phase="main",
+                    )
+                )
                 next_id += 1
             elif what == "invoke":
                 ids[id(item)] = next_id
-                events.append(Event(
-                    index=index, op_id=next_id, type="invoke", process=item.process, f=item.f,
-                    time=time / 1000,
-                    value={"node": item.node, "attempt": item.attempt, "body": item.body},
-                    phase=item.phase,
-                ))
+                events.append(
+                    Event(
+                        index=index,
+                        op_id=next_id,
+                        type="invoke",
+                        process=item.process,
+                        f=item.f,
+                        time=time / 1000,
+                        value={"node": item.node, "attempt": item.attempt, "body": item.body},
+                        phase=item.phase,
+                    )
+                )
                 next_id += 1
             else:
-                events.append(Event(
-                    index=index, op_id=ids[id(item)], type=item.outcome, process=item.process,
-                    f=item.f, time=time / 1000,
-                    value={"status": item.status, "body": item.answer}, error=item.error,
-                    phase=item.phase,
-                ))
+                events.append(
+                    Event(
+                        index=index,
+                        op_id=ids[id(item)],
+                        type=item.outcome,
+                        process=item.process,
+                        f=item.f,
+                        time=time / 1000,
+                        value={"status": item.status, "body": item.answer},
+                        error=item.error,
+                        phase=item.phase,
+                    )
+                )
         return History(tuple(events))
 
     def final_state(self) -> FinalState:
@@ -243,18 +269,26 @@ class Draft:
 
     def ledgers(self) -> Ledgers:
         ordered = sorted(enumerate(self.effects), key=lambda p: (p[1].time, p[0]))
-        return Ledgers(tuple(
-            Effect(
-                kind=fx.kind, effect_id=fx.effect_id, body=fx.body,
-                idempotency_key=fx.idempotency_key, time=self.t0 + fx.time / 1000,
+        return Ledgers(
+            tuple(
+                Effect(
+                    kind=fx.kind,
+                    effect_id=fx.effect_id,
+                    body=fx.body,
+                    idempotency_key=fx.idempotency_key,
+                    time=self.t0 + fx.time / 1000,
+                )
+                for _, fx in ordered
             )
-            for _, fx in ordered
-        ))
+        )
 
     def freeze(self) -> Run:
         return Run(
-            workload=self.workload, history=self.history(), final=self.final_state(),
-            ledgers=self.ledgers(), draft=self,
+            workload=self.workload,
+            history=self.history(),
+            final=self.final_state(),
+            ledgers=self.ledgers(),
+            draft=self,
         )
 
 

@@ -51,6 +51,7 @@ Push = Callable[[float, Callable[[float], None]], None]
 
 # --- indeterminate answers --------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class Lost:
     """How an answer gets lost: what the client records (``status``/``body``
@@ -82,6 +83,7 @@ LOST_EFFECTS: tuple[LostEffect, ...] = ("none", "inside", "after")
 
 # --- the per-run knobs --------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Knobs:
     clients: int
@@ -101,6 +103,7 @@ def knobs(chaos: int | None = None) -> st.SearchStrategy[Knobs]:
 
 
 # --- logical operations and their attempts ------------------------------------------
+
 
 @dataclass(slots=True, kw_only=True)
 class Logical:
@@ -122,8 +125,16 @@ def _draw_attempt(
 ) -> Op:
     """One attempt: its window, its fate and its linearization points."""
     ms = draw(st.integers(1, 250))
-    op = Op(process=lg.client, f=lg.f, body=dict(lg.body), phase="main", t_invoke=t_invoke,
-            t_done=t_invoke + ms, node=lg.node, attempt=attempt)
+    op = Op(
+        process=lg.client,
+        f=lg.f,
+        body=dict(lg.body),
+        phase="main",
+        t_invoke=t_invoke,
+        t_done=t_invoke + ms,
+        node=lg.node,
+        attempt=attempt,
+    )
     lost = kn.chaos and draw(st.integers(0, 99)) >= 100 - kn.chaos
     if not lost:
         op.points = _inside(draw, t_invoke, t_invoke + ms, steps)
@@ -137,8 +148,12 @@ def _draw_attempt(
         ms = TIMEOUT_MS
     end = t_invoke + ms
     op.t_done = end if how.completes else None
-    op.complete("info" if how.completes else None, how.status, how.body,
-                how.error if how.completes else None)
+    op.complete(
+        "info" if how.completes else None,
+        how.status,
+        how.body,
+        how.error if how.completes else None,
+    )
     if effect == "inside":
         op.points = _inside(draw, t_invoke, end, steps)
         if steps > 1 and draw(st.booleans()):  # the rest by a reconciler, later
@@ -156,8 +171,9 @@ def _inside(draw: st.DrawFn, start: float, end: float, steps: int) -> list[float
     return [start + (end - start) * f / 1000 for f in fracs]
 
 
-def _lay_out(draw: st.DrawFn, kn: Knobs, logicals: list[Logical], steps: Callable[[str], int],
-             start: float) -> list[Op]:
+def _lay_out(
+    draw: st.DrawFn, kn: Knobs, logicals: list[Logical], steps: Callable[[str], int], start: float
+) -> list[Op]:
     """Each client sends its operations one after the other (retries as their
     policy says); different clients overlap freely."""
     cursor = [start] * kn.clients
@@ -166,8 +182,9 @@ def _lay_out(draw: st.DrawFn, kn: Knobs, logicals: list[Logical], steps: Callabl
         t = max(cursor[lg.client], start + lg.at)
         n = steps(lg.f)
         if lg.retry == "concurrent":
-            lg.attempts = [_draw_attempt(draw, kn, lg, n, t + i, i + 1)
-                           for i in range(lg.retries + 1)]
+            lg.attempts = [
+                _draw_attempt(draw, kn, lg, n, t + i, i + 1) for i in range(lg.retries + 1)
+            ]
         else:
             lg.attempts = []
             for i in range(lg.retries + 1):
@@ -186,7 +203,8 @@ def _end(op: Op) -> float:
 def _logical(draw: st.DrawFn, kn: Knobs, f: str, body: dict[str, Any], span: int) -> Logical:
     retry = draw(st.sampled_from(RETRY_MODES)) if not f.startswith("read_") else "none"
     return Logical(
-        f=f, body=body,
+        f=f,
+        body=body,
         client=draw(st.integers(0, kn.clients - 1)),
         node=draw(st.integers(0, kn.replicas - 1)),
         at=draw(st.integers(0, span)),
@@ -197,6 +215,7 @@ def _logical(draw: st.DrawFn, kn: Knobs, f: str, body: dict[str, Any], span: int
 
 
 # --- the models ---------------------------------------------------------------------
+
 
 class Model(Protocol):
     """A correct target: answers and effects, one linearization step at a time."""
@@ -275,17 +294,31 @@ class Inventory:
                 if self.store_rejections:
                     self.orders[oid] = stored
         if stored["status"] == "accepted":
-            return "ok", 200, _more(self.extras, {"order_id": oid, "status": "accepted"},
-                                    sku=sku, qty=qty)
-        return "fail", 409, _more(self.extras, {"order_id": oid, "status": "rejected",
-                                                "reason": "out_of_stock"}, available=0)
+            return (
+                "ok",
+                200,
+                _more(self.extras, {"order_id": oid, "status": "accepted"}, sku=sku, qty=qty),
+            )
+        return (
+            "fail",
+            409,
+            _more(
+                self.extras,
+                {"order_id": oid, "status": "rejected", "reason": "out_of_stock"},
+                available=0,
+            ),
+        )
 
     def _ship(self, oid: str, sku: str, qty: int, at: float) -> None:
-        self.effects.append(Fx(
-            kind="shipment", effect_id=self.ids.new("shp_"), time=at,
-            body=_more(self.extras, {"order_id": oid, "sku": sku, "qty": qty}, carrier="dhl"),
-            idempotency_key=f"ship-{oid}",
-        ))
+        self.effects.append(
+            Fx(
+                kind="shipment",
+                effect_id=self.ids.new("shp_"),
+                time=at,
+                body=_more(self.extras, {"order_id": oid, "sku": sku, "qty": qty}, carrier="dhl"),
+                idempotency_key=f"ship-{oid}",
+            )
+        )
 
 
 @dataclass(slots=True, kw_only=True)
@@ -327,18 +360,35 @@ class Payments:
             else:
                 if pid not in self.psp:
                     self.psp[pid] = self.ids.new("ch_")
-                    self.effects.append(Fx(
-                        kind="charge", effect_id=self.psp[pid], time=t,
-                        body=_more(self.extras, {"reference": pid, "amount": b["amount"]},
-                                   currency="eur"),
-                        idempotency_key=pid,
-                    ))
+                    self.effects.append(
+                        Fx(
+                            kind="charge",
+                            effect_id=self.psp[pid],
+                            time=t,
+                            body=_more(
+                                self.extras,
+                                {"reference": pid, "amount": b["amount"]},
+                                currency="eur",
+                            ),
+                            idempotency_key=pid,
+                        )
+                    )
                 p["status"], p["charge_id"] = "captured", self.psp[pid]
         if p["status"] == "captured":
-            return "ok", 200, _more(self.extras, {"payment_id": pid, "status": "captured",
-                                                  "charge_id": p["charge_id"]}, amount=b["amount"])
-        return "fail", 402, _more(self.extras, {"payment_id": pid, "status": "declined"},
-                                  reason="card_declined")
+            return (
+                "ok",
+                200,
+                _more(
+                    self.extras,
+                    {"payment_id": pid, "status": "captured", "charge_id": p["charge_id"]},
+                    amount=b["amount"],
+                ),
+            )
+        return (
+            "fail",
+            402,
+            _more(self.extras, {"payment_id": pid, "status": "declined"}, reason="card_declined"),
+        )
 
 
 @dataclass(slots=True, kw_only=True)
@@ -373,8 +423,11 @@ class Matching:
             ):
                 return ("ok", *_not_found("user"))
             listed = [
-                _more(self.extras, {"match_id": m["match_id"], "users": list(m["users"])},
-                      since="2026-12-01T08:00:00Z")
+                _more(
+                    self.extras,
+                    {"match_id": m["match_id"], "users": list(m["users"])},
+                    since="2026-12-01T08:00:00Z",
+                )
                 for m in self.matches.values()
                 if user in m["users"]
             ]
@@ -397,9 +450,13 @@ class Matching:
                         for n in range(2 if twice else 1):
                             push(t + delay * (n + 1), self._announcer(match))
                     match_id = match["match_id"]
-            self.swipes[sid] = {"swipe_id": sid, "matched": match_id is not None,
-                                "match_id": match_id, "swiper": b["swiper"],
-                                "swipee": b["swipee"]}
+            self.swipes[sid] = {
+                "swipe_id": sid,
+                "matched": match_id is not None,
+                "match_id": match_id,
+                "swiper": b["swiper"],
+                "swipee": b["swipee"],
+            }
         stored = self.swipes[sid]
         said = {k: stored[k] for k in ("swipe_id", "matched", "match_id")}
         lo, hi = sorted((b["swiper"], b["swipee"]))
@@ -412,15 +469,23 @@ class Matching:
         return lambda at: self._announce(match, at)
 
     def _announce(self, match: dict[str, Any], at: float) -> None:
-        self.effects.append(Fx(
-            kind="message", effect_id=self.ids.new("msg_"), time=at,
-            body=_more(self.extras, {"match_id": match["match_id"], "users": list(match["users"])},
-                       text="It's a match!"),
-            idempotency_key=f"match-{match['match_id']}",
-        ))
+        self.effects.append(
+            Fx(
+                kind="message",
+                effect_id=self.ids.new("msg_"),
+                time=at,
+                body=_more(
+                    self.extras,
+                    {"match_id": match["match_id"], "users": list(match["users"])},
+                    text="It's a match!",
+                ),
+                idempotency_key=f"match-{match['match_id']}",
+            )
+        )
 
 
 # --- playing the points through a model ---------------------------------------------
+
 
 def _play(model: Model, ops: Sequence[Op]) -> float:
     """Run every op's steps and the background steps they schedule in time
@@ -438,6 +503,7 @@ def _play(model: Model, ops: Sequence[Op]) -> float:
             said = model.step(op, k, t, push)
             if said is not None and op.note == "answered":
                 op.complete(*said)
+
         return go
 
     for op in ops:
@@ -473,15 +539,20 @@ def _nemesis(draw: st.DrawFn, start: float, end: float) -> list[NemesisEvent]:
         began = start + span * draw(st.integers(0, 999)) / 1000
         healed = began + span * draw(st.integers(1, 1000)) / 1000
         events.append(NemesisEvent(time=began, f="start", fault_id=fault_id, fault=fault))
-        events.append(NemesisEvent(time=min(healed, end + 1 + fault_id), f="heal",
-                                   fault_id=fault_id, fault=fault))
+        events.append(
+            NemesisEvent(
+                time=min(healed, end + 1 + fault_id), f="heal", fault_id=fault_id, fault=fault
+            )
+        )
     return events
 
 
 # --- the final phase --------------------------------------------------------------------
 
-def _final_rounds(draw: st.DrawFn, kn: Knobs, draft: Draft, start: float,
-                  settled: float) -> list[Op]:
+
+def _final_rounds(
+    draw: st.DrawFn, kn: Knobs, draft: Draft, start: float, settled: float
+) -> list[Op]:
     """Quiescence rounds, each reading every touched key on every replica with
     up to three attempts; rounds go on until one starts after the last step."""
     rnd = random.Random(draw(st.integers(0, 2**16)))
@@ -491,8 +562,12 @@ def _final_rounds(draw: st.DrawFn, kn: Knobs, draft: Draft, start: float,
     while True:
         end = s
         for f, ids in keys.items():
-            field_name = {"read_stock": "sku", "read_order": "order_id",
-                          "read_payment": "payment_id", "read_matches": "user"}[f]
+            field_name = {
+                "read_stock": "sku",
+                "read_order": "order_id",
+                "read_payment": "payment_id",
+                "read_matches": "user",
+            }[f]
             for key in ids:
                 for node in range(kn.replicas):
                     failures = 0
@@ -502,8 +577,16 @@ def _final_rounds(draw: st.DrawFn, kn: Knobs, draft: Draft, start: float,
                     t = s + rnd.randint(0, 3)
                     for attempt in range(FINAL_READ_ATTEMPTS):
                         ms = rnd.randint(1, 30)
-                        op = Op(process=0, f=f, body={field_name: key}, phase="final",
-                                t_invoke=t, t_done=t + ms, node=node, final_round=n)
+                        op = Op(
+                            process=0,
+                            f=f,
+                            body={field_name: key},
+                            phase="final",
+                            t_invoke=t,
+                            t_done=t + ms,
+                            node=node,
+                            final_round=n,
+                        )
                         if attempt < failures:
                             how = LOST[rnd.randrange(0, 7)]
                             op.t_done = t + (TIMEOUT_MS * 2 if how.timeout else ms)
@@ -524,17 +607,17 @@ def _final_rounds(draw: st.DrawFn, kn: Knobs, draft: Draft, start: float,
 
 # --- putting a run together -------------------------------------------------------------
 
-def _assemble(draw: st.DrawFn, kn: Knobs, model: Model, draft: Draft, setup: list[Op],
-              logicals: list[Logical]) -> Run:
+
+def _assemble(
+    draw: st.DrawFn, kn: Knobs, model: Model, draft: Draft, setup: list[Op], logicals: list[Logical]
+) -> Run:
     main_start = max((_end(op) for op in setup), default=0.0) + 5
     draft.ops = [*setup, *_lay_out(draw, kn, logicals, model.steps, main_start)]
     main_end = max((_end(op) for op in draft.ops), default=main_start)
     draft.nemesis = _nemesis(draw, main_start, main_end)
     state = _fresh(model)
     settled = _play(state, draft.ops)  # first pass: when does the target go quiet?
-    quiet = max(main_end, *(e.time for e in draft.nemesis), main_start) + draw(
-        st.integers(1, 100)
-    )
+    quiet = max(main_end, *(e.time for e in draft.nemesis), main_start) + draw(st.integers(1, 100))
     finals = _final_rounds(draw, kn, draft, quiet, settled)
     draft.effects.clear()
     for op in draft.ops:
@@ -568,26 +651,45 @@ def inventory_runs(draw: st.DrawFn, chaos: int | None = None) -> Run:
         t = float(draw(st.integers(0, 5)))
         if kn.chaos and draw(st.integers(0, 9)) == 9:  # a flaky set-up attempt, sent again
             how = LOST[draw(st.integers(0, 6))]
-            op = Op(process=0, f="set_stock", body=dict(body), phase="setup", t_invoke=t,
-                    t_done=t + (TIMEOUT_MS if how.timeout else 20))
+            op = Op(
+                process=0,
+                f="set_stock",
+                body=dict(body),
+                phase="setup",
+                t_invoke=t,
+                t_done=t + (TIMEOUT_MS if how.timeout else 20),
+            )
             op.complete("info", how.status, how.body, how.error)
             if draw(st.booleans()):
                 op.points = [t + 10]
             op.note = f"lost ({how.error})"
             setup.append(op)
             t = _end(op) + 200
-        op = Op(process=0, f="set_stock", body=dict(body), phase="setup", t_invoke=t,
-                t_done=t + draw(st.integers(1, 50)), note="answered")
+        op = Op(
+            process=0,
+            f="set_stock",
+            body=dict(body),
+            phase="setup",
+            t_invoke=t,
+            t_done=t + draw(st.integers(1, 50)),
+            note="answered",
+        )
         op.points = [op.t_invoke + 0.5]
         setup.append(op)
     n_orders = draw(st.integers(1, 10))
     skus = n_skus + (1 if unstocked else 0)
     logicals = [
-        _logical(draw, kn, "order", {
-            "order_id": KEYS.order_id(i),
-            "sku": KEYS.sku(draw(st.integers(0, skus - 1))),
-            "qty": draw(st.integers(1, 3)),
-        }, 200)
+        _logical(
+            draw,
+            kn,
+            "order",
+            {
+                "order_id": KEYS.order_id(i),
+                "sku": KEYS.sku(draw(st.integers(0, skus - 1))),
+                "qty": draw(st.integers(1, 3)),
+            },
+            200,
+        )
         for i in range(n_orders)
     ]
     for _ in range(draw(st.integers(0, 5))):
@@ -614,11 +716,17 @@ def payments_runs(draw: st.DrawFn, chaos: int | None = None) -> Run:
     draft = Draft(workload="payments", replicas=kn.replicas, effects=effects)
     declined = {KEYS.payment_id(i) for i in range(n) if draw(st.integers(0, 4)) == 4}
     logicals = [
-        _logical(draw, kn, "pay", {
-            "payment_id": KEYS.payment_id(i),
-            "order_id": KEYS.order_id(i),
-            "amount": 100 * draw(st.integers(1, 50)),
-        }, 200)
+        _logical(
+            draw,
+            kn,
+            "pay",
+            {
+                "payment_id": KEYS.payment_id(i),
+                "order_id": KEYS.order_id(i),
+                "amount": 100 * draw(st.integers(1, 50)),
+            },
+            200,
+        )
         for i in range(n)
     ]
     for _ in range(draw(st.integers(0, 5))):
@@ -645,16 +753,31 @@ def matching_runs(draw: st.DrawFn, chaos: int | None = None) -> Run:
             for swiper, swipee in pairs:
                 sid = KEYS.swipe_id(len(logicals))
                 direction = "left" if draw(st.integers(0, 4)) == 4 else "right"
-                logicals.append(_logical(draw, kn, "swipe", {
-                    "swipe_id": sid, "swiper": users[swiper], "swipee": users[swipee],
-                    "direction": direction,
-                }, 200))
+                logicals.append(
+                    _logical(
+                        draw,
+                        kn,
+                        "swipe",
+                        {
+                            "swipe_id": sid,
+                            "swiper": users[swiper],
+                            "swipee": users[swipee],
+                            "direction": direction,
+                        },
+                        200,
+                    )
+                )
                 delays[sid] = (draw(st.integers(1, 300)), draw(st.integers(0, 9)) == 9)
     for _ in range(draw(st.integers(0, 5))):
         body = {"user": users[draw(st.integers(0, n_users - 1))]}
         logicals.append(_logical(draw, kn, "read_matches", body, 400))
-    model = Matching(delay=delays, effects=effects, answer_current=draw(st.booleans()),
-                     unknown_user_404=draw(st.booleans()), extras=draw(st.booleans()))
+    model = Matching(
+        delay=delays,
+        effects=effects,
+        answer_current=draw(st.booleans()),
+        unknown_user_404=draw(st.booleans()),
+        extras=draw(st.booleans()),
+    )
     return _assemble(draw, kn, model, draft, [], logicals)
 
 

@@ -10,8 +10,9 @@ that must then judge the run ``invalid`` with evidence naming the key.
 To add one: write ``def _name(d: Draft, run: Run, pick: Pick) -> str | None``
 and add a row to ``MUTATIONS``. A row with ``pending`` set is built and
 checked for well-formedness but not yet enforced (a check being written
-elsewhere): fill ``expect`` and delete ``pending`` to enforce it. A row with
-``blind_spot`` set is a violation the checkers miss today (an xfail).
+elsewhere): fill ``expect`` and delete ``pending`` to enforce it. ``reads``
+is the design's read promise the row is judged under (``strong`` for stale
+reads, which an eventual-read design allows).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ _fresh = itertools.count(900)
 
 def fresh(prefix: str) -> str:
     """An id no model hands out (models count up from 1)."""
-    return f"{prefix}{0xfeed0000 + next(_fresh):032x}"
+    return f"{prefix}{0xFEED0000 + next(_fresh):032x}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,14 +53,15 @@ class Mutation:
     apply: Apply
     doc: str
     pending: str = ""  # not enforced yet: why (which check is still being written)
-    blind_spot: str = ""  # the checkers miss it today: why (an xfail, strict)
+    reads: str = "eventual"  # the design's read promise the checkers judge it under
 
     @property
     def enforced(self) -> bool:
-        return not self.pending and not self.blind_spot
+        return not self.pending
 
 
 # --- what a run shows ---------------------------------------------------------------------
+
 
 def _status(run: Run, slot: str, key: str) -> str | None:
     """The final status of an order/payment: None when the read is absent, '404' for None."""
@@ -85,13 +87,21 @@ def _main_window(d: Draft) -> tuple[float, float]:
     return max(main, default=0.0), first_final
 
 
-def _add_write(d: Draft, f: str, body: dict[str, Any], status: int, answer: Any,
-               outcome: str = "ok") -> Op:
+def _add_write(
+    d: Draft, f: str, body: dict[str, Any], status: int, answer: Any, outcome: str = "ok"
+) -> Op:
     """A definite main-phase attempt squeezed in after everything else of the main phase."""
     after, before = _main_window(d)
     t = after + (before - after) / 3
-    op = Op(process=0, f=f, body=body, phase="main", t_invoke=t,
-            t_done=t + (before - after) / 3, note="added by a mutation")
+    op = Op(
+        process=0,
+        f=f,
+        body=body,
+        phase="main",
+        t_invoke=t,
+        t_done=t + (before - after) / 3,
+        note="added by a mutation",
+    )
     op.complete("ok" if outcome == "ok" else "fail", status, answer)
     d.ops.append(op)
     return op
@@ -102,8 +112,17 @@ def _add_final_reads(d: Draft, f: str, body: dict[str, Any], status: int, answer
     for r in sorted({op.final_round for op in d.ops if op.phase == "final"}):
         start = min(op.t_invoke for op in d.ops if op.final_round == r)
         for node in range(d.replicas):
-            op = Op(process=0, f=f, body=dict(body), phase="final", t_invoke=start,
-                    t_done=start + 1, node=node, final_round=r, note="added by a mutation")
+            op = Op(
+                process=0,
+                f=f,
+                body=dict(body),
+                phase="final",
+                t_invoke=start,
+                t_done=start + 1,
+                node=node,
+                final_round=r,
+                note="added by a mutation",
+            )
             op.complete("ok", status, copy.deepcopy(answer))
             d.ops.append(op)
 
@@ -115,13 +134,17 @@ def _effect_time(d: Draft, f: str, key: str) -> float:
 
 # --- inventory ----------------------------------------------------------------------------
 
+
 def _shipments(d: Draft, order_id: str) -> list[Fx]:
     return [fx for fx in d.effects if fx.kind == "shipment" and fx.body["order_id"] == order_id]
 
 
 def _orders_with_status(run: Run, *statuses: str) -> list[str]:
-    return [k for k in _keys(run.draft.select("order", phase="main"))
-            if _status(run, "orders", k) in statuses]
+    return [
+        k
+        for k in _keys(run.draft.select("order", phase="main"))
+        if _status(run, "orders", k) in statuses
+    ]
 
 
 def drop_shipment(d: Draft, run: Run, pick: Pick) -> str | None:
@@ -141,8 +164,9 @@ def duplicate_shipment(d: Draft, run: Run, pick: Pick) -> str | None:
         return None
     oid = pick(candidates)
     first = _shipments(d, oid)[0]
-    d.effects.append(Fx(kind="shipment", effect_id=fresh("shp_"), body=dict(first.body),
-                        time=first.time))
+    d.effects.append(
+        Fx(kind="shipment", effect_id=fresh("shp_"), body=dict(first.body), time=first.time)
+    )
     return oid
 
 
@@ -153,8 +177,14 @@ def ship_unaccepted(d: Draft, run: Run, pick: Pick) -> str | None:
         return None
     oid = pick(candidates)
     asked = d.attempts("order", oid)[0].body
-    d.effects.append(Fx(kind="shipment", effect_id=fresh("shp_"), body=dict(asked),
-                        time=_effect_time(d, "order", oid)))
+    d.effects.append(
+        Fx(
+            kind="shipment",
+            effect_id=fresh("shp_"),
+            body=dict(asked),
+            time=_effect_time(d, "order", oid),
+        )
+    )
     return oid
 
 
@@ -190,8 +220,7 @@ def reject_accepted(d: Draft, run: Run, pick: Pick) -> str | None:
     if not candidates:
         return None
     op = pick(candidates)
-    op.complete("fail", 409, {"order_id": op.key, "status": "rejected",
-                              "reason": "out_of_stock"})
+    op.complete("fail", 409, {"order_id": op.key, "status": "rejected", "reason": "out_of_stock"})
     return op.key
 
 
@@ -223,8 +252,9 @@ def _known_skus(run: Run) -> list[tuple[str, int]]:
 
 def _accepted_qty(run: Run, sku: str) -> int:
     oids = {op.key: op.body for op in run.draft.select("order") if op.body["sku"] == sku}
-    return sum(body["qty"] for oid, body in oids.items()
-               if _status(run, "orders", oid) == "accepted")
+    return sum(
+        body["qty"] for oid, body in oids.items() if _status(run, "orders", oid) == "accepted"
+    )
 
 
 def oversell(d: Draft, run: Run, pick: Pick) -> str | None:
@@ -239,8 +269,15 @@ def oversell(d: Draft, run: Run, pick: Pick) -> str | None:
     op = _add_write(d, "order", body, 200, {"order_id": oid, "status": "accepted"})
     _add_final_reads(d, "read_order", {"order_id": oid}, 200, {**body, "status": "accepted"})
     assert op.t_done is not None
-    d.effects.append(Fx(kind="shipment", effect_id=fresh("shp_"), body=dict(body),
-                        time=op.t_done + 0.01, idempotency_key=f"ship-{oid}"))
+    d.effects.append(
+        Fx(
+            kind="shipment",
+            effect_id=fresh("shp_"),
+            body=dict(body),
+            time=op.t_done + 0.01,
+            idempotency_key=f"ship-{oid}",
+        )
+    )
     return sku
 
 
@@ -268,15 +305,17 @@ def negative_stock(d: Draft, run: Run, pick: Pick) -> str | None:
 def contradict_acceptance(d: Draft, run: Run, pick: Pick) -> str | None:
     """Another attempt of an order answered accepted is answered rejected: the definite
     answers disagree, whatever the final read says (even when it is absent)."""
-    candidates = [op for op in d.select("order", phase="main") if op.outcome != "ok"
-                  and any(o.outcome == "ok" for o in d.attempts("order", op.key))]
+    candidates = [
+        op
+        for op in d.select("order", phase="main")
+        if op.outcome != "ok" and any(o.outcome == "ok" for o in d.attempts("order", op.key))
+    ]
     if not candidates:
         return None
     op = pick(candidates)
     if op.t_done is None:
         op.t_done = op.t_invoke + 1
-    op.complete("fail", 409, {"order_id": op.key, "status": "rejected",
-                              "reason": "out_of_stock"})
+    op.complete("fail", 409, {"order_id": op.key, "status": "rejected", "reason": "out_of_stock"})
     return op.key
 
 
@@ -286,14 +325,20 @@ def lose_stock(d: Draft, run: Run, pick: Pick) -> str | None:
     if not candidates:
         return None
     sku, initial = pick(candidates)
-    unread = sum({op.key: op.body["qty"] for op in d.select("order")
-                  if op.body["sku"] == sku and op.key not in run.final.orders}.values())
+    unread = sum(
+        {
+            op.key: op.body["qty"]
+            for op in d.select("order")
+            if op.body["sku"] == sku and op.key not in run.final.orders
+        }.values()
+    )
     available = initial - _accepted_qty(run, sku) - unread - pick([1, 2])
     d.set_final_answer("read_stock", sku, 200, {"sku": sku, "available": available})
     return sku
 
 
 # --- payments -----------------------------------------------------------------------------
+
 
 def _charges(d: Draft, payment_id: str) -> list[Fx]:
     return [fx for fx in d.effects if fx.kind == "charge" and fx.body["reference"] == payment_id]
@@ -306,21 +351,31 @@ def duplicate_charge(d: Draft, run: Run, pick: Pick) -> str | None:
         return None
     pid = pick(candidates)
     first = _charges(d, pid)[0]
-    d.effects.append(Fx(kind="charge", effect_id=fresh("ch_"), body=dict(first.body),
-                        time=first.time + 0.01))
+    d.effects.append(
+        Fx(kind="charge", effect_id=fresh("ch_"), body=dict(first.body), time=first.time + 0.01)
+    )
     return pid
 
 
 def charge_unpaid(d: Draft, run: Run, pick: Pick) -> str | None:
     """A PSP charge for a payment the final state shows declined or missing."""
-    candidates = [k for k in _keys(d.select("pay", phase="main"))
-                  if _status(run, "payments", k) in ("declined", "404")]
+    candidates = [
+        k
+        for k in _keys(d.select("pay", phase="main"))
+        if _status(run, "payments", k) in ("declined", "404")
+    ]
     if not candidates:
         return None
     pid = pick(candidates)
     amount = d.attempts("pay", pid)[0].body["amount"]
-    d.effects.append(Fx(kind="charge", effect_id=fresh("ch_"), time=_effect_time(d, "pay", pid),
-                        body={"reference": pid, "amount": amount}))
+    d.effects.append(
+        Fx(
+            kind="charge",
+            effect_id=fresh("ch_"),
+            time=_effect_time(d, "pay", pid),
+            body={"reference": pid, "amount": amount},
+        )
+    )
     return pid
 
 
@@ -348,8 +403,12 @@ def charge_wrong_amount(d: Draft, run: Run, pick: Pick) -> str | None:
 def answer_others_charge(d: Draft, run: Run, pick: Pick) -> str | None:
     """A captured answer names the PSP charge of another payment."""
     charges = [fx for fx in d.effects if fx.kind == "charge"]
-    candidates = [(op, fx) for op in _answered(d, "pay", "ok") for fx in charges
-                  if fx.body["reference"] != op.key]
+    candidates = [
+        (op, fx)
+        for op in _answered(d, "pay", "ok")
+        for fx in charges
+        if fx.body["reference"] != op.key
+    ]
     if not candidates:
         return None
     op, fx = pick(candidates)
@@ -359,53 +418,72 @@ def answer_others_charge(d: Draft, run: Run, pick: Pick) -> str | None:
 
 def lose_acked_payment(d: Draft, run: Run, pick: Pick) -> str | None:
     """A payment answered captured is missing, declined or pending at the end."""
-    candidates = [k for k in _keys(_answered(d, "pay", "ok"))
-                  if _status(run, "payments", k) == "captured"]
+    candidates = [
+        k for k in _keys(_answered(d, "pay", "ok")) if _status(run, "payments", k) == "captured"
+    ]
     if not candidates:
         return None
     pid = pick(candidates)
     if pick([True, False]):
         d.set_final_answer("read_payment", pid, 404, {"error": "payment not found"})
     else:
-        d.set_final_answer("read_payment", pid, 200,
-                           {"payment_id": pid, "status": pick(["declined", "pending"])})
+        d.set_final_answer(
+            "read_payment", pid, 200, {"payment_id": pid, "status": pick(["declined", "pending"])}
+        )
     return pid
 
 
 def record_other_charge(d: Draft, run: Run, pick: Pick) -> str | None:
     """The final state shows the payment captured under a charge_id the PSP never issued."""
-    candidates = [k for k in _keys(d.select("pay", phase="main"))
-                  if _status(run, "payments", k) == "captured"]
+    candidates = [
+        k for k in _keys(d.select("pay", phase="main")) if _status(run, "payments", k) == "captured"
+    ]
     if not candidates:
         return None
     pid = pick(candidates)
-    d.set_final_answer("read_payment", pid, 200,
-                       {"payment_id": pid, "status": "captured", "charge_id": fresh("ch_")})
+    d.set_final_answer(
+        "read_payment",
+        pid,
+        200,
+        {"payment_id": pid, "status": "captured", "charge_id": fresh("ch_")},
+    )
     return pid
 
 
 def _declined_then_captured(d: Draft, run: Run, pick: Pick) -> str | None:
     """Pending: a payment answered declined ends captured (with a real PSP charge)."""
-    candidates = [k for k in _keys(_answered(d, "pay", "fail"))
-                  if _status(run, "payments", k) == "declined"]
+    candidates = [
+        k for k in _keys(_answered(d, "pay", "fail")) if _status(run, "payments", k) == "declined"
+    ]
     if not candidates:
         return None
     pid = pick(candidates)
     charge = fresh("ch_")
     amount = d.attempts("pay", pid)[0].body["amount"]
-    d.effects.append(Fx(kind="charge", effect_id=charge, time=_effect_time(d, "pay", pid),
-                        body={"reference": pid, "amount": amount}, idempotency_key=pid))
-    d.set_final_answer("read_payment", pid, 200,
-                       {"payment_id": pid, "status": "captured", "charge_id": charge})
+    d.effects.append(
+        Fx(
+            kind="charge",
+            effect_id=charge,
+            time=_effect_time(d, "pay", pid),
+            body={"reference": pid, "amount": amount},
+            idempotency_key=pid,
+        )
+    )
+    d.set_final_answer(
+        "read_payment", pid, 200, {"payment_id": pid, "status": "captured", "charge_id": charge}
+    )
     return pid
 
 
 def _captured_without_charge(d: Draft, run: Run, pick: Pick) -> str | None:
     """Pending: the final state shows a payment captured that the PSP never charged
     (no attempt was answered captured, so charge_recorded has nothing to compare)."""
-    candidates = [k for k in _keys(d.select("pay", phase="main"))
-                  if _status(run, "payments", k) == "captured"
-                  and not any(op.key == k for op in _answered(d, "pay", "ok"))]
+    candidates = [
+        k
+        for k in _keys(d.select("pay", phase="main"))
+        if _status(run, "payments", k) == "captured"
+        and not any(op.key == k for op in _answered(d, "pay", "ok"))
+    ]
     if not candidates:
         return None
     pid = pick(candidates)
@@ -415,18 +493,24 @@ def _captured_without_charge(d: Draft, run: Run, pick: Pick) -> str | None:
 
 def final_charge_differs(d: Draft, run: Run, pick: Pick) -> str | None:
     """Answered captured as one charge_id, captured as another in the final state."""
-    candidates = [op for op in _answered(d, "pay", "ok")
-                  if _status(run, "payments", op.key) == "captured"]
+    candidates = [
+        op for op in _answered(d, "pay", "ok") if _status(run, "payments", op.key) == "captured"
+    ]
     if not candidates:
         return None
     op = pick(candidates)
     other = fresh("ch_")
-    d.set_final_answer("read_payment", op.key, 200,
-                       {"payment_id": op.key, "status": "captured", "charge_id": other})
+    d.set_final_answer(
+        "read_payment",
+        op.key,
+        200,
+        {"payment_id": op.key, "status": "captured", "charge_id": other},
+    )
     return op.key
 
 
 # --- matching -----------------------------------------------------------------------------
+
 
 def _shown(run: Run) -> dict[str, tuple[str, str]]:
     """match_id -> sorted pair, over every present final list."""
@@ -442,8 +526,12 @@ def _users(d: Draft) -> list[str]:
     return sorted({u for op in d.select("swipe") for u in (op.body["swiper"], op.body["swipee"])})
 
 
-def _edit_lists(d: Draft, run: Run, users: Iterable[str],
-                edit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+def _edit_lists(
+    d: Draft,
+    run: Run,
+    users: Iterable[str],
+    edit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+) -> None:
     for user in users:
         if user in run.final.matches:
             listed = [dict(m) for m in run.final.matches[user]]
@@ -453,8 +541,14 @@ def _edit_lists(d: Draft, run: Run, users: Iterable[str],
 def _announce(d: Draft, match_id: str, pair: Sequence[str]) -> None:
     """A message for ``pair``, sent once the main phase is over (before quiescence)."""
     after, before = _main_window(d)
-    d.effects.append(Fx(kind="message", effect_id=fresh("msg_"), time=(after + before) / 2,
-                        body={"match_id": match_id, "users": list(pair)}))
+    d.effects.append(
+        Fx(
+            kind="message",
+            effect_id=fresh("msg_"),
+            time=(after + before) / 2,
+            body={"match_id": match_id, "users": list(pair)},
+        )
+    )
 
 
 def drop_announcement(d: Draft, run: Run, pick: Pick) -> str | None:
@@ -463,8 +557,9 @@ def drop_announcement(d: Draft, run: Run, pick: Pick) -> str | None:
     if not candidates:
         return None
     mid = pick(candidates)
-    d.effects = [fx for fx in d.effects
-                 if not (fx.kind == "message" and fx.body["match_id"] == mid)]
+    d.effects = [
+        fx for fx in d.effects if not (fx.kind == "message" and fx.body["match_id"] == mid)
+    ]
     return mid
 
 
@@ -472,13 +567,19 @@ def announce_wrong_users(d: Draft, run: Run, pick: Pick) -> str | None:
     """The messages of a listed match are replaced by one naming another pair of users."""
     shown = _shown(run)
     users = _users(d)
-    candidates = [(mid, (a, b)) for mid, pair in sorted(shown.items())
-                  for a in users for b in users if a < b and (a, b) != pair]
+    candidates = [
+        (mid, (a, b))
+        for mid, pair in sorted(shown.items())
+        for a in users
+        for b in users
+        if a < b and (a, b) != pair
+    ]
     if not candidates:
         return None
     mid, pair = pick(candidates)
-    d.effects = [fx for fx in d.effects
-                 if not (fx.kind == "message" and fx.body["match_id"] == mid)]
+    d.effects = [
+        fx for fx in d.effects if not (fx.kind == "message" and fx.body["match_id"] == mid)
+    ]
     _announce(d, mid, pair)
     return mid
 
@@ -532,16 +633,24 @@ def answer_other_match(d: Draft, run: Run, pick: Pick) -> str | None:
 
 
 def _rights(d: Draft, swiper: str, swipee: str) -> list[Op]:
-    return [op for op in d.select("swipe") if op.body["direction"] == "right"
-            and (op.body["swiper"], op.body["swipee"]) == (swiper, swipee)]
+    return [
+        op
+        for op in d.select("swipe")
+        if op.body["direction"] == "right"
+        and (op.body["swiper"], op.body["swipee"]) == (swiper, swipee)
+    ]
 
 
 def ineligible_match(d: Draft, run: Run, pick: Pick) -> str | None:
     """A match (listed and announced) between users one of whom never swiped right on
     the other -- not even with an indeterminate swipe."""
     users = _users(d)
-    candidates = [(a, b) for a in users for b in users if a != b and not _rights(d, a, b)
-                  and (a in run.final.matches or b in run.final.matches)]
+    candidates = [
+        (a, b)
+        for a in users
+        for b in users
+        if a != b and not _rights(d, a, b) and (a in run.final.matches or b in run.final.matches)
+    ]
     if not candidates:
         return None
     pair = pick(candidates)
@@ -553,6 +662,7 @@ def ineligible_match(d: Draft, run: Run, pick: Pick) -> str | None:
 
 def drop_mutual_match(d: Draft, run: Run, pick: Pick) -> str | None:
     """Both right swipes acknowledged, both users read, and no match listed."""
+
     def acked(a: str, b: str) -> bool:
         return any(op.outcome == "ok" for op in _rights(d, a, b))
 
@@ -569,12 +679,17 @@ def drop_mutual_match_half_read(d: Draft, run: Run, pick: Pick) -> str | None:
     """Both right swipes acknowledged; one user's final read is absent, the other's is
     present and does not list the pair's match -- which it must, as the match is that
     user's too."""
+
     def acked(a: str, b: str) -> bool:
         return any(op.outcome == "ok" for op in _rights(d, a, b))
 
     users = _users(d)
-    candidates = [(a, b) for a in users for b in users if a in run.final.matches
-                  and b not in run.final.matches and acked(a, b) and acked(b, a)]
+    candidates = [
+        (a, b)
+        for a in users
+        for b in users
+        if a in run.final.matches and b not in run.final.matches and acked(a, b) and acked(b, a)
+    ]
     if not candidates:
         return None
     read, unread = pick(candidates)
@@ -586,8 +701,12 @@ def announce_unlisted_match_half_read(d: Draft, run: Run, pick: Pick) -> str | N
     """A message announces a new match between a user whose final list is present (and
     does not show it) and a user whose final read is absent."""
     users = _users(d)
-    candidates = [(a, b) for a in users for b in users
-                  if a in run.final.matches and b not in run.final.matches]
+    candidates = [
+        (a, b)
+        for a in users
+        for b in users
+        if a in run.final.matches and b not in run.final.matches
+    ]
     if not candidates:
         return None
     mid = fresh("m")
@@ -598,8 +717,11 @@ def announce_unlisted_match_half_read(d: Draft, run: Run, pick: Pick) -> str | N
 def matched_before_reverse_swipe(d: Draft, run: Run, pick: Pick) -> str | None:
     """Reorder: a swipe answered matched completes before the other user's right swipe
     is even sent (every attempt of the reverse swipe, and its effect, moved later)."""
-    candidates = [op for op in _answered(d, "swipe", "ok")
-                  if op.answer["matched"] and _rights(d, op.body["swipee"], op.body["swiper"])]
+    candidates = [
+        op
+        for op in _answered(d, "swipe", "ok")
+        if op.answer["matched"] and _rights(d, op.body["swipee"], op.body["swiper"])
+    ]
     if not candidates:
         return None
     op = pick(candidates)
@@ -627,8 +749,12 @@ def _one_match_id_two_pairs(d: Draft, run: Run, pick: Pick) -> str | None:
         if op.f == "swipe" and op.outcome == "ok" and op.answer["match_id"] == drop:
             op.answer = {**op.answer, "match_id": keep}
         if op.f == "read_matches" and op.outcome == "ok" and op.status == 200:
-            op.answer = {"matches": [{**m, "match_id": keep if m["match_id"] == drop
-                                      else m["match_id"]} for m in op.answer["matches"]]}
+            op.answer = {
+                "matches": [
+                    {**m, "match_id": keep if m["match_id"] == drop else m["match_id"]}
+                    for m in op.answer["matches"]
+                ]
+            }
     for fx in d.effects:
         if fx.kind == "message" and fx.body["match_id"] == drop:
             fx.body = {**fx.body, "match_id": keep}
@@ -636,6 +762,7 @@ def _one_match_id_two_pairs(d: Draft, run: Run, pick: Pick) -> str | None:
 
 
 # --- reads (consistent_reads and the order-read check, being written) ---------------------
+
 
 def _order_read_wrong_item(d: Draft, run: Run, pick: Pick) -> str | None:
     """Pending: the final read of an accepted order names another quantity."""
@@ -662,8 +789,11 @@ def _stale_read_after_ack(d: Draft, run: Run, pick: Pick) -> str | None:
                 continue
             for k in keys:
                 acked[k] = min(acked.get(k, op.t_done), op.t_done)
-    reads = [op for op in d.select("read_order", "read_payment", "read_matches", phase="main")
-             if op.outcome == "ok" and op.key in acked and op.t_invoke > acked[op.key]]
+    reads = [
+        op
+        for op in d.select("read_order", "read_payment", "read_matches", phase="main")
+        if op.outcome == "ok" and op.key in acked and op.t_invoke > acked[op.key]
+    ]
     if not reads:
         return None
     op = pick(reads)
@@ -675,12 +805,24 @@ def _stale_read_after_ack(d: Draft, run: Run, pick: Pick) -> str | None:
 
 
 def _replicas_disagree(d: Draft, run: Run, pick: Pick) -> str | None:
-    """Pending: after quiescence another replica answers a final read differently
-    from node 0 (an order or payment missing there, a user's list emptied)."""
-    reads = [op for op in d.ops if op.phase == "final" and op.final_round == d.last_round()
-             and op.node > 0 and op.outcome == "ok" and op.status == 200
-             and op.f in ("read_order", "read_payment", "read_matches")
-             and (op.f != "read_matches" or op.answer["matches"])]
+    """After quiescence another replica answers a final read differently from the
+    others (an order or payment missing there, a user's list emptied)."""
+    last = [
+        op
+        for op in d.ops
+        if op.phase == "final" and op.final_round == d.last_round() and op.outcome == "ok"
+    ]
+    answered = {(op.f, op.key, op.node) for op in last}
+    # Only where another replica answered the same read: else nothing disagrees.
+    reads = [
+        op
+        for op in last
+        if op.node > 0
+        and op.status == 200
+        and op.f in ("read_order", "read_payment", "read_matches")
+        and (op.f != "read_matches" or op.answer["matches"])
+        and any((op.f, op.key, n) in answered for n in range(d.replicas) if n != op.node)
+    ]
     if not reads:
         return None
     op = pick(reads)
@@ -696,33 +838,44 @@ def _spurious_rejection(d: Draft, run: Run, pick: Pick) -> str | None:
     read, stock given back, shipment gone) although the stock had room for it all along
     -- a target that rejects every order passes every inventory row."""
     known = dict(_known_skus(run))
-    candidates = [k for k in _keys(_definite(d, "ok", run, "accepted"))
-                  if d.attempts("order", k)[0].body["sku"] in known]
+    candidates = [
+        k
+        for k in _keys(_definite(d, "ok", run, "accepted"))
+        if d.attempts("order", k)[0].body["sku"] in known
+    ]
     if not candidates:
         return None
     oid = pick(candidates)
     for o in d.attempts("order", oid):
         if o.outcome == "ok":
-            o.complete("fail", 409, {"order_id": oid, "status": "rejected",
-                                     "reason": "out_of_stock"})
+            o.complete(
+                "fail", 409, {"order_id": oid, "status": "rejected", "reason": "out_of_stock"}
+            )
     read = dict(run.final.orders[oid] or {})
     d.set_final_answer("read_order", oid, 200, {**read, "status": "rejected"})
     stock = dict(run.final.stock[read["sku"]])
-    d.set_final_answer("read_stock", read["sku"], 200,
-                       {**stock, "available": stock["available"] + read["qty"]})
+    d.set_final_answer(
+        "read_stock", read["sku"], 200, {**stock, "available": stock["available"] + read["qty"]}
+    )
     d.effects = [fx for fx in d.effects if fx not in _shipments(d, oid)]
     return oid
 
 
 # --- the table ------------------------------------------------------------------------------
 
+
 def _m(name: str, workload: str, expect: tuple[str, ...], apply: Apply, **kw: str) -> Mutation:
-    return Mutation(name=name, workload=workload, expect=expect, apply=apply,
-                    doc=(apply.__doc__ or "").strip().split("\n")[0], **kw)
+    """A table row; ``reads="strong"`` for mutations only a strong-read design forbids."""
+    return Mutation(
+        name=name,
+        workload=workload,
+        expect=expect,
+        apply=apply,
+        doc=(apply.__doc__ or "").strip().split("\n")[0],
+        **kw,
+    )
 
 
-HALF_READ = ("a pair counts as unseen when either user's final read is absent, though "
-             "each user's list must show the pair's match: one present list decides")
 ACK = "acknowledged_writes_survive"
 MUTATIONS: tuple[Mutation, ...] = (
     # inventory
@@ -738,14 +891,16 @@ MUTATIONS: tuple[Mutation, ...] = (
     _m("oversell", "inventory", ("no_oversell", "stock_accounting"), oversell),
     _m("miscount_stock", "inventory", ("stock_accounting",), miscount_stock),
     _m("negative_stock", "inventory", ("no_oversell",), negative_stock),
-    _m("order_read_wrong_item", "inventory", (), _order_read_wrong_item,
-       pending="the check 'an order read whose sku/qty differ from the request'"),
-    _m("stale_order_read", "inventory", ("consistent_reads",), _stale_read_after_ack,
-       pending="consistent_reads"),
-    _m("replicas_disagree_on_order", "inventory", ("consistent_reads",), _replicas_disagree,
-       pending="consistent_reads"),
-    _m("spurious_rejection", "inventory", (), _spurious_rejection,
-       pending="no invariant says a rejection must be justified by the stock"),
+    _m("order_read_wrong_item", "inventory", ("consistent_reads",), _order_read_wrong_item),
+    _m(
+        "stale_order_read",
+        "inventory",
+        ("consistent_reads",),
+        _stale_read_after_ack,
+        reads="strong",
+    ),
+    _m("replicas_disagree_on_order", "inventory", ("consistent_reads",), _replicas_disagree),
+    _m("spurious_rejection", "inventory", ("consistent_reads",), _spurious_rejection),
     # payments
     _m("duplicate_charge", "payments", ("no_duplicate_charge",), duplicate_charge),
     _m("charge_unpaid", "payments", ("no_unrecorded_money",), charge_unpaid),
@@ -754,38 +909,51 @@ MUTATIONS: tuple[Mutation, ...] = (
     _m("answer_others_charge", "payments", ("charge_recorded",), answer_others_charge),
     _m("lose_acked_payment", "payments", (ACK,), lose_acked_payment),
     _m("record_other_charge", "payments", ("no_unrecorded_money",), record_other_charge),
-    _m("declined_then_captured", "payments", (), _declined_then_captured,
-       pending="the check 'a declined payment that ends captured'"),
-    # + the check 'a captured payment whose charge_id differs from the answered one' once named
-    _m("final_charge_differs", "payments", ("no_unrecorded_money",), final_charge_differs),
-    _m("captured_without_charge", "payments", (), _captured_without_charge,
-       pending="the check 'a captured payment with no PSP charge'"),
-    _m("stale_payment_read", "payments", ("consistent_reads",), _stale_read_after_ack,
-       pending="consistent_reads"),
-    _m("replicas_disagree_on_payment", "payments", ("consistent_reads",), _replicas_disagree,
-       pending="consistent_reads"),
+    _m("declined_then_captured", "payments", (ACK,), _declined_then_captured),
+    _m("final_charge_differs", "payments", ("no_unrecorded_money", ACK), final_charge_differs),
+    _m("captured_without_charge", "payments", ("charge_recorded",), _captured_without_charge),
+    _m(
+        "stale_payment_read",
+        "payments",
+        ("consistent_reads",),
+        _stale_read_after_ack,
+        reads="strong",
+    ),
+    _m("replicas_disagree_on_payment", "payments", ("consistent_reads",), _replicas_disagree),
     # matching
     _m("drop_announcement", "matching", ("every_match_announced",), drop_announcement),
     _m("announce_wrong_users", "matching", ("every_match_announced",), announce_wrong_users),
-    _m("announce_unknown_match", "matching", ("every_match_announced",),
-       announce_unknown_match),
+    _m("announce_unknown_match", "matching", ("every_match_announced",), announce_unknown_match),
     _m("second_match_for_pair", "matching", ("at_most_one_match",), second_match_for_pair),
     _m("answer_other_match", "matching", ("at_most_one_match",), answer_other_match),
     _m("ineligible_match", "matching", ("match_eligibility",), ineligible_match),
     _m("drop_mutual_match", "matching", ("mutual_right_swipes_match",), drop_mutual_match),
-    _m("drop_mutual_match_half_read", "matching", ("mutual_right_swipes_match",),
-       drop_mutual_match_half_read, blind_spot=HALF_READ),
-    _m("announce_unlisted_match_half_read", "matching", ("every_match_announced",),
-       announce_unlisted_match_half_read, blind_spot=HALF_READ),
-    _m("matched_before_reverse_swipe", "matching", ("match_eligibility",),
-       matched_before_reverse_swipe,
-       blind_spot="match_eligibility ignores time: a right swipe sent after the match was "
-                  "answered counts as 'may have swiped right'"),
-    _m("one_match_id_two_pairs", "matching", ("at_most_one_match",), _one_match_id_two_pairs,
-       pending="the check 'one match_id used for two pairs'"),
-    _m("stale_matches_read", "matching", ("consistent_reads",), _stale_read_after_ack,
-       pending="consistent_reads"),
-    _m("replicas_disagree_on_matches", "matching", ("consistent_reads",), _replicas_disagree,
-       pending="consistent_reads"),
+    _m(
+        "drop_mutual_match_half_read",
+        "matching",
+        ("mutual_right_swipes_match",),
+        drop_mutual_match_half_read,
+    ),
+    _m(
+        "announce_unlisted_match_half_read",
+        "matching",
+        ("every_match_announced",),
+        announce_unlisted_match_half_read,
+    ),
+    _m(
+        "matched_before_reverse_swipe",
+        "matching",
+        ("match_eligibility",),
+        matched_before_reverse_swipe,
+    ),
+    _m("one_match_id_two_pairs", "matching", ("at_most_one_match",), _one_match_id_two_pairs),
+    _m(
+        "stale_matches_read",
+        "matching",
+        ("consistent_reads",),
+        _stale_read_after_ack,
+        reads="strong",
+    ),
+    _m("replicas_disagree_on_matches", "matching", ("consistent_reads",), _replicas_disagree),
 )
 BY_NAME = {m.name: m for m in MUTATIONS}

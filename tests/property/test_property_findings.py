@@ -1,17 +1,13 @@
 """Checker blind spots the properties found, as the minimal histories Hypothesis
-shrank them to (ids shortened). Each is an ``xfail(strict=True)``: it starts
-passing -- and so failing the suite -- when the checker is fixed; then drop the
-xfail here and the ``blind_spot`` of the matching row in mutations.py.
-
-No checker gave a false alarm (``invalid`` on a correct run) in 18,000
-generated runs; these are all violations a checker misses or cannot decide.
+shrank them to (ids shortened), kept as regression tests now that the checkers
+decide them: match eligibility in time, and one user's list deciding what
+matches a pair has.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from draft import Draft, Fx, Op, Run
 from wellformed import problems
 
@@ -22,34 +18,59 @@ M1 = "m-1"
 
 
 def _swipe(t: float, swipe_id: str, swiper: str, swipee: str, match_id: str | None) -> Op:
-    op = Op(process=0, f="swipe", phase="main", t_invoke=t, t_done=t + 1,
-            body={"swipe_id": swipe_id, "swiper": swiper, "swipee": swipee,
-                  "direction": "right"})
-    op.complete("ok", 200, {"swipe_id": swipe_id, "matched": match_id is not None,
-                            "match_id": match_id})
+    op = Op(
+        process=0,
+        f="swipe",
+        phase="main",
+        t_invoke=t,
+        t_done=t + 1,
+        body={"swipe_id": swipe_id, "swiper": swiper, "swipee": swipee, "direction": "right"},
+    )
+    op.complete(
+        "ok", 200, {"swipe_id": swipe_id, "matched": match_id is not None, "match_id": match_id}
+    )
     return op
 
 
 def _final(t: float, user: str, matches: list[tuple[str, str, str]] | None) -> list[Op]:
     """The final read of ``user``: its list, or (None) three indeterminate attempts."""
     if matches is not None:
-        op = Op(process=0, f="read_matches", phase="final", t_invoke=t, t_done=t + 1,
-                body={"user": user}, final_round=1)
+        op = Op(
+            process=0,
+            f="read_matches",
+            phase="final",
+            t_invoke=t,
+            t_done=t + 1,
+            body={"user": user},
+            final_round=1,
+        )
         listed = [{"match_id": m, "users": [a, b]} for m, a, b in matches]
         op.complete("ok", 200, {"matches": listed})
         return [op]
     ops = []
     for n in range(3):
-        op = Op(process=0, f="read_matches", phase="final", t_invoke=t + 100 * n,
-                t_done=t + 100 * n + 1, body={"user": user}, final_round=1)
+        op = Op(
+            process=0,
+            f="read_matches",
+            phase="final",
+            t_invoke=t + 100 * n,
+            t_done=t + 100 * n + 1,
+            body={"user": user},
+            final_round=1,
+        )
         op.complete("info", None, None, "ClientOSError: [Errno 104] Connection reset by peer")
         ops.append(op)
     return ops
 
 
 def _message(t: float, match_id: str, a: str, b: str) -> Fx:
-    return Fx(kind="message", effect_id=f"msg-{match_id}", time=t,
-              body={"match_id": match_id, "users": [a, b]}, idempotency_key=f"match-{match_id}")
+    return Fx(
+        kind="message",
+        effect_id=f"msg-{match_id}",
+        time=t,
+        body={"match_id": match_id, "users": [a, b]},
+        idempotency_key=f"match-{match_id}",
+    )
 
 
 def _run(ops: list[Op], *effects: Fx) -> Run:
@@ -62,10 +83,6 @@ def _judged(name: str, run: Run) -> Any:
     return CHECKERS[name](run.history, run.final, run.ledgers)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "match_eligibility ignores time: a right swipe sent after a match was answered "
-    "counts as 'may have swiped right' (hides a target that matches on a one-sided "
-    "right swipe whenever the other user swipes right later)"))
 def test_a_match_answered_before_the_other_user_swiped_is_not_eligible() -> None:
     run = _run(
         [
@@ -81,9 +98,6 @@ def test_a_match_answered_before_the_other_user_swiped_is_not_eligible() -> None
     assert any(M1 in e.keys for e in verdict.evidence)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a pair counts as unseen when either user's final read is absent, though the "
-    "pair's match must be in each user's list: a's present, empty list decides"))
 def test_mutual_right_swipes_without_a_match_in_the_one_list_read_are_invalid() -> None:
     run = _run(
         [
@@ -99,9 +113,6 @@ def test_mutual_right_swipes_without_a_match_in_the_one_list_read_are_invalid() 
     assert any(A in e.keys for e in verdict.evidence)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a pair counts as unseen when either user's final read is absent: a message for a "
-    "match that a's present list does not show is left undecided"))
 def test_a_message_for_a_match_missing_from_the_one_list_read_is_invalid() -> None:
     run = _run(
         [
@@ -116,9 +127,6 @@ def test_a_message_for_a_match_missing_from_the_one_list_read_is_invalid() -> No
     assert any("m-9" in e.keys for e in verdict.evidence)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "undecided though decidable: with one user's list present, no match of the pair "
-    "can be unseen, so at_most_one_match has all it needs"))
 def test_one_list_read_is_enough_to_decide_at_most_one_match() -> None:
     run = _run(
         [

@@ -18,7 +18,6 @@ import pytest
 from draft import Run
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
-from hypothesis.errors import NoSuchExample
 from models import RUNS, WORKLOADS
 from mutations import MUTATIONS, Mutation
 from wellformed import problems
@@ -48,7 +47,13 @@ def mutate(mutation: Mutation, run: Run, data: st.DataObject) -> tuple[Run, str]
 def caught(mutation: Mutation, mutated: Run, key: str) -> list[str]:
     """Why ``mutated`` is not caught as ``mutation`` expects ([] when it is)."""
     out = []
-    for verdict in check(mutation.expect, mutated.history, mutated.final, mutated.ledgers):
+    for verdict in check(
+        mutation.expect,
+        mutated.history,
+        mutated.final,
+        mutated.ledgers,
+        reads=mutation.reads,  # type: ignore[arg-type]
+    ):
         named = any(key in e.keys for e in verdict.evidence)
         if verdict.status != "invalid" or not named:
             out.append(
@@ -91,9 +96,11 @@ def test_each_mutation_finds_targets_and_stays_well_formed(mutation: Mutation) -
         assert problems(draft.freeze()) == [], mutation.name
         return True
 
-    find(RUNS[mutation.workload](), applies,
-         settings=settings(max_examples=500, deadline=None, database=None,
-                           phases=[Phase.generate]))
+    find(
+        RUNS[mutation.workload](),
+        applies,
+        settings=settings(max_examples=500, deadline=None, database=None, phases=[Phase.generate]),
+    )
 
 
 def test_the_table_names_real_invariants() -> None:
@@ -103,31 +110,6 @@ def test_the_table_names_real_invariants() -> None:
                 assert m.workload in APPLIES_TO[name], m.name
             else:
                 assert m.pending, f"{m.name} expects unknown invariant {name}"
-
-
-@pytest.mark.parametrize(
-    "mutation",
-    [pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=m.blind_spot))
-     for m in MUTATIONS if m.blind_spot],
-    ids=lambda m: m.name,
-)
-def test_known_blind_spots_are_still_missed(mutation: Mutation) -> None:
-    """A blind spot is an xfail (strict): this fails (xfail) while some run mutated so
-    is not caught, and passes (XPASS, so the strict xfail fails) once the checkers
-    catch it everywhere -- then drop ``blind_spot`` from its row."""
-
-    def missed(run: Run) -> bool:
-        draft = run.draft.copy()
-        key = mutation.apply(draft, run, lambda options: options[-1])
-        return key is not None and caught(mutation, draft.freeze(), key) != []
-
-    try:
-        find(RUNS[mutation.workload](), missed,
-             settings=settings(max_examples=2000, deadline=None, database=None,
-                               phases=[Phase.generate]))
-    except NoSuchExample:
-        return
-    raise AssertionError(f"{mutation.name} is still missed: {mutation.blind_spot}")
 
 
 def _expand(pattern: str) -> list[str]:
@@ -144,6 +126,5 @@ def test_the_readme_table_lists_every_mutation_with_its_status() -> None:
     readme = (Path(__file__).parent / "README.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| `([a-z_{},]+)`.*\| ([a-z ]+) \|$", readme, flags=re.MULTILINE)
     listed = {name: state for pattern, state in rows for name in _expand(pattern)}
-    status = {m.name: "enforced" if m.enforced else "pending" if m.pending else "blind spot"
-              for m in MUTATIONS}
+    status = {m.name: "enforced" if m.enforced else "pending" for m in MUTATIONS}
     assert listed == status

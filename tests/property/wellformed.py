@@ -17,8 +17,11 @@ from harness.workload.contract import InvalidOperation, call_for, classify
 from harness.workload.final import touched_keys
 
 _PHASES = {"setup": 0, "main": 1, "final": 2}
-_CAUSE = {"shipment": ("order", "order_id"), "charge": ("pay", "reference"),
-          "message": ("swipe", "users")}
+_CAUSE = {
+    "shipment": ("order", "order_id"),
+    "charge": ("pay", "reference"),
+    "message": ("swipe", "users"),
+}
 
 
 def problems(run: Run) -> list[str]:
@@ -53,8 +56,11 @@ def problems(run: Run) -> list[str]:
             out.append(f"{where}: completion without a pending invoke")
             continue
         completed.add(e.op_id)
-        if e.time <= start.time or (e.process, e.f, e.phase) != (start.process, start.f,
-                                                                   start.phase):
+        if e.time <= start.time or (e.process, e.f, e.phase) != (
+            start.process,
+            start.f,
+            start.phase,
+        ):
             out.append(f"{where}: does not complete its invoke")
         out += _answer_problems(run, start.value["body"], e.f, e.type, e.value, where)
     out += _nemesis_problems(run.history)
@@ -76,8 +82,9 @@ def _invoke_problems(run: Run, value: Mapping[str, Any], f: str, where: str) -> 
     return []
 
 
-def _answer_problems(run: Run, body: Mapping[str, Any], f: str, outcome: str,
-                     value: Mapping[str, Any], where: str) -> list[str]:
+def _answer_problems(
+    run: Run, body: Mapping[str, Any], f: str, outcome: str, value: Mapping[str, Any], where: str
+) -> list[str]:
     status = value.get("status")
     if status is None:
         return [] if outcome == "info" else [f"{where}: {outcome} without a status"]
@@ -104,9 +111,9 @@ def _nemesis_problems(history: History) -> list[str]:
 def _final_read_problems(run: Run) -> list[str]:
     draft = run.draft
     rounds = {op.final_round for op in draft.ops if op.phase == "final"}
-    wanted = touched_keys(run.workload, History(tuple(
-        e for e in run.history.events if e.phase != "final"
-    )))
+    wanted = touched_keys(
+        run.workload, History(tuple(e for e in run.history.events if e.phase != "final"))
+    )
     read = {(op.final_round, op.f, op.key, op.node) for op in draft.ops if op.phase == "final"}
     out = [
         f"round {r}: no final {f} of {key} on node {node}"
@@ -116,8 +123,11 @@ def _final_read_problems(run: Run) -> list[str]:
         for node in range(draft.replicas)
         if (r, f, key, node) not in read
     ]
-    out += [f"final read {op.f} {op.key} is attempt {op.attempt} by process {op.process}"
-            for op in draft.ops if op.phase == "final" and (op.attempt, op.process) != (1, 0)]
+    out += [
+        f"final read {op.f} {op.key} is attempt {op.attempt} by process {op.process}"
+        for op in draft.ops
+        if op.phase == "final" and (op.attempt, op.process) != (1, 0)
+    ]
     return out
 
 
@@ -130,9 +140,13 @@ def _effect_problems(run: Run) -> list[str]:
         f, field = _CAUSE[fx.kind]
         named = fx.body[field]
         causes = [
-            op.t_invoke for op in draft.ops if op.f == f and (
+            op.t_invoke
+            for op in draft.ops
+            if op.f == f
+            and (
                 op.body.get("swiper") in named and op.body.get("swipee") in named
-                if fx.kind == "message" else op.key == named
+                if fx.kind == "message"
+                else op.key == named
             )
         ]
         if causes and fx.time < min(causes):

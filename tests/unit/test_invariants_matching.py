@@ -84,16 +84,22 @@ def test_one_match_listed_by_both_users_counts_once() -> None:
     assert (verdict.status, verdict.checked) == ("valid", 1)
 
 
-def test_a_pair_with_an_unread_user_is_unknown() -> None:
+def test_a_pair_is_unknown_only_when_neither_user_was_read() -> None:
+    """A match of a pair must be in both users' lists, so one list read decides."""
     rec = recorder()
     swipe(rec, "w-1", "a", "b")
-    final = final_matching(rec, {"a": UNREAD, "b": []})
+    one = final_matching(rec, {"a": UNREAD, "b": []})
+    assert CHECKERS["at_most_one_match"](rec.history(), one, Ledgers()).status == "valid"
 
-    verdict = CHECKERS["at_most_one_match"](rec.history(), final, Ledgers())
+    rec = recorder()
+    swipe(rec, "w-1", "a", "b")
+    neither = final_matching(rec, {"a": UNREAD, "b": UNREAD})
+
+    verdict = CHECKERS["at_most_one_match"](rec.history(), neither, Ledgers())
 
     assert verdict.status == "unknown"
     assert [(e.keys, e.message) for e in verdict.evidence] == [
-        (("a", "b"), "users a and b: the final read of a was indeterminate")
+        (("a", "b"), "users a and b: the final read of a and b was indeterminate")
     ]
 
 
@@ -142,20 +148,23 @@ def test_a_right_swipe_that_never_completed_may_have_happened_so_the_match_is_el
     assert (verdict.status, verdict.checked) == ("valid", 1)
 
 
-def test_eligibility_with_an_unread_user_is_unknown() -> None:
+def test_eligibility_is_unknown_only_when_two_users_are_unread() -> None:
     rec = recorder()
     swipe(rec, "w-1", "a", "b")
-    final = final_matching(rec, {"a": [], "b": UNREAD})
+    one = final_matching(rec, {"a": [], "b": UNREAD})
+    assert CHECKERS["match_eligibility"](rec.history(), one, Ledgers()).status == "valid"
 
-    verdict = CHECKERS["match_eligibility"](rec.history(), final, Ledgers())
+    rec = recorder()
+    swipe(rec, "w-1", "a", "b")
+    both = final_matching(rec, {"a": UNREAD, "b": UNREAD})
+
+    verdict = CHECKERS["match_eligibility"](rec.history(), both, Ledgers())
 
     assert verdict.status == "unknown"
-    assert verdict.evidence == (
-        Evidence(
-            message="matches of user b are unchecked: the final read of b was indeterminate",
-            keys=("b",),
-            op_ids=(read_id(rec, "b"),),
-        ),
+    assert verdict.evidence[1] == Evidence(
+        message="matches of user b are unchecked: the final read of b was indeterminate",
+        keys=("b",),
+        op_ids=(read_id(rec, "b"),),
     )
 
 
@@ -198,18 +207,25 @@ def test_mutual_right_swipes_with_two_matches_are_invalid_even_with_an_unread_us
     assert verdict.evidence[0].keys == ("a", "b", "m-1", "m-2")
 
 
-def test_mutual_right_swipes_with_an_unread_user_and_no_match_seen_are_unknown() -> None:
+def test_mutual_right_swipes_are_unknown_only_when_neither_list_was_read() -> None:
     rec = recorder()
     swipe(rec, "w-1", "a", "b")
     swipe(rec, "w-2", "b", "a")
-    final = final_matching(rec, {"a": [], "b": UNREAD})
+    one = final_matching(rec, {"a": [], "b": UNREAD})
+    seen = CHECKERS["mutual_right_swipes_match"](rec.history(), one, Ledgers())
+    assert seen.status == "invalid" and seen.waiting  # a's list decides: no match yet
 
-    verdict = CHECKERS["mutual_right_swipes_match"](rec.history(), final, Ledgers())
+    rec = recorder()
+    swipe(rec, "w-1", "a", "b")
+    swipe(rec, "w-2", "b", "a")
+    neither = final_matching(rec, {"a": UNREAD, "b": UNREAD})
+
+    verdict = CHECKERS["mutual_right_swipes_match"](rec.history(), neither, Ledgers())
 
     assert verdict.status == "unknown"
     assert verdict.evidence[0].message == (
         "a and b both swiped right (acknowledged: ops 0 and 1); "
-        "the final read of b was indeterminate"
+        "the final read of a and b was indeterminate"
     )
 
 
@@ -245,19 +261,26 @@ def test_unannounced_misannounced_and_phantom_matches_are_invalid() -> None:
     assert verdict.evidence[0].op_ids == (0, 1, read_id(rec, "a"), read_id(rec, "b"))
 
 
-def test_a_message_for_a_match_an_unread_user_may_hold_is_unknown() -> None:
+def test_a_message_for_a_match_only_unread_users_may_hold_is_unknown() -> None:
     rec = recorder()
     swipe(rec, "w-1", "a", "b", outcome="info")
     swipe(rec, "w-2", "b", "a", outcome="info")
-    final = final_matching(rec, {"a": UNREAD, "b": []})
+    one = final_matching(rec, {"a": UNREAD, "b": []})
+    seen = CHECKERS["every_match_announced"](rec.history(), one, ledgers(message("m-1", "a", "b")))
+    assert seen.status == "invalid" and seen.waiting  # b's list shows no m-1 (yet)
+
+    rec = recorder()
+    swipe(rec, "w-1", "a", "b", outcome="info")
+    swipe(rec, "w-2", "b", "a", outcome="info")
+    neither = final_matching(rec, {"a": UNREAD, "b": UNREAD})
 
     verdict = CHECKERS["every_match_announced"](
-        rec.history(), final, ledgers(message("m-1", "a", "b"))
+        rec.history(), neither, ledgers(message("m-1", "a", "b"))
     )
 
     assert verdict.status == "unknown"
-    assert [e.keys for e in verdict.evidence] == [("m-1", "a", "b"), ("a",)]
+    assert [e.keys for e in verdict.evidence] == [("m-1", "a", "b"), ("a",), ("b",)]
     assert verdict.evidence[0].message == (
         "message msg-m-1 announces match m-1 between a and b, not seen in the final state; "
-        "the final read of a was indeterminate"
+        "the final read of a and b was indeterminate"
     )
