@@ -3,6 +3,7 @@ terminal table), and as JUnit XML for CI."""
 
 from harness.report._html import render_html, schedule_replay_command
 from harness.report._json import report_from_json, report_to_json
+from harness.report._junit import render_junit, write_junit
 from harness.report._model import (
     FAILING,
     ROW_STATUSES,
@@ -26,10 +27,12 @@ __all__ = [
     "format_summary",
     "html_path",
     "render_html",
+    "render_junit",
     "render_markdown",
     "report_from_json",
     "report_to_json",
     "schedule_replay_command",
     "timeline",
+    "write_junit",
     "write_report",
 ]
