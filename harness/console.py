@@ -27,7 +27,7 @@ def _faults(event: VerifyEvent) -> str:
 
 def _example(event: VerifyEvent) -> str:
     if event.budget and event.example > event.budget:
-        return f"example {event.example} (past the budget of {event.budget}: shrinking)"
+        return f"example {event.example} (past the budget of {event.budget})"
     return f"example {event.example}/{event.budget}" if event.budget else f"example {event.example}"
 
 

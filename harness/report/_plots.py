@@ -30,6 +30,7 @@ FAULT_COLOUR = "#9c755f"
 # Histories longer than this are cut (a minimal counterexample is far shorter).
 MAX_OPERATIONS = 3000
 MAX_LANES = 40
+MAX_FAULT_LANES = 12
 _GAP_S = 0.5  # between two examples on the row's latency picture
 _LABELLED_OPS = 80  # bars get their operation's name up to this many operations
 _OP_MARKERS: Mapping[str, str] = {"ok": "o", "fail": "x", "info": "^"}
@@ -228,19 +229,44 @@ def timeline_svg(history: History, *, svg_id: str, title: str = "timeline") -> s
     workload = _pack([b for b in all_bars if b.phase != "final"])
     snapshot, final = _last_snapshot(all_bars)
     final = _pack(final)
-    lanes = sorted({b.lane for b in (*workload, *final)}, key=_lane_order)[:MAX_LANES]
+    windows = fault_windows(history)[:MAX_FAULT_LANES]
+    fault_lanes = [f"fault {i + 1}" for i in range(len(windows))]
+    clients = sorted({b.lane for b in (*workload, *final)}, key=_lane_order)[:MAX_LANES]
+    lanes = fault_lanes + clients
     row_of = {lane: i for i, lane in enumerate(lanes)}
-    windows = fault_windows(history)
-    fig = _figure(10.5, 1.7 + 0.32 * max(len(lanes), 2) + 0.12 * min(len(windows), 3))
+    fig = _figure(10.5, 1.5 + 0.3 * max(len(lanes), 2))
     grid = fig.add_gridspec(1, 2, width_ratios=(4, 1) if final else (1, 0.001))
     ax = fig.add_subplot(grid[0, 0])
     main_end = max([b.end for b in workload] + [w.end for w in windows] + [1e-3])
     span = max((b.end for b in workload), default=main_end)
     _draw_bars(ax, workload, row_of, max(span, 1e-3))
-    _shade(ax, windows, labels=True)
+    _shade(ax, windows, labels=False)
+    for i, w in enumerate(windows):  # one lane per fault, its description beside the bar
+        ax.barh(
+            i,
+            max(w.end - w.start, main_end / 300),
+            left=w.start,
+            height=0.6,
+            color=FAULT_COLOUR,
+            alpha=0.55,
+            edgecolor="#5a4032",
+            linewidth=0.4,
+        )
+        ax.text(
+            w.start + main_end * 0.005,
+            i,
+            w.label,
+            ha="left",
+            va="center",
+            fontsize=7,
+            color="#2b1d14",
+            clip_on=True,
+        )
+    if fault_lanes:
+        ax.axhline(len(fault_lanes) - 0.5, color="#999999", lw=0.6)
     ax.set_xlim(0, main_end * 1.03)
     ax.set_yticks(range(len(lanes)), lanes, fontsize=8)
-    ax.set_ylim(len(lanes) - 0.4, -0.6 - 0.5 * min(len(windows), 3))
+    ax.set_ylim(len(lanes) - 0.4, -0.6)
     ax.set_xlabel("seconds since the example started")
     ax.grid(axis="x", color="#eeeeee")
     ax.set_axisbelow(True)
@@ -254,6 +280,9 @@ def timeline_svg(history: History, *, svg_id: str, title: str = "timeline") -> s
         _draw_bars(right, final, row_of, max(hi - lo, 1e-3))
         right.set_xlim(lo - (hi - lo) * 0.05 - 1e-3, hi + (hi - lo) * 0.05 + 1e-3)
         right.tick_params(axis="y", labelleft=False)
+        from matplotlib.ticker import MaxNLocator
+
+        right.xaxis.set_major_locator(MaxNLocator(3))
         right.grid(axis="x", color="#eeeeee")
         right.set_axisbelow(True)
         right.set_xlabel("seconds")

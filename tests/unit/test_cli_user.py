@@ -170,8 +170,7 @@ def test_plain_verify_progress_lines_say_row_example_failures_faults_elapsed() -
         "[shop/correct] row 1/2 client-retry: searching, 6 examples (seed 9)",
         "[shop/correct] row 1/2 client-retry: faults active: crash of target-0",
         "[shop/correct] row 1/2 client-retry: example 3/6 FAILED; failures so far 1; elapsed 1:15",
-        "[shop/correct] row 1/2 client-retry: example 9 (past the budget of 6: shrinking) "
-        "started (shrinking)",
+        "[shop/correct] row 1/2 client-retry: example 9 (past the budget of 6) started (shrinking)",
         "[shop/correct] row 1/2 client-retry: FAIL (9 examples, 80.0 s)",
         "  seed 9; replay: failmodel verify x --seed 9",
     ]
