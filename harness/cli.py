@@ -223,6 +223,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             print(f"failmodel verify: {design.path}: {exc}", file=sys.stderr)
             worst = EXIT_FAIL
             continue
+        finally:
+            stop = getattr(progress, "stop", None)
+            if callable(stop):  # a live terminal line must end before the summary
+                stop()
         reports.append(report)
         print(format_summary(report))
         print(f"report: {html_path(out_dir)} (and report.md, report.json)")

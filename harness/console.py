@@ -78,8 +78,18 @@ class RichVerifyProgress:
         self._console = console or Console(stderr=True)
         self._status: Any = None
         self._last: VerifyEvent | None = None
+        self._received = time.monotonic()
 
-    def _line(self, event: VerifyEvent) -> str:
+    def __rich__(self) -> Any:
+        """The live line, redrawn by the spinner: the elapsed time keeps ticking
+        between events (a settle or a late-effects watch can take many seconds)."""
+        from rich.text import Text
+
+        if self._last is None:
+            return Text("")
+        return Text.from_markup(self._line(self._last, time.monotonic() - self._received))
+
+    def _line(self, event: VerifyEvent, since: float = 0.0) -> str:
         from rich.markup import escape
 
         failures = (
@@ -90,13 +100,14 @@ class RichVerifyProgress:
             f"[bold]{escape(event.design)}/{escape(event.variant)}[/] "
             f"row {event.row_index + 1}/{event.rows} [cyan]{escape(event.row)}[/] · "
             f"{escape(_example(event))} · {failures} · faults: {escape(_faults(event))}"
-            f"{phase} · {_clock(event.elapsed_s)}"
+            f"{phase} · {_clock(event.elapsed_s + since)}"
         )
 
     def __call__(self, event: VerifyEvent) -> None:
         from rich.markup import escape
 
         self._last = event
+        self._received = time.monotonic()
         if event.kind == "row_finished" and event.result is not None:
             self.stop()
             r = event.result
@@ -109,10 +120,8 @@ class RichVerifyProgress:
                 self._console.print(f"  seed {r.seed}; replay: {escape(r.replay_command)}")
             return
         if self._status is None:
-            self._status = self._console.status(self._line(event))
+            self._status = self._console.status(self)
             self._status.start()
-        else:
-            self._status.update(self._line(event))
 
     def stop(self) -> None:
         if self._status is not None:
@@ -149,13 +158,21 @@ class RichSetupProgress:
         self._console = console or Console(stderr=True)
         self._ready = ready
         self._status: Any = None
+        self._step = ""
+        self._since = time.monotonic()
+
+    def __rich__(self) -> Any:
+        from rich.text import Text
+
+        return Text(f"{self._step} ... {_clock(time.monotonic() - self._since)}")
 
     def __call__(self, event: SetupEvent) -> None:
         from rich.markup import escape
 
         if event.state == "started":
             self.stop()
-            self._status = self._console.status(f"{escape(event.message)} ...")
+            self._step, self._since = event.message, time.monotonic()
+            self._status = self._console.status(self)
             self._status.start()
             return
         self.stop()
@@ -198,14 +215,3 @@ def setup_progress(stream: IO[str] | None = None, *, ready: bool = True) -> Setu
 
         return RichSetupProgress(Console(file=stream), ready=ready)
     return PlainSetupProgress(stream, ready=ready)
-
-
-class Stopwatch:
-    """Seconds since it was made (for step timings)."""
-
-    def __init__(self) -> None:
-        self._start = time.monotonic()
-
-    @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self._start

@@ -21,7 +21,7 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.history import HistoryFileError, read_history
+from harness.history import read_history
 from harness.report._model import DesignReport, Judged, RowResult
 
 # Latency pictures read at most this many of a row's examples (the first ones).
@@ -226,7 +226,7 @@ def _latency_cached(stamp: tuple[tuple[str, int, int], ...], svg_id: str, title:
 def _picture(kind: str, draw: functools.partial[str], caption: str) -> str:
     try:
         svg = draw()
-    except (OSError, HistoryFileError, ValueError, ImportError) as exc:
+    except Exception as exc:  # a picture must never cost the page (or the run) its report
         return f"<p class='nopic'>(no {kind} picture: {_e(type(exc).__name__)}: {_e(exc)})</p>"
     return f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>"
 

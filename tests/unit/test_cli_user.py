@@ -186,3 +186,72 @@ def test_plain_setup_progress_says_what_and_how_long() -> None:
         "failmodel setup: assembling Kafka ...",
         "failmodel setup: Kafka: done (took 61.2 s)",
     ]
+
+
+def test_a_system_that_does_not_start_gives_error_rows_and_all_three_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harness.verify
+
+    class Broken:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def __enter__(self) -> None:
+            raise RuntimeError("postgres did not become ready")
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    monkeypatch.setattr(harness.verify, "LiveSystem", Broken)
+    design = load_design(ROOT / "tests" / "fixtures" / "designs" / "toy_shop.toml")
+    report = harness.verify.verify_design(design, out_dir=tmp_path, log=False, seed_=3)
+    assert [r.status for r in report.rows] == ["ERROR", "ERROR"]
+    assert all("postgres did not become ready" in (r.error or "") for r in report.rows)
+    assert report.rows[0].recovery == "Cancel the duplicate"
+    for name in ("report.json", "report.md", "report.html"):
+        assert (tmp_path / name).is_file(), name
+    assert "postgres did not become ready" in (tmp_path / "report.html").read_text()
+
+
+def test_the_summary_of_several_designs_is_one_table(tmp_path: Path) -> None:
+    from tests.unit.test_report import make_report, make_row
+
+    a = make_report(tmp_path, make_row("x", "PASS"), make_row("y", "FAIL"))
+    b = make_report(tmp_path, make_row("z", "NOT EXERCISED"))
+    object.__setattr__(b, "design_name", "payments")
+    text = cli.overall_summary([a, b], Path("reports"), variant="correct")
+    lines = text.splitlines()
+    assert lines[1].split() == ["design", "status", "rows"]
+    assert lines[3].split()[:2] == ["checkout", "FAIL"] and "1 PASS, 1 FAIL" in lines[3]
+    assert lines[4].split()[:3] == ["payments", "NOT", "EXERCISED"]
+    assert lines[-1].startswith("all designs (correct): 1 PASS, 1 FAIL, 1 NOT EXERCISED")
+
+
+def test_rich_displays_run_on_a_terminal_and_end_with_a_line_per_step_and_row() -> None:
+    from rich.console import Console
+
+    from harness.console import RichSetupProgress, RichVerifyProgress
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=160)
+    setup_display = RichSetupProgress(console, ready=False)
+    setup_display(SetupEvent(step="kafka", state="started", message="assembling Kafka"))
+    setup_display(SetupEvent(step="kafka", state="finished", message="Kafka: done", elapsed_s=2))
+    verify_display = RichVerifyProgress(console)
+    verify_display(event("row_started"))
+    verify_display(event("faults", faults=("pause of target-1",)))
+    result = RowResult(
+        row_id="client-retry",
+        failure_mode="f",
+        correct_behaviour="c",
+        mechanism="m",
+        status="PASS",
+        invariants=("no_oversell",),
+        examples=6,
+        duration_s=9.0,
+    )
+    verify_display(event("row_finished", result=result))
+    text = buffer.getvalue()
+    assert "Kafka: done" in text and "took 2.0 s" in text
+    assert "pause of target-1" in text and "client-retry" in text and "PASS" in text
