@@ -122,6 +122,8 @@ class RichVerifyProgress:
         if self._status is None:
             self._status = self._console.status(self)
             self._status.start()
+        else:
+            self._status.update(self, spinner="dots")  # naming the spinner redraws at once
 
     def stop(self) -> None:
         if self._status is not None:

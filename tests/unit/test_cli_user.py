@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -252,6 +253,6 @@ def test_rich_displays_run_on_a_terminal_and_end_with_a_line_per_step_and_row() 
         duration_s=9.0,
     )
     verify_display(event("row_finished", result=result))
-    text = buffer.getvalue()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buffer.getvalue())  # terminal codes out
     assert "Kafka: done" in text and "took 2.0 s" in text
     assert "pause of target-1" in text and "client-retry" in text and "PASS" in text
