@@ -13,8 +13,12 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.interrupt import Interrupted, signal_name, stop_on_signals
+
+if TYPE_CHECKING:
+    from harness.report import DesignReport
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -28,7 +32,21 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     setup = sub.add_parser("setup", help="install PostgreSQL, Redis, Toxiproxy and Kafka (cached)")
-    setup.add_argument("--quiet", action="store_true")
+    setup.add_argument("--quiet", action="store_true", help="print nothing")
+    setup.add_argument(
+        "--brief",
+        action="store_true",
+        help="print only the steps that install something (what, and how long it took)",
+    )
+    setup.add_argument(
+        "--with",
+        dest="components",
+        action="append",
+        default=[],
+        metavar="COMPONENT",
+        help="also install an optional component: chromium (headless browser for the "
+        "HTML report's tests)",
+    )
 
     verify = sub.add_parser("verify", help="run every row of design files as a Hypothesis search")
     verify.add_argument(
@@ -38,7 +56,27 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--profile", default="dev", help="budget: dev, ci or nightly")
     verify.add_argument("--row", action="append", default=[], help="only this row (repeatable)")
     verify.add_argument("--seed", type=int, help="Hypothesis seed (replays a search)")
-    verify.add_argument("--out", type=Path, default=Path("reports"), help="report folder")
+    verify.add_argument(
+        "--out",
+        "--report-dir",
+        dest="out",
+        type=Path,
+        default=Path("reports"),
+        help="report folder (default: reports); each design writes <design>-<variant>/"
+        "report.{md,json,html} in it",
+    )
+    verify.add_argument(
+        "--examples",
+        type=_positive_int,
+        metavar="N",
+        help="examples per row, overriding the profile's budget and the rows' own",
+    )
+    verify.add_argument(
+        "--junit",
+        type=Path,
+        metavar="FILE",
+        help="also write JUnit XML: one testsuite per design, one testcase per row",
+    )
     verify.add_argument(
         "--allow-inconclusive",
         action="store_true",
@@ -53,6 +91,41 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--times", type=int, default=3)
     replay.add_argument("--out", type=Path, default=Path("reports") / "replays")
 
+    listing = sub.add_parser(
+        "list", help="show a design's rows, faults, invariants and variants (runs nothing)"
+    )
+    listing.add_argument(
+        "designs", nargs="+", type=Path, help="design files (*.toml) or folders of them"
+    )
+
+    sub.add_parser(
+        "doctor", help="what is installed, which versions, what is missing and how to fix it"
+    )
+
+    init = sub.add_parser("init", help="write a starter design file for your service, then list it")
+    init.add_argument(
+        "--workload",
+        required=True,
+        help="the contract your service speaks: inventory, "
+        "payments or matching (docs/contracts.md)",
+    )
+    init.add_argument(
+        "--command",
+        required=True,
+        dest="target_command",
+        help='how to start one replica, e.g. "./bin/shop serve" (split like a shell would, '
+        "run without one)",
+    )
+    init.add_argument("--name", help="the design's name (default: the workload's)")
+    init.add_argument(
+        "--dependencies",
+        default="partner",
+        help="comma-separated: postgres, redis, kafka, partner (default: partner)",
+    )
+    init.add_argument("--replicas", type=_positive_int, default=2, help="default: 2")
+    init.add_argument("--out", type=Path, help="where to write it (default: designs/<name>.toml)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+
     history = sub.add_parser(
         "check-history",
         help="check a history file for linearizability (exit 0 yes, 1 no, 2 unknown or error)",
@@ -61,6 +134,16 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("--model", required=True, help="cas-register or kv")
     history.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (got {text!r})")
+    return value
 
 
 def _design_files(paths: Sequence[Path]) -> list[Path]:
@@ -78,11 +161,14 @@ def _design_files(paths: Sequence[Path]) -> list[Path]:
 
 
 def _cmd_setup(args: argparse.Namespace) -> int:
+    from harness.console import setup_progress
+    from harness.progress import no_setup_progress
     from harness.setup import SetupError
     from harness.setup import setup as run_setup
 
+    progress = no_setup_progress if args.quiet else setup_progress(ready=not args.brief)
     try:
-        run_setup(quiet=args.quiet)
+        run_setup(progress=progress, components=args.components)
     except SetupError as exc:
         print(f"failmodel setup: {exc}", file=sys.stderr)
         return EXIT_FAIL
@@ -91,7 +177,7 @@ def _cmd_setup(args: argparse.Namespace) -> int:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from harness.design import InvalidDesign, load_design
-    from harness.report import format_summary
+    from harness.report import format_summary, html_path, write_junit
     from harness.verify import PROFILES, verify_design
 
     if args.profile not in PROFILES:
@@ -114,7 +200,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     except (InvalidDesign, FileNotFoundError, KeyError) as exc:
         print(f"failmodel verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    from harness.console import verify_progress
+
+    progress = verify_progress(sys.stdout)
     worst = EXIT_OK
+    reports: list[DesignReport] = []
+    stopped_by: str | None = None
     for design in designs:
         out_dir = args.out / f"{design.name}-{args.variant}"
         try:
@@ -125,22 +216,55 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                 rows=args.row or None,
                 seed_=args.seed,
                 out_dir=out_dir,
+                progress=progress,
+                examples=args.examples,
             )
         except Exception as exc:  # could not even provision: say why, go on
             print(f"failmodel verify: {design.path}: {exc}", file=sys.stderr)
             worst = EXIT_FAIL
             continue
+        finally:
+            stop = getattr(progress, "stop", None)
+            if callable(stop):  # a live terminal line must end before the summary
+                stop()
+        reports.append(report)
         print(format_summary(report))
-        print(f"report: {out_dir / 'report.md'}")
+        print(f"report: {html_path(out_dir)} (and report.md, report.json)")
         if report.interrupted:
+            stopped_by = report.interrupted
             print(
                 f"failmodel: interrupted by {report.interrupted}; every fault was healed and "
                 f"every process stopped; partial report: {out_dir / 'report.md'}",
                 file=sys.stderr,
             )
-            return 128 + signal.Signals[report.interrupted].value
+            break
         worst = max(worst, report.exit_code_for(allow_inconclusive=args.allow_inconclusive))
+    if args.junit is not None:
+        write_junit(reports, args.junit)
+        print(f"junit: {args.junit}")
+    if len(designs) > 1:
+        print(overall_summary(reports, args.out, variant=args.variant))
+    if stopped_by is not None:
+        return 128 + signal.Signals[stopped_by].value
     return worst
+
+
+def overall_summary(reports: Sequence[DesignReport], out: Path, *, variant: str) -> str:
+    """One table for a run of several designs: status and row counts per design."""
+    from harness.report import ROW_STATUSES
+
+    width = max([len("design"), *(len(r.design_name) for r in reports)])
+    lines = ["", f"{'design':<{width}}  {'status':<13}  rows", "-" * (width + 40)]
+    for r in reports:
+        counts = ", ".join(f"{r.count(s)} {s}" for s in ROW_STATUSES if r.count(s))
+        lines.append(f"{r.design_name:<{width}}  {r.status:<13}  {counts or 'no rows'}")
+    total = {s: sum(r.count(s) for r in reports) for s in ROW_STATUSES}
+    shown = ", ".join(f"{n} {s}" for s, n in total.items() if n)
+    lines.append(
+        f"all designs ({variant}): {shown or 'no rows'}; reports in "
+        f"{out}/<design>-{variant}/report.html"
+    )
+    return "\n".join(lines)
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
@@ -180,6 +304,73 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_FAIL if failed else EXIT_OK
 
 
+def _cmd_list(args: argparse.Namespace) -> int:
+    from harness.design import InvalidDesign, load_design
+    from harness.listing import describe_design
+
+    try:
+        designs = [load_design(p) for p in _design_files(args.designs)]
+    except (InvalidDesign, FileNotFoundError) as exc:
+        print(f"failmodel list: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print("\n\n".join(describe_design(d) for d in designs))
+    return EXIT_OK
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from harness.doctor import checks, render
+
+    found = checks()
+    print(render(found))
+    return EXIT_FAIL if any(c.blocking for c in found) else EXIT_OK
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    import shlex
+
+    from harness.design import WORKLOADS, InvalidDesign, load_design
+    from harness.listing import describe_design
+    from harness.starter import starter_design
+
+    if args.workload not in WORKLOADS:
+        print(
+            f"failmodel init: --workload must be one of {', '.join(WORKLOADS)} "
+            f"(got {args.workload!r})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    name = args.name or args.workload
+    path = args.out or Path("designs") / f"{name}.toml"
+    try:
+        text = starter_design(
+            name=name,
+            workload=args.workload,
+            command=shlex.split(args.target_command),
+            dependencies=[d.strip() for d in args.dependencies.split(",") if d.strip()],
+            replicas=args.replicas,
+        )
+    except ValueError as exc:
+        print(f"failmodel init: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if path.exists() and not args.force:
+        print(
+            f"failmodel init: {path} exists; pass --force to overwrite it, or --out elsewhere",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    try:
+        design = load_design(path)
+    except InvalidDesign as exc:  # a bug of init itself: say so plainly
+        print(f"failmodel init: the written design does not load: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    print(f"wrote {path}: answer every 'EDIT:' in it, then run: failmodel verify {path}")
+    print()
+    print(describe_design(design))
+    return EXIT_OK
+
+
 def _cmd_check_history(args: argparse.Namespace) -> int:
     from invariants.linearizability._cli import check_history_file
 
@@ -190,6 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"setup": _cmd_setup, "verify": _cmd_verify, "replay": _cmd_replay}
     handlers["check-history"] = _cmd_check_history
+    handlers.update(list=_cmd_list, doctor=_cmd_doctor, init=_cmd_init)
     try:
         with stop_on_signals():
             return handlers[args.command](args)

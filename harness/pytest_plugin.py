@@ -147,6 +147,19 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> DesignFile
     return None
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """In ``--junitxml`` output a row's testcase is named as ``failmodel verify
+    --junit`` names it: classname = the design's name, name = the row id."""
+    if not isinstance(item, RowItem):
+        return
+    from _pytest.junitxml import xml_key
+
+    xml = item.config.stash.get(xml_key, None)
+    if xml is not None:
+        xml.node_reporter(item.nodeid).add_attribute("classname", item.design_name)
+
+
 class RowFailed(Exception):
     """A row's verdict was not PASS; the message is the whole explanation."""
 
@@ -273,6 +286,10 @@ class RowItem(pytest.Item):
         self.row = row
         self.index = index  # the row's place in the file: seeds and run ids follow it
         self.add_marker(pytest.mark.failmodel_row(row.id, taxonomy=row.taxonomy))
+
+    @property
+    def design_name(self) -> str:
+        return self.design_file.run.design.name
 
     @property
     def design_file(self) -> DesignFile:

@@ -19,7 +19,7 @@ import math
 import shlex
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from hypothesis.errors import Flaky
 
 from harness.design import Design, Row
 from harness.interrupt import signal_name
+from harness.progress import VerifyEvent, VerifyEventKind, VerifyProgress, no_verify_progress
 from harness.report import (
     Counterexample,
     DesignReport,
@@ -89,6 +90,7 @@ class _Search:
     counterexample: Counterexample | None = None
     reported_error: str | None = None
     """The error the row reports, with the target's log tails."""
+    tell: _Teller | None = None
 
     def best(self) -> ExampleOutcome | None:
         return min(self.failures, key=lambda o: (o.schedule.size(), o.number), default=None)
@@ -107,6 +109,61 @@ class _Search:
             if self.first_failure_at is None:
                 self.first_failure_at = self.last_example_at
                 self.first_failure_example = len(self.outcomes)
+
+
+@dataclass(slots=True, kw_only=True)
+class _Teller:
+    """Turns what one row's search does into `VerifyEvent`s for a progress callback."""
+
+    progress: VerifyProgress
+    design: str
+    variant: str
+    row: str
+    row_index: int
+    rows: int
+    budget: int
+    seed: int
+    started: float = field(default_factory=time.monotonic)
+    example: int = 0
+    failures: int = 0
+    active: list[str] = field(default_factory=list)
+
+    def __call__(
+        self,
+        kind: VerifyEventKind,
+        *,
+        failed: bool = False,
+        message: str = "",
+        result: RowResult | None = None,
+    ) -> None:
+        event = VerifyEvent(
+            kind=kind,
+            design=self.design,
+            variant=self.variant,
+            row=self.row,
+            row_index=self.row_index,
+            rows=self.rows,
+            example=self.example,
+            budget=self.budget,
+            failures=self.failures,
+            faults=tuple(self.active),
+            elapsed_s=time.monotonic() - self.started,
+            failed=failed,
+            message=message,
+            seed=self.seed,
+            result=result,
+        )
+        try:
+            self.progress(event)
+        except Exception:  # a broken display must never break a verification
+            self.progress = no_verify_progress
+
+    def fault(self, what: str, description: str) -> None:
+        if what == "start":
+            self.active.append(description)
+        else:
+            self.active.clear()
+        self("faults")
 
 
 def replay_command(design: Design, row: Row, variant: str, profile: str, seed_: int) -> str:
@@ -137,11 +194,15 @@ def verify_design(
     out_dir: Path,
     database: Path | None = None,
     log: bool = True,
+    progress: VerifyProgress | None = None,
+    examples: int | None = None,
 ) -> DesignReport:
     """Run every (selected) row of ``design`` against ``variant``. The report is
     rewritten after every row, so an interrupted run keeps what it found; an
     interrupt (SIGINT, SIGTERM) ends the run early with ``interrupted`` set.
-    ``database`` is the Hypothesis example database (default: in the cache)."""
+    ``database`` is the Hypothesis example database (default: in the cache).
+    ``progress`` is told what happens (default: plain lines on stdout when
+    ``log``); ``examples`` overrides every row's example budget."""
     if variant not in design.target.variants:
         raise ValueError(
             f"{design.path}: unknown variant {variant!r}; "
@@ -154,6 +215,10 @@ def verify_design(
     base_seed = seed_ if seed_ is not None else int.from_bytes(bytes.fromhex(run_id)[:4], "big")
     results: list[RowResult] = []
     interrupted: str | None = None
+    if progress is None:
+        from harness.console import PlainVerifyProgress
+
+        progress = PlainVerifyProgress() if log else no_verify_progress
 
     def report() -> DesignReport:
         return DesignReport(
@@ -173,11 +238,6 @@ def verify_design(
         ) as system:
             for i, row in enumerate(chosen):
                 row_seed = base_seed + i if seed_ is None else seed_
-                if log:
-                    print(
-                        f"[{design.name}/{variant}] row {row.id}: searching (seed {row_seed})",
-                        flush=True,
-                    )
                 result = verify_row(
                     system,
                     design,
@@ -188,25 +248,56 @@ def verify_design(
                     out_dir=out_dir / row.id,
                     run_id=f"{run_id}{i}",
                     database=database,
+                    progress=progress,
+                    row_index=i,
+                    rows=len(chosen),
+                    examples=examples,
                 )
                 results.append(result)
                 interrupted = result.interrupted
                 write_report(report(), out_dir)
-                if log:
-                    print(
-                        f"[{design.name}/{variant}] row {row.id}: {result.status} "
-                        f"({result.examples} examples, {result.duration_s:.1f} s)",
-                        flush=True,
-                    )
-                    if result.status == "FAIL":
-                        print(f"  seed {result.seed}; replay: {result.replay_command}", flush=True)
                 if interrupted:
                     break
     except KeyboardInterrupt as exc:  # while starting or stopping the system
         interrupted = signal_name(exc)
+    except Exception as exc:  # the system would not start (or stop): no verdict per row
+        broke = f"{type(exc).__name__}: {exc}"
+        done = {r.row_id for r in results}
+        results += [
+            _broken_row(
+                design, row, variant, profile, base_seed + i if seed_ is None else seed_, broke
+            )
+            for i, row in enumerate(chosen)
+            if row.id not in done
+        ]
+        if not [r for r in chosen if r.id not in done]:
+            print(f"failmodel: {design.name}: stopping the system failed: {broke}", flush=True)
     final = report()
     write_report(final, out_dir)
     return final
+
+
+def _broken_row(
+    design: Design, row: Row, variant: str, profile: Profile, seed_: int, error: str
+) -> RowResult:
+    """An ERROR row for a row that never ran because the system broke."""
+    return RowResult(
+        row_id=row.id,
+        failure_mode=row.failure_mode,
+        can_happen=row.can_happen,
+        correct_behaviour=row.correct_behaviour,
+        mechanism=row.mechanism,
+        recovery=row.recovery,
+        taxonomy=row.taxonomy,
+        faults=row.faults,
+        status="ERROR",
+        invariants=row.invariants,
+        examples=0,
+        duration_s=0.0,
+        seed=seed_,
+        replay_command=replay_command(design, row, variant, profile.name, seed_),
+        error=f"the design's system could not be started, so the row never ran: {error}",
+    )
 
 
 def verify_row(
@@ -220,12 +311,31 @@ def verify_row(
     out_dir: Path,
     run_id: str,
     database: Path | None = None,
+    progress: VerifyProgress | None = None,
+    row_index: int = 0,
+    rows: int = 1,
+    examples: int | None = None,
 ) -> RowResult:
     """One row's search, its counterexample and replays, and the late-effects
-    check; an interrupt ends it early with what was found."""
+    check; an interrupt ends it early with what was found. ``progress`` is
+    told each example and phase; ``examples`` overrides the row's budget."""
     started = time.monotonic()
-    search = _Search(row=row, profile=profile)
+    if examples is not None:
+        profile = replace(profile, examples=examples)
+        row = replace(row, examples=examples)
+    tell = _Teller(
+        progress=progress or no_verify_progress,
+        design=design.name,
+        variant=variant,
+        row=row.id,
+        row_index=row_index,
+        rows=rows,
+        budget=row.examples or profile.examples,
+        seed=seed_,
+    )
+    search = _Search(row=row, profile=profile, tell=tell)
     interrupted: str | None = None
+    tell("row_started")
     try:
         with ExampleRunner(
             system,
@@ -236,6 +346,7 @@ def verify_row(
             settle_timeout_s=design.target.settle_timeout_s,
             reads=design.target.reads,
         ) as runner:
+            runner.fault_listener = tell.fault
             _search(runner, search, design, row, variant, profile, seed_, database, system)
     except KeyboardInterrupt as exc:
         interrupted = signal_name(exc)
@@ -265,11 +376,15 @@ def verify_row(
         reason = f"the row's search was interrupted by {interrupted}{found}"
         if status != "INTERRUPTED":
             reason = f"{status} before the run was interrupted by {interrupted}"
-    return RowResult(
+    result = RowResult(
         row_id=row.id,
         failure_mode=row.failure_mode,
+        can_happen=row.can_happen,
         correct_behaviour=row.correct_behaviour,
         mechanism=row.mechanism,
+        recovery=row.recovery,
+        taxonomy=row.taxonomy,
+        faults=row.faults,
         status=status,
         invariants=row.invariants,
         examples=len(search.outcomes),
@@ -287,7 +402,10 @@ def verify_row(
         reason=reason,
         unsettled=sum(not o.settled for o in search.outcomes),
         interrupted=interrupted,
+        histories=tuple(o.history_path for o in search.outcomes),
     )
+    tell("row_finished", result=result)
+    return result
 
 
 def _search(
@@ -314,6 +432,14 @@ def _search(
             if best is not None and schedule == best.schedule:
                 raise RowViolation(best)
             return
+        tell = search.tell
+        if tell is not None:
+            tell.example = len(search.outcomes) + 1
+            tell.active.clear()
+            tell(
+                "example_started",
+                message="shrinking" if search.failures else "",
+            )
         try:
             outcome = runner.run(schedule)
         except Exception as exc:
@@ -323,6 +449,9 @@ def _search(
             search.error = f"{type(exc).__name__}: {exc}"
             raise
         search.add(outcome)
+        if tell is not None:
+            tell.failures = len(search.failures)
+            tell("example_finished", failed=outcome.failed)
         if outcome.failed:
             raise RowViolation(outcome)
 
@@ -337,6 +466,10 @@ def _search(
         search.reported_error = _with_log_tails(search.error, system)
         return
     if search.failures:
+        if search.tell is not None:
+            search.tell(
+                "phase", message=f"replaying the minimal failing schedule {profile.replays} times"
+            )
         search.counterexample, search.reported_error = _counterexample(
             runner, search, profile, system
         )
@@ -499,6 +632,12 @@ def _late_failures(
     settle and judge again every example that got new side effects."""
     if system.partner_control is None or not search.outcomes:
         return []
+    if search.tell is not None:
+        search.tell(
+            "phase",
+            message=f"watching the partner {design.target.late_effects_s:g} s "
+            "for late side effects",
+        )
     _linger(search.last_example_at, design.target.late_effects_s)
     return runner.recheck(search.outcomes)
 

@@ -13,8 +13,10 @@ from typing import Any
 from harness.report._model import Counterexample, DesignReport, Judged, RowResult
 from invariants import Evidence, Verdict
 
-SCHEMA_VERSION = 2
-_READABLE = (1, 2)  # version 1 lacks judged, reason, unsettled, interrupted and pending
+SCHEMA_VERSION = 3
+# Version 1 lacks judged, reason, unsettled, interrupted and pending; version 2
+# lacks can_happen, recovery, taxonomy, faults and histories.
+_READABLE = (1, 2, 3)
 
 
 def _path(value: Path | None) -> str | None:
@@ -57,8 +59,12 @@ def _row_to_json(r: RowResult) -> dict[str, Any]:
     return {
         "row_id": r.row_id,
         "failure_mode": r.failure_mode,
+        "can_happen": r.can_happen,
         "correct_behaviour": r.correct_behaviour,
         "mechanism": r.mechanism,
+        "recovery": r.recovery,
+        "taxonomy": r.taxonomy,
+        "faults": list(r.faults),
         "status": r.status,
         "invariants": list(r.invariants),
         "examples": r.examples,
@@ -76,6 +82,7 @@ def _row_to_json(r: RowResult) -> dict[str, Any]:
         "reason": r.reason,
         "unsettled": r.unsettled,
         "interrupted": r.interrupted,
+        "histories": [str(p) for p in r.histories],
     }
 
 
@@ -165,6 +172,11 @@ def _row_from_json(d: Mapping[str, Any]) -> RowResult:
         reason=d.get("reason"),
         unsettled=int(d.get("unsettled", 0)),
         interrupted=d.get("interrupted"),
+        can_happen=d.get("can_happen", ""),
+        recovery=d.get("recovery", ""),
+        taxonomy=d.get("taxonomy", ""),
+        faults=tuple(d.get("faults") or ()),
+        histories=tuple(Path(p) for p in d.get("histories") or ()),
     )
 
 

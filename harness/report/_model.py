@@ -111,6 +111,17 @@ class RowResult:
     """Examples judged at the settle deadline rather than on a settled system."""
     interrupted: str | None = None
     """The signal that cut this row's search short (``SIGINT``, ``SIGTERM``), if any."""
+    can_happen: str = ""
+    """The Step 14 table's "can it happen" column, from the design's row."""
+    recovery: str = ""
+    """The Step 14 table's "recovery" column, from the design's row."""
+    taxonomy: str = ""
+    """The seed's failure class of the row (``client_retry_timeout``, ...)."""
+    faults: tuple[str, ...] = ()
+    """The fault families the row allowed, as written in the design (``crash:target-*``)."""
+    histories: tuple[Path, ...] = ()
+    """Every example's history (JSON Lines), in the order they ran: the report's
+    latency picture of the row is drawn from them."""
 
     def __post_init__(self) -> None:
         if self.status not in ROW_STATUSES:
@@ -120,6 +131,8 @@ class RowResult:
             )
         object.__setattr__(self, "coverage", MappingProxyType(dict(self.coverage)))
         object.__setattr__(self, "judged", MappingProxyType(dict(self.judged)))
+        object.__setattr__(self, "faults", tuple(self.faults))
+        object.__setattr__(self, "histories", tuple(Path(p) for p in self.histories))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.design import COVERAGE_COUNTERS
 from harness.history import HistoryFileError, read_history
+from harness.report._html import render_html
 from harness.report._json import report_to_json
 from harness.report._model import DesignReport, Judged, RowResult
 from harness.report._timeline import timeline
@@ -175,13 +176,30 @@ def render_markdown(report: DesignReport) -> str:
 
 
 def write_report(report: DesignReport, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``report.json`` and ``report.md`` into ``out_dir``; returns (json, md)."""
+    """Write ``report.json``, ``report.md`` and ``report.html`` into ``out_dir``;
+    returns (json, md) (the page is ``html_path(out_dir)``).
+
+    Each file is written to a temporary name and renamed, so a run stopped
+    while writing leaves the previous complete report, never half of one.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "report.json"
     md_path = out_dir / "report.md"
-    json_path.write_text(json.dumps(report_to_json(report), indent=2) + "\n", encoding="utf-8")
-    md_path.write_text(render_markdown(report), encoding="utf-8")
+    _write_atomic(json_path, json.dumps(report_to_json(report), indent=2) + "\n")
+    _write_atomic(md_path, render_markdown(report))
+    _write_atomic(html_path(out_dir), render_html(report))
     return json_path, md_path
+
+
+def html_path(out_dir: Path) -> Path:
+    """Where ``write_report`` puts the HTML page of a run."""
+    return out_dir / "report.html"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
 
 
 def format_summary(report: DesignReport, *, width: int = 100) -> str:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -150,6 +150,13 @@ class ExampleRunner:
         self._count = 0
         self._loop = asyncio.Runner()
         self.ledger = LedgerWatch(system.partner_control)
+        self.fault_listener: Callable[[str, str], None] | None = None
+        """Told ``("start", description)`` when a fault starts and ``("heal", "")``
+        when every fault is healed (progress displays; must not raise)."""
+
+    def _tell(self, what: str, fault: Fault | None = None) -> None:
+        if self.fault_listener is not None:
+            self.fault_listener(what, fault.describe() if fault is not None else "")
 
     def close(self) -> None:
         self._loop.close()
@@ -228,8 +235,10 @@ class ExampleRunner:
                             await self._batch(client, nemesis, step, keys)
                         elif isinstance(step, StartFault):
                             await asyncio.to_thread(nemesis.start, step.fault)
+                            self._tell("start", step.fault)
                         elif isinstance(step, Heal):
                             await asyncio.to_thread(nemesis.heal_all)
+                            self._tell("heal")
                         elif isinstance(step, Wait):
                             await asyncio.sleep(step.ms / 1000)
                 finally:
@@ -237,6 +246,7 @@ class ExampleRunner:
                     # Synchronous on purpose: it must finish even when this
                     # task is being cancelled (Ctrl-C).
                     nemesis.heal_all()
+                    self._tell("heal")
                 settle_started = time.monotonic()
                 phases["heal"] = settle_started - started - sum(phases.values())
                 judged = await self._settle(client, keys.prefix)
@@ -315,6 +325,7 @@ class ExampleRunner:
         async def fault_after(delay_ms: int, fault: Fault) -> None:
             await asyncio.sleep(delay_ms / 1000)
             await asyncio.to_thread(nemesis.start, fault)
+            self._tell("start", fault)
 
         tasks = [send(op.delay_ms, materialize(op, keys, replicas=replicas)) for op in batch.ops]
         if batch.fault is not None:

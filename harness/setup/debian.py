@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 from pathlib import Path
 
+from harness.progress import SetupEvent, SetupProgress, no_setup_progress
 from harness.setup.commands import SetupError, run
 
 # Debian starts a package's system service on install; the harness runs its own
@@ -17,8 +19,22 @@ SYSTEM_SERVICES = {"postgresql": "postgresql", "redis-server": "redis-server"}
 class Apt:
     """Installs Debian packages, running ``apt-get update`` at most once."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, progress: SetupProgress = no_setup_progress) -> None:
         self._updated = False
+        self._progress = progress
+
+    def _timed(self, step: str, message: str, argv: list[str], env: dict[str, str]) -> None:
+        started = time.monotonic()
+        self._progress(SetupEvent(step=step, state="started", message=message))
+        run(argv, what=message, env=env)
+        self._progress(
+            SetupEvent(
+                step=step,
+                state="finished",
+                message=f"{message}: done",
+                elapsed_s=time.monotonic() - started,
+            )
+        )
 
     def install(self, packages: list[str]) -> None:
         if os.geteuid() != 0:
@@ -29,13 +45,15 @@ class Apt:
             )
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         if not self._updated:
-            run(["apt-get", "update"], what="apt-get update", env=env)
+            self._timed("apt-get update", "apt-get update", ["apt-get", "update"], env)
             self._updated = True
-        run(
-            ["apt-get", "install", "-y", "--no-install-recommends", *packages],
-            what=f"installing {', '.join(packages)}",
-            env=env,
-        )
+        for package in packages:  # one at a time, so progress names what takes long
+            self._timed(
+                f"apt-get install {package}",
+                f"apt-get install {package}",
+                ["apt-get", "install", "-y", "--no-install-recommends", package],
+                env,
+            )
         for package in packages:
             if package in SYSTEM_SERVICES:
                 stop_system_service(SYSTEM_SERVICES[package])

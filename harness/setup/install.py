@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import fcntl
 import shutil
-import sys
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from harness.progress import SetupEvent, SetupProgress, no_setup_progress
 from harness.setup.binaries import (
     KAFKA_VERSION,
     TOXIPROXY_VERSION,
@@ -19,6 +20,9 @@ from harness.setup.binaries import (
     toxiproxy_dir,
 )
 from harness.setup.cache import cache_dir
+from harness.setup.chromium import PACKAGE as CHROMIUM_PACKAGE
+from harness.setup.chromium import find_chromium
+from harness.setup.commands import SetupError
 from harness.setup.debian import Apt
 from harness.setup.kafka_jars import install_kafka
 from harness.setup.staging import is_complete
@@ -41,39 +45,118 @@ def _which_path(name: str) -> Path | None:
     return None if found is None else Path(found)
 
 
-def setup(*, quiet: bool = False, cache: Path | None = None) -> Binaries:
-    """Install PostgreSQL, Redis, the Toxiproxy server and a Kafka broker; return their paths."""
+OPTIONAL_COMPONENTS = ("chromium",)
+"""Installed only when asked (``failmodel setup --with chromium``): the tests'
+headless browser for the HTML report."""
+
+
+@contextmanager
+def _step(progress: SetupProgress, step: str, message: str, done: str) -> Iterator[None]:
+    """Tell ``progress`` a step started, then that it finished and how long it took."""
+    started = time.monotonic()
+    progress(SetupEvent(step=step, state="started", message=message))
+    yield
+    progress(
+        SetupEvent(step=step, state="finished", message=done, elapsed_s=time.monotonic() - started)
+    )
+
+
+def setup(
+    *,
+    quiet: bool = False,
+    cache: Path | None = None,
+    progress: SetupProgress | None = None,
+    components: Collection[str] = (),
+) -> Binaries:
+    """Install PostgreSQL, Redis, the Toxiproxy server and a Kafka broker (and
+    the optional ``components``, e.g. ``chromium``); return their paths.
+
+    Each step tells ``progress`` when it starts and how long it took, or that
+    it was ready already; without ``progress``, plain lines go to stderr
+    unless ``quiet``."""
+    unknown = sorted(set(components) - set(OPTIONAL_COMPONENTS))
+    if unknown:
+        raise SetupError(
+            f"unknown optional component(s) {', '.join(unknown)}; "
+            f"known: {', '.join(OPTIONAL_COMPONENTS)}"
+        )
+    if progress is None:
+        from harness.console import PlainSetupProgress
+
+        progress = no_setup_progress if quiet else PlainSetupProgress()
     cache = cache_dir() if cache is None else cache
     cache.mkdir(parents=True, exist_ok=True)
-    say: Callable[[str], None] = (lambda line: None) if quiet else (
-        lambda line: print(f"failmodel setup: {line}", file=sys.stderr)
-    )
-    apt = Apt()
+    apt = Apt(progress=progress)
     with _setup_lock(cache):
-        missing = [
-            package
-            for package, present in (
-                ("postgresql", find_postgres_bin() is not None),
-                ("redis-server", shutil.which("redis-server") is not None),
-                ("default-jre-headless", shutil.which("java") is not None),
-                ("maven", shutil.which("mvn") is not None or is_complete(kafka_dir(cache))),
-            )
-            if not present
+        wanted = [
+            ("postgresql", find_postgres_bin() is not None),
+            ("redis-server", shutil.which("redis-server") is not None),
+            ("default-jre-headless", shutil.which("java") is not None),
+            ("maven", shutil.which("mvn") is not None or is_complete(kafka_dir(cache))),
         ]
+        if "chromium" in components:
+            wanted.append((CHROMIUM_PACKAGE, find_chromium() is not None))
+        missing = [package for package, present in wanted if not present]
         if missing:
-            say(f"installing Debian packages {', '.join(missing)} ...")
-            apt.install(missing)
-        say(f"PostgreSQL, Redis, Java: ok ({find_postgres_bin()}, {shutil.which('redis-server')})")
+            names = ", ".join(missing)
+            with _step(
+                progress,
+                "debian",
+                f"installing the Debian packages {names} (first time only)",
+                f"Debian packages {names}: installed",
+            ):
+                apt.install(missing)
+        progress(
+            SetupEvent(
+                step="debian",
+                state="ready",
+                message=f"PostgreSQL, Redis, Java: ok ({find_postgres_bin()}, "
+                f"{shutil.which('redis-server')})",
+            )
+        )
+        if "chromium" in components:
+            progress(
+                SetupEvent(
+                    step="chromium", state="ready", message=f"Chromium: ok ({find_chromium()})"
+                )
+            )
 
         if not is_complete(toxiproxy_dir(cache)):
-            say(f"building the Toxiproxy server {TOXIPROXY_VERSION} with go install ...")
-            install_toxiproxy(cache)
-        say(f"Toxiproxy server {TOXIPROXY_VERSION}: ok ({toxiproxy_dir(cache) / 'server'})")
+            with _step(
+                progress,
+                "toxiproxy",
+                f"building the Toxiproxy server {TOXIPROXY_VERSION} with go install "
+                "(first time only, about a minute)",
+                f"Toxiproxy server {TOXIPROXY_VERSION}: built ({toxiproxy_dir(cache) / 'server'})",
+            ):
+                install_toxiproxy(cache)
+        else:
+            progress(
+                SetupEvent(
+                    step="toxiproxy",
+                    state="ready",
+                    message=f"Toxiproxy server {TOXIPROXY_VERSION}: ok "
+                    f"({toxiproxy_dir(cache) / 'server'})",
+                )
+            )
 
         if not is_complete(kafka_dir(cache)):
-            say(f"assembling the Kafka {KAFKA_VERSION} broker with Maven ...")
             mvn = _which_path("mvn")
             assert mvn is not None  # installed above when missing
-            install_kafka(cache, mvn=mvn)
-        say(f"Kafka broker {KAFKA_VERSION}: ok ({kafka_dir(cache) / 'libs'})")
+            with _step(
+                progress,
+                "kafka",
+                f"assembling the Kafka {KAFKA_VERSION} broker from its jars with Maven "
+                "(first time only, a minute or two)",
+                f"Kafka broker {KAFKA_VERSION}: assembled ({kafka_dir(cache) / 'libs'})",
+            ):
+                install_kafka(cache, mvn=mvn)
+        else:
+            progress(
+                SetupEvent(
+                    step="kafka",
+                    state="ready",
+                    message=f"Kafka broker {KAFKA_VERSION}: ok ({kafka_dir(cache) / 'libs'})",
+                )
+            )
     return find_binaries(cache)

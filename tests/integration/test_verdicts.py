@@ -204,6 +204,9 @@ def test_a_signal_stops_the_run_heals_and_writes_the_report(
     assert not [p for p in started if procfs.start_ticks(p) is not None]
     report = json.loads((out / "toy-shop-correct" / "report.json").read_text())
     assert report["interrupted"] == name
+    page = (out / "toy-shop-correct" / "report.html").read_text()  # all three reports
+    assert '<span class="pill interrupted">INTERRUPTED</span>' in page
+    assert (out / "toy-shop-correct" / "report.md").is_file()
     (row,) = report["rows"]
     assert row["status"] == "INTERRUPTED" and row["interrupted"] == name
     assert "interrupted by " + name in row["reason"]

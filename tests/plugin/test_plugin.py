@@ -357,3 +357,40 @@ def test_profile_names_are_the_profiles_of_verify() -> None:
     from harness.verify import PROFILES
 
     assert tuple(PROFILES) == PROFILE_NAMES
+
+
+def test_junitxml_names_rows_as_failmodel_verify_junit_does(
+    pytester: pytest.Pytester, recorder: Recorder
+) -> None:
+    """``pytest x.toml --junitxml=F`` and ``failmodel verify --junit F`` show CI the
+    same testcases (classname = design, name = row) with the same outcomes."""
+    import xml.etree.ElementTree as ET
+
+    from harness.report import render_junit, report_from_json
+
+    pytester.makefile(".toml", a=design_toml("alpha", "passes", "fails", "idle", "breaks"))
+    result = pytester.runpytest(
+        *PLUGIN, "--junitxml=pytest.xml", "--failmodel-out", "out", "--failmodel-allow-unexercised"
+    )
+    result.assert_outcomes(passed=1, failed=2, skipped=1)
+
+    def outcomes(root: ET.Element) -> list[tuple[str | None, str | None, str]]:
+        found = []
+        for case in root.iter("testcase"):
+            kind = next(
+                (c.tag for c in case if c.tag in ("failure", "error", "skipped")), "passed"
+            )
+            found.append((case.get("classname"), case.get("name"), kind))
+        return found
+
+    ours = report_from_json(
+        json.loads((pytester.path / "out" / "alpha-correct" / "report.json").read_text())
+    )
+    expected = [
+        ("alpha", "passes", "passed"),
+        ("alpha", "fails", "failure"),
+        ("alpha", "idle", "skipped"),
+        ("alpha", "breaks", "failure"),
+    ]
+    assert outcomes(ET.parse(pytester.path / "pytest.xml").getroot()) == expected
+    assert outcomes(ET.fromstring(render_junit([ours]))) == expected

@@ -1,0 +1,54 @@
+"""``failmodel list DESIGN``: what a design file will verify, without running anything.
+
+The target (command, replicas, dependencies, extra processes), the variants,
+the links and processes faults can reach, then each row: its taxonomy, the
+failure mode, the faults (with globs resolved), the invariants and what
+counts as exercising it.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from harness.design import Design
+
+
+def _budget(examples: int | None) -> str:
+    return f"{examples} examples" if examples else "the profile's budget"
+
+
+def describe_design(design: Design) -> str:
+    t = design.target
+    deps = ", ".join(sorted(t.dependencies)) or "none"
+    lines = [
+        f"{design.name} ({design.path}): workload {design.workload}, {t.replicas} "
+        f"replica{'s' if t.replicas != 1 else ''}, dependencies {deps}",
+        f"  command: {shlex.join(t.command)}",
+    ]
+    for name, argv in t.extra.items():
+        lines.append(f"  extra process {name}: {shlex.join(argv)}")
+    buggy = [v for v in t.variants if v != "correct"]
+    lines.append(
+        "  variants: correct" + (f"; buggy (must be caught): {', '.join(buggy)}" if buggy else "")
+    )
+    lines.append(f"  links: {', '.join(design.topology.links)}")
+    lines.append(f"  processes: {', '.join(design.topology.processes)}")
+    lines.append(
+        f"  settle within {t.settle_timeout_s:g} s; late effects watched {t.late_effects_s:g} s; "
+        f"reads {t.reads}"
+    )
+    lines.append(f"rows ({len(design.rows)}):")
+    for row in design.rows:
+        faults = []
+        for token, family in zip(row.faults, row.families, strict=True):
+            names = ", ".join(family.names)
+            resolved = f" ({names})" if names and "*" in token else ""
+            faults.append(f"{token}{resolved}")
+        lines += [
+            f"  {row.id}  [{row.taxonomy}]",
+            f"    failure mode: {row.failure_mode}",
+            f"    faults: {', '.join(faults)}",
+            f"    invariants: {', '.join(row.invariants)}",
+            f"    exercised by: {', '.join(row.exercised_by)}; {_budget(row.examples)}",
+        ]
+    return "\n".join(lines)

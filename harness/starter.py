@@ -1,0 +1,288 @@
+"""``failmodel init``: a starter design file for a user's own service.
+
+The file has the standard rows of the chosen workload (the failures every
+service of that kind meets: retries, interleavings, crashes, a partner that
+fails after its effect), with their faults and invariants filled in for the
+dependencies the service declares, and the Step 14 columns the user must
+answer about their own system left as prompts that start with ``EDIT:``.
+It loads with ``load_design`` as written, so ``failmodel verify`` runs it at
+once; ``failmodel list`` shows what it will do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+DEPENDENCIES = ("postgres", "redis", "kafka", "partner")
+PROMPT = "EDIT: "
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StarterRow:
+    id: str
+    taxonomy: str
+    failure_mode: str
+    correct_behaviour: str
+    can_happen: str
+    mechanism: str
+    recovery: str
+    faults: tuple[str, ...]
+    invariants: tuple[str, ...]
+    exercised_by: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    """Dependencies the row needs; without them it is left out."""
+
+
+def _store_faults(deps: Collection[str]) -> tuple[str, ...]:
+    return tuple(f"latency:{d}" for d in ("postgres", "redis", "kafka") if d in deps)
+
+
+def _crashable(deps: Collection[str]) -> tuple[str, ...]:
+    return tuple(f"crash:{d}" for d in ("postgres",) if d in deps)
+
+
+def _rows(workload: str, deps: Collection[str]) -> list[StarterRow]:
+    stores = _store_faults(deps)
+    if workload == "inventory":
+        shipped = ("exactly_once_shipment",) if "partner" in deps else ()
+        return [
+            StarterRow(
+                id="client-retry",
+                taxonomy="client_retry_timeout",
+                failure_mode="Client times out on POST /orders and resends the same order_id",
+                correct_behaviour="Same outcome as the first attempt; stock taken once"
+                + ("; order shipped once" if shipped else ""),
+                can_happen=PROMPT + "can it happen to you, and why? "
+                "(e.g. Yes: client timeouts, slow replicas, lost answers)",
+                mechanism=PROMPT + "what makes a resend harmless? (e.g. idempotency check on "
+                "order_id in the decrement's transaction)",
+                recovery=PROMPT + "what do you do if it fails? (e.g. audit orders against stock; "
+                "cancel the duplicate)",
+                faults=("retry", "client_timeout", "latency:target-*", *stores),
+                invariants=("idempotent_retry", "stock_accounting", "no_oversell", *shipped),
+                exercised_by=("retries",),
+            ),
+            StarterRow(
+                id="orders-interleave",
+                taxonomy="out_of_order",
+                failure_mode="Orders for the last units of a SKU arrive interleaved",
+                correct_behaviour="Never more accepted than stock; whichever commits first wins",
+                can_happen=PROMPT + "(e.g. Yes: concurrent buyers on any replica)",
+                mechanism=PROMPT + "(e.g. conditional decrement UPDATE ... WHERE available >= qty)",
+                recovery=PROMPT + "(e.g. cancel the oversold orders and restock)",
+                faults=("reorder", "latency:target-*", "pause:target-*"),
+                invariants=("no_oversell", "stock_accounting", "acknowledged_writes_survive"),
+            ),
+            StarterRow(
+                id="node-crash",
+                taxonomy="infrastructure_failure",
+                failure_mode="A replica crashes mid-request",
+                correct_behaviour="An acknowledged order survives; no stock is lost or doubled",
+                can_happen=PROMPT + "(e.g. Yes: OOM kill, host failure, deploys)",
+                mechanism=PROMPT + "(e.g. order and decrement in one durable transaction)",
+                recovery=PROMPT + "(e.g. restart; clients retry indeterminate orders by order_id)",
+                faults=("crash:target-*", "pause:target-*", *_crashable(deps)),
+                invariants=("acknowledged_writes_survive", "no_oversell", "stock_accounting"),
+                exercised_by=("faults_during_ops", "crashes_during_request"),
+            ),
+            StarterRow(
+                id="warehouse-fails-after-shipping",
+                taxonomy="partial_write",
+                failure_mode="The warehouse records a shipment, then the answer is lost",
+                correct_behaviour="The order is shipped exactly once",
+                can_happen=PROMPT + "(e.g. Yes: the partner's answer times out or the connection "
+                "drops after it acted)",
+                mechanism=PROMPT + "(e.g. Idempotency-Key = order_id on the shipment call)",
+                recovery=PROMPT + "(e.g. reconcile shipments against orders; cancel duplicates)",
+                faults=("partner:fail_after_drop:warehouse", "partner:fail_after:warehouse"),
+                invariants=("exactly_once_shipment",),
+                exercised_by=("partner_failures",),
+                needs=("partner",),
+            ),
+        ]
+    if workload == "payments":
+        return [
+            StarterRow(
+                id="client-retry",
+                taxonomy="client_retry_timeout",
+                failure_mode="Client times out on POST /payments and resends the same payment_id",
+                correct_behaviour="Charged at most once; the resend gets the first outcome",
+                can_happen=PROMPT + "(e.g. Yes: client timeouts, lost answers)",
+                mechanism=PROMPT + "(e.g. payment_id as the PSP Idempotency-Key)",
+                recovery=PROMPT + "(e.g. refund duplicate charges found by reconciliation)",
+                faults=("retry", "client_timeout", "latency:target-*", *stores),
+                invariants=(
+                    "no_duplicate_charge",
+                    "charge_recorded",
+                    "acknowledged_writes_survive",
+                ),
+                exercised_by=("retries",),
+            ),
+            StarterRow(
+                id="psp-fails-after-charge",
+                taxonomy="partial_write",
+                failure_mode="The PSP charges, then its answer is lost",
+                correct_behaviour="One charge, recorded against the payment; no money moved that "
+                "the service does not know about",
+                can_happen=PROMPT + "(e.g. Yes: PSP timeouts, dropped connections)",
+                mechanism=PROMPT + "(e.g. idempotency key + recording a pending payment first)",
+                recovery=PROMPT + "(e.g. reconcile with the PSP's charge list; refund orphans)",
+                faults=("partner:fail_after:psp", "partner:fail_after_drop:psp", "retry"),
+                invariants=("no_duplicate_charge", "charge_recorded", "no_unrecorded_money"),
+                exercised_by=("partner_failures",),
+                needs=("partner",),
+            ),
+            StarterRow(
+                id="node-crash",
+                taxonomy="infrastructure_failure",
+                failure_mode="A replica crashes between charging and recording the payment",
+                correct_behaviour="A captured payment stays captured; never charged twice",
+                can_happen=PROMPT + "(e.g. Yes: OOM kill, deploys)",
+                mechanism=PROMPT + "(e.g. pending record before the charge, completed after)",
+                recovery=PROMPT + "(e.g. a reconciler completes pending payments from the PSP)",
+                faults=("crash:target-*", *_crashable(deps)),
+                invariants=("acknowledged_writes_survive", "no_duplicate_charge"),
+                exercised_by=("faults_during_ops", "crashes_during_request"),
+            ),
+            StarterRow(
+                id="slow-psp",
+                taxonomy="temporal_boundary",
+                failure_mode="The PSP answers slower than the client waits",
+                correct_behaviour="The client's resend does not charge again",
+                can_happen=PROMPT + "(e.g. Yes: PSP latency spikes)",
+                mechanism=PROMPT + "(e.g. idempotency key; the resend waits for the first call)",
+                recovery=PROMPT + "(e.g. refund duplicates found by reconciliation)",
+                faults=("partner:slow:psp", "client_timeout", "retry", "latency:partner"),
+                invariants=("no_duplicate_charge", "no_unrecorded_money"),
+                exercised_by=("partner_failures", "retries"),
+                needs=("partner",),
+            ),
+        ]
+    return [
+        StarterRow(
+            id="swipe-retry",
+            taxonomy="client_retry_timeout",
+            failure_mode="Client times out on POST /swipes and resends the same swipe_id",
+            correct_behaviour="At most one match per pair, whatever the resends",
+            can_happen=PROMPT + "(e.g. Yes: mobile clients on bad networks)",
+            mechanism=PROMPT + "(e.g. unique swipe_id; one match per canonical pair)",
+            recovery=PROMPT + "(e.g. merge duplicate matches)",
+            faults=("retry", "client_timeout", "latency:target-*", *stores),
+            invariants=("at_most_one_match", "match_eligibility"),
+            exercised_by=("retries",),
+        ),
+        StarterRow(
+            id="mutual-swipes-interleave",
+            taxonomy="out_of_order",
+            failure_mode="Two users swipe right on each other at the same moment",
+            correct_behaviour="Exactly one match, on whichever replica",
+            can_happen=PROMPT + "(e.g. Yes: concurrent users)",
+            mechanism=PROMPT + "(e.g. unique constraint on the ordered user pair)",
+            recovery=PROMPT + "(e.g. merge duplicate matches)",
+            faults=("reorder", "latency:target-*"),
+            invariants=("at_most_one_match", "mutual_right_swipes_match"),
+            exercised_by=("faults_during_ops",),
+        ),
+        StarterRow(
+            id="node-crash",
+            taxonomy="infrastructure_failure",
+            failure_mode="A replica crashes mid-swipe",
+            correct_behaviour="No duplicate match; acknowledged swipes keep their effect",
+            can_happen=PROMPT + "(e.g. Yes: OOM kill, deploys)",
+            mechanism=PROMPT + "(e.g. swipe and match in one transaction)",
+            recovery=PROMPT + "(e.g. rerun the matcher over stored swipes)",
+            faults=("crash:target-*", "pause:target-*", *_crashable(deps)),
+            invariants=("at_most_one_match", "match_eligibility"),
+            exercised_by=("faults_during_ops", "crashes_during_request"),
+        ),
+        StarterRow(
+            id="notify-fails-after-sending",
+            taxonomy="partial_write",
+            failure_mode="The notification is sent, then the answer is lost",
+            correct_behaviour="Every match is announced; no announcement of a match that is not",
+            can_happen=PROMPT + "(e.g. Yes: push provider timeouts)",
+            mechanism=PROMPT + "(e.g. outbox + retry with Idempotency-Key = match_id)",
+            recovery=PROMPT + "(e.g. re-announce matches missing from the provider's log)",
+            faults=("partner:fail_after_drop:notify", "partner:fail_after:notify"),
+            invariants=("every_match_announced",),
+            exercised_by=("partner_failures",),
+            needs=("partner",),
+        ),
+    ]
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)
+
+
+def starter_design(
+    *,
+    name: str,
+    workload: str,
+    command: Sequence[str],
+    dependencies: Collection[str] = ("partner",),
+    replicas: int = 2,
+) -> str:
+    """The TOML text of a starter design."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        raise ValueError(f"'name' must be 1..64 of [A-Za-z0-9_.-] (got {name!r})")
+    unknown = sorted(set(dependencies) - set(DEPENDENCIES))
+    if unknown:
+        raise ValueError(
+            f"unknown dependencies {', '.join(unknown)}; known: {', '.join(DEPENDENCIES)}"
+        )
+    if not command:
+        raise ValueError("'command' must name the program that serves one replica")
+    if not dependencies:
+        raise ValueError(
+            "a design needs at least one dependency (the default is the partner service, "
+            "which plays the payment provider, warehouse and notifications)"
+        )
+    deps = [d for d in DEPENDENCIES if d in dependencies]
+    rows = [r for r in _rows(workload, deps) if all(n in deps for n in r.needs)]
+    out = [
+        f"# Starter failure model for {name}, written by 'failmodel init'.",
+        "# Format: docs/design-files.md; the wire contract your service must speak:",
+        f"# docs/contracts.md (workload {workload}). Answer every 'EDIT:' about your own",
+        "# system, drop rows that cannot happen, add the ones only you know about.",
+        f"# Check it: failmodel list designs/{name}.toml; run it: failmodel verify "
+        f"designs/{name}.toml",
+        f"name = {_toml(name)}",
+        f"workload = {_toml(workload)}",
+        f"description = {_toml(PROMPT + 'what the service does and how it stays correct')}",
+        "",
+        "[target]",
+        "# The argv of one replica (no shell); {root} is the project root, {python} the",
+        "# interpreter running failmodel. It must serve HTTP on 127.0.0.1:$PORT.",
+        f"command = {_toml(list(command))}",
+        f"replicas = {replicas}",
+        f"dependencies = {_toml(deps)}",
+        "# 'correct' is the design as intended; add the names of deliberately buggy",
+        "# variants (your service reads FAILMODEL_VARIANT) to prove the rows catch them.",
+        'variants = ["correct"]',
+        'cwd = "."',
+    ]
+    for row in rows:
+        out += [
+            "",
+            "[[rows]]",
+            f"id = {_toml(row.id)}",
+            f"taxonomy = {_toml(row.taxonomy)}",
+            f"failure_mode = {_toml(row.failure_mode)}",
+            f"can_happen = {_toml(row.can_happen)}",
+            f"correct_behaviour = {_toml(row.correct_behaviour)}",
+            f"mechanism = {_toml(row.mechanism)}",
+            f"recovery = {_toml(row.recovery)}",
+            f"faults = {_toml(row.faults)}",
+            f"invariants = {_toml(row.invariants)}",
+        ]
+        if row.exercised_by:
+            out.append(f"exercised_by = {_toml(row.exercised_by)}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,258 @@
+"""The user-facing commands: list, doctor, init, verify's new options, progress output."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from harness import cli
+from harness.console import PlainSetupProgress, PlainVerifyProgress
+from harness.design import load_design
+from harness.doctor import Check, check_container_engine, render
+from harness.progress import SetupEvent, VerifyEvent
+from harness.report import RowResult
+from harness.starter import starter_design
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_list_shows_rows_faults_invariants_and_variants(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["list", str(ROOT / "designs" / "checkout.toml")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("checkout (")
+    assert "workload inventory, 2 replicas" in out
+    assert "buggy (must be caught): read_then_write, no_idempotency" in out
+    assert "  client-retry  [client_retry_timeout]" in out
+    assert "faults: retry, client_timeout, latency:target-* (target-0, target-1)" in out
+    assert "invariants: idempotent_retry, stock_accounting" in out
+    assert "extra process relay:" in out
+
+
+def test_list_of_a_missing_design_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["list", str(tmp_path / "nope.toml")]) == 2
+    assert "no design file or folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("workload", ["inventory", "payments", "matching"])
+def test_init_writes_a_design_that_loads_and_lists_it(
+    tmp_path: Path, workload: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "designs" / "shop.toml"
+    argv = ["init", "--workload", workload, "--command", "./bin/shop serve --port $PORT"]
+    argv += ["--name", "shop", "--dependencies", "postgres,partner", "--out", str(out)]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"wrote {out}: answer every 'EDIT:'")
+    assert f"shop ({out}): workload {workload}" in printed
+    design = load_design(out)
+    assert design.target.command == ("./bin/shop", "serve", "--port", "$PORT")
+    assert design.target.dependencies == {"postgres", "partner"}
+    assert len(design.rows) == 4
+    for row in design.rows:
+        for column in (row.can_happen, row.mechanism, row.recovery):
+            assert column.startswith("EDIT: "), (row.id, column)
+        assert row.failure_mode and row.correct_behaviour
+    assert cli.main(argv) == 2, "an existing file is not overwritten"
+    assert "pass --force" in capsys.readouterr().err
+    assert cli.main([*argv, "--force"]) == 0
+
+
+def test_init_without_partner_leaves_out_the_partner_rows(tmp_path: Path) -> None:
+    path = tmp_path / "designs" / "pay.toml"
+    path.parent.mkdir()
+    path.write_text(
+        starter_design(name="pay", workload="payments", command=["x"], dependencies=["postgres"])
+    )
+    assert [r.id for r in load_design(path).rows] == ["client-retry", "node-crash"]
+
+
+def test_init_refuses_an_unknown_workload(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["init", "--workload", "shop", "--command", "x"]) == 2
+    assert "--workload must be one of inventory, payments, matching" in capsys.readouterr().err
+
+
+def test_verify_options_parse() -> None:
+    args = cli._parser().parse_args(
+        ["verify", "designs/", "--report-dir", "out", "--examples", "3", "--junit", "j.xml"]
+    )
+    assert (args.out, args.examples, args.junit) == (Path("out"), 3, Path("j.xml"))
+    assert cli._parser().parse_args(["verify", "d.toml", "--out", "o"]).out == Path("o")
+    with pytest.raises(SystemExit):
+        cli._parser().parse_args(["verify", "d.toml", "--examples", "0"])
+
+
+def test_setup_options_parse() -> None:
+    args = cli._parser().parse_args(["setup", "--brief", "--with", "chromium"])
+    assert args.brief and args.components == ["chromium"]
+
+
+def test_doctor_prints_every_check_and_the_fix(capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["doctor"])
+    out = capsys.readouterr().out
+    for name in ("Python", "PostgreSQL", "Redis", "Toxiproxy server", "Kafka broker", "Chromium"):
+        assert name in out
+    assert "container engine" in out
+    assert code == (1 if "missing " in out else 0)
+
+
+def test_doctor_render_gives_fixes_for_what_is_missing() -> None:
+    text = render(
+        [
+            Check(name="Redis", state="missing", detail="not on PATH", fix="failmodel setup"),
+            Check(name="PostgreSQL", state="ok", detail="15", fix="never shown"),
+        ]
+    )
+    assert "missing   Redis" in text and "fix: failmodel setup" in text
+    assert "never shown" not in text
+    assert text.splitlines()[-1].startswith("missing: Redis")
+
+
+def test_the_container_engine_hook_takes_what_engine_status_says() -> None:
+    class Status:
+        available = False
+        detail = "docker: cannot connect to the engine"
+        fix = "systemctl start docker"
+
+    check = check_container_engine(lambda: Status())
+    assert (check.state, check.detail, check.fix) == (
+        "optional",
+        "docker: cannot connect to the engine",
+        "systemctl start docker",
+    )
+    assert check_container_engine(lambda: {"available": True, "detail": "docker 27"}).state == "ok"
+
+
+def event(kind: str, **kw: object) -> VerifyEvent:
+    base: dict[str, object] = dict(
+        kind=kind,
+        design="shop",
+        variant="correct",
+        row="client-retry",
+        row_index=0,
+        rows=2,
+        example=3,
+        budget=6,
+        failures=1,
+        elapsed_s=75.0,
+        seed=9,
+    )
+    base.update(kw)
+    return VerifyEvent(**base)  # type: ignore[arg-type]
+
+
+def test_plain_verify_progress_lines_say_row_example_failures_faults_elapsed() -> None:
+    out = io.StringIO()
+    progress = PlainVerifyProgress(out)
+    progress(event("row_started"))
+    progress(event("faults", faults=("crash of target-0",)))
+    progress(event("example_finished", failed=True))
+    progress(event("example_started", example=9, message="shrinking"))
+    result = RowResult(
+        row_id="client-retry",
+        failure_mode="f",
+        correct_behaviour="c",
+        mechanism="m",
+        status="FAIL",
+        invariants=("no_oversell",),
+        examples=9,
+        duration_s=80.0,
+        seed=9,
+        replay_command="failmodel verify x --seed 9",
+    )
+    progress(event("row_finished", result=result))
+    assert out.getvalue().splitlines() == [
+        "[shop/correct] row 1/2 client-retry: searching, 6 examples (seed 9)",
+        "[shop/correct] row 1/2 client-retry: faults active: crash of target-0",
+        "[shop/correct] row 1/2 client-retry: example 3/6 FAILED; failures so far 1; elapsed 1:15",
+        "[shop/correct] row 1/2 client-retry: example 9 (past the budget of 6) started (shrinking)",
+        "[shop/correct] row 1/2 client-retry: FAIL (9 examples, 80.0 s)",
+        "  seed 9; replay: failmodel verify x --seed 9",
+    ]
+
+
+def test_plain_setup_progress_says_what_and_how_long() -> None:
+    out = io.StringIO()
+    progress = PlainSetupProgress(out, ready=False)
+    progress(SetupEvent(step="kafka", state="started", message="assembling Kafka"))
+    progress(SetupEvent(step="kafka", state="finished", message="Kafka: done", elapsed_s=61.25))
+    progress(SetupEvent(step="redis", state="ready", message="Redis: ok"))
+    assert out.getvalue().splitlines() == [
+        "failmodel setup: assembling Kafka ...",
+        "failmodel setup: Kafka: done (took 61.2 s)",
+    ]
+
+
+def test_a_system_that_does_not_start_gives_error_rows_and_all_three_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harness.verify
+
+    class Broken:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def __enter__(self) -> None:
+            raise RuntimeError("postgres did not become ready")
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    monkeypatch.setattr(harness.verify, "LiveSystem", Broken)
+    design = load_design(ROOT / "tests" / "fixtures" / "designs" / "toy_shop.toml")
+    report = harness.verify.verify_design(design, out_dir=tmp_path, log=False, seed_=3)
+    assert [r.status for r in report.rows] == ["ERROR", "ERROR"]
+    assert all("postgres did not become ready" in (r.error or "") for r in report.rows)
+    assert report.rows[0].recovery == "Cancel the duplicate"
+    for name in ("report.json", "report.md", "report.html"):
+        assert (tmp_path / name).is_file(), name
+    assert "postgres did not become ready" in (tmp_path / "report.html").read_text()
+
+
+def test_the_summary_of_several_designs_is_one_table(tmp_path: Path) -> None:
+    from tests.unit.test_report import make_report, make_row
+
+    a = make_report(tmp_path, make_row("x", "PASS"), make_row("y", "FAIL"))
+    b = make_report(tmp_path, make_row("z", "NOT EXERCISED"))
+    object.__setattr__(b, "design_name", "payments")
+    text = cli.overall_summary([a, b], Path("reports"), variant="correct")
+    lines = text.splitlines()
+    assert lines[1].split() == ["design", "status", "rows"]
+    assert lines[3].split()[:2] == ["checkout", "FAIL"] and "1 PASS, 1 FAIL" in lines[3]
+    assert lines[4].split()[:3] == ["payments", "NOT", "EXERCISED"]
+    assert lines[-1].startswith("all designs (correct): 1 PASS, 1 FAIL, 1 NOT EXERCISED")
+
+
+def test_rich_displays_run_on_a_terminal_and_end_with_a_line_per_step_and_row() -> None:
+    from rich.console import Console
+
+    from harness.console import RichSetupProgress, RichVerifyProgress
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=160)
+    setup_display = RichSetupProgress(console, ready=False)
+    setup_display(SetupEvent(step="kafka", state="started", message="assembling Kafka"))
+    setup_display(SetupEvent(step="kafka", state="finished", message="Kafka: done", elapsed_s=2))
+    verify_display = RichVerifyProgress(console)
+    verify_display(event("row_started"))
+    verify_display(event("faults", faults=("pause of target-1",)))
+    result = RowResult(
+        row_id="client-retry",
+        failure_mode="f",
+        correct_behaviour="c",
+        mechanism="m",
+        status="PASS",
+        invariants=("no_oversell",),
+        examples=6,
+        duration_s=9.0,
+    )
+    verify_display(event("row_finished", result=result))
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buffer.getvalue())  # terminal codes out
+    assert "Kafka: done" in text and "took 2.0 s" in text
+    assert "pause of target-1" in text and "client-retry" in text and "PASS" in text
