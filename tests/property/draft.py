@@ -220,7 +220,13 @@ class Draft:
                         process=item.process,
                         f=item.f,
                         time=time / 1000,
-                        value={"node": item.node, "attempt": item.attempt, "body": item.body},
+                        value={
+                            "node": item.node,
+                            "attempt": item.attempt,
+                            "body": item.body,
+                            # The runner numbers its settle snapshots; so do final rounds.
+                            **({"snapshot": item.final_round} if item.phase == "final" else {}),
+                        },
                         phase=item.phase,
                     )
                 )

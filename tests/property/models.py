@@ -600,7 +600,9 @@ def _final_rounds(
                         if attempt >= failures:
                             break
                         t = op.t_done + FINAL_BACKOFF_MS * 2**attempt
-        if (n >= kn.min_rounds and s > settled) or n >= 8:
+        # As the runner: read until the target has gone quiet (its settle
+        # deadline is far beyond any model's background work).
+        if (n >= kn.min_rounds and s > settled) or n >= 200:
             return ops
         s, n = end + (QUIET_MS if rnd.random() < 0.5 else POLL_MS), n + 1
 
