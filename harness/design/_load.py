@@ -325,6 +325,7 @@ def _topology(target: TargetDecl) -> Topology:
         links=(*deps, *replicas),
         processes=(*replicas, *target.extra, *(d for d in deps if d in SERVICE_PROCESSES)),
         has_partner="partner" in target.dependencies,
+        consumers=tuple(target.extra) if "kafka" in target.dependencies else (),
     )
 
 

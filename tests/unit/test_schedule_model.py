@@ -29,6 +29,7 @@ TOPOLOGY = Topology(
     links=("target-0", "target-1", "redis", "kafka", "partner"),
     processes=("target-0", "target-1", "consumer", "redis"),
     has_partner=True,
+    consumers=("consumer",),
 )
 NAMES = {"crash": "target-*", "pause": "*", "redelivery": "consumer", "blackhole": "partner"}
 
