@@ -8,23 +8,54 @@ healing every fault, stopping every process and writing the report).
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from harness.interrupt import Interrupted, signal_name, stop_on_signals
+from harness.plain import show
 
 if TYPE_CHECKING:
+    from harness.design import Design
     from harness.report import DesignReport
 
+from harness.limits import MAX_EXAMPLES, MAX_REPLICAS
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+MAX_TIMES = 1000
+MAX_SEED = 2**64 - 1
+
+
+class UsageError(Exception):
+    """A bad command line or input file, found before anything started: one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line (no usage block) and exit code 2 via ``main``."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer in ``low..high``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be an integer in {low}..{high} (got {text!r})")
+        return value
+
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="failmodel",
         description="Make a design's failure-model table executable: provision real "
         "services, inject faults drawn by Hypothesis, check invariants, report per row.",
@@ -55,7 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--variant", default="correct", help="target variant (default: correct)")
     verify.add_argument("--profile", default="dev", help="budget: dev, ci or nightly")
     verify.add_argument("--row", action="append", default=[], help="only this row (repeatable)")
-    verify.add_argument("--seed", type=int, help="Hypothesis seed (replays a search)")
+    verify.add_argument(
+        "--seed", type=_bounded(0, MAX_SEED), help="Hypothesis seed (replays a search)"
+    )
     verify.add_argument(
         "--out",
         "--report-dir",
@@ -67,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument(
         "--examples",
-        type=_positive_int,
+        type=_bounded(1, MAX_EXAMPLES),
         metavar="N",
         help="examples per row, overriding the profile's budget and the rows' own",
     )
@@ -88,7 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--design", type=Path, required=True)
     replay.add_argument("--row", required=True, help="the row whose invariants to check")
     replay.add_argument("--variant", default="correct")
-    replay.add_argument("--times", type=int, default=3)
+    replay.add_argument(
+        "--times", type=_bounded(1, MAX_TIMES), default=3, help=f"1..{MAX_TIMES} (default: 3)"
+    )
     replay.add_argument("--out", type=Path, default=Path("reports") / "replays")
 
     listing = sub.add_parser(
@@ -122,7 +157,9 @@ def _parser() -> argparse.ArgumentParser:
         default="partner",
         help="comma-separated: postgres, redis, kafka, partner (default: partner)",
     )
-    init.add_argument("--replicas", type=_positive_int, default=2, help="default: 2")
+    init.add_argument(
+        "--replicas", type=_bounded(1, MAX_REPLICAS), default=2, help="default: 2"
+    )
     init.add_argument("--out", type=Path, help="where to write it (default: designs/<name>.toml)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
 
@@ -134,16 +171,6 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("--model", required=True, help="cas-register or kv")
     history.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
     return parser
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (got {text!r})") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (got {text!r})")
-    return value
 
 
 def _design_files(paths: Sequence[Path]) -> list[Path]:
@@ -176,7 +203,7 @@ def _cmd_setup(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from harness.design import InvalidDesign, load_design
+    from harness.design import InvalidDesign, UnknownRow, load_design
     from harness.report import format_summary, html_path, write_junit
     from harness.verify import PROFILES, verify_design
 
@@ -189,15 +216,14 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         designs = [load_design(p) for p in _design_files(args.designs)]
+        _check_out(args.out)
+        _check_unique("--row", args.row)
+        _check_unique("design name", [d.name for d in designs])
         for d in designs:
-            if args.variant not in d.target.variants:
-                raise InvalidDesign(
-                    f"{d.path}: no variant {args.variant!r}; variants: "
-                    f"{', '.join(d.target.variants)}"
-                )
+            _check_variant(d, args.variant)
             for r in args.row:
                 d.row(r)
-    except (InvalidDesign, FileNotFoundError, KeyError) as exc:
+    except (InvalidDesign, OSError, UnknownRow, UsageError) as exc:
         print(f"failmodel verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
     from harness.console import verify_progress
@@ -268,8 +294,9 @@ def overall_summary(reports: Sequence[DesignReport], out: Path, *, variant: str)
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from harness.design import InvalidDesign, load_design
-    from harness.schedule.model import Schedule
+    from harness.design import InvalidDesign, UnknownRow, load_design
+    from harness.schedule.decode import load_schedule
+    from harness.schedule.model import InvalidSchedule
     from harness.schedule.runner import ExampleRunner
     from harness.system import LiveSystem
     from harness.workload.keys import new_run_id
@@ -277,10 +304,13 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     try:
         design = load_design(args.design)
         row = design.row(args.row)
-        schedule = Schedule.from_json(json.loads(args.schedule.read_text()))
-    except (InvalidDesign, KeyError, OSError, ValueError) as exc:
-        print(f"failmodel replay: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        _check_variant(design, args.variant)
+        _check_out(args.out)
+        schedule = load_schedule(
+            args.schedule, workload=design.workload, topology=design.topology
+        )
+    except (InvalidDesign, UnknownRow, InvalidSchedule, UsageError) as exc:
+        raise UsageError(f"failmodel replay: {exc}") from exc
     failed = 0
     spec = design.target_spec(args.variant)
     with (
@@ -377,14 +407,49 @@ def _cmd_check_history(args: argparse.Namespace) -> int:
     return check_history_file(args.file, args.model, timeout=args.timeout)
 
 
+def _check_variant(design: Design, variant: str) -> None:
+    if variant not in design.target.variants:
+        raise UsageError(
+            f"{design.path}: --variant must be one of the design's variants "
+            f"{', '.join(design.target.variants)} (got {variant!r})"
+        )
+
+
+def _check_unique(what: str, values: Sequence[str]) -> None:
+    """Reports are per design name and row: a repeated one would overwrite the first."""
+    repeated = next((v for i, v in enumerate(values) if v in values[:i]), None)
+    if repeated is not None:
+        raise UsageError(f"{what} {repeated!r} is given twice; each must be unique")
+
+
+def _check_out(out: Path) -> None:
+    """Reports go under ``--out``: a file in the way would fail only after the run."""
+    try:
+        existing = next(p for p in (out, *out.parents) if p.exists())
+        is_dir = existing.is_dir()
+    except OSError as exc:  # e.g. a name too long
+        raise UsageError(
+            f"--out must be a usable folder (got {str(out)!r}: {exc.strerror})"
+        ) from exc
+    if not is_dir:
+        raise UsageError(f"--out must be a folder (got {str(out)!r}; {str(existing)!r} is a file)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
     handlers = {"setup": _cmd_setup, "verify": _cmd_verify, "replay": _cmd_replay}
     handlers["check-history"] = _cmd_check_history
     handlers.update(list=_cmd_list, doctor=_cmd_doctor, init=_cmd_init)
     try:
+        nul = next((a for a in arguments if "\0" in a), None)
+        if nul is not None:
+            raise UsageError(f"failmodel: an argument contains a NUL byte ({show(nul)})")
+        args = _parser().parse_args(arguments)
         with stop_on_signals():
             return handlers[args.command](args)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt as exc:
         print(
             f"failmodel: interrupted by {signal_name(exc)}; every fault was healed and every "

@@ -9,6 +9,7 @@ from harness.design._model import (
     Row,
     ServicesDecl,
     TargetDecl,
+    UnknownRow,
 )
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "Row",
     "ServicesDecl",
     "TargetDecl",
+    "UnknownRow",
     "load_design",
 ]

@@ -11,8 +11,8 @@ import math
 import re
 import sys
 import tomllib
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, fields, replace
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -32,29 +32,49 @@ from harness.design._model import (
     TargetDecl,
     Workload,
 )
+from harness.limits import (
+    MAX_ARG_CHARS,
+    MAX_ARGS,
+    MAX_EXAMPLES,
+    MAX_ID,
+    MAX_REPLICAS,
+    MAX_SECONDS,
+)
+from harness.plain import MISSING, is_name, show
+from harness.schedule.coverage import INTERRUPTING
 from harness.schedule.families import Family, InvalidFamily, Topology, parse_families
-from harness.schedule.strategies import Shape
+from harness.schedule.strategies import SHAPE_LIMITS, Shape
 from invariants import APPLIES_TO, CHECKERS
 
 
 class InvalidDesign(ValueError):
     """A design file is unreadable TOML or breaks the format; the message says where."""
 
-
 _ROW_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_PROCESS_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _REPLICA_NAME = re.compile(r"target-\d+")
-_PLACEHOLDER = re.compile(r"\{[A-Za-z_]+\}")
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+_KNOWN_PLACEHOLDER = re.compile(r"\{(?:python|root)\}")
+_NAME_RULE = "1..64 characters [A-Za-z0-9_.-], not . or .."
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 _ROW_TEXT = ("failure_mode", "can_happen", "correct_behaviour", "mechanism", "recovery")
-# Shape fields a row may override; replicas always follows the target.
-_SHAPE_KEYS = tuple(f.name for f in fields(Shape) if f.name != "replicas")
-# Which families a coverage counter needs before it can ever be > 0.
-_COUNTER_NEEDS: Mapping[str, tuple[str, ...]] = {
-    "retries": ("retry",),
-    "crashes_during_request": ("crash",),
-    "partner_failures": ("partner",),
+# What each coverage counter needs before it can ever be > 0 (see
+# harness.schedule.coverage for how each one rises).
+_COUNTER_NEEDS: Mapping[str, str] = {
+    "faults_during_ops": "a server-side fault",
+    "faults_during_effects": "a server-side fault and the partner dependency",
+    "indeterminate": "'client_timeout' or a server-side fault",
+    "retries": "'retry'",
+    "crashes_during_request": "'crash', 'pause', 'redelivery' or 'cache_loss'",
+    "partner_failures": "'partner'",
+    "replays": "the partner dependency",
 }
+
+# exercised_by when a row does not say: the first of these its faults can raise.
+_DEFAULT_COUNTERS = (
+    ("faults_during_ops", "faults_during_effects"),
+    ("retries",),
+    ("indeterminate",),
+)
 
 _TOP_KEYS = ("name", "workload", "description", "target", "services", "rows")
 _TARGET_KEYS = (
@@ -80,13 +100,6 @@ _ROW_KEYS = (
     "shape",
     "examples",
 )
-_MISSING = object()
-MAX_SECONDS = 600
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,7 +114,7 @@ class _Where:
         return InvalidDesign(prefix + message)
 
     def expected(self, key: str, what: str, got: object, hint: str = "") -> InvalidDesign:
-        got_text = "nothing (the key is missing)" if got is _MISSING else _show(got)
+        got_text = "nothing (the key is missing)" if got is MISSING else show(got)
         return self.error(f"{key!r} must be {what} (got {got_text}){hint}")
 
     def only_keys(self, table: Mapping[str, Any], accepted: Collection[str]) -> None:
@@ -111,47 +124,55 @@ class _Where:
             raise self.error(f"unknown key(s) {names}; accepted keys: {', '.join(accepted)}")
 
     def table(self, table: Mapping[str, Any], key: str, *, required: bool) -> dict[str, Any]:
-        value = table.get(key, _MISSING)
-        if value is _MISSING and not required:
+        value = table.get(key, MISSING)
+        if value is MISSING and not required:
             return {}
         if not isinstance(value, dict):
             raise self.expected(key, "a table", value)
         return value
 
     def text(self, table: Mapping[str, Any], key: str, *, default: str | None = None) -> str:
-        value = table.get(key, _MISSING)
-        if value is _MISSING and default is not None:
+        value = table.get(key, MISSING)
+        if value is MISSING and default is not None:
             return default
         if not isinstance(value, str) or not value.strip():
             raise self.expected(key, "a non-empty string", value)
+        if "\0" in value:
+            raise self.expected(key, "a string without NUL bytes", value)
         return value.strip()
 
     def choice(
         self, table: Mapping[str, Any], key: str, options: Collection[str], *, default: str = ""
     ) -> str:
-        value = table.get(key, _MISSING)
-        if value is _MISSING and default:
+        value = table.get(key, MISSING)
+        if value is MISSING and default:
             return default
         if value not in options:
             raise self.expected(key, f"one of {', '.join(options)}", value)
         return cast(str, value)
 
     def integer(
-        self, table: Mapping[str, Any], key: str, *, minimum: int, default: int | None = None
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        *,
+        minimum: int,
+        maximum: int,
+        default: int | None = None,
     ) -> int:
-        value = table.get(key, _MISSING)
-        if value is _MISSING and default is not None:
+        value = table.get(key, MISSING)
+        if value is MISSING and default is not None:
             return default
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.expected(key, f"an integer >= {minimum}", value)
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            raise self.expected(key, f"an integer in {minimum}..{maximum}", value)
         return value
 
     def seconds(
         self, table: Mapping[str, Any], key: str, *, default: float, positive: bool
     ) -> float:
         """A number of seconds, > 0 (or >= 0), at most ``MAX_SECONDS``."""
-        value = table.get(key, _MISSING)
-        if value is _MISSING:
+        value = table.get(key, MISSING)
+        if value is MISSING:
             return default
         low = "> 0" if positive else ">= 0"
         if (
@@ -175,8 +196,8 @@ class _Where:
         default: tuple[str, ...] | None = None,
     ) -> tuple[str, ...]:
         """A non-empty list of distinct non-empty strings, each in ``known`` if given."""
-        value = table.get(key, _MISSING)
-        if value is _MISSING and default is not None:
+        value = table.get(key, MISSING)
+        if value is MISSING and default is not None:
             return default
         hint = f"; known: {', '.join(known)}" if known is not None else ""
         if (
@@ -203,21 +224,13 @@ def load_design(path: Path | str, *, root: Path | None = None) -> Design:
     """
     path = Path(path)
     here = _Where(path=str(path))
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        pos = _TOML_POSITION.search(str(exc))
-        line = f"line {pos.group(1)}, column {pos.group(2)}: " if pos else ""
-        raise here.error(f"{line}invalid TOML: {_TOML_POSITION.sub('', str(exc)).strip()}") from exc
-    except UnicodeDecodeError as exc:
-        raise here.error(f"invalid TOML: the file is not UTF-8 ({exc})") from exc
+    data = _read(here, path)
     root = (root if root is not None else path.resolve().parent.parent).resolve()
 
     here.only_keys(data, _TOP_KEYS)
     name = here.text(data, "name")
-    if not _PROCESS_NAME.fullmatch(name):
-        raise here.expected("name", "1..64 characters from [A-Za-z0-9_.-]", name)
+    if not is_name(name):
+        raise here.expected("name", _NAME_RULE, name)
     workload = cast(Workload, here.choice(data, "workload", WORKLOADS))
     description = here.text(data, "description", default="")
     target = _target(replace(here, place="target"), here.table(data, "target", required=True), root)
@@ -226,7 +239,7 @@ def load_design(path: Path | str, *, root: Path | None = None) -> Design:
     )
     topology = _topology(target)
 
-    raw_rows = data.get("rows", _MISSING)
+    raw_rows = data.get("rows", MISSING)
     if not isinstance(raw_rows, list) or not raw_rows:
         raise here.expected("rows", "a non-empty array of tables ([[rows]])", raw_rows)
     rows: list[Row] = []
@@ -250,49 +263,91 @@ def load_design(path: Path | str, *, root: Path | None = None) -> Design:
     )
 
 
+def _read(here: _Where, path: Path) -> dict[str, Any]:
+    """The file's TOML; every way reading or parsing fails is an ``InvalidDesign``."""
+    if "\0" in str(path):
+        raise here.error("cannot read the design file: the path contains a NUL byte")
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        pos = _TOML_POSITION.search(str(exc))
+        line = f"line {pos.group(1)}, column {pos.group(2)}: " if pos else ""
+        raise here.error(f"{line}invalid TOML: {_TOML_POSITION.sub('', str(exc)).strip()}") from exc
+    except UnicodeDecodeError as exc:
+        raise here.error(f"invalid TOML: the file is not UTF-8 ({exc})") from exc
+    except RecursionError as exc:
+        raise here.error("invalid TOML: arrays or inline tables nested too deeply") from exc
+    except ValueError as exc:  # an integer literal of thousands of digits
+        raise here.error(f"invalid TOML: {str(exc).split(';')[0]}") from exc
+    except OSError as exc:
+        raise here.error(f"cannot read the design file: {exc.strerror or exc}") from exc
+
+
 def _command(where: _Where, key: str, value: object, root: Path) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value or not all(isinstance(a, str) and a for a in value):
+    if (
+        not isinstance(value, list)
+        or not 1 <= len(value) <= MAX_ARGS
+        or not all(isinstance(a, str) and a for a in value)
+    ):
         raise where.expected(
-            key, "a non-empty list of non-empty strings (an argv, not a shell line)", value
+            key, f"a list of 1..{MAX_ARGS} non-empty strings (an argv, not a shell line)", value
         )
-    argv = tuple(a.replace("{python}", sys.executable).replace("{root}", str(root)) for a in value)
-    for arg in argv:
-        unknown = _PLACEHOLDER.search(arg)
+    for arg in value:
+        if "\0" in arg:
+            raise where.expected(key, "an argv without NUL bytes", value)
+        unknown = _PLACEHOLDER.search(_KNOWN_PLACEHOLDER.sub("", arg))
         if unknown:
             raise where.expected(
                 key,
-                "an argv whose placeholders are {python} or {root}",
+                "an argv whose only placeholders are {python} and {root}",
                 value,
                 f"; unknown placeholder {unknown.group()}",
             )
+    argv = tuple(a.replace("{python}", sys.executable).replace("{root}", str(root)) for a in value)
+    if any(len(a) > MAX_ARG_CHARS for a in argv):
+        raise where.expected(
+            key, f"an argv of strings of at most {MAX_ARG_CHARS} characters", value
+        )
     return argv
 
 
 def _target(where: _Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
     where.only_keys(table, _TARGET_KEYS)
-    command = _command(where, "command", table.get("command", _MISSING), root)
-    replicas = where.integer(table, "replicas", minimum=1, default=1)
+    command = _command(where, "command", table.get("command", MISSING), root)
+    replicas = where.integer(table, "replicas", minimum=1, maximum=MAX_REPLICAS, default=1)
     deps = where.names(
         table, "dependencies", "dependency names", known=DEPENDENCY_ORDER, default=()
     )
     extra: dict[str, tuple[str, ...]] = {}
     for name, argv in where.table(table, "extra", required=False).items():
-        if not _PROCESS_NAME.fullmatch(name) or _REPLICA_NAME.fullmatch(name) or name in deps:
+        if not is_name(name) or _REPLICA_NAME.fullmatch(name) or name in DEPENDENCY_ORDER:
             raise where.expected(
                 "extra",
-                "a table of process names (1..64 of [A-Za-z0-9_.-], not target-N "
-                "and not a dependency) to argvs",
+                f"a table of process names ({_NAME_RULE}; not target-N and not "
+                f"{', '.join(DEPENDENCY_ORDER)}) to argvs",
                 name,
             )
         extra[name] = _command(where, f"extra.{name}", argv, root)
     variants = where.names(table, "variants", "variant names")
+    bad = [v for v in variants if not is_name(v)]
+    if bad:
+        raise where.expected(
+            "variants", f"a list of variant names ({_NAME_RULE})", list(variants), f"; bad: {bad}"
+        )
     if "correct" not in variants:
         raise where.expected(
             "variants", "a list that includes 'correct' (the design as intended)", list(variants)
         )
     cwd: Path | None = None
     if "cwd" in table:
-        cwd = (root / where.text(table, "cwd")).resolve()
+        text = where.text(table, "cwd")
+        if len(text) > MAX_ARG_CHARS:
+            raise where.expected("cwd", f"a path of at most {MAX_ARG_CHARS} characters", text)
+        try:
+            cwd = (root / text).resolve()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+            raise where.expected("cwd", "a path that resolves", text, f"; {exc}") from exc
     return TargetDecl(
         command=command,
         replicas=replicas,
@@ -325,6 +380,7 @@ def _topology(target: TargetDecl) -> Topology:
         links=(*deps, *replicas),
         processes=(*replicas, *target.extra, *(d for d in deps if d in SERVICE_PROCESSES)),
         has_partner="partner" in target.dependencies,
+        consumers=tuple(target.extra) if "kafka" in target.dependencies else (),
     )
 
 
@@ -338,13 +394,15 @@ def _row(
 ) -> Row:
     where = replace(file, place=f"rows[{index}]")
     if not isinstance(raw, dict):
-        raise where.error(f"must be a table (got {_show(raw)})")
+        raise where.error(f"must be a table (got {show(raw)})")
     if isinstance(raw.get("id"), str):
-        where = replace(where, place=f"rows[{index}] (id {raw['id']!r})")
+        where = replace(where, place=f"rows[{index}] (id {show(raw['id'])})")
     where.only_keys(raw, _ROW_KEYS)
     row_id = where.text(raw, "id")
-    if not _ROW_ID.fullmatch(row_id):
-        raise where.expected("id", "lowercase words of [a-z0-9] joined by '-'", row_id)
+    if not _ROW_ID.fullmatch(row_id) or len(row_id) > MAX_ID:
+        raise where.expected(
+            "id", f"lowercase words of [a-z0-9] joined by '-', at most {MAX_ID} characters", row_id
+        )
     text = {key: where.text(raw, key) for key in _ROW_TEXT}
     taxonomy = where.choice(raw, "taxonomy", TAXONOMY)
 
@@ -357,14 +415,12 @@ def _row(
     applicable = [n for n in CHECKERS if workload in APPLIES_TO[n]]
     invariants = _invariants(where, raw, workload, applicable)
 
-    has_nemesis = any(not f.is_client_side() for f in families)
-    default = ("faults_during_ops", "faults_during_effects") if has_nemesis else ("retries",)
-    exercised_by = where.names(
-        raw, "exercised_by", "coverage counters", known=COVERAGE_COUNTERS, default=default
+    exercised_by = _exercised_by(where, raw, faults, families, target)
+    examples = (
+        where.integer(raw, "examples", minimum=1, maximum=MAX_EXAMPLES)
+        if "examples" in raw
+        else None
     )
-    _check_exercisable(where, exercised_by, families, has_nemesis)
-
-    examples = where.integer(raw, "examples", minimum=1) if "examples" in raw else None
     return Row(
         id=row_id,
         taxonomy=taxonomy,
@@ -381,9 +437,9 @@ def _row(
 def _invariants(
     where: _Where, raw: Mapping[str, Any], workload: str, applicable: list[str]
 ) -> tuple[str, ...]:
-    value = raw.get("invariants", _MISSING)
+    value = raw.get("invariants", MISSING)
     for name in value if isinstance(value, list) else ():
-        if name in CHECKERS and name not in applicable:
+        if isinstance(name, str) and name in CHECKERS and name not in applicable:
             raise where.expected(
                 "invariants",
                 f"invariants that apply to workload {workload!r}",
@@ -394,26 +450,67 @@ def _invariants(
     return where.names(raw, "invariants", "invariant names", known=applicable)
 
 
-def _check_exercisable(
-    where: _Where, counters: tuple[str, ...], families: tuple[Family, ...], has_nemesis: bool
-) -> None:
-    """Refuse a row whose every counter needs a family it does not have: it could never PASS."""
-    kinds = {f.kind for f in families}
-
-    def possible(counter: str) -> bool:
-        if counter in ("faults_during_ops", "faults_during_effects"):
-            return has_nemesis
-        needs = _COUNTER_NEEDS.get(counter)
-        return needs is None or bool(kinds.intersection(needs))
-
-    if not any(possible(c) for c in counters):
+def _exercised_by(
+    where: _Where,
+    raw: Mapping[str, Any],
+    faults: Sequence[str],
+    families: tuple[Family, ...],
+    target: TargetDecl,
+) -> tuple[str, ...]:
+    """The row's coverage counters, each one its faults can raise on this target."""
+    possible = _possible_counters(families, target)
+    if "exercised_by" not in raw:
+        return _default_counters(where, faults, possible)
+    counters = where.names(raw, "exercised_by", "coverage counters", known=COVERAGE_COUNTERS)
+    never = [c for c in counters if c not in possible]
+    if never:
         raise where.expected(
             "exercised_by",
-            "coverage counters the row's faults can make > 0 (faults_during_ops and "
-            "faults_during_effects need a server-side fault, retries needs 'retry', "
-            "crashes_during_request needs 'crash', partner_failures needs 'partner')",
+            "coverage counters the row's faults can make > 0",
             list(counters),
+            "; " + "; ".join(f"{c} needs {_COUNTER_NEEDS[c]}" for c in never),
         )
+    return counters
+
+
+def _possible_counters(families: tuple[Family, ...], target: TargetDecl) -> frozenset[str]:
+    """The coverage counters this row's faults can raise on this target: a row
+    that names another could never PASS (harness.schedule.coverage)."""
+    kinds = {f.kind for f in families}
+    nemesis = any(not f.is_client_side() for f in families)
+    partner = "partner" in target.dependencies
+    rises = {
+        # A fault window overlapped an operation, or a side effect at the partner.
+        "faults_during_ops": nemesis,
+        "faults_during_effects": nemesis and partner,
+        # A short client timeout, or a fault, left an outcome unknown.
+        "indeterminate": nemesis or "client_timeout" in kinds,
+        # Only a retry policy sends a second attempt.
+        "retries": "retry" in kinds,
+        "crashes_during_request": bool(kinds & INTERRUPTING),
+        "partner_failures": "partner" in kinds,
+        # The partner saw an Idempotency-Key again (a resend, a redelivery, a reconciler).
+        "replays": partner,
+    }
+    return frozenset(c for c, rises_ in rises.items() if rises_)
+
+
+def _default_counters(
+    where: _Where, faults: Sequence[str], possible: frozenset[str]
+) -> tuple[str, ...]:
+    """``faults_during_*`` for a row with server-side faults, else ``retries``,
+    else ``indeterminate``; a row whose faults no counter can see is refused."""
+    for choice in _DEFAULT_COUNTERS:
+        default = tuple(c for c in choice if c in possible)
+        if default:
+            return default
+    raise where.expected(
+        "faults",
+        "fault families a coverage counter can see (a server-side fault, 'retry' or "
+        "'client_timeout')",
+        list(faults),
+        "; or set 'exercised_by'",
+    )
 
 
 def _shape(where: _Where, table: Mapping[str, Any], target: TargetDecl) -> Shape:
@@ -421,10 +518,12 @@ def _shape(where: _Where, table: Mapping[str, Any], target: TargetDecl) -> Shape
     if "replicas" in table:
         raise shape_where.error(
             f"'replicas' cannot be set per row: it is always target.replicas "
-            f"({target.replicas}); accepted keys: {', '.join(_SHAPE_KEYS)}"
+            f"({target.replicas}); accepted keys: {', '.join(SHAPE_LIMITS)}"
         )
-    shape_where.only_keys(table, _SHAPE_KEYS)
+    shape_where.only_keys(table, SHAPE_LIMITS)
     values = {
-        key: shape_where.integer(table, key, minimum=2 if key == "users" else 1) for key in table
+        key: shape_where.integer(table, key, minimum=low, maximum=high)
+        for key, (low, high) in SHAPE_LIMITS.items()
+        if key in table
     }
     return Shape(replicas=target.replicas, **values)

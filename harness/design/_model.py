@@ -47,6 +47,13 @@ COVERAGE_COUNTERS: tuple[str, ...] = (
 )
 
 
+class UnknownRow(KeyError):
+    """A row id the design does not have; the message lists the ids it has."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # a KeyError's str() would be the quoted repr
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TargetDecl:
     """How to start the target: argv per replica, extra processes, what it depends on."""
@@ -120,7 +127,7 @@ class Design:
         for row in self.rows:
             if row.id == row_id:
                 return row
-        raise KeyError(
+        raise UnknownRow(
             f"{self.path}: no row {row_id!r}; known rows: {', '.join(r.id for r in self.rows)}"
         )
 

@@ -9,21 +9,36 @@ operations themselves, not nemesis faults.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING as MISSING_FIELD
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from types import MappingProxyType
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, cast
 
-from harness.toxiproxy.toxics import Stream
+from harness.plain import MISSING, At
+from harness.toxiproxy.toxics import (
+    STREAMS,
+    TOXIC_TYPES,
+    InvalidToxic,
+    Stream,
+    toxic_from_dict,
+)
 
 PartnerEndpoint: TypeAlias = Literal["psp", "warehouse", "notify", "all"]
 PartnerMode: TypeAlias = Literal["fail_before", "fail_after", "fail_after_drop", "slow"]
 PARTNER_ENDPOINTS: tuple[str, ...] = ("psp", "warehouse", "notify", "all")
 PARTNER_MODES: tuple[str, ...] = ("fail_before", "fail_after", "fail_after_drop", "slow")
+# Limits of a fault read from a file (docs/design-files.md, "Limits"): every
+# millisecond figure, a redelivery's grace, how many partner calls fail.
+MAX_FAULT_MS = 60_000
+MAX_TOXIC_ATTRIBUTE = 60_000
+MAX_GRACE_MS = 10_000
+MAX_PARTNER_COUNT = 1000
 
 
 class InvalidFault(ValueError):
-    """A fault description names an unknown kind, link, process or attribute."""
+    """A fault description has an unknown kind, a missing field or a bad value."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,16 +163,118 @@ def fault_to_dict(fault: Fault) -> dict[str, Any]:
     return out
 
 
-def fault_from_dict(data: Mapping[str, Any]) -> Fault:
-    kind = data.get("kind")
-    cls = FAULT_TYPES.get(str(kind))
-    if cls is None:
-        raise InvalidFault(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_TYPES)}")
-    accepted = set(cls.__dataclass_fields__)
-    unknown = set(data) - accepted
-    if unknown:
-        raise InvalidFault(
-            f"fault {kind!r} has unknown field(s) {sorted(unknown)}; accepted: {sorted(accepted)}"
-        )
-    fault: Fault = cls(**dict(data))
+def fault_from_dict(data: object, *, path: str = "fault") -> Fault:
+    """Read back what ``fault_to_dict`` wrote, or raise ``InvalidFault`` naming
+    the bad field (``steps[1].fault.grace_ms must be an int in 0..10000 (got -1)``).
+
+    Fields with a default may be left out; every value is checked against the
+    limits in docs/design-files.md, so a replayed fault cannot run for hours.
+    """
+    at = At(path, InvalidFault)
+    if not isinstance(data, Mapping):
+        raise at.fail("an object", data)
+    kind = at.key("kind").choice(data.get("kind", MISSING), FAULT_TYPES)
+    fields_ = {f.name: f for f in dataclass_fields(FAULT_TYPES[kind])}
+    obj = at.obj(data, fields_)
+
+    def get(name: str) -> tuple[At, Any]:
+        default = fields_[name].default
+        return at.key(name), obj.get(name, MISSING if default is MISSING_FIELD else default)
+
+    fault: Fault = _READERS[kind](get)
     return fault
+
+
+_Get: TypeAlias = Callable[[str], tuple[At, Any]]
+
+
+def _read_toxic(get: _Get) -> LinkToxic:
+    toxic_at, toxic = get("toxic")
+    toxic = toxic_at.choice(toxic, TOXIC_TYPES)
+    stream_at, stream = get("stream")
+    attrs_at, attrs = get("attributes")
+    names = [f.name for f in dataclass_fields(TOXIC_TYPES[toxic]) if f.name not in _TOXIC_BASE]
+    attributes = {
+        k: attrs_at.key(k).integer(v, 0, MAX_TOXIC_ATTRIBUTE)
+        for k, v in attrs_at.obj(attrs, names).items()
+    }
+    link_at, link = get("link")
+    fault = LinkToxic(
+        link=link_at.name(link),
+        toxic=toxic,
+        attributes=attributes,
+        stream=cast(Stream, stream_at.choice(stream, STREAMS)),
+    )
+    try:  # the toxic's own checks: required attributes, minimums, slicer sizes
+        toxic_from_dict({"type": toxic, **attributes})
+    except InvalidToxic as exc:
+        raise InvalidFault(f"{attrs_at.path}: {exc}") from exc
+    return fault
+
+
+def _read_partition(get: _Get) -> Partition:
+    (link_at, link), (mode_at, mode) = get("link"), get("mode")
+    return Partition(
+        link=link_at.name(link),
+        mode=cast(Literal["refuse", "blackhole"], mode_at.choice(mode, ("refuse", "blackhole"))),
+    )
+
+
+def _read_crash(get: _Get) -> Crash:
+    at, process = get("process")
+    return Crash(process=at.name(process))
+
+
+def _read_pause(get: _Get) -> Pause:
+    at, process = get("process")
+    return Pause(process=at.name(process))
+
+
+def _read_cache_loss(get: _Get) -> CacheLoss:
+    at, process = get("process")
+    return CacheLoss(process=at.choice(process, ("redis",)))
+
+
+def _read_redelivery(get: _Get) -> Redelivery:
+    (consumer_at, consumer), (link_at, link) = get("consumer"), get("link")
+    grace_at, grace_ms = get("grace_ms")
+    return Redelivery(
+        consumer=consumer_at.name(consumer),
+        link=link_at.choice(link, ("kafka",)),
+        grace_ms=grace_at.integer(grace_ms, 0, MAX_GRACE_MS),
+    )
+
+
+def _read_partner(get: _Get) -> PartnerFailure:
+    (endpoint_at, endpoint), (mode_at, mode) = get("endpoint"), get("mode")
+    mode = mode_at.choice(mode, PARTNER_MODES)
+    count_at, count = get("count")
+    delay_at, delay_ms = get("delay_ms")
+    # The partner refuses a delay except for 'slow', which needs one.
+    low, high = (1, MAX_FAULT_MS) if mode == "slow" else (0, 0)
+    if count is not None:
+        what = f"null or an int in 1..{MAX_PARTNER_COUNT}"
+        count = count_at.integer(count, 1, MAX_PARTNER_COUNT, what=what)
+    return PartnerFailure(
+        endpoint=cast(PartnerEndpoint, endpoint_at.choice(endpoint, PARTNER_ENDPOINTS)),
+        mode=cast(PartnerMode, mode),
+        count=count,
+        delay_ms=delay_at.integer(
+            delay_ms, low, high, what=f"an int in {low}..{high} for mode {mode!r}"
+        ),
+    )
+
+
+# Fields every toxic record has; a fault sets only the toxic's own attributes.
+_TOXIC_BASE = frozenset({"stream", "toxicity", "name"})
+_READERS: Mapping[str, Callable[[_Get], Fault]] = MappingProxyType(
+    {
+        "toxic": _read_toxic,
+        "partition": _read_partition,
+        "crash": _read_crash,
+        "pause": _read_pause,
+        "cache_loss": _read_cache_loss,
+        "redelivery": _read_redelivery,
+        "partner": _read_partner,
+    }
+)

@@ -25,7 +25,7 @@ COUNTERS = (
     "partner_failures",
     "replays",
 )
-_INTERRUPTING = frozenset({"crash", "pause", "redelivery", "cache_loss"})
+INTERRUPTING = frozenset({"crash", "pause", "redelivery", "cache_loss"})
 
 
 def coverage_of(
@@ -89,7 +89,7 @@ def coverage_of(
         i = bisect.bisect_left(effects, t0)
         if i < len(effects) and effects[i] <= t1:
             counts["faults_during_effects"] += 1
-        if kind in _INTERRUPTING and in_flight(t0):
+        if kind in INTERRUPTING and in_flight(t0):
             counts["crashes_during_request"] += 1
 
     if partner_delta:

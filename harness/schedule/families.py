@@ -30,20 +30,27 @@ from harness.nemesis.faults import (
 )
 
 CLIENT_FAMILIES = ("retry", "client_timeout", "reorder")
-# Toxic families: name -> attribute strategies (field names of harness.toxiproxy.toxics).
-_TOXIC_ATTRS: Mapping[str, Mapping[str, st.SearchStrategy[int]]] = {
+# Toxic families: name -> strategy of attributes (field names of harness.toxiproxy.toxics).
+_TOXIC_ATTRS: Mapping[str, st.SearchStrategy[dict[str, int]]] = {
     # Per packet: a store link pays it on every round trip of a transaction.
-    "latency": {"latency_ms": st.integers(20, 400), "jitter_ms": st.integers(0, 50)},
-    "bandwidth": {"rate_kb": st.integers(1, 32)},
-    "slow_close": {"delay_ms": st.integers(50, 500)},
-    "timeout": {"timeout_ms": st.integers(0, 500)},
-    "reset_peer": {"timeout_ms": st.integers(0, 200)},
-    "slicer": {
-        "average_size": st.integers(1, 64),
-        "size_variation": st.integers(0, 16),
-        "delay_us": st.integers(0, 2000),
-    },
-    "limit_data": {"bytes": st.integers(1, 256)},
+    "latency": st.fixed_dictionaries(
+        {"latency_ms": st.integers(20, 400), "jitter_ms": st.integers(0, 50)}
+    ),
+    "bandwidth": st.fixed_dictionaries({"rate_kb": st.integers(1, 32)}),
+    "slow_close": st.fixed_dictionaries({"delay_ms": st.integers(50, 500)}),
+    "timeout": st.fixed_dictionaries({"timeout_ms": st.integers(0, 500)}),
+    "reset_peer": st.fixed_dictionaries({"timeout_ms": st.integers(0, 200)}),
+    # A slicer's size_variation must stay below its average_size.
+    "slicer": st.integers(1, 64).flatmap(
+        lambda size: st.fixed_dictionaries(
+            {
+                "average_size": st.just(size),
+                "size_variation": st.integers(0, min(16, size - 1)),
+                "delay_us": st.integers(0, 2000),
+            }
+        )
+    ),
+    "limit_data": st.fixed_dictionaries({"bytes": st.integers(1, 256)}),
 }
 LINK_FAMILIES = (*_TOXIC_ATTRS, "partition", "blackhole")
 PROCESS_FAMILIES = ("crash", "pause", "redelivery")
@@ -57,11 +64,44 @@ class InvalidFamily(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Topology:
-    """The links and processes one design runs, which fault globs resolve against."""
+    """The links and processes one design runs, which fault globs resolve against.
+
+    ``consumers`` are the processes a redelivery may hit: a design cannot say
+    which of its ``[target.extra]`` processes consume from Kafka, so with the
+    kafka dependency every one of them may, and without it none does.
+    """
 
     links: tuple[str, ...]
     processes: tuple[str, ...]
     has_partner: bool
+    consumers: tuple[str, ...] = ()
+
+    def problem(self, fault: Fault) -> str | None:
+        """Why ``fault`` cannot run here (``<field> must be ... (got ...)``), or None."""
+        if isinstance(fault, LinkToxic | Partition) and fault.link not in self.links:
+            return (
+                f"link must be one of the design's links {', '.join(self.links)} "
+                f"(got {fault.link!r})"
+            )
+        if isinstance(fault, Crash | Pause | CacheLoss) and fault.process not in self.processes:
+            return (
+                f"process must be one of the design's processes {', '.join(self.processes)} "
+                f"(got {fault.process!r})"
+            )
+        if isinstance(fault, Redelivery) and fault.consumer not in self.consumers:
+            return (
+                f"consumer must be {_CONSUMERS}: {', '.join(self.consumers) or 'none'} "
+                f"(got {fault.consumer!r})"
+            )
+        if isinstance(fault, PartnerFailure) and not self.has_partner:
+            return (
+                "kind must not be 'partner': the design has no partner dependency (got 'partner')"
+            )
+        return None
+
+
+# Where a redelivery's consumers come from, for error messages.
+_CONSUMERS = "a [target.extra] process of a design with the kafka dependency"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +119,7 @@ class Family:
     def faults(self) -> st.SearchStrategy[Fault]:
         """Fault values of this family (client-side families have none)."""
         if self.kind in _TOXIC_ATTRS:
-            attrs = st.fixed_dictionaries(dict(_TOXIC_ATTRS[self.kind]))
+            attrs = _TOXIC_ATTRS[self.kind]
             return st.builds(
                 _toxic,
                 st.just(self.kind),
@@ -129,9 +169,9 @@ def _partner_faults(mode: str | None, endpoint: str | None) -> st.SearchStrategy
 def _resolve(pattern: str, names: Sequence[str], what: str, token: str) -> tuple[str, ...]:
     found = tuple(n for n in names if fnmatch.fnmatchcase(n, pattern))
     if not found:
+        plural = "processes" if what == "process" else what + "s"
         raise InvalidFamily(
-            f"fault {token!r}: no {what} matches {pattern!r}; "
-            f"{'processes' if what == 'process' else what + 's'}: {', '.join(names)}"
+            f"fault {token!r}: no {what} matches {pattern!r}; {plural}: {', '.join(names)}"
         )
     return found
 
@@ -139,37 +179,51 @@ def _resolve(pattern: str, names: Sequence[str], what: str, token: str) -> tuple
 def parse_family(token: str, topology: Topology) -> Family:
     """Parse one row entry such as ``crash:target-*`` against a topology."""
     kind, _, rest = token.partition(":")
+    args = rest.split(":") if ":" in token else []
     if kind not in ALL_FAMILIES:
         raise InvalidFamily(
             f"unknown fault family {kind!r} in {token!r}; "
             f"expected one of: {', '.join(ALL_FAMILIES)}"
         )
+    if "" in args:
+        raise InvalidFamily(f"fault {token!r}: empty argument after ':'")
     if kind in CLIENT_FAMILIES or kind == "cache_loss":
-        if rest:
+        if args:
             raise InvalidFamily(f"fault {token!r}: {kind!r} takes no argument")
         if kind == "cache_loss" and "redis" not in topology.processes:
             raise InvalidFamily(f"fault {token!r}: the design has no redis dependency")
         return Family(kind)
     if kind == "partner":
-        mode, _, endpoint = rest.partition(":")
-        if not topology.has_partner:
-            raise InvalidFamily(f"fault {token!r}: the design has no partner dependency")
-        if mode and mode not in PARTNER_MODES:
-            raise InvalidFamily(
-                f"fault {token!r}: unknown partner mode {mode!r}; "
-                f"expected {', '.join(PARTNER_MODES)}"
-            )
-        if endpoint and endpoint not in PARTNER_ENDPOINTS:
-            raise InvalidFamily(
-                f"fault {token!r}: unknown partner endpoint {endpoint!r}; "
-                f"expected {', '.join(PARTNER_ENDPOINTS)}"
-            )
-        return Family(kind, mode=mode or None, endpoint=endpoint or None)
-    if not rest:
-        raise InvalidFamily(f"fault {token!r}: {kind!r} needs a name, e.g. {kind}:target-*")
+        return _partner_family(token, args, topology)
+    if len(args) != 1:
+        raise InvalidFamily(
+            f"fault {token!r}: {kind!r} takes exactly one name, e.g. {kind}:target-*"
+        )
     if kind in LINK_FAMILIES:
         return Family(kind, _resolve(rest, topology.links, "link", token))
+    if kind == "redelivery":
+        if not topology.consumers:
+            raise InvalidFamily(f"fault {token!r}: redelivery needs {_CONSUMERS}")
+        return Family(kind, _resolve(rest, topology.consumers, "Kafka consumer", token))
     return Family(kind, _resolve(rest, topology.processes, "process", token))
+
+
+def _partner_family(token: str, args: Sequence[str], topology: Topology) -> Family:
+    if not topology.has_partner:
+        raise InvalidFamily(f"fault {token!r}: the design has no partner dependency")
+    if len(args) > 2:
+        raise InvalidFamily(f"fault {token!r}: 'partner' takes at most a mode and an endpoint")
+    mode, endpoint = (*args, None, None)[:2]
+    if mode is not None and mode not in PARTNER_MODES:
+        raise InvalidFamily(
+            f"fault {token!r}: unknown partner mode {mode!r}; expected {', '.join(PARTNER_MODES)}"
+        )
+    if endpoint is not None and endpoint not in PARTNER_ENDPOINTS:
+        raise InvalidFamily(
+            f"fault {token!r}: unknown partner endpoint {endpoint!r}; "
+            f"expected {', '.join(PARTNER_ENDPOINTS)}"
+        )
+    return Family("partner", mode=mode, endpoint=endpoint)
 
 
 def parse_families(tokens: Sequence[str], topology: Topology) -> tuple[Family, ...]:

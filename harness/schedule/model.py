@@ -14,11 +14,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from harness.nemesis.faults import Fault, fault_from_dict, fault_to_dict
+from harness.nemesis.faults import Fault, fault_to_dict
 from harness.workload.keys import KeySpace
 from harness.workload.ops import NO_RETRY, OpSpec, RetryPolicy
+
+if TYPE_CHECKING:
+    from harness.schedule.families import Topology
 
 # The client operations a schedule may hold, per workload: writes first, then
 # the contract's reads (sent during the main phase, judged by consistent_reads).
@@ -32,9 +35,34 @@ READ_OPS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "matching": ("read_matches",),
     }
 )
+WORKLOADS: tuple[str, ...] = tuple(WRITE_OPS)
 OpName: TypeAlias = Literal[
     "order", "pay", "swipe", "read_order", "read_stock", "read_payment", "read_matches"
 ]
+
+# Limits of a schedule read from a file (docs/design-files.md, "Limits"). A
+# drawn schedule stays inside them for every shape a design may set
+# (harness.schedule.strategies.SHAPE_LIMITS); indices are at most
+# harness.workload.keys.MAX_INDEX.
+MAX_STEPS = 100
+MAX_BATCH = 50
+MAX_CLIENTS = 16
+MAX_NODES = 16
+MAX_SKUS = 100
+MAX_STOCK = 1_000_000
+MAX_QTY = 1000
+MAX_AMOUNT = 1_000_000_000
+MAX_DECLINED = 1000
+MAX_DELAY_MS = 10_000
+MAX_TIMEOUT_MS = 60_000
+MAX_WAIT_MS = 60_000
+MAX_RETRIES = 10
+MAX_RETRY_DELAY_S = 10.0
+
+
+class InvalidSchedule(ValueError):
+    """A schedule (JSON) is malformed, out of bounds or not playable on a design;
+    the message starts with the JSON path of the bad value."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,16 +181,30 @@ class Schedule:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Schedule:
-        setup = data.get("setup") or {}
-        return cls(
-            workload=str(data["workload"]),
-            setup=Setup(
-                stock=tuple(int(x) for x in setup.get("stock", ())),
-                declined=tuple(int(x) for x in setup.get("declined", ())),
-            ),
-            steps=tuple(_step_from_json(s) for s in data.get("steps", ())),
-        )
+    def from_json(cls, data: object) -> Schedule:
+        """Read what ``to_json`` wrote, checking every value against the limits
+        above; a bad value raises ``InvalidSchedule`` with its JSON path."""
+        from harness.schedule.decode import schedule_from_json  # decode imports this module
+
+        return schedule_from_json(data)
+
+    def check_playable(self, *, workload: str, topology: Topology) -> None:
+        """Raise ``InvalidSchedule`` unless this schedule can run on a design with
+        ``workload`` and ``topology``: every fault's link and process exists there."""
+        if self.workload != workload:
+            raise InvalidSchedule(
+                f"workload must be {workload!r}, the design's workload (got {self.workload!r})"
+            )
+        if self.setup.declined and not topology.has_partner:
+            raise InvalidSchedule(
+                "setup.declined must be empty: the design has no partner dependency "
+                f"(got {list(self.setup.declined)})"
+            )
+        for i, step in enumerate(self.steps):
+            fault = step.fault if isinstance(step, StartFault | Batch) else None
+            problem = topology.problem(fault) if fault is not None else None
+            if problem:
+                raise InvalidSchedule(f"steps[{i}].fault.{problem}")
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=1, sort_keys=True)
@@ -188,24 +230,6 @@ def _op_to_json(op: ClientOp) -> dict[str, Any]:
     }
 
 
-def _op_from_json(d: Mapping[str, Any]) -> ClientOp:
-    r = d.get("retry") or {}
-    return ClientOp(
-        f=d["f"],
-        key=int(d["key"]),
-        args=d.get("args") or {},
-        client=int(d.get("client", 0)),
-        node=int(d.get("node", 0)),
-        delay_ms=int(d.get("delay_ms", 0)),
-        timeout_ms=int(d.get("timeout_ms", 2000)),
-        retry=RetryPolicy(
-            mode=r.get("mode", "none"),
-            count=int(r.get("count", 0)),
-            delay_s=float(r.get("delay_s", 0.0)),
-        ),
-    )
-
-
 def _step_to_json(s: Step) -> dict[str, Any]:
     if isinstance(s, Batch):
         return {
@@ -219,24 +243,6 @@ def _step_to_json(s: Step) -> dict[str, Any]:
     if isinstance(s, Wait):
         return {"step": "wait", "ms": s.ms}
     return {"step": "heal"}
-
-
-def _step_from_json(d: Mapping[str, Any]) -> Step:
-    kind = d.get("step")
-    if kind == "batch":
-        fault = d.get("fault")
-        return Batch(
-            ops=tuple(_op_from_json(o) for o in d.get("ops", ())),
-            fault=fault_from_dict(fault) if fault else None,
-            fault_delay_ms=int(d.get("fault_delay_ms", 0)),
-        )
-    if kind == "start":
-        return StartFault(fault=fault_from_dict(d["fault"]))
-    if kind == "wait":
-        return Wait(ms=int(d["ms"]))
-    if kind == "heal":
-        return Heal()
-    raise ValueError(f"unknown schedule step {kind!r}; expected batch, start, heal or wait")
 
 
 def materialize(op: ClientOp, keys: KeySpace, *, replicas: int) -> OpSpec:

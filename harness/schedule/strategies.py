@@ -9,8 +9,9 @@ still fails.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from hypothesis import strategies as st
@@ -18,6 +19,9 @@ from hypothesis import strategies as st
 from harness.nemesis.faults import Fault
 from harness.schedule.families import Family
 from harness.schedule.model import (
+    MAX_BATCH,
+    MAX_CLIENTS,
+    MAX_SKUS,
     Batch,
     ClientOp,
     Heal,
@@ -46,6 +50,24 @@ class Shape:
     users: int = 4
     skus: int = 2
     max_stock: int = 6
+
+
+# Inclusive bounds of the Shape fields a design row may set (replicas follows
+# the target). Any shape inside them draws schedules that Schedule.from_json
+# accepts: at most 50 + 2 steps (a batch may be added, and a wait before the
+# final heal), key and swipe indices below harness.workload.keys.MAX_INDEX,
+# amounts of at most 100 * keys cents.
+SHAPE_LIMITS: Mapping[str, tuple[int, int]] = MappingProxyType(
+    {
+        "clients": (1, MAX_CLIENTS),
+        "max_steps": (1, 50),
+        "max_batch": (1, MAX_BATCH),
+        "keys": (1, 1000),
+        "users": (2, 1000),
+        "skus": (1, MAX_SKUS),
+        "max_stock": (1, 1000),
+    }
+)
 
 
 def retry_policies() -> st.SearchStrategy[RetryPolicy]:

@@ -84,7 +84,7 @@ def test_verify_options_parse() -> None:
     )
     assert (args.out, args.examples, args.junit) == (Path("out"), 3, Path("j.xml"))
     assert cli._parser().parse_args(["verify", "d.toml", "--out", "o"]).out == Path("o")
-    with pytest.raises(SystemExit):
+    with pytest.raises(cli.UsageError, match=r"--examples: must be an integer in 1\.\.100000"):
         cli._parser().parse_args(["verify", "d.toml", "--examples", "0"])
 
 

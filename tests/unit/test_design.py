@@ -225,8 +225,12 @@ def test_unknown_target_key(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("replicas = 2", 'replicas = "2"', "target: 'replicas' must be an integer >= 1 (got '2')"),
-        ("replicas = 2", "replicas = 0", "target: 'replicas' must be an integer >= 1 (got 0)"),
+        (
+            "replicas = 2",
+            'replicas = "2"',
+            "target: 'replicas' must be an integer in 1..16 (got '2')",
+        ),
+        ("replicas = 2", "replicas = 0", "target: 'replicas' must be an integer in 1..16 (got 0)"),
         (
             'variants = ["correct", "buggy"]',
             'variants = ["buggy"]',
@@ -246,7 +250,7 @@ def test_unknown_target_key(tmp_path: Path) -> None:
         (
             "examples = 12",
             "examples = 0",
-            "rows[1] (id 'crash'): 'examples' must be an integer >= 1 (got 0)",
+            "rows[1] (id 'crash'): 'examples' must be an integer in 1..100000 (got 0)",
         ),
         (
             'taxonomy = "infrastructure_failure"',
@@ -361,7 +365,7 @@ def test_shape_cannot_set_replicas_or_unknown_keys(tmp_path: Path) -> None:
     message, _ = error_of(tmp_path, MINI + "\n[rows.shape]\nclient = 3\n")
     assert "rows[1] (id 'crash'): shape: unknown key(s) 'client'" in message
     message, _ = error_of(tmp_path, MINI + "\n[rows.shape]\nusers = 1\n")
-    assert "shape: 'users' must be an integer >= 2 (got 1)" in message
+    assert "shape: 'users' must be an integer in 2..1000 (got 1)" in message
 
 
 def test_redis_persistence_needs_redis(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from harness.schedule.model import (
     Batch,
     ClientOp,
     Heal,
+    InvalidSchedule,
     Schedule,
     Setup,
     StartFault,
@@ -29,6 +30,7 @@ TOPOLOGY = Topology(
     links=("target-0", "target-1", "redis", "kafka", "partner"),
     processes=("target-0", "target-1", "consumer", "redis"),
     has_partner=True,
+    consumers=("consumer",),
 )
 NAMES = {"crash": "target-*", "pause": "*", "redelivery": "consumer", "blackhole": "partner"}
 
@@ -213,9 +215,9 @@ def test_materialize_payments_and_matching() -> None:
 
 
 def test_from_json_rejects_unknown_steps_and_faults() -> None:
-    with pytest.raises(ValueError, match="unknown schedule step 'jump'"):
+    with pytest.raises(InvalidSchedule, match=r"steps\[0\]\.step must be one of batch, start,"):
         Schedule.from_json({"workload": "inventory", "steps": [{"step": "jump"}]})
-    with pytest.raises(ValueError, match="unknown fault kind"):
+    with pytest.raises(InvalidSchedule, match=r"steps\[0\]\.fault\.kind must be one of toxic,"):
         Schedule.from_json(
             {"workload": "inventory", "steps": [{"step": "start", "fault": {"kind": "meteor"}}]}
         )

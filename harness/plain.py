@@ -1,0 +1,103 @@
+"""Read plain JSON-like data (objects, lists, numbers, strings) into records.
+
+Schedules and faults come back from files a user may have edited, so every
+error names the path of the bad value, what was expected and what was got,
+on one line: ``steps[2].ops[0].retry.count must be an int in 0..10 (got -1)``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import reprlib
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeGuard
+
+# Names of links, processes, variants and designs: they become file names and argv.
+NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# What ``mapping.get(key, MISSING)`` gives for an absent key; every reader refuses it.
+MISSING: Any = object()
+_SHOWN = 80
+
+_repr = reprlib.Repr()
+_repr.maxlevel = 3
+_repr.maxstring = _SHOWN
+_repr.maxother = _SHOWN
+_repr.maxlong = 40
+
+
+def show(value: object) -> str:
+    """A one-line, bounded repr: values may be huge, deeply nested or hold newlines."""
+    text = _repr.repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
+def is_name(value: object) -> TypeGuard[str]:
+    """1..64 of ``[A-Za-z0-9_.-]`` and not ``.`` or ``..``: safe as a file name."""
+    return isinstance(value, str) and bool(NAME.fullmatch(value)) and value not in (".", "..")
+
+
+@dataclass(frozen=True, slots=True)
+class At:
+    """A place in plain data; its readers raise ``error`` naming that place."""
+
+    path: str
+    error: type[ValueError]
+
+    def key(self, name: str) -> At:
+        return At(f"{self.path}.{name}", self.error)
+
+    def item(self, index: int) -> At:
+        return At(f"{self.path}[{index}]", self.error)
+
+    def fail(self, what: str, got: object = MISSING) -> ValueError:
+        got_text = "nothing: the key is missing" if got is MISSING else show(got)
+        return self.error(f"{self.path} must be {what} (got {got_text})")
+
+    def obj(self, value: object, accepted: Collection[str]) -> Mapping[str, Any]:
+        """A JSON object whose keys are all in ``accepted``."""
+        if not isinstance(value, Mapping):
+            raise self.fail("an object", value)
+        unknown = [k for k in value if k not in accepted]
+        if unknown:
+            raise self.error(
+                f"{self.path} has unknown key(s) {', '.join(show(k) for k in unknown[:5])}; "
+                f"accepted: {', '.join(accepted) or 'none'}"
+            )
+        return value
+
+    def items(self, value: object, what: str, *, low: int, high: int) -> list[tuple[At, Any]]:
+        """A list of ``low..high`` items, each with its place."""
+        if not isinstance(value, list) or not low <= len(value) <= high:
+            raise self.fail(f"a list of {low}..{high} {what}", value)
+        return [(self.item(i), v) for i, v in enumerate(value)]
+
+    def integer(self, value: object, low: int, high: int, *, what: str = "") -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(what or f"an int in {low}..{high}", value)
+        return value
+
+    def number(
+        self, value: object, low: float, high: float, *, positive: bool = False, what: str = ""
+    ) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not low <= value <= high
+            or (positive and value <= 0)
+        ):
+            bound = f"> 0 and <= {high:g}" if positive else f"in {low:g}..{high:g}"
+            raise self.fail(what or f"a number {bound}", value)
+        return float(value)
+
+    def choice(self, value: object, options: Collection[str]) -> str:
+        if not isinstance(value, str) or value not in options:
+            raise self.fail(f"one of {', '.join(options)}", value)
+        return value
+
+    def name(self, value: object) -> str:
+        if not is_name(value):
+            raise self.fail("a name of 1..64 characters [A-Za-z0-9_.-] (not . or ..)", value)
+        return value
