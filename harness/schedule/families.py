@@ -45,6 +45,8 @@ _TOXIC_ATTRS: Mapping[str, Mapping[str, st.SearchStrategy[int]]] = {
     },
     "limit_data": {"bytes": st.integers(1, 256)},
 }
+TOXIC_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {k: tuple(v) for k, v in _TOXIC_ATTRS.items()}
+"""The attributes each toxic family draws (what a fault by name may set)."""
 LINK_FAMILIES = (*_TOXIC_ATTRS, "partition", "blackhole")
 PROCESS_FAMILIES = ("crash", "pause", "redelivery")
 OTHER_FAMILIES = ("cache_loss", "partner")
