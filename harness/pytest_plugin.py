@@ -4,6 +4,16 @@
 item per row; the items of one design file share one ``LiveSystem``, started
 when the first of them runs and stopped when pytest leaves the file (or at
 session end), so a run provisions each design once, like ``failmodel verify``.
+Rows are ordinary items: ``-k``, ``-m failmodel_row``, ``-x`` and ``--lf``
+select and stop them, and under pytest-xdist (``-n 2``) each worker runs its
+share of the rows on a system of its own (its own ports and processes) and
+writes its own report under ``<report dir>/<design>-<variant>/<worker>/``.
+
+For users' own tests the plugin also has fixtures (docs/pytest.md):
+``failmodel_system`` (the live system of a design chosen by the
+``failmodel_design`` marker or ini option), ``failmodel_nemesis`` (faults by
+name), ``failmodel_partner``, ``failmodel_client`` and ``failmodel_run`` (one
+schedule, judged); each wraps a plain piece of ``harness.testing``.
 
 Installed, pytest loads this module through the ``pytest11`` entry point
 ``failmodel``; from a checkout that is not installed, pass
@@ -15,8 +25,10 @@ collected, so the plugin costs nothing in unrelated pytest runs.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 import tomllib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,8 +40,12 @@ if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr, TracebackStyle
 
     from harness.design import Design, Row
+    from harness.history import Recorder
     from harness.report import RowResult
+    from harness.schedule.model import Schedule
+    from harness.schedule.runner import ExampleOutcome
     from harness.system import LiveSystem
+    from harness.testing import Client, Faults, Partner, SystemUnderTest
 
 __all__ = ["DesignFile", "RowItem", "parse_profile", "parse_seed"]
 
@@ -95,10 +111,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Hypothesis seed for every row (replays a search; default: random per row)",
     )
     group.addoption(
+        "--failmodel-report",
         "--failmodel-out",
+        dest="failmodel_report",
         default="reports/pytest",
         metavar="DIR",
-        help="folder for reports, histories and schedules (default: reports/pytest)",
+        help="report folder: reports, histories and schedules of rows and of tests using "
+        "the failmodel fixtures (default: reports/pytest)",
     )
     group.addoption(
         "--failmodel-allow-unexercised",
@@ -112,6 +131,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="skip, instead of fail, rows whose invariants were judged on too few examples",
     )
+    parser.addini(
+        "failmodel_design",
+        "design file (from the rootdir) whose live system the failmodel_system fixture "
+        "provides, unless a test's failmodel_design marker names another",
+        default="",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -120,7 +145,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "failmodel_row(row_id, taxonomy): a failure-model row of a design file, "
         "collected by the failmodel plugin",
     )
-    out = Path(config.getoption("failmodel_out"))
+    config.addinivalue_line(
+        "markers",
+        "failmodel_design(path, variant=None): the design file (from the rootdir) and variant "
+        "whose live system the failmodel_* fixtures of the test use",
+    )
+    out = Path(config.getoption("failmodel_report"))
     config.stash[_OPTIONS] = _Options(
         variant=config.getoption("failmodel_variant"),
         profile=parse_profile(config.getoption("failmodel_profile")),
@@ -258,11 +288,17 @@ class DesignFile(pytest.File):
         self._run.stop()
 
 
+def xdist_worker(config: pytest.Config) -> str | None:
+    """The pytest-xdist worker id (``gw0``, ...) of this process, or None."""
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    return str(worker) if worker else None
+
+
 def _design_run(config: pytest.Config, design: Design, options: _Options) -> _DesignRun:
     from harness.workload.keys import new_run_id
 
     out_dir = options.out / f"{design.name}-{options.variant}"
-    worker = getattr(config, "workerinput", {}).get("workerid")
+    worker = xdist_worker(config)
     if worker:  # pytest-xdist: each worker provisions its own system and writes its own report
         out_dir = out_dir / worker
     run_id = new_run_id()
@@ -302,6 +338,7 @@ class RowItem(pytest.Item):
         run = self.design_file.run
         design, options = run.design, run.options
         seed = options.seed if options.seed is not None else run.base_seed + self.index
+        system = self.system_record(run)
         result = verify_row(
             run.system,
             design,
@@ -313,6 +350,8 @@ class RowItem(pytest.Item):
             run_id=f"{run.run_id}{self.index}",
         )
         run.record(result)
+        system["ended"] = time.time()
+        self.user_properties.append(("failmodel_system", system))
         line = row_line(result)
         self.user_properties.append(("failmodel", line))
         self.add_report_section("call", "failmodel", line)
@@ -331,6 +370,17 @@ class RowItem(pytest.Item):
         if result.interrupted is not None:
             raise KeyboardInterrupt(f"row {self.row.id} interrupted by {result.interrupted}")
         raise RowFailed(failure_message(self.row, result))
+
+    def system_record(self, run: _DesignRun) -> dict[str, Any]:
+        """Where the row runs: worker, run directory, the system's ports and pids
+        (to tell side-by-side xdist workers apart), and when (``started``/``ended``)."""
+        return {
+            "worker": xdist_worker(self.config) or "main",
+            "run_dir": str(run.out_dir),
+            "ports": run.system.ports(),
+            "pids": run.system.pids(),
+            "started": time.time(),
+        }
 
     def repr_failure(
         self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None
@@ -388,3 +438,219 @@ def failure_message(row: Row, result: RowResult) -> str:
     lines.append(f"history: {cx.history_path}")
     lines.append(f"seed {result.seed}; replay: {result.replay_command}")
     return "\n".join(lines)
+
+
+# -- fixtures for users' own tests (docs/pytest.md) ---------------------------------
+
+
+class _Systems:
+    """The fixtures' live systems: one (design, variant) at a time, kept from
+    test to test and stopped when another is needed or the session ends. A
+    system that fails to start is not started again for the next test."""
+
+    def __init__(self) -> None:
+        self._key: tuple[Path, str] | None = None
+        self._sut: SystemUnderTest | None = None
+        self._exit = contextlib.ExitStack()
+        self._failed: dict[tuple[Path, str], str] = {}
+        self.designs: dict[Path, Design] = {}
+
+    def get(self, design: Design, variant: str) -> SystemUnderTest:
+        from harness.testing import open_system
+
+        key = (design.path.resolve(), variant)
+        if key in self._failed:
+            pytest.fail(
+                f"the system of {design.path} (variant {variant}) failed to start for an "
+                f"earlier test:\n{self._failed[key]}",
+                pytrace=False,
+            )
+        if self._key != key or self._sut is None:
+            self.stop()
+            try:
+                self._sut = self._exit.enter_context(open_system(design, variant))
+            except Exception as exc:
+                self.stop()
+                self._failed[key] = f"{type(exc).__name__}: {exc}"
+                raise
+            self._key = key
+        return self._sut
+
+    def discard(self) -> None:
+        """Stop the current system (it could not be healed): the next test gets a new one."""
+        self.stop()
+
+    def stop(self) -> None:
+        self._key, self._sut = None, None
+        self._exit.close()
+
+
+_SYSTEMS = pytest.StashKey[_Systems]()
+
+
+def _systems(config: pytest.Config) -> _Systems:
+    if _SYSTEMS not in config.stash:
+        config.stash[_SYSTEMS] = _Systems()
+        config.add_cleanup(config.stash[_SYSTEMS].stop)
+    return config.stash[_SYSTEMS]
+
+
+def _design_choice(request: pytest.FixtureRequest) -> tuple[str, str | None]:
+    """(design path, variant or None) for a test: an indirect parameter of
+    ``failmodel_design`` (a path or (path, variant)), else the closest
+    ``failmodel_design`` marker, else the ``failmodel_design`` ini option."""
+    callspec = getattr(request.node, "callspec", None)
+    param = callspec.params.get("failmodel_design") if callspec is not None else None
+    if param is not None:
+        if isinstance(param, tuple | list):
+            return str(param[0]), str(param[1])
+        return str(param), None
+    marker = request.node.get_closest_marker("failmodel_design")
+    if marker is not None:
+        path = marker.args[0] if marker.args else marker.kwargs.get("path")
+        if not path:
+            pytest.fail("@pytest.mark.failmodel_design needs the design file's path", pytrace=False)
+        variant = marker.kwargs.get("variant")
+        return str(path), None if variant is None else str(variant)
+    path = str(request.config.getini("failmodel_design") or "")
+    if not path:
+        pytest.fail(
+            f"{request.node.nodeid} uses a failmodel fixture but names no design: mark it "
+            "@pytest.mark.failmodel_design('designs/x.toml') or set 'failmodel_design' in the "
+            "pytest ini options",
+            pytrace=False,
+        )
+    return path, None
+
+
+@pytest.fixture
+def failmodel_design(request: pytest.FixtureRequest) -> Design:
+    """The design a test's failmodel fixtures use (loaded and validated once)."""
+    from harness.design import InvalidDesign, load_design
+
+    text, _ = _design_choice(request)
+    path = Path(text)
+    if not path.is_absolute():
+        path = request.config.rootpath / path
+    systems = _systems(request.config)
+    if path not in systems.designs:
+        try:
+            systems.designs[path] = load_design(path)
+        except (InvalidDesign, OSError) as exc:
+            pytest.fail(str(exc), pytrace=False)
+    return systems.designs[path]
+
+
+@pytest.fixture
+def failmodel_variant(request: pytest.FixtureRequest, failmodel_design: Design) -> str:
+    """The variant: the marker's (or parameter's) ``variant``, else ``--failmodel-variant``."""
+    _, variant = _design_choice(request)
+    chosen = variant or request.config.stash[_OPTIONS].variant
+    if chosen not in failmodel_design.target.variants:
+        pytest.fail(
+            f"{failmodel_design.path}: variant must be one of "
+            f"{', '.join(failmodel_design.target.variants)} (got {chosen!r})",
+            pytrace=False,
+        )
+    return chosen
+
+
+@pytest.fixture
+def failmodel_system(
+    request: pytest.FixtureRequest, failmodel_design: Design, failmodel_variant: str
+) -> Iterator[SystemUnderTest]:
+    """The live system of the test's design: started by the first test that
+    needs it, shared by the following tests of the same design and variant,
+    and swept after each test (proxies reset, partner faults cleared, every
+    process resumed and running), so a test never inherits another's faults."""
+    from harness.history import Recorder
+    from harness.nemesis.nemesis import Nemesis
+
+    systems = _systems(request.config)
+    sut = systems.get(failmodel_design, failmodel_variant)
+    yield sut
+    try:
+        Nemesis(sut.live, Recorder()).heal_all()
+    except Exception:
+        systems.discard()
+        raise
+
+
+def _test_dir(request: pytest.FixtureRequest) -> Path:
+    """``<report dir>/tests/[<worker>/]<test>``: where a test's histories go."""
+    options = request.config.stash[_OPTIONS]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid).strip("_")[:150]
+    worker = xdist_worker(request.config)
+    return options.out / "tests" / (worker or "") / name
+
+
+@pytest.fixture
+def failmodel_recorder(request: pytest.FixtureRequest) -> Iterator[Recorder]:
+    """The test's history (JSON Lines in its report folder), shared by the
+    client and the nemesis fixtures so calls and faults share one timeline."""
+    from harness.history import Recorder
+
+    directory = _test_dir(request)
+    (directory / "history.jsonl").unlink(missing_ok=True)
+    recorder = Recorder(directory / "history.jsonl")
+    yield recorder
+    recorder.close()
+
+
+@pytest.fixture
+def failmodel_nemesis(
+    failmodel_system: SystemUnderTest, failmodel_recorder: Recorder
+) -> Iterator[Faults]:
+    """Faults by name: ``failmodel_nemesis.start("partition:postgres")``
+    (a context manager too); every fault is healed when the test ends."""
+    from harness.testing import Faults
+
+    with Faults(failmodel_system, failmodel_recorder) as faults:
+        yield faults
+
+
+@pytest.fixture
+def failmodel_partner(failmodel_system: SystemUnderTest) -> Partner:
+    """The partner: its effects since the test started, its faults and declines."""
+    from harness.testing import Partner
+
+    return Partner(failmodel_system)
+
+
+@pytest.fixture
+def failmodel_client(
+    failmodel_system: SystemUnderTest, failmodel_recorder: Recorder
+) -> Iterator[Client]:
+    """The workload's synchronous client, with fresh ids in ``.keys``."""
+    from harness.testing import Client
+
+    with Client(failmodel_system, failmodel_recorder) as client:
+        yield client
+
+
+@pytest.fixture
+def failmodel_run(
+    request: pytest.FixtureRequest, failmodel_system: SystemUnderTest
+) -> Callable[..., ExampleOutcome]:
+    """``failmodel_run(schedule, row=None, invariants=None)``: play one schedule
+    (a ``Schedule`` or a ``*.schedule.json`` path) as one example and judge it."""
+    from harness.testing import run_schedule
+
+    directory = _test_dir(request)
+    runs = iter(range(1_000_000))
+
+    def run(
+        schedule: Schedule | str | Path,
+        *,
+        row: str | None = None,
+        invariants: Sequence[str] | None = None,
+    ) -> ExampleOutcome:
+        return run_schedule(
+            failmodel_system,
+            schedule,
+            out_dir=directory / f"run-{next(runs)}",
+            row=row,
+            invariants=invariants,
+        )
+
+    return run

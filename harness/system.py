@@ -135,6 +135,31 @@ class LiveSystem:
     def partner(self) -> PartnerFaults | None:
         return self.partner_control
 
+    def ports(self) -> dict[str, int]:
+        """Every port this system listens on, by owner: Toxiproxy's API, each
+        store, the partner, each replica, and each link (``link:<name>``)."""
+        ports = {"toxiproxy": self.stack.toxiproxy_server.port}
+        for store in self._stores:
+            ports[store] = self.stack.service(store).port
+        if self.partner_service is not None:
+            ports["partner"] = self.partner_service.port
+        if self.target is not None:
+            ports.update(self.target.ports())
+        for name, proxy in self.stack.toxiproxy.proxies().items():
+            ports[f"link:{name}"] = proxy.listen_port
+        return ports
+
+    def pids(self) -> dict[str, int]:
+        """The pid of every process this system runs (each leads its own group)."""
+        processes = {"toxiproxy": self.stack.toxiproxy_server.process}
+        for store in self._stores:
+            processes[store] = self.stack.service(store).process
+        if self.partner_service is not None:
+            processes["partner"] = self.partner_service.process
+        if self.target is not None:
+            processes.update(self.target.processes())
+        return {name: p.pid for name, p in processes.items() if p.pid is not None and p.alive}
+
     def log_tails(self, names: Iterable[str] | None = None, lines: int = 30) -> dict[str, str]:
         """The last log lines of target processes, for error reports."""
         if self.target is None:

@@ -1,9 +1,23 @@
-"""Loopback TCP ports for the processes the harness starts."""
+"""Loopback TCP ports for the processes the harness starts.
+
+A port is free when the kernel hands it out, but only until someone binds it,
+and a service may take seconds to do so. Harness processes running side by
+side (pytest-xdist workers, two ``failmodel verify`` runs) would otherwise
+race for the same port in that window, so each port handed out is also
+claimed in ``<cache>/ports/<port>`` for as long as the claiming process lives.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import socket
 import threading
+from pathlib import Path
+
+from harness.provision import procfs
+from harness.setup.cache import cache_dir
 
 LOOPBACK = "127.0.0.1"
 
@@ -16,20 +30,54 @@ class PortInUse(OSError):
 
 
 def free_port() -> int:
-    """A loopback port nobody listens on, never the same one twice in this process.
+    """A loopback port nobody listens on, never the same one twice in this process,
+    and never one another live harness process has claimed.
 
     The kernel picks it; remembering the ones handed out avoids two services of
-    one stack racing for the same port before either has bound it.
+    one stack racing for the same port before either has bound it, and the
+    claim in the cache does the same across processes.
     """
     with _lock:
         for _ in range(100):
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
                 sock.bind((LOOPBACK, 0))
                 port = int(sock.getsockname()[1])
-            if port not in _handed_out:
+            if port not in _handed_out and claim_port(port):
                 _handed_out.add(port)
                 return port
     raise PortInUse("no free loopback port found after 100 tries")
+
+
+def claims_dir() -> Path:
+    return cache_dir() / "ports"
+
+
+def _me() -> tuple[int, int]:
+    pid = os.getpid()
+    return pid, procfs.start_ticks(pid) or 0
+
+
+def claim_port(port: int, directory: Path | None = None) -> bool:
+    """Claim *port* for this process unless another live process holds it.
+
+    A claim is the file ``<directory>/<port>`` naming its owner's pid and start
+    time (a reused pid does not hold it); claims of dead processes are taken
+    over. A lock file makes check-and-claim atomic across processes.
+    """
+    directory = claims_dir() if directory is None else directory
+    directory.mkdir(parents=True, exist_ok=True)
+    me = _me()
+    with open(directory / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = directory / str(port)
+        owner: tuple[int, int] | None = None
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            pid, started = path.read_text().split()
+            owner = (int(pid), int(started))
+        if owner is not None and owner != me and procfs.is_running(*owner):
+            return False
+        path.write_text(f"{me[0]} {me[1]}")
+        return True
 
 
 def require_free(port: int) -> int:

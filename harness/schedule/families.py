@@ -52,6 +52,16 @@ _TOXIC_ATTRS: Mapping[str, st.SearchStrategy[dict[str, int]]] = {
     ),
     "limit_data": st.fixed_dictionaries({"bytes": st.integers(1, 256)}),
 }
+TOXIC_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
+    "latency": ("latency_ms", "jitter_ms"),
+    "bandwidth": ("rate_kb",),
+    "slow_close": ("delay_ms",),
+    "timeout": ("timeout_ms",),
+    "reset_peer": ("timeout_ms",),
+    "slicer": ("average_size", "size_variation", "delay_us"),
+    "limit_data": ("bytes",),
+}
+"""The attributes each toxic family draws (what a fault by name may set)."""
 LINK_FAMILIES = (*_TOXIC_ATTRS, "partition", "blackhole")
 PROCESS_FAMILIES = ("crash", "pause", "redelivery")
 OTHER_FAMILIES = ("cache_loss", "partner")

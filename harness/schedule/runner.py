@@ -194,7 +194,9 @@ class ExampleRunner:
                 async with WorkloadClient(
                     self.workload, self.system.client_urls, recorder
                 ) as client:
-                    judged = await self._settle(client, outcome.prefix)
+                    judged = await self._settle(
+                        client, outcome.prefix, first_snapshot=next_snapshot(outcome.history)
+                    )
             finally:
                 recorder.close()
             before = {v.invariant for v in outcome.violated()}
@@ -332,20 +334,24 @@ class ExampleRunner:
             tasks.append(fault_after(batch.fault_delay_ms, batch.fault))
         await asyncio.gather(*tasks)
 
-    async def _settle(self, client: WorkloadClient, prefix: str) -> _Judged:
+    async def _settle(
+        self, client: WorkloadClient, prefix: str, *, first_snapshot: int = 0
+    ) -> _Judged:
         """Read snapshots until the system has settled, then judge the last one.
 
         Settled: nothing pending, and -- when anything may still be moving --
         two equal snapshots a quiet interval apart (a definite violation is
         trusted only then too). At the deadline the last snapshot is judged
-        as it is, pending findings becoming violations.
+        as it is, pending findings becoming violations. Snapshots are numbered
+        from ``first_snapshot``: a recheck goes on after the example's own, so
+        the last snapshot of the history is always the latest one read.
         """
         started = time.monotonic()
         deadline = started + self.settle_timeout_s
         moving = _unsettled(client.recorder.history())
         previous: tuple[Any, ...] | None = None
         interval = POLL_S
-        number = 0
+        number = first_snapshot
         while True:
             # Ledger first, then state: a side effect seen in the ledger was
             # caused by state the following read can see, never the reverse.
@@ -372,6 +378,16 @@ class ExampleRunner:
 
 class SetupFailed(RuntimeError):
     """The example's setup (before any fault) did not succeed: a harness or target error."""
+
+
+def next_snapshot(history: History) -> int:
+    """The number after every settle snapshot already in ``history`` (0 if none)."""
+    numbers = [
+        int(e.value.get("snapshot") or 0)
+        for e in history.events
+        if e.type == "invoke" and e.phase == "final"
+    ]
+    return 1 + max(numbers, default=-1)
 
 
 def _unsettled(history: History) -> bool:

@@ -200,6 +200,10 @@ class TargetProcesses:
     def processes(self) -> Mapping[str, ManagedProcess]:
         return MappingProxyType(dict(self._processes))
 
+    def ports(self) -> Mapping[str, int]:
+        """Each replica's own port (clients reach it through its link ``target-<i>``)."""
+        return MappingProxyType(dict(self._ports))
+
     def restart(self, name: str) -> None:
         """Restart one process (crashed or not); a replica must be healthy again."""
         process = self.process(name)

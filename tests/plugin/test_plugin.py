@@ -84,7 +84,7 @@ def test_options_are_in_one_group_and_the_marker_is_registered(
 ) -> None:
     helped = pytester.runpytest(*PLUGIN, "--help")
     helped.stdout.fnmatch_lines(["failure-model verification of design files*"])
-    for option in ("variant", "profile", "seed", "out", "allow-unexercised"):
+    for option in ("variant", "profile", "seed", "report", "out", "allow-unexercised"):
         helped.stdout.fnmatch_lines([f"*--failmodel-{option}*"])
     pytester.runpytest(*PLUGIN, "--markers").stdout.fnmatch_lines(["@pytest.mark.failmodel_row*"])
 
@@ -241,6 +241,12 @@ class FakeSystem:
     def __exit__(self, *exc: object) -> None:
         self.recorder.events.append(f"stop {self.spec.name}")
 
+    def ports(self) -> dict[str, int]:
+        return {"target-0": 1000 + len(self.recorder.events)}
+
+    def pids(self) -> dict[str, int]:
+        return {"target-0": 7}
+
 
 @pytest.fixture
 def recorder(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Recorder:
@@ -285,7 +291,7 @@ def test_verdicts_become_outcomes_with_readable_messages(
     pytester: pytest.Pytester, recorder: Recorder
 ) -> None:
     pytester.makefile(".toml", a=design_toml("alpha", "passes", "fails", "idle", "breaks"))
-    result = pytester.runpytest(*PLUGIN, "--failmodel-seed", "77", "--failmodel-out", "out")
+    result = pytester.runpytest(*PLUGIN, "--failmodel-seed", "77", "--failmodel-report", "out")
     result.assert_outcomes(passed=1, failed=3)
     result.stdout.fnmatch_lines([
         "*_ alpha::fails _*",
@@ -325,10 +331,15 @@ def test_row_line_is_attached_to_the_report_as_strings(
     calls = [r for r in reprec.getreports("pytest_runtest_logreport") if r.when == "call"]
     first, second = recorder.seeds
     assert second == first + 1, "without --failmodel-seed each row gets base seed + its index"
-    assert [r.user_properties for r in calls] == [
+    assert [[p for p in r.user_properties if p[0] == "failmodel"] for r in calls] == [
         [("failmodel", f"passes: PASS (4 examples, 1.5 s, seed {first})")],
         [("failmodel", f"idle: NOT EXERCISED (4 examples, 1.5 s, seed {second})")],
     ]
+    systems = [dict(r.user_properties)["failmodel_system"] for r in calls]
+    assert [s["worker"] for s in systems] == ["main", "main"]
+    assert systems[0]["pids"] == {"target-0": 7}
+    assert all(s["started"] <= s["ended"] for s in systems)
+    assert systems[0]["run_dir"].endswith("alpha-correct")
     assert ("Captured failmodel call", f"passes: PASS (4 examples, 1.5 s, seed {first})") in (
         calls[0].sections
     )

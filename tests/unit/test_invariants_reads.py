@@ -334,3 +334,26 @@ def test_an_acknowledged_match_missing_from_a_users_list_is_pending() -> None:
     assert "match m-1 of a and b was answered (op 1) but is missing from b's final list" in (
         verdict.summary
     )
+
+
+def test_a_recheck_numbers_its_snapshots_after_the_examples_own() -> None:
+    """A payment left pending (its answer lost) is settled as pending; a reconciler
+    charges it later, and the recheck reads it captured. Numbered after the
+    example's snapshots, the recheck's reads are the settled state: valid."""
+    from harness.schedule.runner import next_snapshot
+
+    rec = recorder()
+    pay(rec, "p-1", 100, "info")
+    pending = {"payment_id": "p-1", "status": "pending"}
+    captured = {"payment_id": "p-1", "status": "captured", "charge_id": "ch-1"}
+    assert next_snapshot(rec.history()) == 0
+    for snapshot in (0, 1):
+        settle(rec, snapshot, [("read_payment", {"payment_id": "p-1"}, pending, n) for n in (0, 1)])
+    first = next_snapshot(rec.history())
+    assert first == 2
+    for snapshot in (first, first + 1):
+        settle(
+            rec, snapshot, [("read_payment", {"payment_id": "p-1"}, captured, n) for n in (0, 1)]
+        )
+
+    assert consistent(rec, "payments").status == "valid"
