@@ -17,6 +17,7 @@ from pathlib import Path
 from harness.interrupt import Interrupted, signal_name, stop_on_signals
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+BACKENDS = ("local", "containers")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,6 +30,12 @@ def _parser() -> argparse.ArgumentParser:
 
     setup = sub.add_parser("setup", help="install PostgreSQL, Redis, Toxiproxy and Kafka (cached)")
     setup.add_argument("--quiet", action="store_true")
+    setup.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="local",
+        help="containers: also a Docker engine and the locally built images (docs/containers.md)",
+    )
 
     verify = sub.add_parser("verify", help="run every row of design files as a Hypothesis search")
     verify.add_argument(
@@ -82,7 +89,7 @@ def _cmd_setup(args: argparse.Namespace) -> int:
     from harness.setup import setup as run_setup
 
     try:
-        run_setup(quiet=args.quiet)
+        run_setup(quiet=args.quiet, backend=args.backend)
     except SetupError as exc:
         print(f"failmodel setup: {exc}", file=sys.stderr)
         return EXIT_FAIL

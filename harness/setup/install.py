@@ -41,8 +41,18 @@ def _which_path(name: str) -> Path | None:
     return None if found is None else Path(found)
 
 
-def setup(*, quiet: bool = False, cache: Path | None = None) -> Binaries:
-    """Install PostgreSQL, Redis, the Toxiproxy server and a Kafka broker; return their paths."""
+BACKENDS = ("local", "containers")
+
+
+def setup(*, quiet: bool = False, cache: Path | None = None, backend: str = "local") -> Binaries:
+    """Install PostgreSQL, Redis, the Toxiproxy server and a Kafka broker; return their paths.
+
+    ``backend="containers"`` also makes a Docker engine answer (reused, or Debian's
+    docker.io installed and started) and builds the images of the containers backend
+    (docs/containers.md) from those binaries; every step is skipped when done.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"'backend' must be one of {', '.join(BACKENDS)} (got {backend!r})")
     cache = cache_dir() if cache is None else cache
     cache.mkdir(parents=True, exist_ok=True)
     say: Callable[[str], None] = (lambda line: None) if quiet else (
@@ -76,4 +86,20 @@ def setup(*, quiet: bool = False, cache: Path | None = None) -> Binaries:
             assert mvn is not None  # installed above when missing
             install_kafka(cache, mvn=mvn)
         say(f"Kafka broker {KAFKA_VERSION}: ok ({kafka_dir(cache) / 'libs'})")
-    return find_binaries(cache)
+        binaries = find_binaries(cache)
+        if backend == "containers":
+            _setup_containers(cache, binaries, apt, say)
+    return binaries
+
+
+def _setup_containers(
+    cache: Path, binaries: Binaries, apt: Apt, say: Callable[[str], None]
+) -> None:
+    from harness.setup.engine import ensure_engine
+    from harness.setup.images import ensure_images
+
+    say(f"Docker engine: {ensure_engine(cache, apt=apt, say=say)}")
+    if shutil.which("debootstrap") is None and not Path("/usr/sbin/debootstrap").exists():
+        say("installing Debian's debootstrap (for the base image) ...")
+        apt.install(["debootstrap"])
+    ensure_images(cache, binaries, say=say)
