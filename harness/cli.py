@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--seed", type=int, help="Hypothesis seed (replays a search)")
     verify.add_argument("--out", type=Path, default=Path("reports"), help="report folder")
     verify.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="where the services run: local processes or containers "
+        "(default: $FAILMODEL_BACKEND, else local)",
+    )
+    verify.add_argument(
         "--allow-inconclusive",
         action="store_true",
         help="do not fail the run for INCONCLUSIVE rows (invariants judged on too few examples)",
@@ -59,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--variant", default="correct")
     replay.add_argument("--times", type=int, default=3)
     replay.add_argument("--out", type=Path, default=Path("reports") / "replays")
+    replay.add_argument("--backend", choices=BACKENDS, help="local or containers")
 
     history = sub.add_parser(
         "check-history",
@@ -132,6 +139,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                 rows=args.row or None,
                 seed_=args.seed,
                 out_dir=out_dir,
+                backend=args.backend,
             )
         except Exception as exc:  # could not even provision: say why, go on
             print(f"failmodel verify: {design.path}: {exc}", file=sys.stderr)
@@ -167,7 +175,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     failed = 0
     spec = design.target_spec(args.variant)
     with (
-        LiveSystem(spec, redis_persistence=design.services.redis_persistence) as system,
+        LiveSystem(
+            spec,
+            redis_persistence=design.services.redis_persistence,
+            backend=args.backend,
+            images=design.services.images,
+        ) as system,
         ExampleRunner(
             system,
             workload=design.workload,

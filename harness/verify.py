@@ -109,7 +109,10 @@ class _Search:
                 self.first_failure_example = len(self.outcomes)
 
 
-def replay_command(design: Design, row: Row, variant: str, profile: str, seed_: int) -> str:
+def replay_command(
+    design: Design, row: Row, variant: str, profile: str, seed_: int, backend: str = "local"
+) -> str:
+    backend_args = [] if backend == "local" else ["--backend", backend]
     return shlex.join(
         [
             "failmodel",
@@ -123,6 +126,7 @@ def replay_command(design: Design, row: Row, variant: str, profile: str, seed_: 
             profile,
             "--seed",
             str(seed_),
+            *backend_args,
         ]
     )
 
@@ -137,11 +141,14 @@ def verify_design(
     out_dir: Path,
     database: Path | None = None,
     log: bool = True,
+    backend: str | None = None,
 ) -> DesignReport:
     """Run every (selected) row of ``design`` against ``variant``. The report is
     rewritten after every row, so an interrupted run keeps what it found; an
     interrupt (SIGINT, SIGTERM) ends the run early with ``interrupted`` set.
-    ``database`` is the Hypothesis example database (default: in the cache)."""
+    ``database`` is the Hypothesis example database (default: in the cache).
+    ``backend`` runs the services as ``local`` processes or in ``containers``
+    (default: ``$FAILMODEL_BACKEND``, else local)."""
     if variant not in design.target.variants:
         raise ValueError(
             f"{design.path}: unknown variant {variant!r}; "
@@ -169,7 +176,10 @@ def verify_design(
 
     try:
         with LiveSystem(
-            design.target_spec(variant), redis_persistence=design.services.redis_persistence
+            design.target_spec(variant),
+            redis_persistence=design.services.redis_persistence,
+            backend=backend,
+            images=design.services.images,
         ) as system:
             for i, row in enumerate(chosen):
                 row_seed = base_seed + i if seed_ is None else seed_
@@ -277,7 +287,9 @@ def verify_row(
         coverage=coverage,
         counterexample=counterexample,
         seed=seed_,
-        replay_command=replay_command(design, row, variant, profile.name, seed_),
+        replay_command=replay_command(
+            design, row, variant, profile.name, seed_, getattr(system, "backend", "local")
+        ),
         error=error,
         first_failure_s=(
             None if search.first_failure_at is None else search.first_failure_at - started

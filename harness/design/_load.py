@@ -68,8 +68,12 @@ _TARGET_KEYS = (
     "settle_timeout_s",
     "late_effects_s",
     "reads",
+    "image",
+    "build",
+    "dockerfile",
 )
-_SERVICES_KEYS = ("redis_persistence",)
+_SERVICES_KEYS = ("redis_persistence", "images")
+_IMAGE_SERVICES = ("postgres", "redis", "kafka", "toxiproxy", "partner")
 _ROW_KEYS = (
     "id",
     *_ROW_TEXT,
@@ -250,11 +254,24 @@ def load_design(path: Path | str, *, root: Path | None = None) -> Design:
     )
 
 
-def _command(where: _Where, key: str, value: object, root: Path) -> tuple[str, ...]:
+def _command(
+    where: _Where, key: str, value: object, root: Path, *, container: bool = False
+) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(a, str) and a for a in value):
         raise where.expected(
             key, "a non-empty list of non-empty strings (an argv, not a shell line)", value
         )
+    if container:
+        for arg in value:
+            placeholder = _PLACEHOLDER.search(arg)
+            if placeholder:
+                raise where.expected(
+                    key,
+                    "an argv without placeholders when the target runs in a container "
+                    "(it runs inside the image)",
+                    value,
+                    f"; found {placeholder.group()}",
+                )
     argv = tuple(a.replace("{python}", sys.executable).replace("{root}", str(root)) for a in value)
     for arg in argv:
         unknown = _PLACEHOLDER.search(arg)
@@ -270,7 +287,21 @@ def _command(where: _Where, key: str, value: object, root: Path) -> tuple[str, .
 
 def _target(where: _Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
     where.only_keys(table, _TARGET_KEYS)
-    command = _command(where, "command", table.get("command", _MISSING), root)
+    image = where.text(table, "image") if "image" in table else None
+    build = (root / where.text(table, "build")).resolve() if "build" in table else None
+    if image is not None and build is not None:
+        raise where.error("give 'image' or 'build', not both")
+    dockerfile = None
+    if "dockerfile" in table:
+        if build is None:
+            raise where.error("'dockerfile' needs 'build' (the build context folder)")
+        dockerfile = (root / where.text(table, "dockerfile")).resolve()
+    container = image is not None or build is not None
+    command: tuple[str, ...] = ()
+    if not container or "command" in table:
+        command = _command(
+            where, "command", table.get("command", _MISSING), root, container=container
+        )
     replicas = where.integer(table, "replicas", minimum=1, default=1)
     deps = where.names(
         table, "dependencies", "dependency names", known=DEPENDENCY_ORDER, default=()
@@ -284,7 +315,7 @@ def _target(where: _Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
                 "and not a dependency) to argvs",
                 name,
             )
-        extra[name] = _command(where, f"extra.{name}", argv, root)
+        extra[name] = _command(where, f"extra.{name}", argv, root, container=container)
     variants = where.names(table, "variants", "variant names")
     if "correct" not in variants:
         raise where.expected(
@@ -305,6 +336,9 @@ def _target(where: _Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
         late_effects_s=where.seconds(table, "late_effects_s", default=10.0, positive=False),
         reads=cast(ReadConsistency, where.choice(table, "reads", READ_CONSISTENCY,
                                                  default="eventual")),
+        image=image,
+        build=build,
+        dockerfile=dockerfile,
     )
 
 
@@ -315,7 +349,18 @@ def _services(where: _Where, table: Mapping[str, Any], target: TargetDecl) -> Se
         raise where.expected(
             "redis_persistence", "'none' when the target has no redis dependency", persistence
         )
-    return ServicesDecl(redis_persistence=cast(RedisPersistence, persistence))
+    images = where.table(table, "images", required=False)
+    for service, image in images.items():
+        if service not in _IMAGE_SERVICES or not isinstance(image, str) or not image.strip():
+            raise where.expected(
+                "images",
+                f"a table of service = image (services: {', '.join(_IMAGE_SERVICES)})",
+                {service: image},
+            )
+    return ServicesDecl(
+        redis_persistence=cast(RedisPersistence, persistence),
+        images={k: v.strip() for k, v in images.items()},
+    )
 
 
 def _topology(target: TargetDecl) -> Topology:
