@@ -263,10 +263,13 @@ class ContainerProcess:
             time.sleep(0.02)
 
     def pause(self) -> None:
-        """``docker pause``: every process frozen (cgroup freezer) with its sockets open."""
-        if not self.alive:
+        """``docker pause``: every process frozen (cgroup freezer) with its sockets open.
+        Pausing a paused container does nothing, as a second SIGSTOP does."""
+        status = self._state().get("Status")
+        if status not in ("running", "paused", "restarting"):
             raise RuntimeError(f"cannot pause {self.name!r}: it is not running")
-        self._docker().pause()
+        if status != "paused":
+            self._docker().pause()
 
     def resume(self) -> None:
         if not self.alive:

@@ -121,3 +121,19 @@ def test_a_kafka_client_keeps_working_across_a_broker_restart(
 
     asyncio.run(scenario())
     assert kafka_consume(bootstrap, topic, 2) == [b"first", b"second"]
+
+
+def test_overlapping_pauses_are_harmless(stack: Stack) -> None:
+    """Two pause faults may overlap on one process: a second pause does nothing
+    (SIGSTOP twice; a paused container is left paused) and one resume ends both."""
+    client = _redis(stack, timeout=0.5)
+    try:
+        stack.service("redis").pause()
+        try:
+            stack.service("redis").pause()
+            assert stack.service("redis").alive
+        finally:
+            stack.service("redis").resume()
+        assert client.ping() is True
+    finally:
+        client.close()
