@@ -52,6 +52,7 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
         return value
 
     return parse
+BACKENDS = ("local", "containers")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="COMPONENT",
         help="also install an optional component: chromium (headless browser for the "
         "HTML report's tests)",
+    )
+    setup.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="local",
+        help="containers: also a Docker engine and the locally built images (docs/containers.md)",
     )
 
     verify = sub.add_parser("verify", help="run every row of design files as a Hypothesis search")
@@ -111,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
         help="also write JUnit XML: one testsuite per design, one testcase per row",
     )
     verify.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="where the services run: local processes or containers "
+        "(default: $FAILMODEL_BACKEND, else local)",
+    )
+    verify.add_argument(
         "--allow-inconclusive",
         action="store_true",
         help="do not fail the run for INCONCLUSIVE rows (invariants judged on too few examples)",
@@ -125,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
         "--times", type=_bounded(1, MAX_TIMES), default=3, help=f"1..{MAX_TIMES} (default: 3)"
     )
     replay.add_argument("--out", type=Path, default=Path("reports") / "replays")
+    replay.add_argument("--backend", choices=BACKENDS, help="local or containers")
 
     listing = sub.add_parser(
         "list", help="show a design's rows, faults, invariants and variants (runs nothing)"
@@ -195,7 +209,7 @@ def _cmd_setup(args: argparse.Namespace) -> int:
 
     progress = no_setup_progress if args.quiet else setup_progress(ready=not args.brief)
     try:
-        run_setup(progress=progress, components=args.components)
+        run_setup(progress=progress, components=args.components, backend=args.backend)
     except SetupError as exc:
         print(f"failmodel setup: {exc}", file=sys.stderr)
         return EXIT_FAIL
@@ -244,6 +258,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                 out_dir=out_dir,
                 progress=progress,
                 examples=args.examples,
+                backend=args.backend,
             )
         except Exception as exc:  # could not even provision: say why, go on
             print(f"failmodel verify: {design.path}: {exc}", file=sys.stderr)
@@ -314,7 +329,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     failed = 0
     spec = design.target_spec(args.variant)
     with (
-        LiveSystem(spec, redis_persistence=design.services.redis_persistence) as system,
+        LiveSystem(
+            spec,
+            redis_persistence=design.services.redis_persistence,
+            backend=args.backend,
+            images=design.services.images,
+        ) as system,
         ExampleRunner(
             system,
             workload=design.workload,

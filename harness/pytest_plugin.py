@@ -215,7 +215,11 @@ class _DesignRun:
 
         spec = self.design.target_spec(self.options.variant)
         self._system = self._exit.enter_context(
-            LiveSystem(spec, redis_persistence=self.design.services.redis_persistence)
+            LiveSystem(
+                spec,
+                redis_persistence=self.design.services.redis_persistence,
+                images=self.design.services.images,
+            )
         )
 
     @property

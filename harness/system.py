@@ -11,14 +11,13 @@ import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from harness.nemesis.nemesis import Controllable, PartnerFaults
 from harness.partner.control import PartnerControl
-from harness.partner.service import PartnerService
-from harness.provision.process import ManagedProcess
-from harness.provision.stack import Stack
-from harness.targetproc.processes import TargetProcesses
+from harness.provision.backend import StackHandle, backend_named
+from harness.targetproc.processes import TargetProcess, TargetProcesses
 from harness.targetproc.spec import TargetSpec
 from harness.toxiproxy.client import Proxy
 
@@ -27,10 +26,10 @@ STORES = ("postgres", "redis", "kafka")
 
 @dataclass(frozen=True, slots=True)
 class _Process:
-    """A managed process whose restart goes through its owner (which waits
-    for readiness), seen by the nemesis as a ``Controllable``."""
+    """A target process (local or a container) whose restart goes through its
+    owner (which waits for readiness), seen by the nemesis as a ``Controllable``."""
 
-    process: ManagedProcess
+    process: TargetProcess
     restart_fn: Callable[[], None]
 
     def crash(self) -> None:
@@ -52,18 +51,31 @@ class _Process:
 
 class LiveSystem:
     """``with LiveSystem(spec, redis_persistence=...) as system:`` starts the
-    stores the target depends on, the partner (if it does), and the target."""
+    stores the target depends on, the partner (if it does), and the target.
+
+    ``backend`` is where the stores, Toxiproxy and the partner run: ``local``
+    processes or ``containers`` (default: ``$FAILMODEL_BACKEND``, else local);
+    ``images`` replaces the containers backend's images by service. The target
+    runs as containers when its spec gives an image or a build, else as local
+    processes, whatever the backend.
+    """
 
     def __init__(
         self,
         spec: TargetSpec,
         *,
         redis_persistence: Literal["none", "aof"] = "none",
+        backend: str | None = None,
+        images: Mapping[str, str] | None = None,
     ) -> None:
         self.spec = spec
         self._stores = tuple(s for s in STORES if s in spec.dependencies)
-        self.stack = Stack(services=self._stores, redis_persistence=redis_persistence)
-        self.partner_service: PartnerService | None = None
+        chosen = backend_named(backend, images=images)
+        self.backend = chosen.name
+        self.stack: StackHandle = chosen.stack(
+            services=self._stores, redis_persistence=redis_persistence
+        )
+        self.partner_service: Any = None
         self.target: TargetProcesses | None = None
         self._controllables: dict[str, Controllable] = {}
 
@@ -82,18 +94,21 @@ class LiveSystem:
         self.stack.start()
         partner_port: int | None = None
         if "partner" in self.spec.dependencies:
-            self.partner_service = PartnerService(workdir=self.stack.workdir / "partner")
-            self.partner_service.start()
-            self.stack.register(self.partner_service.process)
+            self.partner_service = self.stack.start_partner()
             partner_port = self.partner_service.port
-        self.target = TargetProcesses(self.spec, self.stack, partner_port=partner_port)
+        if self.spec.in_container:
+            from harness.targetproc.containers import TargetContainers
+
+            self.target = TargetContainers(self.spec, self.stack, partner_port=partner_port)
+        else:
+            self.target = TargetProcesses(self.spec, self.stack, partner_port=partner_port)
         self.target.start()
         target = self.target
         # Stores first: the nemesis's final sweep restarts dead processes in
-        # this order, and a target needs its stores up to start.
+        # this order, and a target needs its stores up to start. A store (local
+        # service or container) is itself a Controllable: its restart waits until ready.
         for store in self._stores:
-            service = self.stack.service(store)
-            self._controllables[store] = _Process(service.process, service.restart)
+            self._controllables[store] = self.stack.service(store)
         for name, proc in target.processes().items():
             self._controllables[name] = _Process(proc, _bind(target.restart, name))
 
@@ -112,7 +127,10 @@ class LiveSystem:
 
     @property
     def partner_control(self) -> PartnerControl | None:
-        return self.partner_service.control if self.partner_service is not None else None
+        if self.partner_service is None:
+            return None
+        control: PartnerControl = self.partner_service.control
+        return control
 
     # -- FaultTargets: the nemesis's view ------------------------------------
 
@@ -138,7 +156,7 @@ class LiveSystem:
     def ports(self) -> dict[str, int]:
         """Every port this system listens on, by owner: Toxiproxy's API, each
         store, the partner, each replica, and each link (``link:<name>``)."""
-        ports = {"toxiproxy": self.stack.toxiproxy_server.port}
+        ports = {"toxiproxy": urlsplit(self.stack.toxiproxy.url).port or 8474}
         for store in self._stores:
             ports[store] = self.stack.service(store).port
         if self.partner_service is not None:
@@ -150,15 +168,20 @@ class LiveSystem:
         return ports
 
     def pids(self) -> dict[str, int]:
-        """The pid of every process this system runs (each leads its own group)."""
-        processes = {"toxiproxy": self.stack.toxiproxy_server.process}
+        """The pid of every process this system runs (each leads its own group);
+        in containers, the processes the harness itself runs."""
+        processes: dict[str, Any] = {}
+        toxiproxy = getattr(self.stack, "toxiproxy_server", None)
+        if toxiproxy is not None:
+            processes["toxiproxy"] = toxiproxy.process
         for store in self._stores:
             processes[store] = self.stack.service(store).process
         if self.partner_service is not None:
             processes["partner"] = self.partner_service.process
         if self.target is not None:
             processes.update(self.target.processes())
-        return {name: p.pid for name, p in processes.items() if p.pid is not None and p.alive}
+        pids = {name: getattr(p, "pid", None) for name, p in processes.items() if p.alive}
+        return {name: pid for name, pid in pids.items() if isinstance(pid, int)}
 
     def log_tails(self, names: Iterable[str] | None = None, lines: int = 30) -> dict[str, str]:
         """The last log lines of target processes, for error reports."""

@@ -166,7 +166,10 @@ class _Teller:
         self("faults")
 
 
-def replay_command(design: Design, row: Row, variant: str, profile: str, seed_: int) -> str:
+def replay_command(
+    design: Design, row: Row, variant: str, profile: str, seed_: int, backend: str = "local"
+) -> str:
+    backend_args = [] if backend == "local" else ["--backend", backend]
     return shlex.join(
         [
             "failmodel",
@@ -180,6 +183,7 @@ def replay_command(design: Design, row: Row, variant: str, profile: str, seed_: 
             profile,
             "--seed",
             str(seed_),
+            *backend_args,
         ]
     )
 
@@ -196,13 +200,16 @@ def verify_design(
     log: bool = True,
     progress: VerifyProgress | None = None,
     examples: int | None = None,
+    backend: str | None = None,
 ) -> DesignReport:
     """Run every (selected) row of ``design`` against ``variant``. The report is
     rewritten after every row, so an interrupted run keeps what it found; an
     interrupt (SIGINT, SIGTERM) ends the run early with ``interrupted`` set.
     ``database`` is the Hypothesis example database (default: in the cache).
     ``progress`` is told what happens (default: plain lines on stdout when
-    ``log``); ``examples`` overrides every row's example budget."""
+    ``log``); ``examples`` overrides every row's example budget.
+    ``backend`` runs the services as ``local`` processes or in ``containers``
+    (default: ``$FAILMODEL_BACKEND``, else local)."""
     if variant not in design.target.variants:
         raise ValueError(
             f"{design.path}: unknown variant {variant!r}; "
@@ -234,7 +241,10 @@ def verify_design(
 
     try:
         with LiveSystem(
-            design.target_spec(variant), redis_persistence=design.services.redis_persistence
+            design.target_spec(variant),
+            redis_persistence=design.services.redis_persistence,
+            backend=backend,
+            images=design.services.images,
         ) as system:
             for i, row in enumerate(chosen):
                 row_seed = base_seed + i if seed_ is None else seed_
@@ -392,7 +402,9 @@ def verify_row(
         coverage=coverage,
         counterexample=counterexample,
         seed=seed_,
-        replay_command=replay_command(design, row, variant, profile.name, seed_),
+        replay_command=replay_command(
+            design, row, variant, profile.name, seed_, getattr(system, "backend", "local")
+        ),
         error=error,
         first_failure_s=(
             None if search.first_failure_at is None else search.first_failure_at - started

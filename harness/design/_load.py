@@ -88,8 +88,12 @@ _TARGET_KEYS = (
     "settle_timeout_s",
     "late_effects_s",
     "reads",
+    "image",
+    "build",
+    "dockerfile",
 )
-_SERVICES_KEYS = ("redis_persistence",)
+_SERVICES_KEYS = ("redis_persistence", "images")
+_IMAGE_SERVICES = ("postgres", "redis", "kafka", "toxiproxy", "partner")
 _ROW_KEYS = (
     "id",
     *_ROW_TEXT,
@@ -284,7 +288,9 @@ def _read(here: _Where, path: Path) -> dict[str, Any]:
         raise here.error(f"cannot read the design file: {exc.strerror or exc}") from exc
 
 
-def _command(where: _Where, key: str, value: object, root: Path) -> tuple[str, ...]:
+def _command(
+    where: _Where, key: str, value: object, root: Path, *, container: bool = False
+) -> tuple[str, ...]:
     if (
         not isinstance(value, list)
         or not 1 <= len(value) <= MAX_ARGS
@@ -296,6 +302,15 @@ def _command(where: _Where, key: str, value: object, root: Path) -> tuple[str, .
     for arg in value:
         if "\0" in arg:
             raise where.expected(key, "an argv without NUL bytes", value)
+        placeholder = _PLACEHOLDER.search(arg)
+        if container and placeholder:
+            raise where.expected(
+                key,
+                "an argv without placeholders when the target runs in a container "
+                "(it runs inside the image)",
+                value,
+                f"; found {placeholder.group()}",
+            )
         unknown = _PLACEHOLDER.search(_KNOWN_PLACEHOLDER.sub("", arg))
         if unknown:
             raise where.expected(
@@ -314,7 +329,21 @@ def _command(where: _Where, key: str, value: object, root: Path) -> tuple[str, .
 
 def _target(where: _Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
     where.only_keys(table, _TARGET_KEYS)
-    command = _command(where, "command", table.get("command", MISSING), root)
+    image = where.text(table, "image") if "image" in table else None
+    build = (root / where.text(table, "build")).resolve() if "build" in table else None
+    if image is not None and build is not None:
+        raise where.error("give 'image' or 'build', not both")
+    dockerfile = None
+    if "dockerfile" in table:
+        if build is None:
+            raise where.error("'dockerfile' needs 'build' (the build context folder)")
+        dockerfile = (root / where.text(table, "dockerfile")).resolve()
+    container = image is not None or build is not None
+    command: tuple[str, ...] = ()
+    if not container or "command" in table:
+        command = _command(
+            where, "command", table.get("command", MISSING), root, container=container
+        )
     replicas = where.integer(table, "replicas", minimum=1, maximum=MAX_REPLICAS, default=1)
     deps = where.names(
         table, "dependencies", "dependency names", known=DEPENDENCY_ORDER, default=()
@@ -328,7 +357,7 @@ def _target(where: _Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
                 f"{', '.join(DEPENDENCY_ORDER)}) to argvs",
                 name,
             )
-        extra[name] = _command(where, f"extra.{name}", argv, root)
+        extra[name] = _command(where, f"extra.{name}", argv, root, container=container)
     variants = where.names(table, "variants", "variant names")
     bad = [v for v in variants if not is_name(v)]
     if bad:
@@ -360,6 +389,9 @@ def _target(where: _Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
         late_effects_s=where.seconds(table, "late_effects_s", default=10.0, positive=False),
         reads=cast(ReadConsistency, where.choice(table, "reads", READ_CONSISTENCY,
                                                  default="eventual")),
+        image=image,
+        build=build,
+        dockerfile=dockerfile,
     )
 
 
@@ -370,7 +402,18 @@ def _services(where: _Where, table: Mapping[str, Any], target: TargetDecl) -> Se
         raise where.expected(
             "redis_persistence", "'none' when the target has no redis dependency", persistence
         )
-    return ServicesDecl(redis_persistence=cast(RedisPersistence, persistence))
+    images = where.table(table, "images", required=False)
+    for service, image in images.items():
+        if service not in _IMAGE_SERVICES or not isinstance(image, str) or not image.strip():
+            raise where.expected(
+                "images",
+                f"a table of service = image (services: {', '.join(_IMAGE_SERVICES)})",
+                {service: image},
+            )
+    return ServicesDecl(
+        redis_persistence=cast(RedisPersistence, persistence),
+        images={k: v.strip() for k, v in images.items()},
+    )
 
 
 def _topology(target: TargetDecl) -> Topology:

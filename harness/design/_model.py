@@ -75,6 +75,11 @@ class TargetDecl:
     reads: ReadConsistency = "eventual"
     """``strong``: every read reflects every write acknowledged before it was
     sent; ``eventual``: reads are judged only against the settled state."""
+    image: str | None = None
+    """Run every process as a container of this image (docs/containers.md)."""
+    build: Path | None = None
+    """... or of the image built from this context (with ``dockerfile``)."""
+    dockerfile: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
@@ -89,6 +94,8 @@ class ServicesDecl:
     """How the harness runs the stores: ``aof`` makes Redis survive a restart."""
 
     redis_persistence: RedisPersistence = "none"
+    images: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """The containers backend's images by service, replacing those it builds."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,4 +154,7 @@ class Design:
             variant=variant,
             start_timeout_s=self.target.start_timeout_s,
             cwd=self.target.cwd,
+            image=self.target.image,
+            build=self.target.build,
+            dockerfile=self.target.dockerfile,
         )

@@ -1,22 +1,63 @@
-"""Where a stack's services run: local processes (default) or Docker containers."""
+"""Where a stack's services run: local processes (default) or containers.
+
+``backend_named("local" | "containers")`` gives a backend whose ``stack(...)``
+is a `Stack` or a `ContainerStack`; both satisfy `StackHandle`, which is all
+that `LiveSystem` and the target starters use. ``FAILMODEL_BACKEND`` names the
+default backend (``local`` when unset).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from contextlib import AbstractContextManager
-from typing import Protocol
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
 
-from harness.provision.process import ManagedProcess
+from harness.partner.control import PartnerControl
 from harness.provision.redis_service import RedisPersistence
 from harness.provision.stack import SERVICE_NAMES, Stack
 from harness.toxiproxy import Proxy, ToxiproxyClient
+
+BACKENDS = ("local", "containers")
+BACKEND_VARIABLE = "FAILMODEL_BACKEND"
+
+
+class ServiceHandle(Protocol):
+    """A store as the nemesis sees it (a local service or a container)."""
+
+    port: int
+
+    def crash(self) -> None: ...
+    def restart(self) -> None: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    @property
+    def alive(self) -> bool: ...
+
+
+class PartnerHandle(Protocol):
+    port: int
+    control: PartnerControl
 
 
 class StackHandle(Protocol):
     """What the engine needs from a started stack, whatever runs it."""
 
     @property
+    def service_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def start_seconds(self) -> dict[str, float]: ...
+
+    @property
+    def workdir(self) -> Path: ...
+
+    @property
     def toxiproxy(self) -> ToxiproxyClient: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
     def env(self) -> dict[str, str]: ...
 
@@ -24,7 +65,11 @@ class StackHandle(Protocol):
 
     def add_link(self, name: str, upstream_port: int) -> Proxy: ...
 
-    def register(self, process: ManagedProcess) -> ManagedProcess: ...
+    def register(self, process: Any) -> Any: ...
+
+    def service(self, name: str) -> Any: ...
+
+    def start_partner(self) -> Any: ...
 
 
 class Backend(Protocol):
@@ -32,7 +77,7 @@ class Backend(Protocol):
 
     def stack(
         self, *, services: Iterable[str], redis_persistence: RedisPersistence
-    ) -> AbstractContextManager[StackHandle]: ...
+    ) -> StackHandle: ...
 
 
 class LocalBackend:
@@ -49,15 +94,22 @@ class LocalBackend:
         return Stack(services=services, redis_persistence=redis_persistence)
 
 
-BACKENDS = ("local", "containers")
+def default_backend() -> str:
+    """``$FAILMODEL_BACKEND`` or ``local``."""
+    name = os.environ.get(BACKEND_VARIABLE, "").strip() or "local"
+    if name not in BACKENDS:
+        raise ValueError(f"{BACKEND_VARIABLE} must be one of {', '.join(BACKENDS)} (got {name!r})")
+    return name
 
 
-def backend_named(name: str) -> Backend:
-    """``local`` or ``containers``; the containers backend is imported only when chosen."""
+def backend_named(name: str | None = None, *, images: Mapping[str, str] | None = None) -> Backend:
+    """``local`` or ``containers`` (None: the default); the containers backend is
+    imported only when chosen. *images* replaces the containers backend's own images."""
+    name = default_backend() if name is None else name
     if name == "local":
         return LocalBackend()
     if name == "containers":
         from harness.provision.containers import ContainersBackend
 
-        return ContainersBackend()
+        return ContainersBackend(images=images)
     raise ValueError(f"'backend' must be one of {', '.join(BACKENDS)} (got {name!r})")

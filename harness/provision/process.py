@@ -248,6 +248,10 @@ class ProcessControls:
     def start(self) -> None:
         raise NotImplementedError
 
+    @property
+    def alive(self) -> bool:
+        return self.process.alive
+
     def crash(self) -> None:
         self.process.crash()
 

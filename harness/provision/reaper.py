@@ -10,6 +10,12 @@ time. Two layers clean up after a harness that died without doing so itself:
   dead (pid *and* start time, so a reused pid does not fool it) — e.g. when the
   watchdog was killed too.
 
+Containers (the containers backend, container targets) are the same story by
+label instead of process group: each carries its run id and its harness's pid
+and start time (`harness.provision.docker_api`). A run that started one says
+so in its record, and cleaning the record up removes the run's containers;
+`reap_containers` removes any container whose harness is dead, record or not.
+
 A clean exit, an exception, Ctrl-C and SIGTERM (turned into `SystemExit`) all
 unwind through the owners' ``finally`` blocks; an ``atexit`` hook kills whatever
 is still recorded as a last resort.
@@ -32,6 +38,14 @@ from types import FrameType
 from typing import Any
 
 from harness.provision import procfs
+from harness.provision.docker_api import (
+    LABEL,
+    LABEL_PID,
+    LABEL_START,
+    DockerAPI,
+    DockerUnavailable,
+    remove_run_containers,
+)
 from harness.setup.cache import cache_dir
 
 
@@ -57,8 +71,25 @@ class RunRecord:
             "groups": {},
             "tmpdirs": [],
             "watchdog_pid": None,
+            "docker": None,
         }
         self._write()
+
+    @property
+    def harness_pid(self) -> int:
+        return int(self._data["harness_pid"])
+
+    @property
+    def harness_start(self) -> int:
+        return int(self._data["harness_start"])
+
+    def use_docker(self, socket_path: Path) -> None:
+        """Note that this run starts containers on *socket_path*'s engine, so that
+        cleaning the record up (watchdog, reaper, exit) removes them."""
+        with self._lock:
+            if self._data["docker"] != str(socket_path):
+                self._data["docker"] = str(socket_path)
+                self._write()
 
     def add_group(self, pgid: int, started: int) -> None:
         with self._lock:
@@ -122,6 +153,9 @@ def clean_up(record_path: Path) -> None:
     except (FileNotFoundError, json.JSONDecodeError):
         data = {}
     kill_recorded_groups(data.get("groups", {}))
+    if data.get("docker"):
+        with contextlib.suppress(DockerUnavailable):
+            remove_run_containers(record_path.stem, Path(data["docker"]))
     for tmpdir in data.get("tmpdirs", []):
         shutil.rmtree(tmpdir, ignore_errors=True)
     record_path.with_suffix(".watchdog.log").unlink(missing_ok=True)
@@ -153,6 +187,30 @@ def reap_orphans(directory: Path | None = None) -> list[str]:
         if not log.with_name(log.name.replace(".watchdog.log", ".json")).exists():
             log.unlink(missing_ok=True)
     return reaped
+
+
+def reap_containers(socket_path: Path | None = None) -> list[str]:
+    """Remove every failmodel container whose harness is dead; return their names.
+
+    The harness is known by the pid and start time in the container's labels, so
+    this needs no run record: it also catches what a run killed with its
+    watchdog (and its record lost) left behind. No engine, nothing to do.
+    """
+    api = DockerAPI(socket_path)
+    removed: list[str] = []
+    try:
+        for container in api.containers(LABEL):
+            labels = container.get("Labels") or {}
+            try:
+                pid, started = int(labels[LABEL_PID]), int(labels[LABEL_START])
+            except (KeyError, ValueError):
+                continue  # not one of ours after all
+            if not procfs.is_running(pid, started):
+                api.remove(container["Id"])
+                removed.extend(name.lstrip("/") for name in container.get("Names", []))
+    except DockerUnavailable:
+        return removed
+    return removed
 
 
 def _start_watchdog(record: RunRecord) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from harness.provision.kafka import KafkaService
 from harness.provision.ports import LOOPBACK, free_port
@@ -22,6 +22,9 @@ from harness.provision.service import LocalService
 from harness.provision.toxiproxy_server import ToxiproxyServer
 from harness.setup.binaries import Binaries, find_binaries
 from harness.toxiproxy import Proxy, ToxiproxyClient
+
+if TYPE_CHECKING:
+    from harness.partner.service import PartnerService
 
 ServiceName = Literal["postgres", "redis", "kafka"]
 SERVICE_NAMES: tuple[ServiceName, ...] = ("postgres", "redis", "kafka")
@@ -61,6 +64,7 @@ class Stack:
         self._client: ToxiproxyClient | None = None
         self._services: dict[str, LocalService] = {}
         self._registered: list[ManagedProcess] = []
+        self._partner: PartnerService | None = None
         self.start_seconds: dict[str, float] = {}
         """Seconds from launch to ready, per service (first start, incl. initdb/format)."""
 
@@ -161,6 +165,7 @@ class Stack:
             except Exception as exc:
                 errors.append(exc)
         self._registered.clear()
+        self._partner = None
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             current_run().remove_tmpdir(self._workdir)
@@ -183,6 +188,17 @@ class Stack:
         return self.toxiproxy.create_proxy(
             name, listen=f"{LOOPBACK}:0", upstream=f"{LOOPBACK}:{upstream_port}"
         )
+
+    def start_partner(self) -> PartnerService:
+        """Start the partner service (``python -m harness.partner``), stopped with the stack."""
+        from harness.partner.service import PartnerService
+
+        if self._partner is not None:
+            raise RuntimeError("this stack's partner was already started")
+        self._partner = PartnerService(workdir=self.workdir / "partner")
+        self.register(self._partner.process)
+        self._timed("partner", self._partner.start)
+        return self._partner
 
     def register(self, process: ManagedProcess) -> ManagedProcess:
         """Have *process* (a partner, a target replica) stopped with the stack."""

@@ -45,6 +45,7 @@ def _which_path(name: str) -> Path | None:
     return None if found is None else Path(found)
 
 
+BACKENDS = ("local", "containers")
 OPTIONAL_COMPONENTS = ("chromium",)
 """Installed only when asked (``failmodel setup --with chromium``): the tests'
 headless browser for the HTML report."""
@@ -67,13 +68,18 @@ def setup(
     cache: Path | None = None,
     progress: SetupProgress | None = None,
     components: Collection[str] = (),
+    backend: str = "local",
 ) -> Binaries:
     """Install PostgreSQL, Redis, the Toxiproxy server and a Kafka broker (and
     the optional ``components``, e.g. ``chromium``); return their paths.
 
     Each step tells ``progress`` when it starts and how long it took, or that
     it was ready already; without ``progress``, plain lines go to stderr
-    unless ``quiet``."""
+    unless ``quiet``. ``backend="containers"`` also makes a Docker engine
+    answer (reused, or Debian's docker.io installed and started) and builds the
+    images of the containers backend (docs/containers.md) from those binaries."""
+    if backend not in BACKENDS:
+        raise ValueError(f"'backend' must be one of {', '.join(BACKENDS)} (got {backend!r})")
     unknown = sorted(set(components) - set(OPTIONAL_COMPONENTS))
     if unknown:
         raise SetupError(
@@ -159,4 +165,27 @@ def setup(
                     message=f"Kafka broker {KAFKA_VERSION}: ok ({kafka_dir(cache) / 'libs'})",
                 )
             )
-    return find_binaries(cache)
+        binaries = find_binaries(cache)
+        if backend == "containers":
+            _setup_containers(cache, binaries, apt, progress)
+    return binaries
+
+
+def _setup_containers(cache: Path, binaries: Binaries, apt: Apt, progress: SetupProgress) -> None:
+    """The containers backend: an engine that answers, and its images built locally."""
+    from harness.setup.engine import ensure_engine
+    from harness.setup.images import ensure_images
+
+    def say(line: str) -> None:
+        progress(SetupEvent(step="containers", state="ready", message=line))
+
+    say(f"Docker engine: {ensure_engine(cache, apt=apt, say=say)}")
+    if shutil.which("debootstrap") is None and not Path("/usr/sbin/debootstrap").exists():
+        with _step(
+            progress,
+            "debootstrap",
+            "installing Debian's debootstrap (for the base image)",
+            "debootstrap: installed",
+        ):
+            apt.install(["debootstrap"])
+    ensure_images(cache, binaries, say=say)

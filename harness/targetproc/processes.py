@@ -13,13 +13,14 @@ import http.client
 import os
 import shlex
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType, TracebackType
+from typing import Any, Protocol
 
+from harness.provision.backend import StackHandle
 from harness.provision.ports import LOOPBACK, free_port
 from harness.provision.process import ManagedProcess, ServiceStartError
-from harness.provision.stack import Stack
 from harness.targetproc.spec import TargetSpec
 from harness.toxiproxy import ToxiproxyError
 
@@ -35,6 +36,26 @@ CONTRACT_VARIABLES: frozenset[str] = frozenset(
 HEALTH_PROBE_TIMEOUT_S = 1.0
 HTTP_CONFLICT = 409
 LOG_TAIL_LINES = 40
+
+
+class TargetProcess(Protocol):
+    """One process of a target, a local ``ManagedProcess`` or a ``ContainerProcess``."""
+
+    name: str
+    argv: list[str]
+
+    @property
+    def alive(self) -> bool: ...
+    @property
+    def returncode(self) -> int | None: ...
+    def start(self) -> None: ...
+    def stop(self, timeout: float = ...) -> None: ...
+    def crash(self) -> None: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def restart(self) -> None: ...
+    def log_tail(self, lines: int = ...) -> str: ...
+    def wait_ready(self, probe: Callable[[], bool], *, timeout: float, what: str) -> float: ...
 
 
 class TargetStartError(RuntimeError):
@@ -59,7 +80,9 @@ class TargetProcesses:
     if this object is never closed.
     """
 
-    def __init__(self, spec: TargetSpec, stack: Stack, *, partner_port: int | None = None) -> None:
+    def __init__(
+        self, spec: TargetSpec, stack: StackHandle, *, partner_port: int | None = None
+    ) -> None:
         if "partner" in spec.dependencies and partner_port is None:
             raise ValueError(
                 f"target {spec.name!r} depends on 'partner': pass 'partner_port', the "
@@ -68,7 +91,7 @@ class TargetProcesses:
         self.spec = spec
         self._stack = stack
         self._partner_port = partner_port
-        self._processes: dict[str, ManagedProcess] = {}
+        self._processes: dict[str, Any] = {}
         self._ports: dict[str, int] = {}
         self._links: list[str] = []
         self.client_urls: tuple[str, ...] = ()
@@ -112,6 +135,11 @@ class TargetProcesses:
 
     def _base_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in CONTRACT_VARIABLES}
+        return {**env, **self._contract_env()}
+
+    def _contract_env(self) -> dict[str, str]:
+        """The contract's variables (section 1) other than PORT and INSTANCE_ID."""
+        env: dict[str, str] = {}
         stack_env = self._stack.env()
         for dependency in sorted(self.spec.dependencies - {"partner"}):
             variable = STORE_VARIABLES[dependency]
@@ -165,7 +193,7 @@ class TargetProcesses:
         process = self._processes[name]
         return TargetStartError(
             f"target {self.spec.name!r} process {name!r} {reason}\n"
-            f"command: {shlex.join(process.argv)}\n"
+            f"command: {shlex.join(process.argv) or '(the image command)'}\n"
             f"--- last lines of {process.log_path} ---\n{process.log_tail(LOG_TAIL_LINES)}"
         )
 
@@ -188,7 +216,7 @@ class TargetProcesses:
         if not process.alive:
             raise self._error(name, f"exited with code {process.returncode}")
 
-    def process(self, name: str) -> ManagedProcess:
+    def process(self, name: str) -> Any:
         try:
             return self._processes[name]
         except KeyError:
@@ -197,7 +225,7 @@ class TargetProcesses:
                 f"(it has {', '.join(self._processes) or 'none'})"
             ) from None
 
-    def processes(self) -> Mapping[str, ManagedProcess]:
+    def processes(self) -> Mapping[str, TargetProcess]:
         return MappingProxyType(dict(self._processes))
 
     def ports(self) -> Mapping[str, int]:

@@ -35,6 +35,11 @@ class TargetSpec:
     ``command`` is the argv of one replica; ``extra`` names further processes
     (an outbox relay, a consumer) that get the same environment, so the
     nemesis can crash or pause each one alone.
+
+    With ``image`` (a tag in the Docker engine) or ``build`` (a build context,
+    with ``dockerfile`` in it unless given), every process runs as a container
+    of that image instead (docs/containers.md); ``command`` then overrides the
+    image's command and may be empty.
     """
 
     name: str
@@ -45,13 +50,29 @@ class TargetSpec:
     variant: str = "correct"
     start_timeout_s: float = 30.0
     cwd: Path | None = None
+    image: str | None = None
+    build: Path | None = None
+    dockerfile: Path | None = None
+
+    @property
+    def in_container(self) -> bool:
+        return self.image is not None or self.build is not None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise ValueError(
                 f"TargetSpec: 'name' must be 1..64 characters [A-Za-z0-9_.-] (got {self.name!r})"
             )
-        object.__setattr__(self, "command", _command("'command'", self.command))
+        if self.image is not None and self.build is not None:
+            raise ValueError("TargetSpec: give 'image' or 'build', not both")
+        if self.image is not None and (not isinstance(self.image, str) or not self.image):
+            raise ValueError(f"TargetSpec: 'image' must be a non-empty string (got {self.image!r})")
+        if self.dockerfile is not None and self.build is None:
+            raise ValueError("TargetSpec: 'dockerfile' needs 'build' (the build context)")
+        if self.in_container and not self.command:
+            object.__setattr__(self, "command", ())
+        else:
+            object.__setattr__(self, "command", _command("'command'", self.command))
         replicas = self.replicas
         if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
             raise ValueError(f"TargetSpec: 'replicas' must be an int >= 1 (got {replicas!r})")

@@ -15,7 +15,11 @@ from harness.provision import procfs
 from harness.provision.stack import Stack
 from harness.setup import Binaries, setup
 
-StackFactory = Callable[..., Stack]
+StackFactory = Callable[..., Any]
+@pytest.fixture(scope="session")
+def backend_name() -> str:
+    """Where ``stack`` and ``make_stack`` run the services: local unless a module says both."""
+    return "local"
 
 
 @pytest.fixture(scope="session")
@@ -25,24 +29,40 @@ def binaries() -> Binaries:
 
 
 @pytest.fixture(scope="session")
-def stack(binaries: Binaries) -> Iterator[Stack]:
+def container_binaries() -> Binaries:
+    """The local binaries plus a Docker engine and the containers backend's images."""
+    return setup(quiet=True, backend="containers")
+
+
+def _stack_class(backend: str, request: pytest.FixtureRequest) -> tuple[type[Any], Binaries]:
+    if backend == "containers":
+        from harness.provision.containers import ContainerStack
+
+        return ContainerStack, request.getfixturevalue("container_binaries")
+    return Stack, request.getfixturevalue("binaries")
+
+
+@pytest.fixture(scope="session")
+def stack(backend_name: str, request: pytest.FixtureRequest) -> Iterator[Any]:
     """PostgreSQL, Redis (no persistence) and Kafka behind Toxiproxy, shared by the session.
 
     Tests must leave it healthy: heal what they break (``stack.toxiproxy.reset()``).
     """
-    with Stack(services=("postgres", "redis", "kafka"), binaries=binaries) as shared:
+    stack_class, found = _stack_class(backend_name, request)
+    with stack_class(services=("postgres", "redis", "kafka"), binaries=found) as shared:
         yield shared
 
 
 @pytest.fixture
-def make_stack(binaries: Binaries) -> Iterator[StackFactory]:
+def make_stack(backend_name: str, request: pytest.FixtureRequest) -> Iterator[StackFactory]:
     """``make_stack(services=..., redis_persistence=...)``: a started stack of one's own,
     stopped when the test ends — for tests that crash or wreck things."""
-    started: list[Stack] = []
+    started: list[Any] = []
+    stack_class, found = _stack_class(backend_name, request)
 
-    def make(**options: Any) -> Stack:
-        options.setdefault("binaries", binaries)
-        new = Stack(**options)
+    def make(**options: Any) -> Any:
+        options.setdefault("binaries", found)
+        new = stack_class(**options)
         started.append(new)
         new.start()
         return new

@@ -127,3 +127,71 @@ def test_reap_orphans_cleans_up_after_a_dead_run_only(tmp_path: Path) -> None:
         if orphan.poll() is None:
             orphan.kill()
         orphan.wait(5)
+
+
+# The same small harness on the containers backend: it reports its containers' ids.
+CONTAINER_HARNESS_SCRIPT = """
+import json, sys, time
+from harness.provision.containers import ContainerStack
+from harness.provision.reaper import current_run
+with ContainerStack(services=["postgres", "redis"]) as stack:
+    ids = [c.container_id for c in stack.containers()]
+    run = current_run()
+    record = json.loads(run.path.read_text())
+    print(json.dumps({"ids": ids, "watchdog": record["watchdog_pid"]}), flush=True)
+    time.sleep(120)
+"""
+
+
+def _running_ids(ids: list[str], *, within: float) -> set[str]:
+    """The containers of *ids* that still exist after waiting up to *within* seconds."""
+    from harness.provision.docker_api import DockerAPI
+
+    deadline = time.monotonic() + within
+    while True:
+        existing = {c["Id"] for c in DockerAPI().containers("failmodel")} & set(ids)
+        if not existing or time.monotonic() >= deadline:
+            return existing
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("watchdog", ["alive", "killed too"])
+def test_a_sigkilled_harness_leaves_no_container(
+    watchdog: str, container_binaries: Binaries
+) -> None:
+    """The watchdog removes a SIGKILLed harness's containers at once; when it was
+    killed as well, the next harness start (reap_containers) removes them."""
+    from harness.provision.reaper import reap_containers
+
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CONTAINER_HARNESS_SCRIPT],
+        env=env, stdout=subprocess.PIPE, start_new_session=True,
+    )
+    ids: list[str] = []
+    try:
+        line = _read_line(proc, timeout=120)
+        assert line, f"the harness exited early with code {proc.wait(5)}"
+        report = json.loads(line)
+        ids = report["ids"]
+        assert len(ids) == 3  # toxiproxy, postgres, redis
+        assert _running_ids(ids, within=0) == set(ids)
+        if watchdog == "killed too":
+            os.kill(report["watchdog"], signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        if watchdog == "alive":
+            assert _running_ids(ids, within=15) == set()
+        else:
+            time.sleep(1)
+            assert _running_ids(ids, within=0) == set(ids)  # nobody removed them yet
+            reap_containers()  # what the next start of a harness does
+            assert _running_ids(ids, within=5) == set()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        from harness.provision.docker_api import DockerAPI
+
+        for container_id in _running_ids(ids, within=0):  # never leak
+            DockerAPI().remove(container_id)

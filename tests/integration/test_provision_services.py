@@ -1,4 +1,7 @@
-"""Each service starts, answers through its Toxiproxy proxy, stops, and leaves nothing behind."""
+"""Each service starts, answers through its Toxiproxy proxy, stops, and leaves nothing behind.
+
+Runs on both backends: local processes and containers (docs/containers.md).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,13 @@ from collections.abc import Callable
 import psycopg
 import pytest
 import redis
+from backends import both_backends
 
+from harness.provision.docker_api import DockerAPI
 from harness.provision.stack import Stack
 
 pytestmark = pytest.mark.integration
+backend_name = both_backends()
 
 Produce = Callable[..., None]
 Consume = Callable[..., list[bytes]]
@@ -84,6 +90,13 @@ def test_a_stopped_stack_leaves_no_process_and_no_workdir(
     wait_gone: Callable[..., list[int]],
 ) -> None:
     own = make_stack(services=[service])
+    if not isinstance(own, Stack):  # containers: the service's and Toxiproxy's
+        ids = [c.container_id for c in own.containers()]
+        assert len(ids) == 2
+        own.stop()
+        remaining = {c["Id"] for c in DockerAPI().containers("failmodel")}
+        assert not remaining & set(ids)
+        return
     pids = pids_of(own)
     assert len(pids) >= 2  # the service and the Toxiproxy server
     assert list(own.env()) == [
