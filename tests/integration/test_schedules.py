@@ -116,7 +116,7 @@ def skeleton(history: History, prefix: str) -> list[Any]:
 
 REPLAYED = Schedule(
     workload="inventory",
-    setup=Setup(stock=(3, 2)),
+    setup=Setup(stock=(3, 3)),  # replicas share the stock: sku 1 lasts for orders 1, 3 and 5
     steps=(
         Batch(ops=(order(0), order(1, sku=1, node=1, client=1), order(2, qty=2, client=2))),
         StartFault(

@@ -135,6 +135,48 @@ def test_a_matcher_that_never_runs_fails(tmp_path: Path) -> None:
     assert "mutual_right_swipes_match" in violated
 
 
+def test_a_harness_error_while_replaying_makes_the_row_error_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replays of a counterexample break (here: the runner raises once the
+    search has saved its counterexample): that row is ERROR with what it found,
+    and the next row still runs."""
+    import harness.verify
+    from harness.schedule.runner import ExampleRunner
+
+    replaying = {"now": False}
+    run, save = ExampleRunner.run, harness.verify._save
+
+    def breaking_run(self: ExampleRunner, schedule: object) -> object:
+        if replaying["now"]:
+            replaying["now"] = False
+            raise RuntimeError("the target vanished during a replay")
+        return run(self, schedule)  # type: ignore[arg-type]
+
+    def saving(outcome: object) -> Path:
+        replaying["now"] = True  # the counterexample is saved just before its replays
+        return save(outcome)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ExampleRunner, "run", breaking_run)
+    monkeypatch.setattr(harness.verify, "_save", saving)
+    report = verify_design(
+        load_design(DESIGNS / "toy_shop.toml"),
+        variant="oversell",
+        profile=Profile(name="find", examples=30, shrink_s=3.0, replays=2),
+        seed_=3,
+        out_dir=tmp_path / "report",
+        database=tmp_path / "examples-db",
+        log=False,
+    )
+
+    first, second = report.rows
+    assert first.status == "ERROR", evidence(report)
+    assert first.error is not None and "replaying the counterexample broke" in first.error
+    assert first.counterexample is not None and first.counterexample.attempts == 0
+    assert second.row_id == "slow-links" and second.status in ("PASS", "FAIL"), evidence(report)
+    assert report.exit_code == 1
+
+
 def test_a_failure_found_once_is_tried_first_next_time(tmp_path: Path) -> None:
     """The example database (by default in the cache) makes regressions fast:
     a second search, with another seed, starts from the stored counterexample."""
