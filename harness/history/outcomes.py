@@ -86,6 +86,12 @@ class FinalState:
         for name in ("stock", "orders", "payments", "matches"):
             object.__setattr__(self, name, _freeze(getattr(self, name)))
 
+    def of(self, slot: str) -> Mapping[str, Any]:
+        """The settled reads of one final-read slot (``stock``, ``orders``, ...):
+        key -> answer body, or None when the target said the key does not exist."""
+        value: Mapping[str, Any] = getattr(self, slot)
+        return value
+
     def to_json(self) -> dict[str, Any]:
         return {
             "workload": self.workload,
