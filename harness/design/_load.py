@@ -7,12 +7,11 @@ a failure-model table must fail at load time, not silently test less.
 
 from __future__ import annotations
 
-import math
 import re
 import sys
 import tomllib
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -38,9 +37,8 @@ from harness.limits import (
     MAX_EXAMPLES,
     MAX_ID,
     MAX_REPLICAS,
-    MAX_SECONDS,
 )
-from harness.plain import MISSING, is_name, show
+from harness.plain import MISSING, Where, is_name, show
 from harness.schedule.coverage import INTERRUPTING
 from harness.schedule.families import Family, InvalidFamily, Topology, parse_families
 from harness.schedule.strategies import SHAPE_LIMITS, Shape
@@ -106,120 +104,6 @@ _ROW_KEYS = (
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Where:
-    """A place in one file (``target``, ``rows[2] (id 'x')``) that errors are raised from."""
-
-    path: str
-    place: str = ""
-
-    def error(self, message: str) -> InvalidDesign:
-        prefix = f"{self.path}: {self.place}: " if self.place else f"{self.path}: "
-        return InvalidDesign(prefix + message)
-
-    def expected(self, key: str, what: str, got: object, hint: str = "") -> InvalidDesign:
-        got_text = "nothing (the key is missing)" if got is MISSING else show(got)
-        return self.error(f"{key!r} must be {what} (got {got_text}){hint}")
-
-    def only_keys(self, table: Mapping[str, Any], accepted: Collection[str]) -> None:
-        unknown = sorted(set(table) - set(accepted))
-        if unknown:
-            names = ", ".join(repr(k) for k in unknown)
-            raise self.error(f"unknown key(s) {names}; accepted keys: {', '.join(accepted)}")
-
-    def table(self, table: Mapping[str, Any], key: str, *, required: bool) -> dict[str, Any]:
-        value = table.get(key, MISSING)
-        if value is MISSING and not required:
-            return {}
-        if not isinstance(value, dict):
-            raise self.expected(key, "a table", value)
-        return value
-
-    def text(self, table: Mapping[str, Any], key: str, *, default: str | None = None) -> str:
-        value = table.get(key, MISSING)
-        if value is MISSING and default is not None:
-            return default
-        if not isinstance(value, str) or not value.strip():
-            raise self.expected(key, "a non-empty string", value)
-        if "\0" in value:
-            raise self.expected(key, "a string without NUL bytes", value)
-        return value.strip()
-
-    def choice(
-        self, table: Mapping[str, Any], key: str, options: Collection[str], *, default: str = ""
-    ) -> str:
-        value = table.get(key, MISSING)
-        if value is MISSING and default:
-            return default
-        if value not in options:
-            raise self.expected(key, f"one of {', '.join(options)}", value)
-        return cast(str, value)
-
-    def integer(
-        self,
-        table: Mapping[str, Any],
-        key: str,
-        *,
-        minimum: int,
-        maximum: int,
-        default: int | None = None,
-    ) -> int:
-        value = table.get(key, MISSING)
-        if value is MISSING and default is not None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-            raise self.expected(key, f"an integer in {minimum}..{maximum}", value)
-        return value
-
-    def seconds(
-        self, table: Mapping[str, Any], key: str, *, default: float, positive: bool
-    ) -> float:
-        """A number of seconds, > 0 (or >= 0), at most ``MAX_SECONDS``."""
-        value = table.get(key, MISSING)
-        if value is MISSING:
-            return default
-        low = "> 0" if positive else ">= 0"
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value < 0
-            or (positive and value == 0)
-            or value > MAX_SECONDS
-        ):
-            raise self.expected(key, f"a number of seconds {low} and <= {MAX_SECONDS}", value)
-        return float(value)
-
-    def names(
-        self,
-        table: Mapping[str, Any],
-        key: str,
-        what: str,
-        *,
-        known: Collection[str] | None = None,
-        default: tuple[str, ...] | None = None,
-    ) -> tuple[str, ...]:
-        """A non-empty list of distinct non-empty strings, each in ``known`` if given."""
-        value = table.get(key, MISSING)
-        if value is MISSING and default is not None:
-            return default
-        hint = f"; known: {', '.join(known)}" if known is not None else ""
-        if (
-            not isinstance(value, list)
-            or not value
-            or not all(isinstance(v, str) and v for v in value)
-        ):
-            raise self.expected(key, f"a non-empty list of {what}", value, hint)
-        repeated = sorted({v for v in value if value.count(v) > 1})
-        if repeated:
-            raise self.expected(key, f"a list of distinct {what}", value, f"; repeated: {repeated}")
-        if known is not None:
-            unknown = [v for v in value if v not in known]
-            if unknown:
-                raise self.expected(key, f"a list of {what}", value, f"; unknown: {unknown}{hint}")
-        return tuple(value)
-
-
 def load_design(path: Path | str, *, root: Path | None = None) -> Design:
     """Load and validate one design file.
 
@@ -227,7 +111,7 @@ def load_design(path: Path | str, *, root: Path | None = None) -> Design:
     design file's parent's parent (designs live in ``<repo>/designs/``).
     """
     path = Path(path)
-    here = _Where(path=str(path))
+    here = Where(path=str(path), error_type=InvalidDesign)
     data = _read(here, path)
     root = (root if root is not None else path.resolve().parent.parent).resolve()
 
@@ -267,7 +151,7 @@ def load_design(path: Path | str, *, root: Path | None = None) -> Design:
     )
 
 
-def _read(here: _Where, path: Path) -> dict[str, Any]:
+def _read(here: Where, path: Path) -> dict[str, Any]:
     """The file's TOML; every way reading or parsing fails is an ``InvalidDesign``."""
     if "\0" in str(path):
         raise here.error("cannot read the design file: the path contains a NUL byte")
@@ -289,7 +173,7 @@ def _read(here: _Where, path: Path) -> dict[str, Any]:
 
 
 def _command(
-    where: _Where, key: str, value: object, root: Path, *, container: bool = False
+    where: Where, key: str, value: object, root: Path, *, container: bool = False
 ) -> tuple[str, ...]:
     if (
         not isinstance(value, list)
@@ -327,7 +211,7 @@ def _command(
     return argv
 
 
-def _target(where: _Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
+def _target(where: Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
     where.only_keys(table, _TARGET_KEYS)
     image = where.text(table, "image") if "image" in table else None
     build = (root / where.text(table, "build")).resolve() if "build" in table else None
@@ -395,7 +279,7 @@ def _target(where: _Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
     )
 
 
-def _services(where: _Where, table: Mapping[str, Any], target: TargetDecl) -> ServicesDecl:
+def _services(where: Where, table: Mapping[str, Any], target: TargetDecl) -> ServicesDecl:
     where.only_keys(table, _SERVICES_KEYS)
     persistence = where.choice(table, "redis_persistence", REDIS_PERSISTENCE, default="none")
     if persistence != "none" and "redis" not in target.dependencies:
@@ -428,7 +312,7 @@ def _topology(target: TargetDecl) -> Topology:
 
 
 def _row(
-    file: _Where,
+    file: Where,
     index: int,
     raw: object,
     workload: str,
@@ -478,7 +362,7 @@ def _row(
 
 
 def _invariants(
-    where: _Where, raw: Mapping[str, Any], workload: str, applicable: list[str]
+    where: Where, raw: Mapping[str, Any], workload: str, applicable: list[str]
 ) -> tuple[str, ...]:
     value = raw.get("invariants", MISSING)
     for name in value if isinstance(value, list) else ():
@@ -494,7 +378,7 @@ def _invariants(
 
 
 def _exercised_by(
-    where: _Where,
+    where: Where,
     raw: Mapping[str, Any],
     faults: Sequence[str],
     families: tuple[Family, ...],
@@ -539,7 +423,7 @@ def _possible_counters(families: tuple[Family, ...], target: TargetDecl) -> froz
 
 
 def _default_counters(
-    where: _Where, faults: Sequence[str], possible: frozenset[str]
+    where: Where, faults: Sequence[str], possible: frozenset[str]
 ) -> tuple[str, ...]:
     """``faults_during_*`` for a row with server-side faults, else ``retries``,
     else ``indeterminate``; a row whose faults no counter can see is refused."""
@@ -556,7 +440,7 @@ def _default_counters(
     )
 
 
-def _shape(where: _Where, table: Mapping[str, Any], target: TargetDecl) -> Shape:
+def _shape(where: Where, table: Mapping[str, Any], target: TargetDecl) -> Shape:
     shape_where = replace(where, place=f"{where.place}: shape")
     if "replicas" in table:
         raise shape_where.error(
