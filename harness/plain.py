@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 import re
 import reprlib
+import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeGuard, cast
 
 from harness.limits import MAX_SECONDS
@@ -219,3 +221,30 @@ class Where:
             if unknown:
                 raise self.expected(key, f"a list of {what}", value, f"; unknown: {unknown}{hint}")
         return tuple(value)
+
+
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def read_toml(where: Where, path: Path, what: str) -> dict[str, Any]:
+    """A TOML file (``what``: "design file", "workload file"); every way reading
+    or parsing fails is one line from ``where``."""
+    if "\0" in str(path):
+        raise where.error(f"cannot read the {what}: the path contains a NUL byte")
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        pos = _TOML_POSITION.search(str(exc))
+        line = f"line {pos.group(1)}, column {pos.group(2)}: " if pos else ""
+        raise where.error(
+            f"{line}invalid TOML: {_TOML_POSITION.sub('', str(exc)).strip()}"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise where.error(f"invalid TOML: the file is not UTF-8 ({exc})") from exc
+    except RecursionError as exc:
+        raise where.error("invalid TOML: arrays or inline tables nested too deeply") from exc
+    except ValueError as exc:  # an integer literal of thousands of digits
+        raise where.error(f"invalid TOML: {str(exc).split(';')[0]}") from exc
+    except OSError as exc:
+        raise where.error(f"cannot read the {what}: {exc.strerror or exc}") from exc
