@@ -21,7 +21,7 @@ def describe_design(design: Design) -> str:
     t = design.target
     deps = ", ".join(sorted(t.dependencies)) or "none"
     lines = [
-        f"{design.name} ({design.path}): workload {design.workload}, {t.replicas} "
+        f"{design.name} ({design.path}): workload {design.workload.name}, {t.replicas} "
         f"replica{'s' if t.replicas != 1 else ''}, dependencies {deps}",
         f"  command: {shlex.join(t.command)}",
     ]

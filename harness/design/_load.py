@@ -7,9 +7,9 @@ a failure-model table must fail at load time, not silently test less.
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +29,6 @@ from harness.design._model import (
     Row,
     ServicesDecl,
     TargetDecl,
-    Workload,
 )
 from harness.limits import (
     MAX_ARG_CHARS,
@@ -38,11 +37,14 @@ from harness.limits import (
     MAX_ID,
     MAX_REPLICAS,
 )
-from harness.plain import MISSING, Where, is_name, show
+from harness.plain import MISSING, Where, is_name, read_toml, show
 from harness.schedule.coverage import INTERRUPTING
 from harness.schedule.families import Family, InvalidFamily, Topology, parse_families
-from harness.schedule.strategies import SHAPE_LIMITS, Shape
-from invariants import APPLIES_TO, CHECKERS
+from harness.schedule.strategies import SHAPE_KEYS_LIMIT, SHAPE_LIMITS, Shape
+from harness.workload.api import Workload
+from harness.workload.builtin import BUILTIN, builtin_mismatch
+from harness.workload.toml_form import load_workload_file, workload_from_table
+from invariants import APPLIES_TO, CHECKERS, applies
 
 
 class InvalidDesign(ValueError):
@@ -53,7 +55,6 @@ _REPLICA_NAME = re.compile(r"target-\d+")
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 _KNOWN_PLACEHOLDER = re.compile(r"\{(?:python|root)\}")
 _NAME_RULE = "1..64 characters [A-Za-z0-9_.-], not . or .."
-_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 _ROW_TEXT = ("failure_mode", "can_happen", "correct_behaviour", "mechanism", "recovery")
 # What each coverage counter needs before it can ever be > 0 (see
 # harness.schedule.coverage for how each one rises).
@@ -112,14 +113,14 @@ def load_design(path: Path | str, *, root: Path | None = None) -> Design:
     """
     path = Path(path)
     here = Where(path=str(path), error_type=InvalidDesign)
-    data = _read(here, path)
+    data = read_toml(here, path, "design file")
     root = (root if root is not None else path.resolve().parent.parent).resolve()
 
     here.only_keys(data, _TOP_KEYS)
     name = here.text(data, "name")
     if not is_name(name):
         raise here.expected("name", _NAME_RULE, name)
-    workload = cast(Workload, here.choice(data, "workload", WORKLOADS))
+    workload = _workload(here, data.get("workload", MISSING), path, root)
     description = here.text(data, "description", default="")
     target = _target(replace(here, place="target"), here.table(data, "target", required=True), root)
     services = _services(
@@ -149,27 +150,6 @@ def load_design(path: Path | str, *, root: Path | None = None) -> Design:
         rows=tuple(rows),
         topology=topology,
     )
-
-
-def _read(here: Where, path: Path) -> dict[str, Any]:
-    """The file's TOML; every way reading or parsing fails is an ``InvalidDesign``."""
-    if "\0" in str(path):
-        raise here.error("cannot read the design file: the path contains a NUL byte")
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        pos = _TOML_POSITION.search(str(exc))
-        line = f"line {pos.group(1)}, column {pos.group(2)}: " if pos else ""
-        raise here.error(f"{line}invalid TOML: {_TOML_POSITION.sub('', str(exc)).strip()}") from exc
-    except UnicodeDecodeError as exc:
-        raise here.error(f"invalid TOML: the file is not UTF-8 ({exc})") from exc
-    except RecursionError as exc:
-        raise here.error("invalid TOML: arrays or inline tables nested too deeply") from exc
-    except ValueError as exc:  # an integer literal of thousands of digits
-        raise here.error(f"invalid TOML: {str(exc).split(';')[0]}") from exc
-    except OSError as exc:
-        raise here.error(f"cannot read the design file: {exc.strerror or exc}") from exc
 
 
 def _command(
@@ -315,7 +295,7 @@ def _row(
     file: Where,
     index: int,
     raw: object,
-    workload: str,
+    workload: Workload,
     target: TargetDecl,
     topology: Topology,
 ) -> Row:
@@ -339,8 +319,8 @@ def _row(
     except InvalidFamily as exc:
         raise where.error(f"'faults': {exc}") from exc
 
-    applicable = [n for n in CHECKERS if workload in APPLIES_TO[n]]
-    invariants = _invariants(where, raw, workload, applicable)
+    applicable = [n for n in CHECKERS if applies(n, workload.name)]
+    invariants = _invariants(where, raw, workload.name, applicable)
 
     exercised_by = _exercised_by(where, raw, faults, families, target)
     examples = (
@@ -355,7 +335,7 @@ def _row(
         families=families,
         invariants=invariants,
         exercised_by=exercised_by,
-        shape=_shape(where, where.table(raw, "shape", required=False), target),
+        shape=_shape(where, where.table(raw, "shape", required=False), target, workload),
         examples=examples,
         **text,
     )
@@ -440,17 +420,112 @@ def _default_counters(
     )
 
 
-def _shape(where: Where, table: Mapping[str, Any], target: TargetDecl) -> Shape:
+def _shape(
+    where: Where, table: Mapping[str, Any], target: TargetDecl, workload: Workload
+) -> Shape:
     shape_where = replace(where, place=f"{where.place}: shape")
+    accepted = (*SHAPE_LIMITS, "keys")
     if "replicas" in table:
         raise shape_where.error(
             f"'replicas' cannot be set per row: it is always target.replicas "
-            f"({target.replicas}); accepted keys: {', '.join(SHAPE_LIMITS)}"
+            f"({target.replicas}); accepted keys: {', '.join(accepted)}"
         )
-    shape_where.only_keys(table, SHAPE_LIMITS)
+    moved = [k for k in ("users", "skus", "max_stock") if k in table]
+    if moved:
+        raise shape_where.error(
+            f"{', '.join(repr(k) for k in moved)}: key counts are per kind now, "
+            f"[rows.shape.keys] <kind> = N (kinds of workload {workload.name!r}: "
+            f"{', '.join(workload.keys)}); value ranges are the workload's"
+        )
+    shape_where.only_keys(table, accepted)
     values = {
         key: shape_where.integer(table, key, minimum=low, maximum=high)
         for key, (low, high) in SHAPE_LIMITS.items()
         if key in table
     }
-    return Shape(replicas=target.replicas, **values)
+    keys: dict[str, int] = {}
+    if "keys" in table:
+        raw = table["keys"]
+        if not isinstance(raw, dict):
+            raise shape_where.expected(
+                "keys", f"a table of key kind = count (kinds: {', '.join(workload.keys)})", raw
+            )
+        keys_where = replace(shape_where, place=f"{shape_where.place}.keys")
+        keys_where.only_keys(raw, tuple(workload.keys))
+        low, high = SHAPE_KEYS_LIMIT
+        for kind in raw:
+            keys[kind] = keys_where.integer(
+                raw, kind, minimum=max(low, workload.min_keys(kind)), maximum=high
+            )
+    return Shape(replicas=target.replicas, keys=keys, **values)
+
+
+def _workload(here: Where, value: object, path: Path, root: Path) -> Workload:
+    """The design's workload: a built-in name, ``"module:NAME"`` (a Python
+    `Workload` importable from the root), ``{ file = "x.toml" }`` (relative to
+    the design file) or a ``[workload]`` table."""
+    where = replace(here, place="workload")
+    forms = (
+        f"a built-in workload ({', '.join(WORKLOADS)}), \"module:NAME\" (a Python Workload), "
+        "a [workload] table or { file = \"workload.toml\" }"
+    )
+    if isinstance(value, str):
+        if ":" in value:
+            workload = _python_workload(here, value, root)
+        elif value in BUILTIN:
+            return BUILTIN[value]
+        else:
+            raise here.expected("workload", forms, value)
+    elif isinstance(value, dict) and "file" in value:
+        where.only_keys(value, ("file",))
+        name = where.text(value, "file")
+        file = (path.parent / name) if "\0" not in name else Path(name)
+        workload = load_workload_file(file, replace(where, place=""))
+    elif isinstance(value, dict):
+        workload = workload_from_table(value, where)
+    else:
+        raise here.expected("workload", forms, value)
+    problem = builtin_mismatch(workload)
+    if problem is not None:
+        raise here.expected(
+            "workload",
+            f"a workload that keeps the operations and final reads of the built-in "
+            f"{workload.name!r} when it is named so (its invariants read them)",
+            workload.name,
+            f"; {problem}",
+        )
+    return workload
+
+
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _python_workload(here: Where, ref: str, root: Path) -> Workload:
+    """The `Workload` object ``NAME`` of module ``module`` (``"module:NAME"``),
+    imported with the design's root on ``sys.path``."""
+    module_name, _, attr = ref.partition(":")
+    if not _MODULE.fullmatch(module_name) or not attr.isidentifier():
+        raise here.expected(
+            "workload", "\"module:NAME\" (a dotted module path, ':' and a Python name)", ref
+        )
+    added = str(root) not in sys.path
+    if added:
+        sys.path.insert(0, str(root))
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # the user's module: any failure is a one-line error
+        why = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        raise here.expected(
+            "workload", f"\"module:NAME\" with a module importable from {root}", ref, f"; {why}"
+        ) from exc
+    finally:
+        if added and str(root) in sys.path:
+            sys.path.remove(str(root))
+    found = getattr(module, attr, MISSING)
+    if not isinstance(found, Workload):
+        got = "nothing" if found is MISSING else f"a {type(found).__name__}"
+        raise here.expected(
+            "workload", f"\"module:NAME\" naming a harness.workload.Workload ({ref} is {got})",
+            ref,
+        )
+    return found

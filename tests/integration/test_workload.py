@@ -242,8 +242,8 @@ def test_final_state_reads_every_touched_key(
 
     state = run(go())
     assert state.workload == "inventory"
-    assert dict(state.stock) == {keys.sku(0): {"sku": keys.sku(0), "available": 0}}
-    orders = dict(state.orders)
+    assert dict(state.of("stock")) == {keys.sku(0): {"sku": keys.sku(0), "available": 0}}
+    orders = dict(state.of("orders"))
     assert set(orders) == {keys.order_id(i) for i in (0, 1, 2, 3, 4, 9)}
     assert orders[keys.order_id(9)] is None
     statuses = sorted(
@@ -272,7 +272,7 @@ def test_final_state_leaves_unreadable_keys_absent(
                 return await read_snapshot(client, timeout_s=0.2, attempts=2, backoff_s=0.01)
 
     snapshot = run(go())
-    assert dict(snapshot.final.stock) == {}
+    assert dict(snapshot.final.of("stock")) == {}
     final = [e for e in recorder.history() if e.phase == "final" and e.type != "invoke"]
     assert [e.type for e in final] == ["info"] * 4  # two attempts at each of two replicas
     assert snapshot.unread == {

@@ -480,7 +480,7 @@ def _ints(value: Any) -> Iterator[int]:
 
 _OPS = {
     "inventory": {"order": {"sku", "qty"}, "read_order": set(), "read_stock": set()},
-    "payments": {"pay": {"amount"}, "read_payment": set()},
+    "payments": {"pay": set(), "read_payment": set()},
     "matching": {"swipe": {"swiper", "swipee", "direction"}, "read_matches": set()},
 }
 

@@ -32,7 +32,8 @@ import harness.verify
 from harness.cli import main
 from harness.schedule.families import ALL_FAMILIES, CLIENT_FAMILIES, Topology, parse_families
 from harness.schedule.model import Schedule
-from harness.schedule.strategies import SHAPE_LIMITS, Shape, schedules
+from harness.schedule.strategies import SHAPE_KEYS_LIMIT, SHAPE_LIMITS, Shape, schedules
+from harness.workload.builtin import BUILTIN
 
 EXAMPLES = int(os.environ.get("FAILMODEL_FUZZ_EXAMPLES", "0"))
 
@@ -63,7 +64,10 @@ FAMILIES = parse_families(
     ],
     TOPOLOGY,
 )
-LARGEST = Shape(**{k: high for k, (_, high) in SHAPE_LIMITS.items()})
+LARGEST = Shape(
+    **{k: high for k, (_, high) in SHAPE_LIMITS.items()},
+    keys={kind: SHAPE_KEYS_LIMIT[1] for w in BUILTIN.values() for kind in w.keys},
+)
 
 
 def valid_schedules(shape: Shape) -> st.SearchStrategy[Schedule]:
