@@ -112,7 +112,13 @@ def pytest_runtest_logreport(report):
 """
 
 
-def test_xdist_workers_run_rows_side_by_side_on_their_own_systems(shop: pytest.Pytester) -> None:
+def test_xdist_workers_run_rows_side_by_side_on_their_own_systems(
+    shop: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Run under pytest-xdist itself, this test's subprocess would inherit the
+    # worker's variables, and its controller would take itself for a worker.
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
     rows = [f"row-{i}" for i in range(4)]
     (shop.path / "designs" / "good.toml").write_text(toy_design("good", *rows))
     (shop.path / "designs" / "bad.toml").unlink()
