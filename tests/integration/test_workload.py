@@ -342,11 +342,16 @@ def test_keyspace_ids_are_valid_and_distinct_per_example() -> None:
         for kind in ("sku", "order_id", "payment_id", "swipe_id", "user")
         for i in (0, 999_999)
     ]
+    longest = KeySpace("p" * 44).id("k" * 12, 999_999)  # the longest prefix and kind
+    assert len(longest) == 64
+    ids.append(longest)
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,64}", i) for i in ids)
     assert new_run_id() != run_id
-    with pytest.raises(ValueError, match=r"'prefix' must be 1\.\.53 characters"):
+    with pytest.raises(ValueError, match=r"'prefix' must be 1\.\.44 characters"):
         KeySpace("bad prefix")
+    with pytest.raises(ValueError, match=r"kind must be 1\.\.12 characters"):
+        KeySpace("p").id("k" * 13, 0)
     with pytest.raises(ValueError, match="mode 'none' needs 'count' == 0"):
         RetryPolicy("none", 1)
     with pytest.raises(ValueError, match="'delay_s' is only for mode 'delayed'"):
