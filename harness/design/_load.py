@@ -523,7 +523,8 @@ def _python_workload(here: Where, ref: str, root: Path) -> Workload:
             sys.path.remove(str(root))
     found = getattr(module, attr, MISSING)
     if not isinstance(found, Workload):
-        got = "nothing" if found is MISSING else f"a {type(found).__name__}"
+        kind = type(found).__name__
+        got = "nothing" if found is MISSING else f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
         raise here.expected(
             "workload", f"\"module:NAME\" naming a harness.workload.Workload ({ref} is {got})",
             ref,
