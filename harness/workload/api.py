@@ -450,7 +450,7 @@ class Operation:
         if unsent:
             raise _fail(owner, "fields", "all sent, in 'path' or 'body'", unsent)
         if self.id is not None:
-            source = fields.get(self.id)
+            source = fields.get(self.id) if isinstance(self.id, str) else None
             if not isinstance(source, Key) or source.same_as is not None:
                 raise _fail(owner, "id", "None or the name of a field drawn from a Key", self.id)
         object.__setattr__(self, "ok", _answers(owner, "ok", self.ok, empty=False))

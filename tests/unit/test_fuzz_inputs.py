@@ -19,6 +19,7 @@ import pytest
 from fuzz_inputs import (
     classify_design,
     classify_schedule,
+    counter_workload,
     design_texts,
     json_values,
     mutated_schedule_json,
@@ -104,6 +105,21 @@ def test_any_json_value_is_a_schedule_or_invalid_schedule(data: object) -> None:
 @given(data=mutated_schedule_json(valid_schedules(Shape())))
 def test_mutated_schedules_are_read_or_refused(data: object) -> None:
     assert classify_schedule(data, schedule_problems) in ("ok", "refused")
+
+
+COUNTER = counter_workload()
+
+
+def counter_problems(schedule: Schedule) -> list[str]:
+    """An accepted counter schedule reads back as itself."""
+    data = schedule.to_json()
+    return [] if Schedule.from_json(data, COUNTER) == schedule else ["another schedule"]
+
+
+@fuzz(300)
+@given(data=mutated_schedule_json(schedules(COUNTER, FAMILIES, Shape())))
+def test_mutated_schedules_of_a_workload_of_ones_own_are_read_or_refused(data: object) -> None:
+    assert classify_schedule(data, counter_problems, COUNTER) in ("ok", "refused")
 
 
 @fuzz(20)
