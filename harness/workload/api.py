@@ -700,6 +700,8 @@ class Workload:
             )
         setup = self._tuple(owner, "setup", self.setup, SetupStep | PartnerDecline, MAX_SETUP)
         final = self._tuple(owner, "final", self.final, FinalRead, MAX_FINAL)
+        for name, value in (("operations", operations), ("setup", setup), ("final", final)):
+            object.__setattr__(self, name, value)
         effects = _names(owner, "effects", self.effects, check=_op_name, high=3)
         unknown_effects = [e for e in effects if e not in PARTNER_ENDPOINTS]
         if unknown_effects:

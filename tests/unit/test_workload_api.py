@@ -341,6 +341,19 @@ def test_the_toml_form_in_a_design_table_names_the_design(tmp_path: Path) -> Non
     )
 
 
+def test_lists_are_taken_as_tuples() -> None:
+    listed = Workload(
+        name="wallet",
+        keys={"account": 4, "transfer": 8},
+        setup=[SetupStep(op="open_account", each="account")],  # type: ignore[arg-type]
+        operations=[OPEN, transfer(), READ],  # type: ignore[arg-type]
+        final=[  # type: ignore[arg-type]
+            FinalRead(op="read_account", slot="accounts", keys="account", not_found="absent")
+        ],
+    )
+    assert listed == WALLET and isinstance(listed.operations, tuple)
+
+
 def test_the_built_ins_are_declared_with_the_api() -> None:
     assert set(BUILTIN) == {"inventory", "payments", "matching"}
     inventory = BUILTIN["inventory"]
