@@ -1,0 +1,268 @@
+"""The wallet's PostgreSQL: schema, accounts and the transfer algorithm of each variant.
+
+A transfer is one logical request keyed by ``transfer_id``. The correct
+algorithm claims the id, locks both accounts (in id order, so two opposite
+transfers cannot deadlock), checks the caller owns ``from`` and that the
+balance covers the amount, moves the money and records the outcome -- all in
+one transaction, so a crash at any instant leaves either nothing or
+everything, and a resend of the id finds the first outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+STATEMENT_TIMEOUT_MS = 3000
+"""Server-side cap on any statement or lock wait: no request holds a lock for long."""
+
+SCHEMA_LOCK = 774_201
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS wallet_accounts (
+    account_id text PRIMARY KEY,
+    owner      text NOT NULL,
+    balance    bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS wallet_transfers (
+    transfer_id text PRIMARY KEY,
+    caller      text NOT NULL,
+    from_id     text NOT NULL,
+    to_id       text NOT NULL,
+    amount      bigint NOT NULL,
+    status      text NOT NULL,
+    reason      text
+);
+"""
+
+
+class Conflict(Exception):
+    """An id reused with another body, or a transfer naming an account that does not exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A transfer request, as the client sent it."""
+
+    transfer_id: str
+    caller: str
+    from_id: str
+    to_id: str
+    amount: int
+
+
+Row = dict[str, Any]
+
+
+async def open_pool(url: str) -> AsyncConnectionPool[AsyncConnection[Row]]:
+    """A pool that checks connections before use (it recovers after a cut link
+    or a database restart) and waits, bounded, for the database at start."""
+    pool: AsyncConnectionPool[AsyncConnection[Row]] = AsyncConnectionPool(
+        url,
+        min_size=1,
+        max_size=8,
+        open=False,
+        timeout=4.0,
+        check=AsyncConnectionPool.check_connection,
+        kwargs={
+            "connect_timeout": 3,
+            "row_factory": dict_row,
+            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"
+            f" -c lock_timeout={STATEMENT_TIMEOUT_MS}"
+            f" -c idle_in_transaction_session_timeout={STATEMENT_TIMEOUT_MS * 2}",
+        },
+    )
+    await pool.open(wait=False)
+    return pool
+
+
+async def ensure_schema(pool: AsyncConnectionPool[AsyncConnection[Row]]) -> None:
+    """Create the tables once; replicas start together, so serialise on an advisory
+    lock, and skip the DDL when a restart finds the tables there."""
+    for attempt in range(40):
+        try:
+            async with pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT to_regclass('wallet_transfers') IS NOT NULL AS ready"
+                )
+                found = await cur.fetchone()
+                if found and found["ready"]:
+                    return
+                await conn.commit()
+                async with conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                    await conn.execute(SCHEMA)
+            return
+        except Exception:  # the store may still be unreachable: retry until start_timeout_s
+            if attempt == 39:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def open_account(
+    pool: AsyncConnectionPool[AsyncConnection[Row]], account_id: str, owner: str, balance: int
+) -> Row:
+    """Create the account if absent; the stored row either way (a resend is harmless)."""
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO wallet_accounts (account_id, owner, balance) VALUES (%s, %s, %s)"
+            " ON CONFLICT (account_id) DO NOTHING",
+            (account_id, owner, balance),
+        )
+        row = await _one(conn, "SELECT * FROM wallet_accounts WHERE account_id = %s", account_id)
+    assert row is not None
+    if row["owner"] != owner:
+        raise Conflict(f"account {account_id} exists with another owner")
+    return row
+
+
+async def account(pool: AsyncConnectionPool[AsyncConnection[Row]], account_id: str) -> Row | None:
+    async with pool.connection() as conn:
+        return await _one(conn, "SELECT * FROM wallet_accounts WHERE account_id = %s", account_id)
+
+
+async def transfer_record(
+    pool: AsyncConnectionPool[AsyncConnection[Row]], transfer_id: str
+) -> Row | None:
+    async with pool.connection() as conn:
+        return await _one(
+            conn, "SELECT * FROM wallet_transfers WHERE transfer_id = %s", transfer_id
+        )
+
+
+async def transfer(
+    pool: AsyncConnectionPool[AsyncConnection[Row]], t: Transfer, variant: str
+) -> Row:
+    """Apply ``t`` as ``variant`` does; the transfer's record (its outcome)."""
+    if variant == "two_transactions":
+        return await _debit_then_credit(pool, t)
+    async with pool.connection() as conn, conn.transaction():
+        if variant != "no_idempotency":
+            first = await _claim(conn, t)
+            if first is not None:
+                return first
+        if variant == "check_then_act":
+            accounts = await _read(conn, t)
+        else:
+            accounts = await _lock(conn, t)
+        verdict = _decide(t, accounts, check_owner=variant != "no_owner_check")
+        if verdict is None:
+            await _move(conn, t)
+        return await _record(conn, t, verdict, upsert=variant == "no_idempotency")
+
+
+async def _debit_then_credit(pool: AsyncConnectionPool[AsyncConnection[Row]], t: Transfer) -> Row:
+    """The bug: the debit and the transfer's record commit first, the credit in a
+    second transaction. A crash or a lost link between the two loses the money."""
+    async with pool.connection() as conn, conn.transaction():
+        first = await _claim(conn, t)
+        if first is not None:
+            return first
+        accounts = await _lock(conn, t)
+        verdict = _decide(t, accounts, check_owner=True)
+        if verdict is None:
+            await conn.execute(
+                "UPDATE wallet_accounts SET balance = balance - %s WHERE account_id = %s",
+                (t.amount, t.from_id),
+            )
+        record = await _record(conn, t, verdict, upsert=False)
+    if verdict is None:
+        async with pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE wallet_accounts SET balance = balance + %s WHERE account_id = %s",
+                (t.amount, t.to_id),
+            )
+    return record
+
+
+async def _claim(conn: AsyncConnection[Row], t: Transfer) -> Row | None:
+    """Insert-if-absent on transfer_id: None for a new transfer (now ours until commit),
+    else the first outcome. A concurrent claim of the same id waits for ours."""
+    cur = await conn.execute(
+        "INSERT INTO wallet_transfers (transfer_id, caller, from_id, to_id, amount, status)"
+        " VALUES (%s, %s, %s, %s, %s, 'pending') ON CONFLICT (transfer_id) DO NOTHING"
+        " RETURNING transfer_id",
+        (t.transfer_id, t.caller, t.from_id, t.to_id, t.amount),
+    )
+    if await cur.fetchone() is not None:
+        return None
+    first = await _one(conn, "SELECT * FROM wallet_transfers WHERE transfer_id = %s", t.transfer_id)
+    assert first is not None
+    if (first["caller"], first["from_id"], first["to_id"], first["amount"]) != (
+        t.caller, t.from_id, t.to_id, t.amount,
+    ):
+        raise Conflict(f"transfer {t.transfer_id} exists with another body")
+    return first
+
+
+async def _lock(conn: AsyncConnection[Row], t: Transfer) -> dict[str, Row]:
+    """Both accounts, locked in id order (no deadlock between opposite transfers)."""
+    cur = await conn.execute(
+        "SELECT * FROM wallet_accounts WHERE account_id = ANY(%s) ORDER BY account_id FOR UPDATE",
+        ([t.from_id, t.to_id],),
+    )
+    return {r["account_id"]: r for r in await cur.fetchall()}
+
+
+async def _read(conn: AsyncConnection[Row], t: Transfer) -> dict[str, Row]:
+    """The bug of check_then_act: the balance is read without a lock, so two
+    transfers from one account both see the money that only one may take."""
+    cur = await conn.execute(
+        "SELECT * FROM wallet_accounts WHERE account_id = ANY(%s)", ([t.from_id, t.to_id],)
+    )
+    return {r["account_id"]: r for r in await cur.fetchall()}
+
+
+def _decide(t: Transfer, accounts: dict[str, Row], *, check_owner: bool) -> str | None:
+    """None to go ahead, else why the transfer is refused."""
+    source, target = accounts.get(t.from_id), accounts.get(t.to_id)
+    if source is None or target is None:
+        raise Conflict(f"transfer {t.transfer_id} names an account that does not exist")
+    if check_owner and source["owner"] != t.caller:
+        return "forbidden"
+    if source["balance"] < t.amount:
+        return "insufficient_funds"
+    return None
+
+
+async def _move(conn: AsyncConnection[Row], t: Transfer) -> None:
+    await conn.execute(
+        "UPDATE wallet_accounts SET balance = balance - %s WHERE account_id = %s",
+        (t.amount, t.from_id),
+    )
+    await conn.execute(
+        "UPDATE wallet_accounts SET balance = balance + %s WHERE account_id = %s",
+        (t.amount, t.to_id),
+    )
+
+
+async def _record(conn: AsyncConnection[Row], t: Transfer, refused: str | None, *,
+                  upsert: bool) -> Row:
+    """Store the outcome: completed, or rejected with its reason (a resend finds it)."""
+    status = "completed" if refused is None else "rejected"
+    if upsert:  # no_idempotency: no claim was made; the last attempt's outcome wins
+        cur = await conn.execute(
+            "INSERT INTO wallet_transfers"
+            " (transfer_id, caller, from_id, to_id, amount, status, reason)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (transfer_id) DO UPDATE"
+            " SET status = EXCLUDED.status, reason = EXCLUDED.reason RETURNING *",
+            (t.transfer_id, t.caller, t.from_id, t.to_id, t.amount, status, refused),
+        )
+    else:
+        cur = await conn.execute(
+            "UPDATE wallet_transfers SET status = %s, reason = %s WHERE transfer_id = %s"
+            " RETURNING *",
+            (status, refused, t.transfer_id),
+        )
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def _one(conn: AsyncConnection[Row], sql: str, key: str) -> Row | None:
+    cur = await conn.execute(sql.encode(), (key,))
+    return await cur.fetchone()
