@@ -140,15 +140,13 @@ async def transfer(
     """Apply ``t`` as ``variant`` does; the transfer's record (its outcome)."""
     if variant == "two_transactions":
         return await _debit_then_credit(pool, t)
+    checked = await _read(pool, t) if variant == "check_then_act" else None
     async with pool.connection() as conn, conn.transaction():
         if variant != "no_idempotency":
             first = await _claim(conn, t)
             if first is not None:
                 return first
-        if variant == "check_then_act":
-            accounts = await _read(conn, t)
-        else:
-            accounts = await _lock(conn, t)
+        accounts = checked if checked is not None else await _lock(conn, t)
         verdict = _decide(t, accounts, check_owner=variant != "no_owner_check")
         if verdict is None:
             await _move(conn, t)
@@ -208,13 +206,15 @@ async def _lock(conn: AsyncConnection[Row], t: Transfer) -> dict[str, Row]:
     return {r["account_id"]: r for r in await cur.fetchall()}
 
 
-async def _read(conn: AsyncConnection[Row], t: Transfer) -> dict[str, Row]:
-    """The bug of check_then_act: the balance is read without a lock, so two
-    transfers from one account both see the money that only one may take."""
-    cur = await conn.execute(
-        "SELECT * FROM wallet_accounts WHERE account_id = ANY(%s)", ([t.from_id, t.to_id],)
-    )
-    return {r["account_id"]: r for r in await cur.fetchall()}
+async def _read(pool: AsyncConnectionPool[AsyncConnection[Row]], t: Transfer) -> dict[str, Row]:
+    """The bug of check_then_act: the accounts are read (validated) before the
+    transaction and without a lock, so two transfers from one account both see
+    the money that only one of them may take."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT * FROM wallet_accounts WHERE account_id = ANY(%s)", ([t.from_id, t.to_id],)
+        )
+        return {r["account_id"]: r for r in await cur.fetchall()}
 
 
 def _decide(t: Transfer, accounts: dict[str, Row], *, check_owner: bool) -> str | None:
