@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 DESIGN = ROOT / "examples" / "wallet" / "wallet.toml"
 DETECT = Profile(name="detect", examples=20, shrink_s=20.0, replays=3)
-SEARCHES = 3
+SEARCHES = 4
 PASS_ALL = Profile(name="ci", examples=8, shrink_s=20.0, replays=2)
 
 # variant -> (row expected to catch it, invariants any of which it must break)
