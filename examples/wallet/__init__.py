@@ -12,4 +12,5 @@ VARIANTS: tuple[str, ...] = (
     "two_transactions",
     "check_then_act",
     "no_owner_check",
+    "notify_in_request",
 )

@@ -9,6 +9,7 @@
 - ``GET /accounts/{account_id}``: 200 the account; 404
 - ``GET /transfers/{transfer_id}``: 200 ``{"transfer_id", "status", "reason"}``; 404
 
+A completed transfer is announced once at the partner (``notify``).
 ``caller`` stands for the authenticated user (the workload API sends no
 headers). A transfer_id sent again gets the first outcome and moves nothing.
 Anything that fails inside is a 503: the outcome is unknown to the client.
@@ -21,11 +22,11 @@ import logging
 import re
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from wallet import store
+from wallet import notify, store
 
 REQUEST_TIMEOUT_S = 8.0
 ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -77,8 +78,10 @@ def _transfer_answer(row: store.Row) -> web.Response:
     return _answer(200, body)
 
 
-def routes(pool: Pool, variant: str) -> list[web.RouteDef]:
-    """The handlers, bound to the pool and the variant under test."""
+def routes(
+    pool: Pool, variant: str, session: ClientSession, partner_url: str
+) -> list[web.RouteDef]:
+    """The handlers, bound to the pool, the partner and the variant under test."""
 
     async def put_account(request: web.Request) -> web.Response:
         account_id = request.match_info["account_id"]
@@ -109,10 +112,14 @@ def routes(pool: Pool, variant: str) -> list[web.RouteDef]:
         if t.from_id == t.to_id:
             raise _bad("from and to must differ")
         try:
-            row = await store.transfer(pool, t, variant)
+            outcome = await store.transfer(pool, t, variant)
         except store.Conflict as exc:
             return _answer(422, {"error": str(exc)})
-        return _transfer_answer(row)
+        completed = outcome.record["status"] == "completed"
+        if variant == "notify_in_request" and outcome.applied and completed:
+            await notify.in_request(session, partner_url, outcome.record, t.amount,
+                                    t.from_id, t.to_id)
+        return _transfer_answer(outcome.record)
 
     async def get_transfer(request: web.Request) -> web.Response:
         row = await store.transfer_record(pool, request.match_info["transfer_id"])
@@ -145,16 +152,17 @@ async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
         return _answer(503, {"error": type(exc).__name__})
 
 
-async def serve(port: int, database_url: str, variant: str) -> None:
+async def serve(port: int, database_url: str, partner_url: str, variant: str) -> None:
     """Listen at once; /health answers 200 only once the schema is there."""
     pool = await store.open_pool(database_url)
+    session = ClientSession(timeout=notify.TIMEOUT)
     ready = asyncio.Event()
 
     async def health(_: web.Request) -> web.Response:
         return _answer(200 if ready.is_set() else 503, {"ready": ready.is_set()})
 
     app = web.Application(middlewares=[_guard])
-    app.add_routes([web.get("/health", health), *routes(pool, variant)])
+    app.add_routes([web.get("/health", health), *routes(pool, variant, session, partner_url)])
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
@@ -165,4 +173,5 @@ async def serve(port: int, database_url: str, variant: str) -> None:
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
+        await session.close()
         await pool.close()

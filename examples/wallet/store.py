@@ -40,6 +40,14 @@ CREATE TABLE IF NOT EXISTS wallet_transfers (
     status      text NOT NULL,
     reason      text
 );
+CREATE TABLE IF NOT EXISTS wallet_outbox (
+    transfer_id text PRIMARY KEY,
+    from_id     text NOT NULL,
+    to_id       text NOT NULL,
+    amount      bigint NOT NULL,
+    sent        boolean NOT NULL DEFAULT false
+);
+CREATE INDEX IF NOT EXISTS wallet_outbox_unsent ON wallet_outbox (transfer_id) WHERE NOT sent;
 """
 
 
@@ -59,6 +67,15 @@ class Transfer:
 
 
 Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A transfer's record, and whether this request decided it (False: a
+    resend that found the first outcome)."""
+
+    record: Row
+    applied: bool
 
 
 async def open_pool(url: str) -> AsyncConnectionPool[AsyncConnection[Row]]:
@@ -90,7 +107,7 @@ async def ensure_schema(pool: AsyncConnectionPool[AsyncConnection[Row]]) -> None
         try:
             async with pool.connection() as conn:
                 cur = await conn.execute(
-                    "SELECT to_regclass('wallet_transfers') IS NOT NULL AS ready"
+                    "SELECT to_regclass('wallet_outbox_unsent') IS NOT NULL AS ready"
                 )
                 found = await cur.fetchone()
                 if found and found["ready"]:
@@ -139,8 +156,10 @@ async def transfer_record(
 
 async def transfer(
     pool: AsyncConnectionPool[AsyncConnection[Row]], t: Transfer, variant: str
-) -> Row:
-    """Apply ``t`` as ``variant`` does; the transfer's record (its outcome)."""
+) -> Outcome:
+    """Apply ``t`` as ``variant`` does. A completed transfer's notification is
+    written to the outbox in the same transaction (the relay sends it), except
+    in ``notify_in_request``, where the request handler sends it itself."""
     if variant == "two_transactions":
         return await _debit_then_credit(pool, t)
     checked = await _read(pool, t) if variant == "check_then_act" else None
@@ -148,12 +167,16 @@ async def transfer(
         if variant != "no_idempotency":
             first = await _claim(conn, t)
             if first is not None:
-                return first
+                return Outcome(first, applied=False)
         accounts = checked if checked is not None else await _lock(conn, t)
         verdict = _decide(t, accounts, check_owner=variant != "no_owner_check")
         if verdict is None:
             await _move(conn, t)
-        return await _record(conn, t, verdict, upsert=variant == "no_idempotency")
+        record = await _record(
+            conn, t, verdict, upsert=variant == "no_idempotency",
+            outbox=variant != "notify_in_request",
+        )
+    return Outcome(record, applied=True)
 
 
 CREDIT_DELAY_S = 0.3
@@ -162,7 +185,9 @@ CREDIT_DELAY_S = 0.3
 _credits: set[asyncio.Task[None]] = set()
 
 
-async def _debit_then_credit(pool: AsyncConnectionPool[AsyncConnection[Row]], t: Transfer) -> Row:
+async def _debit_then_credit(
+    pool: AsyncConnectionPool[AsyncConnection[Row]], t: Transfer
+) -> Outcome:
     """The bug: the debit and the transfer's record commit in one transaction and
     the answer goes out; the credit follows in a second transaction, a moment
     later, off the request path (to keep hot accounts' locks short). A crash or a
@@ -170,7 +195,7 @@ async def _debit_then_credit(pool: AsyncConnectionPool[AsyncConnection[Row]], t:
     async with pool.connection() as conn, conn.transaction():
         first = await _claim(conn, t)
         if first is not None:
-            return first
+            return Outcome(first, applied=False)
         accounts = await _lock(conn, t)
         verdict = _decide(t, accounts, check_owner=True)
         if verdict is None:
@@ -178,12 +203,12 @@ async def _debit_then_credit(pool: AsyncConnectionPool[AsyncConnection[Row]], t:
                 "UPDATE wallet_accounts SET balance = balance - %s WHERE account_id = %s",
                 (t.amount, t.from_id),
             )
-        record = await _record(conn, t, verdict, upsert=False)
+        record = await _record(conn, t, verdict, upsert=False, outbox=True)
     if verdict is None:
         task = asyncio.get_running_loop().create_task(_credit(pool, t))
         _credits.add(task)
         task.add_done_callback(_credits.discard)
-    return record
+    return Outcome(record, applied=True)
 
 
 async def _credit(pool: AsyncConnectionPool[AsyncConnection[Row]], t: Transfer) -> None:
@@ -262,8 +287,9 @@ async def _move(conn: AsyncConnection[Row], t: Transfer) -> None:
 
 
 async def _record(conn: AsyncConnection[Row], t: Transfer, refused: str | None, *,
-                  upsert: bool) -> Row:
-    """Store the outcome: completed, or rejected with its reason (a resend finds it)."""
+                  upsert: bool, outbox: bool) -> Row:
+    """Store the outcome: completed, or rejected with its reason (a resend finds
+    it); a completed transfer's notification goes to the outbox (``outbox``)."""
     status = "completed" if refused is None else "rejected"
     if upsert:  # no_idempotency: no claim was made; the last attempt's outcome wins
         cur = await conn.execute(
@@ -281,7 +307,29 @@ async def _record(conn: AsyncConnection[Row], t: Transfer, refused: str | None, 
         )
     row = await cur.fetchone()
     assert row is not None
+    if outbox and refused is None:
+        await conn.execute(
+            "INSERT INTO wallet_outbox (transfer_id, from_id, to_id, amount)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (transfer_id) DO NOTHING",
+            (t.transfer_id, t.from_id, t.to_id, t.amount),
+        )
     return row
+
+
+async def unsent(pool: AsyncConnectionPool[AsyncConnection[Row]], limit: int) -> list[Row]:
+    """Notifications not yet acknowledged by the partner, oldest id first."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT * FROM wallet_outbox WHERE NOT sent ORDER BY transfer_id LIMIT %s", (limit,)
+        )
+        return await cur.fetchall()
+
+
+async def mark_sent(pool: AsyncConnectionPool[AsyncConnection[Row]], transfer_id: str) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE wallet_outbox SET sent = true WHERE transfer_id = %s", (transfer_id,)
+        )
 
 
 async def _one(conn: AsyncConnection[Row], sql: str, key: str) -> Row | None:

@@ -31,6 +31,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
     "check_then_act": ("concurrent-debits", frozenset({"no_negative_balance"})),
     "two_transactions": ("crash-between-debit-and-credit", frozenset({"money_conserved"})),
     "no_owner_check": ("foreign-debit", frozenset({"owner_debits_only"})),
+    "notify_in_request": ("notification-lost-or-doubled", frozenset({"transfer_notified"})),
 }
 
 
