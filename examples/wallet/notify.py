@@ -20,7 +20,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout
 from wallet import store
 
 TIMEOUT = ClientTimeout(total=2.0)
-POLL_S = 0.1
+POLL_S = 0.5
 BACKOFF_MAX_S = 1.0
 BATCH = 20
 

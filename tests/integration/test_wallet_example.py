@@ -90,9 +90,14 @@ def test_buggy_wallet_is_caught_by_its_row(variant: str, tmp_path: Path) -> None
     assert violated & invariants, f"expected one of {sorted(invariants)}; got {sorted(violated)}"
     assert row.counterexample.reproduced >= 1, "a caught bug must reproduce at least once"
     assert report.exit_code == 1
-    # The figures of the closing note: searches, examples and seconds to the first failure.
+    # The figures of the closing note: searches, examples and seconds to the first failure
+    # (none when only the row's late-effects recheck found it).
+    found = (
+        "on the late recheck"
+        if row.first_failure_s is None
+        else f"at example {row.first_failure_example} after {row.first_failure_s:.1f} s"
+    )
     print(
-        f"\nwallet {variant}: caught by {row_id} in search {len(tries)} (seed {seed}), "
-        f"example {row.first_failure_example} after {row.first_failure_s:.1f} s; "
+        f"\nwallet {variant}: caught by {row_id} in search {len(tries)} (seed {seed}) {found}; "
         f"violated {sorted(violated)}; reproduced {row.counterexample.reproduced}"
     )
