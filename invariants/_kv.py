@@ -38,7 +38,7 @@ from invariants.linearizability import (
 from invariants.verdict import Checker, Verdict
 
 WORKLOAD: Final = "kv"
-SLOT: Final = "values"
+SLOT: Final = "kv"
 """The final-state slot of the kv workload: key -> ``{"key", "value"}``, or None (404)."""
 LINEARIZABLE_TIMEOUT_S: Final = 10.0
 """Default budget of one ``linearizable`` check (all keys of one example together)."""
