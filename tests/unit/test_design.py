@@ -246,7 +246,7 @@ def test_unknown_target_key(tmp_path: Path) -> None:
         (
             'workload = "inventory"',
             'workload = "auctions"',
-            "'workload' must be a built-in workload (inventory, payments, matching), "
+            "'workload' must be a built-in workload (inventory, payments, matching, kv), "
             '"module:NAME" (a Python Workload), a [workload] table or { file = '
             '"workload.toml" } (got \'auctions\')',
         ),
