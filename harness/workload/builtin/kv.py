@@ -14,6 +14,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from harness.limits import MAX_CHOICES
 from harness.workload.api import (
     Answer,
     DrawContext,
@@ -23,7 +24,6 @@ from harness.workload.api import (
     Operation,
     Workload,
 )
-from harness.limits import MAX_CHOICES
 
 VALUES: tuple[str, ...] = tuple(f"v{i}" for i in range(MAX_CHOICES - 1))
 """The values writes send, in order: the n-th write of an example sends ``VALUES[n]``
