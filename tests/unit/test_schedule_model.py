@@ -50,7 +50,7 @@ def every_family() -> list[str]:
 FAMILIES = parse_families(every_family(), TOPOLOGY)
 
 
-@pytest.mark.parametrize("workload", ["inventory", "payments", "matching"])
+@pytest.mark.parametrize("workload", ["inventory", "payments", "matching", "kv"])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_json_round_trip(workload: str, data: st.DataObject) -> None:
