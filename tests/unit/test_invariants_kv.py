@@ -123,6 +123,9 @@ def test_a_stale_read_is_not_linearizable_and_names_the_read_and_the_prefix() ->
     assert evidence.op_ids[0] == ids[2]
     assert f"op {ids[2]} (process 0: get() -> 'a'" in evidence.message
     assert f"orders 2 ops ({ids[0]}, {ids[1]}), leaving the state 'b'" in evidence.message
+    # The ops that led to that state are spelled out, not only numbered.
+    assert f"'b' after op {ids[0]} (process 0: put('a')," in evidence.message
+    assert f"op {ids[1]} (process 0: put('b')," in evidence.message
 
 
 def test_a_read_concurrent_with_a_write_may_see_either_value() -> None:
