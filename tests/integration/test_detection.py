@@ -73,6 +73,7 @@ CONTAINER_BUGGY = {
     "checkout": "read_then_write",
     "payments": "no_idempotency",
     "matching": "no_canonical_key",
+    "kv": "stale_cache",
 }
 
 
