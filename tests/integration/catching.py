@@ -17,7 +17,7 @@ from harness.verify import Profile, verify_design
 
 DETECT = Profile(name="detect", examples=20, shrink_s=20.0, replays=3)
 PASS_ALL = Profile(name="ci", examples=8, shrink_s=20.0, replays=2)
-SEARCHES = 3
+SEARCHES = 4
 
 
 def describe(row: RowResult) -> str:
