@@ -34,7 +34,7 @@ def cell(row: RowResult) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--designs", nargs="*", default=["checkout", "payments", "matching"])
+    parser.add_argument("--designs", nargs="*", default=["checkout", "payments", "matching", "kv"])
     parser.add_argument("--examples", type=int, default=12)
     parser.add_argument("--shrink-s", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=7)

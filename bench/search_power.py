@@ -45,6 +45,10 @@ BUGS: dict[str, dict[str, str]] = {
         "no_pair_lock": "mutual-swipe-race",
         "at_most_once_consumer": "announcement-lost",
     },
+    "kv": {
+        "stale_cache": "stale-read",
+        "read_then_write": "cas-race",
+    },
 }
 
 

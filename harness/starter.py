@@ -332,7 +332,9 @@ def starter_design(
         raise ValueError(
             f"'workload' must be one of {', '.join(STARTER_WORKLOADS)} (got {workload!r})"
         )
-    if workload == CUSTOM and name in STARTER_WORKLOADS:
+    from harness.workload.builtin import BUILTIN  # the built-ins' invariants read them
+
+    if workload == CUSTOM and (name in STARTER_WORKLOADS or name in BUILTIN):
         raise ValueError(
             f"'name' must not be a built-in workload's name with a custom workload "
             f"(got {name!r}): the workload is named after the design"

@@ -13,6 +13,7 @@ from invariants._inventory import (
     check_no_oversell,
     check_stock_accounting,
 )
+from invariants._kv import check_acknowledged_kv, check_linearizable
 from invariants._matching import (
     check_acknowledged_matches,
     check_at_most_one_match,
@@ -33,6 +34,7 @@ _ACKNOWLEDGED: Mapping[str, Checker] = {
     "inventory": check_acknowledged_orders,
     "payments": check_acknowledged_payments,
     "matching": check_acknowledged_matches,
+    "kv": check_acknowledged_kv,
 }
 
 
@@ -40,8 +42,8 @@ def check_acknowledged_writes_survive(
     history: History, final: FinalState, ledgers: Ledgers
 ) -> Verdict:
     """An acknowledged outcome (an order answered accepted, a payment answered
-    captured or declined, a swipe answered matched) holds in the final state;
-    dispatches on the workload."""
+    captured or declined, a swipe answered matched, a kv write answered 200)
+    holds in the final state; dispatches on the workload."""
     checker = _ACKNOWLEDGED.get(final.workload)
     if checker is None:
         raise ValueError(
@@ -65,6 +67,7 @@ CHECKERS: Mapping[str, Checker] = MappingProxyType(
         "match_eligibility": check_match_eligibility,
         "mutual_right_swipes_match": check_mutual_right_swipes_match,
         "every_match_announced": check_every_match_announced,
+        "linearizable": check_linearizable,
         "consistent_reads": make_consistent_reads("eventual"),
     }
 )
@@ -75,6 +78,7 @@ ALWAYS: tuple[str, ...] = ("consistent_reads",)
 _INVENTORY = frozenset({"inventory"})
 _PAYMENTS = frozenset({"payments"})
 _MATCHING = frozenset({"matching"})
+_KV = frozenset({"kv"})
 
 APPLIES_TO: Mapping[str, frozenset[str]] = MappingProxyType(
     {
@@ -90,6 +94,7 @@ APPLIES_TO: Mapping[str, frozenset[str]] = MappingProxyType(
         "match_eligibility": _MATCHING,
         "mutual_right_swipes_match": _MATCHING,
         "every_match_announced": _MATCHING,
+        "linearizable": _KV,
         "consistent_reads": _INVENTORY | _PAYMENTS | _MATCHING,
     }
 )

@@ -21,7 +21,8 @@ _VERDICT_STATUS: Final[Mapping[Status, VerdictStatus]] = {
     "not linearizable": "invalid",
     "unknown": "unknown",
 }
-_SHOWN = 8  # operations of a prefix spelled out in the evidence
+_SHOWN = 8  # operations of a prefix listed by id in the evidence
+_SPELLED = 3  # the last operations of a prefix described in words
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -176,9 +177,11 @@ def _describe(model: Model[Any, Any, Any], partition: PartitionResult) -> str:
             f"linearizable{_at_key(partition)}: {len(partition.ops)} ops, in the order "
             f"{_listed(order)}"
         )
+    # The last operations placed say what led to the state, next to the one that cannot follow.
+    last = ", ".join(op_words(op_id) for op_id in order[-_SPELLED:])
     prefix = (
         f"the longest linearizable prefix found orders {len(order)} ops ({_listed(order)}), "
-        f"leaving the state {state}"
+        f"leaving the state {state} after {last}"
         if order
         else f"no operation can come first from the initial state {state}"
     )

@@ -82,11 +82,13 @@ def test_init_refuses_an_unknown_workload(capsys: pytest.CaptureFixture[str]) ->
 def test_init_custom_writes_a_workload_skeleton_that_loads(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = tmp_path / "designs" / "kv.toml"
-    argv = ["init", "--workload", "custom", "--command", "./kv", "--name", "kv", "--out", str(out)]
+    out = tmp_path / "designs" / "store.toml"
+    argv = [
+        "init", "--workload", "custom", "--command", "./store", "--name", "store", "--out", str(out)
+    ]
     assert cli.main(argv) == 0
     printed = capsys.readouterr().out
-    assert f"kv ({out}): workload kv" in printed
+    assert f"store ({out}): workload store" in printed
     assert "operations: put (PUT /items/{item}), get (GET /items/{item}, read)" in printed
     text = out.read_text()
     assert "[workload]" in text and text.count("# EDIT:") >= 4
@@ -95,9 +97,10 @@ def test_init_custom_writes_a_workload_skeleton_that_loads(
     assert [r.slot for r in design.workload.final] == ["items"]
     assert {i for row in design.rows for i in row.invariants} == {"consistent_reads"}
     assert all(row.mechanism.startswith("EDIT: ") for row in design.rows)
-    clash = ["init", "--workload", "custom", "--command", "./kv", "--name", "inventory"]
-    assert cli.main([*clash, "--out", str(out), "--force"]) == 2
-    assert "must not be a built-in workload's name" in capsys.readouterr().err
+    for builtin in ("inventory", "kv"):
+        clash = ["init", "--workload", "custom", "--command", "./store", "--name", builtin]
+        assert cli.main([*clash, "--out", str(out), "--force"]) == 2
+        assert "must not be a built-in workload's name" in capsys.readouterr().err
 
 
 def test_verify_options_parse() -> None:
@@ -278,3 +281,25 @@ def test_rich_displays_run_on_a_terminal_and_end_with_a_line_per_step_and_row() 
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buffer.getvalue())  # terminal codes out
     assert "Kafka: done" in text and "took 2.0 s" in text
     assert "pause of target-1" in text and "client-retry" in text and "PASS" in text
+
+
+def test_the_go_example_is_inits_skeleton_edited(tmp_path: Path) -> None:
+    """docs/writing-a-target.md starts the Go example's design with `failmodel init`:
+    the [target] init writes for it is the example's, before the edits the tutorial
+    lists (the reconciler, the variants, the times), and its rows are kept or renamed."""
+    example = load_design(ROOT / "examples" / "go-payments" / "design.toml")
+    out = tmp_path / "examples" / "design.toml"
+    argv = ["init", "--workload", "payments", "--command", "{root}/go-payments/run serve"]
+    argv += ["--name", "go-payments", "--dependencies", "postgres,partner", "--out", str(out)]
+    assert cli.main(argv) == 0
+    skeleton = load_design(out)
+    assert skeleton.name == example.name and skeleton.workload == example.workload
+    assert skeleton.target.replicas == example.target.replicas
+    assert skeleton.target.dependencies == example.target.dependencies
+    assert skeleton.target.command[1:] == example.target.command[1:]
+    assert Path(skeleton.target.command[0]).name == Path(example.target.command[0]).name
+    kept = {"client-retry": "client-retry", "psp-fails-after-charge": "psp-answer-lost"}
+    example_rows = {r.id: r for r in example.rows}
+    for row in skeleton.rows:
+        if row.id in kept:
+            assert set(row.invariants) <= set(example_rows[kept[row.id]].invariants), row.id

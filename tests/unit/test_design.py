@@ -102,6 +102,21 @@ def test_real_designs_load(name: str, workload: str, extra: tuple[str, ...]) -> 
     } <= taxonomy
 
 
+def test_the_kv_design_judges_every_row_by_the_register_it_promises() -> None:
+    design = load_design(DESIGNS / "kv.toml")
+    assert design.workload is BUILTIN["kv"]
+    assert design.target.command[1:] == ("-m", "targets.kv", "serve")
+    assert design.target.dependencies == frozenset({"postgres"})
+    for row in design.rows:
+        assert set(row.invariants) == {"linearizable", "acknowledged_writes_survive"}, row.id
+    assert {row.taxonomy for row in design.rows} == {
+        "client_retry_timeout",
+        "partial_write",
+        "out_of_order",
+        "infrastructure_failure",
+    }
+
+
 # Which row catches each buggy variant: (design, variant) -> (a fault family kind or
 # token that must be in the row, or None for concurrency alone, and the invariant).
 CATCHES = [
@@ -117,6 +132,8 @@ CATCHES = [
     ("matching", "no_canonical_key", "reorder", "at_most_one_match"),
     ("matching", "no_pair_lock", "reorder", "mutual_right_swipes_match"),
     ("matching", "at_most_once_consumer", "partner:fail_before:notify", "every_match_announced"),
+    ("kv", "stale_cache", None, "linearizable"),
+    ("kv", "read_then_write", None, "linearizable"),
 ]
 
 
@@ -133,7 +150,7 @@ def test_every_buggy_variant_has_a_row_that_can_catch_it(
 
 
 def test_every_variant_of_each_real_design_is_in_the_catch_list() -> None:
-    for name in ("checkout", "payments", "matching"):
+    for name in ("checkout", "payments", "matching", "kv"):
         buggy = set(load_design(DESIGNS / f"{name}.toml").target.variants) - {"correct"}
         assert buggy == {v for n, v, _, _ in CATCHES if n == name}
 
@@ -246,7 +263,7 @@ def test_unknown_target_key(tmp_path: Path) -> None:
         (
             'workload = "inventory"',
             'workload = "auctions"',
-            "'workload' must be a built-in workload (inventory, payments, matching), "
+            "'workload' must be a built-in workload (inventory, payments, matching, kv), "
             '"module:NAME" (a Python Workload), a [workload] table or { file = '
             '"workload.toml" } (got \'auctions\')',
         ),

@@ -213,7 +213,7 @@ def test_shape_keys_are_the_workload_s_kinds(tmp_path: Path) -> None:
         ("workload = []", "'workload' must be a built-in workload"),
         ('workload = { name = "x" }', "workload: 'keys' must be a table (got nothing"),
         ('workload = { file = "" }', "workload: 'file' must be a non-empty string"),
-        ("", "'workload' must be a built-in workload (inventory, payments, matching), "
+        ("", "'workload' must be a built-in workload (inventory, payments, matching, kv), "
              '"module:NAME" (a Python Workload), a [workload] table or { file = '
              '"workload.toml" } (got nothing (the key is missing))'),
     ],

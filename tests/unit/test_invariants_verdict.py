@@ -12,6 +12,7 @@ EMPTY = {
     "inventory": FinalState(workload="inventory"),
     "payments": FinalState(workload="payments"),
     "matching": FinalState(workload="matching"),
+    "kv": FinalState(workload="kv"),
 }
 
 
@@ -43,7 +44,7 @@ def test_the_registry_names_every_invariant_of_every_workload() -> None:
     assert dict(APPLIES_TO) == {
         "no_oversell": {"inventory"},
         "stock_accounting": {"inventory"},
-        "acknowledged_writes_survive": {"inventory", "payments", "matching"},
+        "acknowledged_writes_survive": {"inventory", "payments", "matching", "kv"},
         "idempotent_retry": {"inventory"},
         "exactly_once_shipment": {"inventory"},
         "no_duplicate_charge": {"payments"},
@@ -53,6 +54,7 @@ def test_the_registry_names_every_invariant_of_every_workload() -> None:
         "match_eligibility": {"matching"},
         "mutual_right_swipes_match": {"matching"},
         "every_match_announced": {"matching"},
+        "linearizable": {"kv"},
         "consistent_reads": {"inventory", "payments", "matching"},
     }
     assert set(CHECKERS) == set(APPLIES_TO)
@@ -102,7 +104,7 @@ def test_check_rejects_an_invariant_of_another_workload() -> None:
 
 def test_acknowledged_writes_survive_on_an_unknown_workload_is_unknown() -> None:
     rec = recorder()
-    final = FinalState(workload="kv")
+    final = FinalState(workload="auction")
 
     verdict = run_checker(
         "acknowledged_writes_survive",
@@ -113,5 +115,5 @@ def test_acknowledged_writes_survive_on_an_unknown_workload_is_unknown() -> None
     )
 
     assert verdict.status == "unknown"
-    expected = "applies to workloads ['inventory', 'matching', 'payments'] (got 'kv')"
+    expected = "applies to workloads ['inventory', 'kv', 'matching', 'payments'] (got 'auction')"
     assert expected in verdict.summary

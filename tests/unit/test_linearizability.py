@@ -200,7 +200,10 @@ def test_the_evidence_names_the_longest_prefix_and_the_op_that_cannot_follow() -
     (evidence,) = verdict.evidence
     assert evidence.op_ids == (12, 10, 11)
     assert "op 12 (process 0: read() -> 1, from 4 to 5) cannot be placed" in evidence.message
-    assert "orders 2 ops (10, 11), leaving the state 2" in evidence.message
+    assert (
+        "orders 2 ops (10, 11), leaving the state 2 after op 10 (process 0: write(1), from 0 "
+        "to 1), op 11 (process 0: write(2), from 2 to 3);"
+    ) in evidence.message
 
 
 def test_a_model_whose_read_only_lies_is_an_error() -> None:

@@ -78,7 +78,7 @@ def test_the_version() -> None:
         "version must be an int in 1..2 (got 3)"
     )
     assert error({"version": 2, "workload": "auctions"}) == (
-        "workload must be one of inventory, payments, matching (got 'auctions')"
+        "workload must be one of inventory, payments, matching, kv (got 'auctions')"
     )
 
 

@@ -355,7 +355,7 @@ def test_lists_are_taken_as_tuples() -> None:
 
 
 def test_the_built_ins_are_declared_with_the_api() -> None:
-    assert set(BUILTIN) == {"inventory", "payments", "matching"}
+    assert set(BUILTIN) == {"inventory", "payments", "matching", "kv"}
     inventory = BUILTIN["inventory"]
     assert [o.name for o in inventory.drawable()] == ["order", "read_order", "read_stock"]
     assert inventory.set_up_kinds()["sku"].op == "set_stock"

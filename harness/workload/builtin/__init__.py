@@ -1,9 +1,10 @@
 """The built-in workloads: ordinary users of `harness.workload.api`.
 
 ``inventory`` is declared in TOML (``inventory.toml``, the same text a design
-could hold under ``[workload]``); ``payments`` and ``matching`` in Python, as
-they use hooks (an amount computed from the key; a draw that answers open
-swipes; a predicate on match lists).
+could hold under ``[workload]``); ``payments``, ``matching`` and ``kv`` in
+Python, as they use hooks (an amount computed from the key; a draw that
+answers open swipes; a predicate on match lists; a draw that gives every
+write a fresh value).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from types import MappingProxyType
 
 from harness.plain import Where
 from harness.workload.api import Workload
+from harness.workload.builtin.kv import KV
 from harness.workload.builtin.matching import MATCHING
 from harness.workload.builtin.payments import PAYMENTS
 from harness.workload.toml_form import load_workload_file
@@ -21,10 +23,10 @@ from harness.workload.toml_form import load_workload_file
 INVENTORY = load_workload_file(Path(__file__).with_name("inventory.toml"), Where(path=""))
 
 BUILTIN: Mapping[str, Workload] = MappingProxyType(
-    {"inventory": INVENTORY, "payments": PAYMENTS, "matching": MATCHING}
+    {"inventory": INVENTORY, "payments": PAYMENTS, "matching": MATCHING, "kv": KV}
 )
 
-__all__ = ["BUILTIN", "INVENTORY", "MATCHING", "PAYMENTS", "builtin_mismatch", "resolve"]
+__all__ = ["BUILTIN", "INVENTORY", "KV", "MATCHING", "PAYMENTS", "builtin_mismatch", "resolve"]
 
 
 def resolve(workload: Workload | str) -> Workload:
