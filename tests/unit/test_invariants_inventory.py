@@ -51,7 +51,9 @@ def test_a_correct_run_with_rejections_and_indeterminate_orders_is_valid_for_eve
         "no_oversell": 1,
         "stock_accounting": 1,
         "acknowledged_writes_survive": 1,
-        "idempotent_retry": 4,
+        # Only orders with a definite answer have answers to agree: o-3 (info) and
+        # o-4 (open) give idempotency nothing to examine.
+        "idempotent_retry": 2,
         "exactly_once_shipment": 4,
     }
 

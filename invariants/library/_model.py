@@ -1,0 +1,499 @@
+"""The vocabulary every invariant type is declared in.
+
+- ``Final(slot, read, key)``: where the settled state of a key is: a slot of
+  the ``FinalState`` (``final.of(slot)``), filled by the final reads ``read``
+  whose body field ``key`` names the key (cited as evidence).
+- ``Requests(op, id, final, ...)``: the logical requests of one write: its
+  attempts grouped by the body field ``id`` (resends reuse it). A request's
+  *fate* is what its final record shows (``status`` in ``accepted``), or,
+  without a final read, what its answers said.
+- ``Scope(requests, key)``: the keys an invariant is about: the key of each
+  request (body ``key`` fields, ``unordered`` for a pair), with the requests'
+  attempts and the final reads of the key's members as evidence.
+- Item sources, the things an invariant counts: ``Accepted`` (requests that
+  took effect), ``Answered`` (what ok answers name), ``Listed`` (entries of a
+  list read per member), ``Effects`` (partner ledger entries) and ``Mutual``
+  (pairs whose ops both ways were acknowledged).
+
+Indeterminate operations are never guessed: a request answered only ``info``
+and not read at the end has fate ``unknown``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Literal, TypeAlias
+
+from harness.history import FinalState, History, Ledgers, Operation
+from invariants._common import NOT_FOUND
+from invariants.library._index import EffectIndex, Index, Key, effects_of, index_of, key_of
+
+Fate: TypeAlias = Literal["accepted", "waiting", "refused", "unknown"]
+INF = math.inf
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+_ABSENT = object()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Final:
+    """A slot of the final state and the final read that fills it (``read`` ops
+    whose body field ``key`` names the key; their op ids are cited as evidence)."""
+
+    slot: str
+    read: str = ""
+    key: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Requests:
+    """The logical requests of the write ``op``: attempts grouped by body field ``id``.
+
+    With ``final``, a request's fate is its final record: ``accepted`` when
+    the record's ``status`` is in ``accepted``; ``waiting`` (time may still
+    change it) for a 404 or a status in ``waiting``; ``refused`` for any other
+    status; ``unknown`` when the final read was indeterminate. Without
+    ``final`` its answers decide: ``ok`` accepted, ``fail`` refused, else unknown.
+    """
+
+    op: str
+    id: str
+    final: Final | None = None
+    status: str = "status"
+    accepted: tuple[str, ...] = ("accepted",)
+    waiting: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scope:
+    """The keys an invariant is about: each request's key (body ``key`` fields,
+    the request id when empty; ``unordered`` for a pair of users)."""
+
+    requests: Requests
+    key: tuple[str, ...] = ()
+    unordered: bool = False
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.key or (self.requests.id,)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Accepted:
+    """Requests as items, with their fate; ``id`` names a field of the final
+    record that identifies the item (a charge_id), else the request id."""
+
+    requests: Requests
+    key: tuple[str, ...] = ()
+    unordered: bool = False
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Answered:
+    """What the ok answers of ``op`` name: answer field ``id`` (a match_id, a
+    charge_id), keyed by request body fields ``key``; only answers whose
+    fields equal ``when`` (e.g. ``{"matched": True}``) and that name an id."""
+
+    op: str
+    id: str
+    key: tuple[str, ...]
+    unordered: bool = False
+    when: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Listed:
+    """Entries of a list read per member (``final``: member -> its list, or a
+    body whose field ``entries`` is the list): entry field ``id`` identifies
+    the item, entry field ``key`` names its members (a list, e.g. the two
+    users of a match). An entry belongs in the list of each of its members."""
+
+    final: Final
+    id: str
+    key: str
+    entries: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Effects:
+    """Partner effects of ``kind``, keyed by body fields ``key``; the item id is
+    body field ``id`` (a message's match_id), else the effect id. Only effects
+    whose key names a member of a key of the scope count (the partner serves
+    every example)."""
+
+    kind: str
+    key: tuple[str, ...]
+    unordered: bool = False
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mutual:
+    """Keys whose ops ``op`` were acknowledged (ok) both ways: an ok op with key
+    (a, b) and one with (b, a), both with body fields equal to ``where``."""
+
+    op: str
+    key: tuple[str, str]
+    where: Mapping[str, Any] = field(default_factory=dict)
+
+
+Source: TypeAlias = Accepted | Answered | Listed | Effects | Mutual
+
+
+@dataclass(slots=True)
+class Request:
+    """Every attempt at one logical request; the final reads of its record."""
+
+    id: str
+    ops: list[Operation]
+    oks: list[int]
+    fails: list[int]
+    reads: list[int]
+
+    @property
+    def body(self) -> Mapping[str, Any]:
+        """What the first attempt asked (resends send the same body)."""
+        value: Mapping[str, Any] = self.ops[0].invoke.value["body"]
+        return value
+
+    @property
+    def ids(self) -> list[int]:
+        """Every attempt, then the final reads."""
+        return [*(op.invoke.op_id for op in self.ops), *self.reads]
+
+    @property
+    def sent(self) -> float:
+        return self.ops[0].invoke.time
+
+    @property
+    def acked_at(self) -> float:
+        """When the first ok answer came (inf when none did)."""
+        return min((op.end_time for op in self.ops if op.outcome == "ok"), default=INF)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One thing an invariant counts: an id, a key, its fields and the ops it rests on.
+
+    ``name`` is its own name when that is not its id (an effect's id when the
+    item is linked by a field of it); ``at`` is the latest moment it was
+    decided (the first ok answer that named it; inf when only the final state
+    or a ledger shows it); ``seen`` when a partner recorded it (its clock);
+    ``fate`` and ``status`` what its final record says (``accepted`` for
+    anything seen).
+    """
+
+    id: str
+    key: Key
+    body: Mapping[str, Any]
+    ops: tuple[int, ...]
+    origin: Literal["request", "answer", "final", "effect", "pair"]
+    at: float = INF
+    fate: Fate = "accepted"
+    status: str = ""
+    record: Mapping[str, Any] | None = None
+    name: str = ""
+    seen: float | None = None
+    sent: float = -INF
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+class Context:
+    """What one checker call reads: the history's and ledger's shared indexes
+    and the final state."""
+
+    __slots__ = ("effects", "final", "history", "index")
+
+    def __init__(self, history: History, final: FinalState, ledgers: Ledgers) -> None:
+        self.history = history
+        self.final = final
+        self.index: Index = index_of(history)
+        self.effects: EffectIndex = effects_of(ledgers)
+
+    def requests(self, spec: Requests) -> dict[str, Request]:
+        """The logical requests of ``spec``, by id, in order of their first attempt."""
+        return self.index.memo(
+            ("requests", spec.op, spec.id, spec.final), lambda: self._requests(spec)
+        )
+
+    def _requests(self, spec: Requests) -> dict[str, Request]:
+        out: dict[str, Request] = {}
+        get = out.get
+        for op in self.index.judged(spec.op):
+            value = op.invoke.value["body"].get(spec.id)
+            if value is None:
+                continue
+            name = value if isinstance(value, str) else str(value)
+            request = get(name)
+            if request is None:
+                request = out[name] = Request(name, [], [], [], [])
+            request.ops.append(op)
+            completion = op.completion
+            if completion is not None:
+                if completion.type == "ok":
+                    request.oks.append(op.invoke.op_id)
+                elif completion.type == "fail":
+                    request.fails.append(op.invoke.op_id)
+        final = spec.final
+        if final is not None and final.read:
+            reads = self.index.by(final.read, final.key)
+            for name, request in out.items():
+                request.reads = [op.invoke.op_id for op in reads.get(name, ())]
+        return out
+
+    def grouped(self, spec: Requests, field: str) -> dict[str, list[Request]]:
+        """The requests of ``spec`` by the text of their first attempt's body ``field``."""
+
+        def build() -> dict[str, list[Request]]:
+            out: dict[str, list[Request]] = {}
+            for request in self.requests(spec).values():
+                value = request.body.get(field)
+                if value is not None:
+                    out.setdefault(str(value), []).append(request)
+            return out
+
+        return self.index.memo(("grouped", spec.op, spec.id, spec.final, field), build)
+
+    def slot(self, final: Final) -> Mapping[str, Any]:
+        """The settled reads of a final slot: key -> body, or None for a 404."""
+        return self.final.of(final.slot)
+
+    def reads(self, final: Final, key: str) -> list[int]:
+        return self.index.reads(final.read, final.key, key)
+
+    def fate(self, spec: Requests, request: Request) -> tuple[Fate, str, Mapping[str, Any] | None]:
+        """What became of ``request``: its fate, the status to show, and its final record."""
+        if spec.final is None:
+            if request.oks:
+                return "accepted", "answered ok", None
+            if request.fails:
+                return "refused", "refused", None
+            return "unknown", "unanswered", None
+        record = self.slot(spec.final).get(request.id, _ABSENT)
+        if record is _ABSENT:
+            return "unknown", "", None
+        if record is None:
+            return "waiting", NOT_FOUND, None
+        status = str(record.get(spec.status))
+        if status in spec.accepted:
+            return "accepted", status, record
+        return ("waiting" if status in spec.waiting else "refused"), status, record
+
+    # --- scopes -------------------------------------------------------------------
+
+    def scope(self, scope: Scope) -> dict[Key, list[Operation]]:
+        """The scope's keys, each with the attempts of the requests that name it."""
+        return self.index.by_key(scope.requests.op, scope.fields, scope.unordered)
+
+    def evidence(self, scope: Scope | None, finals: Sequence[Final], key: Key) -> list[int]:
+        """The ops a key rests on: the attempts that name it, then the final
+        reads of each of its members."""
+        ids = (
+            [op.invoke.op_id for op in self.scope(scope).get(key, ())] if scope is not None else []
+        )
+        for final in finals:
+            for member in key:
+                ids.extend(self.reads(final, member))
+        return ids
+
+    # --- items ----------------------------------------------------------------------
+
+    def items(
+        self, source: Source, scope: Scope | None = None, finals: Sequence[Final] = ()
+    ) -> list[Item]:
+        """The items ``source`` yields (see each source's docstring)."""
+        if isinstance(source, Accepted):
+            return self._accepted(source, finals)
+        if isinstance(source, Answered):
+            return self._answered(source)
+        if isinstance(source, Listed):
+            return self._listed(source)
+        if isinstance(source, Effects):
+            return self._effects(source, scope)
+        return self._mutual(source)
+
+    def _accepted(self, source: Accepted, finals: Sequence[Final]) -> list[Item]:
+        spec = source.requests
+        fields = source.key or (spec.id,)
+        out = []
+        for request in self.requests(spec).values():
+            fate, status, record = self.fate(spec, request)
+            body = request.body
+            if not all(name in body for name in fields):
+                continue
+            name = request.id
+            if source.id:
+                named = record.get(source.id) if record is not None else None
+                name = "" if named is None else str(named)
+            out.append(
+                Item(
+                    id=name,
+                    key=key_of([body[n] for n in fields], source.unordered),
+                    body=body,
+                    ops=tuple(request.ids),
+                    origin="request",
+                    at=request.acked_at,
+                    sent=request.sent,
+                    fate=fate,
+                    status=status,
+                    record=record,
+                )
+            )
+        return out
+
+    def _answered(self, source: Answered) -> list[Item]:
+        """One item per (id, key), resting on every ok answer that named it."""
+        out: dict[tuple[str, Key], Item] = {}
+        for op in self.index.judged(source.op):
+            completion = op.completion
+            if completion is None or completion.type != "ok":
+                continue
+            said = completion.value.get("body") or EMPTY
+            if not isinstance(said, Mapping) or said.get(source.id) is None:
+                continue
+            if any(said.get(k) != v for k, v in source.when.items()):
+                continue
+            body = op.invoke.value["body"]
+            if not all(name in body for name in source.key):
+                continue
+            item_id = str(said[source.id])
+            key = key_of([body[n] for n in source.key], source.unordered)
+            seen = out.get((item_id, key))
+            if seen is not None:
+                at, sent = min(seen.at, op.end_time), min(seen.sent, op.invoke.time)
+                ops = (*seen.ops, op.invoke.op_id)
+                out[(item_id, key)] = replace(seen, ops=ops, at=at, sent=sent)
+                continue
+            out[(item_id, key)] = Item(
+                id=item_id,
+                key=key,
+                body={**body, **said},
+                ops=(op.invoke.op_id,),
+                origin="answer",
+                at=op.end_time,
+                sent=op.invoke.time,
+            )
+        return list(out.values())
+
+    def _listed(self, source: Listed) -> list[Item]:
+        out: dict[tuple[str, Key], Item] = {}
+        for listed in self.slot(source.final).values():
+            for entry in self.entries(source, listed):
+                if entry.get(source.id) is None or entry.get(source.key) is None:
+                    continue
+                item_id = str(entry[source.id])
+                key = key_of([entry[source.key]], unordered=True)
+                if (item_id, key) not in out:
+                    out[(item_id, key)] = Item(
+                        id=item_id, key=key, body=entry, ops=(), origin="final"
+                    )
+        return list(out.values())
+
+    @staticmethod
+    def entries(source: Listed, listed: Any) -> Sequence[Mapping[str, Any]]:
+        """The entries of one member's list (a body or the list itself)."""
+        if listed is None:
+            return ()
+        if isinstance(listed, Mapping):
+            listed = listed.get(source.entries, ()) if source.entries else ()
+        return [e for e in listed if isinstance(e, Mapping)]
+
+    def unread(self, listed: Listed, members: Iterable[str]) -> list[str]:
+        """The members whose final list read was indeterminate."""
+        slot = self.slot(listed.final)
+        return [m for m in dict.fromkeys(members) if m not in slot]
+
+    def _effects(self, source: Effects, scope: Scope | None) -> list[Item]:
+        members = None
+        if scope is not None:
+            members = {m for key in self.scope(scope) for m in key}
+        out = []
+        for key, effects in self.effects.by_key(source.kind, source.key, source.unordered).items():
+            if members is not None and not members.intersection(key):
+                continue
+            for e in effects:
+                named = e.body.get(source.id) if source.id else e.effect_id
+                if named is None:
+                    continue
+                out.append(
+                    Item(
+                        id=str(named),
+                        key=key,
+                        body=e.body,
+                        ops=(),
+                        origin="effect",
+                        name=e.effect_id,
+                        seen=e.time,
+                    )
+                )
+        return out
+
+    def _mutual(self, source: Mutual) -> list[Item]:
+        directed = self.index.by_key(source.op, source.key)
+        out = []
+        for (a, b), ops in directed.items():
+            if a >= b:
+                continue  # each unordered pair once, from its sorted direction
+            there = _acked(ops, source.where)
+            back = _acked(directed.get((b, a), ()), source.where)
+            if there and back:
+                out.append(
+                    Item(
+                        id="",
+                        key=(a, b),
+                        body={"ops": (*there, *back)},
+                        ops=(*there, *back),
+                        origin="pair",
+                    )
+                )
+        return out
+
+
+def merged(items: Iterable[Item]) -> list[Item]:
+    """Items with the same id and key as one: decided at the earliest, sent at
+    the earliest, resting on every op (an answered match also in the final lists)."""
+    out: dict[tuple[str, Key], Item] = {}
+    for item in items:
+        seen = out.get((item.id, item.key))
+        if seen is None:
+            out[(item.id, item.key)] = item
+            continue
+        first = seen if seen.origin == "answer" or item.origin != "answer" else item
+        out[(item.id, item.key)] = replace(
+            first,
+            ops=tuple(dict.fromkeys((*seen.ops, *item.ops))),
+            at=min(seen.at, item.at),
+            sent=min(seen.sent, item.sent),
+        )
+    return list(out.values())
+
+
+def hidden(ctx: Context, listed: Listed, scope: Scope | None) -> list[str]:
+    """Members whose final list reads were indeterminate, when there are enough
+    of them to make up a key of the scope among themselves (then items of
+    that list may be unseen: an item with a member who was read is in that
+    member's list)."""
+    if scope is None:
+        return []
+    slot = ctx.slot(listed.final)
+    members = dict.fromkeys(m for key in ctx.scope(scope) for m in key)
+    unread = [m for m in members if m not in slot]
+    return unread if len(unread) >= len(scope.fields) else []
+
+
+def _acked(ops: Iterable[Operation], where: Mapping[str, Any]) -> list[int]:
+    return [
+        op.invoke.op_id
+        for op in ops
+        if op.outcome == "ok" and all(op.invoke.value["body"].get(k) == v for k, v in where.items())
+    ]
+
+
+def matches(body: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
+    return all(body.get(k) == v for k, v in where.items())
