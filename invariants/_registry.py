@@ -27,6 +27,7 @@ from invariants._payments import (
     check_no_unrecorded_money,
 )
 from invariants._reads import ReadConsistency, make_consistent_reads
+from invariants.library import sharing
 from invariants.verdict import Checker, Verdict, run_checker
 
 _ACKNOWLEDGED: Mapping[str, Checker] = {
@@ -105,7 +106,8 @@ def check(
 ) -> tuple[Verdict, ...]:
     """Run the named checkers in order. Every name must be in ``CHECKERS`` and
     apply to ``final.workload``; a checker that crashes yields ``unknown``.
-    ``reads`` is the design's read promise, which ``consistent_reads`` judges."""
+    ``reads`` is the design's read promise, which ``consistent_reads`` judges.
+    The checkers share one index of the history and of the ledger."""
     wanted = tuple(names)
     for name in wanted:
         if name not in CHECKERS:
@@ -120,4 +122,5 @@ def check(
             )
     checkers = dict(CHECKERS)
     checkers["consistent_reads"] = make_consistent_reads(reads)
-    return tuple(run_checker(n, checkers[n], history, final, ledgers) for n in wanted)
+    with sharing():
+        return tuple(run_checker(n, checkers[n], history, final, ledgers) for n in wanted)

@@ -11,10 +11,17 @@ Views are built lazily, on first use, and memoised: the operations (invokes
 paired with completions), operations by ``f``, by the value of body fields,
 the final reads of the last settle snapshot, and effects by kind and body
 fields.
+
+``sharing()`` also pauses Python's cyclic garbage collector while the
+checkers run: the index allocates millions of small objects and no cycles,
+and the collector's passes over them cost several times the work itself
+(building 10^6 operations: 2.5 s with it, 0.4 s without). Reference
+counting still frees everything; the collector is restored on exit.
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,11 +40,16 @@ _SHARED: ContextVar[dict[int, tuple[object, object]] | None] = ContextVar(
 
 @contextmanager
 def sharing() -> Iterator[None]:
-    """Within the block, one index per history (and per ledger) is built and shared."""
+    """Within the block, one index per history (and per ledger) is built and
+    shared, and the cyclic garbage collector is paused."""
     token = _SHARED.set({})
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
+        if collecting:
+            gc.enable()
         _SHARED.reset(token)
 
 
@@ -69,11 +81,16 @@ def key_of(values: Sequence[Any], unordered: bool = False) -> Key:
     ``unordered`` sorts them (an unordered pair, a set of members)."""
     out: list[str] = []
     for value in values:
-        if isinstance(value, list | tuple):
-            out.extend(str(v) for v in value)
+        kind = type(value)
+        if kind is str:
+            out.append(value)
+        elif kind is tuple or kind is list:
+            out.extend(v if type(v) is str else str(v) for v in value)
         else:
             out.append(str(value))
-    return tuple(sorted(out)) if unordered else tuple(out)
+    if unordered:
+        out.sort()
+    return tuple(out)
 
 
 def _body(op: Operation) -> Mapping[str, Any]:
@@ -84,13 +101,14 @@ def _body(op: Operation) -> Mapping[str, Any]:
 class Index:
     """Lazily built, memoised views of one history (see the module docstring)."""
 
-    __slots__ = ("_by_f", "_last", "_memo", "_ops", "history")
+    __slots__ = ("_by_f", "_last", "_memo", "_ops", "_single", "history")
 
     def __init__(self, history: History) -> None:
         self.history = history
         self._ops: tuple[Operation, ...] | None = None
         self._by_f: dict[str, list[Operation]] | None = None
         self._last: int | None = None
+        self._single = True
         self._memo: dict[Hashable, Any] = {}
 
     @property
@@ -120,12 +138,17 @@ class Index:
     def last_snapshot(self) -> int:
         """The settle snapshot the final state was read in: the last one (0 when none)."""
         if self._last is None:
-            last = 0
-            for op in self.ops:
-                if op.invoke.phase == "final":
-                    last = max(last, int(op.invoke.value.get("snapshot") or 0))
-            self._last = last
+            self._snapshots()
+        assert self._last is not None
         return self._last
+
+    def _snapshots(self) -> None:
+        snapshots: set[int] = set()
+        for op in self.ops:
+            if op.invoke.phase == "final":
+                snapshots.add(int(op.invoke.value.get("snapshot") or 0))
+        self._last = max(snapshots, default=0)
+        self._single = len(snapshots) <= 1
 
     def judged(self, f: str) -> list[Operation]:
         """Operations ``f`` that the final state rests on: the setup and main
@@ -134,9 +157,9 @@ class Index:
 
     def _judged(self, f: str) -> list[Operation]:
         ops = self.of(f)
-        if not any(op.invoke.phase == "final" for op in ops):
-            return ops
         last = self.last_snapshot
+        if self._single or not any(op.invoke.phase == "final" for op in ops):
+            return ops  # one snapshot (or none): every final read is judged
         return [
             op
             for op in ops
@@ -170,12 +193,21 @@ class Index:
         )
 
     def _by_key(self, f: str, fields: Key, unordered: bool) -> dict[Key, list[Operation]]:
+        if len(fields) == 1 and not unordered:
+            return {(name,): ops for name, ops in self.by(f, fields[0]).items()}
         out: dict[Key, list[Operation]] = {}
+        get = out.get
         for op in self.judged(f):
             body = _body(op)
-            if not all(name in body for name in fields):
+            try:
+                key = key_of([body[name] for name in fields], unordered)
+            except KeyError:
                 continue
-            out.setdefault(key_of([body[name] for name in fields], unordered), []).append(op)
+            group = get(key)
+            if group is None:
+                out[key] = [op]
+            else:
+                group.append(op)
         return out
 
     def reads(self, f: str, field: str, key: str) -> list[int]:
@@ -192,6 +224,22 @@ class Index:
             return value  # type: ignore[no-any-return]
         built = build()
         memo[key] = built
+        return built
+
+    def memo_on(self, key: Hashable, subjects: tuple[object, ...], build: Callable[[], T]) -> T:
+        """A view derived from this history and ``subjects`` (a final state, a
+        ledger, the specs it is made of), built once per same objects."""
+        memo = self._memo
+        held = memo.get(key)
+        if (
+            held is not None
+            and len(held[0]) == len(subjects)
+            and all(a is b for a, b in zip(held[0], subjects, strict=True))
+        ):
+            value: Any = held[1]
+            return value  # type: ignore[no-any-return]
+        built = build()
+        memo[key] = (subjects, built)
         return built
 
 

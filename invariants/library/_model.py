@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypeGuard
 
 from harness.history import FinalState, History, Ledgers, Operation
 from invariants._common import NOT_FOUND
 from invariants.library._index import EffectIndex, Index, Key, effects_of, index_of, key_of
 
 Fate: TypeAlias = Literal["accepted", "waiting", "refused", "unknown"]
+_MAPS = (MappingProxyType, dict)
 INF = math.inf
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 _ABSENT = object()
@@ -143,15 +144,32 @@ class Mutual:
 Source: TypeAlias = Accepted | Answered | Listed | Effects | Mutual
 
 
-@dataclass(slots=True)
 class Request:
-    """Every attempt at one logical request; the final reads of its record."""
+    """Every attempt at one logical request (``oks``/``fails``: the op ids of
+    the attempts answered so); the final reads of its record."""
 
-    id: str
-    ops: list[Operation]
-    oks: list[int]
-    fails: list[int]
-    reads: list[int]
+    __slots__ = ("_reads", "fails", "id", "oks", "ops")
+
+    def __init__(
+        self,
+        id: str,
+        ops: list[Operation],
+        oks: list[int],
+        fails: list[int],
+        reads: Mapping[str, list[Operation]] | None = None,
+    ) -> None:
+        self.id = id
+        self.ops = ops
+        self.oks = oks
+        self.fails = fails
+        self._reads = reads
+
+    @property
+    def reads(self) -> list[int]:
+        """Op ids of the final reads (last snapshot) of its record."""
+        if self._reads is None:
+            return []
+        return [op.invoke.op_id for op in self._reads.get(self.id, ())]
 
     @property
     def body(self) -> Mapping[str, Any]:
@@ -174,47 +192,104 @@ class Request:
         return min((op.end_time for op in self.ops if op.outcome == "ok"), default=INF)
 
 
-@dataclass(frozen=True, slots=True)
 class Item:
     """One thing an invariant counts: an id, a key, its fields and the ops it rests on.
 
     ``name`` is its own name when that is not its id (an effect's id when the
     item is linked by a field of it); ``at`` is the latest moment it was
     decided (the first ok answer that named it; inf when only the final state
-    or a ledger shows it); ``seen`` when a partner recorded it (its clock);
-    ``fate`` and ``status`` what its final record says (``accepted`` for
-    anything seen).
+    or a ledger shows it); ``sent`` when it was first asked for; ``seen`` when
+    a partner recorded it (its clock); ``fate``, ``status`` and ``record``
+    what its final record says (``accepted`` for anything seen); ``request``
+    the logical request it is. Items are shared by the checkers of one call:
+    never change one (``but`` makes a changed copy).
     """
 
-    id: str
-    key: Key
-    body: Mapping[str, Any]
-    ops: tuple[int, ...]
-    origin: Literal["request", "answer", "final", "effect", "pair"]
-    at: float = INF
-    fate: Fate = "accepted"
-    status: str = ""
-    record: Mapping[str, Any] | None = None
-    name: str = ""
-    seen: float | None = None
-    sent: float = -INF
+    __slots__ = (
+        "at",
+        "body",
+        "fate",
+        "id",
+        "key",
+        "name",
+        "ops",
+        "origin",
+        "record",
+        "request",
+        "seen",
+        "sent",
+        "status",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        key: Key,
+        body: Mapping[str, Any],
+        ops: tuple[int, ...],
+        origin: Literal["request", "answer", "final", "effect", "pair"],
+        at: float = INF,
+        fate: Fate = "accepted",
+        status: str = "",
+        record: Mapping[str, Any] | None = None,
+        name: str = "",
+        seen: float | None = None,
+        sent: float = -INF,
+        request: Request | None = None,
+    ) -> None:
+        self.id = id
+        self.key = key
+        self.body = body
+        self.ops = ops
+        self.origin = origin
+        self.at = at
+        self.fate = fate
+        self.status = status
+        self.record = record
+        self.name = name
+        self.seen = seen
+        self.sent = sent
+        self.request = request
+
+    def but(self, **changes: Any) -> Item:
+        """A copy with ``changes``."""
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        return Item(**{**fields, **changes})
+
+    def __repr__(self) -> str:
+        return f"Item({self.origin} {self.id!r} of {self.key!r}, {self.fate})"
 
     @property
     def label(self) -> str:
         return self.name or self.id
+
+    @property
+    def acks(self) -> list[int]:
+        """The ops that decided it: the ok answers that named it, or its request's."""
+        if self.request is not None and not self.ops:
+            return list(self.request.oks)
+        return list(self.ops)
+
+    @property
+    def evidence(self) -> list[int]:
+        """The ops it rests on: its own, or its request's attempts and final reads."""
+        if self.request is not None:
+            return [*self.request.ids, *self.ops]
+        return list(self.ops)
 
 
 class Context:
     """What one checker call reads: the history's and ledger's shared indexes
     and the final state."""
 
-    __slots__ = ("effects", "final", "history", "index")
+    __slots__ = ("_slots", "effects", "final", "history", "index")
 
     def __init__(self, history: History, final: FinalState, ledgers: Ledgers) -> None:
         self.history = history
         self.final = final
         self.index: Index = index_of(history)
         self.effects: EffectIndex = effects_of(ledgers)
+        self._slots: dict[str, Mapping[str, Any]] = {}
 
     def requests(self, spec: Requests) -> dict[str, Request]:
         """The logical requests of ``spec``, by id, in order of their first attempt."""
@@ -223,28 +298,21 @@ class Context:
         )
 
     def _requests(self, spec: Requests) -> dict[str, Request]:
-        out: dict[str, Request] = {}
-        get = out.get
-        for op in self.index.judged(spec.op):
-            value = op.invoke.value["body"].get(spec.id)
-            if value is None:
-                continue
-            name = value if isinstance(value, str) else str(value)
-            request = get(name)
-            if request is None:
-                request = out[name] = Request(name, [], [], [], [])
-            request.ops.append(op)
-            completion = op.completion
-            if completion is not None:
-                if completion.type == "ok":
-                    request.oks.append(op.invoke.op_id)
-                elif completion.type == "fail":
-                    request.fails.append(op.invoke.op_id)
         final = spec.final
-        if final is not None and final.read:
-            reads = self.index.by(final.read, final.key)
-            for name, request in out.items():
-                request.reads = [op.invoke.op_id for op in reads.get(name, ())]
+        reads = self.index.by(final.read, final.key) if final is not None and final.read else None
+        out: dict[str, Request] = {}
+        for name, ops in self.index.by(spec.op, spec.id).items():
+            oks: list[int] = []
+            fails: list[int] = []
+            for op in ops:
+                completion = op.completion
+                if completion is not None:
+                    kind = completion.type
+                    if kind == "ok":
+                        oks.append(op.invoke.op_id)
+                    elif kind == "fail":
+                        fails.append(op.invoke.op_id)
+            out[name] = Request(name, ops, oks, fails, reads)
         return out
 
     def grouped(self, spec: Requests, field: str) -> dict[str, list[Request]]:
@@ -262,13 +330,48 @@ class Context:
 
     def slot(self, final: Final) -> Mapping[str, Any]:
         """The settled reads of a final slot: key -> body, or None for a 404."""
-        return self.final.of(final.slot)
+        found = self._slots.get(final.slot)
+        if found is None:
+            found = self._slots[final.slot] = self.final.of(final.slot)
+        return found
 
     def reads(self, final: Final, key: str) -> list[int]:
         return self.index.reads(final.read, final.key, key)
 
     def fate(self, spec: Requests, request: Request) -> tuple[Fate, str, Mapping[str, Any] | None]:
         """What became of ``request``: its fate, the status to show, and its final record."""
+        fates = self.fates(spec)
+        found = fates.get(request.id)
+        return found if found is not None else self._fate(spec, request)
+
+    def fates(self, spec: Requests) -> dict[str, tuple[Fate, str, Mapping[str, Any] | None]]:
+        """The fate of every request of ``spec`` (shared by the checkers of one call)."""
+
+        def build() -> dict[str, tuple[Fate, str, Mapping[str, Any] | None]]:
+            requests = self.requests(spec)
+            if spec.final is None:
+                return {r.id: self._fate(spec, r) for r in requests.values()}
+            slot, status_field = self.slot(spec.final), spec.status
+            accepted, waiting = set(spec.accepted), set(spec.waiting)
+            out: dict[str, tuple[Fate, str, Mapping[str, Any] | None]] = {}
+            for name in requests:
+                record = slot.get(name, _ABSENT)
+                if record is _ABSENT:
+                    out[name] = ("unknown", "", None)
+                elif record is None:
+                    out[name] = ("waiting", NOT_FOUND, None)
+                else:
+                    status = str(record.get(status_field))
+                    if status in accepted:
+                        out[name] = ("accepted", status, record)
+                    else:
+                        fate: Fate = "waiting" if status in waiting else "refused"
+                        out[name] = (fate, status, record)
+            return out
+
+        return self.index.memo_on(("fates", spec), (self.final,), build)
+
+    def _fate(self, spec: Requests, request: Request) -> tuple[Fate, str, Mapping[str, Any] | None]:
         if spec.final is None:
             if request.oks:
                 return "accepted", "answered ok", None
@@ -304,12 +407,17 @@ class Context:
 
     # --- items ----------------------------------------------------------------------
 
-    def items(
-        self, source: Source, scope: Scope | None = None, finals: Sequence[Final] = ()
-    ) -> list[Item]:
-        """The items ``source`` yields (see each source's docstring)."""
+    def items(self, source: Source, scope: Scope | None = None) -> list[Item]:
+        """The items ``source`` yields (see each source's docstring); built once
+        per check call and shared: never change them."""
+        subjects = (source, scope, self.final, self.effects.ledgers)
+        return self.index.memo_on(
+            ("items", id(source), id(scope)), subjects, lambda: self._items(source, scope)
+        )
+
+    def _items(self, source: Source, scope: Scope | None) -> list[Item]:
         if isinstance(source, Accepted):
-            return self._accepted(source, finals)
+            return self._accepted(source)
         if isinstance(source, Answered):
             return self._answered(source)
         if isinstance(source, Listed):
@@ -318,31 +426,44 @@ class Context:
             return self._effects(source, scope)
         return self._mutual(source)
 
-    def _accepted(self, source: Accepted, finals: Sequence[Final]) -> list[Item]:
+    def _accepted(self, source: Accepted) -> list[Item]:
         spec = source.requests
         fields = source.key or (spec.id,)
         out = []
+        fates = self.fates(spec)
+        own = fields == (spec.id,)  # keyed by the request id itself: no key to build
+        id_field, unordered = source.id, source.unordered
         for request in self.requests(spec).values():
-            fate, status, record = self.fate(spec, request)
-            body = request.body
-            if not all(name in body for name in fields):
-                continue
+            fate, status, record = fates[request.id]
+            body = request.ops[0].invoke.value["body"]
+            if own:
+                key: Key = (request.id,)
+            else:
+                try:
+                    key = key_of([body[n] for n in fields], unordered)
+                except KeyError:
+                    continue
             name = request.id
-            if source.id:
-                named = record.get(source.id) if record is not None else None
+            if id_field:
+                named = record.get(id_field) if record is not None else None
                 name = "" if named is None else str(named)
+            at = request.acked_at if request.oks else INF
+            sent = request.ops[0].invoke.time
             out.append(
                 Item(
-                    id=name,
-                    key=key_of([body[n] for n in fields], source.unordered),
-                    body=body,
-                    ops=tuple(request.ids),
-                    origin="request",
-                    at=request.acked_at,
-                    sent=request.sent,
-                    fate=fate,
-                    status=status,
-                    record=record,
+                    name,
+                    key,
+                    body,
+                    (),
+                    "request",
+                    at,
+                    fate,
+                    status,
+                    record,
+                    "",
+                    None,
+                    sent,
+                    request,
                 )
             )
         return out
@@ -350,25 +471,36 @@ class Context:
     def _answered(self, source: Answered) -> list[Item]:
         """One item per (id, key), resting on every ok answer that named it."""
         out: dict[tuple[str, Key], Item] = {}
+        when = list(source.when.items())
+        fields, unordered, id_field = source.key, source.unordered, source.id
         for op in self.index.judged(source.op):
             completion = op.completion
             if completion is None or completion.type != "ok":
                 continue
-            said = completion.value.get("body") or EMPTY
-            if not isinstance(said, Mapping) or said.get(source.id) is None:
+            said = completion.value.get("body")
+            if not is_mapping(said):
                 continue
-            if any(said.get(k) != v for k, v in source.when.items()):
+            named = said.get(id_field)
+            if named is None:
+                continue
+            wanted = True
+            for k, v in when:
+                if said.get(k) != v:
+                    wanted = False
+                    break
+            if not wanted:
                 continue
             body = op.invoke.value["body"]
-            if not all(name in body for name in source.key):
+            try:
+                key = key_of([body[n] for n in fields], unordered)
+            except KeyError:
                 continue
-            item_id = str(said[source.id])
-            key = key_of([body[n] for n in source.key], source.unordered)
+            item_id = named if type(named) is str else str(named)
             seen = out.get((item_id, key))
             if seen is not None:
                 at, sent = min(seen.at, op.end_time), min(seen.sent, op.invoke.time)
                 ops = (*seen.ops, op.invoke.op_id)
-                out[(item_id, key)] = replace(seen, ops=ops, at=at, sent=sent)
+                out[(item_id, key)] = seen.but(ops=ops, at=at, sent=sent)
                 continue
             out[(item_id, key)] = Item(
                 id=item_id,
@@ -383,12 +515,14 @@ class Context:
 
     def _listed(self, source: Listed) -> list[Item]:
         out: dict[tuple[str, Key], Item] = {}
+        id_field, key_field = source.id, source.key
         for listed in self.slot(source.final).values():
             for entry in self.entries(source, listed):
-                if entry.get(source.id) is None or entry.get(source.key) is None:
+                named, members = entry.get(id_field), entry.get(key_field)
+                if named is None or members is None:
                     continue
-                item_id = str(entry[source.id])
-                key = key_of([entry[source.key]], unordered=True)
+                item_id = named if type(named) is str else str(named)
+                key = key_of([members], unordered=True)
                 if (item_id, key) not in out:
                     out[(item_id, key)] = Item(
                         id=item_id, key=key, body=entry, ops=(), origin="final"
@@ -400,9 +534,24 @@ class Context:
         """The entries of one member's list (a body or the list itself)."""
         if listed is None:
             return ()
-        if isinstance(listed, Mapping):
+        if is_mapping(listed):
             listed = listed.get(source.entries, ()) if source.entries else ()
-        return [e for e in listed if isinstance(e, Mapping)]
+        if not isinstance(listed, tuple | list):
+            return ()
+        if all(type(e) in _MAPS for e in listed):
+            return listed
+        return [e for e in listed if is_mapping(e)]
+
+    def listed_ids(self, source: Listed) -> dict[str, set[str]]:
+        """Member -> the ids its final list shows (read members only)."""
+
+        def build() -> dict[str, set[str]]:
+            return {
+                member: {str(e.get(source.id)) for e in self.entries(source, listed)}
+                for member, listed in self.slot(source.final).items()
+            }
+
+        return self.index.memo_on(("listed_ids", id(source)), (source, self.final), build)
 
     def unread(self, listed: Listed, members: Iterable[str]) -> list[str]:
         """The members whose final list read was indeterminate."""
@@ -455,6 +604,11 @@ class Context:
         return out
 
 
+def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, fast for the JSON bodies of a history."""
+    return type(value) in _MAPS or isinstance(value, Mapping)
+
+
 def merged(items: Iterable[Item]) -> list[Item]:
     """Items with the same id and key as one: decided at the earliest, sent at
     the earliest, resting on every op (an answered match also in the final lists)."""
@@ -465,8 +619,7 @@ def merged(items: Iterable[Item]) -> list[Item]:
             out[(item.id, item.key)] = item
             continue
         first = seen if seen.origin == "answer" or item.origin != "answer" else item
-        out[(item.id, item.key)] = replace(
-            first,
+        out[(item.id, item.key)] = first.but(
             ops=tuple(dict.fromkeys((*seen.ops, *item.ops))),
             at=min(seen.at, item.at),
             sent=min(seen.sent, item.sent),

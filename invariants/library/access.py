@@ -97,6 +97,7 @@ def make_access_control(
             for key, found in ctx.effects.by_key(source.kind, source.key, source.unordered).items():
                 caused.setdefault(key[0] if key else "", []).extend(found)
         out = Findings(name, w.noun)
+        fates = ctx.fates(requests)
         for request in ctx.requests(requests).values():
             body = request.body
             if body.get(actor) is None or body.get(object) is None:
@@ -104,7 +105,7 @@ def make_access_control(
             who, what = str(body[actor]), str(body[object])
             allowed = rights(who, what)
             effects_of = caused.get(request.id, [])
-            fate, status, _ = ctx.fate(requests, request)
+            fate, status, _ = fates[request.id]
             errors = []
             if request.oks:
                 errors.append(say(w.answered, ops=ops_text(request.oks)))

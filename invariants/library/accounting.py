@@ -107,10 +107,13 @@ def make_accounting(
     def check(history: History, final_state: FinalState, ledgers: Ledgers) -> Verdict:
         ctx = Context(history, final_state, ledgers)
         setups = ctx.index.by(initial.op, initial.key) if isinstance(initial, Initial) else {}
-        per_flow = [(flow, ctx.grouped(flow.requests, flow.scope)) for flow in flows]
+        per_flow = [
+            (flow, ctx.grouped(flow.requests, flow.scope), ctx.fates(flow.requests))
+            for flow in flows
+        ]
         values = ctx.slot(final)
         out = Findings(name, w.scope)
-        keys = dict.fromkeys([*setups, *(k for _, groups in per_flow for k in groups)])
+        keys = dict.fromkeys([*setups, *(k for _, groups, _ in per_flow for k in groups)])
         for key in keys:
             out.checked += 1
             setup = setups.get(key, [])
@@ -126,10 +129,10 @@ def make_accounting(
             read = values.get(key)
             shown = None if read is None else int(read[field])
             flowing = []
-            for flow, groups in per_flow:
+            for flow, groups, fates in per_flow:
                 accepted, unread = [], []
                 for request in groups.get(key, ()):
-                    fate = ctx.fate(flow.requests, request)[0]
+                    fate = fates[request.id][0]
                     if fate == "accepted":
                         accepted.append(request)
                     elif fate == "unknown":
@@ -277,13 +280,18 @@ def _equal(
     low, high = exact - maybe_down, exact + maybe_up
     accepted = [r for f in flowing for r in f.accepted]
     unread = [r for f in flowing for r in f.unread]
-    keys = [key, *(r.id for r in accepted), *(r.id for r in unread)]
-    ids = [
-        *setup_ids,
-        *reads,
-        *(i for r in accepted for i in r.ids),
-        *(i for r in unread for i in r.ids),
-    ]
+
+    def keys() -> list[str]:
+        return [key, *(r.id for r in accepted), *(r.id for r in unread)]
+
+    def ids() -> list[int]:
+        return [
+            *setup_ids,
+            *reads,
+            *(i for r in accepted for i in r.ids),
+            *(i for r in unread for i in r.ids),
+        ]
+
     if not low <= shown <= high:
         expected = f"{high}" if low == high else f"between {low} and {high}"
         terms = "".join(
@@ -306,8 +314,8 @@ def _equal(
         report(
             f"{scope} has {shown} {value_noun} in the final state, expected {expected}: "
             f"initial {start}{terms}",
-            keys,
-            ids,
+            keys(),
+            ids(),
         )
     elif unread:
         noun = _noun(w, next(f for f in flowing if f.unread))
@@ -315,6 +323,6 @@ def _equal(
         out.undecided(
             f"{scope}: whether {plural(noun)} {listing([r.id for r in unread])} ({why}) "
             f"account for {shown} {value_noun} is unknown",
-            keys,
-            ids,
+            keys(),
+            ids(),
         )

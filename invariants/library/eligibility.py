@@ -150,9 +150,7 @@ def make_eligibility(
 
     def check(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
         ctx = Context(history, final, ledgers)
-        items = merged(
-            i for s in sources for i in ctx.items(s, scope, finals) if i.fate == "accepted"
-        )
+        items = merged(i for s in sources for i in ctx.items(s, scope) if i.fate == "accepted")
         out = Findings(name, words.unit or words.noun)
         ranked = _ranked(items, conditions)
         for item in items:
@@ -168,7 +166,7 @@ def make_eligibility(
                         reasons="; ".join(reasons),
                     ),
                     [item.id, *item.key],
-                    [*item.ops, *ctx.evidence(scope, finals, item.key)],
+                    [*item.evidence, *ctx.evidence(scope, finals, item.key)],
                 )
         if listed is not None:
             for member in hidden(ctx, listed, scope):
@@ -253,7 +251,7 @@ def _unmet(
             value=value,
             other_value=other.body[condition.field],
             other=other.id,
-            ops=ops_text(list(other.ops)) if other.ops else "final state",
+            ops=ops_text(other.acks) if other.acks else "final state",
         )
     keys = (
         [item.key]

@@ -36,6 +36,7 @@ from invariants.library._model import (
     Context,
     Item,
     Scope,
+    is_mapping,
     merged,
 )
 from invariants.library._words import check_words, key_text, say
@@ -192,10 +193,10 @@ def _accepted(
                     value=later.body[field],
                     other=earlier.id,
                     other_value=earlier.body[field],
-                    ops=ops_text(list(earlier.ops)) if earlier.ops else "in the final state",
+                    ops=ops_text(earlier.acks) if earlier.acks else "in the final state",
                 ),
                 [*key, later.id, earlier.id],
-                [*earlier.ops, *later.ops, *ids],
+                [*earlier.evidence, *later.evidence, *ids],
             )
             reported.add(later.id)
             break
@@ -217,7 +218,7 @@ def _accepted(
                     value=item.body[field],
                 ),
                 [*key, other.id, item.id],
-                [*other.ops, *item.ops, *ids],
+                [*other.evidence, *item.evidence, *ids],
             )
 
 
@@ -233,13 +234,13 @@ def _read(
     lists: list[tuple[Operation, list[tuple[str, Any]]]] = []
     for op in ops:
         said = op.response.get("body")
-        entries = said.get(reader.list) if isinstance(said, Mapping) else None
+        entries = said.get(reader.list) if is_mapping(said) else None
         if not isinstance(entries, Sequence):
             continue
         shown = [
             (str(e.get(reader.item)), e.get(reader.value))
             for e in entries
-            if isinstance(e, Mapping) and e.get(reader.value) is not None
+            if is_mapping(e) and e.get(reader.value) is not None
         ]
         lists.append((op, shown))
         for (a, va), (b, vb) in itertools.pairwise(shown):
@@ -288,7 +289,7 @@ def _current(
     by_node: dict[int, list[Operation]] = {}
     for op in ops:
         said = op.response.get("body")
-        if isinstance(said, Mapping) and said.get(reader.value) is not None:
+        if is_mapping(said) and said.get(reader.value) is not None:
             by_node.setdefault(int(op.invoke.value.get("node", 0)), []).append(op)
     for node, series in by_node.items():
         series.sort(key=lambda o: o.invoke.time)

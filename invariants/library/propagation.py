@@ -163,7 +163,7 @@ class _Judge:
     shown_at: dict[str, float] | None = None
 
     def ids(self, item: Item) -> list[int]:
-        return [*self.ctx.evidence(self.scope, self.finals, item.key), *item.ops]
+        return [*self.ctx.evidence(self.scope, self.finals, item.key), *item.evidence]
 
     def keys(self, item: Item, *more: str) -> list[str]:
         own = [item.id] if item.id else []
@@ -178,7 +178,7 @@ class _Judge:
             "key": key_text(item.key),
             "item": show(self.w.item, item.label, item.body),
             "status": item.status,
-            "ops": ops_text(list(item.ops)) if item.ops else "",
+            "ops": ops_text(item.acks) if item.acks else "",
             "error": "",
             "target_noun": self.w.target_noun,
             "n": 0,
@@ -250,13 +250,13 @@ def make_propagation(
         items = [
             i
             for s in sources
-            for i in ctx.items(s, scope, finals)
+            for i in ctx.items(s, scope)
             if (i.fate == "accepted" or orphans) and (i.id or link == "key")
         ]
         if isinstance(target, Accepted):
             _recorded(judge, items, target)
             return judge.out.verdict()
-        targets = ctx.items(target, scope, finals)
+        targets = ctx.items(target, scope)
         linked: dict[Any, list[Item]] = {}
         by_key: dict[Key, list[Item]] = {}
         for t in targets:
@@ -357,51 +357,72 @@ def _judge_item(
     judge: _Judge, item: Item, same: list[Item], others: list[Item], related: list[Item]
 ) -> None:
     out, w, spec = judge.out, judge.w, judge.spec
-    ids, keys = judge.ids(item), judge.keys(item)
     if item.fate == "unknown":
         wrong = _errors(judge, item, same, others, related)
         if wrong and same:
-            out.violation(judge.subject(item, wrong[0][0], w.unknown), keys, ids)
+            error = wrong[0][0]
+            out.violation(judge.subject(item, error, w.unknown), judge.keys(item), judge.ids(item))
         elif wrong or same:
-            out.undecided(judge.error(w.unknown_open, item, n=len(same)), keys, ids)
+            message = judge.error(w.unknown_open, item, n=len(same))
+            out.undecided(message, judge.keys(item), judge.ids(item))
         return
     if item.fate != "accepted":
         if same:
             report = out.pending if item.fate == "waiting" else out.violation
             error = judge.error(w.orphan, item, targets=listing([t.label for t in same]))
-            report(judge.subject(item, error), keys, ids)
+            report(judge.subject(item, error), judge.keys(item), judge.ids(item))
         return
     target = spec.target
-    if isinstance(target, Listed) and not spec.everywhere and not same:
+    if not same and isinstance(target, Listed) and not spec.everywhere:
         unread = judge.ctx.unread(target, item.key)
         if len(unread) == len(set(item.key)):
             error = judge.error(w.unseen, item, unread=listing(unread))
-            out.undecided(judge.subject(item, error), keys, ids)
+            out.undecided(judge.subject(item, error), judge.keys(item), judge.ids(item))
             return
-    for error, pending in _errors(judge, item, same, others, related):
-        # Items of a final view are keys the user knows (a second match id).
-        many = [t.id for t in same] if len(same) > 1 and isinstance(target, Listed) else []
-        (out.pending if pending else out.violation)(
-            judge.subject(item, error), judge.keys(item, *many), ids
-        )
+    if not _fine(spec, item, same):
+        for error, pending in _errors(judge, item, same, others, related):
+            # Items of a final view are keys the user knows (a second match id).
+            many = [t.id for t in same] if len(same) > 1 and isinstance(target, Listed) else []
+            (out.pending if pending else out.violation)(
+                judge.subject(item, error), judge.keys(item, *many), judge.ids(item)
+            )
     if spec.everywhere and isinstance(target, Listed):
         _everywhere(judge, item, target)
     if spec.within is not None:
         _timely(judge, item, same, spec.within)
 
 
+def _fine(spec: _Spec, item: Item, same: list[Item]) -> bool:
+    """The common case, decided without building any message: reflected as
+    ``count`` wants, carrying what it should."""
+    if not same:
+        return spec.count == "any"
+    if spec.count == "exactly_once" and len(same) > 1:
+        return False
+    if not spec.carry:
+        return True
+    body = item.body
+    for t in same:
+        for k, v in spec.carry.items():
+            got = t.id if k == "id" else t.body.get(k)
+            if got != (item.id if v == "id" else body.get(v)):
+                return False
+    return True
+
+
 def _everywhere(judge: _Judge, item: Item, target: Listed) -> None:
     """The item is in the list of each of its members."""
     ctx, out, w = judge.ctx, judge.out, judge.w
-    slot = ctx.slot(target.final)
+    shown = ctx.listed_ids(target)
     for member in dict.fromkeys(item.key):
-        if member not in slot:
+        ids = shown.get(member)
+        if ids is None:
             out.undecided(
                 judge.subject(item, judge.error(w.unread_in, item, member=member)),
                 [item.id, member],
                 list(item.ops),
             )
-        elif not any(str(e.get(target.id)) == item.id for e in ctx.entries(target, slot[member])):
+        elif item.id not in ids:
             out.pending(
                 judge.subject(item, judge.error(w.missing_in, item, member=member)),
                 [item.id, member],

@@ -82,7 +82,7 @@ def make_uniqueness(
         by_key: dict[Key, dict[str, Item]] = {}
         by_id: dict[str, dict[Key, None]] = {}
         for source in sources:
-            for item in ctx.items(source, scope, finals):
+            for item in ctx.items(source, scope):
                 if item.fate != "accepted" or not item.id:
                     continue
                 by_key.setdefault(item.key, {}).setdefault(item.id, item)
@@ -187,6 +187,7 @@ def make_idempotency(
     def check(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
         ctx = Context(history, final, ledgers)
         out = Findings(name, w.unit or w.noun)
+        fates = ctx.fates(requests)
         for request in ctx.requests(requests).values():
             acks, fails = request.oks, (request.fails if refusals else [])
             if not acks and not fails:
@@ -209,7 +210,7 @@ def make_idempotency(
                 )
                 continue
             said_ops = acks or fails
-            fate, status, record = ctx.fate(requests, request)
+            fate, status, record = fates[request.id]
             if fate == "unknown":
                 out.undecided(
                     say(
