@@ -26,7 +26,8 @@ access control          ``make_access_control``: no effect without the
 The vocabulary they share: ``Final`` (a final-read slot), ``Requests`` (the
 logical requests of a write and their fate), ``Scope`` (the keys checked)
 and the item sources ``Accepted``, ``Answered``, ``Listed``, ``Effects``,
-``Mutual``. See docs/invariants.md.
+``Mutual``. ``load_invariants`` / ``parse_invariants`` read the common forms
+from TOML. See docs/invariants.md.
 
 All of them take indeterminate (``info``) operations as "may have happened":
 a violation only when no outcome of them explains what was seen, pending for
@@ -48,6 +49,7 @@ from invariants.library._model import (
     Scope,
     Source,
 )
+from invariants.library._toml import InvalidInvariant, load_invariants, parse_invariants
 from invariants.library.access import AccessWords, Owners, make_access_control
 from invariants.library.accounting import AccountWords, Flow, Initial, make_accounting
 from invariants.library.eligibility import (
@@ -85,6 +87,7 @@ __all__ = [
     "IdempotentWords",
     "Index",
     "Initial",
+    "InvalidInvariant",
     "Item",
     "Listed",
     "Mutual",
@@ -99,6 +102,7 @@ __all__ = [
     "UniqueWords",
     "effects_of",
     "index_of",
+    "load_invariants",
     "make_access_control",
     "make_accounting",
     "make_eligibility",
@@ -106,5 +110,6 @@ __all__ = [
     "make_ordering",
     "make_propagation",
     "make_uniqueness",
+    "parse_invariants",
     "sharing",
 ]
