@@ -264,6 +264,12 @@ class Item:
         return self.name or self.id
 
     @property
+    def took_effect(self) -> bool:
+        """Surely happened: accepted in its final record, or answered ok (a
+        definite answer, whatever became of its final read)."""
+        return self.fate == "accepted" or (self.request is not None and bool(self.request.oks))
+
+    @property
     def acks(self) -> list[int]:
         """The ops that decided it: the ok answers that named it, or its request's."""
         if self.request is not None and not self.ops:

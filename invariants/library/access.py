@@ -11,9 +11,9 @@ Each request of ``requests`` whose actor (body field ``actor``) has no right
 to its object (body field ``object``) must have no effect: no ok answer, not
 accepted in its final record, no partner effect naming it (``effects``,
 keyed by the request id). A definite refusal or nothing at all is fine; a
-final record that could not be read leaves it undecided. An object whose
-ownership op was indeterminate has an unknown owner: its requests are
-undecided if they had an effect, and not judged otherwise.
+final record that could not be read leaves it undecided. An actor that only
+an indeterminate ownership op names may or may not own the object: its
+requests are undecided if they had an effect, and not judged otherwise.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Literal, TypeAlias
 
 from harness.history import Effect, FinalState, History, Ledgers
 from invariants._common import Findings, listing, ops_text
-from invariants.library._model import Context, Effects, Request, Requests
+from invariants.library._model import Context, Effects, Requests
 from invariants.library._words import check_words, say
 from invariants.verdict import Checker, Verdict
 
@@ -59,7 +59,7 @@ class AccessWords:
         "is unknown (final read indeterminate)"
     )
     unowned: str = (
-        "{noun} {id} on {object} took effect, but who owns it is unknown "
+        "{noun} {id} on {object} took effect, but whether {actor} owns it is unknown "
         "(its {op} was indeterminate)"
     )
 
@@ -70,7 +70,7 @@ _FIELDS = {
     "recorded": ("status",),
     "caused": ("effects",),
     "unread": ("noun", "id", "actor", "object", "why"),
-    "unowned": ("noun", "id", "object", "op"),
+    "unowned": ("noun", "id", "object", "actor", "op"),
 }
 
 
@@ -122,9 +122,10 @@ def make_access_control(
                             noun=w.noun,
                             id=request.id,
                             object=f"{w.object} {what}",
+                            actor=f"{w.actor} {who}",
                             op=owners.op,
                         ),
-                        [request.id, what],
+                        [request.id, who, what],
                         request.ids,
                     )
                 continue
@@ -157,27 +158,23 @@ def _rights(ctx: Context, owners: Ownership) -> Callable[[str, str], tuple[bool,
     if owners == "self":
         return lambda who, what: (who == what, "not their own")
     if isinstance(owners, Owners):
-        declared: dict[str, list[Request]] = {}
         spec = Requests(op=owners.op, id=owners.object)
-        for request in ctx.requests(spec).values():
-            declared.setdefault(request.id, []).append(request)
-        table: dict[str, set[str] | None] = {}
-        for what, requests in declared.items():
-            ops = [op for r in requests for op in r.ops]
-            if any(op.outcome == "info" for op in ops):
-                table[what] = None  # an indeterminate declaration: the owner is unknown
-            else:
-                table[what] = {
-                    str(op.invoke.value["body"][owners.actor]) for op in ops if op.outcome == "ok"
-                }
+        sure: dict[str, set[str]] = {}  # object -> owners an acknowledged op names
+        maybe: dict[str, set[str]] = {}  # ... and those only an indeterminate op names
+        for what, request in ctx.requests(spec).items():
+            for op in request.ops:
+                who = op.invoke.value["body"].get(owners.actor)
+                if who is None or op.outcome == "fail":
+                    continue
+                (sure if op.outcome == "ok" else maybe).setdefault(what, set()).add(str(who))
 
         def owned(who: str, what: str) -> tuple[bool, str] | None:
-            if what not in table:
-                return False, "it has no owner"
-            found = table[what]
-            if found is None:
-                return None
-            return who in found, f"owned by {listing(sorted(found)) or 'nobody'}"
+            found = sure.get(what, set())
+            if who in found:
+                return True, ""
+            if who in maybe.get(what, ()):
+                return None  # an indeterminate declaration may have made them the owner
+            return False, f"owned by {listing(sorted(found))}" if found else "it has no owner"
 
         return owned
     if isinstance(owners, Mapping):

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.history import FinalState, History, Ledgers
+from harness.history import FinalState, History, Ledgers, Operation
 from invariants._common import Findings, counted, listing, plural
 from invariants.library._model import Context, Final, Request, Requests
 from invariants.library._words import check_words, say
@@ -43,7 +43,8 @@ class Flow:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Initial:
     """The initial value of each aggregate: body field ``value`` of the set-up op
-    ``op`` whose body field ``key`` names it (known only if every attempt was ok)."""
+    ``op`` whose body field ``key`` names it. Known when an attempt was ok and
+    every attempt that may have taken effect set the same value."""
 
     op: str
     key: str
@@ -118,13 +119,7 @@ def make_accounting(
             out.checked += 1
             setup = setups.get(key, [])
             setup_ids = [op.invoke.op_id for op in setup]
-            start: int | None
-            if isinstance(initial, int):
-                start = initial
-            elif setup and all(op.outcome == "ok" for op in setup):
-                start = int(setup[-1].invoke.value["body"][initial.value])
-            else:
-                start = None
+            start = initial if isinstance(initial, int) else _initial(setup, initial.value)
             reads = ctx.reads(final, key)
             read = values.get(key)
             shown = None if read is None else int(read[field])
@@ -175,6 +170,16 @@ def make_accounting(
     return check
 
 
+def _initial(setup: Sequence[Operation], field: str) -> int | None:
+    """The value the set-up ops surely left: one an ok attempt set, which every
+    attempt that may have taken effect (ok or indeterminate) also set."""
+    values = {op.invoke.value["body"].get(field) for op in setup if op.outcome != "fail"}
+    if len(values) != 1 or not any(op.outcome == "ok" for op in setup):
+        return None
+    (value,) = values
+    return None if value is None else int(value)
+
+
 def _noun(w: AccountWords, f: _Flowing) -> str:
     return f.flow.noun or w.event
 
@@ -214,9 +219,11 @@ def _floor(
         return
     taking = [f for f in flowing if f.flow.sign < 0]
     adding = sum(f.total(f.accepted) for f in flowing if f.flow.sign > 0)
+    # Adding requests of unknown fate may have happened: room for a violation.
+    maybe_adding = sum(f.total(f.unread) for f in flowing if f.flow.sign > 0)
     taken = sum(f.total(f.accepted) for f in taking)
     limit = start + adding - floor
-    if taken > limit:
+    if taken > limit + maybe_adding:
         accepted = [r for f in taking for r in f.accepted]
         noun = _noun(w, taking[0])
         names = listing([r.id for r in accepted])
@@ -226,16 +233,19 @@ def _floor(
             else f"{plural(noun)} {names} were {'both' if len(accepted) == 2 else 'all'}"
         )
         room = f"initial {w.initial} {start}"
-        if adding or floor:
-            room = f"{limit} (initial {w.initial} {start} + {adding} added - floor {floor})"
+        if adding or maybe_adding or floor:
+            added = adding + maybe_adding
+            room = f"{limit + maybe_adding} (initial {w.initial} {start} + {added} added"
+            room += f" - floor {floor})" if floor else ")"
         out.violation(
             f"{were} accepted for {scope}: {_quantities(taking)} > {room}",
             [key, *(r.id for r in accepted)],
             [*setup_ids, *(i for r in accepted for i in r.ids)],
         )
         return
-    unread = [(f, r) for f in taking for r in f.unread]
-    if unread and taken + sum(f.total([r]) for f, r in unread) > limit:
+    unread = [(f, r) for f in flowing for r in f.unread]
+    could_take = taken + sum(f.total([r]) for f, r in unread if f.flow.sign < 0)
+    if unread and could_take > limit:
         noun = _noun(w, unread[0][0])
         out.undecided(
             f"{scope}: {taken} of {start + adding} accepted; whether {plural(noun)} "

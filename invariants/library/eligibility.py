@@ -150,7 +150,7 @@ def make_eligibility(
 
     def check(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
         ctx = Context(history, final, ledgers)
-        items = merged(i for s in sources for i in ctx.items(s, scope) if i.fate == "accepted")
+        items = merged(i for s in sources for i in ctx.items(s, scope) if i.took_effect)
         out = Findings(name, words.unit or words.noun)
         ranked = _ranked(items, conditions)
         for item in items:

@@ -141,7 +141,7 @@ def make_ordering(
 
     def check(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
         ctx = Context(history, final, ledgers)
-        accepted = merged(i for i in ctx.items(items, scope) if i.fate == "accepted")
+        accepted = merged(i for i in ctx.items(items, scope) if i.took_effect)
         by_key: dict[Key, list[Item]] = {}
         for item in accepted:
             if item.body.get(field) is not None:
