@@ -55,13 +55,15 @@ check_no_oversell = make_accounting(
 
 # Per sku, final available == initial - the quantities of orders accepted in the
 # final state (each order_id once, whatever its retries); orders whose final
-# read is absent span a range.
+# read is absent span a range. Stock is never negative: stock left over after
+# accepted orders took more than there was is no lagging decrement.
 check_stock_accounting = make_accounting(
     "stock_accounting",
     flows=(TAKEN,),
     final=STOCK_READ,
     field="available",
     initial=INITIAL,
+    least=0,
     words=_STOCK_WORDS,
 )
 

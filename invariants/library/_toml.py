@@ -361,7 +361,9 @@ def _fields(words: object) -> dict[str, Any]:
 
 
 def _accounting(name: str, at: _At) -> Checker:
-    at.only(("name", "type", "flows", "final", "field", "initial", "equal", "floor", "words"))
+    at.only(
+        ("name", "type", "flows", "final", "field", "initial", "equal", "floor", "least", "words")
+    )
     flows = []
     for inner in at.subs("flows"):
         inner.only((*_REQUEST_KEYS, "scope", "amount", "sign", "noun"))
@@ -401,6 +403,7 @@ def _accounting(name: str, at: _At) -> Checker:
         initial=initial,
         equal=equal,
         floor=floor,
+        least=at.integer("least") if at.has("least") else None,
         words=_words(at, AccountWords),
     )
 

@@ -9,7 +9,10 @@ indeterminate) may or may not count, which spans a range:
 - ``equal``: the final read of the aggregate lies in that range; outside it
   is a violation, except on the side of the initial value where the value
   is one some accepted events not yet applied explain (pending: the
-  aggregate may lag); inside it but not decided by the known requests is
+  aggregate may lag) -- unless the value the accepted events make is below
+  ``least``, the least value the aggregate can hold (stock is never
+  negative): the aggregate can never catch up with it, so no lag explains
+  anything; inside the range but not decided by the known requests is
   undecided.
 - ``floor``: the aggregate the accepted requests make, and the final read,
   stay at or above ``floor`` (no oversell: ``floor=0``); a request of
@@ -91,10 +94,13 @@ def make_accounting(
     initial: Initial | int = 0,
     equal: bool = True,
     floor: int | None = None,
+    least: int | None = None,
     words: AccountWords = AccountWords(),
 ) -> Checker:
     """Per scope key: final ``field`` of ``final`` == initial + adding - taking
-    flows (``equal``), and/or neither falls below ``floor``."""
+    flows (``equal``), and/or neither falls below ``floor``. ``least`` (``floor``
+    by default) is the least value the aggregate can hold: an expected value
+    below it is never reached, so a final value above it is not pending."""
     if not flows:
         raise ValueError(f"{name}: make_accounting needs at least one flow")
     if not equal and floor is None:
@@ -103,6 +109,7 @@ def make_accounting(
     flows = tuple(flows)
     w = words
     value_noun = w.value or field
+    bound = floor if least is None else least
     read_noun = w.read or w.scope
 
     def check(history: History, final_state: FinalState, ledgers: Ledgers) -> Verdict:
@@ -163,6 +170,7 @@ def make_accounting(
                     reads,
                     value_noun,
                     read_noun,
+                    bound,
                 )
         return out.verdict()
 
@@ -276,6 +284,7 @@ def _equal(
     reads: list[int],
     value_noun: str,
     read_noun: str,
+    least: int | None,
 ) -> None:
     """The final read equals initial + adding - taking, within what unknown requests allow."""
     if start is None or shown is None:
@@ -313,14 +322,16 @@ def _equal(
         if unread:
             terms += f", {counted(len(unread), _noun(w, flowing[0]))} unread"
         # A value that some accepted requests not yet applied explain may still
-        # change (the aggregate may lag); any other never heals.
+        # change (the aggregate may lag), unless what they make is below what the
+        # aggregate can hold: then it never catches up. Any other never heals.
         lag_low = start - sum(
             f.total(f.accepted) + f.total(f.unread) for f in flowing if f.flow.sign < 0
         )
         lag_high = start + sum(
             f.total(f.accepted) + f.total(f.unread) for f in flowing if f.flow.sign > 0
         )
-        report = out.pending if lag_low <= shown <= lag_high else out.violation
+        reachable = least is None or high >= least
+        report = out.pending if reachable and lag_low <= shown <= lag_high else out.violation
         report(
             f"{scope} has {shown} {value_noun} in the final state, expected {expected}: "
             f"initial {start}{terms}",

@@ -30,7 +30,6 @@ from harness.history import (
     Phase,
     thaw,
 )
-from harness.history.events import _freeze
 from harness.workload.final import touched_keys
 
 Outcome: TypeAlias = Literal["ok", "fail", "info"]
@@ -117,25 +116,6 @@ def touched(workload: str, history: History) -> dict[str, list[str]]:
         for read in FINAL_READS[workload]:
             keys[read.f].update(str(body[s]) for s in read.sources if body.get(s) is not None)
     return {f: sorted(ids) for f, ids in keys.items()}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SlotState(FinalState):
-    """The final state of a workload the contract does not know: its slots by
-    name, as ``FinalState(workload, values={slot: ...})`` is to hold them."""
-
-    values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        FinalState.__post_init__(self)
-        object.__setattr__(self, "values", _freeze(self.values))
-
-    def of(self, slot: str) -> Mapping[str, Any]:
-        found: Mapping[str, Any] = self.values.get(slot, {})
-        return found
-
-    def to_json(self) -> dict[str, Any]:
-        return {"workload": self.workload, **thaw(self.values)}
 
 
 @dataclass(slots=True, kw_only=True)
@@ -347,15 +327,10 @@ class Draft:
                 if op.outcome != "ok" or key in slots[read.slot]:
                     continue
                 if op.status == 200:
-                    answer = op.answer
-                    slots[read.slot][key] = (
-                        tuple(answer["matches"]) if read.slot == "matches" else answer
-                    )
+                    slots[read.slot][key] = op.answer
                 elif read.not_found_known:
                     slots[read.slot][key] = None
-        if self.workload not in CONTRACT:
-            return SlotState(workload=self.workload, values=slots)
-        return FinalState(workload=self.workload, **slots)
+        return FinalState(workload=self.workload, values=slots)
 
     def ledgers(self) -> Ledgers:
         ordered = sorted(enumerate(self.effects), key=lambda p: (p[1].time, p[0]))

@@ -304,7 +304,7 @@ def test_a_wallet_declared_in_toml_catches_an_unauthorised_transfer(tmp_path: Pa
 [[invariants]]
 name = "balance"
 type = "accounting"
-final = { slot = "stock", read = "read_account", key = "account_id" }
+final = { slot = "accounts", read = "read_account", key = "account_id" }
 field = "balance"
 initial = { op = "open_account", key = "account_id", value = "balance" }
 flows = [
@@ -336,7 +336,7 @@ owners = { op = "open_account", object = "account_id", actor = "owner" }
     rec.complete(invoke, "ok", {"status": 200, "body": {"transfer_id": "t-1"}})
     final = FinalState(
         workload="wallet",
-        stock={"a-1": {"balance": 70}, "a-2": {"balance": 130}},
+        values={"accounts": {"a-1": {"balance": 70}, "a-2": {"balance": 130}}},
     )
     balance = checkers["balance"](rec.history(), final, Ledgers())
     access = checkers["own_accounts_only"](rec.history(), final, Ledgers())
