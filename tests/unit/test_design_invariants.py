@@ -14,6 +14,7 @@ from test_design_workloads import TABLE, design, error, inline
 
 from harness.design import load_design
 from harness.history import FinalState, Ledgers, Recorder
+from harness.listing import describe_design
 from harness.workload import Answer, InvalidWorkload, Key, Operation, Workload
 from invariants import check
 from invariants.library import Requests, UniqueWords, make_uniqueness
@@ -62,6 +63,7 @@ def test_a_design_declares_its_workload_and_invariants_with_no_python(tmp_path: 
     assert list(loaded.workload.invariants) == ["balance"]
     assert judge(loaded.workload, {"a-1": 70, "a-2": 130}) == "valid"
     assert judge(loaded.workload, {"a-1": 70, "a-2": 100}) == "invalid"  # money vanished
+    assert "  the workload's own invariants: balance\n" in describe_design(loaded)
 
 
 def test_a_workload_file_carries_its_own_invariants(tmp_path: Path) -> None:
