@@ -71,6 +71,16 @@ def _inventory() -> tuple[History, FinalState, Ledgers]:
     return rec.history(), final, shipped
 
 
+def _oversold() -> tuple[History, FinalState, Ledgers]:
+    """Orders took more than there was, and stock is left: no lag explains it."""
+    rec = recorder()
+    set_stock(rec, "s-1", 3)
+    order(rec, "o-1", "s-1", 2)
+    order(rec, "o-2", "s-1", 2)
+    final = final_inventory(rec, stock={"s-1": 1}, orders={"o-1": "accepted", "o-2": "accepted"})
+    return rec.history(), final, ledgers(shipment("o-1", "s-1", 2), shipment("o-2", "s-1", 2))
+
+
 def _payments() -> tuple[History, FinalState, Ledgers]:
     rec = recorder()
     pay(rec, "p-1", 500)
@@ -123,6 +133,7 @@ def _matching() -> tuple[History, FinalState, Ledgers]:
             ],
             _inventory,
         ),
+        (["no_oversell", "stock_accounting"], _oversold),
         (
             [
                 "no_duplicate_charge",
@@ -148,6 +159,8 @@ def test_the_builtins_declared_in_toml_judge_as_the_builtins(names: list[str], r
     history, final, led = run()
     judged = {name: PYTHON[name](history, final, led).status for name in names}
     assert "invalid" in judged.values()  # the histories hold violations to compare
+    if run is _oversold:  # a definite violation, not pending
+        assert not PYTHON["stock_accounting"](history, final, led).waiting
     for name in names:
         _same(name, history, final, led)
 
