@@ -317,7 +317,7 @@ def _equal(
             f" {'+' if f.flow.sign > 0 else '-'} "
             f"{counted(len(f.accepted), 'accepted ' + _noun(w, f))} "
             f"({counted(f.total(f.accepted), w.unit)})"
-            for f in flowing
+            for f in [f for f in flowing if f.accepted] or flowing  # the flows that moved it
         )
         if unread:
             terms += f", {counted(len(unread), _noun(w, flowing[0]))} unread"
