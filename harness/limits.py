@@ -1,6 +1,8 @@
 """Limits on every number a user gives (docs/design-files.md, "Limits"): a typo
 like ``replicas = 10**30`` must be an error, not a hang. A module of its own,
-without imports, so the command line can check its arguments cheaply."""
+importing nothing of the harness, so the command line can check its arguments cheaply."""
+
+import math
 
 MAX_REPLICAS = 16
 MAX_EXAMPLES = 100_000
@@ -25,3 +27,16 @@ MAX_SETUP = 16
 MAX_FINAL = 16
 MAX_INVARIANTS = 64  # a workload's own invariants
 MAX_NAME = 64  # names of operations, fields and slots
+
+
+def is_seconds(value: object, *, positive: bool) -> bool:
+    """A finite number of seconds, >= 0 (> 0 if ``positive``), at most ``MAX_SECONDS``.
+
+    ``True`` is an int to Python but never a duration to a user."""
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and (value > 0 if positive else value >= 0)
+        and value <= MAX_SECONDS
+    )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard, cast
 
-from harness.limits import MAX_SECONDS
+from harness.limits import MAX_SECONDS, is_seconds
 
 # Names of links, processes, variants and designs: they become file names and argv.
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -182,14 +182,7 @@ class Where:
         if value is MISSING:
             return default
         low = "> 0" if positive else ">= 0"
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value < 0
-            or (positive and value == 0)
-            or value > MAX_SECONDS
-        ):
+        if not is_seconds(value, positive=positive):
             raise self.expected(key, f"a number of seconds {low} and <= {MAX_SECONDS}", value)
         return float(value)
 

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from harness.lifecycle import Lifecycle
 from harness.nemesis.nemesis import Controllable, PartnerFaults
 from harness.partner.control import PartnerControl
 from harness.provision.backend import StackHandle, backend_named
@@ -49,7 +50,7 @@ class _Process:
         return self.process.alive
 
 
-class LiveSystem:
+class LiveSystem(Lifecycle):
     """``with LiveSystem(spec, redis_persistence=...) as system:`` starts the
     stores the target depends on, the partner (if it does), and the target.
 
@@ -79,18 +80,14 @@ class LiveSystem:
         self.target: TargetProcesses | None = None
         self._controllables: dict[str, Controllable] = {}
 
-    def __enter__(self) -> LiveSystem:
+    def start(self) -> None:
         try:
-            self.start()
+            self._start()
         except BaseException:
             self.stop()
             raise
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
+    def _start(self) -> None:
         self.stack.start()
         partner_port: int | None = None
         if "partner" in self.spec.dependencies:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis import given as hypothesis_given
@@ -287,19 +288,26 @@ def verify_design(
     return final
 
 
+def _table_columns(row: Row) -> dict[str, Any]:
+    """The design's own words for a row, carried into its result as written."""
+    return {
+        "row_id": row.id,
+        "failure_mode": row.failure_mode,
+        "can_happen": row.can_happen,
+        "correct_behaviour": row.correct_behaviour,
+        "mechanism": row.mechanism,
+        "recovery": row.recovery,
+        "taxonomy": row.taxonomy,
+        "faults": row.faults,
+    }
+
+
 def _broken_row(
     design: Design, row: Row, variant: str, profile: Profile, seed_: int, error: str
 ) -> RowResult:
     """An ERROR row for a row that never ran because the system broke."""
     return RowResult(
-        row_id=row.id,
-        failure_mode=row.failure_mode,
-        can_happen=row.can_happen,
-        correct_behaviour=row.correct_behaviour,
-        mechanism=row.mechanism,
-        recovery=row.recovery,
-        taxonomy=row.taxonomy,
-        faults=row.faults,
+        **_table_columns(row),
         status="ERROR",
         invariants=row.invariants,
         examples=0,
@@ -387,14 +395,7 @@ def verify_row(
         if status != "INTERRUPTED":
             reason = f"{status} before the run was interrupted by {interrupted}"
     result = RowResult(
-        row_id=row.id,
-        failure_mode=row.failure_mode,
-        can_happen=row.can_happen,
-        correct_behaviour=row.correct_behaviour,
-        mechanism=row.mechanism,
-        recovery=row.recovery,
-        taxonomy=row.taxonomy,
-        faults=row.faults,
+        **_table_columns(row),
         status=status,
         invariants=row.invariants,
         examples=len(search.outcomes),

@@ -34,9 +34,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from harness.lifecycle import Lifecycle, started
 from harness.partner.control import PartnerControl
 from harness.partner.endpoints import CONTROL_PREFIX
 from harness.provision.docker_api import (
@@ -384,7 +384,7 @@ def _toxiproxy_version(url: str) -> bool:
         return response.status == 200 and json.loads(response.read() or b"null") is not None
 
 
-class ContainerStack:
+class ContainerStack(Lifecycle):
     """Like `Stack`, with Toxiproxy, the services and the partner in containers."""
 
     def __init__(
@@ -410,35 +410,17 @@ class ContainerStack:
         self.start_seconds: dict[str, float] = {}
         """Seconds from launch to ready, per service (first start, incl. initdb/format)."""
 
-    def __enter__(self) -> ContainerStack:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     @property
     def workdir(self) -> Path:
-        if self._workdir is None:
-            raise RuntimeError("the stack has not been started; use it as a context manager")
-        return self._workdir
+        return started(self._workdir)
 
     @property
     def toxiproxy(self) -> ToxiproxyClient:
-        if self._client is None:
-            raise RuntimeError("the stack has not been started; use it as a context manager")
-        return self._client
+        return started(self._client)
 
     @property
     def toxiproxy_server(self) -> ContainerService:
-        if self._server is None:
-            raise RuntimeError("the stack has not been started; use it as a context manager")
-        return self._server
+        return started(self._server)
 
     @property
     def labels(self) -> dict[str, str]:

@@ -9,9 +9,9 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
+from harness.lifecycle import Lifecycle, started
 from harness.provision.kafka import KafkaService
 from harness.provision.ports import LOOPBACK, free_port
 from harness.provision.postgres import PostgresService
@@ -40,7 +40,7 @@ def _check_services(services: Iterable[str]) -> tuple[ServiceName, ...]:
     return tuple(name for name in SERVICE_NAMES if name in chosen)
 
 
-class Stack:
+class Stack(Lifecycle):
     """Toxiproxy plus any of PostgreSQL, Redis and Kafka, in a temp work dir.
 
     Every link goes through a proxy named after it, and `env` hands out the
@@ -68,35 +68,17 @@ class Stack:
         self.start_seconds: dict[str, float] = {}
         """Seconds from launch to ready, per service (first start, incl. initdb/format)."""
 
-    def __enter__(self) -> Stack:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     @property
     def workdir(self) -> Path:
-        if self._workdir is None:
-            raise RuntimeError("the stack has not been started; use it as a context manager")
-        return self._workdir
+        return started(self._workdir)
 
     @property
     def toxiproxy(self) -> ToxiproxyClient:
-        if self._client is None:
-            raise RuntimeError("the stack has not been started; use it as a context manager")
-        return self._client
+        return started(self._client)
 
     @property
     def toxiproxy_server(self) -> ToxiproxyServer:
-        if self._server is None:
-            raise RuntimeError("the stack has not been started; use it as a context manager")
-        return self._server
+        return started(self._server)
 
     def start(self) -> None:
         if self._workdir is not None:

@@ -15,9 +15,10 @@ import shlex
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import Any, Protocol
 
+from harness.lifecycle import Lifecycle
 from harness.provision.backend import StackHandle
 from harness.provision.ports import LOOPBACK, free_port
 from harness.provision.process import ManagedProcess, ServiceStartError
@@ -72,7 +73,7 @@ def _healthy(port: int) -> bool:
         connection.close()
 
 
-class TargetProcesses:
+class TargetProcesses(Lifecycle):
     """A running target: ``with TargetProcesses(spec, stack, partner_port=p) as target:``.
 
     Processes are named ``target-0``, ``target-1``, ... and by their ``extra``
@@ -95,18 +96,6 @@ class TargetProcesses:
         self._ports: dict[str, int] = {}
         self._links: list[str] = []
         self.client_urls: tuple[str, ...] = ()
-
-    def __enter__(self) -> TargetProcesses:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         """Start every process and wait until each replica is healthy (or raise)."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
+
+from harness.limits import MAX_SECONDS, is_seconds
 
 RetryMode: TypeAlias = Literal["none", "immediate", "concurrent", "delayed"]
 RETRY_MODES: tuple[RetryMode, ...] = ("none", "immediate", "concurrent", "delayed")
@@ -13,14 +14,11 @@ RETRY_MODES: tuple[RetryMode, ...] = ("none", "immediate", "concurrent", "delaye
 
 def _check_seconds(owner: str, name: str, value: object, *, positive: bool) -> None:
     bound = "> 0" if positive else ">= 0"
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value < 0
-        or (positive and value == 0)
-    ):
-        raise ValueError(f"{owner}: {name!r} must be a finite number {bound} (got {value!r})")
+    if not is_seconds(value, positive=positive):
+        raise ValueError(
+            f"{owner}: {name!r} must be a finite number {bound} and <= {MAX_SECONDS}"
+            f" (got {value!r})"
+        )
 
 
 @dataclass(frozen=True, slots=True)

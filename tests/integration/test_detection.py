@@ -2,7 +2,7 @@
 designs with the invariant the bug breaks, and passes every correct design.
 
 Real targets, real PostgreSQL/Redis/Kafka/Toxiproxy, real faults. The budget
-is the ``detect`` profile below, sized so the whole matrix fits in CI. Every
+is the ``detect`` profile of catching.py, sized so the matrix fits in CI. Every
 search starts from an empty example database (a temporary directory), so a
 catch here is a fresh find, not a stored counterexample found again.
 
@@ -19,17 +19,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from catching import assert_every_row_passes, hunt, violated
 
 from harness.design import load_design
-from harness.report import RowResult
-from harness.verify import Profile, verify_design
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-DETECT = Profile(name="detect", examples=20, shrink_s=20.0, replays=3)
-SEARCHES = 3
-PASS_ALL = Profile(name="ci", examples=8, shrink_s=20.0, replays=2)
 
 # variant -> (row expected to catch it, invariants any of which it must break)
 EXPECTED: dict[str, dict[str, tuple[str, frozenset[str]]]] = {
@@ -68,16 +64,6 @@ CONTAINER_BUGGY = {
 }
 
 
-def _describe(row: RowResult) -> str:
-    lines = [f"{row.row_id}: {row.status} after {row.examples} examples; coverage {row.coverage}"]
-    if row.error:
-        lines.append(row.error[-3000:])
-    if row.counterexample:
-        lines += [v.summary for v in row.counterexample.verdicts]
-        lines += row.counterexample.schedule_lines
-    return "\n".join(lines)
-
-
 @pytest.mark.parametrize("backend", ["local", "containers"])
 @pytest.mark.parametrize("design_name", sorted(EXPECTED))
 def test_correct_variant_passes_every_row(
@@ -86,19 +72,8 @@ def test_correct_variant_passes_every_row(
     if backend == "containers":
         request.getfixturevalue("container_binaries")
     design = load_design(ROOT / "designs" / f"{design_name}.toml")
-    report = verify_design(
-        design,
-        variant="correct",
-        profile=PASS_ALL,
-        seed_=20261121,
-        out_dir=tmp_path,
-        database=tmp_path / "examples-db",
-        log=False,
-        backend=backend,
-    )
+    report = assert_every_row_passes(design, tmp_path, backend=backend)
     assert len(report.rows) == len(design.rows)
-    bad = [r for r in report.rows if r.status != "PASS"]
-    assert not bad, "\n\n".join(_describe(r) for r in bad)
 
 
 @pytest.mark.parametrize(
@@ -113,34 +88,8 @@ def test_buggy_variant_is_caught(
         request.getfixturevalue("container_binaries")
     design = load_design(ROOT / "designs" / f"{design_name}.toml")
     row_id, invariants = EXPECTED[design_name][variant]
-    tries: list[RowResult] = []
-    # The budget is up to SEARCHES fresh searches of DETECT.examples each, with
-    # different seeds: on a real system one search can be unlucky, or find a
-    # failure its replays do not reproduce; a catch counts once it reproduces.
-    for seed in range(7, 7 + SEARCHES):
-        report = verify_design(
-            design,
-            variant=variant,
-            profile=DETECT,
-            rows=[row_id],
-            seed_=seed,
-            out_dir=tmp_path / f"seed-{seed}",
-            database=tmp_path / f"examples-db-{seed}",
-            log=False,
-            backend=backend,
-        )
-        (row,) = report.rows
-        tries.append(row)
-        if row.counterexample is not None and row.counterexample.reproduced >= 1:
-            break
-    assert row.status == "FAIL", "\n\n".join(_describe(r) for r in tries)
-    assert row.counterexample is not None
-    violated = {v.invariant for v in row.counterexample.verdicts}
-    assert violated & invariants, f"expected one of {sorted(invariants)}; got {sorted(violated)}"
-    assert row.counterexample.reproduced >= 1, "a caught bug must reproduce at least once"
-    assert report.exit_code == 1
-    assert (tmp_path / f"seed-{seed}" / "report.md").exists()
-    assert row.counterexample.schedule_path.exists()
+    _, row = hunt(design, variant, row_id, tmp_path, backend=backend)
+    assert violated(row) & invariants, f"expected one of {sorted(invariants)}; got {violated(row)}"
     assert "--seed" in row.replay_command
 
 
@@ -154,38 +103,10 @@ def test_a_target_built_from_a_dockerfile_passes_and_its_bug_is_caught(
     tmp_path: Path, container_binaries: object
 ) -> None:
     design = load_design(ROOT / "examples" / "checkout-container.toml")
-    report = verify_design(
-        design,
-        variant="correct",
-        profile=PASS_ALL,
-        rows=list(CONTAINER_TARGET_ROWS),
-        seed_=20261121,
-        out_dir=tmp_path / "correct",
-        database=tmp_path / "examples-db",
-        log=False,
-        backend="containers",
+    assert_every_row_passes(
+        design, tmp_path / "correct", rows=CONTAINER_TARGET_ROWS, backend="containers"
     )
-    bad = [r for r in report.rows if r.status != "PASS"]
-    assert not bad, "\n\n".join(_describe(r) for r in bad)
     row_id, invariants = EXPECTED["checkout"]["read_then_write"]
-    tries: list[RowResult] = []
-    for seed in range(7, 7 + SEARCHES):
-        buggy = verify_design(
-            design,
-            variant="read_then_write",
-            profile=DETECT,
-            rows=[row_id],
-            seed_=seed,
-            out_dir=tmp_path / f"buggy-{seed}",
-            database=tmp_path / f"examples-db-{seed}",
-            log=False,
-            backend="containers",
-        )
-        (row,) = buggy.rows
-        tries.append(row)
-        if row.status == "FAIL":
-            break
-    assert row.status == "FAIL", "\n\n".join(_describe(r) for r in tries)
-    assert row.counterexample is not None
-    assert {v.invariant for v in row.counterexample.verdicts} & invariants
+    _, row = hunt(design, "read_then_write", row_id, tmp_path / "buggy", backend="containers")
+    assert violated(row) & invariants
     assert "--backend containers" in row.replay_command

@@ -278,3 +278,25 @@ def test_rich_displays_run_on_a_terminal_and_end_with_a_line_per_step_and_row() 
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buffer.getvalue())  # terminal codes out
     assert "Kafka: done" in text and "took 2.0 s" in text
     assert "pause of target-1" in text and "client-retry" in text and "PASS" in text
+
+
+def test_the_go_example_is_inits_skeleton_edited(tmp_path: Path) -> None:
+    """docs/writing-a-target.md starts the Go example's design with `failmodel init`:
+    the [target] init writes for it is the example's, before the edits the tutorial
+    lists (the reconciler, the variants, the times), and its rows are kept or renamed."""
+    example = load_design(ROOT / "examples" / "go-payments" / "design.toml")
+    out = tmp_path / "examples" / "design.toml"
+    argv = ["init", "--workload", "payments", "--command", "{root}/go-payments/run serve"]
+    argv += ["--name", "go-payments", "--dependencies", "postgres,partner", "--out", str(out)]
+    assert cli.main(argv) == 0
+    skeleton = load_design(out)
+    assert skeleton.name == example.name and skeleton.workload == example.workload
+    assert skeleton.target.replicas == example.target.replicas
+    assert skeleton.target.dependencies == example.target.dependencies
+    assert skeleton.target.command[1:] == example.target.command[1:]
+    assert Path(skeleton.target.command[0]).name == Path(example.target.command[0]).name
+    kept = {"client-retry": "client-retry", "psp-fails-after-charge": "psp-answer-lost"}
+    example_rows = {r.id: r for r in example.rows}
+    for row in skeleton.rows:
+        if row.id in kept:
+            assert set(row.invariants) <= set(example_rows[kept[row.id]].invariants), row.id

@@ -25,7 +25,7 @@ from harness.schedule.model import (
 from harness.schedule.strategies import Shape, schedules
 from harness.workload.builtin import INVENTORY, MATCHING, PAYMENTS
 from harness.workload.keys import KeySpace
-from harness.workload.ops import RetryPolicy
+from harness.workload.ops import OpSpec, RetryPolicy
 
 TOPOLOGY = Topology(
     links=("target-0", "target-1", "redis", "kafka", "partner"),
@@ -230,3 +230,11 @@ def test_from_json_rejects_unknown_steps_and_faults() -> None:
         workload="inventory", steps=(StartFault(fault=Partition(link="partner", mode="blackhole")),)
     )
     assert Schedule.from_json(json.loads(blackhole.dumps())) == blackhole
+
+
+@pytest.mark.parametrize("seconds", [0, -1, True, float("nan"), float("inf"), 601])
+def test_an_operation_timeout_is_a_sane_number_of_seconds(seconds: object) -> None:
+    with pytest.raises(ValueError, match="'timeout_s' must be a finite number > 0 and <= 600"):
+        OpSpec(f="order", body={}, process=0, timeout_s=seconds)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="'delay_s' must be a finite number > 0 and <= 600"):
+        RetryPolicy(mode="delayed", count=1, delay_s=seconds)  # type: ignore[arg-type]

@@ -1,0 +1,106 @@
+"""How the detection tests judge a design: every row passes, or a fresh search catches a bug.
+
+Shared by the reference designs' matrix and the third-party targets, so that
+"caught" and "passes" mean the same everywhere: each search starts from an
+empty example database (a fresh find, not a stored counterexample found
+again), and a catch counts once its counterexample reproduces at least once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from harness.design import Design
+from harness.report import DesignReport, RowResult
+from harness.verify import Profile, verify_design
+
+DETECT = Profile(name="detect", examples=20, shrink_s=20.0, replays=3)
+PASS_ALL = Profile(name="ci", examples=8, shrink_s=20.0, replays=2)
+SEARCHES = 3
+
+
+def describe(row: RowResult) -> str:
+    """A row's outcome, enough to debug a failed expectation from CI's log alone."""
+    lines = [f"{row.row_id}: {row.status} after {row.examples} examples; coverage {row.coverage}"]
+    if row.reason:
+        lines.append(row.reason)
+    if row.error:
+        lines.append(row.error[-3000:])
+    if row.counterexample:
+        lines += [v.summary for v in row.counterexample.verdicts]
+        lines += row.counterexample.schedule_lines
+    return "\n".join(lines)
+
+
+def assert_every_row_passes(
+    design: Design,
+    out_dir: Path,
+    *,
+    profile: Profile = PASS_ALL,
+    seed: int = 20261121,
+    rows: Iterable[str] | None = None,
+    backend: str = "local",
+) -> DesignReport:
+    """Verify the correct variant; fail with every non-PASS row described."""
+    report = verify_design(
+        design,
+        variant="correct",
+        profile=profile,
+        rows=None if rows is None else list(rows),
+        seed_=seed,
+        out_dir=out_dir,
+        database=out_dir / "examples-db",
+        log=False,
+        backend=backend,
+    )
+    bad = [r for r in report.rows if r.status != "PASS"]
+    assert not bad, "\n\n".join(describe(r) for r in bad)
+    return report
+
+
+def hunt(
+    design: Design,
+    variant: str,
+    row_id: str,
+    out_dir: Path,
+    *,
+    profile: Profile = DETECT,
+    searches: int = SEARCHES,
+    first_seed: int = 7,
+    backend: str = "local",
+) -> tuple[DesignReport, RowResult]:
+    """Up to ``searches`` fresh searches of one row, each with its own seed and empty
+    example database, until one finds a failure that reproduces: on a real system a
+    search can be unlucky, or find a failure its replays do not show again. The
+    caught row is returned; its report and minimal schedule must be on disk."""
+    tries: list[RowResult] = []
+    for seed in range(first_seed, first_seed + searches):
+        report = verify_design(
+            design,
+            variant=variant,
+            profile=profile,
+            rows=[row_id],
+            seed_=seed,
+            out_dir=out_dir / f"seed-{seed}",
+            database=out_dir / f"examples-db-{seed}",
+            log=False,
+            backend=backend,
+        )
+        (row,) = report.rows
+        tries.append(row)
+        if row.counterexample is not None and row.counterexample.reproduced >= 1:
+            break
+    assert row.status == "FAIL", "\n\n".join(describe(r) for r in tries)
+    assert row.counterexample is not None
+    assert row.counterexample.reproduced >= 1, "a caught bug must reproduce at least once"
+    assert report.exit_code == 1
+    assert (out_dir / f"seed-{seed}" / "report.md").exists(), "a failing run writes its report"
+    assert row.counterexample.schedule_path.exists()
+    return report, row
+
+
+def violated(row: RowResult) -> set[str]:
+    """The invariants a caught row's minimal counterexample breaks."""
+    assert row.counterexample is not None
+    return {v.invariant for v in row.counterexample.verdicts}
