@@ -25,6 +25,7 @@ MAX_VALUE = 10**9  # every drawn or constant integer is within -MAX_VALUE..MAX_V
 MAX_TEXT = 1000  # characters of a string value, a path, a route
 MAX_SETUP = 16
 MAX_FINAL = 16
+MAX_INVARIANTS = 64  # a workload's own invariants
 MAX_NAME = 64  # names of operations, fields and slots
 
 

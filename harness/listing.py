@@ -1,7 +1,7 @@
 """``failmodel list DESIGN``: what a design file will verify, without running anything.
 
 The target (command, replicas, dependencies, extra processes), the
-workload (operations, key kinds, final reads), the variants,
+workload (operations, key kinds, final reads, its own invariants), the variants,
 the links and processes faults can reach, then each row: its taxonomy, the
 failure mode, the faults (with globs resolved), the invariants and what
 counts as exercising it.
@@ -36,6 +36,8 @@ def describe_design(design: Design) -> str:
         f"  keys: {keys}; final reads: "
         + (", ".join(f"{r.slot} ({r.op})" for r in w.final) or "none"),
     ]
+    if w.invariants:
+        lines.append(f"  the workload's own invariants: {', '.join(w.invariants)}")
     for name, argv in t.extra.items():
         lines.append(f"  extra process {name}: {shlex.join(argv)}")
     buggy = [v for v in t.variants if v != "correct"]

@@ -66,6 +66,16 @@ op = "get"
 slot = "items"
 keys = "item"
 not_found = "absent"   # a 404 means the item does not exist
+
+# EDIT: what must hold, as invariants of the six types (docs/invariants.md):
+# eligibility, ordering, accounting, uniqueness / idempotency, propagation,
+# access control. Name them in the rows' 'invariants'. For example:
+# [[workload.invariants]]
+# name = "items_add_up"
+# type = "accounting"
+# final = {{ slot = "items", read = "get", key = "item" }}
+# field = "value"
+# flows = [{{ op = "add", id = "add_id", scope = "item", amount = "by", sign = 1 }}]
 """
 
 
@@ -96,7 +106,7 @@ def _crashable(deps: Collection[str]) -> tuple[str, ...]:
 
 def _custom_rows(deps: Collection[str]) -> list[StarterRow]:
     """Rows any service meets. Their invariant is consistent_reads, the one that
-    judges every workload; add yours (docs/workloads.md, "Invariants")."""
+    judges every workload; add yours (docs/invariants.md)."""
     stores = _store_faults(deps)
     return [
         StarterRow(

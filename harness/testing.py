@@ -456,7 +456,9 @@ def run_schedule(
     elif invariants is not None:
         names = invariants
     else:
-        names = sorted(n for n in APPLIES_TO if applies(n, sut.workload.name))
+        names = sorted(
+            [*(n for n in APPLIES_TO if applies(n, sut.workload.name)), *sut.workload.invariants]
+        )
     target = sut.design.target
     with ExampleRunner(
         sut.live,

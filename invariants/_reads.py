@@ -33,6 +33,7 @@ from typing import Any, Literal, TypeAlias
 from harness.history import FinalState, History, Ledgers, Operation
 from invariants._common import Findings, answer, body, listing
 from invariants._common import snapshot as snapshot_of
+from invariants.library import index_of
 from invariants.verdict import Checker, Verdict
 
 ReadConsistency: TypeAlias = Literal["eventual", "strong"]
@@ -154,9 +155,9 @@ class _Writes:
     matched: dict[str, list[tuple[float, str]]]
 
 
-def _writes(history: History) -> _Writes:
+def _writes(ops: Sequence[Operation]) -> _Writes:
     out = _Writes({}, {}, {}, {}, {}, {})
-    for op in history.operations():
+    for op in ops:
         req = body(op)
         if op.f == "order":
             out.orders.setdefault(str(req["order_id"]), []).append(op)
@@ -184,9 +185,9 @@ def _writes(history: History) -> _Writes:
     return out
 
 
-def _reads(history: History) -> list[_Read]:
+def _reads(ops: Sequence[Operation]) -> list[_Read]:
     out = []
-    for op in history.operations():
+    for op in ops:
         spec = _READS.get(op.f)
         if spec is None or op.outcome != "ok":
             continue
@@ -316,11 +317,11 @@ def _per_replica(reads_of: Sequence[_Read], snapshot: int | None) -> list[_Read]
 
 
 def _unanswered(
-    history: History, last: int, answered: Mapping[tuple[str, str], Sequence[_Read]]
+    ops: Sequence[Operation], last: int, answered: Mapping[tuple[str, str], Sequence[_Read]]
 ) -> list[tuple[str, str, list[int]]]:
     """Keys the last settled snapshot tried to read and no replica answered."""
     tried: dict[tuple[str, str], list[int]] = {}
-    for op in history.operations():
+    for op in ops:
         spec = _READS.get(op.f)
         if spec is None or op.invoke.phase != "final":
             continue
@@ -359,17 +360,14 @@ def make_consistent_reads(reads: ReadConsistency = "eventual") -> Checker:
 
     def check_consistent_reads(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
         out = Findings("consistent_reads", "key")
-        writes = _writes(history)
-        all_reads = _reads(history)
+        ops = index_of(history).ops  # shared with the other checkers of one check call
+        writes = _writes(ops)
+        all_reads = _reads(ops)
         by_key: dict[tuple[str, str], list[_Read]] = {}
         for read in all_reads:
             by_key.setdefault((read.kind, read.key), []).append(read)
         last = max(
-            (
-                snapshot_of(op)
-                for op in history.operations()
-                if op.f in _READS and op.invoke.phase == "final"
-            ),
+            (snapshot_of(op) for op in ops if op.f in _READS and op.invoke.phase == "final"),
             default=None,
         )
 
@@ -411,7 +409,7 @@ def make_consistent_reads(reads: ReadConsistency = "eventual") -> Checker:
         if last is not None:
             _mutual_lists(by_key, last, report)
             _justified_rejections(by_key, last, writes, report)
-            for kind, key, ids in _unanswered(history, last, by_key):
+            for kind, key, ids in _unanswered(ops, last, by_key):
                 out.checked += 1
                 out.undecided(
                     f"no replica answered the final read of {_label(kind, key)}", [key], ids

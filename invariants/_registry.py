@@ -28,6 +28,7 @@ from invariants._payments import (
     check_no_unrecorded_money,
 )
 from invariants._reads import ReadConsistency, make_consistent_reads
+from invariants.library import sharing
 from invariants.verdict import Checker, Verdict, run_checker
 
 _ACKNOWLEDGED: Mapping[str, Checker] = {
@@ -114,22 +115,29 @@ def check(
     ledgers: Ledgers,
     *,
     reads: ReadConsistency = "eventual",
+    own: Mapping[str, Checker] = MappingProxyType({}),
 ) -> tuple[Verdict, ...]:
-    """Run the named checkers in order. Every name must be in ``CHECKERS`` and
-    apply to ``final.workload``; a checker that crashes yields ``unknown``.
-    ``reads`` is the design's read promise, which ``consistent_reads`` judges."""
+    """Run the named checkers in order. Every name must be the workload's own
+    (``own``: `Workload.invariants`, judging whatever workload declares them)
+    or in ``CHECKERS`` and apply to ``final.workload``; a checker that crashes
+    yields ``unknown``. ``reads`` is the design's read promise, which
+    ``consistent_reads`` judges. The checkers share one index of the history
+    and of the ledger."""
     wanted = tuple(names)
     for name in wanted:
+        if name in own:
+            continue
         if name not in CHECKERS:
             raise ValueError(
-                f"'names' must be invariants from CHECKERS (got {name!r}); "
-                f"known: {', '.join(sorted(CHECKERS))}"
+                f"'names' must be invariants from CHECKERS or the workload's own (got {name!r}); "
+                f"known: {', '.join(sorted([*CHECKERS, *own]))}"
             )
         if not applies(name, final.workload):
             raise ValueError(
                 f"invariant {name!r} applies to {sorted(APPLIES_TO[name])}, "
                 f"not to workload {final.workload!r}"
             )
-    checkers = dict(CHECKERS)
+    checkers = {**CHECKERS, **own}
     checkers["consistent_reads"] = make_consistent_reads(reads)
-    return tuple(run_checker(n, checkers[n], history, final, ledgers) for n in wanted)
+    with sharing():
+        return tuple(run_checker(n, checkers[n], history, final, ledgers) for n in wanted)

@@ -43,7 +43,11 @@ from harness.schedule.families import Family, InvalidFamily, Topology, parse_fam
 from harness.schedule.strategies import SHAPE_KEYS_LIMIT, SHAPE_LIMITS, Shape
 from harness.workload.api import Workload
 from harness.workload.builtin import BUILTIN, builtin_mismatch
-from harness.workload.toml_form import load_workload_file, workload_from_table
+from harness.workload.toml_form import (
+    invariants_from_tables,
+    load_workload_file,
+    workload_from_table,
+)
 from invariants import APPLIES_TO, CHECKERS, applies
 
 
@@ -75,7 +79,7 @@ _DEFAULT_COUNTERS = (
     ("indeterminate",),
 )
 
-_TOP_KEYS = ("name", "workload", "description", "target", "services", "rows")
+_TOP_KEYS = ("name", "workload", "invariants", "description", "target", "services", "rows")
 _TARGET_KEYS = (
     "command",
     "replicas",
@@ -121,6 +125,7 @@ def load_design(path: Path | str, *, root: Path | None = None) -> Design:
     if not is_name(name):
         raise here.expected("name", _NAME_RULE, name)
     workload = _workload(here, data.get("workload", MISSING), path, root)
+    workload = _own_invariants(here, workload, data.get("invariants", []))
     description = here.text(data, "description", default="")
     target = _target(replace(here, place="target"), here.table(data, "target", required=True), root)
     services = _services(
@@ -319,7 +324,7 @@ def _row(
     except InvalidFamily as exc:
         raise where.error(f"'faults': {exc}") from exc
 
-    applicable = [n for n in CHECKERS if applies(n, workload.name)]
+    applicable = [*(n for n in CHECKERS if applies(n, workload.name)), *workload.invariants]
     invariants = _invariants(where, raw, workload.name, applicable)
 
     exercised_by = _exercised_by(where, raw, faults, families, target)
@@ -495,6 +500,24 @@ def _workload(here: Where, value: object, path: Path, root: Path) -> Workload:
             f"; {problem}",
         )
     return workload
+
+
+def _own_invariants(here: Where, workload: Workload, tables: object) -> Workload:
+    """The workload with the design's top-level ``[[invariants]]`` added to its
+    own; no name may be declared twice or be a built-in invariant's."""
+    declared = invariants_from_tables(here, tables)
+    twice = sorted(set(declared) & set(workload.invariants))
+    if twice:
+        raise here.expected("invariants", "names the workload does not declare already", twice)
+    builtin = sorted((set(declared) | set(workload.invariants)) & set(CHECKERS))
+    if builtin:
+        raise here.expected(
+            "invariants", "names that are not built-in invariants'", builtin,
+            f"; built-in: {', '.join(sorted(CHECKERS))}",
+        )
+    if not declared:
+        return workload
+    return replace(workload, invariants={**workload.invariants, **declared})
 
 
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")

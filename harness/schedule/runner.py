@@ -177,7 +177,9 @@ class ExampleRunner:
 
     def check(self, history: History, final: FinalState, ledgers: Ledgers) -> tuple[Verdict, ...]:
         """The row's invariants and the always-checked ones, on one state."""
-        return check(self.invariants, history, final, ledgers, reads=self.reads)
+        return check(
+            self.invariants, history, final, ledgers, reads=self.reads, own=self.workload.invariants
+        )
 
     def recheck(self, outcomes: Iterable[ExampleOutcome]) -> list[ExampleOutcome]:
         """Settle once more and judge again every example the partner has

@@ -29,6 +29,7 @@ from harness.limits import (
     MAX_CHOICES,
     MAX_FIELDS,
     MAX_FINAL,
+    MAX_INVARIANTS,
     MAX_KEY_KINDS,
     MAX_KEYS,
     MAX_KIND_CHARS,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
     from harness.schedule.strategies import Shape
+    from invariants.verdict import Checker
 
 __all__ = [
     "METHODS",
@@ -667,7 +669,10 @@ class Workload:
     """What a service's clients do: key kinds (and how many per example), the
     operations, setup, final reads, the partner endpoints the target calls
     (``effects``: ``psp``, ``warehouse``, ``notify``) and an optional ``draw``
-    hook that biases the default strategy."""
+    hook that biases the default strategy. ``invariants`` are the workload's
+    own checkers by name (`invariants.library` factories, or any function of
+    history, final state and ledgers): a design's rows may name them like the
+    built-in ones (docs/invariants.md)."""
 
     name: str
     keys: Mapping[str, int]
@@ -676,6 +681,7 @@ class Workload:
     final: tuple[FinalRead, ...] = ()
     effects: tuple[str, ...] = ()
     draw: DrawHook | None = None
+    invariants: Mapping[str, Checker] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         if not is_name(self.name):
@@ -710,6 +716,14 @@ class Workload:
         object.__setattr__(self, "effects", effects)
         if self.draw is not None and not callable(self.draw):
             raise _fail(owner, "draw", "None or a function (DrawContext) -> values", self.draw)
+        invariants = _mapping(owner, "invariants", self.invariants, MAX_INVARIANTS)
+        for name, checker in invariants.items():
+            if not isinstance(name, str) or not _NAME.fullmatch(name):
+                raise _fail(owner, "invariants", "names of [a-z][a-z0-9_]*", name)
+            if not callable(checker):
+                raise _fail(owner, f"invariants[{name!r}]",
+                            "a checker: (history, final, ledgers) -> Verdict", checker)
+        object.__setattr__(self, "invariants", invariants)
         by_name = {o.name: o for o in operations}
         for op in operations:
             self._known_kinds(owner, f"operations[{op.name!r}]", op.kinds())

@@ -3,7 +3,9 @@
 
 A ``[workload]`` table in a design file, or a file of its own
 (``workload = { file = "wallet.toml" }``) holding the same keys at the top
-level. Every error names the file, the place (``workload.operations[1] (name
+level, with the workload's own ``[[invariants]]`` (``[[workload.invariants]]``
+in a design file: `invariants.library`'s TOML form, docs/invariants.md).
+Every error names the file, the place (``workload.operations[1] (name
 'transfer').fields.amount``) and what was expected; the records' own checks
 (`InvalidWorkload`) are reported at the place they were made from.
 """
@@ -30,10 +32,12 @@ from harness.workload.api import (
     Source,
     Workload,
 )
+from invariants.library import InvalidInvariant, parse_invariants
+from invariants.verdict import Checker
 
 __all__ = ["WORKLOAD_KEYS", "load_workload_file", "workload_from_table"]
 
-WORKLOAD_KEYS = ("name", "keys", "operations", "setup", "final", "effects")
+WORKLOAD_KEYS = ("name", "keys", "operations", "setup", "final", "effects", "invariants")
 _OPERATION_KEYS = (
     "name", "method", "path", "body", "fields", "id", "ok", "fail", "read", "weight",
 )
@@ -100,6 +104,7 @@ def workload_from_table(table: Mapping[str, Any], where: Where) -> Workload:
         for i, raw in enumerate(_array(where, table, "final", required=False))
     )
     effects = _strings(where, table, "effects")
+    invariants = invariants_from_tables(where, table.get("invariants", []))
     return _made(
         where,
         lambda: Workload(
@@ -109,8 +114,19 @@ def workload_from_table(table: Mapping[str, Any], where: Where) -> Workload:
             setup=setup,
             final=final,
             effects=effects,
+            invariants=invariants,
         ),
     )
+
+
+def invariants_from_tables(where: Where, tables: object) -> dict[str, Checker]:
+    """The checkers ``[[invariants]]`` tables declare (`invariants.library`'s
+    TOML form); errors are ``where``'s error type, naming table and key."""
+    place = f"{where.path}: {where.place}" if where.place else where.path
+    try:
+        return parse_invariants(tables, place)
+    except InvalidInvariant as exc:
+        raise where.error_type(str(exc)) from exc
 
 
 def _operation(where: Where, raw: Mapping[str, Any]) -> Operation:

@@ -1,8 +1,10 @@
 """A workload the harness never saw, end to end: the counter service of
 docs/workloads.md, declared in the design's TOML only, run against a real
 process -- setup, drawn operations with retries, classification, final reads
--- and the history and final state carry what a checker needs (here: the
-counters' accounting, which exposes the ``double`` variant)."""
+-- and the history and final state carry what a checker needs: the counters'
+accounting, judged by an ``[[invariants]]`` table of the design (the invariant
+library's TOML form) and by this test's own count, exposes the ``double``
+variant."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from harness.schedule.strategies import schedules
 from harness.setup import Binaries
 from harness.testing import open_system
 from harness.workload.keys import new_run_id
+from invariants import Verdict
 from invariants._common import answer, body
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -44,8 +47,17 @@ correct_behaviour = "The counter grows once"
 mechanism = "increment_id remembered with its answer"
 recovery = "Deduplicate by increment_id"
 faults = ["retry", "client_timeout"]
-invariants = ["consistent_reads"]
+invariants = ["consistent_reads", "counter_accounting"]
 exercised_by = ["retries"]
+
+[[invariants]]
+name = "counter_accounting"
+type = "accounting"
+final = {{ slot = "counters", read = "read", key = "counter" }}
+field = "value"
+initial = {{ op = "create", key = "counter", value = "value" }}
+flows = [{{ op = "add", id = "increment_id", scope = "counter", amount = "by", sign = 1 }}]
+words = {{ scope = "counter", event = "increment" }}
 """
 
 
@@ -108,11 +120,16 @@ def accounting(outcome: ExampleOutcome) -> dict[str, tuple[int, int, int]]:
     return {c: (low[c], high[c], final[c]["value"]) for c in initial if final.get(c)}
 
 
+def verdict(outcome: ExampleOutcome, name: str) -> Verdict:
+    return next(v for v in outcome.verdicts if v.invariant == name)
+
+
 def test_a_workload_of_its_own_runs_end_to_end(tmp_path: Path, binaries: Binaries) -> None:
     outcomes = play(tmp_path, "correct", examples=4)
     assert len(outcomes) == 4
     for outcome in outcomes:
         assert not outcome.failed, [v.summary for v in outcome.verdicts]
+        assert verdict(outcome, "counter_accounting").checked > 0
         ops = outcome.history.operations()
         created = [op for op in ops if op.f == "create"]
         assert created and all(op.outcome == "ok" for op in created)
@@ -136,3 +153,7 @@ def test_its_data_shows_the_double_variant(tmp_path: Path, binaries: Binaries) -
         if value > high
     ]
     assert over, "a resent increment counted twice shows in the final state"
+    # The design's invariant and this test's own count agree on which examples went over.
+    judged = [verdict(o, "counter_accounting").status == "invalid" for o in outcomes]
+    counted = [any(v > h for _, h, v in accounting(o).values()) for o in outcomes]
+    assert judged == counted

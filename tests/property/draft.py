@@ -20,21 +20,36 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
-from harness.history import Effect, EffectKind, Event, FinalState, History, Ledgers, Phase
+from harness.history import (
+    Effect,
+    EffectKind,
+    Event,
+    FinalState,
+    History,
+    Ledgers,
+    Phase,
+    thaw,
+)
+from harness.workload.final import touched_keys
 
 Outcome: TypeAlias = Literal["ok", "fail", "info"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FinalRead:
-    """One kind of final read, as ``harness.workload.final`` does it."""
+    """One kind of final read, as ``harness.workload.final`` does it; ``sources``
+    (workloads the contract does not know) are the body fields naming its keys."""
 
     f: str
     field: str
     slot: str
     not_found_known: bool
+    sources: tuple[str, ...] = ()
 
 
+# The contract's workloads, and those the invariant library's property tests
+# model (library_models.py): their final state has slots of their own.
+CONTRACT = ("inventory", "payments", "matching")
 FINAL_READS: Mapping[str, tuple[FinalRead, ...]] = {
     "inventory": (
         FinalRead(f="read_stock", field="sku", slot="stock", not_found_known=False),
@@ -44,8 +59,63 @@ FINAL_READS: Mapping[str, tuple[FinalRead, ...]] = {
         FinalRead(f="read_payment", field="payment_id", slot="payments", not_found_known=True),
     ),
     "matching": (FinalRead(f="read_matches", field="user", slot="matches", not_found_known=False),),
+    "auction": (
+        FinalRead(
+            f="read_auction",
+            field="auction_id",
+            slot="auctions",
+            not_found_known=True,
+            sources=("auction_id",),
+        ),
+        FinalRead(
+            f="read_bid", field="bid_id", slot="bids", not_found_known=True, sources=("bid_id",)
+        ),
+    ),
+    "wallet": (
+        FinalRead(
+            f="read_account",
+            field="account_id",
+            slot="accounts",
+            not_found_known=True,
+            sources=("account_id", "from", "to"),
+        ),
+        FinalRead(
+            f="read_transfer",
+            field="transfer_id",
+            slot="transfers",
+            not_found_known=True,
+            sources=("transfer_id",),
+        ),
+    ),
 }
 READ_FIELD: Mapping[str, str] = {r.f: r.field for rs in FINAL_READS.values() for r in rs}
+WRITE_FIELD: Mapping[str, str] = {
+    "order": "order_id",
+    "pay": "payment_id",
+    "swipe": "swipe_id",
+    "set_stock": "sku",
+    "open_auction": "auction_id",
+    "bid": "bid_id",
+    "close_auction": "close_id",
+    "open_account": "account_id",
+    "transfer": "transfer_id",
+}
+
+
+def touched(workload: str, history: History) -> dict[str, list[str]]:
+    """Per final read ``f``, the keys the client operations named (as the runner
+    reads them: ``harness.workload.final.touched_keys`` for the contract's
+    workloads)."""
+    if workload in CONTRACT:
+        return touched_keys(workload, history)
+    keys: dict[str, set[str]] = {read.f: set() for read in FINAL_READS[workload]}
+    for event in history:
+        body = event.value.get("body") if event.type == "invoke" else None
+        if body is None or event.phase == "final":
+            continue
+        for read in FINAL_READS[workload]:
+            keys[read.f].update(str(body[s]) for s in read.sources if body.get(s) is not None)
+    return {f: sorted(ids) for f, ids in keys.items()}
 
 
 @dataclass(slots=True, kw_only=True)
@@ -76,15 +146,7 @@ class Op:
     @property
     def key(self) -> str:
         """The id this op is about (order, payment, swipe id; or what a read reads)."""
-        name = (
-            READ_FIELD.get(self.f)
-            or {
-                "order": "order_id",
-                "pay": "payment_id",
-                "swipe": "swipe_id",
-                "set_stock": "sku",
-            }[self.f]
-        )
+        name = READ_FIELD.get(self.f) or WRITE_FIELD[self.f]
         return str(self.body[name])
 
     def complete(
@@ -329,7 +391,5 @@ def describe(run: Run) -> str:
 
 def _compact(value: Any) -> str:
     import json
-
-    from harness.history import thaw
 
     return json.dumps(thaw(value), separators=(",", ":"), sort_keys=True)

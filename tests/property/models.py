@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from draft import Draft, Fx, NemesisEvent, Op, Outcome, Run
+from draft import READ_FIELD, Draft, Fx, NemesisEvent, Op, Outcome, Run, touched
 from hypothesis import strategies as st
 
 from harness.nemesis.faults import (
@@ -34,7 +34,6 @@ from harness.nemesis.faults import (
     Pause,
     fault_to_dict,
 )
-from harness.workload.final import touched_keys
 from harness.workload.keys import KeySpace
 
 KEYS = KeySpace.for_example("pt0000", 0)
@@ -556,18 +555,13 @@ def _final_rounds(
     """Quiescence rounds, each reading every touched key on every replica with
     up to three attempts; rounds go on until one starts after the last step."""
     rnd = random.Random(draw(st.integers(0, 2**16)))
-    keys = touched_keys(draft.workload, draft.history())
+    keys = touched(draft.workload, draft.history())
     ops: list[Op] = []
     s, n = start, 1
     while True:
         end = s
         for f, ids in keys.items():
-            field_name = {
-                "read_stock": "sku",
-                "read_order": "order_id",
-                "read_payment": "payment_id",
-                "read_matches": "user",
-            }[f]
+            field_name = READ_FIELD[f]
             for key in ids:
                 for node in range(kn.replicas):
                     failures = 0

@@ -1,22 +1,24 @@
 """Is a run something the real harness could have recorded? ``problems(run)``
 lists every way it is not: event numbering, op ids, times and phases as the
 `Recorder` makes them; answers classified as ``harness.workload.contract``
-classifies them; final reads of every touched key on every replica in every
-round; partner effects caused by a request sent before them and recorded
-before the last quiescence round."""
+classifies them (for the contract's workloads; the library's models classify
+their own answers); final reads of every touched key on every replica in
+every round; partner effects caused by a request sent before them and
+recorded before the last quiescence round."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from draft import Run
+from draft import CONTRACT, Run, touched
 
 from harness.history import History
 from harness.workload.contract import InvalidOperation, call_for, classify
-from harness.workload.final import touched_keys
 
 _PHASES = {"setup": 0, "main": 1, "final": 2}
+# Which request causes a partner effect: kind -> (op, the effect's body field naming it).
+CAUSES: dict[str, dict[str, tuple[str, str]]] = {"wallet": {"message": ("transfer", "transfer_id")}}
 _CAUSE = {
     "shipment": ("order", "order_id"),
     "charge": ("pay", "reference"),
@@ -75,6 +77,8 @@ def _invoke_problems(run: Run, value: Mapping[str, Any], f: str, where: str) -> 
         return [f"{where}: node {node!r}"]
     if not isinstance(attempt, int) or attempt < 1:
         return [f"{where}: attempt {attempt!r}"]
+    if run.workload not in CONTRACT:
+        return []
     try:
         call_for(run.workload, f, value["body"])
     except InvalidOperation as exc:
@@ -88,6 +92,8 @@ def _answer_problems(
     status = value.get("status")
     if status is None:
         return [] if outcome == "info" else [f"{where}: {outcome} without a status"]
+    if run.workload not in CONTRACT:
+        return []
     from harness.history import thaw
 
     said, _ = classify(call_for(run.workload, f, body), body, status, thaw(value.get("body")))
@@ -111,7 +117,7 @@ def _nemesis_problems(history: History) -> list[str]:
 def _final_read_problems(run: Run) -> list[str]:
     draft = run.draft
     rounds = {op.final_round for op in draft.ops if op.phase == "final"}
-    wanted = touched_keys(
+    wanted = touched(
         run.workload, History(tuple(e for e in run.history.events if e.phase != "final"))
     )
     read = {(op.final_round, op.f, op.key, op.node) for op in draft.ops if op.phase == "final"}
@@ -137,7 +143,7 @@ def _effect_problems(run: Run) -> list[str]:
     quiet = min((op.t_invoke for op in draft.ops if op.final_round == last and last), default=0)
     out = []
     for fx in draft.effects:
-        f, field = _CAUSE[fx.kind]
+        f, field = CAUSES.get(run.workload, _CAUSE)[fx.kind]
         named = fx.body[field]
         causes = [
             op.t_invoke
@@ -145,7 +151,7 @@ def _effect_problems(run: Run) -> list[str]:
             if op.f == f
             and (
                 op.body.get("swiper") in named and op.body.get("swipee") in named
-                if fx.kind == "message"
+                if fx.kind == "message" and run.workload == "matching"
                 else op.key == named
             )
         ]

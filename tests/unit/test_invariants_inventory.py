@@ -51,7 +51,9 @@ def test_a_correct_run_with_rejections_and_indeterminate_orders_is_valid_for_eve
         "no_oversell": 1,
         "stock_accounting": 1,
         "acknowledged_writes_survive": 1,
-        "idempotent_retry": 4,
+        # Only orders with a definite answer have answers to agree: o-3 (info) and
+        # o-4 (open) give idempotency nothing to examine.
+        "idempotent_retry": 2,
         "exactly_once_shipment": 4,
     }
 
@@ -181,6 +183,21 @@ def test_stock_below_what_the_accepted_orders_took_is_a_definite_violation() -> 
     assert verdict.status == "invalid"
     assert not verdict.waiting
     assert [e.pending for e in verdict.evidence] == [False]
+
+
+def test_stock_left_after_orders_took_more_than_there_was_is_a_definite_violation() -> None:
+    # No lagging decrement explains it: the stock would have to go negative.
+    rec = recorder()
+    set_stock(rec, "s-1", 3)
+    order(rec, "o-1", "s-1", 2)
+    order(rec, "o-2", "s-1", 2)
+    final = final_inventory(rec, stock={"s-1": 0}, orders={"o-1": "accepted", "o-2": "accepted"})
+
+    verdict = CHECKERS["stock_accounting"](rec.history(), final, NO_SHIPMENTS)
+
+    assert verdict.status == "invalid"
+    assert [e.pending for e in verdict.evidence] == [False]
+    assert "expected -1" in verdict.evidence[0].message
 
 
 def test_a_retried_order_counts_once() -> None:

@@ -88,7 +88,9 @@ def test_check_runs_the_named_checkers_in_order() -> None:
 
 def test_check_rejects_an_unknown_invariant_by_name() -> None:
     with pytest.raises(
-        ValueError, match=r"'names' must be invariants from CHECKERS \(got 'no_overselling'\)"
+        ValueError,
+        match=r"'names' must be invariants from CHECKERS or the workload's own "
+        r"\(got 'no_overselling'\)",
     ):
         check(["no_overselling"], History(()), EMPTY["inventory"], Ledgers())
 

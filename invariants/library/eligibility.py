@@ -1,0 +1,302 @@
+"""Eligibility: an action is accepted only when its condition held at decision time.
+
+The actions are items (accepted requests, ids named by ok answers, entries
+of final lists). An action was decided at the latest when its first ok
+answer came (``at``; never, for one only the final state shows) and at the
+earliest when it was first sent. Each condition is judged on that window,
+giving indeterminate operations the benefit of the doubt:
+
+- ``Prior(op, key, where)``: an ``op`` on the action's key (body ``key``
+  fields equal to the action's key, ``each_way`` also reversed, body fields
+  equal to ``where``) that may have happened -- acknowledged, or
+  indeterminate (``acknowledged=True`` wants an ok answer) -- was sent
+  before the action was decided (a match needs both right swipes; a bid an
+  opened auction);
+- ``NoPrior(op, key, where)``: no ``op`` on the key was acknowledged before
+  the action was sent (no bid accepted on an auction closed before it);
+- ``Exceeds(field)``: the action's ``field`` is above that of every other
+  accepted action on its key decided before it was sent (a bid beats the
+  highest accepted bid);
+- ``Bound(field, low, high)``: the action's ``field`` is within bounds;
+- ``Holds(fn)``: a Python predicate ``fn(ctx, action) -> reason | None``.
+
+A violation names every unmet condition. With a ``Listed`` source, members
+whose final lists were not read may hide actions: undecided.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from harness.history import FinalState, History, Ledgers, Operation
+from invariants._common import Findings, ops_text
+from invariants.library._index import Key
+from invariants.library._model import (
+    INF,
+    Context,
+    Final,
+    Item,
+    Listed,
+    Scope,
+    Source,
+    hidden,
+    matches,
+    merged,
+)
+from invariants.library._words import check_words, key_text, say
+from invariants.verdict import Checker, Verdict
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prior:
+    """An op on the action's key that may have happened before it was decided.
+
+    Wording: ``never`` when no such op may have happened at all (``{seen}``
+    says what was sent instead), ``late`` when one was sent only after the
+    action was decided; both may use the op's ``key`` fields by name
+    (``{swiper}``) and ``{op}``.
+    """
+
+    op: str
+    key: tuple[str, ...]
+    where: Mapping[str, Any] = field(default_factory=dict)
+    each_way: bool = False
+    acknowledged: bool = False
+    never: str = "no {op} on {key} may have happened ({seen})"
+    late: str = "no {op} on {key} was sent before it was decided"
+    what: str = (
+        ""  # "a right swipe": in ``{seen}``, "only op 3, none {what} that may have happened"
+    )
+    nothing: str = ""  # ``{seen}`` when no op on the key was sent at all; "no {op}" by default
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoPrior:
+    """No ``op`` on the action's key was acknowledged before the action was sent."""
+
+    op: str
+    key: tuple[str, ...]
+    where: Mapping[str, Any] = field(default_factory=dict)
+    reason: str = "{op} on {key} was acknowledged ({ops}) before it was sent"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Exceeds:
+    """The action's body ``field`` is above (``strict``) or at least that of
+    every other accepted action on its key that was decided before it was sent."""
+
+    field: str
+    strict: bool = True
+    reason: str = (
+        "its {field} {value} is not above {other_value} of {other} "
+        "(accepted, {ops}) before it was sent"
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bound:
+    """The action's body ``field`` is within ``[low, high]`` (either may be None)."""
+
+    field: str
+    low: float | None = None
+    high: float | None = None
+    reason: str = "its {field} {value} is outside {low}..{high}"
+
+
+@dataclass(frozen=True, slots=True)
+class Holds:
+    """A Python condition: ``fn(ctx, action)`` returns why it is not met, or None."""
+
+    fn: Callable[[Context, Item], str | None]
+
+
+Condition: TypeAlias = Prior | NoPrior | Exceeds | Bound | Holds
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EligibleWords:
+    """Nouns and sentences of ``make_eligibility``."""
+
+    noun: str = "action"
+    unit: str = ""  # what the verdict counts; the noun by default
+    subject: str = "{noun} {id} of {key} is not eligible: {reasons}"
+    hidden: str = "{noun}s of {member} are unchecked: the final read of {member} was indeterminate"
+
+
+_FIELDS = {"subject": ("noun", "id", "key", "reasons"), "hidden": ("noun", "member")}
+
+
+def make_eligibility(
+    name: str,
+    *,
+    actions: Source | Sequence[Source],
+    require: Sequence[Condition],
+    scope: Scope | None = None,
+    words: EligibleWords = EligibleWords(),
+) -> Checker:
+    """Every action was eligible when it was decided (see the module docstring)."""
+    check_words(words, _FIELDS)
+    sources = (actions,) if not isinstance(actions, Sequence) else tuple(actions)
+    conditions = tuple(require)
+    if not conditions:
+        raise ValueError(f"{name}: make_eligibility needs at least one condition")
+    finals: list[Final] = [s.final for s in sources if isinstance(s, Listed)]
+    if scope is not None and scope.requests.final is not None:
+        finals.append(scope.requests.final)
+    listed = next((s for s in sources if isinstance(s, Listed)), None)
+
+    def check(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
+        ctx = Context(history, final, ledgers)
+        items = merged(i for s in sources for i in ctx.items(s, scope) if i.took_effect)
+        out = Findings(name, words.unit or words.noun)
+        ranked = _ranked(items, conditions)
+        for item in items:
+            out.checked += 1
+            reasons = [r for c in conditions if (r := _unmet(ctx, c, item, ranked))]
+            if reasons:
+                out.violation(
+                    say(
+                        words.subject,
+                        noun=words.noun,
+                        id=item.id,
+                        key=key_text(item.key),
+                        reasons="; ".join(reasons),
+                    ),
+                    [item.id, *item.key],
+                    [*item.evidence, *ctx.evidence(scope, finals, item.key)],
+                )
+        if listed is not None:
+            for member in hidden(ctx, listed, scope):
+                out.undecided(
+                    say(words.hidden, noun=words.noun, member=member),
+                    [member],
+                    ctx.reads(listed.final, member),
+                )
+        return out.verdict()
+
+    check.__doc__ = f"{name}: actions only when eligible (invariants.library.eligibility)."
+    return check
+
+
+@dataclass(frozen=True, slots=True)
+class _Ranked:
+    """Per key and ``Exceeds`` field: accepted actions by when they were decided,
+    with the running maximum of the field, to find the highest decided before a time."""
+
+    at: list[float]
+    best: list[tuple[float, Item]]
+
+
+def _ranked(
+    items: Sequence[Item], conditions: Sequence[Condition]
+) -> dict[tuple[str, Key], _Ranked]:
+    out: dict[tuple[str, Key], _Ranked] = {}
+    for name in {c.field for c in conditions if isinstance(c, Exceeds)}:
+        by_key: dict[Key, list[Item]] = {}
+        for item in items:
+            if item.at != INF and item.body.get(name) is not None:
+                by_key.setdefault(item.key, []).append(item)
+        for key, decided in by_key.items():
+            decided.sort(key=lambda i: i.at)
+            best: list[tuple[float, Item]] = []
+            for item in decided:
+                value = float(item.body[name])
+                best.append((value, item) if not best or value > best[-1][0] else best[-1])
+            out[(name, key)] = _Ranked([i.at for i in decided], best)
+    return out
+
+
+def _named(op_key: Sequence[str], key: Key) -> dict[str, str]:
+    return {name: value for name, value in zip(op_key, key, strict=False)}
+
+
+def _unmet(
+    ctx: Context, condition: Condition, item: Item, ranked: Mapping[tuple[str, Key], _Ranked]
+) -> str | None:
+    """Why ``condition`` did not hold for ``item``, or None."""
+    if isinstance(condition, Holds):
+        return condition.fn(ctx, item)
+    if isinstance(condition, Bound):
+        value = item.body.get(condition.field)
+        if value is None:
+            return None
+        low = condition.low if condition.low is not None else -INF
+        high = condition.high if condition.high is not None else INF
+        if low <= float(value) <= high:
+            return None
+        return say(
+            condition.reason,
+            field=condition.field,
+            value=value,
+            low=condition.low,
+            high=condition.high,
+        )
+    if isinstance(condition, Exceeds):
+        value = item.body.get(condition.field)
+        table = ranked.get((condition.field, item.key))
+        if value is None or table is None:
+            return None
+        n = bisect.bisect_left(table.at, item.sent)
+        if n == 0:
+            return None
+        top, other = table.best[n - 1]
+        if other is item or (float(value) > top if condition.strict else float(value) >= top):
+            return None
+        return say(
+            condition.reason,
+            field=condition.field,
+            value=value,
+            other_value=other.body[condition.field],
+            other=other.id,
+            ops=ops_text(other.acks) if other.acks else "final state",
+        )
+    keys = (
+        [item.key]
+        if not isinstance(condition, Prior) or not condition.each_way
+        else [item.key, tuple(reversed(item.key))]
+    )
+    if isinstance(condition, NoPrior):
+        ops = ctx.index.by_key(condition.op, condition.key).get(item.key, [])
+        done = [
+            op.invoke.op_id
+            for op in ops
+            if op.outcome == "ok"
+            and op.end_time < item.sent
+            and matches(op.invoke.value["body"], condition.where)
+        ]
+        if not done:
+            return None
+        return say(
+            condition.reason,
+            op=condition.op,
+            key=key_text(item.key),
+            ops=ops_text(done),
+            **_named(condition.key, item.key),
+        )
+    reasons = [r for key in keys if (r := _prior(ctx, condition, item, key))]
+    return "; ".join(reasons) or None
+
+
+def _prior(ctx: Context, condition: Prior, item: Item, key: Key) -> str | None:
+    """Why no ``condition.op`` on ``key`` may have happened before ``item`` was decided."""
+    ops: list[Operation] = ctx.index.by_key(condition.op, condition.key).get(key, [])
+    outcomes = ("ok",) if condition.acknowledged else ("ok", "info")
+    fit = [
+        op
+        for op in ops
+        if matches(op.invoke.value["body"], condition.where) and op.outcome in outcomes
+    ]
+    if any(op.invoke.time < item.at for op in fit):
+        return None
+    named = {**_named(condition.key, key), "op": condition.op, "key": key_text(key)}
+    if fit:  # only after the decision
+        return say(condition.late, **named)
+    tried = [op.invoke.op_id for op in ops]
+    seen = condition.nothing or f"no {condition.op}"
+    if tried:
+        what = condition.what or f"a matching {condition.op}"
+        seen = f"only {ops_text(tried)}, none {what} that may have happened"
+    return say(condition.never, seen=seen, **named)

@@ -1,0 +1,362 @@
+"""Invariants declared in TOML: the built-ins as TOML judge as the built-ins do,
+and every mistake in a table is an error naming the file, the table and the key."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from histories import (
+    UNREAD,
+    charge,
+    final_inventory,
+    final_matching,
+    final_payments,
+    ledgers,
+    message,
+    order,
+    pay,
+    recorder,
+    set_stock,
+    shipment,
+    swipe,
+)
+
+from harness.history import FinalState, History, Ledgers
+from invariants import CHECKERS, Verdict
+from invariants._inventory import check_acknowledged_orders
+from invariants._matching import check_acknowledged_matches
+from invariants._payments import check_acknowledged_payments
+from invariants.library import InvalidInvariant, load_invariants, parse_invariants
+
+BUILTINS = Path(__file__).parents[2] / "docs" / "examples" / "builtins.toml"
+TOML = load_invariants(BUILTINS)
+PYTHON = {
+    **CHECKERS,
+    "acknowledged_orders": check_acknowledged_orders,
+    "acknowledged_payments": check_acknowledged_payments,
+    "acknowledged_matches": check_acknowledged_matches,
+}
+RENAMED = {"acknowledged_orders", "acknowledged_payments", "acknowledged_matches"}
+
+
+def _same(name: str, history: History, final: FinalState, led: Ledgers) -> None:
+    ours: Verdict = TOML[name](history, final, led)
+    theirs: Verdict = PYTHON[name](history, final, led)
+    if name in RENAMED:
+        ours = replace(ours, invariant=theirs.invariant)
+    assert ours == theirs
+
+
+def _inventory() -> tuple[History, FinalState, Ledgers]:
+    rec = recorder()
+    set_stock(rec, "s-1", 3)
+    set_stock(rec, "s-2", 1, "info")
+    order(rec, "o-1", "s-1", 2)
+    order(rec, "o-2", "s-1", 2, "fail")
+    order(rec, "o-3", "s-1", 1, "info")
+    order(rec, "o-4", "s-2", 1, "info")
+    order(rec, "o-4", "s-2", 1, attempt=2)
+    order(rec, "o-5", "s-1", 1)
+    final = final_inventory(
+        rec,
+        stock={"s-1": 1, "s-2": UNREAD},
+        orders={"o-1": "accepted", "o-2": None, "o-3": UNREAD, "o-4": "accepted", "o-5": None},
+    )
+    shipped = ledgers(
+        shipment("o-1", "s-1", 2), shipment("o-2", "s-1", 2), shipment("o-4", "s-2", 3)
+    )
+    return rec.history(), final, shipped
+
+
+def _oversold() -> tuple[History, FinalState, Ledgers]:
+    """Orders took more than there was, and stock is left: no lag explains it."""
+    rec = recorder()
+    set_stock(rec, "s-1", 3)
+    order(rec, "o-1", "s-1", 2)
+    order(rec, "o-2", "s-1", 2)
+    final = final_inventory(rec, stock={"s-1": 1}, orders={"o-1": "accepted", "o-2": "accepted"})
+    return rec.history(), final, ledgers(shipment("o-1", "s-1", 2), shipment("o-2", "s-1", 2))
+
+
+def _payments() -> tuple[History, FinalState, Ledgers]:
+    rec = recorder()
+    pay(rec, "p-1", 500)
+    pay(rec, "p-2", 700, "fail")
+    pay(rec, "p-3", 900, "info")
+    pay(rec, "p-3", 900, charge_id="ch-x", attempt=2)
+    pay(rec, "p-4", 100, "info")
+    final = final_payments(
+        rec, {"p-1": ("captured", "ch-p-1"), "p-2": "captured", "p-3": "pending", "p-4": UNREAD}
+    )
+    charges = ledgers(
+        charge("p-1", 500), charge("p-1", 500, "ch-again"), charge("p-3", 90), charge("p-4", 100)
+    )
+    return rec.history(), final, charges
+
+
+def _matching() -> tuple[History, FinalState, Ledgers]:
+    rec = recorder()
+    swipe(rec, "w-1", "a", "b")
+    swipe(rec, "w-2", "b", "a", match_id="m-1")
+    swipe(rec, "w-3", "c", "d", outcome="info")
+    swipe(rec, "w-4", "d", "c", match_id="m-2")
+    swipe(rec, "w-5", "e", "f")
+    swipe(rec, "w-6", "f", "e")
+    final = final_matching(
+        rec,
+        {
+            "a": [("m-1", "a", "b"), ("m-9", "a", "c")],
+            "b": [],
+            "c": UNREAD,
+            "d": UNREAD,
+            "e": [],
+            "f": [],
+        },
+    )
+    sent = ledgers(message("m-1", "a", "c"), message("m-7", "e", "f"))
+    return rec.history(), final, sent
+
+
+@pytest.mark.parametrize(
+    ("names", "run"),
+    [
+        (
+            [
+                "no_oversell",
+                "stock_accounting",
+                "acknowledged_orders",
+                "idempotent_retry",
+                "exactly_once_shipment",
+            ],
+            _inventory,
+        ),
+        (["no_oversell", "stock_accounting"], _oversold),
+        (
+            [
+                "no_duplicate_charge",
+                "charge_recorded",
+                "no_unrecorded_money",
+                "acknowledged_payments",
+            ],
+            _payments,
+        ),
+        (
+            [
+                "at_most_one_match",
+                "match_eligibility",
+                "mutual_right_swipes_match",
+                "every_match_announced",
+                "acknowledged_matches",
+            ],
+            _matching,
+        ),
+    ],
+)
+def test_the_builtins_declared_in_toml_judge_as_the_builtins(names: list[str], run: Any) -> None:
+    history, final, led = run()
+    judged = {name: PYTHON[name](history, final, led).status for name in names}
+    assert "invalid" in judged.values()  # the histories hold violations to compare
+    if run is _oversold:  # a definite violation, not pending
+        assert not PYTHON["stock_accounting"](history, final, led).waiting
+    for name in names:
+        _same(name, history, final, led)
+
+
+def _error(table: dict[str, Any]) -> str:
+    with pytest.raises(InvalidInvariant) as caught:
+        parse_invariants([table], "wallet.toml")
+    return str(caught.value)
+
+
+REQUESTS = {"op": "transfer", "id": "transfer_id", "final": "transfers"}
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (
+            {"name": "x", "type": "nope"},
+            "wallet.toml: invariants[0] (name 'x'): 'type' must be one of eligibility, "
+            "ordering, accounting, uniqueness, idempotency, propagation, access_control "
+            "(got 'nope')",
+        ),
+        (
+            {"type": "uniqueness"},
+            "wallet.toml: invariants[0]: 'name' must be a non-empty string "
+            "(got nothing (the key is missing))",
+        ),
+        (
+            {"name": "Bad-Name", "type": "uniqueness"},
+            "'name' must be lowercase letters, digits and '_' (got 'Bad-Name')",
+        ),
+        (
+            {"name": "x", "type": "idempotency", "requests": REQUESTS, "extra": 1},
+            "wallet.toml: invariants[0] (name 'x'): unknown key(s) 'extra'; accepted keys: "
+            "name, type, requests, agree, refusals, words",
+        ),
+        (
+            {"name": "x", "type": "idempotency", "requests": {"op": "transfer", "id": "t"}},
+            "wallet.toml: invariants[0] (name 'x'): requests: 'final' must be the final read "
+            "the answers must agree with",
+        ),
+        (
+            {
+                "name": "x",
+                "type": "accounting",
+                "flows": [{**REQUESTS, "scope": "from", "sign": 2}],
+                "final": "accounts",
+                "field": "balance",
+            },
+            "wallet.toml: invariants[0] (name 'x'): flows[0]: 'sign' must be -1 (takes from "
+            "the aggregate) or 1 (adds to it) (got 2)",
+        ),
+        (
+            {
+                "name": "x",
+                "type": "accounting",
+                "flows": {**REQUESTS, "scope": "from"},
+                "final": "accounts",
+                "field": "balance",
+                "equal": False,
+            },
+            "'floor' must be an integer when 'equal' is false",
+        ),
+        (
+            {"name": "x", "type": "uniqueness", "items": [{"from": "ledger"}]},
+            "wallet.toml: invariants[0] (name 'x'): items[0]: 'from' must be one of accepted, "
+            "answered, listed, effects, mutual (got 'ledger')",
+        ),
+        (
+            {"name": "x", "type": "uniqueness", "items": {"from": "effects", "kind": "audit"}},
+            "items: 'key' must be a non-empty list of non-empty strings",
+        ),
+        (
+            {
+                "name": "x",
+                "type": "eligibility",
+                "actions": {"from": "answered", "op": "bid", "id": "bid_id", "key": "auction_id"},
+                "require": {"prior": "open", "exceeds": "amount", "key": "auction_id"},
+            },
+            "require: a condition names exactly one of 'prior', 'no_prior', 'exceeds', 'bound' "
+            "(got prior, exceeds)",
+        ),
+        (
+            {
+                "name": "x",
+                "type": "propagation",
+                "source": {"from": "effects", "kind": "audit", "key": "transfer_id"},
+                "target": {"from": "effects", "kind": "audit", "key": "transfer_id"},
+                "within": -1,
+            },
+            "'within' must be a positive number (got -1)",
+        ),
+        (
+            {
+                "name": "x",
+                "type": "propagation",
+                "source": {"from": "effects", "kind": "audit", "key": "transfer_id"},
+                "target": {"from": "effects", "kind": "audit", "key": "transfer_id"},
+                "words": {"none": "missing {nonsense}"},
+            },
+            "wallet.toml: invariants[0] (name 'x'): words.none 'missing {nonsense}' uses "
+            "unknown field(s) ['nonsense']",
+        ),
+        (
+            {
+                "name": "x",
+                "type": "access_control",
+                "requests": REQUESTS,
+                "actor": "actor",
+                "object": "from",
+                "owners": 3,
+            },
+            "'owners' must be \"self\", a table { op, object, actor } or a table of object -> "
+            "owners (got 3)",
+        ),
+        (
+            {
+                "name": "x",
+                "type": "ordering",
+                "items": {"from": "accepted", **REQUESTS, "key": "auction_id"},
+                "field": "amount",
+                "order": "sideways",
+            },
+            "'order' must be one of increasing, non_decreasing (got 'sideways')",
+        ),
+    ],
+)
+def test_a_mistake_is_an_error_naming_file_table_and_key(
+    table: dict[str, Any], message: str
+) -> None:
+    assert message in _error(table)
+
+
+def test_a_name_declared_twice_is_an_error() -> None:
+    table = {"name": "x", "type": "idempotency", "requests": {**REQUESTS}}
+    with pytest.raises(
+        InvalidInvariant, match=r"invariants\[1\] \(name 'x'\): 'name' must be unique"
+    ):
+        parse_invariants([table, table], "wallet.toml")
+
+
+def test_a_file_that_is_not_toml_names_itself(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("[[invariants]\nname = ", encoding="utf-8")
+    with pytest.raises(InvalidInvariant, match=r"broken\.toml: cannot be read as TOML"):
+        load_invariants(path)
+
+
+def test_a_wallet_declared_in_toml_catches_an_unauthorised_transfer(tmp_path: Path) -> None:
+    """Accounting with two flows and access control, from a file, on a small history."""
+    path = tmp_path / "wallet.toml"
+    path.write_text(
+        """
+[[invariants]]
+name = "balance"
+type = "accounting"
+final = { slot = "accounts", read = "read_account", key = "account_id" }
+field = "balance"
+initial = { op = "open_account", key = "account_id", value = "balance" }
+flows = [
+  { op = "transfer", id = "transfer_id", scope = "from", amount = "amount", sign = -1 },
+  { op = "transfer", id = "transfer_id", scope = "to", amount = "amount", sign = 1 },
+]
+words = { scope = "account", event = "transfer" }
+
+[[invariants]]
+name = "own_accounts_only"
+type = "access_control"
+requests = { op = "transfer", id = "transfer_id" }
+actor = "actor"
+object = "from"
+owners = { op = "open_account", object = "account_id", actor = "owner" }
+""",
+        encoding="utf-8",
+    )
+    checkers = load_invariants(path)
+    rec = recorder()
+    rec.set_phase("setup")
+    for account, owner in (("a-1", "ann"), ("a-2", "bob")):
+        body = {"account_id": account, "owner": owner, "balance": 100}
+        invoke = rec.invoke(0, "open_account", {"node": 0, "attempt": 1, "body": body})
+        rec.complete(invoke, "ok", {"status": 200, "body": body})
+    rec.set_phase("main")
+    stolen = {"transfer_id": "t-1", "actor": "bob", "from": "a-1", "to": "a-2", "amount": 30}
+    invoke = rec.invoke(0, "transfer", {"node": 0, "attempt": 1, "body": stolen})
+    rec.complete(invoke, "ok", {"status": 200, "body": {"transfer_id": "t-1"}})
+    final = FinalState(
+        workload="wallet",
+        values={"accounts": {"a-1": {"balance": 70}, "a-2": {"balance": 130}}},
+    )
+    balance = checkers["balance"](rec.history(), final, Ledgers())
+    access = checkers["own_accounts_only"](rec.history(), final, Ledgers())
+    assert (balance.status, balance.checked) == ("valid", 2)  # the money adds up ...
+    assert access.status == "invalid"  # ... but bob moved ann's money
+    assert access.evidence[0].message == (
+        "request t-1: actor bob has no right to object a-1 (owned by ann), yet it was "
+        "answered ok (op 2)"
+    )
+    assert access.evidence[0].keys == ("t-1", "bob", "a-1")
