@@ -15,6 +15,7 @@ from invariants.verdict import (
     combine,
     expire_pending,
     run_checker,
+    undecided,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "combine",
     "expire_pending",
     "run_checker",
+    "undecided",
 ]

@@ -72,6 +72,15 @@ def expire_pending(verdict: Verdict, waited_s: float) -> Verdict:
     return replace(verdict, evidence=evidence, summary=summary)
 
 
+def undecided(verdict: Verdict, because: str) -> Verdict:
+    """A waiting verdict when the example is judged before it could settle: not a
+    violation (the system may still make it hold) but ``unknown``, saying why."""
+    if not verdict.waiting:
+        return verdict
+    summary = f"undecided: {because}; pending then: {verdict.summary}"
+    return replace(verdict, status="unknown", summary=summary)
+
+
 Checker: TypeAlias = Callable[[History, FinalState, Ledgers], Verdict]
 
 

@@ -42,7 +42,7 @@ from harness.workload.client import WorkloadClient
 from harness.workload.final import Snapshot, read_snapshot
 from harness.workload.keys import KeySpace, example_prefix
 from harness.workload.ops import OpSpec
-from invariants import ALWAYS, ReadConsistency, Verdict, check, expire_pending
+from invariants import ALWAYS, ReadConsistency, Verdict, check, expire_pending, undecided
 
 QUIET_S = 0.4
 SETUP_ATTEMPTS = 4
@@ -380,7 +380,16 @@ class ExampleRunner:
             steady = not moving or previous == current
             waiting = any(e.pending for v in verdicts for e in v.evidence)
             definite = any(v.status == "invalid" and not v.waiting for v in verdicts)
-            if steady and (definite or not waiting):
+            if steady and not waiting:
+                return _Judged(snapshot, ledgers, verdicts, settled=True)
+            if steady and definite:
+                # One definite violation decides the example; what others still
+                # wait for is not evidence yet, so it is not called a violation.
+                failed = ", ".join(
+                    v.invariant for v in verdicts if v.status == "invalid" and not v.waiting
+                )
+                why = f"judged without waiting, {failed} having failed for good"
+                verdicts = tuple(undecided(v, why) for v in verdicts)
                 return _Judged(snapshot, ledgers, verdicts, settled=True)
             now = time.monotonic()
             if now >= deadline:

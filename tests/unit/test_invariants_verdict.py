@@ -6,7 +6,17 @@ import pytest
 from histories import final_inventory, final_payments, order, recorder, set_stock
 
 from harness.history import FinalState, History, Ledgers
-from invariants import APPLIES_TO, CHECKERS, Status, Verdict, check, combine, run_checker
+from invariants import (
+    APPLIES_TO,
+    CHECKERS,
+    Evidence,
+    Status,
+    Verdict,
+    check,
+    combine,
+    run_checker,
+    undecided,
+)
 
 EMPTY = {
     "inventory": FinalState(workload="inventory"),
@@ -119,3 +129,25 @@ def test_acknowledged_writes_survive_on_an_unknown_workload_is_unknown() -> None
     assert verdict.status == "unknown"
     expected = "applies to workloads ['inventory', 'kv', 'matching', 'payments'] (got 'auction')"
     assert expected in verdict.summary
+
+
+def test_a_waiting_verdict_judged_early_is_undecided_not_a_violation() -> None:
+    """An example decided by one definite violation is judged before it settles:
+    what another invariant still waits for is reported as unknown, with the reason."""
+    late = Evidence(message="t-1 not notified yet", keys=("t-1",), op_ids=(3,), pending=True)
+    waiting = Verdict(
+        invariant="transfer_notified", status="invalid", summary=late.message, evidence=(late,)
+    )
+    broken = Evidence(message="account a-1 is at -5", keys=("a-1",), op_ids=(4,))
+    definite = Verdict(
+        invariant="no_negative_balance", status="invalid", summary="", evidence=(broken,)
+    )
+    set_aside = undecided(waiting, "judged without waiting")
+    assert set_aside.status == "unknown" and not set_aside.waiting
+    assert set_aside.summary == "undecided: judged without waiting; pending then: " + late.message
+    assert set_aside.evidence == waiting.evidence
+    assert undecided(definite, "judged without waiting") is definite
+    mixed = Verdict(
+        invariant="no_negative_balance", status="invalid", summary="", evidence=(late, broken)
+    )
+    assert undecided(mixed, "x") is mixed
