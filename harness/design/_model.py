@@ -157,4 +157,13 @@ class Design:
             image=self.target.image,
             build=self.target.build,
             dockerfile=self.target.dockerfile,
+            clocks=self.clock_processes,
+        )
+
+    @property
+    def clock_processes(self) -> frozenset[str]:
+        """The target processes some row's ``clock:`` family may skew: they run under
+        libfaketime from their first start."""
+        return frozenset(
+            name for row in self.rows for f in row.families if f.kind == "clock" for name in f.names
         )

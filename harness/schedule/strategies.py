@@ -50,6 +50,8 @@ class Shape:
     users: int = 4
     skus: int = 2
     max_stock: int = 6
+    max_pause_ms: int = 0
+    """Longest timed pause a ``pause`` fault may draw (0: pauses last until healed)."""
 
 
 # Inclusive bounds of the Shape fields a design row may set (replicas follows
@@ -66,6 +68,7 @@ SHAPE_LIMITS: Mapping[str, tuple[int, int]] = MappingProxyType(
         "users": (2, 1000),
         "skus": (1, MAX_SKUS),
         "max_stock": (1, 1000),
+        "max_pause_ms": (0, 60_000),
     }
 )
 
@@ -90,7 +93,9 @@ def schedules(
 ) -> Schedule:
     """A schedule for ``workload`` using only the faults ``families`` allow."""
     kinds = {f.kind for f in families}
-    nemesis = [f.faults() for f in families if not f.is_client_side()]
+    nemesis = [
+        f.faults(max_pause_ms=shape.max_pause_ms) for f in families if not f.is_client_side()
+    ]
     faults: st.SearchStrategy[Fault] | None = st.one_of(nemesis) if nemesis else None
     setup = draw(_setups(workload, shape))
     ops_state = _OpState(workload, shape, kinds, setup)
