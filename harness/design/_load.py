@@ -45,6 +45,7 @@ from harness.schedule.coverage import INTERRUPTING
 from harness.schedule.families import Family, InvalidFamily, Topology, parse_families
 from harness.schedule.strategies import SHAPE_LIMITS, Shape
 from invariants import APPLIES_TO, CHECKERS
+from invariants.slo import LAGS, InvalidSlo, Slo, parse_slo
 
 
 class InvalidDesign(ValueError):
@@ -103,7 +104,15 @@ _ROW_KEYS = (
     "exercised_by",
     "shape",
     "examples",
+    "slos",
 )
+MAX_SLOS = 16
+# Which workload each freshness measure (invariants.slo.LAGS) times.
+LAG_WORKLOADS: Mapping[str, str] = {
+    "exactly_once_shipment": "inventory",
+    "every_match_announced": "matching",
+    "auction_closed": "auction",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -464,6 +473,7 @@ def _row(
         if "examples" in raw
         else None
     )
+    slos = _slos(where, raw, workload, families)
     return Row(
         id=row_id,
         taxonomy=taxonomy,
@@ -473,8 +483,48 @@ def _row(
         exercised_by=exercised_by,
         shape=_shape(where, where.table(raw, "shape", required=False), target),
         examples=examples,
+        slos=slos,
         **text,
     )
+
+
+def _slos(
+    where: _Where, raw: Mapping[str, Any], workload: str, families: tuple[Family, ...]
+) -> tuple[Slo, ...]:
+    """The row's SLO lines, parsed, each about something this row can measure."""
+    value = raw.get("slos", [])
+    if not isinstance(value, list) or len(value) > MAX_SLOS:
+        raise where.expected("slos", f"a list of at most {MAX_SLOS} SLO lines", value)
+    slos = []
+    for line in value:
+        try:
+            slo = parse_slo(line)
+        except InvalidSlo as exc:
+            raise where.error(f"'slos': {exc}") from exc
+        if slo.kind == "latency" and slo.subject not in _client_ops(workload):
+            raise where.error(
+                f"'slos': {slo.text!r} times {slo.subject!r}, not an operation of workload "
+                f"{workload!r} ({', '.join(_client_ops(workload))})"
+            )
+        if slo.kind == "freshness" and LAG_WORKLOADS.get(slo.subject) != workload:
+            known = [n for n in LAGS if LAG_WORKLOADS.get(n) == workload]
+            raise where.error(
+                f"'slos': {slo.text!r}: no freshness measure {slo.subject!r} for workload "
+                f"{workload!r} (measures: {', '.join(known) or 'none'})"
+            )
+        if slo.kind == "availability" and all(f.is_client_side() for f in families):
+            raise where.error(
+                f"'slos': {slo.text!r} is measured while a fault is active, and the row has "
+                "no server-side fault"
+            )
+        slos.append(slo)
+    return tuple(slos)
+
+
+def _client_ops(workload: str) -> tuple[str, ...]:
+    from harness.schedule.model import READ_OPS, WRITE_OPS
+
+    return (WRITE_OPS[workload], *READ_OPS[workload])
 
 
 def _invariants(

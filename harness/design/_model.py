@@ -16,6 +16,7 @@ from typing import Literal, TypeAlias
 from harness.schedule.families import Family, Topology
 from harness.schedule.strategies import Shape
 from harness.targetproc.spec import TargetSpec
+from invariants.slo import Slo
 
 Workload: TypeAlias = Literal["inventory", "payments", "matching"]
 RedisPersistence: TypeAlias = Literal["none", "aof"]
@@ -115,6 +116,8 @@ class Row:
     exercised_by: tuple[str, ...]
     shape: Shape
     examples: int | None = None
+    slos: tuple[Slo, ...] = ()
+    """Step 15's measurable promises, judged on all of the row's examples."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

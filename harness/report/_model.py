@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Literal, TypeAlias
 
 from invariants import Verdict
+from invariants.slo import SloResult
 
 RowStatus: TypeAlias = Literal[
     "PASS", "FAIL", "INCONCLUSIVE", "NOT EXERCISED", "ERROR", "INTERRUPTED"
@@ -122,6 +123,8 @@ class RowResult:
     histories: tuple[Path, ...] = ()
     """Every example's history (JSON Lines), in the order they ran: the report's
     latency picture of the row is drawn from them."""
+    slos: tuple[SloResult, ...] = ()
+    """The row's SLOs, each judged on all of its examples: promise beside measurement."""
 
     def __post_init__(self) -> None:
         if self.status not in ROW_STATUSES:
@@ -133,6 +136,7 @@ class RowResult:
         object.__setattr__(self, "judged", MappingProxyType(dict(self.judged)))
         object.__setattr__(self, "faults", tuple(self.faults))
         object.__setattr__(self, "histories", tuple(Path(p) for p in self.histories))
+        object.__setattr__(self, "slos", tuple(self.slos))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

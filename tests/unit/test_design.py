@@ -385,3 +385,51 @@ def test_the_example_in_the_docs_loads(tmp_path: Path) -> None:
     design = load_design(write(tmp_path, example))
     row = design.row("client-retry")
     assert (row.examples, row.shape.clients, row.exercised_by) == (50, 3, ("retries",))
+
+
+def test_rows_list_slos_the_row_can_measure(tmp_path: Path) -> None:
+    text = MINI.replace(
+        'invariants = ["acknowledged_writes_survive"]',
+        'invariants = ["acknowledged_writes_survive"]\n'
+        'slos = ["p95(order) < 300 ms", "exactly_once_shipment within 5 s at p99", '
+        '"availability >= 90%"]',
+    )
+    row = load_design(write(tmp_path, text)).row("crash")
+    assert [(s.kind, s.subject, s.stat) for s in row.slos] == [
+        ("latency", "order", "p95"),
+        ("freshness", "exactly_once_shipment", "p99"),
+        ("availability", "availability", "share"),
+    ]
+    assert load_design(write(tmp_path, MINI)).row("client-retry").slos == ()
+
+
+@pytest.mark.parametrize(
+    ("slos", "message"),
+    [
+        ('["p95(swipe) < 1 s"]', "times 'swipe', not an operation of workload 'inventory'"),
+        ('["every_match_announced within 2 s"]',
+         "no freshness measure 'every_match_announced' for workload 'inventory' "
+         "(measures: exactly_once_shipment)"),
+        ('["p95(order) > 1 s"]', "does not parse; the forms are"),
+        ('"p95(order) < 1 s"', "'slos' must be a list of at most 16 SLO lines"),
+    ],
+)
+def test_slos_that_cannot_be_measured_are_refused(
+    tmp_path: Path, slos: str, message: str
+) -> None:
+    text = MINI.replace(
+        'invariants = ["idempotent_retry", "no_oversell"]',
+        f'invariants = ["idempotent_retry", "no_oversell"]\nslos = {slos}',
+    )
+    error, path = error_of(tmp_path, text)
+    assert error.startswith(f"{path}: rows[0] (id 'client-retry'): ")
+    assert message in error
+
+
+def test_availability_needs_a_fault_to_be_measured_under(tmp_path: Path) -> None:
+    text = MINI.replace('faults = ["retry", "latency:target-*"]', 'faults = ["retry"]').replace(
+        'invariants = ["idempotent_retry", "no_oversell"]',
+        'invariants = ["idempotent_retry", "no_oversell"]\nslos = ["availability >= 99%"]',
+    )
+    error, _ = error_of(tmp_path, text)
+    assert "is measured while a fault is active, and the row has no server-side fault" in error

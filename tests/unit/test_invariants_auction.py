@@ -278,3 +278,18 @@ def test_acknowledged_bids_survive() -> None:
     assert missing.waiting and "does not list it" in missing.summary
     wrong = judge(check, tl, final("closed", "b1", 100, ("b1", "b2")))
     assert not wrong.waiting and "answered rejected (op 3) but the final state" in wrong.summary
+
+
+def test_how_long_an_auction_was_seen_open_after_its_end_time() -> None:
+    from invariants._auction import auction_close_lags
+
+    tl = setup()
+    tl.read(20.5, "open")  # still open 500 ms after end_time
+    tl.read(21.2, "open")
+    tl.read(21.9, "closed", None, None)
+    (lag,) = auction_close_lags(tl.history())
+    assert lag.key == "a" and not lag.exact
+    assert lag.seconds == pytest.approx(1.2 + 0.01)  # from the 21.2 read, less the uncertainty
+    prompt = setup()
+    prompt.read(20.2, "closed", None, None)
+    assert auction_close_lags(prompt.history())[0].seconds == 0.0
