@@ -10,9 +10,10 @@ A failure-model row may list SLOs next to its invariants, as one line each:
   ``every_match_announced within 2 s at p99``: the lag from a source (an order
   answered accepted, a match answered) to its effect (the shipment, the
   announcement in the partner's ledger), ``max`` unless ``at <percentile>``;
-- **availability**: ``availability >= 95%`` (or ``>= 0.95``): of the client
-  operations in flight while a fault was active, the share answered ``ok`` or
-  a definite ``fail`` (not indeterminate).
+- **availability**: ``availability >= 95%`` (or ``>= 0.95``;
+  ``availability(bid) >= 99%`` for one operation): of the client operations in
+  flight while a fault was active, the share answered ``ok`` or a definite
+  ``fail`` (not indeterminate).
 
 Each example contributes samples (`samples`); the row's SLO is judged once on
 all of them (`judge`), so a percentile rests on every example, and the report
@@ -43,7 +44,7 @@ class InvalidSlo(ValueError):
 
 FORMS = (
     "'p95(<op>) < 300 ms' (latency), '<invariant> within 5 s [at p99]' (freshness) "
-    "or 'availability >= 95%'"
+    "or 'availability[(<op>)] >= 95%'"
 )
 
 
@@ -81,7 +82,9 @@ _LATENCY = re.compile(
 _FRESHNESS = re.compile(
     rf"^([a-z][a-z0-9_]*)\s+within\s+{_NUMBER}\s*(ms|s)(?:\s+at\s+(p\d{{1,2}}(?:\.\d)?|median|mean|max))?$"
 )
-_AVAILABILITY = re.compile(rf"^availability\s*(>=|>)\s*{_NUMBER}\s*(%?)$")
+_AVAILABILITY = re.compile(
+    rf"^availability(?:\(\s*([a-z][a-z0-9_]*)\s*\))?\s*(>=|>)\s*{_NUMBER}\s*(%?)$"
+)
 
 
 def _stat(text: str, stat: str) -> str:
@@ -119,14 +122,14 @@ def parse_slo(text: object) -> Slo:
             strict=False,
         )
     if m := _AVAILABILITY.match(line):
-        cmp, number, percent = m.groups()
+        op, cmp, number, percent = m.groups()
         bound = float(number) / (100 if percent else 1)
         if not 0 <= bound <= 1:
             raise InvalidSlo(f"SLO {line!r}: availability must be a share in 0..1 or 0..100%")
         return Slo(
             text=line,
             kind="availability",
-            subject="availability",
+            subject=op or "availability",
             stat="share",
             bound=bound,
             strict=cmp == ">",
@@ -287,6 +290,7 @@ def samples(
         op
         for op in history.operations()
         if op.invoke.phase == "main"
+        and slo.subject in ("availability", op.f)
         and any(start < op.end_time and op.invoke.time < end for start, end in windows)
     ]
     return Samples(answered=sum(op.outcome in ("ok", "fail") for op in hit), total=len(hit))

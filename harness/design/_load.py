@@ -501,7 +501,10 @@ def _slos(
             slo = parse_slo(line)
         except InvalidSlo as exc:
             raise where.error(f"'slos': {exc}") from exc
-        if slo.kind == "latency" and slo.subject not in _client_ops(workload):
+        timed = slo.kind == "latency" or (
+            slo.kind == "availability" and slo.subject != "availability"
+        )
+        if timed and slo.subject not in _client_ops(workload):
             raise where.error(
                 f"'slos': {slo.text!r} times {slo.subject!r}, not an operation of workload "
                 f"{workload!r} ({', '.join(_client_ops(workload))})"

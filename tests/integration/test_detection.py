@@ -54,6 +54,15 @@ EXPECTED: dict[str, dict[str, tuple[str, frozenset[str]]]] = {
 }
 
 
+# Degraded variants: correct, but too slow for the SLO row of their design:
+# variant -> (the SLO row, the SLO line it must miss).
+DEGRADED: dict[str, dict[str, tuple[str, str]]] = {
+    "checkout": {"slow_relay": ("shipment-freshness", "exactly_once_shipment within 5 s")},
+    "payments": {"inline_psp_retry": ("psp-latency-budget", "p95(pay) < 300 ms")},
+    "matching": {"slow_relay": ("announcement-freshness", "every_match_announced within 2 s")},
+}
+
+
 # One buggy variant per design, also caught with the services in containers.
 CONTAINER_BUGGY = {
     "checkout": "read_then_write",
@@ -136,6 +145,34 @@ def test_buggy_variant_is_caught(
     assert (tmp_path / f"seed-{seed}" / "report.md").exists()
     assert row.counterexample.schedule_path.exists()
     assert "--seed" in row.replay_command
+
+
+@pytest.mark.parametrize(
+    ("design_name", "variant"),
+    [(d, v) for d, variants in sorted(DEGRADED.items()) for v in sorted(variants)],
+)
+def test_degraded_variant_misses_its_slo(design_name: str, variant: str, tmp_path: Path) -> None:
+    """The SLO row fails the degraded variant on its promise, with the measurement;
+    the correct variant meets it (test_correct_variant_passes_every_row)."""
+    design = load_design(ROOT / "designs" / f"{design_name}.toml")
+    row_id, line = DEGRADED[design_name][variant]
+    report = verify_design(
+        design,
+        variant=variant,
+        profile=PASS_ALL,
+        rows=[row_id],
+        seed_=20261121,
+        out_dir=tmp_path,
+        database=tmp_path / "examples-db",
+        log=False,
+    )
+    (row,) = report.rows
+    assert row.status == "FAIL", _describe(row)
+    assert row.counterexample is None, "slow, not wrong: no invariant is violated"
+    missed = {slo.text: slo for slo in row.slos if slo.met is False}
+    assert line in missed, [slo.line() for slo in row.slos]
+    assert (row.reason or "").startswith("SLO not met: ")
+    assert report.exit_code == 1
 
 
 # The checkout target as containers built from a Dockerfile, the stores in containers

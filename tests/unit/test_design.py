@@ -87,7 +87,7 @@ def test_real_designs_load(name: str, workload: str, extra: tuple[str, ...]) -> 
     assert design.target.command[1:] == ("-m", f"targets.{name}", "serve")
     assert design.target.cwd == DESIGNS.parent
     assert "correct" in design.target.variants
-    assert 5 <= len(design.rows) <= 7
+    assert 5 <= len(design.rows) <= 8
     for row in design.rows:
         assert 1 <= len(row.families) <= 4, row.id
         assert row.shape.replicas == 2
@@ -131,10 +131,29 @@ def test_every_buggy_variant_has_a_row_that_can_catch_it(
     assert rows, f"no row of {name} has {fault!r} and {invariant!r}"
 
 
+# Degraded variants: correct, but too slow for the design's SLO row (design,
+# variant, row, the SLO subject that must be listed there).
+DEGRADED = [
+    ("checkout", "slow_relay", "shipment-freshness", "exactly_once_shipment"),
+    ("payments", "inline_psp_retry", "psp-latency-budget", "pay"),
+    ("matching", "slow_relay", "announcement-freshness", "every_match_announced"),
+]
+
+
+@pytest.mark.parametrize(("name", "variant", "row_id", "subject"), DEGRADED)
+def test_every_degraded_variant_has_an_slo_row_that_can_catch_it(
+    name: str, variant: str, row_id: str, subject: str
+) -> None:
+    design = load_design(DESIGNS / f"{name}.toml")
+    assert variant in design.target.variants
+    assert subject in {slo.subject for slo in design.row(row_id).slos}
+
+
 def test_every_variant_of_each_real_design_is_in_the_catch_list() -> None:
     for name in ("checkout", "payments", "matching"):
         buggy = set(load_design(DESIGNS / f"{name}.toml").target.variants) - {"correct"}
-        assert buggy == {v for n, v, _, _ in CATCHES if n == name}
+        listed = {v for n, v, _, _ in CATCHES if n == name}
+        assert buggy == listed | {v for n, v, _, _ in DEGRADED if n == name}
 
 
 # --- a valid small design -------------------------------------------------------------

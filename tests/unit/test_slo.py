@@ -27,6 +27,7 @@ from invariants.slo import (
          "p99", 2.0, "p99 <= 2.00 s"),
         ("availability >= 95%", "availability", "availability", "share", 0.95, ">= 95.0%"),
         ("availability > 0.5", "availability", "availability", "share", 0.5, "> 50.0%"),
+        ("availability(bid) >= 99%", "availability", "bid", "share", 0.99, ">= 99.0%"),
     ],
 )
 def test_slo_lines_parse(
@@ -135,3 +136,6 @@ def test_availability_is_the_answered_share_of_what_a_fault_met() -> None:
     result = judge(slo, [got])
     assert result.met is False and result.shown == "66.7%"
     assert judge(slo, [Samples()]).met is None
+    only_p1 = samples(parse_slo("availability(read) >= 1%"), rec.history(),
+                      FinalState(workload="payments"), Ledgers())
+    assert only_p1.total == 0
