@@ -206,8 +206,10 @@ def check_stock_accounting(history: History, final: FinalState, ledgers: Ledgers
         ids = [*sku.setup, *sku.reads, *_ids(accepted), *_ids(unread)]
         if not low <= available <= high:
             expected = f"{high}" if low == high else f"between {low} and {high}"
-            # Too much left may be a decrement not yet visible; too little never heals.
-            report = out.pending if available > high else out.violation
+            # Too much left may be a decrement not yet visible -- unless the accepted
+            # orders already took more than there was: no decrement can fix that.
+            # Too little left never heals.
+            report = out.pending if available > high >= 0 else out.violation
             report(
                 f"sku {sku.sku} has {available} available in the final state, expected "
                 f"{expected}: initial {sku.initial} - {counted(len(accepted), 'accepted order')} "

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.history import read_history
-from harness.report._model import DesignReport, Judged, RowResult
+from harness.report._model import DesignReport, RowResult
 
 # Latency pictures read at most this many of a row's examples (the first ones).
 MAX_LATENCY_HISTORIES = 200
@@ -134,31 +134,6 @@ def _pill(status: str) -> str:
 def _coverage(row: RowResult) -> str:
     shown = [f"{k} {v}" for k, v in row.coverage.items() if v]
     return _e(", ".join(shown) if shown else "none")
-
-
-def _judged_cell(row: RowResult) -> str:
-    if not row.judged:
-        return "-"
-    least = min(row.judged.values(), key=lambda j: (j.valid + j.vacuous, j.valid))
-    return f"{least.valid + least.vacuous} of {least.examples}"
-
-
-def _judged_text(j: Judged) -> str:
-    text = f"valid {j.valid} of {j.examples}"
-    extra = [
-        f"{n} {what}"
-        for n, what in (
-            (j.vacuous, "with nothing to check"),
-            (j.unknown, "unknown"),
-            (j.invalid, "invalid"),
-        )
-        if n
-    ]
-    if extra:
-        text += f" ({', '.join(extra)})"
-    if j.why_unknown:
-        text += f"; unknown because: {j.why_unknown}"
-    return text
 
 
 def _faults(row: RowResult) -> str:
@@ -379,7 +354,7 @@ def _row_section(report: DesignReport, row: RowResult) -> str:
     if row.judged:
         out.append("<h3>Judged</h3><ul class='evidence'>")
         out += [
-            f"<li><code>{_e(name)}</code>: {_e(_judged_text(j))}</li>"
+            f"<li><code>{_e(name)}</code>: {_e(j.describe())}</li>"
             for name, j in row.judged.items()
         ]
         out.append("</ul>")
@@ -425,7 +400,7 @@ def _table(report: DesignReport) -> str:
             f"<td>{_e(r.correct_behaviour)}</td><td>{_e(r.mechanism)}</td>"
             f"<td>{_e(r.recovery or '-')}</td><td>{_pill(r.status)}</td>"
             f"<td class='num'>{r.examples}</td><td class='faults'>{_faults(r)}</td>"
-            f"<td>{_coverage(r)}</td><td class='num'>{_judged_cell(r)}</td>"
+            f"<td>{_coverage(r)}</td><td class='num'>{_e(r.least_judged())}</td>"
             f"<td>{_slo_cell(r)}</td><td class='num'>{r.duration_s:.1f} s</td></tr>"
         )
     return (

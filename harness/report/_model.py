@@ -54,6 +54,24 @@ class Judged:
     def examples(self) -> int:
         return self.valid + self.vacuous + self.unknown + self.invalid
 
+    def describe(self) -> str:
+        """``valid 4 of 6 (1 unknown, 1 invalid); unknown because: ...``."""
+        text = f"valid {self.valid} of {self.examples}"
+        extra = [
+            f"{n} {what}"
+            for n, what in (
+                (self.vacuous, "with nothing to check"),
+                (self.unknown, "unknown"),
+                (self.invalid, "invalid"),
+            )
+            if n
+        ]
+        if extra:
+            text += f" ({', '.join(extra)})"
+        if self.why_unknown:
+            text += f"; unknown because: {self.why_unknown}"
+        return text
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Counterexample:
@@ -125,6 +143,13 @@ class RowResult:
     latency picture of the row is drawn from them."""
     slos: tuple[SloResult, ...] = ()
     """The row's SLOs, each judged on all of its examples: promise beside measurement."""
+
+    def least_judged(self) -> str:
+        """The least-judged invariant's share, ``5 of 6``: what the PASS rests on."""
+        if not self.judged:
+            return "-"
+        least = min(self.judged.values(), key=lambda j: (j.valid + j.vacuous, j.valid))
+        return f"{least.valid + least.vacuous} of {least.examples}"
 
     def __post_init__(self) -> None:
         if self.status not in ROW_STATUSES:

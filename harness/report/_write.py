@@ -16,7 +16,7 @@ from harness.design import COVERAGE_COUNTERS
 from harness.history import HistoryFileError, read_history
 from harness.report._html import render_html
 from harness.report._json import report_to_json
-from harness.report._model import DesignReport, Judged, RowResult
+from harness.report._model import DesignReport, RowResult
 from harness.report._timeline import timeline
 from invariants.slo import SloResult
 
@@ -47,32 +47,6 @@ def _first_evidence(row: RowResult) -> str:
     return f"{v.invariant}: {v.evidence[0].message if v.evidence else v.summary}"
 
 
-def _judged(j: Judged) -> str:
-    text = f"valid {j.valid} of {j.examples}"
-    extra = [
-        f"{n} {what}"
-        for n, what in (
-            (j.vacuous, "with nothing to check"),
-            (j.unknown, "unknown"),
-            (j.invalid, "invalid"),
-        )
-        if n
-    ]
-    if extra:
-        text += f" ({', '.join(extra)})"
-    if j.why_unknown:
-        text += f"; unknown because: {_cell(j.why_unknown)}"
-    return text
-
-
-def _least_judged(row: RowResult) -> str:
-    """The least-judged invariant's share, ``5 of 6``: what the PASS rests on."""
-    if not row.judged:
-        return "-"
-    least = min(row.judged.values(), key=lambda j: (j.valid + j.vacuous, j.valid))
-    return f"{least.valid + least.vacuous} of {least.examples}"
-
-
 def _timeline_block(path: Path) -> list[str]:
     try:
         text = timeline(read_history(path), max_events=TIMELINE_MAX_EVENTS)
@@ -89,7 +63,7 @@ def _failure_section(row: RowResult) -> list[str]:
         out += ["```text", row.error, "```", ""]
     if row.judged:
         out += ["Judged (valid with something to check / examples):", ""]
-        out += [f"- `{name}`: {_judged(j)}" for name, j in row.judged.items()]
+        out += [f"- `{name}`: {_cell(j.describe())}" for name, j in row.judged.items()]
         out.append("")
     ce = row.counterexample
     if ce is not None:
@@ -151,7 +125,7 @@ def render_markdown(report: DesignReport) -> str:
         status = r.status if r.status == "PASS" else f"**{r.status}**"
         out.append(
             f"| `{r.row_id}` | {_cell(r.failure_mode)} | {_cell(r.correct_behaviour)} | "
-            f"{_cell(r.mechanism)} | {status} | {r.examples} | {_least_judged(r)} | "
+            f"{_cell(r.mechanism)} | {status} | {r.examples} | {r.least_judged()} | "
             f"{_coverage(r.coverage)} |"
         )
     out.append("")

@@ -144,7 +144,7 @@ def test_a_harness_error_while_replaying_makes_the_row_error_and_the_run_goes_on
     import harness.verify
     from harness.schedule.runner import ExampleRunner
 
-    replaying = {"now": False}
+    replaying = {"now": False, "broken": 0}
     run, save = ExampleRunner.run, harness.verify._save
 
     def breaking_run(self: ExampleRunner, schedule: object) -> object:
@@ -154,7 +154,8 @@ def test_a_harness_error_while_replaying_makes_the_row_error_and_the_run_goes_on
         return run(self, schedule)  # type: ignore[arg-type]
 
     def saving(outcome: object) -> Path:
-        replaying["now"] = True  # the counterexample is saved just before its replays
+        if not replaying["broken"]:  # only the first row's replays break
+            replaying["now"], replaying["broken"] = True, 1
         return save(outcome)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ExampleRunner, "run", breaking_run)
