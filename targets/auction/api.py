@@ -103,7 +103,8 @@ class AuctionApi:
         """The result of an ended auction: the closer's, or -- if the closer's lease
         has lapsed (dead, paused) -- this replica's, closing it under the lease itself."""
         auction_id = param_id(request, "auction_id")
-        await read_json(request, {})
+        if request.can_read_body:
+            await read_json(request, {})  # no body, or a JSON object (ignored)
         deadline = time.monotonic() + CLOSE_WAIT_S
         while True:
             result = await read_auction(self.pool, auction_id)
