@@ -155,8 +155,9 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--workload",
         required=True,
-        help="the contract your service speaks: inventory, "
-        "payments or matching (docs/contracts.md)",
+        help="the contract your service speaks: inventory, payments or matching "
+        "(docs/contracts.md), or custom: a [workload] skeleton to describe your own API "
+        "(docs/workloads.md)",
     )
     init.add_argument(
         "--command",
@@ -378,13 +379,13 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 def _cmd_init(args: argparse.Namespace) -> int:
     import shlex
 
-    from harness.design import WORKLOADS, InvalidDesign, load_design
+    from harness.design import InvalidDesign, load_design
     from harness.listing import describe_design
-    from harness.starter import starter_design
+    from harness.starter import STARTER_WORKLOADS, starter_design
 
-    if args.workload not in WORKLOADS:
+    if args.workload not in STARTER_WORKLOADS:
         print(
-            f"failmodel init: --workload must be one of {', '.join(WORKLOADS)} "
+            f"failmodel init: --workload must be one of {', '.join(STARTER_WORKLOADS)} "
             f"(got {args.workload!r})",
             file=sys.stderr,
         )

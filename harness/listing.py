@@ -1,6 +1,7 @@
 """``failmodel list DESIGN``: what a design file will verify, without running anything.
 
-The target (command, replicas, dependencies, extra processes), the variants,
+The target (command, replicas, dependencies, extra processes), the
+workload (operations, key kinds, final reads), the variants,
 the links and processes faults can reach, then each row: its taxonomy, the
 failure mode, the faults (with globs resolved), the invariants and what
 counts as exercising it.
@@ -20,10 +21,20 @@ def _budget(examples: int | None) -> str:
 def describe_design(design: Design) -> str:
     t = design.target
     deps = ", ".join(sorted(t.dependencies)) or "none"
+    w = design.workload
+    ops = [
+        f"{o.name} ({o.route}{', read' if o.read else ''}"
+        f"{', setup only' if not o.weight and not o.read else ''})"
+        for o in w.operations
+    ]
+    keys = ", ".join(f"{kind} x{n}" for kind, n in w.keys.items())
     lines = [
-        f"{design.name} ({design.path}): workload {design.workload}, {t.replicas} "
+        f"{design.name} ({design.path}): workload {w.name}, {t.replicas} "
         f"replica{'s' if t.replicas != 1 else ''}, dependencies {deps}",
         f"  command: {shlex.join(t.command)}",
+        f"  operations: {', '.join(ops)}",
+        f"  keys: {keys}; final reads: "
+        + (", ".join(f"{r.slot} ({r.op})" for r in w.final) or "none"),
     ]
     for name, argv in t.extra.items():
         lines.append(f"  extra process {name}: {shlex.join(argv)}")

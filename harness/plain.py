@@ -10,9 +10,13 @@ from __future__ import annotations
 import math
 import re
 import reprlib
+import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from pathlib import Path
+from typing import Any, TypeGuard, cast
+
+from harness.limits import MAX_SECONDS
 
 # Names of links, processes, variants and designs: they become file names and argv.
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -101,3 +105,146 @@ class At:
         if not is_name(value):
             raise self.fail("a name of 1..64 characters [A-Za-z0-9_.-] (not . or ..)", value)
         return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Where:
+    """A place in one file (``target``, ``rows[2] (id 'x')``) that errors are
+    raised from, as ``error_type``: ``<file>: <place>: '<key>' must be ... (got ...)``."""
+
+    path: str
+    place: str = ""
+    error_type: type[ValueError] = ValueError
+
+    def error(self, message: str) -> ValueError:
+        prefix = f"{self.path}: {self.place}: " if self.place else f"{self.path}: "
+        return self.error_type(prefix + message)
+
+    def expected(self, key: str, what: str, got: object, hint: str = "") -> ValueError:
+        got_text = "nothing (the key is missing)" if got is MISSING else show(got)
+        return self.error(f"{key!r} must be {what} (got {got_text}){hint}")
+
+    def only_keys(self, table: Mapping[str, Any], accepted: Collection[str]) -> None:
+        unknown = sorted(set(table) - set(accepted))
+        if unknown:
+            names = ", ".join(repr(k) for k in unknown)
+            raise self.error(f"unknown key(s) {names}; accepted keys: {', '.join(accepted)}")
+
+    def table(self, table: Mapping[str, Any], key: str, *, required: bool) -> dict[str, Any]:
+        value = table.get(key, MISSING)
+        if value is MISSING and not required:
+            return {}
+        if not isinstance(value, dict):
+            raise self.expected(key, "a table", value)
+        return value
+
+    def text(self, table: Mapping[str, Any], key: str, *, default: str | None = None) -> str:
+        value = table.get(key, MISSING)
+        if value is MISSING and default is not None:
+            return default
+        if not isinstance(value, str) or not value.strip():
+            raise self.expected(key, "a non-empty string", value)
+        if "\0" in value:
+            raise self.expected(key, "a string without NUL bytes", value)
+        return value.strip()
+
+    def choice(
+        self, table: Mapping[str, Any], key: str, options: Collection[str], *, default: str = ""
+    ) -> str:
+        value = table.get(key, MISSING)
+        if value is MISSING and default:
+            return default
+        if value not in options:
+            raise self.expected(key, f"one of {', '.join(options)}", value)
+        return cast(str, value)
+
+    def integer(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        *,
+        minimum: int,
+        maximum: int,
+        default: int | None = None,
+    ) -> int:
+        value = table.get(key, MISSING)
+        if value is MISSING and default is not None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            raise self.expected(key, f"an integer in {minimum}..{maximum}", value)
+        return value
+
+    def seconds(
+        self, table: Mapping[str, Any], key: str, *, default: float, positive: bool
+    ) -> float:
+        """A number of seconds, > 0 (or >= 0), at most ``MAX_SECONDS``."""
+        value = table.get(key, MISSING)
+        if value is MISSING:
+            return default
+        low = "> 0" if positive else ">= 0"
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+            or (positive and value == 0)
+            or value > MAX_SECONDS
+        ):
+            raise self.expected(key, f"a number of seconds {low} and <= {MAX_SECONDS}", value)
+        return float(value)
+
+    def names(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        what: str,
+        *,
+        known: Collection[str] | None = None,
+        default: tuple[str, ...] | None = None,
+    ) -> tuple[str, ...]:
+        """A non-empty list of distinct non-empty strings, each in ``known`` if given."""
+        value = table.get(key, MISSING)
+        if value is MISSING and default is not None:
+            return default
+        hint = f"; known: {', '.join(known)}" if known is not None else ""
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v for v in value)
+        ):
+            raise self.expected(key, f"a non-empty list of {what}", value, hint)
+        repeated = sorted({v for v in value if value.count(v) > 1})
+        if repeated:
+            raise self.expected(key, f"a list of distinct {what}", value, f"; repeated: {repeated}")
+        if known is not None:
+            unknown = [v for v in value if v not in known]
+            if unknown:
+                raise self.expected(key, f"a list of {what}", value, f"; unknown: {unknown}{hint}")
+        return tuple(value)
+
+
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def read_toml(where: Where, path: Path, what: str) -> dict[str, Any]:
+    """A TOML file (``what``: "design file", "workload file"); every way reading
+    or parsing fails is one line from ``where``."""
+    if "\0" in str(path):
+        raise where.error(f"cannot read the {what}: the path contains a NUL byte")
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        pos = _TOML_POSITION.search(str(exc))
+        line = f"line {pos.group(1)}, column {pos.group(2)}: " if pos else ""
+        raise where.error(
+            f"{line}invalid TOML: {_TOML_POSITION.sub('', str(exc)).strip()}"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise where.error(f"invalid TOML: the file is not UTF-8 ({exc})") from exc
+    except RecursionError as exc:
+        raise where.error("invalid TOML: arrays or inline tables nested too deeply") from exc
+    except ValueError as exc:  # an integer literal of thousands of digits
+        raise where.error(f"invalid TOML: {str(exc).split(';')[0]}") from exc
+    except OSError as exc:
+        raise where.error(f"cannot read the {what}: {exc.strerror or exc}") from exc

@@ -5,8 +5,10 @@ service of that kind meets: retries, interleavings, crashes, a partner that
 fails after its effect), with their faults and invariants filled in for the
 dependencies the service declares, and the Step 14 columns the user must
 answer about their own system left as prompts that start with ``EDIT:``.
-It loads with ``load_design`` as written, so ``failmodel verify`` runs it at
-once; ``failmodel list`` shows what it will do.
+With ``--workload custom`` it also holds a ``[workload]`` skeleton (a
+key-value service, docs/workloads.md) for the user to turn into their own
+API. It loads with ``load_design`` as written, so ``failmodel verify`` runs
+it at once; ``failmodel list`` shows what it will do.
 """
 
 from __future__ import annotations
@@ -18,6 +20,54 @@ from dataclasses import dataclass
 
 DEPENDENCIES = ("postgres", "redis", "kafka", "partner")
 PROMPT = "EDIT: "
+CUSTOM = "custom"
+STARTER_WORKLOADS = ("inventory", "payments", "matching", CUSTOM)
+
+# The [workload] skeleton of --workload custom: a key-value service, every
+# line to edit marked. It must load as written (tests/unit/test_cli_user.py).
+CUSTOM_WORKLOAD = """\
+# Your service's API as failmodel drives it (docs/workloads.md). This skeleton
+# declares a key-value service; EDIT every part to describe yours. A request
+# whose answer matches no 'ok' or 'fail' answer counts as "may or may not
+# have happened" (info), so be exact about what success looks like.
+[workload]
+name = {name}
+
+# EDIT: the kinds of ids your API uses, and how many of each an example draws.
+# Ids are "<example>-<kind>-<n>", 1..64 of [A-Za-z0-9_-].
+[workload.keys]
+item = 4
+
+# EDIT: a write. 'fields' says where each value comes from ({{ key = "kind" }},
+# {{ ints = [lo, hi] }}, {{ one_of = [...] }}, {{ const = ... }}); 'path' may name
+# fields in braces; 'body' lists the fields sent as a JSON object.
+[[workload.operations]]
+name = "put"
+method = "PUT"
+path = "/items/{{item}}"
+body = ["value"]
+fields = {{ item = {{ key = "item" }}, value = {{ ints = [0, 100] }} }}
+ok = [{{ status = 200, echo = ["item", "value"] }}]
+# fail = [{{ status = 409, equals = {{ error = "conflict" }} }}]   # a definite refusal
+
+# EDIT: a read: 'read = true', and 'id' names the field that gets the key.
+[[workload.operations]]
+name = "get"
+method = "GET"
+path = "/items/{{item}}"
+id = "item"
+read = true
+fields = {{ item = {{ key = "item" }} }}
+ok = [{{ status = 200, echo = ["item"], types = {{ value = "int" }} }}, {{ status = 404 }}]
+
+# EDIT: how the settled state is read once every fault is healed: final.of("items").
+[[workload.final]]
+op = "get"
+slot = "items"
+keys = "item"
+not_found = "absent"   # a 404 means the item does not exist
+"""
+
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,7 +94,52 @@ def _crashable(deps: Collection[str]) -> tuple[str, ...]:
     return tuple(f"crash:{d}" for d in ("postgres",) if d in deps)
 
 
+def _custom_rows(deps: Collection[str]) -> list[StarterRow]:
+    """Rows any service meets. Their invariant is consistent_reads, the one that
+    judges every workload; add yours (docs/workloads.md, "Invariants")."""
+    stores = _store_faults(deps)
+    return [
+        StarterRow(
+            id="client-retry",
+            taxonomy="client_retry_timeout",
+            failure_mode="Client times out and resends the same request",
+            correct_behaviour="The resend has the effect of one request",
+            can_happen=PROMPT + "can it happen to you, and why? (e.g. Yes: client timeouts)",
+            mechanism=PROMPT + "what makes a resend harmless? (e.g. an idempotency key)",
+            recovery=PROMPT + "what do you do if it fails? (e.g. deduplicate by request id)",
+            faults=("retry", "client_timeout", "latency:target-*", *stores),
+            invariants=("consistent_reads",),
+            exercised_by=("retries",),
+        ),
+        StarterRow(
+            id="requests-interleave",
+            taxonomy="out_of_order",
+            failure_mode="Concurrent requests on the same keys arrive interleaved",
+            correct_behaviour="Every replica ends up showing one state",
+            can_happen=PROMPT + "(e.g. Yes: concurrent clients on any replica)",
+            mechanism=PROMPT + "(e.g. transactions, conditional writes)",
+            recovery=PROMPT + "(e.g. reconcile from the log of writes)",
+            faults=("reorder", "latency:target-*", "pause:target-*"),
+            invariants=("consistent_reads",),
+        ),
+        StarterRow(
+            id="node-crash",
+            taxonomy="infrastructure_failure",
+            failure_mode="A replica crashes mid-request",
+            correct_behaviour="An acknowledged write survives",
+            can_happen=PROMPT + "(e.g. Yes: OOM kill, host failure, deploys)",
+            mechanism=PROMPT + "(e.g. durable commit before answering)",
+            recovery=PROMPT + "(e.g. restart; clients retry indeterminate requests)",
+            faults=("crash:target-*", "pause:target-*", *_crashable(deps)),
+            invariants=("consistent_reads",),
+            exercised_by=("faults_during_ops", "crashes_during_request"),
+        ),
+    ]
+
+
 def _rows(workload: str, deps: Collection[str]) -> list[StarterRow]:
+    if workload == CUSTOM:
+        return _custom_rows(deps)
     stores = _store_faults(deps)
     if workload == "inventory":
         shipped = ("exactly_once_shipment",) if "partner" in deps else ()
@@ -233,6 +328,15 @@ def starter_design(
     """The TOML text of a starter design."""
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
         raise ValueError(f"'name' must be 1..64 of [A-Za-z0-9_.-] (got {name!r})")
+    if workload not in STARTER_WORKLOADS:
+        raise ValueError(
+            f"'workload' must be one of {', '.join(STARTER_WORKLOADS)} (got {workload!r})"
+        )
+    if workload == CUSTOM and name in STARTER_WORKLOADS:
+        raise ValueError(
+            f"'name' must not be a built-in workload's name with a custom workload "
+            f"(got {name!r}): the workload is named after the design"
+        )
     unknown = sorted(set(dependencies) - set(DEPENDENCIES))
     if unknown:
         raise ValueError(
@@ -247,15 +351,21 @@ def starter_design(
         )
     deps = [d for d in DEPENDENCIES if d in dependencies]
     rows = [r for r in _rows(workload, deps) if all(n in deps for n in r.needs)]
+    contract = (
+        "# docs/workloads.md (your own API, declared under [workload] below)."
+        if workload == CUSTOM
+        else f"# docs/contracts.md (workload {workload})."
+    )
     out = [
         f"# Starter failure model for {name}, written by 'failmodel init'.",
         "# Format: docs/design-files.md; the wire contract your service must speak:",
-        f"# docs/contracts.md (workload {workload}). Answer every 'EDIT:' about your own",
-        "# system, drop rows that cannot happen, add the ones only you know about.",
+        contract,
+        "# Answer every 'EDIT:' about your own system, drop rows that cannot happen,",
+        "# add the ones only you know about.",
         f"# Check it: failmodel list designs/{name}.toml; run it: failmodel verify "
         f"designs/{name}.toml",
         f"name = {_toml(name)}",
-        f"workload = {_toml(workload)}",
+        *([] if workload == CUSTOM else [f"workload = {_toml(workload)}"]),
         f"description = {_toml(PROMPT + 'what the service does and how it stays correct')}",
         "",
         "[target]",
@@ -269,6 +379,8 @@ def starter_design(
         'variants = ["correct"]',
         'cwd = "."',
     ]
+    if workload == CUSTOM:
+        out += ["", CUSTOM_WORKLOAD.format(name=_toml(name)).rstrip("\n")]
     for row in rows:
         out += [
             "",

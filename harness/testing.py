@@ -50,10 +50,11 @@ from harness.schedule.families import TOXIC_ATTRIBUTES, InvalidFamily, parse_fam
 from harness.schedule.model import Schedule
 from harness.schedule.runner import ExampleOutcome, ExampleRunner
 from harness.system import LiveSystem
+from harness.workload.api import Workload
 from harness.workload.client import WorkloadClient
 from harness.workload.keys import KeySpace, new_run_id
 from harness.workload.ops import NO_RETRY, OpSpec, RetryPolicy
-from invariants import APPLIES_TO
+from invariants import APPLIES_TO, applies
 
 __all__ = [
     "TOXIC_DEFAULTS",
@@ -79,7 +80,7 @@ class SystemUnderTest:
     live: LiveSystem
 
     @property
-    def workload(self) -> str:
+    def workload(self) -> Workload:
         return self.design.workload
 
     @property
@@ -456,18 +457,18 @@ def run_schedule(
     invariants are the row's, else ``invariants``, else all of the workload's;
     ``consistent_reads`` is always checked."""
     if not isinstance(schedule, Schedule):
-        schedule = Schedule.from_json(_json(Path(schedule)))
-    if schedule.workload != sut.workload:
+        schedule = Schedule.from_json(_json(Path(schedule)), sut.workload)
+    if schedule.workload != sut.workload.name:
         raise ValueError(
             f"the schedule is for workload {schedule.workload!r}, the system runs "
-            f"{sut.workload!r}"
+            f"{sut.workload.name!r}"
         )
     if row is not None:
         names: Sequence[str] = sut.row(row).invariants
     elif invariants is not None:
         names = invariants
     else:
-        names = sorted(n for n, w in APPLIES_TO.items() if sut.workload in w)
+        names = sorted(n for n in APPLIES_TO if applies(n, sut.workload.name))
     target = sut.design.target
     with ExampleRunner(
         sut.live,

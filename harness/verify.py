@@ -574,7 +574,9 @@ def _hypothesis_test(
     seed_: int,
     database: Path | None,
 ) -> Callable[[], None]:
-    strategy = schedules(design.workload, row.families, row.shape)
+    strategy = schedules(
+        design.workload, row.families, row.shape, partner=design.topology.has_partner
+    )
     db = DirectoryBasedExampleDatabase(str(database or cache_dir() / "hypothesis-db"))
     configured = settings(
         max_examples=row.examples or profile.examples,

@@ -6,7 +6,7 @@ explains it, and ``unknown`` only when the data it needs is missing.
 """
 
 from invariants._reads import ReadConsistency
-from invariants._registry import ALWAYS, APPLIES_TO, CHECKERS, check
+from invariants._registry import ALWAYS, APPLIES_TO, CHECKERS, applies, check
 from invariants.verdict import (
     Checker,
     Evidence,
@@ -26,6 +26,7 @@ __all__ = [
     "ReadConsistency",
     "Status",
     "Verdict",
+    "applies",
     "check",
     "combine",
     "expire_pending",

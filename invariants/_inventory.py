@@ -99,8 +99,8 @@ def _index(history: History) -> _Inventory:
 
 def _settled(sku: _Sku, final: FinalState) -> tuple[list[_Order], list[_Order]]:
     """The sku's orders accepted in the final state, and those whose final read is absent."""
-    accepted = [o for o in sku.orders if final_status(final.orders, o.order_id) == ACCEPTED]
-    unread = [o for o in sku.orders if o.order_id not in final.orders]
+    accepted = [o for o in sku.orders if final_status(final.of("orders"), o.order_id) == ACCEPTED]
+    unread = [o for o in sku.orders if o.order_id not in final.of("orders")]
     return accepted, unread
 
 
@@ -128,7 +128,7 @@ def _orders_were(orders: Sequence[_Order]) -> str:
 
 
 def _available(final: FinalState, sku: str) -> int | None:
-    read = final.stock.get(sku)
+    read = final.of("stock").get(sku)
     return None if read is None else int(read["available"])
 
 
@@ -237,7 +237,7 @@ def check_acknowledged_orders(history: History, final: FinalState, ledgers: Ledg
         if not acks:
             continue
         out.checked += 1
-        status = final_status(final.orders, order.order_id)
+        status = final_status(final.of("orders"), order.order_id)
         if status is None:
             out.undecided(
                 f"order {order.order_id} was answered accepted ({ops_text(acks)}) but its "
@@ -282,7 +282,7 @@ def check_idempotent_retry(history: History, final: FinalState, ledgers: Ledgers
         if not acks and not rejects:
             continue
         said, ids = (ACCEPTED, acks) if acks else ("rejected", rejects)
-        status = final_status(final.orders, name)
+        status = final_status(final.of("orders"), name)
         if status is None:
             out.undecided(
                 f"order {name} was answered {said} ({ops_text(ids)}) but its final read "
@@ -336,7 +336,7 @@ def check_exactly_once_shipment(history: History, final: FinalState, ledgers: Le
         out.checked += 1
         name = order.order_id
         shipped = shipments.get(name, [])
-        status = final_status(final.orders, name)
+        status = final_status(final.of("orders"), name)
         if status is None:
             # Accepted or not, a wrong shipment is wrong; else either outcome may explain it.
             error = _shipping_error(order, shipped, accepted=True)

@@ -9,8 +9,9 @@ whatever depends on such a match is undecided, never a violation.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from harness.history import Effect, FinalState, History, Ledgers, Operation
 from invariants._common import Findings, answer, body, group_ops, listing, op_ids, ops_text
@@ -71,6 +72,14 @@ class _Matching:
         ]
 
 
+def _lists(final: FinalState) -> dict[str, tuple[Mapping[str, Any], ...]]:
+    """Each read user's final list of matches (the ``matches`` slot's bodies)."""
+    return {
+        user: tuple(read.get("matches") or ()) if read is not None else ()
+        for user, read in final.of("matches").items()
+    }
+
+
 def _index(history: History, final: FinalState) -> _Matching:
     """One pass over the history, one over the final lists."""
     groups = group_ops(history, {"swipe": "swipe_id", "read_matches": "user"})
@@ -87,7 +96,8 @@ def _index(history: History, final: FinalState) -> _Matching:
                 answered.setdefault(match, []).append(op.invoke.op_id)
                 answered_at[match] = min(answered_at.get(match, op.end_time), op.end_time)
     shown: dict[Match, None] = {}
-    for listed in final.matches.values():
+    lists = _lists(final)
+    for listed in lists.values():
         for entry in listed:
             shown[(str(entry["match_id"]), _pair(entry["users"]))] = None
     users = dict.fromkeys(u for pair in directed for u in pair)
@@ -97,7 +107,7 @@ def _index(history: History, final: FinalState) -> _Matching:
         answered=answered,
         answered_at=answered_at,
         final=shown,
-        unread={u: None for u in users if u not in final.matches},
+        unread={u: None for u in users if u not in lists},
     )
 
 
@@ -291,13 +301,14 @@ def check_acknowledged_matches(history: History, final: FinalState, ledgers: Led
     is pending (the lists may lag the answer)."""
     index = _index(history, final)
     out = Findings("acknowledged_writes_survive", "acknowledged match")
+    lists = _lists(final)
     for (match_id, pair), ops in index.answered.items():
         out.checked += 1
         said = f"match {match_id} of {pair[0]} and {pair[1]} was answered ({ops_text(ops)})"
         for user in pair:
             if user in index.unread:
                 out.undecided(f"{said}; {_unseen_text([user])}", [match_id, user], ops)
-            elif not any(str(m.get("match_id")) == match_id for m in final.matches.get(user, ())):
+            elif not any(str(m.get("match_id")) == match_id for m in lists.get(user, ())):
                 out.pending(
                     f"{said} but is missing from {user}'s final list of matches",
                     [match_id, user],

@@ -90,7 +90,7 @@ def check_charge_recorded(history: History, final: FinalState, ledgers: Ledgers)
     out = Findings("charge_recorded", "captured payment")
     for payment in _index(history, ledgers):
         captures = payment.captures
-        read = final.payments.get(payment.payment_id)
+        read = final.of("payments").get(payment.payment_id)
         captured = read is not None and read.get("status") == CAPTURED
         recorded = read.get("charge_id") if read is not None and captured else None
         if not captures and recorded is None:
@@ -138,8 +138,8 @@ def check_no_unrecorded_money(history: History, final: FinalState, ledgers: Ledg
             continue
         out.checked += 1
         name = payment.payment_id
-        status = final_status(final.payments, name)
-        read = final.payments.get(name)
+        status = final_status(final.of("payments"), name)
+        read = final.of("payments").get(name)
         recorded = None if read is None else read.get("charge_id")
         for charge in payment.charges:
             keys = [name, charge.effect_id]
@@ -181,8 +181,8 @@ def check_acknowledged_payments(history: History, final: FinalState, ledgers: Le
             continue
         out.checked += 1
         name = payment.payment_id
-        status = final_status(final.payments, name)
-        read = final.payments.get(name)
+        status = final_status(final.of("payments"), name)
+        read = final.of("payments").get(name)
         if status is None:
             out.undecided(
                 f"payment {name} was answered {'captured' if captures else 'declined'} "

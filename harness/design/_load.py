@@ -7,12 +7,11 @@ a failure-model table must fail at load time, not silently test less.
 
 from __future__ import annotations
 
-import math
+import importlib
 import re
 import sys
-import tomllib
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -30,7 +29,6 @@ from harness.design._model import (
     Row,
     ServicesDecl,
     TargetDecl,
-    Workload,
 )
 from harness.limits import (
     MAX_ARG_CHARS,
@@ -38,13 +36,15 @@ from harness.limits import (
     MAX_EXAMPLES,
     MAX_ID,
     MAX_REPLICAS,
-    MAX_SECONDS,
 )
-from harness.plain import MISSING, is_name, show
+from harness.plain import MISSING, Where, is_name, read_toml, show
 from harness.schedule.coverage import INTERRUPTING
 from harness.schedule.families import Family, InvalidFamily, Topology, parse_families
-from harness.schedule.strategies import SHAPE_LIMITS, Shape
-from invariants import APPLIES_TO, CHECKERS
+from harness.schedule.strategies import SHAPE_KEYS_LIMIT, SHAPE_LIMITS, Shape
+from harness.workload.api import Workload
+from harness.workload.builtin import BUILTIN, builtin_mismatch
+from harness.workload.toml_form import load_workload_file, workload_from_table
+from invariants import APPLIES_TO, CHECKERS, applies
 from invariants.slo import LAGS, InvalidSlo, Slo, parse_slo
 
 
@@ -56,7 +56,6 @@ _REPLICA_NAME = re.compile(r"target-\d+")
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 _KNOWN_PLACEHOLDER = re.compile(r"\{(?:python|root)\}")
 _NAME_RULE = "1..64 characters [A-Za-z0-9_.-], not . or .."
-_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 _ROW_TEXT = ("failure_mode", "can_happen", "correct_behaviour", "mechanism", "recovery")
 # What each coverage counter needs before it can ever be > 0 (see
 # harness.schedule.coverage for how each one rises).
@@ -115,120 +114,6 @@ LAG_WORKLOADS: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Where:
-    """A place in one file (``target``, ``rows[2] (id 'x')``) that errors are raised from."""
-
-    path: str
-    place: str = ""
-
-    def error(self, message: str) -> InvalidDesign:
-        prefix = f"{self.path}: {self.place}: " if self.place else f"{self.path}: "
-        return InvalidDesign(prefix + message)
-
-    def expected(self, key: str, what: str, got: object, hint: str = "") -> InvalidDesign:
-        got_text = "nothing (the key is missing)" if got is MISSING else show(got)
-        return self.error(f"{key!r} must be {what} (got {got_text}){hint}")
-
-    def only_keys(self, table: Mapping[str, Any], accepted: Collection[str]) -> None:
-        unknown = sorted(set(table) - set(accepted))
-        if unknown:
-            names = ", ".join(repr(k) for k in unknown)
-            raise self.error(f"unknown key(s) {names}; accepted keys: {', '.join(accepted)}")
-
-    def table(self, table: Mapping[str, Any], key: str, *, required: bool) -> dict[str, Any]:
-        value = table.get(key, MISSING)
-        if value is MISSING and not required:
-            return {}
-        if not isinstance(value, dict):
-            raise self.expected(key, "a table", value)
-        return value
-
-    def text(self, table: Mapping[str, Any], key: str, *, default: str | None = None) -> str:
-        value = table.get(key, MISSING)
-        if value is MISSING and default is not None:
-            return default
-        if not isinstance(value, str) or not value.strip():
-            raise self.expected(key, "a non-empty string", value)
-        if "\0" in value:
-            raise self.expected(key, "a string without NUL bytes", value)
-        return value.strip()
-
-    def choice(
-        self, table: Mapping[str, Any], key: str, options: Collection[str], *, default: str = ""
-    ) -> str:
-        value = table.get(key, MISSING)
-        if value is MISSING and default:
-            return default
-        if value not in options:
-            raise self.expected(key, f"one of {', '.join(options)}", value)
-        return cast(str, value)
-
-    def integer(
-        self,
-        table: Mapping[str, Any],
-        key: str,
-        *,
-        minimum: int,
-        maximum: int,
-        default: int | None = None,
-    ) -> int:
-        value = table.get(key, MISSING)
-        if value is MISSING and default is not None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-            raise self.expected(key, f"an integer in {minimum}..{maximum}", value)
-        return value
-
-    def seconds(
-        self, table: Mapping[str, Any], key: str, *, default: float, positive: bool
-    ) -> float:
-        """A number of seconds, > 0 (or >= 0), at most ``MAX_SECONDS``."""
-        value = table.get(key, MISSING)
-        if value is MISSING:
-            return default
-        low = "> 0" if positive else ">= 0"
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value < 0
-            or (positive and value == 0)
-            or value > MAX_SECONDS
-        ):
-            raise self.expected(key, f"a number of seconds {low} and <= {MAX_SECONDS}", value)
-        return float(value)
-
-    def names(
-        self,
-        table: Mapping[str, Any],
-        key: str,
-        what: str,
-        *,
-        known: Collection[str] | None = None,
-        default: tuple[str, ...] | None = None,
-    ) -> tuple[str, ...]:
-        """A non-empty list of distinct non-empty strings, each in ``known`` if given."""
-        value = table.get(key, MISSING)
-        if value is MISSING and default is not None:
-            return default
-        hint = f"; known: {', '.join(known)}" if known is not None else ""
-        if (
-            not isinstance(value, list)
-            or not value
-            or not all(isinstance(v, str) and v for v in value)
-        ):
-            raise self.expected(key, f"a non-empty list of {what}", value, hint)
-        repeated = sorted({v for v in value if value.count(v) > 1})
-        if repeated:
-            raise self.expected(key, f"a list of distinct {what}", value, f"; repeated: {repeated}")
-        if known is not None:
-            unknown = [v for v in value if v not in known]
-            if unknown:
-                raise self.expected(key, f"a list of {what}", value, f"; unknown: {unknown}{hint}")
-        return tuple(value)
-
-
 def load_design(path: Path | str, *, root: Path | None = None) -> Design:
     """Load and validate one design file.
 
@@ -236,15 +121,15 @@ def load_design(path: Path | str, *, root: Path | None = None) -> Design:
     design file's parent's parent (designs live in ``<repo>/designs/``).
     """
     path = Path(path)
-    here = _Where(path=str(path))
-    data = _read(here, path)
+    here = Where(path=str(path), error_type=InvalidDesign)
+    data = read_toml(here, path, "design file")
     root = (root if root is not None else path.resolve().parent.parent).resolve()
 
     here.only_keys(data, _TOP_KEYS)
     name = here.text(data, "name")
     if not is_name(name):
         raise here.expected("name", _NAME_RULE, name)
-    workload = cast(Workload, here.choice(data, "workload", WORKLOADS))
+    workload = _workload(here, data.get("workload", MISSING), path, root)
     description = here.text(data, "description", default="")
     target = _target(replace(here, place="target"), here.table(data, "target", required=True), root)
     services = _services(
@@ -276,29 +161,8 @@ def load_design(path: Path | str, *, root: Path | None = None) -> Design:
     )
 
 
-def _read(here: _Where, path: Path) -> dict[str, Any]:
-    """The file's TOML; every way reading or parsing fails is an ``InvalidDesign``."""
-    if "\0" in str(path):
-        raise here.error("cannot read the design file: the path contains a NUL byte")
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        pos = _TOML_POSITION.search(str(exc))
-        line = f"line {pos.group(1)}, column {pos.group(2)}: " if pos else ""
-        raise here.error(f"{line}invalid TOML: {_TOML_POSITION.sub('', str(exc)).strip()}") from exc
-    except UnicodeDecodeError as exc:
-        raise here.error(f"invalid TOML: the file is not UTF-8 ({exc})") from exc
-    except RecursionError as exc:
-        raise here.error("invalid TOML: arrays or inline tables nested too deeply") from exc
-    except ValueError as exc:  # an integer literal of thousands of digits
-        raise here.error(f"invalid TOML: {str(exc).split(';')[0]}") from exc
-    except OSError as exc:
-        raise here.error(f"cannot read the design file: {exc.strerror or exc}") from exc
-
-
 def _command(
-    where: _Where, key: str, value: object, root: Path, *, container: bool = False
+    where: Where, key: str, value: object, root: Path, *, container: bool = False
 ) -> tuple[str, ...]:
     if (
         not isinstance(value, list)
@@ -336,7 +200,7 @@ def _command(
     return argv
 
 
-def _target(where: _Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
+def _target(where: Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
     where.only_keys(table, _TARGET_KEYS)
     image = where.text(table, "image") if "image" in table else None
     build = (root / where.text(table, "build")).resolve() if "build" in table else None
@@ -404,7 +268,7 @@ def _target(where: _Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
     )
 
 
-def _services(where: _Where, table: Mapping[str, Any], target: TargetDecl) -> ServicesDecl:
+def _services(where: Where, table: Mapping[str, Any], target: TargetDecl) -> ServicesDecl:
     where.only_keys(table, _SERVICES_KEYS)
     persistence = where.choice(table, "redis_persistence", REDIS_PERSISTENCE, default="none")
     if persistence != "none" and "redis" not in target.dependencies:
@@ -437,10 +301,10 @@ def _topology(target: TargetDecl) -> Topology:
 
 
 def _row(
-    file: _Where,
+    file: Where,
     index: int,
     raw: object,
-    workload: str,
+    workload: Workload,
     target: TargetDecl,
     topology: Topology,
 ) -> Row:
@@ -464,8 +328,8 @@ def _row(
     except InvalidFamily as exc:
         raise where.error(f"'faults': {exc}") from exc
 
-    applicable = [n for n in CHECKERS if workload in APPLIES_TO[n]]
-    invariants = _invariants(where, raw, workload, applicable)
+    applicable = [n for n in CHECKERS if applies(n, workload.name)]
+    invariants = _invariants(where, raw, workload.name, applicable)
 
     exercised_by = _exercised_by(where, raw, faults, families, target)
     examples = (
@@ -481,7 +345,7 @@ def _row(
         families=families,
         invariants=invariants,
         exercised_by=exercised_by,
-        shape=_shape(where, where.table(raw, "shape", required=False), target),
+        shape=_shape(where, where.table(raw, "shape", required=False), target, workload),
         examples=examples,
         slos=slos,
         **text,
@@ -489,7 +353,7 @@ def _row(
 
 
 def _slos(
-    where: _Where, raw: Mapping[str, Any], workload: str, families: tuple[Family, ...]
+    where: Where, raw: Mapping[str, Any], workload: Workload, families: tuple[Family, ...]
 ) -> tuple[Slo, ...]:
     """The row's SLO lines, parsed, each about something this row can measure."""
     value = raw.get("slos", [])
@@ -504,16 +368,17 @@ def _slos(
         timed = slo.kind == "latency" or (
             slo.kind == "availability" and slo.subject != "availability"
         )
-        if timed and slo.subject not in _client_ops(workload):
+        ops = [op.name for op in workload.drawable()]
+        if timed and slo.subject not in ops:
             raise where.error(
                 f"'slos': {slo.text!r} times {slo.subject!r}, not an operation of workload "
-                f"{workload!r} ({', '.join(_client_ops(workload))})"
+                f"{workload.name!r} ({', '.join(ops)})"
             )
-        if slo.kind == "freshness" and LAG_WORKLOADS.get(slo.subject) != workload:
-            known = [n for n in LAGS if LAG_WORKLOADS.get(n) == workload]
+        if slo.kind == "freshness" and LAG_WORKLOADS.get(slo.subject) != workload.name:
+            known = [n for n in LAGS if LAG_WORKLOADS.get(n) == workload.name]
             raise where.error(
                 f"'slos': {slo.text!r}: no freshness measure {slo.subject!r} for workload "
-                f"{workload!r} (measures: {', '.join(known) or 'none'})"
+                f"{workload.name!r} (measures: {', '.join(known) or 'none'})"
             )
         if slo.kind == "availability" and all(f.is_client_side() for f in families):
             raise where.error(
@@ -524,14 +389,8 @@ def _slos(
     return tuple(slos)
 
 
-def _client_ops(workload: str) -> tuple[str, ...]:
-    from harness.schedule.model import READ_OPS, WRITE_OPS
-
-    return (WRITE_OPS[workload], *READ_OPS[workload])
-
-
 def _invariants(
-    where: _Where, raw: Mapping[str, Any], workload: str, applicable: list[str]
+    where: Where, raw: Mapping[str, Any], workload: str, applicable: list[str]
 ) -> tuple[str, ...]:
     value = raw.get("invariants", MISSING)
     for name in value if isinstance(value, list) else ():
@@ -547,7 +406,7 @@ def _invariants(
 
 
 def _exercised_by(
-    where: _Where,
+    where: Where,
     raw: Mapping[str, Any],
     faults: Sequence[str],
     families: tuple[Family, ...],
@@ -592,7 +451,7 @@ def _possible_counters(families: tuple[Family, ...], target: TargetDecl) -> froz
 
 
 def _default_counters(
-    where: _Where, faults: Sequence[str], possible: frozenset[str]
+    where: Where, faults: Sequence[str], possible: frozenset[str]
 ) -> tuple[str, ...]:
     """``faults_during_*`` for a row with server-side faults, else ``retries``,
     else ``indeterminate``; a row whose faults no counter can see is refused."""
@@ -609,17 +468,113 @@ def _default_counters(
     )
 
 
-def _shape(where: _Where, table: Mapping[str, Any], target: TargetDecl) -> Shape:
+def _shape(
+    where: Where, table: Mapping[str, Any], target: TargetDecl, workload: Workload
+) -> Shape:
     shape_where = replace(where, place=f"{where.place}: shape")
+    accepted = (*SHAPE_LIMITS, "keys")
     if "replicas" in table:
         raise shape_where.error(
             f"'replicas' cannot be set per row: it is always target.replicas "
-            f"({target.replicas}); accepted keys: {', '.join(SHAPE_LIMITS)}"
+            f"({target.replicas}); accepted keys: {', '.join(accepted)}"
         )
-    shape_where.only_keys(table, SHAPE_LIMITS)
+    moved = [k for k in ("users", "skus", "max_stock") if k in table]
+    if moved:
+        raise shape_where.error(
+            f"{', '.join(repr(k) for k in moved)}: key counts are per kind now, "
+            f"[rows.shape.keys] <kind> = N (kinds of workload {workload.name!r}: "
+            f"{', '.join(workload.keys)}); value ranges are the workload's"
+        )
+    shape_where.only_keys(table, accepted)
     values = {
         key: shape_where.integer(table, key, minimum=low, maximum=high)
         for key, (low, high) in SHAPE_LIMITS.items()
         if key in table
     }
-    return Shape(replicas=target.replicas, **values)
+    keys: dict[str, int] = {}
+    if "keys" in table:
+        raw = table["keys"]
+        if not isinstance(raw, dict):
+            raise shape_where.expected(
+                "keys", f"a table of key kind = count (kinds: {', '.join(workload.keys)})", raw
+            )
+        keys_where = replace(shape_where, place=f"{shape_where.place}.keys")
+        keys_where.only_keys(raw, tuple(workload.keys))
+        low, high = SHAPE_KEYS_LIMIT
+        for kind in raw:
+            keys[kind] = keys_where.integer(
+                raw, kind, minimum=max(low, workload.min_keys(kind)), maximum=high
+            )
+    return Shape(replicas=target.replicas, keys=keys, **values)
+
+
+def _workload(here: Where, value: object, path: Path, root: Path) -> Workload:
+    """The design's workload: a built-in name, ``"module:NAME"`` (a Python
+    `Workload` importable from the root), ``{ file = "x.toml" }`` (relative to
+    the design file) or a ``[workload]`` table."""
+    where = replace(here, place="workload")
+    forms = (
+        f"a built-in workload ({', '.join(WORKLOADS)}), \"module:NAME\" (a Python Workload), "
+        "a [workload] table or { file = \"workload.toml\" }"
+    )
+    if isinstance(value, str):
+        if ":" in value:
+            workload = _python_workload(here, value, root)
+        elif value in BUILTIN:
+            return BUILTIN[value]
+        else:
+            raise here.expected("workload", forms, value)
+    elif isinstance(value, dict) and "file" in value:
+        where.only_keys(value, ("file",))
+        name = where.text(value, "file")
+        file = (path.parent / name) if "\0" not in name else Path(name)
+        workload = load_workload_file(file, replace(where, place=""))
+    elif isinstance(value, dict):
+        workload = workload_from_table(value, where)
+    else:
+        raise here.expected("workload", forms, value)
+    problem = builtin_mismatch(workload)
+    if problem is not None:
+        raise here.expected(
+            "workload",
+            f"a workload that keeps the operations and final reads of the built-in "
+            f"{workload.name!r} when it is named so (its invariants read them)",
+            workload.name,
+            f"; {problem}",
+        )
+    return workload
+
+
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _python_workload(here: Where, ref: str, root: Path) -> Workload:
+    """The `Workload` object ``NAME`` of module ``module`` (``"module:NAME"``),
+    imported with the design's root on ``sys.path``."""
+    module_name, _, attr = ref.partition(":")
+    if not _MODULE.fullmatch(module_name) or not attr.isidentifier():
+        raise here.expected(
+            "workload", "\"module:NAME\" (a dotted module path, ':' and a Python name)", ref
+        )
+    added = str(root) not in sys.path
+    if added:
+        sys.path.insert(0, str(root))
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # the user's module: any failure is a one-line error
+        why = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        raise here.expected(
+            "workload", f"\"module:NAME\" with a module importable from {root}", ref, f"; {why}"
+        ) from exc
+    finally:
+        if added and str(root) in sys.path:
+            sys.path.remove(str(root))
+    found = getattr(module, attr, MISSING)
+    if not isinstance(found, Workload):
+        kind = type(found).__name__
+        got = "nothing" if found is MISSING else f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+        raise here.expected(
+            "workload", f"\"module:NAME\" naming a harness.workload.Workload ({ref} is {got})",
+            ref,
+        )
+    return found

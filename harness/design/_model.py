@@ -16,14 +16,15 @@ from typing import Literal, TypeAlias
 from harness.schedule.families import Family, Topology
 from harness.schedule.strategies import Shape
 from harness.targetproc.spec import TargetSpec
+from harness.workload.api import Workload
+from harness.workload.builtin import BUILTIN
 from invariants.slo import Slo
 
-Workload: TypeAlias = Literal["inventory", "payments", "matching"]
 RedisPersistence: TypeAlias = Literal["none", "aof"]
 ReadConsistency: TypeAlias = Literal["eventual", "strong"]
 READ_CONSISTENCY: tuple[str, ...] = ("eventual", "strong")
 
-WORKLOADS: tuple[str, ...] = ("inventory", "payments", "matching")
+WORKLOADS: tuple[str, ...] = tuple(BUILTIN)
 DEPENDENCY_ORDER: tuple[str, ...] = ("postgres", "redis", "kafka", "partner")
 # Dependencies that run as processes the nemesis can crash (the partner is the harness's own).
 SERVICE_PROCESSES: tuple[str, ...] = ("postgres", "redis", "kafka")
@@ -122,7 +123,8 @@ class Row:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Design:
-    """A loaded design file: one target, one workload, its failure-model rows."""
+    """A loaded design file: one target, one workload (resolved: built-in,
+    declared in TOML or a Python object), its failure-model rows."""
 
     path: Path
     name: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 
 from harness.history.events import _freeze, thaw
@@ -62,51 +63,40 @@ class Ledgers:
         return tuple(e for e in self.effects if e.kind == kind)
 
 
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FinalState:
-    """The target's state as read after quiescence through the contract's GETs.
+    """The target's state as read after quiescence through the workload's final
+    reads (`harness.workload.api.FinalRead`), slot by slot.
 
-    Keys map to the response body of the read, or ``None`` when the target
-    answered 404. A key whose read was indeterminate (timeout, 5xx) is absent:
-    checkers must treat absent keys as unknown, never as missing.
-
-    - ``inventory``: ``stock`` sku -> {"sku", "available"};
-      ``orders`` order_id -> {"order_id", "sku", "qty", "status"} | None
-    - ``payments``: ``payments`` payment_id -> {"payment_id", "status", "charge_id"?} | None
-    - ``matching``: ``matches`` user -> [{"match_id", "users": [a, b]}, ...]
+    ``values[slot]`` maps each key read to the response body, or ``None`` when
+    the target answered 404 and the read says that means "does not exist". A
+    key whose read was indeterminate (timeout, 5xx) is absent: checkers must
+    treat absent keys as unknown, never as missing. The built-in workloads'
+    slots: ``stock`` (sku -> {"sku", "available"}) and ``orders`` (order_id ->
+    {"order_id", "sku", "qty", "status"} | None); ``payments`` (payment_id ->
+    {"payment_id", "status", "charge_id"?} | None); ``matches`` (user ->
+    {"matches": [{"match_id", "users": [a, b]}, ...]}).
     """
 
     workload: str
-    stock: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    orders: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
-    payments: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
-    matches: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("stock", "orders", "payments", "matches"):
-            object.__setattr__(self, name, _freeze(getattr(self, name)))
+        object.__setattr__(self, "values", _freeze(self.values))
 
     def of(self, slot: str) -> Mapping[str, Any]:
         """The settled reads of one final-read slot (``stock``, ``orders``, ...):
-        key -> answer body, or None when the target said the key does not exist."""
-        value: Mapping[str, Any] = getattr(self, slot)
+        key -> answer body, or None when the target said the key does not
+        exist. A slot the workload does not read (or nothing was read into) is empty."""
+        value: Mapping[str, Any] = self.values.get(slot, _EMPTY)
         return value
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "workload": self.workload,
-            "stock": thaw(self.stock),
-            "orders": thaw(self.orders),
-            "payments": thaw(self.payments),
-            "matches": thaw(self.matches),
-        }
+        return {"workload": self.workload, "values": thaw(self.values)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FinalState:
-        return cls(
-            workload=str(data["workload"]),
-            stock=data.get("stock") or {},
-            orders=data.get("orders") or {},
-            payments=data.get("payments") or {},
-            matches=data.get("matches") or {},
-        )
+        return cls(workload=str(data["workload"]), values=data.get("values") or {})

@@ -17,28 +17,29 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from harness.nemesis.faults import Fault, fault_to_dict
+from harness.workload.api import (
+    Const,
+    FromKey,
+    Ints,
+    Key,
+    OneOf,
+    Operation,
+    SetupStep,
+    Source,
+    Workload,
+    setup_key_field,
+    setup_sources,
+)
 from harness.workload.keys import KeySpace
 from harness.workload.ops import NO_RETRY, OpSpec, RetryPolicy
 
 if TYPE_CHECKING:
     from harness.schedule.families import Topology
 
-# The client operations a schedule may hold, per workload: writes first, then
-# the contract's reads (sent during the main phase, judged by consistent_reads).
-WRITE_OPS: Mapping[str, str] = MappingProxyType(
-    {"inventory": "order", "payments": "pay", "matching": "swipe"}
-)
-READ_OPS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "inventory": ("read_order", "read_stock"),
-        "payments": ("read_payment",),
-        "matching": ("read_matches",),
-    }
-)
-WORKLOADS: tuple[str, ...] = tuple(WRITE_OPS)
-OpName: TypeAlias = Literal[
-    "order", "pay", "swipe", "read_order", "read_stock", "read_payment", "read_matches"
-]
+# The version of the JSON a schedule is written as; version 1 (no "version"
+# key) is the shape before workloads were declared, still read for the
+# built-in workloads (harness.schedule.decode).
+SCHEDULE_VERSION = 2
 
 # Limits of a schedule read from a file (docs/design-files.md, "Limits"). A
 # drawn schedule stays inside them for every shape a design may set
@@ -48,10 +49,7 @@ MAX_STEPS = 100
 MAX_BATCH = 50
 MAX_CLIENTS = 16
 MAX_NODES = 16
-MAX_SKUS = 100
-MAX_STOCK = 1_000_000
-MAX_QTY = 1000
-MAX_AMOUNT = 1_000_000_000
+MAX_SET_UP = 1000
 MAX_DECLINED = 1000
 MAX_DELAY_MS = 10_000
 MAX_TIMEOUT_MS = 60_000
@@ -67,14 +65,14 @@ class InvalidSchedule(ValueError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClientOp:
-    """One logical operation by one client. For a write, ``key`` indexes the
-    op's own id (order, payment or swipe) and ``args`` holds the other fields
-    as indices or values; for a read, ``key`` indexes what is read (order,
-    sku, payment or user) and ``args`` is empty. ``delay_ms`` offsets it
-    inside its batch (the interleaving)."""
+    """One logical operation by one client: the workload's operation ``f``,
+    ``key`` the index of its ``id`` field (None when it has none), ``args``
+    its other drawn fields (key indices for `Key` fields, values for `Ints`
+    and `OneOf`; derived fields are not kept). ``delay_ms`` offsets it inside
+    its batch (the interleaving)."""
 
-    f: OpName
-    key: int
+    f: str
+    key: int | None
     args: Mapping[str, Any]
     client: int = 0
     node: int = 0
@@ -84,6 +82,13 @@ class ClientOp:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "args", MappingProxyType(dict(self.args)))
+
+    def values(self, op: Operation) -> dict[str, Any]:
+        """The drawn values of ``op`` this names: ``args`` and the id's index."""
+        out = dict(self.args)
+        if op.id is not None and self.key is not None:
+            out[op.id] = self.key
+        return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,11 +126,48 @@ Step: TypeAlias = Batch | StartFault | Heal | Wait
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Setup:
-    """Before any fault: initial stock per SKU index (inventory) and the
-    payment indices the PSP declines (payments)."""
+    """Before any fault, what the workload's setup drew: per setup step (by its
+    operation) the drawn values of each request -- one per key of its ``each``
+    kind, so for a set-up kind this many keys exist -- and per partner-declined
+    kind the key indices the PSP declines."""
 
-    stock: tuple[int, ...] = ()
-    declined: tuple[int, ...] = ()
+    values: Mapping[str, tuple[Mapping[str, Any], ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    declined: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        # Nothing set up and nothing declined are left out, so equal setups are equal.
+        object.__setattr__(
+            self,
+            "values",
+            MappingProxyType(
+                {
+                    op: tuple(MappingProxyType(dict(v)) for v in vs)
+                    for op, vs in self.values.items()
+                    if vs
+                }
+            ),
+        )
+        object.__setattr__(
+            self,
+            "declined",
+            MappingProxyType({k: tuple(v) for k, v in self.declined.items() if v}),
+        )
+
+    def counts(self, workload: Workload) -> dict[str, int]:
+        """How many keys of each kind the example has: a kind a setup step makes
+        has as many as were set up, any other ``workload.keys[kind]``."""
+        counts = dict(workload.keys)
+        for kind, step in workload.set_up_kinds().items():
+            counts[kind] = len(self.values.get(step.op, ()))
+        return counts
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "values": {op: [dict(v) for v in vs] for op, vs in self.values.items()},
+            "declined": {kind: list(ids) for kind, ids in self.declined.items()},
+        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,9 +178,6 @@ class Schedule:
 
     def client_ops(self) -> tuple[ClientOp, ...]:
         return tuple(op for s in self.steps if isinstance(s, Batch) for op in s.ops)
-
-    def writes(self) -> tuple[ClientOp, ...]:
-        return tuple(op for op in self.client_ops() if not op.f.startswith("read_"))
 
     def faults(self) -> tuple[Fault, ...]:
         out: list[Fault] = []
@@ -156,10 +195,12 @@ class Schedule:
     def describe(self) -> list[str]:
         """One human line per step, for reports."""
         lines = []
-        if self.setup.stock:
-            lines.append(f"setup: stock {list(self.setup.stock)}")
-        if self.setup.declined:
-            lines.append(f"setup: PSP declines payments {list(self.setup.declined)}")
+        for op, values in self.setup.values.items():
+            shown = [",".join(f"{k}={v}" for k, v in drawn.items()) or "-" for drawn in values]
+            lines.append(f"setup: {op} x{len(values)} [{'; '.join(shown)}]")
+        for kind, ids in self.setup.declined.items():
+            if ids:
+                lines.append(f"setup: PSP declines {kind} {list(ids)}")
         for i, s in enumerate(self.steps):
             if isinstance(s, Batch):
                 ops = "; ".join(_describe_op(op) for op in s.ops)
@@ -175,30 +216,34 @@ class Schedule:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "version": SCHEDULE_VERSION,
             "workload": self.workload,
-            "setup": {"stock": list(self.setup.stock), "declined": list(self.setup.declined)},
+            "setup": self.setup.to_json(),
             "steps": [_step_to_json(s) for s in self.steps],
         }
 
     @classmethod
-    def from_json(cls, data: object) -> Schedule:
+    def from_json(cls, data: object, workload: Workload | None = None) -> Schedule:
         """Read what ``to_json`` wrote, checking every value against the limits
-        above; a bad value raises ``InvalidSchedule`` with its JSON path."""
+        above and against ``workload`` (by default the built-in workload the
+        schedule names); a bad value raises ``InvalidSchedule`` with its JSON path."""
         from harness.schedule.decode import schedule_from_json  # decode imports this module
 
-        return schedule_from_json(data)
+        return schedule_from_json(data, workload)
 
-    def check_playable(self, *, workload: str, topology: Topology) -> None:
+    def check_playable(self, *, workload: Workload | str, topology: Topology) -> None:
         """Raise ``InvalidSchedule`` unless this schedule can run on a design with
         ``workload`` and ``topology``: every fault's link and process exists there."""
-        if self.workload != workload:
+        name = workload if isinstance(workload, str) else workload.name
+        if self.workload != name:
             raise InvalidSchedule(
-                f"workload must be {workload!r}, the design's workload (got {self.workload!r})"
+                f"workload must be {name!r}, the design's workload (got {self.workload!r})"
             )
-        if self.setup.declined and not topology.has_partner:
+        declined = {k: list(v) for k, v in self.setup.declined.items() if v}
+        if declined and not topology.has_partner:
             raise InvalidSchedule(
-                "setup.declined must be empty: the design has no partner dependency "
-                f"(got {list(self.setup.declined)})"
+                f"setup.declined must be empty: the design has no partner dependency "
+                f"(got {declined})"
             )
         for i, step in enumerate(self.steps):
             fault = step.fault if isinstance(step, StartFault | Batch) else None
@@ -214,7 +259,8 @@ def _describe_op(op: ClientOp) -> str:
     args = ",".join(f"{k}={v}" for k, v in op.args.items())
     retry = f" retry={op.retry.mode}x{op.retry.count}" if op.retry.count else ""
     delay = f" +{op.delay_ms}ms" if op.delay_ms else ""
-    return f"c{op.client}->n{op.node} {op.f}#{op.key}({args}) t={op.timeout_ms}ms{retry}{delay}"
+    key = "" if op.key is None else f"#{op.key}"
+    return f"c{op.client}->n{op.node} {op.f}{key}({args}) t={op.timeout_ms}ms{retry}{delay}"
 
 
 def _op_to_json(op: ClientOp) -> dict[str, Any]:
@@ -245,38 +291,65 @@ def _step_to_json(s: Step) -> dict[str, Any]:
     return {"step": "heal"}
 
 
-def materialize(op: ClientOp, keys: KeySpace, *, replicas: int) -> OpSpec:
+def body_of(
+    op: Operation, values: Mapping[str, Any], keys: KeySpace, sources: Mapping[str, Source]
+) -> dict[str, Any]:
+    """The request body: every field of ``op`` from ``sources``, with the drawn
+    ``values`` (key indices for `Key` fields) and this execution's ids."""
+    body: dict[str, Any] = {}
+    for name in op.fields:
+        source = sources[name]
+        if isinstance(source, Key):
+            index = values[source.same_as if source.same_as is not None else name]
+            body[name] = keys.id(source.kind, int(index))
+        elif isinstance(source, Const):
+            body[name] = source.value
+        elif isinstance(source, FromKey):
+            of = source.of if source.of is not None else op.id
+            assert of is not None  # Operation checks it
+            body[name] = source.value(int(values[of]))
+        else:
+            assert isinstance(source, Ints | OneOf)
+            body[name] = values[name]
+    return body
+
+
+def materialize(op: ClientOp, keys: KeySpace, workload: Workload, *, replicas: int) -> OpSpec:
     """Turn an abstract op into a concrete request with this execution's ids."""
-    a = op.args
-    body: dict[str, Any]
-    if op.f == "read_order":
-        body = {"order_id": keys.order_id(op.key)}
-    elif op.f == "read_stock":
-        body = {"sku": keys.sku(op.key)}
-    elif op.f == "read_payment":
-        body = {"payment_id": keys.payment_id(op.key)}
-    elif op.f == "read_matches":
-        body = {"user": keys.user(op.key)}
-    elif op.f == "order":
-        body = {"order_id": keys.order_id(op.key), "sku": keys.sku(int(a["sku"])), "qty": a["qty"]}
-    elif op.f == "pay":
-        body = {
-            "payment_id": keys.payment_id(op.key),
-            "order_id": keys.order_id(op.key),
-            "amount": a["amount"],
-        }
-    else:
-        body = {
-            "swipe_id": keys.swipe_id(op.key),
-            "swiper": keys.user(int(a["swiper"])),
-            "swipee": keys.user(int(a["swipee"])),
-            "direction": a["direction"],
-        }
+    declared = workload.operation(op.f)
+    if set(op.args) != set(declared.args()) or (op.key is None) != (declared.id is None):
+        raise InvalidSchedule(
+            f"ClientOp {op.f!r} must have key={'None' if declared.id is None else 'an index'} "
+            f"and args {sorted(declared.args())} (drawn fields; derived ones are computed) "
+            f"(got key={op.key!r}, args {sorted(op.args)})"
+        )
     return OpSpec(
         f=op.f,
-        body=body,
+        body=body_of(declared, op.values(declared), keys, declared.fields),
         process=op.client,
         node=op.node % replicas,
         timeout_s=op.timeout_ms / 1000,
         retry=op.retry,
     )
+
+
+def setup_specs(workload: Workload, setup: Setup, keys: KeySpace) -> list[list[OpSpec]]:
+    """The requests of each setup step, in order (client 0, node 0)."""
+    out = []
+    for step in workload.setup_steps():
+        op = workload.operation(step.op)
+        sources = setup_sources(step, op)
+        key = setup_key_field(step, op)
+        specs = []
+        for index, drawn in enumerate(setup.values.get(step.op, ())):
+            values = {**drawn, **({key: index} if key is not None else {})}
+            specs.append(OpSpec(f=op.name, body=body_of(op, values, keys, {**op.fields, **sources}),
+                                process=0))
+        out.append(specs)
+    return out
+
+
+def setup_drawn(step: SetupStep, op: Operation) -> tuple[str, ...]:
+    """The fields a setup step draws per request (`Ints` and `OneOf` values)."""
+    return tuple(n for n, s in setup_sources(step, op).items() if isinstance(s, Ints | OneOf))
+

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,8 +34,10 @@ from harness.nemesis.faults import Fault
 from harness.nemesis.nemesis import Nemesis
 from harness.partner.control import PartnerControl
 from harness.schedule.coverage import coverage_of
-from harness.schedule.model import Batch, Heal, Schedule, StartFault, Wait, materialize
+from harness.schedule.model import Batch, Heal, Schedule, StartFault, Wait, materialize, setup_specs
 from harness.system import LiveSystem
+from harness.workload.api import Workload
+from harness.workload.builtin import resolve
 from harness.workload.client import WorkloadClient
 from harness.workload.final import Snapshot, read_snapshot
 from harness.workload.keys import KeySpace, example_prefix
@@ -90,8 +92,9 @@ class LedgerWatch:
     """The partner's ledger as it grows, each effect filed under the examples
     whose ids it names, read incrementally (the partner serves every example)."""
 
-    def __init__(self, partner: PartnerControl | None) -> None:
+    def __init__(self, partner: PartnerControl | None, kinds: Collection[str] = ()) -> None:
         self._partner = partner
+        self._kinds = frozenset(kinds) or None
         self._seq = partner.last_seq() if partner is not None else 0
         self._by_prefix: dict[str, list[Effect]] = {}
 
@@ -100,7 +103,7 @@ class LedgerWatch:
             return
         self._seq, new = self._partner.ledger_since(self._seq)
         for effect in new.effects:
-            for prefix in dict.fromkeys(_prefixes(effect.body)):
+            for prefix in dict.fromkeys(_prefixes(effect.body, self._kinds)):
                 self._by_prefix.setdefault(prefix, []).append(effect)
 
     def of(self, prefix: str) -> Ledgers:
@@ -108,17 +111,17 @@ class LedgerWatch:
         return Ledgers(tuple(self._by_prefix.get(prefix, ())))
 
 
-def _prefixes(value: Any) -> Iterable[str]:
+def _prefixes(value: Any, kinds: Collection[str] | None) -> Iterable[str]:
     if isinstance(value, str):
-        prefix = example_prefix(value)
+        prefix = example_prefix(value, kinds)
         if prefix is not None:
             yield prefix
     elif isinstance(value, Mapping):
         for v in value.values():
-            yield from _prefixes(v)
+            yield from _prefixes(v, kinds)
     elif isinstance(value, list | tuple):
         for v in value:
-            yield from _prefixes(v)
+            yield from _prefixes(v, kinds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +139,7 @@ class ExampleRunner:
         self,
         system: LiveSystem,
         *,
-        workload: str,
+        workload: Workload | str,
         invariants: Sequence[str],
         out_dir: Path,
         run_id: str,
@@ -146,7 +149,7 @@ class ExampleRunner:
     ) -> None:
         self.system = system
         self.slos = tuple(slos)
-        self.workload = workload
+        self.workload = resolve(workload)
         self.invariants = (*invariants, *(n for n in ALWAYS if n not in invariants))
         self.out_dir = out_dir
         self.run_id = run_id
@@ -154,7 +157,7 @@ class ExampleRunner:
         self.reads = reads
         self._count = 0
         self._loop = asyncio.Runner()
-        self.ledger = LedgerWatch(system.partner_control)
+        self.ledger = LedgerWatch(system.partner_control, self.workload.keys)
         self.fault_listener: Callable[[str, str], None] | None = None
         """Told ``("start", description)`` when a fault starts and ``("heal", "")``
         when every fault is healed (progress displays; must not raise)."""
@@ -297,30 +300,39 @@ class ExampleRunner:
         partner: PartnerControl | None,
     ) -> None:
         client.recorder.set_phase("setup")
-        specs = [
-            OpSpec(f="set_stock", body={"sku": keys.sku(i), "available": n}, process=0)
-            for i, n in enumerate(schedule.setup.stock)
-        ]
+        workload = self.workload
+        for step, specs in zip(
+            workload.setup_steps(), setup_specs(workload, schedule.setup, keys), strict=True
+        ):
+            await self._setup_step(client, step.op, specs)
+        for decline in workload.declines():
+            indices = schedule.setup.declined.get(decline.kind, ())
+            if not indices:
+                continue
+            if partner is None:
+                raise SetupFailed(
+                    f"the schedule declines {decline.kind} keys but there is no partner"
+                )
+            partner.decline([keys.id(decline.kind, i) for i in indices])
+
+    async def _setup_step(self, client: WorkloadClient, op: str, specs: list[OpSpec]) -> None:
+        """Send one setup step's requests until each is ok (they are idempotent)."""
         for attempt in range(SETUP_ATTEMPTS):
             answers = await client.execute_batch(specs)
             failed = [
                 spec for spec, events in zip(specs, answers, strict=True) if events[-1].type != "ok"
             ]
             if not failed:
-                break
+                return
             if attempt == SETUP_ATTEMPTS - 1:
                 raise SetupFailed(
-                    f"setting stock failed before any fault, {SETUP_ATTEMPTS} times: "
+                    f"setup {op!r} failed before any fault, {SETUP_ATTEMPTS} times: "
                     f"{thaw(answers[specs.index(failed[0])][-1].value)}"
                 )
             # The system may still be recovering from the previous example's
             # faults; setup writes are idempotent, so simply send them again.
             specs = failed
             await asyncio.sleep(0.2 * (attempt + 1))
-        if schedule.setup.declined:
-            if partner is None:
-                raise SetupFailed("the schedule declines payments but there is no partner")
-            partner.decline([keys.payment_id(i) for i in schedule.setup.declined])
 
     async def _batch(
         self, client: WorkloadClient, nemesis: Nemesis, batch: Batch, keys: KeySpace
@@ -337,7 +349,10 @@ class ExampleRunner:
             await asyncio.to_thread(nemesis.start, fault)
             self._tell("start", fault)
 
-        tasks = [send(op.delay_ms, materialize(op, keys, replicas=replicas)) for op in batch.ops]
+        tasks = [
+            send(op.delay_ms, materialize(op, keys, self.workload, replicas=replicas))
+            for op in batch.ops
+        ]
         if batch.fault is not None:
             tasks.append(fault_after(batch.fault_delay_ms, batch.fault))
         await asyncio.gather(*tasks)

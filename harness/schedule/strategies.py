@@ -10,67 +10,84 @@ still fails.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from hypothesis import strategies as st
 
+from harness.limits import MAX_KEYS
 from harness.nemesis.faults import Fault
 from harness.schedule.families import Family
 from harness.schedule.model import (
     MAX_BATCH,
     MAX_CLIENTS,
-    MAX_SKUS,
     Batch,
     ClientOp,
     Heal,
-    OpName,
     Schedule,
     Setup,
     StartFault,
     Step,
     Wait,
+    setup_drawn,
 )
+from harness.workload.api import (
+    DrawContext,
+    DrawnOp,
+    Ints,
+    InvalidWorkload,
+    Key,
+    OneOf,
+    Operation,
+    PartnerDecline,
+    Source,
+    Workload,
+    setup_sources,
+)
+from harness.workload.builtin import resolve
+from harness.workload.keys import MAX_INDEX
 from harness.workload.ops import NO_RETRY, RetryPolicy
 
 DEFAULT_TIMEOUT_MS = 2000
-WORKLOAD_OPS = {"inventory": "order", "payments": "pay", "matching": "swipe"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Shape:
-    """Size limits of one drawn schedule (a design row may tighten them)."""
+    """Size limits of one drawn schedule (a design row may tighten them).
+    ``keys`` overrides the workload's number of keys per kind (``{"user": 6}``);
+    for a kind a setup step makes, it is the most an example sets up."""
 
     replicas: int = 2
     clients: int = 4
     max_steps: int = 5
     max_batch: int = 5
-    keys: int = 8
-    users: int = 4
-    skus: int = 2
-    max_stock: int = 6
     max_pause_ms: int = 0
     """Longest timed pause a ``pause`` fault may draw (0: pauses last until healed)."""
+    keys: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keys", MappingProxyType(dict(self.keys)))
+
+    def counts(self, workload: Workload) -> dict[str, int]:
+        """Keys per kind: the workload's, overridden by this shape's."""
+        return {kind: self.keys.get(kind, n) for kind, n in workload.keys.items()}
 
 
 # Inclusive bounds of the Shape fields a design row may set (replicas follows
-# the target). Any shape inside them draws schedules that Schedule.from_json
-# accepts: at most 50 + 2 steps (a batch may be added, and a wait before the
-# final heal), key and swipe indices below harness.workload.keys.MAX_INDEX,
-# amounts of at most 100 * keys cents.
+# the target; ``keys`` are per kind, 1..SHAPE_KEYS_LIMIT). Any shape inside them
+# draws schedules that Schedule.from_json accepts: at most 50 + 2 steps (a
+# batch may be added, and a wait before the final heal), key indices below
+# harness.workload.keys.MAX_INDEX.
 SHAPE_LIMITS: Mapping[str, tuple[int, int]] = MappingProxyType(
     {
         "clients": (1, MAX_CLIENTS),
         "max_steps": (1, 50),
         "max_batch": (1, MAX_BATCH),
-        "keys": (1, 1000),
-        "users": (2, 1000),
-        "skus": (1, MAX_SKUS),
-        "max_stock": (1, 1000),
         "max_pause_ms": (0, 60_000),
     }
 )
+SHAPE_KEYS_LIMIT = (1, MAX_KEYS)
 
 
 def retry_policies() -> st.SearchStrategy[RetryPolicy]:
@@ -89,16 +106,23 @@ def retry_policies() -> st.SearchStrategy[RetryPolicy]:
 
 @st.composite
 def schedules(
-    draw: st.DrawFn, workload: str, families: Sequence[Family], shape: Shape = Shape()
+    draw: st.DrawFn,
+    workload: Workload | str,
+    families: Sequence[Family],
+    shape: Shape = Shape(),
+    *,
+    partner: bool = True,
 ) -> Schedule:
-    """A schedule for ``workload`` using only the faults ``families`` allow."""
+    """A schedule for ``workload`` using only the faults ``families`` allow;
+    without the ``partner`` dependency nothing is declined at the partner."""
+    declared = resolve(workload)
     kinds = {f.kind for f in families}
     nemesis = [
         f.faults(max_pause_ms=shape.max_pause_ms) for f in families if not f.is_client_side()
     ]
     faults: st.SearchStrategy[Fault] | None = st.one_of(nemesis) if nemesis else None
-    setup = draw(_setups(workload, shape))
-    ops_state = _OpState(workload, shape, kinds, setup)
+    setup = draw(setups(declared, shape, partner=partner))
+    ops_state = _OpState(declared, shape, kinds, setup)
 
     steps: list[Step] = []
     n_steps = draw(st.integers(1, shape.max_steps))
@@ -139,39 +163,70 @@ def schedules(
         linger = draw(st.sampled_from((0, 300, 1000)))
         if linger:
             steps.append(Wait(ms=linger))
-    return Schedule(workload=workload, setup=setup, steps=tuple(steps))
+    return Schedule(workload=declared.name, setup=setup, steps=tuple(steps))
 
 
-def _setups(workload: str, shape: Shape) -> st.SearchStrategy[Setup]:
-    if workload == "inventory":
-        return st.builds(
-            Setup,
-            stock=st.lists(st.integers(1, shape.max_stock), min_size=1, max_size=shape.skus).map(
-                tuple
-            ),
-        )
-    if workload == "payments":
-        return st.builds(
-            Setup,
-            declined=st.lists(st.integers(0, shape.keys - 1), max_size=2, unique=True).map(
-                lambda xs: tuple(sorted(xs))
-            ),
-        )
-    return st.just(Setup())
+def _value(source: Source) -> st.SearchStrategy[Any]:
+    if isinstance(source, Ints):
+        return st.integers(source.lo, source.hi)
+    assert isinstance(source, OneOf)
+    return st.sampled_from(source.choices())
+
+
+@st.composite
+def setups(draw: st.DrawFn, workload: Workload, shape: Shape, *, partner: bool = True) -> Setup:
+    """What the workload's setup steps draw, in their order: the values of each
+    request (1 to ``keys[each]`` requests for a step with ``each``) and the
+    key indices the PSP declines (none without the partner)."""
+    counts = shape.counts(workload)
+    values: dict[str, tuple[dict[str, Any], ...]] = {}
+    declined: dict[str, tuple[int, ...]] = {}
+    for step in workload.setup:
+        if isinstance(step, PartnerDecline):
+            if not partner:
+                declined[step.kind] = ()
+                continue
+            ids = draw(
+                st.lists(
+                    st.integers(0, counts[step.kind] - 1), max_size=step.at_most, unique=True
+                )
+            )
+            declined[step.kind] = tuple(sorted(ids))
+            continue
+        op = workload.operation(step.op)
+        sources = setup_sources(step, op)
+        drawn = setup_drawn(step, op)
+
+        def request(d: st.DrawFn, sources: Mapping[str, Source] = sources,
+                    drawn: tuple[str, ...] = drawn) -> dict[str, Any]:
+            return {name: d(_value(sources[name])) for name in drawn}
+
+        one = st.composite(request)()
+        if step.each is None:
+            values[step.op] = (draw(one),)
+        else:
+            low = workload.min_keys(step.each)
+            values[step.op] = tuple(
+                draw(st.lists(one, min_size=low, max_size=max(low, counts[step.each])))
+            )
+    return Setup(values=values, declined=declined)
 
 
 class _OpState:
-    """Draws client operations. The first draw of a key fixes its request, so
-    a later op on the same key is a true resend (same id, same body), and a
-    user swipes another at most once (a resend reuses the swipe id)."""
+    """Draws client operations. The first draw of an operation's ``id`` fixes
+    its request, so a later op with the same id is a true resend (same id,
+    same body); the workload's ``draw`` hook, if any, picks the values."""
 
-    def __init__(self, workload: str, shape: Shape, kinds: set[str], setup: Setup) -> None:
+    def __init__(self, workload: Workload, shape: Shape, kinds: set[str], setup: Setup) -> None:
         self.workload = workload
         self.shape = shape
         self.kinds = kinds
-        self.setup = setup
-        self.args: dict[int, dict[str, int]] = {}
-        self.swipes: dict[tuple[int, int], tuple[int, str]] = {}
+        self.set_up = _set_up(workload, setup)
+        self.counts = {**shape.counts(workload), **self.set_up}
+        self.reads = tuple(o for o in workload.drawable() if o.read)
+        self.writes = tuple(o for o in workload.drawable() if not o.read)
+        self.drawn: list[DrawnOp] = []
+        self.fixed: dict[tuple[str, int], dict[str, Any]] = {}
 
     def ops(self) -> st.SearchStrategy[ClientOp]:
         return st.composite(lambda draw: self._op(draw))()
@@ -180,7 +235,7 @@ class _OpState:
         s = self.shape
         # Now and then a read of the contract: consistent_reads judges what
         # reads show while faults are active (shrinks towards no read).
-        if draw(st.sampled_from((False, False, False, False, True))):
+        if self.reads and draw(st.sampled_from((False, False, False, False, True))):
             return self._read(draw)
         common: dict[str, Any] = {
             "client": draw(st.integers(0, s.clients - 1)),
@@ -197,54 +252,129 @@ class _OpState:
                 draw(st.one_of(st.just(0), st.integers(50, 400))) if "reorder" in self.kinds else 0
             ),
         }
-        if self.workload == "inventory":
-            key = draw(st.integers(0, s.keys - 1))
-            if key not in self.args:
-                sku = draw(st.integers(0, len(self.setup.stock) - 1))
-                self.args[key] = {"sku": sku, "qty": draw(st.integers(1, 3))}
-            return ClientOp(f="order", key=key, args=self.args[key], **common)
-        if self.workload == "payments":
-            key = draw(st.integers(0, s.keys - 1))
-            # The amount is a function of the key, so a resend is the same request.
-            return ClientOp(f="pay", key=key, args={"amount": 100 * (key + 1)}, **common)
-        open_reverse = sorted((b, a) for (a, b) in self.swipes if (b, a) not in self.swipes)
-        answer: bool = draw(st.sampled_from((True, True, False))) if open_reverse else False
-        if answer:
-            # Answer an earlier swipe: mutual swipes are where matching races live.
-            swiper, swipee = draw(st.sampled_from(open_reverse))
-        else:
-            swiper = draw(st.integers(0, s.users - 1))
-            swipee = draw(st.integers(0, s.users - 2))
-            if swipee >= swiper:
-                swipee += 1
-        if (swiper, swipee) not in self.swipes:
-            # Mostly right: a match needs two, and matches are where bugs live.
-            direction = draw(st.sampled_from(("right", "right", "right", "left")))
-            self.swipes[(swiper, swipee)] = (len(self.swipes), direction)
-        key, direction = self.swipes[(swiper, swipee)]
-        return ClientOp(
-            f="swipe",
-            key=key,
-            args={"swiper": swiper, "swipee": swipee, "direction": direction},
-            **common,
-        )
+        op = _weighted(draw, self.writes)
+        hooked = None
+        if self.workload.draw is not None:
+            hooked = self.workload.draw(
+                DrawContext(
+                    op=op,
+                    ops_so_far=tuple(self.drawn),
+                    draw=draw,
+                    shape=self.shape,
+                    counts=MappingProxyType(self.counts),
+                )
+            )
+        values = self._checked(op, hooked) if hooked is not None else self._draw_values(draw, op)
+        return self._client_op(op, values, common)
 
     def _read(self, draw: st.DrawFn) -> ClientOp:
         s = self.shape
-        f: OpName
-        count: int
-        if self.workload == "inventory":
-            stock: bool = draw(st.booleans())
-            f, count = ("read_stock", len(self.setup.stock)) if stock else ("read_order", s.keys)
-        elif self.workload == "payments":
-            f, count = "read_payment", s.keys
-        else:
-            f, count = "read_matches", s.users
-        return ClientOp(
-            f=f,
-            key=draw(st.integers(0, count - 1)),
-            args={},
-            client=draw(st.integers(0, s.clients - 1)),
-            node=draw(st.integers(0, s.replicas - 1)),
-            timeout_ms=DEFAULT_TIMEOUT_MS,
+        op = _weighted(draw, self.reads)
+        values = self._draw_values(draw, op)
+        return self._client_op(
+            op,
+            values,
+            {
+                "client": draw(st.integers(0, s.clients - 1)),
+                "node": draw(st.integers(0, s.replicas - 1)),
+                "timeout_ms": DEFAULT_TIMEOUT_MS,
+            },
         )
+
+    def _draw_values(self, draw: st.DrawFn, op: Operation) -> dict[str, Any]:
+        """The id first; a known id is a resend (its first values), else draw the rest."""
+        values: dict[str, Any] = {}
+        for name in op.drawn():
+            source = op.fields[name]
+            if isinstance(source, Key):
+                count = self.counts[source.kind]
+                if source.distinct_from is not None:
+                    other = values[source.distinct_from]
+                    index = draw(st.integers(0, count - 2))
+                    values[name] = index + 1 if index >= other else index
+                else:
+                    values[name] = draw(st.integers(0, count - 1))
+            else:
+                values[name] = draw(_value(source))
+            if name == op.id and (op.name, values[name]) in self.fixed:
+                return dict(self.fixed[(op.name, values[name])])
+        return values
+
+    def _checked(self, op: Operation, values: Any) -> dict[str, Any]:
+        """A draw hook's values, checked like a schedule's (kinds, ranges)."""
+        owner = f"draw hook of workload {self.workload.name!r} for {op.name!r}"
+        if not isinstance(values, Mapping) or set(values) != set(op.drawn()):
+            raise InvalidWorkload(
+                owner, f"must return None or values of {list(op.drawn())} (got {values!r})"
+            )
+        for name in op.drawn():
+            problem = value_problem(op, name, values, self.set_up)
+            if problem is not None:
+                raise InvalidWorkload(owner, f"{name!r} must be {problem} (got {values[name]!r})")
+        return dict(values)
+
+    def _client_op(self, op: Operation, values: dict[str, Any], common: dict[str, Any]) -> ClientOp:
+        key = values.get(op.id) if op.id is not None else None
+        if key is not None:
+            values = self.fixed.setdefault((op.name, key), values)
+        self.drawn.append(DrawnOp(op=op.name, values=MappingProxyType(dict(values))))
+        args = {n: values[n] for n in op.args()}
+        return ClientOp(f=op.name, key=key, args=args, **common)
+
+
+def _weighted(draw: st.DrawFn, ops: tuple[Operation, ...]) -> Operation:
+    """One of ``ops`` by weight (no draw when there is one; a coin for two of
+    equal weight); shrinking moves towards the first."""
+    if len(ops) == 1:
+        return ops[0]
+    if len(ops) == 2 and ops[0].weight == ops[1].weight:
+        return ops[1] if draw(st.booleans()) else ops[0]
+    return draw(st.sampled_from(tuple(o for o in ops for _ in range(o.weight))))
+
+
+def _set_up(workload: Workload, setup: Setup) -> dict[str, int]:
+    """Keys of the kinds a setup step makes: as many as it set up."""
+    return {
+        kind: len(setup.values.get(step.op, ()))
+        for kind, step in workload.set_up_kinds().items()
+    }
+
+
+def value_problem(
+    op: Operation, name: str, values: Mapping[str, Any], set_up: Mapping[str, int]
+) -> str | None:
+    """What the drawn ``values[name]`` of ``op`` must be, if it is not that; else None."""
+    source = op.fields[name]
+    problem = source_problem(source, values[name], set_up)
+    if (
+        problem is None
+        and isinstance(source, Key)
+        and source.distinct_from is not None
+        and values[name] == values.get(source.distinct_from)
+    ):
+        return f"another key than {source.distinct_from!r}"
+    return problem
+
+
+def source_problem(source: Source, value: Any, set_up: Mapping[str, int]) -> str | None:
+    """What a value drawn from ``source`` must be, if ``value`` is not that; else
+    None. A key index is below the number of keys set up for a kind a setup
+    step makes (``set_up``), else at most ``MAX_INDEX``."""
+    if isinstance(source, Key):
+        high = set_up.get(source.kind, MAX_INDEX + 1) - 1
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+            if high < 0:
+                return f"a key index of kind {source.kind!r}, but none is set up"
+            set_up_text = " (as many as are set up)" if source.kind in set_up else ""
+            return f"a key index of kind {source.kind!r}, an int in 0..{high}{set_up_text}"
+        return None
+    if isinstance(source, Ints):
+        if isinstance(value, bool) or not isinstance(value, int) or not (
+            source.lo <= value <= source.hi
+        ):
+            return f"an int in {source.lo}..{source.hi}"
+        return None
+    assert isinstance(source, OneOf)
+    if not any(type(v) is type(value) and v == value for v in source.values):
+        return f"one of {', '.join(repr(v) for v in source.values)}"
+    return None

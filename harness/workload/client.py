@@ -8,10 +8,10 @@ afterwards, whatever happens -- including cancellation, which records
 the network or the target does becomes an ``info`` completion with the
 error attached (Jepsen's rule).
 
-aiohttp resends an idempotent request (GET, PUT) once when a pooled
-connection turns out to be closed; the contract's GETs and ``PUT
-/inventory`` are idempotent and the resend falls inside the recorded
-invoke-completion window, so the history stays truthful.
+aiohttp resends an idempotent request (GET, PUT, DELETE) once when a pooled
+connection turns out to be closed; the resend falls inside the recorded
+invoke-completion window, so the history stays truthful (a workload's PUT
+and DELETE must be idempotent, as HTTP says they are).
 """
 
 from __future__ import annotations
@@ -25,7 +25,16 @@ from typing import Any
 import aiohttp
 
 from harness.history import Event, Recorder
-from harness.workload.contract import WORKLOADS, Call, InvalidOperation, Outcome, call_for, classify
+from harness.workload.api import Operation, Workload
+from harness.workload.contract import (
+    InvalidOperation,
+    Outcome,
+    call_for,
+    classify,
+    path_of,
+    payload_of,
+    resolve,
+)
 from harness.workload.ops import OpSpec
 
 MAX_CONNECTIONS = 256
@@ -35,15 +44,14 @@ _ERROR_CHARS = 300
 class WorkloadClient:
     """Clients of one workload against replicas ``urls`` (index = node)."""
 
-    def __init__(self, workload: str, urls: Sequence[str], recorder: Recorder) -> None:
-        if workload not in WORKLOADS:
-            raise ValueError(f"'workload' must be one of {list(WORKLOADS)} (got {workload!r})")
+    def __init__(self, workload: Workload | str, urls: Sequence[str], recorder: Recorder) -> None:
+        declared = resolve(workload)
         if isinstance(urls, str) or not urls:
             raise ValueError(f"'urls' must be a non-empty sequence of base URLs (got {urls!r})")
         for url in urls:
             if not isinstance(url, str) or not url.startswith("http://"):
                 raise ValueError(f"'urls' entries must be http:// base URLs (got {url!r})")
-        self.workload = workload
+        self.workload = declared
         self.urls = tuple(u.rstrip("/") for u in urls)
         self.recorder = recorder
         self._session: aiohttp.ClientSession | None = None
@@ -63,7 +71,7 @@ class WorkloadClient:
             await self._session.close()
             self._session = None
 
-    def _check(self, spec: OpSpec) -> Call:
+    def _check(self, spec: OpSpec) -> Operation:
         if not 0 <= spec.node < len(self.urls):
             raise InvalidOperation(
                 f"'node' must be a replica index in 0..{len(self.urls) - 1} (got {spec.node})"
@@ -93,7 +101,7 @@ class WorkloadClient:
             self._check(spec)
         return list(await asyncio.gather(*(self.execute(spec) for spec in specs)))
 
-    async def _attempt(self, call: Call, spec: OpSpec, attempt: int) -> Event:
+    async def _attempt(self, call: Operation, spec: OpSpec, attempt: int) -> Event:
         session = self._session
         if session is None:
             raise RuntimeError("WorkloadClient used outside 'async with'")
@@ -117,13 +125,13 @@ class WorkloadClient:
 
 
 async def _send(
-    session: aiohttp.ClientSession, base_url: str, call: Call, spec: OpSpec
+    session: aiohttp.ClientSession, base_url: str, call: Operation, spec: OpSpec
 ) -> tuple[int, Any, Outcome, str | None]:
     """One HTTP exchange and its classification; network errors propagate."""
     async with session.request(
         call.method,
-        base_url + call.path(spec.body),
-        json=call.payload(spec.body),
+        base_url + path_of(call, spec.body),
+        json=payload_of(call, spec.body),
         timeout=aiohttp.ClientTimeout(total=spec.timeout_s),
     ) as response:
         status = response.status

@@ -20,57 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.history import Event, FinalState, History, thaw
+from harness.workload.api import FinalRead, Key, Workload
 from harness.workload.client import WorkloadClient
-from harness.workload.contract import route_of
+from harness.workload.contract import READ_NOT_FOUND, resolve
 from harness.workload.ops import OpSpec
 
 READ_ATTEMPTS = 3
 READ_BACKOFF_S = 0.05
 READ_TIMEOUT_S = 2.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Read:
-    """A final read: ``f`` with ``field`` = each id found under ``sources``,
-    stored in the `FinalState` attribute ``slot``."""
-
-    f: str
-    field: str
-    sources: tuple[str, ...]
-    slot: str
-    not_found_known: bool  # a 404 means "does not exist" (None), not unknown
-
-
-_READS: Mapping[str, tuple[_Read, ...]] = {
-    "inventory": (
-        _Read(f="read_stock", field="sku", sources=("sku",), slot="stock", not_found_known=False),
-        _Read(
-            f="read_order",
-            field="order_id",
-            sources=("order_id",),
-            slot="orders",
-            not_found_known=True,
-        ),
-    ),
-    "payments": (
-        _Read(
-            f="read_payment",
-            field="payment_id",
-            sources=("payment_id",),
-            slot="payments",
-            not_found_known=True,
-        ),
-    ),
-    "matching": (
-        _Read(
-            f="read_matches",
-            field="user",
-            sources=("swiper", "swipee", "user"),
-            slot="matches",
-            not_found_known=False,
-        ),
-    ),
-}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,17 +43,34 @@ class Snapshot:
     failed, e.g. ``GET /inventory/{sku} answered HTTP 500 (2 keys)``."""
 
 
-def touched_keys(workload: str, history: History) -> dict[str, list[str]]:
-    """Per read ``f``, the ids the client operations of ``history`` named, sorted."""
-    if workload not in _READS:
-        raise ValueError(f"'workload' must be one of {sorted(_READS)} (got {workload!r})")
-    keys: dict[str, set[str]] = {read.f: set() for read in _READS[workload]}
+def _sources(workload: Workload, read: FinalRead) -> dict[str, tuple[str, ...]]:
+    """Per operation ``f``, the body fields whose values are keys ``read`` reads."""
+    if read.fields:
+        return {op.name: read.fields for op in workload.operations}
+    out: dict[str, tuple[str, ...]] = {}
+    for op in workload.operations:
+        named = tuple(
+            name
+            for name, source in op.fields.items()
+            if isinstance(source, Key) and source.kind == read.keys
+        )
+        if named:
+            out[op.name] = named
+    return out
+
+
+def touched_keys(workload: Workload | str, history: History) -> dict[str, list[str]]:
+    """Per final read ``op``, the ids the operations of ``history`` named, sorted."""
+    declared = resolve(workload)
+    keys: dict[str, set[str]] = {read.op: set() for read in declared.final}
+    sources = {read.op: _sources(declared, read) for read in declared.final}
     for event in history:
         body = event.value.get("body") if event.type == "invoke" else None
         if not isinstance(body, Mapping):
             continue
-        for read in _READS[workload]:
-            keys[read.f].update(body[s] for s in read.sources if isinstance(body.get(s), str))
+        for read in declared.final:
+            names = sources[read.op].get(event.f, ())
+            keys[read.op].update(body[n] for n in names if isinstance(body.get(n), str))
     return {f: sorted(ids) for f, ids in keys.items()}
 
 
@@ -136,12 +110,13 @@ async def read_snapshot(
     ``final``, each read tagged with snapshot ``number``)."""
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise ValueError(f"'attempts' must be an int >= 1 (got {attempts!r})")
-    keys = touched_keys(client.workload, client.recorder.history())
+    workload = client.workload
+    keys = touched_keys(workload, client.recorder.history())
     client.recorder.set_phase("final")
     plan = [
         (read, key, node)
-        for read in _READS[client.workload]
-        for key in keys[read.f]
+        for read in workload.final
+        for key in keys[read.op]
         for node in range(len(client.urls))
     ]
     completions = await asyncio.gather(
@@ -149,8 +124,8 @@ async def read_snapshot(
             _settled_read(
                 client,
                 OpSpec(
-                    f=read.f,
-                    body={read.field: key},
+                    f=read.op,
+                    body=_read_body(workload, read, key),
                     process=process,
                     node=node,
                     timeout_s=timeout_s,
@@ -162,27 +137,27 @@ async def read_snapshot(
             for read, key, node in plan
         )
     )
-    slots: dict[str, dict[str, Any]] = {read.slot: {} for read in _READS[client.workload]}
+    slots: dict[str, dict[str, Any]] = {read.slot: {} for read in workload.final}
     answered: set[tuple[str, str]] = set()
     failures: dict[tuple[str, str], str] = {}
     answers: list[tuple[str, str, int, Any]] = []
     for (read, key, node), completion in zip(plan, completions, strict=True):
         if completion.type != "ok":
-            failures.setdefault((read.f, key), _failure(completion))
-            answers.append((read.f, key, node, None))
+            failures.setdefault((read.op, key), _failure(completion))
+            answers.append((read.op, key, node, None))
             continue
         status, body = completion.value["status"], thaw(completion.value["body"])
-        answers.append((read.f, key, node, (status, repr(body))))
-        if (read.f, key) in answered:
+        answers.append((read.op, key, node, (status, repr(body))))
+        if (read.op, key) in answered:
             continue
-        if status == 200:
-            answered.add((read.f, key))
-            slots[read.slot][key] = tuple(body["matches"]) if read.slot == "matches" else body
-        elif read.not_found_known:
-            answered.add((read.f, key))
+        if status != READ_NOT_FOUND:
+            answered.add((read.op, key))
+            slots[read.slot][key] = body
+        elif read.not_found == "absent":
+            answered.add((read.op, key))
             slots[read.slot][key] = None
         else:
-            failures.setdefault((read.f, key), f"HTTP {status}")
+            failures.setdefault((read.op, key), f"HTTP {status}")
     unread: Counter[tuple[str, str]] = Counter(
         (f, how) for (f, key), how in failures.items() if (f, key) not in answered
     )
@@ -191,10 +166,20 @@ async def read_snapshot(
         reasons.setdefault(f, []).append(f"{how} ({n} key{'s' if n > 1 else ''})")
     return Snapshot(
         number=number,
-        final=FinalState(workload=client.workload, **slots),
+        final=FinalState(workload=workload.name, values=slots),
         answers=tuple(answers),
         unread={
-            f: f"{route_of(client.workload, f)} answered {', '.join(how)}"
+            f: f"{workload.operation(f).route} answered {', '.join(how)}"
             for f, how in reasons.items()
         },
     )
+
+
+def _read_body(workload: Workload, read: FinalRead, key: str) -> dict[str, Any]:
+    """The body of a final read of ``key``: its id field, and its constants."""
+    op = workload.operation(read.op)
+    assert op.id is not None  # FinalRead ops have an id (Workload checks it)
+    body: dict[str, Any] = {}
+    for name, source in op.fields.items():
+        body[name] = key if name == op.id else getattr(source, "value", None)
+    return body

@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 
-MAX_ID = 64
-# The longest suffix a KeySpace adds: "-" + 3-letter kind + "-" + up to 6 digits.
-_SUFFIX_ROOM = 1 + 3 + 1 + 6
-MAX_PREFIX = MAX_ID - _SUFFIX_ROOM
+from harness.limits import MAX_ID, MAX_KIND_CHARS
+
 MAX_INDEX = 999_999
+# The longest suffix a KeySpace adds: "-" + kind + "-" + up to 6 digits.
+_SUFFIX_ROOM = 1 + MAX_KIND_CHARS + 1 + len(str(MAX_INDEX))
+MAX_PREFIX = MAX_ID - _SUFFIX_ROOM
+_KIND = re.compile(rf"[a-z][a-z0-9_]{{0,{MAX_KIND_CHARS - 1}}}")
+
+__all__ = ["MAX_ID", "MAX_INDEX", "MAX_PREFIX", "KeySpace", "example_prefix", "new_run_id"]
 
 
-_KINDS = ("sku", "ord", "pay", "swp", "usr")
-
-
-def example_prefix(key: str) -> str | None:
-    """The prefix of the example a contract id belongs to (``<prefix>-<kind>-<i>``),
-    or None for an id no `KeySpace` made: how late side effects find their example."""
+def example_prefix(key: str, kinds: Collection[str] | None = None) -> str | None:
+    """The prefix of the example a contract id belongs to (``<prefix>-<kind>-<i>``,
+    the kind one of ``kinds`` if given), or None for an id no `KeySpace` made:
+    how late side effects find their example."""
     head, _, index = key.rpartition("-")
     prefix, _, kind = head.rpartition("-")
-    if prefix and kind in _KINDS and index.isdigit():
+    if (
+        prefix
+        and index.isdigit()
+        and _KIND.fullmatch(kind)
+        and (kinds is None or kind in kinds)
+    ):
         return prefix
     return None
 
@@ -33,7 +41,8 @@ def new_run_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class KeySpace:
-    """Ids of one example: ``<prefix>-<kind>-<i>``, each a valid contract id."""
+    """Ids of one example: ``<prefix>-<kind>-<i>``, each a valid contract id
+    (at most 64 characters of ``[A-Za-z0-9_-]``) for any key kind."""
 
     prefix: str
 
@@ -53,22 +62,30 @@ class KeySpace:
             raise ValueError(f"KeySpace: 'example' must be an int >= 0 (got {example!r})")
         return cls(f"{run_id}-{example}")
 
-    def _key(self, kind: str, i: int) -> str:
+    def id(self, kind: str, i: int) -> str:
+        """The id of key ``i`` of ``kind`` in this example."""
+        if not isinstance(kind, str) or not _KIND.fullmatch(kind):
+            raise ValueError(
+                f"KeySpace: kind must be 1..{MAX_KIND_CHARS} characters [a-z0-9_] starting "
+                f"with a letter (got {kind!r})"
+            )
         if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i <= MAX_INDEX:
             raise ValueError(f"KeySpace: index must be an int in 0..{MAX_INDEX} (got {i!r})")
         return f"{self.prefix}-{kind}-{i}"
 
+    # Shorthands for the built-in workloads' kinds (tests and examples use them).
+
     def sku(self, i: int) -> str:
-        return self._key("sku", i)
+        return self.id("sku", i)
 
     def order_id(self, i: int) -> str:
-        return self._key("ord", i)
+        return self.id("order", i)
 
     def payment_id(self, i: int) -> str:
-        return self._key("pay", i)
+        return self.id("payment", i)
 
     def swipe_id(self, i: int) -> str:
-        return self._key("swp", i)
+        return self.id("swipe", i)
 
     def user(self, i: int) -> str:
-        return self._key("usr", i)
+        return self.id("user", i)

@@ -527,7 +527,7 @@ def test_runner_heals_when_a_step_raises(system: LiveSystem, tmp_path: Path) -> 
     order = ClientOp(f="order", key=0, args={"sku": 0, "qty": 1})
     schedule = Schedule(
         workload="inventory",
-        setup=Setup(stock=(2,)),
+        setup=Setup(values={"set_stock": ({"available": 2},)}),
         steps=(
             StartFault(fault=Pause(process="target-1")),
             StartFault(

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ from harness.schedule.strategies import Shape, schedules
 from harness.setup import Binaries
 from harness.system import LiveSystem
 from harness.targetproc.spec import TargetSpec
+from harness.workload.api import Ints, SetupStep
+from harness.workload.builtin import INVENTORY
 from harness.workload.keys import new_run_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -80,7 +83,7 @@ def order(
 
 
 def _strip(value: Any, prefix: str) -> Any:
-    """The value with this example's id prefix removed: ``<run>-<n>-ord-3`` -> ``ord-3``."""
+    """The value with this example's id prefix removed: ``<run>-<n>-order-3`` -> ``order-3``."""
     if isinstance(value, str):
         return value.removeprefix(prefix)
     if isinstance(value, dict):
@@ -116,7 +119,8 @@ def skeleton(history: History, prefix: str) -> list[Any]:
 
 REPLAYED = Schedule(
     workload="inventory",
-    setup=Setup(stock=(3, 3)),  # replicas share the stock: sku 1 lasts for orders 1, 3 and 5
+    # replicas share the stock: sku 1 lasts for orders 1, 3 and 5
+    setup=Setup(values={"set_stock": ({"available": 3}, {"available": 3})}),
     steps=(
         Batch(ops=(order(0), order(1, sku=1, node=1, client=1), order(2, qty=2, client=2))),
         StartFault(
@@ -164,7 +168,11 @@ def test_a_schedule_replays_to_the_same_steps(correct: LiveSystem, tmp_path: Pat
 # -- 4. shrinking ---------------------------------------------------------------------
 
 
-SHRINK_SHAPE = Shape(replicas=1, clients=4, max_steps=4, max_batch=5, keys=8, skus=2, max_stock=3)
+SHRINK_SHAPE = Shape(replicas=1, clients=4, max_steps=4, max_batch=5, keys={"order": 8, "sku": 2})
+# Inventory with little stock (1..3 per SKU), so an oversell needs few orders.
+LOW_STOCK = replace(
+    INVENTORY, setup=(SetupStep(op="set_stock", each="sku", values={"available": Ints(1, 3)}),)
+)
 
 
 class _Violation(AssertionError):
@@ -192,7 +200,7 @@ def search(
     first_at: list[float] = []
     with ExampleRunner(
         system,
-        workload="inventory",
+        workload=LOW_STOCK,
         invariants=("no_oversell",),
         out_dir=out_dir,
         run_id=new_run_id(),
@@ -208,7 +216,7 @@ def search(
             print_blob=False,
         )
         @seed(seed_)
-        @given(schedule=schedules("inventory", (), SHRINK_SHAPE))
+        @given(schedule=schedules(LOW_STOCK, (), SHRINK_SHAPE))
         def example(schedule: Schedule) -> None:
             if first_at and time.monotonic() - first_at[0] > shrink_s:
                 best = min(failures, key=lambda o: o.schedule.size())
@@ -338,7 +346,7 @@ def test_a_killed_run_leaves_a_readable_history_and_no_process(
     hanging = tuple(order(k, timeout_ms=60_000, client=k) for k in (1, 2, 3))
     schedule = Schedule(
         workload="inventory",
-        setup=Setup(stock=(5,)),
+        setup=Setup(values={"set_stock": ({"available": 5},)}),
         steps=(
             Batch(ops=(order(0),)),
             StartFault(fault=Pause(process="target-0")),

@@ -242,8 +242,8 @@ def test_final_state_reads_every_touched_key(
 
     state = run(go())
     assert state.workload == "inventory"
-    assert dict(state.stock) == {keys.sku(0): {"sku": keys.sku(0), "available": 0}}
-    orders = dict(state.orders)
+    assert dict(state.of("stock")) == {keys.sku(0): {"sku": keys.sku(0), "available": 0}}
+    orders = dict(state.of("orders"))
     assert set(orders) == {keys.order_id(i) for i in (0, 1, 2, 3, 4, 9)}
     assert orders[keys.order_id(9)] is None
     statuses = sorted(
@@ -272,7 +272,7 @@ def test_final_state_leaves_unreadable_keys_absent(
                 return await read_snapshot(client, timeout_s=0.2, attempts=2, backoff_s=0.01)
 
     snapshot = run(go())
-    assert dict(snapshot.final.stock) == {}
+    assert dict(snapshot.final.of("stock")) == {}
     final = [e for e in recorder.history() if e.phase == "final" and e.type != "invoke"]
     assert [e.type for e in final] == ["info"] * 4  # two attempts at each of two replicas
     assert snapshot.unread == {
@@ -342,11 +342,16 @@ def test_keyspace_ids_are_valid_and_distinct_per_example() -> None:
         for kind in ("sku", "order_id", "payment_id", "swipe_id", "user")
         for i in (0, 999_999)
     ]
+    longest = KeySpace("p" * 44).id("k" * 12, 999_999)  # the longest prefix and kind
+    assert len(longest) == 64
+    ids.append(longest)
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,64}", i) for i in ids)
     assert new_run_id() != run_id
-    with pytest.raises(ValueError, match=r"'prefix' must be 1\.\.53 characters"):
+    with pytest.raises(ValueError, match=r"'prefix' must be 1\.\.44 characters"):
         KeySpace("bad prefix")
+    with pytest.raises(ValueError, match=r"kind must be 1\.\.12 characters"):
+        KeySpace("p").id("k" * 13, 0)
     with pytest.raises(ValueError, match="mode 'none' needs 'count' == 0"):
         RetryPolicy("none", 1)
     with pytest.raises(ValueError, match="'delay_s' is only for mode 'delayed'"):

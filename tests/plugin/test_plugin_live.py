@@ -115,7 +115,13 @@ def pytest_runtest_logreport(report):
 """
 
 
-def test_xdist_workers_run_rows_side_by_side_on_their_own_systems(shop: pytest.Pytester) -> None:
+def test_xdist_workers_run_rows_side_by_side_on_their_own_systems(
+    shop: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Run under pytest-xdist itself, this test's subprocess would inherit the
+    # worker's variables, and its controller would take itself for a worker.
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
     rows = [f"row-{i}" for i in range(4)]
     (shop.path / "designs" / "good.toml").write_text(toy_design("good", *rows))
     (shop.path / "designs" / "bad.toml").unlink()
@@ -198,9 +204,8 @@ def test_a_schedule_is_played_and_judged(failmodel_run, failmodel_system):
     retried = ClientOp(
         f="order", key=0, args={"sku": 0, "qty": 2}, retry=RetryPolicy(mode="concurrent", count=2)
     )
-    schedule = Schedule(
-        workload="inventory", setup=Setup(stock=(3,)), steps=(Batch(ops=(retried,)),)
-    )
+    setup = Setup(values={"set_stock": ({"available": 3},)})
+    schedule = Schedule(workload="inventory", setup=setup, steps=(Batch(ops=(retried,)),))
     outcome = failmodel_run(schedule, row="client-retry")
     assert not outcome.failed, [v.summary for v in outcome.verdicts]
     assert {v.invariant for v in outcome.verdicts} >= {"idempotent_retry", "exactly_once_shipment"}
@@ -218,7 +223,8 @@ def test_the_marker_chooses_the_variant(failmodel_run, failmodel_system):
     race = tuple(
         ClientOp(f="order", key=i, args={"sku": 0, "qty": 2}, client=i) for i in range(4)
     )
-    schedule = Schedule(workload="inventory", setup=Setup(stock=(3,)), steps=(Batch(ops=race),))
+    setup = Setup(values={"set_stock": ({"available": 3},)})
+    schedule = Schedule(workload="inventory", setup=setup, steps=(Batch(ops=race),))
     outcome = failmodel_run(schedule, invariants=["no_oversell"])
     assert "no_oversell" in {v.invariant for v in outcome.violated()}
 '''

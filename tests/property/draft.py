@@ -265,13 +265,10 @@ class Draft:
                 if op.outcome != "ok" or key in slots[read.slot]:
                     continue
                 if op.status == 200:
-                    answer = op.answer
-                    slots[read.slot][key] = (
-                        tuple(answer["matches"]) if read.slot == "matches" else answer
-                    )
+                    slots[read.slot][key] = op.answer
                 elif read.not_found_known:
                     slots[read.slot][key] = None
-        return FinalState(workload=self.workload, **slots)
+        return FinalState(workload=self.workload, values=slots)
 
     def ledgers(self) -> Ledgers:
         ordered = sorted(enumerate(self.effects), key=lambda p: (p[1].time, p[0]))

@@ -65,7 +65,7 @@ class Mutation:
 
 def _status(run: Run, slot: str, key: str) -> str | None:
     """The final status of an order/payment: None when the read is absent, '404' for None."""
-    reads = getattr(run.final, slot)
+    reads = run.final.of(slot)
     if key not in reads:
         return None
     return "404" if reads[key] is None else str(reads[key]["status"])
@@ -230,7 +230,7 @@ def lose_acked_order(d: Draft, run: Run, pick: Pick) -> str | None:
     if not candidates:
         return None
     oid = pick(candidates)
-    read = run.final.orders[oid]
+    read = run.final.of("orders")[oid]
     assert read is not None
     if pick([True, False]):
         d.set_final_answer("read_order", oid, 404, {"error": "order not found"})
@@ -245,7 +245,7 @@ def _known_skus(run: Run) -> list[tuple[str, int]]:
     out = []
     for sku in _keys(run.draft.select("set_stock")):
         setup = [op for op in run.draft.select("set_stock") if op.key == sku]
-        if all(op.outcome == "ok" for op in setup) and sku in run.final.stock:
+        if all(op.outcome == "ok" for op in setup) and sku in run.final.of("stock"):
             out.append((sku, int(setup[-1].body["available"])))
     return out
 
@@ -294,7 +294,7 @@ def miscount_stock(d: Draft, run: Run, pick: Pick) -> str | None:
 
 def negative_stock(d: Draft, run: Run, pick: Pick) -> str | None:
     """The final stock read of a sku shows a negative count."""
-    candidates = sorted(run.final.stock)
+    candidates = sorted(run.final.of("stock"))
     if not candidates:
         return None
     sku = pick(candidates)
@@ -329,7 +329,7 @@ def lose_stock(d: Draft, run: Run, pick: Pick) -> str | None:
         {
             op.key: op.body["qty"]
             for op in d.select("order")
-            if op.body["sku"] == sku and op.key not in run.final.orders
+            if op.body["sku"] == sku and op.key not in run.final.of("orders")
         }.values()
     )
     available = initial - _accepted_qty(run, sku) - unread - pick([1, 2])
@@ -515,8 +515,8 @@ def final_charge_differs(d: Draft, run: Run, pick: Pick) -> str | None:
 def _shown(run: Run) -> dict[str, tuple[str, str]]:
     """match_id -> sorted pair, over every present final list."""
     out: dict[str, tuple[str, str]] = {}
-    for listed in run.final.matches.values():
-        for m in listed:
+    for listed in run.final.of("matches").values():
+        for m in listed["matches"]:
             a, b = sorted(m["users"])
             out[m["match_id"]] = (a, b)
     return out
@@ -533,8 +533,8 @@ def _edit_lists(
     edit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
 ) -> None:
     for user in users:
-        if user in run.final.matches:
-            listed = [dict(m) for m in run.final.matches[user]]
+        if user in run.final.of("matches"):
+            listed = [dict(m) for m in run.final.of("matches")[user]["matches"]]
             d.set_final_answer("read_matches", user, 200, {"matches": edit(listed)})
 
 
@@ -586,7 +586,7 @@ def announce_wrong_users(d: Draft, run: Run, pick: Pick) -> str | None:
 
 def announce_unknown_match(d: Draft, run: Run, pick: Pick) -> str | None:
     """A message announces a match no final list shows (both users read)."""
-    read = [u for u in _users(d) if u in run.final.matches]
+    read = [u for u in _users(d) if u in run.final.of("matches")]
     pairs = [(a, b) for a in read for b in read if a < b]
     if not pairs:
         return None
@@ -644,12 +644,12 @@ def _rights(d: Draft, swiper: str, swipee: str) -> list[Op]:
 def ineligible_match(d: Draft, run: Run, pick: Pick) -> str | None:
     """A match (listed and announced) between users one of whom never swiped right on
     the other -- not even with an indeterminate swipe."""
-    users = _users(d)
+    users, lists = _users(d), run.final.of("matches")
     candidates = [
         (a, b)
         for a in users
         for b in users
-        if a != b and not _rights(d, a, b) and (a in run.final.matches or b in run.final.matches)
+        if a != b and not _rights(d, a, b) and (a in lists or b in lists)
     ]
     if not candidates:
         return None
@@ -666,7 +666,7 @@ def drop_mutual_match(d: Draft, run: Run, pick: Pick) -> str | None:
     def acked(a: str, b: str) -> bool:
         return any(op.outcome == "ok" for op in _rights(d, a, b))
 
-    users = [u for u in _users(d) if u in run.final.matches]
+    users = [u for u in _users(d) if u in run.final.of("matches")]
     candidates = [(a, b) for a in users for b in users if a < b and acked(a, b) and acked(b, a)]
     if not candidates:
         return None
@@ -683,12 +683,12 @@ def drop_mutual_match_half_read(d: Draft, run: Run, pick: Pick) -> str | None:
     def acked(a: str, b: str) -> bool:
         return any(op.outcome == "ok" for op in _rights(d, a, b))
 
-    users = _users(d)
+    users, lists = _users(d), run.final.of("matches")
     candidates = [
         (a, b)
         for a in users
         for b in users
-        if a in run.final.matches and b not in run.final.matches and acked(a, b) and acked(b, a)
+        if a in lists and b not in lists and acked(a, b) and acked(b, a)
     ]
     if not candidates:
         return None
@@ -700,13 +700,8 @@ def drop_mutual_match_half_read(d: Draft, run: Run, pick: Pick) -> str | None:
 def announce_unlisted_match_half_read(d: Draft, run: Run, pick: Pick) -> str | None:
     """A message announces a new match between a user whose final list is present (and
     does not show it) and a user whose final read is absent."""
-    users = _users(d)
-    candidates = [
-        (a, b)
-        for a in users
-        for b in users
-        if a in run.final.matches and b not in run.final.matches
-    ]
+    users, lists = _users(d), run.final.of("matches")
+    candidates = [(a, b) for a in users for b in users if a in lists and b not in lists]
     if not candidates:
         return None
     mid = fresh("m")
@@ -770,7 +765,7 @@ def _order_read_wrong_item(d: Draft, run: Run, pick: Pick) -> str | None:
     if not candidates:
         return None
     oid = pick(candidates)
-    read = dict(run.final.orders[oid] or {})
+    read = dict(run.final.of("orders")[oid] or {})
     d.set_final_answer("read_order", oid, 200, {**read, "qty": read["qty"] + 1})
     return oid
 
@@ -851,9 +846,9 @@ def _spurious_rejection(d: Draft, run: Run, pick: Pick) -> str | None:
             o.complete(
                 "fail", 409, {"order_id": oid, "status": "rejected", "reason": "out_of_stock"}
             )
-    read = dict(run.final.orders[oid] or {})
+    read = dict(run.final.of("orders")[oid] or {})
     d.set_final_answer("read_order", oid, 200, {**read, "status": "rejected"})
-    stock = dict(run.final.stock[read["sku"]])
+    stock = dict(run.final.of("stock")[read["sku"]])
     d.set_final_answer(
         "read_stock", read["sku"], 200, {**stock, "available": stock["available"] + read["qty"]}
     )

@@ -30,11 +30,43 @@ from harness.schedule.coverage import INTERRUPTING
 from harness.schedule.families import ALL_FAMILIES, CLIENT_FAMILIES
 from harness.schedule.model import InvalidSchedule, Schedule
 from harness.schedule.strategies import SHAPE_LIMITS
+from harness.workload.api import Workload
 from invariants import CHECKERS
 
 DESIGNS = Path(__file__).resolve().parents[2] / "designs"
+WORKLOADS_MD = DESIGNS.parent / "docs" / "workloads.md"
+
+
+def _inline_counter() -> bytes:
+    """A design whose [workload] table is the counter of docs/workloads.md, so
+    the fuzzed inputs reach the workload reader too."""
+    docs = WORKLOADS_MD.read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in docs.split("```toml\n")[1:]]
+    counter = next(b for b in blocks if b.startswith("# counter.toml"))
+    design = next(b for b in blocks if b.startswith('name = "counter"\nworkload ='))
+    table = "\n".join(
+        "[[workload." + line[2:] if line.startswith("[[")
+        else "[workload." + line[1:] if line.startswith("[")
+        else line
+        for line in counter.splitlines()
+    )
+    head, rows = design.split("\n[[rows]]", 1)
+    head = head.replace('workload = { file = "counter.toml" }\n', "")
+    return f"{head}\n[workload]\n{table}\n\n[[rows]]{rows}".encode()
+
+
+def counter_workload() -> Workload:
+    """The counter of docs/workloads.md, a workload the harness never saw."""
+    from harness.plain import Where
+    from harness.workload.toml_form import workload_from_table
+
+    table = tomllib.loads(_inline_counter().decode())["workload"]
+    return workload_from_table(table, Where(path="docs/workloads.md"))
+
+
 REFERENCE_TEXT: Mapping[str, bytes] = {
-    p.stem: p.read_bytes() for p in sorted(DESIGNS.glob("*.toml"))
+    **{p.stem: p.read_bytes() for p in sorted(DESIGNS.glob("*.toml"))},
+    "counter": _inline_counter(),
 }
 REFERENCE: Mapping[str, dict[str, Any]] = {
     name: tomllib.loads(text.decode()) for name, text in REFERENCE_TEXT.items()
@@ -97,6 +129,10 @@ def toml_dumps(data: Mapping[str, Any]) -> str:
 
 _KEYS = (
     "name", "workload", "description", "target", "services", "rows", "command", "replicas",
+    "keys", "operations", "setup", "final", "effects", "method", "path", "body", "fields",
+    "ok", "fail", "read", "weight", "status", "echo", "equals", "types", "key", "ints",
+    "one_of", "const", "distinct_from", "same_as", "op", "each", "values", "slot",
+    "not_found", "file",
     "extra", "dependencies", "variants", "start_timeout_s", "cwd", "settle_timeout_s",
     "late_effects_s", "reads", "redis_persistence", "id", "failure_mode", "can_happen",
     "correct_behaviour", "mechanism", "recovery", "taxonomy", "faults", "invariants",
@@ -481,7 +517,7 @@ def _ints(value: Any) -> Iterator[int]:
 
 _OPS = {
     "inventory": {"order": {"sku", "qty"}, "read_order": set(), "read_stock": set()},
-    "payments": {"pay": {"amount"}, "read_payment": set()},
+    "payments": {"pay": set(), "read_payment": set()},
     "matching": {"swipe": {"swiper", "swipee", "direction"}, "read_matches": set()},
 }
 
@@ -526,11 +562,14 @@ def schedule_problems(schedule: Schedule) -> list[str]:
     return problems
 
 
-def classify_schedule(data: Any, check: Callable[[Schedule], Sequence[str]]) -> str:
-    """``ok``, ``refused`` or what went wrong, as ``classify_design``."""
+def classify_schedule(
+    data: Any, check: Callable[[Schedule], Sequence[str]], workload: Workload | None = None
+) -> str:
+    """``ok``, ``refused`` or what went wrong, as ``classify_design``; read against
+    ``workload`` (default: the built-in the schedule names)."""
     try:
         with deadline():
-            schedule = Schedule.from_json(data)
+            schedule = Schedule.from_json(data, workload)
     except InvalidSchedule as exc:
         return "message:multi-line" if "\n" in str(exc) else "refused"
     except Hang:

@@ -174,7 +174,7 @@ def final_inventory(
         _read(rec, "read_order", {"order_id": order_id}, read)
         if read is not UNREAD:
             bodies[order_id] = read
-    return FinalState(workload="inventory", stock=skus, orders=bodies)
+    return FinalState(workload="inventory", values={"stock": skus, "orders": bodies})
 
 
 def final_payments(
@@ -191,7 +191,7 @@ def final_payments(
         _read(rec, "read_payment", {"payment_id": payment_id}, read)
         if read is not UNREAD:
             bodies[payment_id] = read
-    return FinalState(workload="payments", payments=bodies)
+    return FinalState(workload="payments", values={"payments": bodies})
 
 
 def final_matching(
@@ -205,8 +205,8 @@ def final_matching(
             continue
         listed = [{"match_id": m, "users": [a, b]} for m, a, b in shown]
         _read(rec, "read_matches", {"user": user}, {"matches": listed})
-        lists[user] = listed
-    return FinalState(workload="matching", matches=lists)
+        lists[user] = {"matches": listed}
+    return FinalState(workload="matching", values={"matches": lists})
 
 
 def charge(reference: str, amount: int, charge_id: str = "") -> Effect:

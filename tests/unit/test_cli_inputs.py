@@ -80,7 +80,7 @@ def replay(
     [
         ([], "schedule must be an object (got [])"),
         ({**GOOD, "steps": ["heal"]}, "steps[0] must be an object (got 'heal')"),
-        ({**GOOD, "setup": {"stock": None}}, "setup.stock must be a list of 0..100 stock counts"),
+        ({**GOOD, "setup": {"stock": None}}, "setup.stock must be a list of 0..1000 stock counts"),
         (
             {**GOOD, "steps": [{"step": "start", "fault": {"kind": "crash"}}]},
             "steps[0].fault.process must be a name of 1..64 characters",
@@ -95,7 +95,7 @@ def replay(
         ),
         (
             {**GOOD, "steps": [{"step": "batch", "ops": [{**ORDER, "args": {}}]}]},
-            "steps[0].ops[0].args.sku must be an index into setup.stock",
+            "steps[0].ops[0].args.sku must be a key index of kind 'sku', an int in 0..0",
         ),
         (
             {**GOOD, "steps": [{"step": "batch", "ops": [{**ORDER, "retry": {"count": -1}}]}]},

@@ -75,7 +75,29 @@ def test_init_without_partner_leaves_out_the_partner_rows(tmp_path: Path) -> Non
 
 def test_init_refuses_an_unknown_workload(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["init", "--workload", "shop", "--command", "x"]) == 2
-    assert "--workload must be one of inventory, payments, matching" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--workload must be one of inventory, payments, matching, custom" in err
+
+
+def test_init_custom_writes_a_workload_skeleton_that_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "designs" / "kv.toml"
+    argv = ["init", "--workload", "custom", "--command", "./kv", "--name", "kv", "--out", str(out)]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert f"kv ({out}): workload kv" in printed
+    assert "operations: put (PUT /items/{item}), get (GET /items/{item}, read)" in printed
+    text = out.read_text()
+    assert "[workload]" in text and text.count("# EDIT:") >= 4
+    design = load_design(out)
+    assert [o.name for o in design.workload.operations] == ["put", "get"]
+    assert [r.slot for r in design.workload.final] == ["items"]
+    assert {i for row in design.rows for i in row.invariants} == {"consistent_reads"}
+    assert all(row.mechanism.startswith("EDIT: ") for row in design.rows)
+    clash = ["init", "--workload", "custom", "--command", "./kv", "--name", "inventory"]
+    assert cli.main([*clash, "--out", str(out), "--force"]) == 2
+    assert "must not be a built-in workload's name" in capsys.readouterr().err
 
 
 def test_verify_options_parse() -> None:

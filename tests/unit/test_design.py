@@ -9,6 +9,7 @@ import pytest
 
 from harness.design import Design, InvalidDesign, load_design
 from harness.schedule.strategies import Shape
+from harness.workload.builtin import BUILTIN
 
 DESIGNS = Path(__file__).resolve().parents[2] / "designs"
 
@@ -80,7 +81,7 @@ def error_of(tmp_path: Path, text: str) -> tuple[str, str]:
 def test_real_designs_load(name: str, workload: str, extra: tuple[str, ...]) -> None:
     design = load_design(DESIGNS / f"{name}.toml")
     assert design.name == name
-    assert design.workload == workload
+    assert design.workload is BUILTIN[workload]
     assert tuple(design.target.extra) == extra
     assert design.target.replicas == 2
     assert design.target.command[0] == sys.executable
@@ -264,7 +265,9 @@ def test_unknown_target_key(tmp_path: Path) -> None:
         (
             'workload = "inventory"',
             'workload = "auctions"',
-            "'workload' must be one of inventory, payments, matching (got 'auctions')",
+            "'workload' must be a built-in workload (inventory, payments, matching), "
+            '"module:NAME" (a Python Workload), a [workload] table or { file = '
+            '"workload.toml" } (got \'auctions\')',
         ),
         (
             "examples = 12",
@@ -384,7 +387,13 @@ def test_shape_cannot_set_replicas_or_unknown_keys(tmp_path: Path) -> None:
     message, _ = error_of(tmp_path, MINI + "\n[rows.shape]\nclient = 3\n")
     assert "rows[1] (id 'crash'): shape: unknown key(s) 'client'" in message
     message, _ = error_of(tmp_path, MINI + "\n[rows.shape]\nusers = 1\n")
-    assert "shape: 'users' must be an integer in 2..1000 (got 1)" in message
+    assert "shape: 'users': key counts are per kind now, [rows.shape.keys] <kind> = N" in message
+    message, _ = error_of(tmp_path, MINI + "\n[rows.shape.keys]\nuser = 1\n")
+    assert "shape.keys: unknown key(s) 'user'; accepted keys: sku, order" in message
+    message, _ = error_of(tmp_path, MINI + "\n[rows.shape.keys]\norder = 0\n")
+    assert "shape.keys: 'order' must be an integer in 1..1000 (got 0)" in message
+    shape = load_design(write(tmp_path, MINI + "\n[rows.shape.keys]\norder = 3\n")).rows[1].shape
+    assert shape == Shape(replicas=2, keys={"order": 3})
 
 
 def test_redis_persistence_needs_redis(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import pytest
 from fuzz_inputs import (
     classify_design,
     classify_schedule,
+    counter_workload,
     design_texts,
     json_values,
     mutated_schedule_json,
@@ -32,7 +33,8 @@ import harness.verify
 from harness.cli import main
 from harness.schedule.families import ALL_FAMILIES, CLIENT_FAMILIES, Topology, parse_families
 from harness.schedule.model import Schedule
-from harness.schedule.strategies import SHAPE_LIMITS, Shape, schedules
+from harness.schedule.strategies import SHAPE_KEYS_LIMIT, SHAPE_LIMITS, Shape, schedules
+from harness.workload.builtin import BUILTIN
 
 EXAMPLES = int(os.environ.get("FAILMODEL_FUZZ_EXAMPLES", "0"))
 
@@ -63,7 +65,10 @@ FAMILIES = parse_families(
     ],
     TOPOLOGY,
 )
-LARGEST = Shape(**{k: high for k, (_, high) in SHAPE_LIMITS.items()})
+LARGEST = Shape(
+    **{k: high for k, (_, high) in SHAPE_LIMITS.items()},
+    keys={kind: SHAPE_KEYS_LIMIT[1] for w in BUILTIN.values() for kind in w.keys},
+)
 
 
 def valid_schedules(shape: Shape) -> st.SearchStrategy[Schedule]:
@@ -100,6 +105,21 @@ def test_any_json_value_is_a_schedule_or_invalid_schedule(data: object) -> None:
 @given(data=mutated_schedule_json(valid_schedules(Shape())))
 def test_mutated_schedules_are_read_or_refused(data: object) -> None:
     assert classify_schedule(data, schedule_problems) in ("ok", "refused")
+
+
+COUNTER = counter_workload()
+
+
+def counter_problems(schedule: Schedule) -> list[str]:
+    """An accepted counter schedule reads back as itself."""
+    data = schedule.to_json()
+    return [] if Schedule.from_json(data, COUNTER) == schedule else ["another schedule"]
+
+
+@fuzz(300)
+@given(data=mutated_schedule_json(schedules(COUNTER, FAMILIES, Shape())))
+def test_mutated_schedules_of_a_workload_of_ones_own_are_read_or_refused(data: object) -> None:
+    assert classify_schedule(data, counter_problems, COUNTER) in ("ok", "refused")
 
 
 @fuzz(20)

@@ -14,8 +14,11 @@ from harness.nemesis.faults import Crash, InvalidFault, PartnerFailure, Redelive
 from harness.schedule.decode import load_schedule
 from harness.schedule.families import Topology
 from harness.schedule.model import Batch, ClientOp, InvalidSchedule, Schedule, Setup, StartFault
+from harness.workload.api import Answer, Key, Operation, Workload
+from harness.workload.builtin import INVENTORY
 
 ORDER = {"f": "order", "key": 0, "args": {"sku": 0, "qty": 1}}
+STOCK = {"values": {"set_stock": [{"available": 3}]}}
 TOPOLOGY = Topology(
     links=("postgres", "kafka", "target-0"),
     processes=("target-0", "relay", "postgres", "kafka"),
@@ -24,8 +27,8 @@ TOPOLOGY = Topology(
 )
 
 
-def inventory(*steps: Any, **setup: Any) -> dict[str, Any]:
-    return {"workload": "inventory", "setup": setup or {"stock": [3]}, "steps": list(steps)}
+def inventory(*steps: Any, setup: Any = STOCK) -> dict[str, Any]:
+    return {"version": 2, "workload": "inventory", "setup": setup, "steps": list(steps)}
 
 
 def batch(*ops: Any, **extra: Any) -> dict[str, Any]:
@@ -47,15 +50,36 @@ def test_a_step_that_is_not_an_object() -> None:
     assert error(inventory("heal")) == "steps[0] must be an object (got 'heal')"
 
 
-def test_a_null_stock() -> None:
-    assert error(inventory(stock=None)) == (
-        "setup.stock must be a list of 0..100 stock counts (got None)"
+def test_a_null_setup() -> None:
+    assert error(inventory(setup={"values": {"set_stock": None}})) == (
+        "setup.values.set_stock must be a list of 0..1000 requests (one per sku set up) "
+        "(got None)"
+    )
+    assert error(inventory(setup={"values": {"set_stock": [{"available": 0}]}})) == (
+        "setup.values.set_stock[0].available must be an int in 1..6 (got 0)"
+    )
+    assert error(inventory(setup={"values": {"set_stock": [{}]}})) == (
+        "setup.values.set_stock[0].available must be an int in 1..6 "
+        "(got nothing: the key is missing)"
     )
 
 
-def test_stock_of_another_workload() -> None:
-    data = {"workload": "matching", "setup": {"stock": [1]}}
-    assert error(data) == "setup.stock must be empty: only inventory schedules set it (got [1])"
+def test_setup_of_another_workload() -> None:
+    data = {"version": 2, "workload": "matching", "setup": STOCK}
+    assert error(data) == (
+        "setup.values has unknown key(s) 'set_stock'; accepted: none"
+    )
+    data = {"version": 2, "workload": "payments", "setup": {"declined": {"sku": [1]}}}
+    assert error(data) == "setup.declined has unknown key(s) 'sku'; accepted: payment"
+
+
+def test_the_version() -> None:
+    assert error({"version": 3, "workload": "matching"}) == (
+        "version must be an int in 1..2 (got 3)"
+    )
+    assert error({"version": 2, "workload": "auctions"}) == (
+        "workload must be one of inventory, payments, matching (got 'auctions')"
+    )
 
 
 def test_a_fault_missing_a_field() -> None:
@@ -119,7 +143,7 @@ def test_fault_from_dict_raises_invalid_fault_not_type_error() -> None:
 
 
 def test_an_op_of_another_workload() -> None:
-    pay = {"f": "pay", "key": 0, "args": {"amount": 100}}
+    pay = {"f": "pay", "key": 0, "args": {}}
     assert error(inventory(batch(pay))) == (
         "steps[0].ops[0].f must be one of order, read_order, read_stock (got 'pay')"
     )
@@ -128,9 +152,13 @@ def test_an_op_of_another_workload() -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        ({"sku": 0}, "steps[0].ops[0].args.qty must be an int in 1..1000 (got nothing: the key"),
-        ({"sku": "0", "qty": 1}, "steps[0].ops[0].args.sku must be an index into setup.stock"),
-        ({"sku": 1, "qty": 1}, "steps[0].ops[0].args.sku must be an index into setup.stock, an"),
+        ({"sku": 0}, "steps[0].ops[0].args.qty must be an int in 1..3 (got nothing: the key"),
+        (
+            {"sku": "0", "qty": 1},
+            "steps[0].ops[0].args.sku must be a key index of kind 'sku', an int in 0..0 (as many "
+            "as are set up) (got '0')",
+        ),
+        ({"sku": 1, "qty": 1}, "steps[0].ops[0].args.sku must be a key index of kind 'sku', an"),
         ({"sku": 0, "qty": 1, "x": 1}, "steps[0].ops[0].args has unknown key(s) 'x'"),
         (None, "steps[0].ops[0].args must be an object (got None)"),
     ],
@@ -141,8 +169,14 @@ def test_op_args_missing_or_of_the_wrong_type(args: Any, expected: str) -> None:
 
 def test_a_swipe_needs_two_users() -> None:
     swipe = {"f": "swipe", "key": 0, "args": {"swiper": 1, "swipee": 1, "direction": "right"}}
-    assert error({"workload": "matching", "steps": [batch(swipe)]}) == (
-        "steps[0].ops[0].args.swipee must be another user than the swiper (got 1)"
+    assert error({"version": 2, "workload": "matching", "steps": [batch(swipe)]}) == (
+        "steps[0].ops[0].args.swipee must be another key than 'swiper' (got 1)"
+    )
+
+
+def test_no_key_is_set_up() -> None:
+    assert error(inventory(batch(ORDER), setup={})) == (
+        "steps[0].ops[0].args.sku must be a key index of kind 'sku', but none is set up (got 0)"
     )
 
 
@@ -170,8 +204,11 @@ def test_reads_have_no_args() -> None:
             {"retry": {"mode": "delayed", "count": 1, "delay_s": 1e9}},
             "steps[0].ops[0].retry.delay_s must be a number > 0 and <= 10 (got 1000000000.0)",
         ),
-        ({"key": -1}, "steps[0].ops[0].key must be an int in 0..999999 (got -1)"),
-        ({"key": True}, "steps[0].ops[0].key must be an int in 0..999999 (got True)"),
+        ({"key": -1}, "steps[0].ops[0].key must be a key index of kind 'order', an int in "
+                      "0..999999 (got -1)"),
+        ({"key": True}, "steps[0].ops[0].key must be a key index of kind 'order', an int in "
+                        "0..999999 (got True)"),
+        ({"key": None}, "steps[0].ops[0].key must be a key index of kind 'order'"),
         ({"client": 16}, "steps[0].ops[0].client must be an int in 0..15 (got 16)"),
         ({"timeout_ms": 0}, "steps[0].ops[0].timeout_ms must be an int in 1..60000 (got 0)"),
         ({"delay_ms": 10**30}, "steps[0].ops[0].delay_ms must be an int in 0..10000 (got 1000"),
@@ -204,13 +241,65 @@ def test_too_many_steps() -> None:
 def test_a_valid_schedule_reads_back() -> None:
     schedule = Schedule(
         workload="payments",
-        setup=Setup(declined=(1,)),
+        setup=Setup(declined={"payment": (1,)}),
         steps=(
-            Batch(ops=(ClientOp(f="pay", key=1, args={"amount": 200}),), fault=Crash(process="x")),
+            Batch(ops=(ClientOp(f="pay", key=1, args={}),), fault=Crash(process="x")),
             StartFault(fault=PartnerFailure(endpoint="psp", mode="slow", delay_ms=300)),
         ),
     )
     assert Schedule.from_json(json.loads(schedule.dumps())) == schedule
+    assert json.loads(schedule.dumps())["version"] == 2
+
+
+# --- version 1: the shape before workloads were declared --------------------------------
+
+
+def test_version_1_schedules_still_load() -> None:
+    old = {
+        "workload": "payments",
+        "setup": {"stock": [], "declined": [1]},
+        "steps": [batch({"f": "pay", "key": 1, "args": {"amount": 200}})],
+    }
+    assert Schedule.from_json(old) == Schedule(
+        workload="payments",
+        setup=Setup(declined={"payment": (1,)}),
+        steps=(Batch(ops=(ClientOp(f="pay", key=1, args={}),)),),
+    )
+    stock = {"workload": "inventory", "setup": {"stock": [3, 2], "declined": []},
+             "steps": [batch(ORDER)]}
+    assert Schedule.from_json(stock).setup == Setup(
+        values={"set_stock": ({"available": 3}, {"available": 2})}
+    )
+
+
+def test_version_1_errors_name_the_old_paths() -> None:
+    assert error({"workload": "inventory", "setup": {"stock": None}}) == (
+        "setup.stock must be a list of 0..1000 stock counts (got None)"
+    )
+    assert error({"workload": "matching", "setup": {"stock": [1]}}) == (
+        "setup.stock must be empty: only inventory schedules set it (got [1])"
+    )
+    assert error({"workload": "inventory", "setup": {"stock": [0]}}) == (
+        "setup.stock[0] must be an int in 1..6 (got 0)"
+    )
+    pay = {"f": "pay", "key": 1, "args": {"amount": 999}}
+    assert error({"workload": "payments", "steps": [batch(pay)]}) == (
+        "steps[0].ops[0].args.amount must be 200, what workload 'payments' derives from the "
+        "key (got 999)"
+    )
+
+
+def test_version_1_is_for_the_built_in_workloads_only() -> None:
+    custom = Workload(
+        name="inventory2",
+        keys={"item": 2},
+        operations=(
+            Operation(name="touch", method="POST", path="/t/{item}", fields={"item": Key("item")},
+                      ok=(Answer(200),)),
+        ),
+    )
+    with pytest.raises(InvalidSchedule, match=r"^workload must be a built-in workload"):
+        Schedule.from_json({"workload": "inventory2"}, custom)
 
 
 # --- a schedule against a design ------------------------------------------------------
@@ -255,7 +344,7 @@ def test_load_schedule_names_the_file(tmp_path: Path) -> None:
     for text, expected in cases.items():
         path.write_text(text, encoding="utf-8")
         with pytest.raises(InvalidSchedule) as info:
-            load_schedule(path, workload="inventory", topology=TOPOLOGY)
+            load_schedule(path, workload=INVENTORY, topology=TOPOLOGY)
         assert str(info.value).startswith(expected)
     with pytest.raises(InvalidSchedule, match="cannot read the schedule: No such file"):
-        load_schedule(tmp_path / "nope.json", workload="inventory", topology=TOPOLOGY)
+        load_schedule(tmp_path / "nope.json", workload=INVENTORY, topology=TOPOLOGY)

@@ -23,6 +23,7 @@ from harness.schedule.model import (
     materialize,
 )
 from harness.schedule.strategies import Shape, schedules
+from harness.workload.builtin import INVENTORY, MATCHING, PAYMENTS
 from harness.workload.keys import KeySpace
 from harness.workload.ops import RetryPolicy
 
@@ -66,13 +67,13 @@ def test_json_round_trip(workload: str, data: st.DataObject) -> None:
 @given(schedule=schedules("inventory", FAMILIES, Shape(replicas=3, clients=2)))
 def test_drawn_schedules_respect_the_shape_and_families(schedule: Schedule) -> None:
     assert any(isinstance(s, Batch) for s in schedule.steps)
+    skus = len(schedule.setup.values["set_stock"])
     for op in schedule.client_ops():
         assert 0 <= op.node < 3 and 0 <= op.client < 2
-    for op in schedule.writes():
-        assert op.args["sku"] < len(schedule.setup.stock)
-    for op in schedule.client_ops():
+        if op.f == "order":
+            assert op.args["sku"] < skus
         if op.f == "read_stock":
-            assert op.key < len(schedule.setup.stock) and not op.args
+            assert op.key is not None and op.key < skus and not op.args
     for fault in schedule.faults():
         link = getattr(fault, "link", None)
         assert link is None or link in TOPOLOGY.links
@@ -84,11 +85,12 @@ def test_a_resend_is_the_same_request() -> None:
     """The first draw of a key fixes its body; later ops on the key resend it."""
 
     @settings(max_examples=40, deadline=None)
-    @given(schedule=schedules("inventory", (), Shape(keys=2, max_batch=5)))
+    @given(schedule=schedules("inventory", (), Shape(keys={"order": 2}, max_batch=5)))
     def check(schedule: Schedule) -> None:
-        args: dict[int, dict[str, int]] = {}
-        for op in schedule.writes():
-            assert args.setdefault(op.key, dict(op.args)) == dict(op.args)
+        args: dict[int | None, dict[str, int]] = {}
+        for op in schedule.client_ops():
+            if op.f == "order":
+                assert args.setdefault(op.key, dict(op.args)) == dict(op.args)
 
     check()
 
@@ -121,7 +123,7 @@ def op(key: int, **kw: object) -> ClientOp:
 
 SCHEDULE = Schedule(
     workload="inventory",
-    setup=Setup(stock=(3, 1)),
+    setup=Setup(values={"set_stock": ({"available": 3}, {"available": 1})}),
     steps=(
         Batch(
             ops=(
@@ -143,7 +145,7 @@ SCHEDULE = Schedule(
 
 def test_describe_gives_one_line_per_step() -> None:
     assert SCHEDULE.describe() == [
-        "setup: stock [3, 1]",
+        "setup: set_stock x2 [available=3; available=1]",
         "0: batch [c0->n0 order#0(sku=0,qty=2) t=2000ms; "
         "c1->n1 order#1(sku=0,qty=2) t=2000ms retry=immediatex2 +30ms]",
         "1: start latency(jitter_ms=0, latency_ms=200) downstream on link target-0",
@@ -153,13 +155,13 @@ def test_describe_gives_one_line_per_step() -> None:
     ]
     payments = Schedule(
         workload="payments",
-        setup=Setup(declined=(1, 3)),
+        setup=Setup(declined={"payment": (1, 3)}),
         steps=(
             StartFault(fault=PartnerFailure(endpoint="psp", mode="slow", count=2, delay_ms=300)),
         ),
     )
     assert payments.describe() == [
-        "setup: PSP declines payments [1, 3]",
+        "setup: PSP declines payment [1, 3]",
         "0: start partner psp slow by 300 ms (next 2 calls)",
     ]
 
@@ -178,9 +180,9 @@ def test_size_counts_attempts_faults_and_steps() -> None:
 def test_materialize_gives_fresh_ids_per_key_space() -> None:
     a, b = KeySpace.for_example("run1", 0), KeySpace.for_example("run1", 1)
     ops = [op(0), op(1), op(0, node=3)]
-    first = [materialize(o, a, replicas=2) for o in ops]
-    second = [materialize(o, b, replicas=2) for o in ops]
-    assert first[0].body == {"order_id": "run1-0-ord-0", "sku": "run1-0-sku-0", "qty": 2}
+    first = [materialize(o, a, INVENTORY, replicas=2) for o in ops]
+    second = [materialize(o, b, INVENTORY, replicas=2) for o in ops]
+    assert first[0].body == {"order_id": "run1-0-order-0", "sku": "run1-0-sku-0", "qty": 2}
     assert first[0].body["order_id"] == first[2].body["order_id"]  # same key, same id
     assert first[0].body["order_id"] != first[1].body["order_id"]
     ids_a = {v for s in first for v in s.body.values() if isinstance(v, str)}
@@ -192,8 +194,9 @@ def test_materialize_gives_fresh_ids_per_key_space() -> None:
 
 def test_materialize_payments_and_matching() -> None:
     keys = KeySpace("ex")
-    pay = materialize(ClientOp(f="pay", key=4, args={"amount": 500}), keys, replicas=1)
-    assert pay.body == {"payment_id": "ex-pay-4", "order_id": "ex-ord-4", "amount": 500}
+    pay = materialize(ClientOp(f="pay", key=4, args={}), keys, PAYMENTS, replicas=1)
+    # The order has the payment's index; the amount is a function of it.
+    assert pay.body == {"payment_id": "ex-payment-4", "order_id": "ex-order-4", "amount": 500}
     swipe = materialize(
         ClientOp(
             f="swipe",
@@ -203,12 +206,13 @@ def test_materialize_payments_and_matching() -> None:
             timeout_ms=100,
         ),
         keys,
+        MATCHING,
         replicas=1,
     )
     assert swipe.body == {
-        "swipe_id": "ex-swp-1",
-        "swiper": "ex-usr-0",
-        "swipee": "ex-usr-2",
+        "swipe_id": "ex-swipe-1",
+        "swiper": "ex-user-0",
+        "swipee": "ex-user-2",
         "direction": "right",
     }
     assert swipe.retry.count == 1 and swipe.timeout_s == 0.1
