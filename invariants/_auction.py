@@ -9,9 +9,10 @@ written; `no_bid_after_close` and `bids_open_until_end` are eligibility rules
 judged on the target's clock, `close_is_final` and `single_winner` ordering rules
 on the auction's state machine (open -> closed, closed terminal).
 
-**Time.** A deadline is judged on the target's clock, which the harness learns
-from the contract's ``GET /clock`` during setup (recorded as ``clock`` operations):
-a sample answered ``now`` between the invoke at ``t0`` and the completion at ``t1``
+**Time.** A deadline is judged on the target's clock, which the history samples:
+``GET /clock`` answers (``clock`` operations), and the creates of setup, whose
+answered ``end_time`` minus the ``ends_in_ms`` sent is the target's time then.
+A sample answered ``now`` between the invoke at ``t0`` and the completion at ``t1``
 (harness seconds) maps harness time ``t`` to ``now + (t - (t0 + t1) / 2) * 1000``
 ms, give or take half the round trip. The sample with the shortest round trip
 is used, and its uncertainty widens every tolerance. A bid's *arrival* is
@@ -47,6 +48,7 @@ class AuctionNames:
     slot: str = "auctions"
     now: str = "now"
     end_time: str = "end_time"
+    ends_in: str = "ends_in_ms"
 
 
 NAMES = AuctionNames()
@@ -66,13 +68,16 @@ class TargetClock:
 
 
 def target_clock(history: History, names: AuctionNames = NAMES) -> TargetClock | None:
-    """The best (shortest round trip) clock sample of the history, or None."""
-    best: TargetClock | None = None
+    """The best (shortest round trip) clock sample of the history, or None.
+
+    Samples are ``clock`` answers (``now``) and answers to a create sent with
+    ``ends_in_ms`` (``end_time - ends_in_ms`` was the authority's time when it
+    decided). Those taken in setup, before any fault, are preferred: a sample
+    from a replica whose clock a fault skewed would mislead every judgement."""
+    best: dict[bool, TargetClock] = {}
     for op in history.operations():
-        if op.f != names.clock or op.outcome != "ok":
-            continue
-        now = _body(op).get(names.now)
-        if not isinstance(now, int | float) or isinstance(now, bool):
+        now = _sample(op, names)
+        if now is None:
             continue
         t0, t1 = op.invoke.time, op.end_time
         sample = TargetClock(
@@ -80,9 +85,28 @@ def target_clock(history: History, names: AuctionNames = NAMES) -> TargetClock |
             uncertainty_ms=(t1 - t0) / 2 * 1000,
             op_id=op.invoke.op_id,
         )
-        if best is None or sample.uncertainty_ms < best.uncertainty_ms:
-            best = sample
-    return best
+        setup = op.invoke.phase == "setup"
+        if setup not in best or sample.uncertainty_ms < best[setup].uncertainty_ms:
+            best[setup] = sample
+    return best.get(True) or best.get(False)
+
+
+def _sample(op: Operation, names: AuctionNames) -> int | None:
+    """The target's time an ok answer reports, if it is a clock sample."""
+    if op.outcome != "ok":
+        return None
+    if op.f == names.clock:
+        now = _body(op).get(names.now)
+    elif op.f == names.create:
+        ends_in, end = _request(op).get(names.ends_in), _body(op).get(names.end_time)
+        now = end - ends_in if _is_int(ends_in) and _is_int(end) else None
+    else:
+        return None
+    return now if _is_int(now) else None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _body(op: Operation) -> Mapping[str, Any]:
@@ -151,8 +175,9 @@ def _index(history: History, names: AuctionNames) -> _Index:
             continue
         out.auctions.setdefault(auction)
         if op.f == names.create:
-            end = body.get(names.end_time)
-            if op.outcome == "ok" and isinstance(end, int) and not isinstance(end, bool):
+            # The end_time the create fixed: the one sent, else the one answered.
+            end = body.get(names.end_time, _body(op).get(names.end_time))
+            if op.outcome == "ok" and _is_int(end):
                 out.end_time.setdefault(auction, (end, op.invoke.op_id))
         elif op.f == names.bid:
             bid_id = body.get("bid_id")

@@ -64,9 +64,15 @@ class AuctionApi:
         return json_response(200, {"now": await self.now_ms()})
 
     async def put_auction(self, request: web.Request) -> web.Response:
+        """Create an auction ending at ``end_time``, or ``ends_in_ms`` from now on the
+        clock authority; a resend answers the end_time first stored."""
         auction_id = param_id(request, "auction_id")
         body = await read_json(request, {})
-        end_time = check_int("end_time", body.get("end_time"))
+        if "end_time" in body:
+            end_time = check_int("end_time", body["end_time"])
+        else:
+            ends_in = check_int("ends_in_ms", body.get("ends_in_ms"), minimum=0)
+            end_time = await self.now_ms() + ends_in
         async with self.pool.connection() as conn:
             await conn.execute(
                 "INSERT INTO auctions (auction_id, end_time_ms) VALUES (%s, %s)"
@@ -77,17 +83,18 @@ class AuctionApi:
                 "SELECT end_time_ms FROM auctions WHERE auction_id = %s", (auction_id,)
             )
             row = await cur.fetchone()
-        if row is None or row[0] != end_time:
+        assert row is not None
+        if "end_time" in body and row[0] != end_time:
             return json_response(
                 409, {"auction_id": auction_id, "error": "auction exists with another end_time"}
             )
-        return json_response(200, {"auction_id": auction_id, "end_time": end_time})
+        return json_response(200, {"auction_id": auction_id, "end_time": int(row[0])})
 
     async def post_bid(self, request: web.Request) -> web.Response:
         body = await read_json(
             request, {"bid_id": str, "auction_id": str, "bidder": str, "amount": int}
         )
-        if "client_time" in body:
+        if body.get("client_time") is not None:
             check_int("client_time", body["client_time"], minimum=0)
         bid = Bid(body["bid_id"], body["auction_id"], body["bidder"], body["amount"])
         try:
