@@ -1,4 +1,4 @@
-"""Auction invariants (docs/contracts.md section 8): the temporal-boundary class.
+"""Auction invariants (docs/contracts.md section 9): the temporal-boundary class.
 
 Pure checkers of (history, final state), written in the conventions of the other
 checkers (``Findings``: violations no outcome of the indeterminate operations
@@ -38,7 +38,7 @@ which a bid may go either way (``epsilon_ms`` in a design's ``[invariants]``).""
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AuctionNames:
     """Where the auction's facts are in a history: the operations' names, their
-    fields, and the final-read slot (the defaults are docs/contracts.md section 8)."""
+    fields, and the final-read slot (the defaults are docs/contracts.md section 9)."""
 
     create: str = "create_auction"
     clock: str = "clock"
@@ -99,7 +99,9 @@ def _sample(op: Operation, names: AuctionNames) -> int | None:
         now = _body(op).get(names.now)
     elif op.f == names.create:
         ends_in, end = _request(op).get(names.ends_in), _body(op).get(names.end_time)
-        now = end - ends_in if _is_int(ends_in) and _is_int(end) else None
+        if not (_is_int(ends_in) and _is_int(end)):
+            return None
+        now = end - ends_in
     else:
         return None
     return now if _is_int(now) else None

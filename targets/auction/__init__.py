@@ -1,4 +1,4 @@
-"""Reference target for the `auction` workload (docs/contracts.md section 8): bids at a deadline.
+"""Reference target for the `auction` workload (docs/contracts.md section 9): bids at a deadline.
 
 Roles: `serve` (HTTP replicas) and `closer` (closes auctions when their end_time passes).
 

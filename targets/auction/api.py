@@ -1,4 +1,4 @@
-"""The `serve` role: the auction workload's HTTP API (docs/contracts.md section 8)."""
+"""The `serve` role: the auction workload's HTTP API (docs/contracts.md section 9)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from targets.common.web import check_int, json_response, param_id, read_json, se
 CLOSE_WAIT_S = 1.0
 """How long `POST /auctions/{id}/close` waits for the closer before answering 503."""
 CLOSE_POLL_S = 0.05
+MAX_ENDS_IN_MS = 10**9
+"""`ends_in_ms` may be negative (an auction that has already ended), within +-10^9."""
 
 
 class AuctionApi:
@@ -71,7 +73,7 @@ class AuctionApi:
         if "end_time" in body:
             end_time = check_int("end_time", body["end_time"])
         else:
-            ends_in = check_int("ends_in_ms", body.get("ends_in_ms"), minimum=0)
+            ends_in = check_int("ends_in_ms", body.get("ends_in_ms"), minimum=-MAX_ENDS_IN_MS)
             end_time = await self.now_ms() + ends_in
         async with self.pool.connection() as conn:
             await conn.execute(

@@ -3,8 +3,8 @@ workload API as any user's workload is: designs/auction.toml names it
 ``targets.auction.workload:AUCTION``; it is judged by the auction invariants
 because it is named ``auction``.
 
-Each example creates one or two auctions in setup, ending a drawn 0..2 s after
-the target's clock at that moment (``ends_in_ms``: the target fixes ``end_time``
+Each example creates one or two auctions in setup, ending a drawn -300..1200 ms
+after the target's clock at that moment (``ends_in_ms``: the target fixes ``end_time``
 on its own clock authority and answers it, which is also the history's best
 clock sample), so the deadlines fall while the example's bids run. Bids raise
 the price as they go (the ``draw`` hook), so most are contenders rather than
@@ -31,8 +31,10 @@ from harness.workload import (
     Workload,
 )
 
-MAX_ENDS_IN_MS = 2000
-"""Latest deadline after setup: a schedule's batches, waits and faults last about that."""
+ENDS_IN_MS = (-300, 1200)
+"""Deadlines from 0.3 s before setup ends (an auction that has just ended: every bid is
+late) to 1.2 s after it (most main phases last longer: a batch takes tens of ms, a
+wait 50..500 ms, a fault longer), so bids land on both sides of end_time."""
 MAX_AMOUNT = 1000
 STEP = 10
 """Each new bid on an auction offers up to this much more than the bids before it."""
@@ -73,7 +75,7 @@ AUCTION = Workload(
             method="PUT",
             path="/auctions/{auction_id}",
             body=("ends_in_ms",),
-            fields={"auction_id": Key("auction"), "ends_in_ms": Ints(0, MAX_ENDS_IN_MS)},
+            fields={"auction_id": Key("auction"), "ends_in_ms": Ints(*ENDS_IN_MS)},
             id="auction_id",
             weight=0,
             ok=(Answer(200, echo=_AUCTION, types={"end_time": "int"}),),

@@ -1,7 +1,7 @@
 """The auction reference target on real PostgreSQL: two serve replicas and the closer,
 each variant deployed in turn on one database (auction ids never repeat).
 
-The correct variant keeps every promise of docs/contracts.md section 8 here, under
+The correct variant keeps every promise of docs/contracts.md section 9 here, under
 the conditions each buggy variant cannot survive; each buggy variant shows its bug
 in the same scenario, deterministically where the bug allows it.
 """

@@ -102,6 +102,27 @@ def test_real_designs_load(name: str, workload: str, extra: tuple[str, ...]) -> 
     } <= taxonomy
 
 
+def test_the_auction_design_names_a_workload_declared_with_the_api() -> None:
+    """No built-in auction: the design imports targets/auction/workload.py's Workload,
+    as a user's design would, and every temporal-boundary row is there."""
+    from targets.auction.workload import AUCTION
+
+    design = load_design(DESIGNS / "auction.toml")
+    assert design.workload is AUCTION
+    assert "auction" not in BUILTIN
+    assert tuple(design.target.extra) == ("closer",)
+    rows = {row.id: row for row in design.rows}
+    assert {"bid-at-deadline", "replica-clock-skew", "client-clock-lies",
+            "closer-paused-past-lease"} <= set(rows)
+    assert {row.taxonomy for row in design.rows} >= {
+        "temporal_boundary", "out_of_order", "client_retry_timeout", "infrastructure_failure"
+    }
+    assert design.clock_processes == {"target-0", "target-1"}
+    assert [slo.text for slo in rows["close-freshness"].slos] == [
+        "auction_closed within 2 s", "p95(bid) < 300 ms"
+    ]
+
+
 # Which row catches each buggy variant: (design, variant) -> (a fault family kind or
 # token that must be in the row, or None for concurrency alone, and the invariant).
 CATCHES = [

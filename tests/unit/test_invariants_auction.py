@@ -129,6 +129,34 @@ def test_the_clock_comes_from_the_sample_with_the_shortest_round_trip() -> None:
     assert target_clock(Timeline().history()) is None
 
 
+def test_a_create_sent_with_ends_in_ms_is_a_clock_sample_and_fixes_end_time() -> None:
+    """The target answers end_time = its now + ends_in_ms: end_time - ends_in_ms is its
+    clock between the send and the answer; the end_time judged is the answered one."""
+    tl = Timeline()
+    now_ms = T0_MS + 100  # the target's clock at harness time 10.1 s
+    body = {"auction_id": "a", "ends_in_ms": 9_900}
+    create = tl.op("create_auction", body, 10.09, 10.11, phase="setup",
+                   answer=(200, {"auction_id": "a", "end_time": now_ms + 9_900}))
+    clock = target_clock(tl.history())
+    assert clock is not None and clock.op_id == create
+    assert clock.uncertainty_ms == pytest.approx(10)
+    assert clock.at(20.0) == pytest.approx(END)
+    tl.bid("late", 100, start=20.2)  # 200 ms after the answered end_time
+    verdict = judge(make_no_bid_after_close(epsilon_ms=50), tl)
+    assert verdict.status == "invalid"
+    assert "first sent 200 ms after end_time" in verdict.summary
+
+
+def test_samples_taken_before_any_fault_are_preferred() -> None:
+    """A main-phase sample from a replica whose clock was skewed (+5 s here) is ignored
+    when setup gave one, however short its round trip."""
+    tl = setup(sample=(9.98, 10.02))
+    skewed = tl.op("clock", {}, 15.0, 15.001, answer=(200, {"now": T0_MS + 10_000}))
+    clock = target_clock(tl.history())
+    assert clock is not None and clock.op_id != skewed
+    assert clock.at(20.0) == pytest.approx(END)
+
+
 def test_a_bid_sent_after_end_time_plus_epsilon_must_not_be_accepted() -> None:
     tl = setup()
     tl.bid("in-window", 100, start=20.03)  # 30 ms late: within epsilon 50 + 10
