@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from harness.history import FinalState, History, Ledgers, Operation
 from invariants._common import Findings, ops_text
@@ -107,7 +107,7 @@ def _sample(op: Operation, names: AuctionNames) -> int | None:
     return now if _is_int(now) else None
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

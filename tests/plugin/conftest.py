@@ -5,8 +5,8 @@ An in-process run forgets every module first imported inside it, and numpy
 later test drawing a report would then find no pictures.
 """
 
-import matplotlib.backends.backend_svg  # noqa: F401
-import matplotlib.figure  # noqa: F401
-import matplotlib.lines  # noqa: F401
-import matplotlib.patches  # noqa: F401
+import matplotlib.backends.backend_svg
+import matplotlib.figure
+import matplotlib.lines
+import matplotlib.patches
 import matplotlib.ticker  # noqa: F401

@@ -12,6 +12,7 @@ EMPTY = {
     "inventory": FinalState(workload="inventory"),
     "payments": FinalState(workload="payments"),
     "matching": FinalState(workload="matching"),
+    "auction": FinalState(workload="auction"),
 }
 
 
@@ -43,7 +44,7 @@ def test_the_registry_names_every_invariant_of_every_workload() -> None:
     assert dict(APPLIES_TO) == {
         "no_oversell": {"inventory"},
         "stock_accounting": {"inventory"},
-        "acknowledged_writes_survive": {"inventory", "payments", "matching"},
+        "acknowledged_writes_survive": {"inventory", "payments", "matching", "auction"},
         "idempotent_retry": {"inventory"},
         "exactly_once_shipment": {"inventory"},
         "no_duplicate_charge": {"payments"},
@@ -53,6 +54,11 @@ def test_the_registry_names_every_invariant_of_every_workload() -> None:
         "match_eligibility": {"matching"},
         "mutual_right_swipes_match": {"matching"},
         "every_match_announced": {"matching"},
+        "no_bid_after_close": {"auction"},
+        "bids_open_until_end": {"auction"},
+        "single_winner": {"auction"},
+        "close_is_final": {"auction"},
+        "winner_is_highest_accepted_bid": {"auction"},
         "consistent_reads": {"inventory", "payments", "matching"},
     }
     assert set(CHECKERS) == set(APPLIES_TO)
@@ -113,5 +119,5 @@ def test_acknowledged_writes_survive_on_an_unknown_workload_is_unknown() -> None
     )
 
     assert verdict.status == "unknown"
-    expected = "applies to workloads ['inventory', 'matching', 'payments'] (got 'kv')"
+    expected = "applies to workloads ['auction', 'inventory', 'matching', 'payments'] (got 'kv')"
     assert expected in verdict.summary
