@@ -229,6 +229,27 @@ def test_correct_bids_resends_close_and_reads(deploy: Callable[..., Deployment])
     assert d.bid(0, "never", 5)[0] == 404
 
 
+def test_ends_in_ms_fixes_end_time_on_the_target_clock(deploy: Callable[..., Deployment]) -> None:
+    """The workload's create: end_time = the clock authority's now + ends_in_ms (negative:
+    already ended), answered; a resend answers the end_time first stored; a null
+    client_time is no claim."""
+    d = deploy("correct")
+    for ends_in in (800, -300):
+        auction_id = f"a-{uuid.uuid4().hex[:12]}"
+        before = d.now()
+        status, body = d.call("PUT", 0, f"/auctions/{auction_id}", {"ends_in_ms": ends_in})
+        after = d.now()
+        assert status == 200 and body["auction_id"] == auction_id
+        assert before + ends_in <= body["end_time"] <= after + ends_in
+        time.sleep(0.05)
+        assert d.call("PUT", 1, f"/auctions/{auction_id}", {"ends_in_ms": ends_in}) == (
+            200, body
+        )
+        status, answer = d.bid(0, auction_id, 10, client_time=None)
+        expected = "accepted" if ends_in > 0 else "rejected"
+        assert status in (200, 409) and answer["status"] == expected, answer
+
+
 def test_a_replica_takes_over_from_a_closer_paused_past_its_lease(
     deploy: Callable[..., Deployment],
 ) -> None:
