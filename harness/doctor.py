@@ -222,6 +222,22 @@ def check_chromium() -> Check:
     )
 
 
+def check_faketime(cache: Path) -> Check:
+    from harness.setup.faketime import find_faketime, find_library, shim_dir
+
+    name = "libfaketime (clock faults)"
+    found = find_faketime(cache)
+    if found is not None:
+        return Check(name=name, state="ok", detail=f"{found.library}, shim {found.shim}")
+    what = "not installed" if find_library() is None else f"shim not built in {shim_dir(cache)}"
+    return Check(
+        name=name,
+        state="missing",
+        detail=what,
+        fix="failmodel setup   (apt-get install faketime gcc, then compiles a small shim)",
+    )
+
+
 def check_cache(cache: Path) -> Check:
     writable = os.access(cache if cache.exists() else cache.parent, os.W_OK)
     return Check(
@@ -291,6 +307,7 @@ def checks(cache: Path | None = None) -> list[Check]:
         check_java(),
         check_toxiproxy(cache),
         check_kafka(cache),
+        check_faketime(cache),
         check_chromium(),
         check_container_engine(),
     ]

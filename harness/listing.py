@@ -64,4 +64,6 @@ def describe_design(design: Design) -> str:
             f"    invariants: {', '.join(row.invariants)}",
             f"    exercised by: {', '.join(row.exercised_by)}; {_budget(row.examples)}",
         ]
+        if row.slos:
+            lines.append(f"    SLOs: {'; '.join(slo.text for slo in row.slos)}")
     return "\n".join(lines)

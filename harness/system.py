@@ -15,7 +15,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from harness.lifecycle import Lifecycle
-from harness.nemesis.nemesis import Controllable, PartnerFaults
+from harness.nemesis.nemesis import Clock, Controllable, PartnerFaults
 from harness.partner.control import PartnerControl
 from harness.provision.backend import StackHandle, backend_named
 from harness.targetproc.processes import TargetProcess, TargetProcesses
@@ -142,6 +142,12 @@ class LiveSystem(Lifecycle):
 
     def controllables(self) -> Mapping[str, Controllable]:
         return MappingProxyType(self._controllables)
+
+    def clocks(self) -> Mapping[str, Clock]:
+        """The target processes whose wall clock the nemesis can move."""
+        if self.target is None:
+            return MappingProxyType({})
+        return MappingProxyType(dict(self.target.clocks()))
 
     def reset_proxies(self) -> None:
         self.stack.toxiproxy.reset()

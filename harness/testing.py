@@ -35,6 +35,7 @@ from harness.design import Design, Row, load_design
 from harness.history import Effect, Event, History, Recorder, thaw
 from harness.nemesis.faults import (
     CacheLoss,
+    ClockFault,
     Crash,
     Fault,
     LinkToxic,
@@ -129,6 +130,8 @@ TOXIC_DEFAULTS: Mapping[str, Mapping[str, int]] = {
 }
 """What a toxic named without attributes does (``latency:postgres`` adds 200 ms)."""
 PARTNER_SLOW_MS = 500
+CLOCK_DEFAULT_MS = {"skew": 2000, "jump": 10000, "drift": 500}
+"""What ``clock:<process>`` does without ``offset_ms``: by mode, ms (or ms per second)."""
 
 
 def _only(name: str, attrs: Mapping[str, Any], allowed: Sequence[str]) -> None:
@@ -143,7 +146,8 @@ def fault_from_name(name: str, design: Design, **attrs: Any) -> tuple[Fault, ...
     matches (``crash:target-*`` is every replica), with ``attrs`` overriding
     the defaults: toxics take their attributes (`TOXIC_DEFAULTS`) and
     ``stream``; ``partner:<mode>[:<endpoint>]`` takes ``count`` and
-    ``delay_ms``; ``redelivery:<consumer>`` takes ``grace_ms``."""
+    ``delay_ms``; ``redelivery:<consumer>`` takes ``grace_ms``; ``pause:<process>``
+    takes ``duration_ms``; ``clock[:<mode>]:<process>`` takes ``offset_ms``."""
     family = parse_family(name, design.topology)
     kind = family.kind
     if family.is_client_side():
@@ -166,8 +170,16 @@ def fault_from_name(name: str, design: Design, **attrs: Any) -> tuple[Fault, ...
         _only(name, attrs, ())
         return tuple(Crash(process=p) for p in family.names)
     if kind == "pause":
-        _only(name, attrs, ())
-        return tuple(Pause(process=p) for p in family.names)
+        _only(name, attrs, ("duration_ms",))
+        return tuple(Pause(process=p, **attrs) for p in family.names)
+    if kind == "clock":
+        _only(name, attrs, ("offset_ms",))
+        clock_mode = family.mode or "skew"
+        offset = attrs.get("offset_ms", CLOCK_DEFAULT_MS[clock_mode])
+        return tuple(
+            ClockFault(process=p, mode=clock_mode, offset_ms=offset)  # type: ignore[arg-type]
+            for p in family.names
+        )
     if kind == "redelivery":
         _only(name, attrs, ("grace_ms",))
         return tuple(Redelivery(consumer=p, **attrs) for p in family.names)

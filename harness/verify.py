@@ -47,6 +47,7 @@ from harness.schedule.strategies import schedules
 from harness.setup.cache import cache_dir
 from harness.system import LiveSystem
 from harness.workload.keys import new_run_id
+from invariants.slo import SloResult, judge
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -363,6 +364,7 @@ def verify_row(
             run_id=run_id,
             settle_timeout_s=design.target.settle_timeout_s,
             reads=design.target.reads,
+            slos=row.slos,
         ) as runner:
             runner.fault_listener = tell.fault
             _search(runner, search, design, row, variant, profile, seed_, database, system)
@@ -389,6 +391,11 @@ def verify_row(
         status = "NOT EXERCISED"
     else:
         status = "PASS"
+    slos = _judge_slos(row, search.outcomes)
+    missed = [r for r in slos if r.met is False]
+    if missed and status in ("PASS", "NOT EXERCISED", "INCONCLUSIVE"):
+        status = "FAIL"
+        reason = "SLO not met: " + "; ".join(r.line() for r in missed)
     if interrupted is not None:
         found = f"; {len(search.outcomes)} examples judged before it" if search.outcomes else ""
         reason = f"the row's search was interrupted by {interrupted}{found}"
@@ -416,6 +423,7 @@ def verify_row(
         unsettled=sum(not o.settled for o in search.outcomes),
         interrupted=interrupted,
         histories=tuple(o.history_path for o in search.outcomes),
+        slos=slos,
     )
     tell("row_finished", result=result)
     return result
@@ -491,6 +499,14 @@ def _search(
         search.counterexample, search.reported_error = _late_counterexample(
             runner, late, profile, design, system
         )
+
+
+def _judge_slos(row: Row, outcomes: Sequence[ExampleOutcome]) -> tuple[SloResult, ...]:
+    """Each of the row's SLOs judged once, on every example's samples."""
+    return tuple(
+        judge(slo, [o.slo_samples[i] for o in outcomes if len(o.slo_samples) > i])
+        for i, slo in enumerate(row.slos)
+    )
 
 
 def _with_log_tails(error: str, system: LiveSystem) -> str:

@@ -6,6 +6,14 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from harness.history import FinalState, History, Ledgers
+from invariants._auction import (
+    make_acknowledged_bids_survive,
+    make_bids_open_until_end,
+    make_close_is_final,
+    make_no_bid_after_close,
+    make_single_winner,
+    make_winner_is_highest_accepted_bid,
+)
 from invariants._inventory import (
     check_acknowledged_orders,
     check_exactly_once_shipment,
@@ -36,6 +44,7 @@ _ACKNOWLEDGED: Mapping[str, Checker] = {
     "payments": check_acknowledged_payments,
     "matching": check_acknowledged_matches,
     "kv": check_acknowledged_kv,
+    "auction": make_acknowledged_bids_survive(),
 }
 
 
@@ -69,6 +78,11 @@ CHECKERS: Mapping[str, Checker] = MappingProxyType(
         "mutual_right_swipes_match": check_mutual_right_swipes_match,
         "every_match_announced": check_every_match_announced,
         "linearizable": check_linearizable,
+        "no_bid_after_close": make_no_bid_after_close(),
+        "bids_open_until_end": make_bids_open_until_end(),
+        "single_winner": make_single_winner(),
+        "close_is_final": make_close_is_final(),
+        "winner_is_highest_accepted_bid": make_winner_is_highest_accepted_bid(),
         "consistent_reads": make_consistent_reads("eventual"),
     }
 )
@@ -80,6 +94,7 @@ _INVENTORY = frozenset({"inventory"})
 _PAYMENTS = frozenset({"payments"})
 _MATCHING = frozenset({"matching"})
 _KV = frozenset({"kv"})
+_AUCTION = frozenset({"auction"})
 
 APPLIES_TO: Mapping[str, frozenset[str]] = MappingProxyType(
     {
@@ -96,6 +111,11 @@ APPLIES_TO: Mapping[str, frozenset[str]] = MappingProxyType(
         "mutual_right_swipes_match": _MATCHING,
         "every_match_announced": _MATCHING,
         "linearizable": _KV,
+        "no_bid_after_close": _AUCTION,
+        "bids_open_until_end": _AUCTION,
+        "single_winner": _AUCTION,
+        "close_is_final": _AUCTION,
+        "winner_is_highest_accepted_bid": _AUCTION,
         "consistent_reads": _INVENTORY | _PAYMENTS | _MATCHING,
     }
 )

@@ -49,6 +49,7 @@ from harness.workload.toml_form import (
     workload_from_table,
 )
 from invariants import APPLIES_TO, CHECKERS, applies
+from invariants.slo import LAGS, InvalidSlo, Slo, parse_slo
 
 
 class InvalidDesign(ValueError):
@@ -106,7 +107,15 @@ _ROW_KEYS = (
     "exercised_by",
     "shape",
     "examples",
+    "slos",
 )
+MAX_SLOS = 16
+# Which workload each freshness measure (invariants.slo.LAGS) times.
+LAG_WORKLOADS: Mapping[str, str] = {
+    "exactly_once_shipment": "inventory",
+    "every_match_announced": "matching",
+    "auction_closed": "auction",
+}
 
 
 def load_design(path: Path | str, *, root: Path | None = None) -> Design:
@@ -333,6 +342,7 @@ def _row(
         if "examples" in raw
         else None
     )
+    slos = _slos(where, raw, workload, families)
     return Row(
         id=row_id,
         taxonomy=taxonomy,
@@ -342,8 +352,46 @@ def _row(
         exercised_by=exercised_by,
         shape=_shape(where, where.table(raw, "shape", required=False), target, workload),
         examples=examples,
+        slos=slos,
         **text,
     )
+
+
+def _slos(
+    where: Where, raw: Mapping[str, Any], workload: Workload, families: tuple[Family, ...]
+) -> tuple[Slo, ...]:
+    """The row's SLO lines, parsed, each about something this row can measure."""
+    value = raw.get("slos", [])
+    if not isinstance(value, list) or len(value) > MAX_SLOS:
+        raise where.expected("slos", f"a list of at most {MAX_SLOS} SLO lines", value)
+    slos = []
+    for line in value:
+        try:
+            slo = parse_slo(line)
+        except InvalidSlo as exc:
+            raise where.error(f"'slos': {exc}") from exc
+        timed = slo.kind == "latency" or (
+            slo.kind == "availability" and slo.subject != "availability"
+        )
+        ops = [op.name for op in workload.drawable()]
+        if timed and slo.subject not in ops:
+            raise where.error(
+                f"'slos': {slo.text!r} times {slo.subject!r}, not an operation of workload "
+                f"{workload.name!r} ({', '.join(ops)})"
+            )
+        if slo.kind == "freshness" and LAG_WORKLOADS.get(slo.subject) != workload.name:
+            known = [n for n in LAGS if LAG_WORKLOADS.get(n) == workload.name]
+            raise where.error(
+                f"'slos': {slo.text!r}: no freshness measure {slo.subject!r} for workload "
+                f"{workload.name!r} (measures: {', '.join(known) or 'none'})"
+            )
+        if slo.kind == "availability" and all(f.is_client_side() for f in families):
+            raise where.error(
+                f"'slos': {slo.text!r} is measured while a fault is active, and the row has "
+                "no server-side fault"
+            )
+        slos.append(slo)
+    return tuple(slos)
 
 
 def _invariants(

@@ -18,6 +18,7 @@ from harness.schedule.strategies import Shape
 from harness.targetproc.spec import TargetSpec
 from harness.workload.api import Workload
 from harness.workload.builtin import BUILTIN
+from invariants.slo import Slo
 
 RedisPersistence: TypeAlias = Literal["none", "aof"]
 ReadConsistency: TypeAlias = Literal["eventual", "strong"]
@@ -116,6 +117,8 @@ class Row:
     exercised_by: tuple[str, ...]
     shape: Shape
     examples: int | None = None
+    slos: tuple[Slo, ...] = ()
+    """Step 15's measurable promises, judged on all of the row's examples."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -159,4 +162,13 @@ class Design:
             image=self.target.image,
             build=self.target.build,
             dockerfile=self.target.dockerfile,
+            clocks=self.clock_processes,
+        )
+
+    @property
+    def clock_processes(self) -> frozenset[str]:
+        """The target processes some row's ``clock:`` family may skew: they run under
+        libfaketime from their first start."""
+        return frozenset(
+            name for row in self.rows for f in row.families if f.kind == "clock" for name in f.names
         )

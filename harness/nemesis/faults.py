@@ -29,12 +29,16 @@ PartnerEndpoint: TypeAlias = Literal["psp", "warehouse", "notify", "all"]
 PartnerMode: TypeAlias = Literal["fail_before", "fail_after", "fail_after_drop", "slow"]
 PARTNER_ENDPOINTS: tuple[str, ...] = ("psp", "warehouse", "notify", "all")
 PARTNER_MODES: tuple[str, ...] = ("fail_before", "fail_after", "fail_after_drop", "slow")
+ClockMode: TypeAlias = Literal["skew", "jump", "drift"]
+CLOCK_MODES: tuple[str, ...] = ("skew", "jump", "drift")
 # Limits of a fault read from a file (docs/design-files.md, "Limits"): every
 # millisecond figure, a redelivery's grace, how many partner calls fail.
 MAX_FAULT_MS = 60_000
 MAX_TOXIC_ATTRIBUTE = 60_000
 MAX_GRACE_MS = 10_000
 MAX_PARTNER_COUNT = 1000
+MAX_CLOCK_OFFSET_MS = 3_600_000
+MAX_DRIFT_MS_PER_S = 10_000
 
 
 class InvalidFault(ValueError):
@@ -88,13 +92,39 @@ class Crash:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pause:
-    """SIGSTOP a process (a long GC pause, a frozen VM); the heal resumes it."""
+    """SIGSTOP a process (a long GC pause, a frozen VM); the heal resumes it.
+
+    With ``duration_ms`` the pause lasts exactly that long: the process is resumed
+    when it is over, and a heal that comes earlier waits for it (so a pause can be
+    placed to outlast a lease). With 0 it lasts until healed."""
 
     process: str
+    duration_ms: int = 0
     kind: Literal["pause"] = "pause"
 
     def describe(self) -> str:
-        return f"pause of {self.process}"
+        span = f" for {self.duration_ms} ms" if self.duration_ms else ""
+        return f"pause of {self.process}{span}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClockFault:
+    """A process's wall clock goes wrong (its monotonic clock stays true):
+    ``skew`` holds it ``offset_ms`` off the true time, ``jump`` steps it by
+    ``offset_ms`` from where it is (forward or back), ``drift`` makes it gain
+    ``offset_ms`` per second (lose, if negative). The heal puts it back on the
+    true time. Applied through libfaketime without a restart (harness/provision/clock.py)."""
+
+    process: str
+    mode: ClockMode = "skew"
+    offset_ms: int = 0
+    kind: Literal["clock"] = "clock"
+
+    def describe(self) -> str:
+        if self.mode == "drift":
+            return f"clock of {self.process} drifts {self.offset_ms:+d} ms/s"
+        verb = "skewed" if self.mode == "skew" else "jumps"
+        return f"clock of {self.process} {verb} {self.offset_ms:+d} ms"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,7 +170,9 @@ class PartnerFailure:
         return f"partner {self.endpoint} {self.mode}{slow} ({n})"
 
 
-Fault: TypeAlias = LinkToxic | Partition | Crash | Pause | CacheLoss | Redelivery | PartnerFailure
+Fault: TypeAlias = (
+    LinkToxic | Partition | Crash | Pause | CacheLoss | Redelivery | PartnerFailure | ClockFault
+)
 FAULT_TYPES: Mapping[str, type[Any]] = MappingProxyType(
     {
         "toxic": LinkToxic,
@@ -150,6 +182,7 @@ FAULT_TYPES: Mapping[str, type[Any]] = MappingProxyType(
         "cache_loss": CacheLoss,
         "redelivery": Redelivery,
         "partner": PartnerFailure,
+        "clock": ClockFault,
     }
 )
 
@@ -226,8 +259,24 @@ def _read_crash(get: _Get) -> Crash:
 
 
 def _read_pause(get: _Get) -> Pause:
-    at, process = get("process")
-    return Pause(process=at.name(process))
+    (at, process), (duration_at, duration_ms) = get("process"), get("duration_ms")
+    return Pause(
+        process=at.name(process), duration_ms=duration_at.integer(duration_ms, 0, MAX_FAULT_MS)
+    )
+
+
+def _read_clock(get: _Get) -> ClockFault:
+    (at, process), (mode_at, mode) = get("process"), get("mode")
+    mode = mode_at.choice(mode, CLOCK_MODES)
+    bound = MAX_DRIFT_MS_PER_S if mode == "drift" else MAX_CLOCK_OFFSET_MS
+    offset_at, offset_ms = get("offset_ms")
+    return ClockFault(
+        process=at.name(process),
+        mode=cast(ClockMode, mode),
+        offset_ms=offset_at.integer(
+            offset_ms, -bound, bound, what=f"an int in {-bound}..{bound} for mode {mode!r}"
+        ),
+    )
 
 
 def _read_cache_loss(get: _Get) -> CacheLoss:
@@ -276,5 +325,6 @@ _READERS: Mapping[str, Callable[[_Get], Fault]] = MappingProxyType(
         "cache_loss": _read_cache_loss,
         "redelivery": _read_redelivery,
         "partner": _read_partner,
+        "clock": _read_clock,
     }
 )

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from harness.history.recorder import Recorder
 from harness.nemesis.faults import (
     CacheLoss,
+    ClockFault,
     Crash,
     Fault,
     InvalidFault,
@@ -33,6 +34,7 @@ from harness.toxiproxy.client import Proxy
 from harness.toxiproxy.toxics import Timeout, toxic_from_dict
 
 log = logging.getLogger(__name__)
+HEAL_WAIT_S = 10.0
 
 
 class Controllable(Protocol):
@@ -53,13 +55,25 @@ class PartnerFaults(Protocol):
     def clear_faults(self) -> None: ...
 
 
+class Clock(Protocol):
+    """A process's wall clock the nemesis can move (harness.provision.clock.ClockControl)."""
+
+    @property
+    def offset_ms(self) -> float: ...
+    def set_offset(self, offset_ms: float) -> None: ...
+    def drift(self, rate_ms_per_s: float) -> None: ...
+    def reset(self) -> None: ...
+
+
 class FaultTargets(Protocol):
-    """What a nemesis can reach: proxies by link, processes by name, the partner."""
+    """What a nemesis can reach: proxies by link, processes by name, their clocks,
+    the partner."""
 
     def proxy(self, link: str) -> Proxy: ...
     def links(self) -> tuple[str, ...]: ...
     def controllable(self, name: str) -> Controllable: ...
     def controllables(self) -> Mapping[str, Controllable]: ...
+    def clocks(self) -> Mapping[str, Clock]: ...
     def reset_proxies(self) -> None: ...
     @property
     def partner(self) -> PartnerFaults | None: ...
@@ -87,6 +101,8 @@ class Nemesis:
         self._next_id = 0
         self._lock = threading.Lock()
         self._paused: set[str] = set()
+        self._timers: dict[int, threading.Timer] = {}
+        self._healing: set[int] = set()
 
     @property
     def active(self) -> Mapping[int, Fault]:
@@ -108,6 +124,12 @@ class Nemesis:
                 )
         if isinstance(fault, PartnerFailure) and self._targets.partner is None:
             raise InvalidFault(f"{fault.describe()}: this design has no partner service")
+        if isinstance(fault, ClockFault) and fault.process not in self._targets.clocks():
+            raise InvalidFault(
+                f"{fault.describe()}: the clock of {fault.process!r} is not controllable; "
+                "only processes a 'clock:' fault family names run under libfaketime "
+                f"(controllable: {sorted(self._targets.clocks()) or 'none'})"
+            )
 
     def start(self, fault: Fault) -> int:
         """Start a fault and return its id; the fault is registered *before* it
@@ -124,7 +146,15 @@ class Nemesis:
     def heal(self, fault_id: int) -> None:
         with self._lock:
             active = self._active.get(fault_id)
+            busy = fault_id in self._healing
+            if active is not None and not busy:
+                self._healing.add(fault_id)
         if active is None:
+            return
+        if busy:  # a timed fault ending on its own: wait for that heal to finish
+            deadline = time.monotonic() + HEAL_WAIT_S
+            while fault_id in self._active and time.monotonic() < deadline:
+                time.sleep(0.01)
             return
         error: str | None = None
         try:
@@ -135,6 +165,7 @@ class Nemesis:
         finally:
             with self._lock:
                 self._active.pop(fault_id, None)
+                self._healing.discard(fault_id)
             self._recorder.nemesis(
                 "heal", {"id": fault_id, "fault": fault_to_dict(active.fault)}, error=error
             )
@@ -170,6 +201,11 @@ class Nemesis:
                 self._targets.partner.clear_faults()
             except Exception as exc:
                 failures.append(f"partner faults: {exc!r}")
+        for name, clock in self._targets.clocks().items():
+            try:
+                clock.reset()
+            except Exception as exc:
+                failures.append(f"clock of {name}: {exc!r}")
         for name, proc in self._targets.controllables().items():
             try:
                 if name in self._paused:
@@ -234,12 +270,49 @@ class Nemesis:
         if proc.alive:  # faults overlap: a crashed process has nothing to pause
             self._paused.add(fault.process)
             proc.pause()
+        if fault.duration_ms:
+            # Over on time even if no heal step comes by then (a long batch).
+            timer = threading.Timer(fault.duration_ms / 1000, self._expire, args=(fault_id,))
+            timer.daemon = True
+            with self._lock:
+                self._timers[fault_id] = timer
+            timer.start()
+
+    def _expire(self, fault_id: int) -> None:
+        try:
+            self.heal(fault_id)
+        except Exception:  # the final heal_all and its sweep try again
+            log.exception("ending timed fault %d failed", fault_id)
 
     def _heal_pause(self, fault_id: int, fault: Pause) -> None:
+        with self._lock:
+            timer = self._timers.pop(fault_id, None)
+            active = self._active.get(fault_id)
+        if timer is not None and threading.current_thread() is not timer:
+            timer.cancel()
         proc = self._targets.controllable(fault.process)
-        if proc.alive and fault.process in self._paused:
-            proc.resume()
-        self._paused.discard(fault.process)
+        try:
+            if fault.duration_ms and active is not None:
+                # A timed pause lasts its whole duration, even when healed early.
+                end = active.started_at + fault.duration_ms / 1000
+                while (left := end - time.monotonic()) > 0:
+                    time.sleep(min(left, 0.05))
+        finally:
+            if proc.alive and fault.process in self._paused:
+                proc.resume()
+            self._paused.discard(fault.process)
+
+    def _start_clock(self, fault_id: int, fault: ClockFault) -> None:
+        clock = self._targets.clocks()[fault.process]
+        if fault.mode == "skew":
+            clock.set_offset(fault.offset_ms)
+        elif fault.mode == "jump":
+            clock.set_offset(clock.offset_ms + fault.offset_ms)
+        else:
+            clock.drift(fault.offset_ms)
+
+    def _heal_clock(self, fault_id: int, fault: ClockFault) -> None:
+        self._targets.clocks()[fault.process].reset()
 
     def _start_cache_loss(self, fault_id: int, fault: CacheLoss) -> None:
         proc = self._targets.controllable(fault.process)
@@ -283,7 +356,7 @@ def _heal_rank(fault: Fault) -> int:
 
 
 def _processes_of(fault: Fault) -> tuple[str, ...]:
-    if isinstance(fault, Crash | Pause | CacheLoss):
+    if isinstance(fault, Crash | Pause | CacheLoss | ClockFault):
         return (fault.process,)
     if isinstance(fault, Redelivery):
         return (fault.consumer,)
@@ -299,6 +372,7 @@ _STARTERS: Mapping[type[Any], _Executor] = {
     CacheLoss: Nemesis._start_cache_loss,
     Redelivery: Nemesis._start_redelivery,
     PartnerFailure: Nemesis._start_partner,
+    ClockFault: Nemesis._start_clock,
 }
 _HEALERS: Mapping[type[Any], _Executor] = {
     LinkToxic: Nemesis._heal_toxic,
@@ -308,4 +382,5 @@ _HEALERS: Mapping[type[Any], _Executor] = {
     CacheLoss: Nemesis._heal_cache_loss,
     Redelivery: Nemesis._heal_redelivery,
     PartnerFailure: Nemesis._heal_partner,
+    ClockFault: Nemesis._heal_clock,
 }

@@ -80,6 +80,8 @@ button.copy { border: 1px solid #9aa0a6; background: #fff; border-radius: 6px; p
 button.copy:hover { background: #f1f3f4; } button.copy.done { border-color: var(--pass);
               color: var(--pass); }
 ul.evidence { margin: 4px 0 8px; padding-left: 20px; } ul.evidence li { margin: 2px 0; }
+.slo.met { color: var(--pass); } .slo.missed { color: var(--fail); font-weight: 600; }
+.slo.unmeasured { color: var(--not-exercised); } table.slos td { vertical-align: top; }
 .refs { color: var(--muted); font-size: 12px; }
 figure { margin: 10px 0; } figure svg { max-width: 100%; height: auto; }
 figcaption { color: var(--muted); font-size: 12px; }
@@ -255,6 +257,40 @@ def latency_figure(row: RowResult) -> str:
     )
 
 
+def _slo_cell(row: RowResult) -> str:
+    """The table's SLO column: each promise with what was measured."""
+    if not row.slos:
+        return "-"
+    return "<br>".join(
+        f"<span class='slo {_SLO_CLASS[slo.met]}'>{_e(slo.text)}: {_e(slo.shown)}</span>"
+        for slo in row.slos
+    )
+
+
+_SLO_CLASS = {True: "met", False: "missed", None: "unmeasured"}
+
+
+def _slos(row: RowResult) -> list[str]:
+    if not row.slos:
+        return []
+    from harness.report._write import _dist
+
+    out = [
+        "<h3>SLOs</h3>",
+        "<table class='slos'><thead><tr><th>SLO</th><th>promise</th><th>measured</th>"
+        "<th>distribution</th><th>verdict</th><th>note</th></tr></thead><tbody>",
+    ]
+    for slo in row.slos:
+        verdict = {True: "met", False: "NOT MET", None: "not measured"}[slo.met]
+        out.append(
+            f"<tr class='slo {_SLO_CLASS[slo.met]}'><td><code>{_e(slo.text)}</code></td>"
+            f"<td>{_e(slo.promise)}</td><td class='num'>{_e(slo.shown)}</td>"
+            f"<td>{_e(_dist(slo))}</td><td>{verdict}</td><td>{_e(slo.note or '-')}</td></tr>"
+        )
+    out.append("</tbody></table>")
+    return out
+
+
 def _evidence(row: RowResult) -> list[str]:
     ce = row.counterexample
     if ce is None:
@@ -314,6 +350,7 @@ def _row_section(report: DesignReport, row: RowResult) -> str:
     if row.error:
         out.append(f"<h3>Error</h3><pre>{_e(row.error)}</pre>")
     out += _evidence(row)
+    out += _slos(row)
     if row.judged:
         out.append("<h3>Judged</h3><ul class='evidence'>")
         out += [
@@ -352,7 +389,7 @@ def _table(report: DesignReport) -> str:
     head = (
         "<tr><th>row</th><th>failure mode</th><th>can it happen</th><th>correct behaviour</th>"
         "<th>mechanism</th><th>recovery</th><th>verdict</th><th>examples</th>"
-        "<th>faults injected</th><th>coverage</th><th>judged</th><th>time</th></tr>"
+        "<th>faults injected</th><th>coverage</th><th>judged</th><th>SLOs</th><th>time</th></tr>"
     )
     body = []
     for r in report.rows:
@@ -364,7 +401,7 @@ def _table(report: DesignReport) -> str:
             f"<td>{_e(r.recovery or '-')}</td><td>{_pill(r.status)}</td>"
             f"<td class='num'>{r.examples}</td><td class='faults'>{_faults(r)}</td>"
             f"<td>{_coverage(r)}</td><td class='num'>{_e(r.least_judged())}</td>"
-            f"<td class='num'>{r.duration_s:.1f} s</td></tr>"
+            f"<td>{_slo_cell(r)}</td><td class='num'>{r.duration_s:.1f} s</td></tr>"
         )
     return (
         "<section id='failure-model'><h2>Failure model</h2><table><thead>"

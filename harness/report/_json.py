@@ -12,11 +12,12 @@ from typing import Any
 
 from harness.report._model import Counterexample, DesignReport, Judged, RowResult
 from invariants import Evidence, Verdict
+from invariants.slo import SloResult
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Version 1 lacks judged, reason, unsettled, interrupted and pending; version 2
-# lacks can_happen, recovery, taxonomy, faults and histories.
-_READABLE = (1, 2, 3)
+# lacks can_happen, recovery, taxonomy, faults and histories; version 3 lacks slos.
+_READABLE = (1, 2, 3, 4)
 
 
 def _path(value: Path | None) -> str | None:
@@ -83,7 +84,33 @@ def _row_to_json(r: RowResult) -> dict[str, Any]:
         "unsettled": r.unsettled,
         "interrupted": r.interrupted,
         "histories": [str(p) for p in r.histories],
+        "slos": [_slo_to_json(x) for x in r.slos],
     }
+
+
+def _slo_to_json(r: SloResult) -> dict[str, Any]:
+    return {
+        "text": r.text,
+        "kind": r.kind,
+        "promise": r.promise,
+        "measured": r.measured,
+        "shown": r.shown,
+        "met": r.met,
+        "distribution": dict(r.distribution),
+        "note": r.note,
+    }
+
+
+def _slo_from_json(d: Mapping[str, Any]) -> SloResult:
+    return SloResult(
+        text=d["text"],
+        kind=d["kind"],
+        promise=d["promise"],
+        measured=d["measured"],
+        met=d["met"],
+        distribution=d.get("distribution") or {},
+        note=d.get("note", ""),
+    )
 
 
 def _judged_to_json(j: Judged) -> dict[str, Any]:
@@ -177,6 +204,7 @@ def _row_from_json(d: Mapping[str, Any]) -> RowResult:
         taxonomy=d.get("taxonomy", ""),
         faults=tuple(d.get("faults") or ()),
         histories=tuple(Path(p) for p in d.get("histories") or ()),
+        slos=tuple(_slo_from_json(x) for x in d.get("slos") or ()),
     )
 
 

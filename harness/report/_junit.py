@@ -37,6 +37,8 @@ def failure_message(row: RowResult) -> str:
         if first is not None:
             why = first.evidence[0].message if first.evidence else first.summary
         return f"FAIL: violated {names}: {why}" if why else f"FAIL: violated {names}"
+    if row.status == "FAIL" and row.reason:
+        return f"FAIL: {row.reason}"
     if row.status == "ERROR":
         first_line = (row.error or "").strip().splitlines()[:1]
         return f"ERROR (no verdict, the harness or target broke): {''.join(first_line)}"
@@ -55,6 +57,8 @@ def failure_text(row: RowResult) -> str:
         lines.append(f"why: {row.reason}")
     if row.error:
         lines += ["error:", row.error]
+    for slo in row.slos:
+        lines.append(f"SLO {slo.line()}" + (f"; {slo.note}" if slo.note else ""))
     ce = row.counterexample
     if ce is not None:
         for v in ce.violated:

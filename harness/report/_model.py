@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Literal, TypeAlias
 
 from invariants import Verdict
+from invariants.slo import SloResult
 
 RowStatus: TypeAlias = Literal[
     "PASS", "FAIL", "INCONCLUSIVE", "NOT EXERCISED", "ERROR", "INTERRUPTED"
@@ -140,6 +141,8 @@ class RowResult:
     histories: tuple[Path, ...] = ()
     """Every example's history (JSON Lines), in the order they ran: the report's
     latency picture of the row is drawn from them."""
+    slos: tuple[SloResult, ...] = ()
+    """The row's SLOs, each judged on all of its examples: promise beside measurement."""
 
     def least_judged(self) -> str:
         """The least-judged invariant's share, ``5 of 6``: what the PASS rests on."""
@@ -158,6 +161,7 @@ class RowResult:
         object.__setattr__(self, "judged", MappingProxyType(dict(self.judged)))
         object.__setattr__(self, "faults", tuple(self.faults))
         object.__setattr__(self, "histories", tuple(Path(p) for p in self.histories))
+        object.__setattr__(self, "slos", tuple(self.slos))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,6 +18,7 @@ from harness.report._html import render_html
 from harness.report._json import report_to_json
 from harness.report._model import DesignReport, RowResult
 from harness.report._timeline import timeline
+from invariants.slo import SloResult
 
 # A minimal counterexample is short; this only guards report.md against a huge history.
 TIMELINE_MAX_EVENTS = 400
@@ -41,7 +42,7 @@ def _first_evidence(row: RowResult) -> str:
     if row.status in ("INCONCLUSIVE", "INTERRUPTED"):
         return row.reason or ""
     if row.counterexample is None or not row.counterexample.violated:
-        return ""
+        return (row.reason or "") if row.status == "FAIL" else ""
     v = row.counterexample.violated[0]
     return f"{v.invariant}: {v.evidence[0].message if v.evidence else v.summary}"
 
@@ -128,6 +129,7 @@ def render_markdown(report: DesignReport) -> str:
             f"{_coverage(r.coverage)} |"
         )
     out.append("")
+    out += slo_section(report)
     for r in report.rows:
         if r.status in ("FAIL", "ERROR", "INCONCLUSIVE", "INTERRUPTED"):
             out += _failure_section(r)
@@ -147,6 +149,45 @@ def render_markdown(report: DesignReport) -> str:
         ]
         out.append("")
     return "\n".join(out)
+
+
+def _dist(slo: SloResult) -> str:
+    """The measured distribution: ``n 40, p50 12 ms, p95 80 ms, p99 95 ms, max 1.20 s``."""
+    d = slo.distribution
+    if slo.kind == "availability":
+        return f"{d.get('answered', 0):.0f} of {d.get('total', 0):.0f} answered" if d else "-"
+    if not d:
+        return "-"
+    return f"n {d['n']:.0f}, " + ", ".join(
+        f"{k} {_secs(d[k])}" for k in ("p50", "p95", "p99", "max") if k in d
+    )
+
+
+def _secs(value: float) -> str:
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def slo_section(report: DesignReport) -> list[str]:
+    """The rows' SLOs: each promise beside what the row's examples measured."""
+    rows = [(r, slo) for r in report.rows for slo in r.slos]
+    if not rows:
+        return []
+    out = [
+        "## SLOs",
+        "",
+        "Judged once per row, on every example's operations (under the row's faults).",
+        "",
+        "| row | SLO | promise | measured | distribution | verdict | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r, slo in rows:
+        verdict = {True: "met", False: "**NOT MET**", None: "not measured"}[slo.met]
+        out.append(
+            f"| `{r.row_id}` | `{_cell(slo.text)}` | {_cell(slo.promise)} | {slo.shown} | "
+            f"{_dist(slo)} | {verdict} | {_cell(slo.note) or '-'} |"
+        )
+    out.append("")
+    return out
 
 
 def write_report(report: DesignReport, out_dir: Path) -> tuple[Path, Path]:

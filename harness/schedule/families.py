@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from hypothesis import strategies as st
 
 from harness.nemesis.faults import (
+    CLOCK_MODES,
     PARTNER_ENDPOINTS,
     PARTNER_MODES,
     CacheLoss,
+    ClockFault,
     Crash,
     Fault,
     LinkToxic,
@@ -63,7 +65,17 @@ TOXIC_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
 }
 """The attributes each toxic family draws (what a fault by name may set)."""
 LINK_FAMILIES = (*_TOXIC_ATTRS, "partition", "blackhole")
-PROCESS_FAMILIES = ("crash", "pause", "redelivery")
+PROCESS_FAMILIES = ("crash", "pause", "redelivery", "clock")
+STORES = ("postgres", "redis", "kafka")
+"""Processes that are services, not the target's own: no clock faults on them."""
+# What a clock fault draws, by mode (magnitudes in ms, or ms per second for a drift):
+# a skew of a few ms to seconds, a jump of seconds, a drift far faster than any real
+# clock's (so that it shows within one example).
+CLOCK_RANGES: Mapping[str, tuple[int, int]] = {
+    "skew": (20, 3000),
+    "jump": (1000, 30000),
+    "drift": (50, 1000),
+}
 OTHER_FAMILIES = ("cache_loss", "partner")
 ALL_FAMILIES = (*CLIENT_FAMILIES, *LINK_FAMILIES, *PROCESS_FAMILIES, *OTHER_FAMILIES)
 
@@ -86,6 +98,11 @@ class Topology:
     has_partner: bool
     consumers: tuple[str, ...] = ()
 
+    @property
+    def target_processes(self) -> tuple[str, ...]:
+        """The target's own processes (replicas and extras): what a clock fault may skew."""
+        return tuple(p for p in self.processes if p not in STORES)
+
     def problem(self, fault: Fault) -> str | None:
         """Why ``fault`` cannot run here (``<field> must be ... (got ...)``), or None."""
         if isinstance(fault, LinkToxic | Partition) and fault.link not in self.links:
@@ -97,6 +114,11 @@ class Topology:
             return (
                 f"process must be one of the design's processes {', '.join(self.processes)} "
                 f"(got {fault.process!r})"
+            )
+        if isinstance(fault, ClockFault) and fault.process not in self.target_processes:
+            return (
+                "process must be one of the target's processes "
+                f"{', '.join(self.target_processes)} (got {fault.process!r})"
             )
         if isinstance(fault, Redelivery) and fault.consumer not in self.consumers:
             return (
@@ -126,8 +148,9 @@ class Family:
     def is_client_side(self) -> bool:
         return self.kind in CLIENT_FAMILIES
 
-    def faults(self) -> st.SearchStrategy[Fault]:
-        """Fault values of this family (client-side families have none)."""
+    def faults(self, *, max_pause_ms: int = 0) -> st.SearchStrategy[Fault]:
+        """Fault values of this family (client-side families have none). A pause lasts
+        until healed or, if ``max_pause_ms`` allows (>= 100), a drawn 100..max ms."""
         if self.kind in _TOXIC_ATTRS:
             attrs = _TOXIC_ATTRS[self.kind]
             return st.builds(
@@ -143,7 +166,12 @@ class Family:
         if self.kind == "crash":
             return st.builds(Crash, process=st.sampled_from(self.names))
         if self.kind == "pause":
-            return st.builds(Pause, process=st.sampled_from(self.names))
+            durations = st.just(0)
+            if max_pause_ms >= MIN_TIMED_PAUSE_MS:
+                durations = st.one_of(durations, st.integers(MIN_TIMED_PAUSE_MS, max_pause_ms))
+            return st.builds(Pause, process=st.sampled_from(self.names), duration_ms=durations)
+        if self.kind == "clock":
+            return _clock_faults(self.names, self.mode)
         if self.kind == "redelivery":
             return st.builds(
                 Redelivery, consumer=st.sampled_from(self.names), grace_ms=st.integers(100, 600)
@@ -153,6 +181,24 @@ class Family:
         if self.kind == "partner":
             return _partner_faults(self.mode, self.endpoint)
         return st.nothing()
+
+
+MIN_TIMED_PAUSE_MS = 100
+
+
+def _clock_faults(names: Sequence[str], mode: str | None) -> st.SearchStrategy[Fault]:
+    def of_mode(m: str) -> st.SearchStrategy[Fault]:
+        low, high = CLOCK_RANGES[m]
+        return st.builds(
+            ClockFault,
+            process=st.sampled_from(names),
+            mode=st.just(m),
+            offset_ms=st.builds(
+                lambda size, sign: size * sign, st.integers(low, high), st.sampled_from((1, -1))
+            ),
+        )
+
+    return st.sampled_from((mode,) if mode else CLOCK_MODES).flatmap(of_mode)
 
 
 def _toxic(kind: str, link: str, attrs: Mapping[str, int], stream: str) -> LinkToxic:
@@ -179,7 +225,7 @@ def _partner_faults(mode: str | None, endpoint: str | None) -> st.SearchStrategy
 def _resolve(pattern: str, names: Sequence[str], what: str, token: str) -> tuple[str, ...]:
     found = tuple(n for n in names if fnmatch.fnmatchcase(n, pattern))
     if not found:
-        plural = "processes" if what == "process" else what + "s"
+        plural = what + ("es" if what.endswith("process") else "s")
         raise InvalidFamily(
             f"fault {token!r}: no {what} matches {pattern!r}; {plural}: {', '.join(names)}"
         )
@@ -205,6 +251,8 @@ def parse_family(token: str, topology: Topology) -> Family:
         return Family(kind)
     if kind == "partner":
         return _partner_family(token, args, topology)
+    if kind == "clock":
+        return _clock_family(token, args, topology)
     if len(args) != 1:
         raise InvalidFamily(
             f"fault {token!r}: {kind!r} takes exactly one name, e.g. {kind}:target-*"
@@ -234,6 +282,22 @@ def _partner_family(token: str, args: Sequence[str], topology: Topology) -> Fami
             f"expected {', '.join(PARTNER_ENDPOINTS)}"
         )
     return Family("partner", mode=mode, endpoint=endpoint)
+
+
+def _clock_family(token: str, args: Sequence[str], topology: Topology) -> Family:
+    """``clock:<process>`` (any mode) or ``clock:<mode>:<process>``."""
+    if len(args) not in (1, 2):
+        raise InvalidFamily(
+            f"fault {token!r}: 'clock' takes a process, optionally after a mode: "
+            "clock:target-* or clock:skew:target-*"
+        )
+    mode = args[0] if len(args) == 2 else None
+    if mode is not None and mode not in CLOCK_MODES:
+        raise InvalidFamily(
+            f"fault {token!r}: unknown clock mode {mode!r}; expected {', '.join(CLOCK_MODES)}"
+        )
+    names = _resolve(args[-1], topology.target_processes, "target process", token)
+    return Family("clock", names, mode=mode)
 
 
 def parse_families(tokens: Sequence[str], topology: Topology) -> tuple[Family, ...]:

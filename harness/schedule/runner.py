@@ -43,6 +43,7 @@ from harness.workload.final import Snapshot, read_snapshot
 from harness.workload.keys import KeySpace, example_prefix
 from harness.workload.ops import OpSpec
 from invariants import ALWAYS, ReadConsistency, Verdict, check, expire_pending, undecided
+from invariants.slo import Samples, Slo, samples
 
 QUIET_S = 0.4
 SETUP_ATTEMPTS = 4
@@ -76,6 +77,8 @@ class ExampleOutcome:
     unread: Mapping[str, str] = field(default_factory=dict)
     phases: Mapping[str, float] = field(default_factory=dict)
     late: bool = False
+    slo_samples: tuple[Samples, ...] = ()
+    """What the example contributes to each of the row's SLOs, in their order."""
 
     @property
     def failed(self) -> bool:
@@ -142,8 +145,10 @@ class ExampleRunner:
         run_id: str,
         settle_timeout_s: float = 30.0,
         reads: ReadConsistency = "eventual",
+        slos: Sequence[Slo] = (),
     ) -> None:
         self.system = system
+        self.slos = tuple(slos)
         self.workload = resolve(workload)
         self.invariants = (*invariants, *(n for n in ALWAYS if n not in invariants))
         self.out_dir = out_dir
@@ -284,6 +289,9 @@ class ExampleRunner:
             settled=judged.settled,
             unread=judged.snapshot.unread,
             phases=phases,
+            slo_samples=tuple(
+                samples(slo, history, final, judged.ledgers, t0=recorder.t0) for slo in self.slos
+            ),
         )
 
     async def _setup(

@@ -62,6 +62,8 @@ class Shape:
     clients: int = 4
     max_steps: int = 5
     max_batch: int = 5
+    max_pause_ms: int = 0
+    """Longest timed pause a ``pause`` fault may draw (0: pauses last until healed)."""
     keys: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
@@ -82,6 +84,7 @@ SHAPE_LIMITS: Mapping[str, tuple[int, int]] = MappingProxyType(
         "clients": (1, MAX_CLIENTS),
         "max_steps": (1, 50),
         "max_batch": (1, MAX_BATCH),
+        "max_pause_ms": (0, 60_000),
     }
 )
 SHAPE_KEYS_LIMIT = (1, MAX_KEYS)
@@ -114,7 +117,9 @@ def schedules(
     without the ``partner`` dependency nothing is declined at the partner."""
     declared = resolve(workload)
     kinds = {f.kind for f in families}
-    nemesis = [f.faults() for f in families if not f.is_client_side()]
+    nemesis = [
+        f.faults(max_pause_ms=shape.max_pause_ms) for f in families if not f.is_client_side()
+    ]
     faults: st.SearchStrategy[Fault] | None = st.one_of(nemesis) if nemesis else None
     setup = draw(setups(declared, shape, partner=partner))
     ops_state = _OpState(declared, shape, kinds, setup)

@@ -24,6 +24,8 @@ from harness.setup.chromium import PACKAGE as CHROMIUM_PACKAGE
 from harness.setup.chromium import find_chromium
 from harness.setup.commands import SetupError
 from harness.setup.debian import Apt
+from harness.setup.faketime import PACKAGE as FAKETIME_PACKAGE
+from harness.setup.faketime import build_shim, find_faketime, find_library, shim_dir
 from harness.setup.kafka_jars import install_kafka
 from harness.setup.staging import is_complete
 from harness.setup.toxiproxy_build import install_toxiproxy
@@ -99,6 +101,10 @@ def setup(
             ("redis-server", shutil.which("redis-server") is not None),
             ("default-jre-headless", shutil.which("java") is not None),
             ("maven", shutil.which("mvn") is not None or is_complete(kafka_dir(cache))),
+            # libfaketime, for clock faults (harness/setup/faketime.py), and gcc for its shim
+            (FAKETIME_PACKAGE, find_library() is not None),
+            ("gcc", is_complete(shim_dir(cache)) or shutil.which("gcc") is not None),
+            ("libc6-dev", is_complete(shim_dir(cache)) or Path("/usr/include/time.h").is_file()),
         ]
         if "chromium" in components:
             wanted.append((CHROMIUM_PACKAGE, find_chromium() is not None))
@@ -124,6 +130,23 @@ def setup(
             progress(
                 SetupEvent(
                     step="chromium", state="ready", message=f"Chromium: ok ({find_chromium()})"
+                )
+            )
+
+        if find_faketime(cache) is None:
+            with _step(
+                progress,
+                "faketime",
+                "compiling the clock shim for libfaketime (first time only)",
+                f"clock faults: libfaketime {find_library()} and shim {shim_dir(cache)}: ready",
+            ):
+                build_shim(cache)
+        else:
+            progress(
+                SetupEvent(
+                    step="faketime",
+                    state="ready",
+                    message=f"clock faults: ok (libfaketime {find_library()})",
                 )
             )
 

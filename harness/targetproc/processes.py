@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from harness.lifecycle import Lifecycle
 from harness.provision.backend import StackHandle
+from harness.provision.clock import ClockControl
 from harness.provision.ports import LOOPBACK, free_port
 from harness.provision.process import ManagedProcess, ServiceStartError
 from harness.targetproc.spec import TargetSpec
@@ -95,6 +96,7 @@ class TargetProcesses(Lifecycle):
         self._processes: dict[str, Any] = {}
         self._ports: dict[str, int] = {}
         self._links: list[str] = []
+        self._clocks: dict[str, ClockControl] = {}
         self.client_urls: tuple[str, ...] = ()
 
     def start(self) -> None:
@@ -102,6 +104,7 @@ class TargetProcesses(Lifecycle):
         if self._processes:
             raise RuntimeError(f"target {self.spec.name!r} was already started")
         try:
+            self._make_clocks()
             base = self._base_env()
             urls = []
             for i, name in enumerate(self.spec.replica_names):
@@ -168,7 +171,32 @@ class TargetProcesses(Lifecycle):
         self._links.append(name)
         return proxy.listen_port
 
+    def _make_clocks(self) -> None:
+        """A control file per process with a controllable clock (``spec.clocks``)."""
+        if not self.spec.clocks:
+            return
+        from harness.setup.cache import cache_dir
+        from harness.setup.faketime import find_faketime
+
+        faketime = find_faketime(cache_dir())
+        if faketime is None:
+            raise TargetStartError(
+                f"target {self.spec.name!r}: clock faults on {', '.join(sorted(self.spec.clocks))} "
+                "need libfaketime and its shim; run 'failmodel setup'"
+            )
+        folder = self._stack.workdir / "clock"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in sorted(self.spec.clocks):
+            self._clocks[name] = ClockControl(name, folder / f"{name}.rc", faketime)
+
+    def clocks(self) -> Mapping[str, ClockControl]:
+        """The controllable clocks, by process name."""
+        return MappingProxyType(dict(self._clocks))
+
     def _spawn(self, name: str, argv: tuple[str, ...], env: dict[str, str]) -> None:
+        clock = self._clocks.get(name)
+        if clock is not None:
+            env = {**env, **clock.env()}
         process = ManagedProcess(
             name, argv, env=env, cwd=self.spec.cwd, log_path=self._log_path(name)
         )
@@ -236,6 +264,9 @@ class TargetProcesses(Lifecycle):
                 process.stop()
             except Exception as exc:
                 errors.append(exc)
+        for clock in self._clocks.values():
+            clock.reset()
+        self._clocks.clear()
         for name in reversed(self._links):
             # The stack may be gone already; then its proxies went with it.
             with contextlib.suppress(ToxiproxyError):

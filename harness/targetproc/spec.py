@@ -53,6 +53,9 @@ class TargetSpec:
     image: str | None = None
     build: Path | None = None
     dockerfile: Path | None = None
+    clocks: frozenset[str] = frozenset()
+    """Processes whose wall clock the harness controls (``clock:`` faults): they run
+    under libfaketime from their first start (harness/provision/clock.py)."""
 
     @property
     def in_container(self) -> bool:
@@ -97,6 +100,19 @@ class TargetSpec:
                 f"(got unknown {sorted(deps - DEPENDENCIES)})"
             )
         object.__setattr__(self, "dependencies", deps)
+        clocks = frozenset(self.clocks)
+        known = {*self.replica_names, *extra}
+        if not clocks <= known:
+            raise ValueError(
+                f"TargetSpec: 'clocks' must name target processes {sorted(known)} "
+                f"(got unknown {sorted(clocks - known)})"
+            )
+        if clocks and self.in_container:
+            raise ValueError(
+                "TargetSpec: clock faults ('clocks') need the target as local processes, "
+                "not containers (libfaketime is preloaded into the process)"
+            )
+        object.__setattr__(self, "clocks", clocks)
         if not isinstance(self.variant, str) or not self.variant:
             raise ValueError(f"TargetSpec: 'variant' must be a non-empty string "
                              f"(got {self.variant!r})")

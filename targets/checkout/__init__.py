@@ -24,6 +24,11 @@ anti-pattern they embody, from the seed's Step 6.4 / Step 14 tables:
   accepted orders (negative when oversold).
 - `non_idempotent_consumer` -- a consumer without dedup, calling without an
   idempotency key: redelivery after a crash between shipping and commit ships twice.
+
+A degraded variant, correct but slow (for the freshness SLO of designs/checkout.toml):
+
+- `slow_relay` -- the relay polls the outbox every 10 s instead of every 50 ms: every
+  order is shipped exactly once, but up to 10 s after it was accepted.
 """
 
 VARIANTS = (
@@ -33,4 +38,5 @@ VARIANTS = (
     "dual_write",
     "redis_truth",
     "non_idempotent_consumer",
+    "slow_relay",
 )

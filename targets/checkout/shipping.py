@@ -19,7 +19,7 @@ from targets.common.config import TargetEnv
 from targets.common.consumer import run_consumer
 from targets.common.db import ensure_schema, open_pool
 from targets.common.kafka import ensure_topic, start_producer
-from targets.common.outbox import run_relay
+from targets.common.outbox import relay_poll_s, run_relay
 from targets.common.partner import PartnerClient
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ async def relay_role(env: TargetEnv) -> None:
         await ensure_topic(bootstrap, TOPIC)
         producer = await start_producer(bootstrap)
         try:
-            await run_relay(pool, producer)
+            await run_relay(pool, producer, poll_s=relay_poll_s(env.variant))
         finally:
             await producer.stop()
     finally:

@@ -31,6 +31,13 @@ CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (id) WHERE published_at 
 """
 
 ROUND_TIMEOUT_S = 15.0
+SLOW_RELAY_POLL_S = 10.0
+"""The `slow_relay` variant's poll interval: correct, but events wait up to 10 s."""
+
+
+def relay_poll_s(variant: str) -> float:
+    """How often a relay looks at the outbox: every 50 ms, or every 10 s in `slow_relay`."""
+    return SLOW_RELAY_POLL_S if variant == "slow_relay" else 0.05
 """Cap on one claim-publish-mark round, so a hung broker or database cannot stall the relay."""
 
 log = logging.getLogger(__name__)

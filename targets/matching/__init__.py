@@ -17,4 +17,9 @@ Variants, each one anti-pattern from the design framework (Step 6 / Step 8 / Ste
   concurrent mutual right swipes each miss the other's uncommitted swipe: no match at all.
 - `at_most_once_consumer`: "commit before processing". The consumer commits the offset
   before announcing, so a crash or partner failure in between loses the announcement.
+
+A degraded variant, correct but slow (for the freshness SLO of designs/matching.toml):
+
+- `slow_relay`: the relay polls the outbox every 10 s instead of every 50 ms, so every
+  match is announced, but up to 10 s after it was made.
 """

@@ -14,7 +14,7 @@ from typing import Any
 from targets.common.config import TargetEnv
 from targets.common.consumer import Handle, run_consumer
 from targets.common.kafka import ensure_topic, start_consumer, start_producer
-from targets.common.outbox import run_relay
+from targets.common.outbox import relay_poll_s, run_relay
 from targets.common.partner import PartnerClient
 from targets.matching.store import MATCHES_TOPIC, open_store
 
@@ -38,7 +38,7 @@ async def run_relay_role(env: TargetEnv) -> None:
         await ensure_topic(bootstrap, MATCHES_TOPIC)
         producer = await start_producer(bootstrap)
         try:
-            await run_relay(pool, producer)
+            await run_relay(pool, producer, poll_s=relay_poll_s(env.variant))
         finally:
             await producer.stop()
     finally:

@@ -17,7 +17,13 @@ from psycopg_pool import AsyncConnectionPool
 from targets.common.outbox import add_to_outbox
 from targets.matching.store import MATCHES_TOPIC
 
-VARIANTS = ("correct", "no_canonical_key", "no_pair_lock", "at_most_once_consumer")
+VARIANTS = (
+    "correct",
+    "no_canonical_key",
+    "no_pair_lock",
+    "at_most_once_consumer",
+    "slow_relay",
+)
 _PAIR_LOCKED = ("correct", "at_most_once_consumer")
 
 Direction = Literal["right", "left"]

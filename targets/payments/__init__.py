@@ -19,4 +19,11 @@ Variants, each one anti-pattern from the design framework (Step 6.4 / Step 14):
 - `dual_write`: "dual write" instead of claim-then-effect. The PSP is charged first and
   the payment recorded in one later transaction; a crash or database error in between
   leaves money moved with no captured payment.
+
+A degraded variant, correct but slow (for the latency SLO of designs/payments.toml):
+
+- `inline_psp_retry`: an unknown PSP outcome is retried inside the request, with the
+  same key and a growing backoff (0.5 s, 1 s, 1.5 s), instead of answering pending and
+  leaving it to the reconciler: never a duplicate charge, but the answer blows the
+  latency budget (seed Step 15: every timeout in a path is part of its budget).
 """

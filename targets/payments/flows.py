@@ -12,8 +12,15 @@ from targets.common.partner import PartnerClient
 from targets.payments import psp, store
 from targets.payments.store import Payment
 
-VARIANTS = ("correct", "psp_retry_without_key", "check_then_act", "no_idempotency", "dual_write")
-_CLAIM_FIRST = ("correct", "psp_retry_without_key")
+VARIANTS = (
+    "correct",
+    "psp_retry_without_key",
+    "check_then_act",
+    "no_idempotency",
+    "dual_write",
+    "inline_psp_retry",
+)
+_CLAIM_FIRST = ("correct", "psp_retry_without_key", "inline_psp_retry")
 
 
 class PaymentIdReused(ValueError):

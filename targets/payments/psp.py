@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import replace
@@ -12,6 +13,10 @@ from targets.payments.store import Payment
 CHARGES_PATH = "/psp/charges"
 PSP_TIMEOUT_S = 2.0
 """Cap on one PSP call; a slower answer counts as unavailable (the payment stays pending)."""
+
+INLINE_RETRIES = 3
+INLINE_BACKOFF_S = 0.5
+"""`inline_psp_retry`: retries of an unknown outcome inside the request, 0.5 s, 1 s, 1.5 s apart."""
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +33,20 @@ def idempotency_key(variant: str, payment_id: str) -> str | None:
 async def charge(variant: str, psp: PartnerClient, payment: Payment) -> Payment:
     """`payment` as the PSP decided it: captured, declined, or still pending if unknown.
 
-    `psp_retry_without_key` retries an unknown outcome once, still without a key.
+    `psp_retry_without_key` retries an unknown outcome once, still without a key;
+    `inline_psp_retry` retries it with backoff inside the request, with the same key
+    (safe, but the answer waits: the latency budget is spent on the retries).
     """
-    outcome = await _attempt(psp, payment, idempotency_key(variant, payment.payment_id))
+    key = idempotency_key(variant, payment.payment_id)
+    outcome = await _attempt(psp, payment, key)
     if variant == "psp_retry_without_key" and outcome.status == "pending":
         outcome = await _attempt(psp, payment, None)
+    if variant == "inline_psp_retry":
+        for attempt in range(1, INLINE_RETRIES + 1):
+            if outcome.status != "pending":
+                break
+            await asyncio.sleep(INLINE_BACKOFF_S * attempt)
+            outcome = await _attempt(psp, payment, key)
     return outcome
 
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from catching import assert_every_row_passes, hunt, violated
+from catching import PASS_ALL, assert_every_row_passes, describe, hunt, violated
 
 from harness.design import load_design
+from harness.verify import verify_design
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -65,6 +66,48 @@ EXPECTED: dict[str, dict[str, tuple[str, frozenset[str]]]] = {
             frozenset({"linearizable", "acknowledged_writes_survive"}),
         ),
     },
+    "auction": {
+        "client_clock": ("client-clock-lies", frozenset({"no_bid_after_close"})),
+        # A replica whose clock is behind accepts late bids; one ahead refuses early.
+        "local_clock": (
+            "replica-clock-skew",
+            frozenset({"no_bid_after_close", "bids_open_until_end"}),
+        ),
+        "unfenced_lease": (
+            "bid-commit-stalls",
+            frozenset({"winner_is_highest_accepted_bid", "single_winner", "close_is_final"}),
+        ),
+        # A bid checked before the close lands after it, or a lower bid overwrites a
+        # higher one: either way the winner is not the highest accepted bid.
+        "check_then_act": (
+            "concurrent-bids",
+            frozenset({"winner_is_highest_accepted_bid", "no_bid_after_close", "close_is_final"}),
+        ),
+    },
+}
+
+
+# Caught only when a bid decided before end_time is still uncommitted when the closer
+# reads the auction after it: no fresh search of 60 examples found that window (0 of 5
+# with seeds 7 and 8 over the rows closer-paused-past-lease and bid-commit-stalls).
+# Kept in the matrix, expected to fail, until the search reaches it.
+RARE: dict[str, frozenset[str]] = {"auction": frozenset({"unfenced_lease"})}
+
+
+def _buggy(design: str, variant: str) -> object:
+    if variant in RARE.get(design, ()):
+        reason = "the stale close needs a bid in flight at end_time: rarely drawn"
+        return pytest.param(design, variant, "local", marks=pytest.mark.xfail(reason=reason))
+    return (design, variant, "local")
+
+
+# Degraded variants: correct, but too slow for the SLO row of their design:
+# variant -> (the SLO row, the SLO line it must miss).
+DEGRADED: dict[str, dict[str, tuple[str, str]]] = {
+    "checkout": {"slow_relay": ("shipment-freshness", "exactly_once_shipment within 5 s")},
+    "payments": {"inline_psp_retry": ("psp-latency-budget", "p95(pay) < 300 ms")},
+    "matching": {"slow_relay": ("announcement-freshness", "every_match_announced within 2 s")},
+    "auction": {"lazy_closer": ("close-freshness", "auction_closed within 2 s")},
 }
 
 
@@ -91,7 +134,7 @@ def test_correct_variant_passes_every_row(
 
 @pytest.mark.parametrize(
     ("design_name", "variant", "backend"),
-    [(d, v, "local") for d, variants in sorted(EXPECTED.items()) for v in sorted(variants)]
+    [_buggy(d, v) for d, variants in sorted(EXPECTED.items()) for v in sorted(variants)]
     + [(d, v, "containers") for d, v in sorted(CONTAINER_BUGGY.items())],
 )
 def test_buggy_variant_is_caught(
@@ -104,6 +147,34 @@ def test_buggy_variant_is_caught(
     _, row = hunt(design, variant, row_id, tmp_path, backend=backend)
     assert violated(row) & invariants, f"expected one of {sorted(invariants)}; got {violated(row)}"
     assert "--seed" in row.replay_command
+
+
+@pytest.mark.parametrize(
+    ("design_name", "variant"),
+    [(d, v) for d, variants in sorted(DEGRADED.items()) for v in sorted(variants)],
+)
+def test_degraded_variant_misses_its_slo(design_name: str, variant: str, tmp_path: Path) -> None:
+    """The SLO row fails the degraded variant on its promise, with the measurement;
+    the correct variant meets it (test_correct_variant_passes_every_row)."""
+    design = load_design(ROOT / "designs" / f"{design_name}.toml")
+    row_id, line = DEGRADED[design_name][variant]
+    report = verify_design(
+        design,
+        variant=variant,
+        profile=PASS_ALL,
+        rows=[row_id],
+        seed_=20261121,
+        out_dir=tmp_path,
+        database=tmp_path / "examples-db",
+        log=False,
+    )
+    (row,) = report.rows
+    assert row.status == "FAIL", describe(row)
+    assert row.counterexample is None, "slow, not wrong: no invariant is violated"
+    missed = {slo.text: slo for slo in row.slos if slo.met is False}
+    assert line in missed, [slo.line() for slo in row.slos]
+    assert (row.reason or "").startswith("SLO not met: ")
+    assert report.exit_code == 1
 
 
 # The checkout target as containers built from a Dockerfile, the stores in containers

@@ -27,6 +27,7 @@ import redis
 from harness.history import Event, Recorder, thaw
 from harness.nemesis.faults import (
     CacheLoss,
+    ClockFault,
     Crash,
     Fault,
     InvalidFault,
@@ -72,6 +73,7 @@ def system(binaries: Binaries, tmp_path_factory: pytest.TempPathFactory) -> Iter
         extra={"consumer": CONSUMER},
         dependencies=frozenset({"redis", "partner"}),
         start_timeout_s=30,
+        clocks=frozenset({"consumer"}),
     )
     with LiveSystem(spec) as live:
         yield live
@@ -347,6 +349,57 @@ def test_pause_then_heal_resumes_the_replica(system: LiveSystem) -> None:
     assert process.pid == pid and not stopped(process)
     assert probe(system, 1)[0].type == "ok"
     recorded(recorder, fault, fid)
+
+
+def test_a_timed_pause_lasts_its_duration_even_when_healed_early(system: LiveSystem) -> None:
+    process = managed(system)["target-1"]
+    fault = Pause(process="target-1", duration_ms=700)
+    nemesis, recorder, fid = run_fault(system, fault)
+    begin = time.monotonic()
+    assert stopped(process)
+    nemesis.heal(fid)  # a heal step right away: waits for the pause to be over
+    assert time.monotonic() - begin >= 0.65
+    assert not stopped(process) and probe(system, 1)[0].type == "ok"
+    recorded(recorder, fault, fid)
+
+
+def test_a_timed_pause_ends_on_its_own(system: LiveSystem) -> None:
+    process = managed(system)["target-1"]
+    fault = Pause(process="target-1", duration_ms=400)
+    nemesis, recorder, fid = run_fault(system, fault)
+    with nemesis:
+        assert stopped(process)
+        time.sleep(0.8)
+        assert not stopped(process), "the pause outlived its duration"
+        assert fid not in nemesis.active
+    recorded(recorder, fault, fid)
+    start, heal = (e for e in recorder.history().nemesis_events() if e.value["id"] == fid)
+    assert 0.35 <= heal.time - start.time < 0.7
+
+
+def test_clock_faults_move_only_that_process_s_clock_and_heal_back(system: LiveSystem) -> None:
+    """The control file the consumer's libfaketime reads: offset while the fault is
+    active (a jump adds to a skew), the true time after the heal; only processes a
+    clock family names have one (tests/integration/test_clock_faults.py shows the
+    processes themselves following it)."""
+    clock = system.clocks()["consumer"]
+    path = Path(clock.path)  # type: ignore[attr-defined]
+    assert set(system.clocks()) == {"consumer"}
+    recorder = Recorder()
+    with Nemesis(system, recorder) as nemesis:
+        skew = nemesis.start(ClockFault(process="consumer", mode="skew", offset_ms=-1500))
+        assert path.read_text().strip() == "-1.500"
+        nemesis.start(ClockFault(process="consumer", mode="jump", offset_ms=4000))
+        assert path.read_text().strip() == "+2.500"
+        nemesis.heal(skew)
+        assert path.read_text().strip() == "+0.000"
+        nemesis.start(ClockFault(process="consumer", mode="drift", offset_ms=1000))
+        time.sleep(0.3)
+        assert 0.2 <= float(path.read_text()) <= 0.4
+    assert path.read_text().strip() == "+0.000"
+    assert managed(system)["consumer"].alive  # no restart was needed
+    with pytest.raises(InvalidFault, match="the clock of 'target-0' is not controllable"):
+        Nemesis(system, Recorder()).start(ClockFault(process="target-0", offset_ms=5))
 
 
 def test_cache_loss_forgets_what_redis_held(system: LiveSystem) -> None:

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from harness.design import COVERAGE_COUNTERS, Design, InvalidDesign, load_design
 from harness.design._model import DEPENDENCY_ORDER
 from harness.limits import MAX_EXAMPLES, MAX_REPLICAS, MAX_SECONDS
+from harness.nemesis.faults import ClockFault
 from harness.schedule.coverage import INTERRUPTING
 from harness.schedule.families import ALL_FAMILIES, CLIENT_FAMILIES
 from harness.schedule.model import InvalidSchedule, Schedule
@@ -521,6 +522,16 @@ _OPS = {
 }
 
 
+def _without_clock_offsets(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        clock = value.get("kind") == "clock"
+        return {k: _without_clock_offsets(v) for k, v in value.items()
+                if not (clock and k == "offset_ms")}
+    if isinstance(value, list | tuple):
+        return [_without_clock_offsets(v) for v in value]
+    return value
+
+
 def schedule_problems(schedule: Schedule) -> list[str]:
     """Why an accepted schedule is nonsense (empty if it is not), written
     independently of the reader: every op belongs to the workload, every
@@ -534,8 +545,12 @@ def schedule_problems(schedule: Schedule) -> list[str]:
         if op.f not in ops or set(op.args) != ops[op.f]:
             problems.append(f"op {op.f} with args {sorted(op.args)} in {schedule.workload}")
     data = schedule.to_json()
-    if any(not 0 <= n <= 10**9 for n in _ints(data)):
+    # A clock fault's offset is the one number that may be negative (a clock behind).
+    offsets = [f.offset_ms for f in schedule.faults() if isinstance(f, ClockFault)]
+    if any(not 0 <= n <= 10**9 for n in _ints(_without_clock_offsets(data))):
         problems.append("a negative or huge number")
+    if any(abs(n) > 3_600_000 for n in offsets):
+        problems.append("a clock offset of more than an hour")
     if any("\x00" in text for text in _strings(data)):
         problems.append("a NUL byte")
     for fault in schedule.faults():

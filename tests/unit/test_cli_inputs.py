@@ -135,8 +135,8 @@ def test_an_unknown_variant(capsys: pytest.CaptureFixture[str], schedule_file: P
     message = replay(capsys, schedule_file, GOOD, "--variant", "nope")
     assert message == (
         f"failmodel replay: {CHECKOUT}: --variant must be one of the design's variants correct, "
-        "read_then_write, no_idempotency, dual_write, redis_truth, non_idempotent_consumer "
-        "(got 'nope')"
+        "read_then_write, no_idempotency, dual_write, redis_truth, non_idempotent_consumer, "
+        "slow_relay (got 'nope')"
     )
 
 

@@ -121,7 +121,10 @@ def test_setup_options_parse() -> None:
 def test_doctor_prints_every_check_and_the_fix(capsys: pytest.CaptureFixture[str]) -> None:
     code = cli.main(["doctor"])
     out = capsys.readouterr().out
-    for name in ("Python", "PostgreSQL", "Redis", "Toxiproxy server", "Kafka broker", "Chromium"):
+    for name in (
+        "Python", "PostgreSQL", "Redis", "Toxiproxy server", "Kafka broker", "libfaketime",
+        "Chromium",
+    ):
         assert name in out
     assert "container engine" in out
     assert code == (1 if "missing " in out else 0)

@@ -88,7 +88,7 @@ def test_real_designs_load(name: str, workload: str, extra: tuple[str, ...]) -> 
     assert design.target.command[1:] == ("-m", f"targets.{name}", "serve")
     assert design.target.cwd == DESIGNS.parent
     assert "correct" in design.target.variants
-    assert 5 <= len(design.rows) <= 7
+    assert 5 <= len(design.rows) <= 8
     for row in design.rows:
         assert 1 <= len(row.families) <= 4, row.id
         assert row.shape.replicas == 2
@@ -115,6 +115,27 @@ def test_the_kv_design_judges_every_row_by_the_register_it_promises() -> None:
         "out_of_order",
         "infrastructure_failure",
     }
+
+
+def test_the_auction_design_names_a_workload_declared_with_the_api() -> None:
+    """No built-in auction: the design imports targets/auction/workload.py's Workload,
+    as a user's design would, and every temporal-boundary row is there."""
+    from targets.auction.workload import AUCTION
+
+    design = load_design(DESIGNS / "auction.toml")
+    assert design.workload is AUCTION
+    assert "auction" not in BUILTIN
+    assert tuple(design.target.extra) == ("closer",)
+    rows = {row.id: row for row in design.rows}
+    assert {"bid-at-deadline", "replica-clock-skew", "client-clock-lies",
+            "closer-paused-past-lease"} <= set(rows)
+    assert {row.taxonomy for row in design.rows} >= {
+        "temporal_boundary", "out_of_order", "client_retry_timeout", "infrastructure_failure"
+    }
+    assert design.clock_processes == {"target-0", "target-1"}
+    assert [slo.text for slo in rows["close-freshness"].slos] == [
+        "auction_closed within 2 s", "p95(bid) < 300 ms"
+    ]
 
 
 # Which row catches each buggy variant: (design, variant) -> (a fault family kind or
@@ -149,10 +170,29 @@ def test_every_buggy_variant_has_a_row_that_can_catch_it(
     assert rows, f"no row of {name} has {fault!r} and {invariant!r}"
 
 
+# Degraded variants: correct, but too slow for the design's SLO row (design,
+# variant, row, the SLO subject that must be listed there).
+DEGRADED = [
+    ("checkout", "slow_relay", "shipment-freshness", "exactly_once_shipment"),
+    ("payments", "inline_psp_retry", "psp-latency-budget", "pay"),
+    ("matching", "slow_relay", "announcement-freshness", "every_match_announced"),
+]
+
+
+@pytest.mark.parametrize(("name", "variant", "row_id", "subject"), DEGRADED)
+def test_every_degraded_variant_has_an_slo_row_that_can_catch_it(
+    name: str, variant: str, row_id: str, subject: str
+) -> None:
+    design = load_design(DESIGNS / f"{name}.toml")
+    assert variant in design.target.variants
+    assert subject in {slo.subject for slo in design.row(row_id).slos}
+
+
 def test_every_variant_of_each_real_design_is_in_the_catch_list() -> None:
     for name in ("checkout", "payments", "matching", "kv"):
         buggy = set(load_design(DESIGNS / f"{name}.toml").target.variants) - {"correct"}
-        assert buggy == {v for n, v, _, _ in CATCHES if n == name}
+        listed = {v for n, v, _, _ in CATCHES if n == name}
+        assert buggy == listed | {v for n, v, _, _ in DEGRADED if n == name}
 
 
 # --- a valid small design -------------------------------------------------------------
@@ -411,3 +451,51 @@ def test_the_example_in_the_docs_loads(tmp_path: Path) -> None:
     design = load_design(write(tmp_path, example))
     row = design.row("client-retry")
     assert (row.examples, row.shape.clients, row.exercised_by) == (50, 3, ("retries",))
+
+
+def test_rows_list_slos_the_row_can_measure(tmp_path: Path) -> None:
+    text = MINI.replace(
+        'invariants = ["acknowledged_writes_survive"]',
+        'invariants = ["acknowledged_writes_survive"]\n'
+        'slos = ["p95(order) < 300 ms", "exactly_once_shipment within 5 s at p99", '
+        '"availability >= 90%"]',
+    )
+    row = load_design(write(tmp_path, text)).row("crash")
+    assert [(s.kind, s.subject, s.stat) for s in row.slos] == [
+        ("latency", "order", "p95"),
+        ("freshness", "exactly_once_shipment", "p99"),
+        ("availability", "availability", "share"),
+    ]
+    assert load_design(write(tmp_path, MINI)).row("client-retry").slos == ()
+
+
+@pytest.mark.parametrize(
+    ("slos", "message"),
+    [
+        ('["p95(swipe) < 1 s"]', "times 'swipe', not an operation of workload 'inventory'"),
+        ('["every_match_announced within 2 s"]',
+         "no freshness measure 'every_match_announced' for workload 'inventory' "
+         "(measures: exactly_once_shipment)"),
+        ('["p95(order) > 1 s"]', "does not parse; the forms are"),
+        ('"p95(order) < 1 s"', "'slos' must be a list of at most 16 SLO lines"),
+    ],
+)
+def test_slos_that_cannot_be_measured_are_refused(
+    tmp_path: Path, slos: str, message: str
+) -> None:
+    text = MINI.replace(
+        'invariants = ["idempotent_retry", "no_oversell"]',
+        f'invariants = ["idempotent_retry", "no_oversell"]\nslos = {slos}',
+    )
+    error, path = error_of(tmp_path, text)
+    assert error.startswith(f"{path}: rows[0] (id 'client-retry'): ")
+    assert message in error
+
+
+def test_availability_needs_a_fault_to_be_measured_under(tmp_path: Path) -> None:
+    text = MINI.replace('faults = ["retry", "latency:target-*"]', 'faults = ["retry"]').replace(
+        'invariants = ["idempotent_retry", "no_oversell"]',
+        'invariants = ["idempotent_retry", "no_oversell"]\nslos = ["availability >= 99%"]',
+    )
+    error, _ = error_of(tmp_path, text)
+    assert "is measured while a fault is active, and the row has no server-side fault" in error

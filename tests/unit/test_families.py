@@ -6,7 +6,19 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 
-from harness.nemesis.faults import CacheLoss, Crash, Fault, LinkToxic, PartnerFailure, Redelivery
+from harness.nemesis.faults import (
+    CacheLoss,
+    ClockFault,
+    Crash,
+    Fault,
+    InvalidFault,
+    LinkToxic,
+    PartnerFailure,
+    Pause,
+    Redelivery,
+    fault_from_dict,
+    fault_to_dict,
+)
 from harness.schedule.families import InvalidFamily, Topology, parse_family
 from harness.toxiproxy.toxics import toxic_from_dict
 
@@ -94,3 +106,69 @@ def test_every_toxic_family_names_exactly_the_attributes_it_draws() -> None:
     for kind, strategy in _TOXIC_ATTRS.items():
         drawn = find(strategy, lambda attrs: True)
         assert tuple(drawn) == TOXIC_ATTRIBUTES[kind], kind
+
+
+def test_clock_takes_a_target_process_and_optionally_a_mode() -> None:
+    family = parse_family("clock:*", TOPOLOGY)
+    assert (family.kind, family.names, family.mode) == ("clock", ("target-0", "relay"), None)
+    assert parse_family("clock:drift:relay", TOPOLOGY).mode == "drift"
+    with pytest.raises(InvalidFamily, match="no target process matches 'kafka'; target processes"):
+        parse_family("clock:kafka", TOPOLOGY)
+    with pytest.raises(InvalidFamily, match="unknown clock mode 'slew'; expected skew, jump"):
+        parse_family("clock:slew:relay", TOPOLOGY)
+    with pytest.raises(InvalidFamily, match="'clock' takes a process, optionally after a mode"):
+        parse_family("clock:skew:relay:x", TOPOLOGY)
+    assert TOPOLOGY.problem(ClockFault(process="kafka", offset_ms=5)) == (
+        "process must be one of the target's processes target-0, relay (got 'kafka')"
+    )
+
+
+@settings(max_examples=200)
+@given(fault=parse_family("clock:*", TOPOLOGY).faults())
+def test_drawn_clock_faults_stay_in_their_mode_s_range(fault: Fault) -> None:
+    from harness.schedule.families import CLOCK_RANGES
+
+    assert isinstance(fault, ClockFault)
+    low, high = CLOCK_RANGES[fault.mode]
+    assert low <= abs(fault.offset_ms) <= high
+    assert fault_from_dict(fault_to_dict(fault)) == fault
+
+
+@settings(max_examples=100)
+@given(
+    until_healed=parse_family("pause:relay", TOPOLOGY).faults(),
+    timed=parse_family("pause:relay", TOPOLOGY).faults(max_pause_ms=2500),
+)
+def test_pauses_last_until_healed_unless_the_row_bounds_a_timed_one(
+    until_healed: Fault, timed: Fault
+) -> None:
+    assert isinstance(until_healed, Pause) and until_healed.duration_ms == 0
+    assert isinstance(timed, Pause)
+    assert timed.duration_ms == 0 or 100 <= timed.duration_ms <= 2500
+    assert fault_from_dict(fault_to_dict(timed)) == timed
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"kind": "clock", "process": "x", "mode": "skew", "offset_ms": 3_600_001},
+         "fault.offset_ms must be an int in -3600000..3600000 for mode 'skew' (got 3600001)"),
+        ({"kind": "clock", "process": "x", "mode": "drift", "offset_ms": -10_001},
+         "fault.offset_ms must be an int in -10000..10000 for mode 'drift' (got -10001)"),
+        ({"kind": "clock", "process": "x", "mode": "warp"}, "fault.mode must be one of"),
+        ({"kind": "pause", "process": "x", "duration_ms": 60_001},
+         "fault.duration_ms must be an int in 0..60000 (got 60001)"),
+    ],
+)
+def test_clock_and_pause_values_read_from_a_file_are_bounded(data: object, message: str) -> None:
+    with pytest.raises(InvalidFault) as info:
+        fault_from_dict(data)
+    assert str(info.value).startswith(message)
+
+
+def test_a_pause_written_before_durations_existed_still_reads() -> None:
+    assert fault_from_dict({"kind": "pause", "process": "relay"}) == Pause(process="relay")
+    assert Pause(process="relay", duration_ms=1500).describe() == "pause of relay for 1500 ms"
+    assert ClockFault(process="relay", mode="jump", offset_ms=-2000).describe() == (
+        "clock of relay jumps -2000 ms"
+    )

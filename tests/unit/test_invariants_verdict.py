@@ -23,6 +23,7 @@ EMPTY = {
     "payments": FinalState(workload="payments"),
     "matching": FinalState(workload="matching"),
     "kv": FinalState(workload="kv"),
+    "auction": FinalState(workload="auction"),
 }
 
 
@@ -54,7 +55,7 @@ def test_the_registry_names_every_invariant_of_every_workload() -> None:
     assert dict(APPLIES_TO) == {
         "no_oversell": {"inventory"},
         "stock_accounting": {"inventory"},
-        "acknowledged_writes_survive": {"inventory", "payments", "matching", "kv"},
+        "acknowledged_writes_survive": {"inventory", "payments", "matching", "kv", "auction"},
         "idempotent_retry": {"inventory"},
         "exactly_once_shipment": {"inventory"},
         "no_duplicate_charge": {"payments"},
@@ -65,6 +66,11 @@ def test_the_registry_names_every_invariant_of_every_workload() -> None:
         "mutual_right_swipes_match": {"matching"},
         "every_match_announced": {"matching"},
         "linearizable": {"kv"},
+        "no_bid_after_close": {"auction"},
+        "bids_open_until_end": {"auction"},
+        "single_winner": {"auction"},
+        "close_is_final": {"auction"},
+        "winner_is_highest_accepted_bid": {"auction"},
         "consistent_reads": {"inventory", "payments", "matching"},
     }
     assert set(CHECKERS) == set(APPLIES_TO)
@@ -116,7 +122,7 @@ def test_check_rejects_an_invariant_of_another_workload() -> None:
 
 def test_acknowledged_writes_survive_on_an_unknown_workload_is_unknown() -> None:
     rec = recorder()
-    final = FinalState(workload="auction")
+    final = FinalState(workload="ledger")
 
     verdict = run_checker(
         "acknowledged_writes_survive",
@@ -127,7 +133,8 @@ def test_acknowledged_writes_survive_on_an_unknown_workload_is_unknown() -> None
     )
 
     assert verdict.status == "unknown"
-    expected = "applies to workloads ['inventory', 'kv', 'matching', 'payments'] (got 'auction')"
+    known = "['auction', 'inventory', 'kv', 'matching', 'payments']"
+    expected = f"applies to workloads {known} (got 'ledger')"
     assert expected in verdict.summary
 
 

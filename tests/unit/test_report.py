@@ -242,3 +242,41 @@ def test_timeline_can_be_cut_short(tmp_path: Path) -> None:
     lines = timeline(history, max_events=2).splitlines()
     assert len(lines) == 3
     assert lines[-1].strip() == f"... {len(history) - 2} more events"
+
+
+def test_slos_are_shown_beside_their_promise_in_every_format(tmp_path: Path) -> None:
+    from harness.report import render_html, render_junit
+    from invariants.slo import SloResult
+
+    met = SloResult(
+        text="p95(order) < 300 ms", kind="latency", promise="p95 < 300 ms", measured=0.041,
+        met=True, distribution={"n": 120, "p50": 0.012, "p95": 0.041, "p99": 0.2, "max": 1.5},
+    )
+    missed = SloResult(
+        text="exactly_once_shipment within 5 s", kind="freshness", promise="max <= 5.00 s",
+        measured=9.8, met=False, distribution={"n": 30, "p50": 5.1, "p95": 9.7, "p99": 9.8,
+                                               "max": 9.8},
+        note="longest: o-3 9.80 s",
+    )
+    row = make_row(
+        "shipment-slo", "FAIL", slos=(met, missed),
+        reason="SLO not met: " + missed.line(),
+    )
+    report = make_report(tmp_path, row)
+    write_report(report, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "| `shipment-slo` | `p95(order) < 300 ms` | p95 < 300 ms | 41 ms | n 120, p50 12 ms, "\
+           "p95 41 ms, p99 200 ms, max 1.50 s | met | - |" in md
+    assert "| `exactly_once_shipment within 5 s` | max <= 5.00 s | 9.80 s |" in md
+    assert "**NOT MET** | longest: o-3 9.80 s |" in md
+    assert "SLO not met: exactly_once_shipment within 5 s: measured 9.80 s (NOT MET)" in md
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["rows"][0]["slos"][1]["met"] is False
+    assert report_from_json(data) == report
+    html = render_html(report)
+    assert "<span class='slo missed'>exactly_once_shipment within 5 s: 9.80 s</span>" in html
+    assert "<h3>SLOs</h3>" in html
+    junit = render_junit([report])
+    assert "FAIL: SLO not met: exactly_once_shipment within 5 s" in junit
+    assert "SLO p95(order) &lt; 300 ms: measured 41 ms (met)" in junit
+    assert "SLO not met" in format_summary(report)

@@ -1,0 +1,187 @@
+"""Clock faults for real: libfaketime and its control file move a running process's
+wall clock (and only its wall clock), in Python, Go and the JVM.
+
+Each probe prints, every 20 ms, the monotonic clock (one clock per machine, so its
+lines line up with this test's ``time.monotonic()``) and the wall clock as its
+runtime sees it. The offsets the test reads back are what the process believed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.provision.clock import ClockControl
+from harness.provision.process import ManagedProcess
+from harness.setup import Binaries
+from harness.setup.cache import cache_dir
+from harness.setup.commands import run
+from harness.setup.faketime import FakeTime, find_faketime
+
+pytestmark = pytest.mark.integration
+
+PROBE = Path(__file__).resolve().parents[1] / "data" / "clockprobe"
+PY_PROBE = """
+import sys, time
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:
+    print(int(time.monotonic() * 1000), int(time.time() * 1000), -1, flush=True)
+    time.sleep(0.02)  # clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME): the shim's case
+"""
+JAVA_PROBE = """
+public class Probe {
+    public static void main(String[] a) throws Exception {
+        long end = System.nanoTime() + (long) (Double.parseDouble(a[0]) * 1e9);
+        while (System.nanoTime() < end) {
+            System.out.println(System.nanoTime() / 1000000 + " " + System.currentTimeMillis()
+                + " -1");
+            Thread.sleep(20);
+        }
+    }
+}
+"""
+# How far an offset read back may be from the one set: the probe prints every 20 ms.
+SLACK_MS = 60
+
+
+@pytest.fixture(scope="module")
+def faketime(binaries: Binaries) -> FakeTime:
+    found = find_faketime(cache_dir())
+    assert found is not None, "failmodel setup installs libfaketime and compiles the shim"
+    return found
+
+
+@pytest.fixture
+def control(faketime: FakeTime, tmp_path: Path) -> Iterator[ClockControl]:
+    clock = ClockControl("probe", tmp_path / "probe.rc", faketime)
+    yield clock
+    clock.reset()
+
+
+def _offsets(log: Path, column: int = 1) -> list[tuple[float, float]]:
+    """(monotonic s, wall offset ms) per probe line; the offset is the wall clock the
+    probe saw minus the true wall clock at that monotonic instant."""
+    rows = []
+    for line in log.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and all(p.lstrip("-").isdigit() for p in parts):
+            rows.append((int(parts[0]), int(parts[column])))
+    # true wall - monotonic, measured here (both clocks are the machine's)
+    base = time.time() * 1000 - time.monotonic() * 1000
+    return [(mono / 1000, wall - (mono + base)) for mono, wall in rows if wall >= 0]
+
+
+def _run(argv: list[str], env: dict[str, str], log: Path, clock: ClockControl) -> ManagedProcess:
+    process = ManagedProcess(
+        "probe", argv, env={**env, **clock.env()}, log_path=log, cwd=log.parent
+    )
+    process.start()
+    return process
+
+
+def _at(offsets: list[tuple[float, float]], t: float) -> float:
+    """The offset the probe reported at the first line at or after monotonic ``t``."""
+    return next(off for mono, off in offsets if mono >= t)
+
+
+def _scenario(process: ManagedProcess, clock: ClockControl) -> dict[str, float]:
+    """Skew +1500, jump -2000, drift +1000 ms/s for 1 s, heal; monotonic times of each."""
+    marks: dict[str, float] = {}
+    time.sleep(0.5)
+    marks["start"] = time.monotonic()
+    clock.set_offset(1500)
+    time.sleep(0.5)
+    marks["jump"] = time.monotonic()
+    clock.set_offset(clock.offset_ms - 2000)
+    time.sleep(0.5)
+    marks["drift"] = time.monotonic()
+    clock.drift(1000)
+    time.sleep(1.0)
+    marks["heal"] = time.monotonic()
+    clock.reset()
+    time.sleep(0.5)
+    process.stop()
+    return marks
+
+
+def _check_followed(offsets: list[tuple[float, float]], marks: dict[str, float]) -> float:
+    """Assert the probe saw each change; return the slowest reaction (s)."""
+    assert abs(_at(offsets, marks["start"] - 0.3)) < SLACK_MS
+    assert abs(_at(offsets, marks["start"] + 0.2) - 1500) < SLACK_MS
+    assert abs(_at(offsets, marks["jump"] + 0.2) - (-500)) < SLACK_MS
+    # drifting 1000 ms/s from -500 for 1 s: about +500 at its end
+    assert abs(_at(offsets, marks["heal"] - 0.05) - 450) < 2 * SLACK_MS
+    assert abs(_at(offsets, marks["heal"] + 0.2)) < SLACK_MS
+    reactions = [
+        next(mono for mono, off in offsets if mono >= marks["start"] and off > 1000)
+        - marks["start"],
+        next(mono for mono, off in offsets if mono >= marks["heal"] and abs(off) < SLACK_MS)
+        - marks["heal"],
+    ]
+    return max(reactions)
+
+
+def test_python_follows_skew_jump_drift_and_heal_without_a_restart(
+    control: ClockControl, tmp_path: Path
+) -> None:
+    log = tmp_path / "py.log"
+    process = _run([sys.executable, "-c", PY_PROBE, "4.5"], dict(os.environ), log, control)
+    marks = _scenario(process, control)
+    slowest = _check_followed(_offsets(log), marks)
+    assert slowest < 0.1, f"a change took {slowest:.3f} s to be seen"
+    assert "Error" not in log.read_text()  # time.sleep kept working (the shim)
+    print(f"python: slowest reaction {slowest * 1000:.0f} ms")
+
+
+def _go_probe(tmp_path: Path, cgo: bool) -> Path:
+    go = shutil.which("go") or shutil.which("go", path="/usr/local/go/bin")
+    if go is None:
+        pytest.skip("Go is not installed")
+    out = tmp_path / ("probe-cgo" if cgo else "probe")
+    env = {
+        **os.environ,
+        "CGO_ENABLED": "1" if cgo else "0",
+        "GOTOOLCHAIN": "local",
+        "GOFLAGS": "-mod=mod",
+        "GOCACHE": str(cache_dir() / "go" / "build"),
+        "GOPATH": str(cache_dir() / "go" / "path"),
+    }
+    run([go, "build", "-o", str(out), "."], what="building the clock probe", env=env, cwd=PROBE)
+    return out
+
+
+@pytest.mark.parametrize("cgo", [False, True], ids=["go", "go-cgo"])
+def test_go_does_not_see_it_but_its_c_code_does(
+    control: ClockControl, tmp_path: Path, cgo: bool
+) -> None:
+    """Go's runtime reads the wall clock from the vDSO itself, never through libc, so
+    libfaketime cannot reach ``time.Now()``, with or without cgo; C code in a cgo
+    binary calls libc and does see the fault (docs/faults.md, "Clock faults")."""
+    binary = _go_probe(tmp_path, cgo)
+    log = tmp_path / "go.log"
+    process = _run([str(binary), "4.5s"], dict(os.environ), log, control)
+    marks = _scenario(process, control)
+    go_offsets = _offsets(log, column=1)
+    assert max(abs(off) for _, off in go_offsets) < SLACK_MS
+    if cgo:
+        _check_followed(_offsets(log, column=2), marks)
+
+
+def test_the_jvm_follows_it(control: ClockControl, tmp_path: Path) -> None:
+    javac, java = shutil.which("javac"), shutil.which("java")
+    if javac is None or java is None:
+        pytest.skip("no JDK")
+    (tmp_path / "Probe.java").write_text(JAVA_PROBE)
+    run([javac, "Probe.java"], what="compiling the JVM probe", cwd=tmp_path)
+    log = tmp_path / "jvm.log"
+    process = _run([java, "-cp", str(tmp_path), "Probe", "5.0"], dict(os.environ), log, control)
+    time.sleep(1.0)  # the JVM starts slowly
+    marks = _scenario(process, control)
+    slowest = _check_followed(_offsets(log), marks)
+    assert slowest < 0.1
