@@ -48,6 +48,7 @@ public class Probe {
 """
 # How far an offset read back may be from the one set: the probe prints every 20 ms.
 SLACK_MS = 60
+PROBE_S = "30"  # a probe's own time limit; the scenario stops it after about 3 s
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +91,22 @@ def _at(offsets: list[tuple[float, float]], t: float) -> float:
     return next(off for mono, off in offsets if mono >= t)
 
 
-def _scenario(process: ManagedProcess, clock: ClockControl) -> dict[str, float]:
-    """Skew +1500, jump -2000, drift +1000 ms/s for 1 s, heal; monotonic times of each."""
+def _wait_until_probing(log: Path, timeout_s: float = 30.0) -> None:
+    """Until the probe has printed a few lines: a runtime starts slowly on a busy
+    machine (the JVM most), and a change made before it reads clocks proves nothing."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if log.exists() and len(log.read_text().splitlines()) >= 5:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"the probe printed nothing within {timeout_s:.0f} s: {log.read_text()[-500:]}")
+
+
+def _scenario(process: ManagedProcess, clock: ClockControl, log: Path) -> dict[str, float]:
+    """Skew +1500, jump -2000, drift +1000 ms/s for 1 s, heal; monotonic times of each.
+    The probe runs until stopped here (its own time limit is a generous bound)."""
     marks: dict[str, float] = {}
+    _wait_until_probing(log)
     time.sleep(0.5)
     marks["start"] = time.monotonic()
     clock.set_offset(1500)
@@ -131,8 +145,8 @@ def test_python_follows_skew_jump_drift_and_heal_without_a_restart(
     control: ClockControl, tmp_path: Path
 ) -> None:
     log = tmp_path / "py.log"
-    process = _run([sys.executable, "-c", PY_PROBE, "4.5"], dict(os.environ), log, control)
-    marks = _scenario(process, control)
+    process = _run([sys.executable, "-c", PY_PROBE, PROBE_S], dict(os.environ), log, control)
+    marks = _scenario(process, control, log)
     slowest = _check_followed(_offsets(log), marks)
     assert slowest < 0.1, f"a change took {slowest:.3f} s to be seen"
     assert "Error" not in log.read_text()  # time.sleep kept working (the shim)
@@ -165,8 +179,8 @@ def test_go_does_not_see_it_but_its_c_code_does(
     binary calls libc and does see the fault (docs/faults.md, "Clock faults")."""
     binary = _go_probe(tmp_path, cgo)
     log = tmp_path / "go.log"
-    process = _run([str(binary), "4.5s"], dict(os.environ), log, control)
-    marks = _scenario(process, control)
+    process = _run([str(binary), f"{PROBE_S}s"], dict(os.environ), log, control)
+    marks = _scenario(process, control, log)
     go_offsets = _offsets(log, column=1)
     assert max(abs(off) for _, off in go_offsets) < SLACK_MS
     if cgo:
@@ -180,8 +194,10 @@ def test_the_jvm_follows_it(control: ClockControl, tmp_path: Path) -> None:
     (tmp_path / "Probe.java").write_text(JAVA_PROBE)
     run([javac, "Probe.java"], what="compiling the JVM probe", cwd=tmp_path)
     log = tmp_path / "jvm.log"
-    process = _run([java, "-cp", str(tmp_path), "Probe", "5.0"], dict(os.environ), log, control)
-    time.sleep(1.0)  # the JVM starts slowly
-    marks = _scenario(process, control)
+    process = _run([java, "-cp", str(tmp_path), "Probe", PROBE_S], dict(os.environ), log, control)
+    marks = _scenario(process, control, log)
     slowest = _check_followed(_offsets(log), marks)
-    assert slowest < 0.1
+    # The JVM's threads are scheduled later than a small Python process on a
+    # busy machine; what it promises (docs/faults.md) is to follow within 0.5 s.
+    assert slowest < 0.5, f"a change took {slowest:.3f} s to be seen"
+    print(f"jvm: slowest reaction {slowest * 1000:.0f} ms")
