@@ -8,6 +8,7 @@ healing every fault, stopping every process and writing the report).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 from harness.limits import MAX_EXAMPLES, MAX_REPLICAS
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 141
 MAX_TIMES = 1000
 MAX_SEED = 2**64 - 1
 
@@ -478,6 +480,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return exc.exit_code if isinstance(exc, Interrupted) else 130
+    except BrokenPipeError:
+        # The reader went away (`failmodel list | head`): no traceback, and the
+        # interpreter's own final flush must not raise again. 141 = 128 + SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -306,3 +309,22 @@ def test_the_go_example_is_inits_skeleton_edited(tmp_path: Path) -> None:
     for row in skeleton.rows:
         if row.id in kept:
             assert set(row.invariants) <= set(example_rows[kept[row.id]].invariants), row.id
+
+
+def test_list_into_a_closed_pipe_ends_quietly() -> None:
+    """`failmodel list designs/ | head -1`: the reader leaves early; no traceback."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line is written
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "harness", "list", str(ROOT / "designs")],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert done.stderr.decode() == ""
+    assert done.returncode == 141
