@@ -184,6 +184,10 @@ def make_idempotency(
     check_words(words, _IDEMPOTENT_FIELDS)
     w = words
 
+    def contradicted(key: str, said: str, ops: Sequence[int], status: Any) -> str:
+        """The record's fate contradicts what the request was told."""
+        return say(w.contradicts, noun=w.noun, key=key, said=said, ops=ops_text(ops), status=status)
+
     def check(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
         ctx = Context(history, final, ledgers)
         out = Findings(name, w.unit or w.noun)
@@ -226,34 +230,12 @@ def make_idempotency(
                 continue
             if fails:
                 if fate == "accepted":
-                    out.violation(
-                        say(
-                            w.contradicts,
-                            noun=w.noun,
-                            key=key,
-                            said=w.fail,
-                            ops=ops_text(fails),
-                            status=status,
-                        ),
-                        [key],
-                        ids,
-                    )
+                    out.violation(contradicted(key, w.fail, fails, status), [key], ids)
                 continue
             if not agree:
                 if fate != "accepted":
                     report = out.pending if fate == "waiting" else out.violation
-                    report(
-                        say(
-                            w.contradicts,
-                            noun=w.noun,
-                            key=key,
-                            said=w.ok,
-                            ops=ops_text(acks),
-                            status=status,
-                        ),
-                        [key],
-                        ids,
-                    )
+                    report(contradicted(key, w.ok, acks, status), [key], ids)
                 continue
             _agreement(out, w, request, agree, fate, status, record)
         return out.verdict()
