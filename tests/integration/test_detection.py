@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from catching import PASS_ALL, assert_every_row_passes, describe, hunt, violated
+from catching import PASS_ALL, SEARCHES, assert_every_row_passes, describe, hunt, violated
 
 from harness.design import load_design
 from harness.verify import verify_design
@@ -81,6 +81,14 @@ EXPECTED: dict[str, dict[str, tuple[str, frozenset[str]]]] = {
         ),
     },
 }
+
+
+# Bugs a search of 20 examples finds less than half the time, with the searches
+# their test may spend. payments dual_write needs a replica crash inside a slow PSP
+# call: fresh searches found it with seeds 1-3 (3 of 3) but not with 101-103 (0 of 3,
+# also with 40 examples) nor 7-10 in a loaded CI run (0 of 4). Issue 12 is about
+# making such searches stronger; until then this bug gets a larger budget.
+MORE_SEARCHES: dict[tuple[str, str], int] = {("payments", "dual_write"): 8}
 
 
 # Buggy variants no fresh search catches yet, and why: not in the matrix (a search
@@ -153,7 +161,8 @@ def test_buggy_variant_is_caught(
         request.getfixturevalue("container_binaries")
     design = load_design(ROOT / "designs" / f"{design_name}.toml")
     row_id, invariants = EXPECTED[design_name][variant]
-    _, row = hunt(design, variant, row_id, tmp_path, backend=backend)
+    searches = MORE_SEARCHES.get((design_name, variant), SEARCHES)
+    _, row = hunt(design, variant, row_id, tmp_path, backend=backend, searches=searches)
     assert violated(row) & invariants, f"expected one of {sorted(invariants)}; got {violated(row)}"
     assert "--seed" in row.replay_command
 
