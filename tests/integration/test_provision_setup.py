@@ -33,7 +33,11 @@ def test_the_cli_setup_prints_one_line_per_step_and_succeeds() -> None:
     )
     assert result.returncode == 0, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 3 and all(line.endswith(")") and ": ok (" in line for line in lines)
+    steps = ["PostgreSQL, Redis, Java", "clock faults", "Toxiproxy server", "Kafka broker"]
+    assert len(lines) == len(steps), lines
+    for line, step in zip(lines, steps, strict=True):
+        assert line.startswith(f"failmodel setup: {step}") and line.endswith(")"), line
+        assert ": ok (" in line, line
 
 
 def test_the_installed_binaries_run(binaries: Binaries) -> None:
