@@ -48,6 +48,8 @@ public class Probe {
 """
 # How far an offset read back may be from the one set: the probe prints every 20 ms.
 SLACK_MS = 60
+PHASE_S = 0.8  # each phase of the scenario
+AHEAD_S = 0.05
 PROBE_S = "30"  # a probe's own time limit; the scenario stops it after about 3 s
 
 
@@ -86,9 +88,15 @@ def _run(argv: list[str], env: dict[str, str], log: Path, clock: ClockControl) -
     return process
 
 
-def _at(offsets: list[tuple[float, float]], t: float) -> float:
-    """The offset the probe reported at the first line at or after monotonic ``t``."""
-    return next(off for mono, off in offsets if mono >= t)
+def _expected(t: float, marks: dict[str, float]) -> float:
+    """The offset (ms) the scenario had set at monotonic ``t``."""
+    if t < marks["start"] or t >= marks["heal"]:
+        return 0.0
+    if t < marks["jump"]:
+        return 1500.0
+    if t < marks["drift"]:
+        return -500.0
+    return -500.0 + 1000.0 * (t - marks["drift"])  # drifting 1000 ms/s
 
 
 def _wait_until_probing(log: Path, timeout_s: float = 30.0) -> None:
@@ -107,38 +115,57 @@ def _scenario(process: ManagedProcess, clock: ClockControl, log: Path) -> dict[s
     The probe runs until stopped here (its own time limit is a generous bound)."""
     marks: dict[str, float] = {}
     _wait_until_probing(log)
-    time.sleep(0.5)
+    time.sleep(PHASE_S)
     marks["start"] = time.monotonic()
     clock.set_offset(1500)
-    time.sleep(0.5)
+    time.sleep(PHASE_S)
     marks["jump"] = time.monotonic()
     clock.set_offset(clock.offset_ms - 2000)
-    time.sleep(0.5)
+    time.sleep(PHASE_S)
     marks["drift"] = time.monotonic()
     clock.drift(1000)
     time.sleep(1.0)
     marks["heal"] = time.monotonic()
     clock.reset()
-    time.sleep(0.5)
+    time.sleep(PHASE_S)
     process.stop()
     return marks
 
 
-def _check_followed(offsets: list[tuple[float, float]], marks: dict[str, float]) -> float:
-    """Assert the probe saw each change; return the slowest reaction (s)."""
-    assert abs(_at(offsets, marks["start"] - 0.3)) < SLACK_MS
-    assert abs(_at(offsets, marks["start"] + 0.2) - 1500) < SLACK_MS
-    assert abs(_at(offsets, marks["jump"] + 0.2) - (-500)) < SLACK_MS
-    # drifting 1000 ms/s from -500 for 1 s: about +500 at its end
-    assert abs(_at(offsets, marks["heal"] - 0.05) - 450) < 2 * SLACK_MS
-    assert abs(_at(offsets, marks["heal"] + 0.2)) < SLACK_MS
-    reactions = [
-        next(mono for mono, off in offsets if mono >= marks["start"] and off > 1000)
-        - marks["start"],
-        next(mono for mono, off in offsets if mono >= marks["heal"] and abs(off) < SLACK_MS)
-        - marks["heal"],
-    ]
-    return max(reactions)
+def _check_followed(
+    offsets: list[tuple[float, float]], marks: dict[str, float], lag_s: float
+) -> float:
+    """Assert every line shows the offset set at its instant, or one set at most
+    ``lag_s`` earlier (a change takes a moment to be seen), and every phase shows on
+    some line; return the slowest reaction seen (s).
+
+    A runtime the machine does not schedule for a while prints no line then, which
+    proves nothing either way: only a line showing a stale offset fails."""
+    def close(t: float, off: float, since: float) -> list[float]:
+        # A line reads the monotonic clock, then the wall clock: a change may land in
+        # between (the probe preempted on a busy machine), hence AHEAD_S after ``t``.
+        steps = [t + AHEAD_S - (lag_s + AHEAD_S) * i / 50 for i in range(51)]
+        return [s for s in steps if s >= since and abs(off - _expected(s, marks)) < SLACK_MS]
+
+    slowest = 0.0
+    for t, off in offsets:
+        close_to = close(t, off, since=t - lag_s)
+        assert close_to, (
+            f"at {t - marks['start']:+.3f} s the probe saw {off:+.0f} ms; "
+            f"set: {_expected(t, marks):+.0f} ms (or {_expected(t - lag_s, marks):+.0f} "
+            f"{lag_s:.1f} s earlier)"
+        )
+        slowest = max(slowest, t - max(close_to))
+    phases = {
+        "skew": (marks["start"], marks["jump"]),
+        "jump": (marks["jump"], marks["drift"]),
+        "drift": (marks["drift"] + 0.5, marks["heal"]),  # from 0 ms on, rising
+        "heal": (marks["heal"], marks["heal"] + PHASE_S),
+    }
+    for name, (begin, end) in phases.items():
+        seen = [off for t, off in offsets if begin <= t < end + lag_s and close(t, off, begin)]
+        assert seen, f"no probe line showed the {name} phase's offset"
+    return slowest
 
 
 def test_python_follows_skew_jump_drift_and_heal_without_a_restart(
@@ -147,8 +174,7 @@ def test_python_follows_skew_jump_drift_and_heal_without_a_restart(
     log = tmp_path / "py.log"
     process = _run([sys.executable, "-c", PY_PROBE, PROBE_S], dict(os.environ), log, control)
     marks = _scenario(process, control, log)
-    slowest = _check_followed(_offsets(log), marks)
-    assert slowest < 0.1, f"a change took {slowest:.3f} s to be seen"
+    slowest = _check_followed(_offsets(log), marks, lag_s=0.1)
     assert "Error" not in log.read_text()  # time.sleep kept working (the shim)
     print(f"python: slowest reaction {slowest * 1000:.0f} ms")
 
@@ -184,7 +210,7 @@ def test_go_does_not_see_it_but_its_c_code_does(
     go_offsets = _offsets(log, column=1)
     assert max(abs(off) for _, off in go_offsets) < SLACK_MS
     if cgo:
-        _check_followed(_offsets(log, column=2), marks)
+        _check_followed(_offsets(log, column=2), marks, lag_s=0.1)
 
 
 def test_the_jvm_follows_it(control: ClockControl, tmp_path: Path) -> None:
@@ -196,8 +222,7 @@ def test_the_jvm_follows_it(control: ClockControl, tmp_path: Path) -> None:
     log = tmp_path / "jvm.log"
     process = _run([java, "-cp", str(tmp_path), "Probe", PROBE_S], dict(os.environ), log, control)
     marks = _scenario(process, control, log)
-    slowest = _check_followed(_offsets(log), marks)
     # The JVM's threads are scheduled later than a small Python process on a
     # busy machine; what it promises (docs/faults.md) is to follow within 0.5 s.
-    assert slowest < 0.5, f"a change took {slowest:.3f} s to be seen"
+    slowest = _check_followed(_offsets(log), marks, lag_s=0.5)
     print(f"jvm: slowest reaction {slowest * 1000:.0f} ms")
