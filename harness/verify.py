@@ -29,6 +29,7 @@ from hypothesis import given as hypothesis_given
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
 
+from harness.budget import EXAMPLE_CAP, RunBudget
 from harness.design import Design, Row
 from harness.interrupt import signal_name
 from harness.progress import VerifyEvent, VerifyEventKind, VerifyProgress, no_verify_progress
@@ -67,6 +68,11 @@ PROFILES = {
 }
 
 
+class _TimeUp(BaseException):
+    """Raised inside the Hypothesis test when a budgeted row's time is spent and it
+    found nothing: not an Exception, so Hypothesis ends the search instead of shrinking it."""
+
+
 class RowViolation(AssertionError):
     """Raised inside the Hypothesis test when an example violates an invariant."""
 
@@ -93,17 +99,37 @@ class _Search:
     reported_error: str | None = None
     """The error the row reports, with the target's log tails."""
     tell: _Teller | None = None
+    until: float | None = None
+    """A budgeted row's end of search (monotonic clock); None: run its examples."""
+    deadline: float | None = None
+    """A budgeted run's end: shrinking stops in time for the replays and late checks."""
+    tail_s: float = 0.0
+    """Seconds after the search that the row still needs (the late-effects watch)."""
+    longest_s: float = 0.0
+    """The longest example so far, to keep time back for the replays."""
 
     def best(self) -> ExampleOutcome | None:
         return min(self.failures, key=lambda o: (o.schedule.size(), o.number), default=None)
 
     def out_of_time(self) -> bool:
+        if self.first_failure_at is None:
+            return False
+        now = time.monotonic()
+        reserve = self.profile.replays * self.longest_s + self.tail_s
+        return now - self.first_failure_at > self.profile.shrink_s or (
+            self.deadline is not None and now > self.deadline - reserve
+        )
+
+    def time_up(self) -> bool:
+        """A budgeted row that found nothing has spent its share."""
         return (
-            self.first_failure_at is not None
-            and time.monotonic() - self.first_failure_at > self.profile.shrink_s
+            not self.failures
+            and self.until is not None
+            and time.monotonic() > self.until - self.tail_s
         )
 
     def add(self, outcome: ExampleOutcome) -> None:
+        self.longest_s = max(self.longest_s, time.monotonic() - self.last_example_at)
         self.outcomes.append(outcome)
         self.last_example_at = time.monotonic()
         if outcome.failed:
@@ -203,6 +229,7 @@ def verify_design(
     progress: VerifyProgress | None = None,
     examples: int | None = None,
     backend: str | None = None,
+    budget_s: float | None = None,
 ) -> DesignReport:
     """Run every (selected) row of ``design`` against ``variant``. The report is
     rewritten after every row, so an interrupted run keeps what it found; an
@@ -211,13 +238,19 @@ def verify_design(
     ``progress`` is told what happens (default: plain lines on stdout when
     ``log``); ``examples`` overrides every row's example budget.
     ``backend`` runs the services as ``local`` processes or in ``containers``
-    (default: ``$FAILMODEL_BACKEND``, else local)."""
+    (default: ``$FAILMODEL_BACKEND``, else local). ``budget_s`` replaces the
+    example counts by a time budget for the whole run (`harness.budget`)."""
     if variant not in design.target.variants:
         raise ValueError(
             f"{design.path}: unknown variant {variant!r}; "
             f"variants: {', '.join(design.target.variants)}"
         )
     chosen = [design.row(r) for r in rows] if rows else list(design.rows)
+    plan = (
+        None
+        if budget_s is None
+        else RunBudget(budget_s, [r.examples or profile.examples for r in chosen])
+    )
     started = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     run_id = new_run_id()
@@ -264,7 +297,11 @@ def verify_design(
                     row_index=i,
                     rows=len(chosen),
                     examples=examples,
+                    time_s=None if plan is None else plan.start(i),
+                    deadline=None if plan is None else plan.deadline,
                 )
+                if plan is not None:
+                    plan.finish(i, result.duration_s)
                 results.append(result)
                 interrupted = result.interrupted
                 write_report(report(), out_dir)
@@ -276,8 +313,13 @@ def verify_design(
         broke = f"{type(exc).__name__}: {exc}"
         done = {r.row_id for r in results}
         results += [
-            _broken_row(
-                design, row, variant, profile, base_seed + i if seed_ is None else seed_, broke
+            broken_row(
+                design,
+                row,
+                variant,
+                f"the design's system could not be started, so the row never ran: {broke}",
+                profile=profile.name,
+                seed_=base_seed + i if seed_ is None else seed_,
             )
             for i, row in enumerate(chosen)
             if row.id not in done
@@ -303,10 +345,10 @@ def _table_columns(row: Row) -> dict[str, Any]:
     }
 
 
-def _broken_row(
-    design: Design, row: Row, variant: str, profile: Profile, seed_: int, error: str
+def broken_row(
+    design: Design, row: Row, variant: str, error: str, *, profile: str = "dev", seed_: int = 0
 ) -> RowResult:
-    """An ERROR row for a row that never ran because the system broke."""
+    """An ERROR row for a row that never ran (its system or its job broke)."""
     return RowResult(
         **_table_columns(row),
         status="ERROR",
@@ -314,8 +356,8 @@ def _broken_row(
         examples=0,
         duration_s=0.0,
         seed=seed_,
-        replay_command=replay_command(design, row, variant, profile.name, seed_),
-        error=f"the design's system could not be started, so the row never ran: {error}",
+        replay_command=replay_command(design, row, variant, profile, seed_),
+        error=error,
     )
 
 
@@ -334,11 +376,17 @@ def verify_row(
     row_index: int = 0,
     rows: int = 1,
     examples: int | None = None,
+    time_s: float | None = None,
+    deadline: float | None = None,
 ) -> RowResult:
     """One row's search, its counterexample and replays, and the late-effects
     check; an interrupt ends it early with what was found. ``progress`` is
-    told each example and phase; ``examples`` overrides the row's budget."""
+    told each example and phase; ``examples`` overrides the row's budget;
+    ``time_s`` replaces it by seconds of search, the shrink and replays ending
+    by the run's ``deadline``."""
     started = time.monotonic()
+    if time_s is not None:
+        examples = EXAMPLE_CAP
     if examples is not None:
         profile = replace(profile, examples=examples)
         row = replace(row, examples=examples)
@@ -349,12 +397,19 @@ def verify_row(
         row=row.id,
         row_index=row_index,
         rows=rows,
-        budget=row.examples or profile.examples,
+        budget=0 if time_s is not None else row.examples or profile.examples,
         seed=seed_,
     )
-    search = _Search(row=row, profile=profile, tell=tell)
+    search = _Search(
+        row=row,
+        profile=profile,
+        tell=tell,
+        until=None if time_s is None else started + time_s,
+        deadline=deadline,
+        tail_s=design.target.late_effects_s if system.partner_control is not None else 0.0,
+    )
     interrupted: str | None = None
-    tell("row_started")
+    tell("row_started", message="" if time_s is None else f"for {time_s:.0f} s")
     try:
         with ExampleRunner(
             system,
@@ -424,6 +479,7 @@ def verify_row(
         interrupted=interrupted,
         histories=tuple(o.history_path for o in search.outcomes),
         slos=slos,
+        budget_s=time_s,
     )
     tell("row_finished", result=result)
     return result
@@ -446,6 +502,8 @@ def _search(
     def example(schedule: Schedule) -> None:
         if search.error is not None:
             return  # the harness broke: stop searching, report it below
+        if search.time_up():
+            raise _TimeUp
         if search.out_of_time():
             # Shrinking budget spent: only the best failure still fails, so
             # Hypothesis ends on it without running anything more.
@@ -479,7 +537,7 @@ def _search(
     test = _hypothesis_test(example, design, row, variant, profile, seed_, database)
     try:
         test()
-    except (RowViolation, Flaky):
+    except (RowViolation, Flaky, _TimeUp):
         pass  # the failures are in `search`; Flaky = did not reproduce
     except Exception as exc:  # the harness or target broke: not a verdict
         search.error = search.error or f"{type(exc).__name__}: {exc}"

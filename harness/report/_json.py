@@ -85,6 +85,7 @@ def _row_to_json(r: RowResult) -> dict[str, Any]:
         "interrupted": r.interrupted,
         "histories": [str(p) for p in r.histories],
         "slos": [_slo_to_json(x) for x in r.slos],
+        "budget_s": r.budget_s,
     }
 
 
@@ -205,6 +206,7 @@ def _row_from_json(d: Mapping[str, Any]) -> RowResult:
         faults=tuple(d.get("faults") or ()),
         histories=tuple(Path(p) for p in d.get("histories") or ()),
         slos=tuple(_slo_from_json(x) for x in d.get("slos") or ()),
+        budget_s=d.get("budget_s"),
     )
 
 

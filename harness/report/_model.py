@@ -143,6 +143,9 @@ class RowResult:
     latency picture of the row is drawn from them."""
     slos: tuple[SloResult, ...] = ()
     """The row's SLOs, each judged on all of its examples: promise beside measurement."""
+    budget_s: float | None = None
+    """Seconds of a ``--budget`` run's time this row was given (``duration_s`` is what
+    it used); None when the row ran a count of examples."""
 
     def least_judged(self) -> str:
         """The least-judged invariant's share, ``5 of 6``: what the PASS rests on."""
