@@ -18,7 +18,7 @@ from harness.limits import MAX_EXAMPLES
 
 EXAMPLE_CAP = MAX_EXAMPLES
 """Hypothesis needs a count: this one is never reached, time ends the search."""
-STOP_RESERVE_S = 5.0
+STOP_RESERVE_S = 3.0
 """Kept back from the rows for stopping the system and writing the report."""
 
 

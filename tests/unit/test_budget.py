@@ -1,0 +1,67 @@
+"""``--budget``: how a run's time is shared among its rows, and which durations
+are refused (``--jobs``: how rows are split among the jobs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.budget import RowTime, shares
+from harness.design import load_design
+from harness.jobs import split_rows
+from harness.limits import parse_duration
+
+KV = Path(__file__).resolve().parents[2] / "designs" / "kv.toml"
+
+
+def test_rows_not_run_yet_share_the_budget_by_the_examples_they_ask_for() -> None:
+    assert shares([RowTime(6), RowTime(6), RowTime(12)], 120) == [30, 30, 60]
+
+
+def test_a_row_that_found_a_failure_early_leaves_its_time_to_the_rows_after_it() -> None:
+    # Row a was promised 30 s but found a failure and shrank in 10 s: b and c
+    # share the 80 s left instead of 30 s each.
+    assert shares([RowTime(1, used_s=10), RowTime(1), RowTime(1)], 90) == [10, 40, 40]
+
+
+def test_a_row_past_its_share_takes_from_the_rows_after_it_never_below_nothing() -> None:
+    assert shares([RowTime(1, used_s=70), RowTime(1)], 90) == [70, 20]
+    assert shares([RowTime(1, used_s=95), RowTime(1)], 90) == [95, 0]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90), ("10m", 600), ("1h", 3600), ("1h30m", 5400), ("45", 45), ("1.5m", 90)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("", "must not be empty"),
+        ("10x", "a unit s, m or h"),
+        ("1h1h", "each at most once"),
+        ("-5s", "a number with a unit"),
+        ("m", "a number with a unit"),
+        (".s", "a number with a unit"),
+        ("1e3s", "a number with a unit"),
+        ("0s", "1 s to 168 h"),
+        ("999h", "1 s to 168 h"),
+    ],
+)
+def test_malformed_durations_say_what_a_duration_is(text: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        parse_duration(text)
+
+
+def test_jobs_get_rows_of_similar_weight_each_in_table_order() -> None:
+    rows = load_design(KV).rows
+    groups = split_rows(rows, 2, lambda r: 1)
+    assert sorted(len(g) for g in groups) == [len(rows) // 2, len(rows) - len(rows) // 2]
+    assert sorted(r.id for g in groups for r in g) == sorted(r.id for r in rows)
+    place = {r.id: i for i, r in enumerate(rows)}
+    assert all([place[r.id] for r in g] == sorted(place[r.id] for r in g) for g in groups)
+    assert len(split_rows(rows[:1], 4, lambda r: 1)) == 1
