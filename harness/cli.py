@@ -167,6 +167,17 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", type=Path, default=Path("reports") / "replays")
     replay.add_argument("--backend", choices=BACKENDS, help="local or containers")
 
+    merge = sub.add_parser(
+        "merge-reports",
+        help="join the reports of one design's shards (runs of some --row each) into one",
+    )
+    merge.add_argument(
+        "parts", nargs="+", type=Path, help="report.json files, or the folders holding them"
+    )
+    merge.add_argument(
+        "--out", type=Path, required=True, help="the folder for the merged report.{md,json,html}"
+    )
+
     listing = sub.add_parser(
         "list", help="show a design's rows, faults, invariants and variants (runs nothing)"
     )
@@ -418,6 +429,22 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_FAIL if failed else EXIT_OK
 
 
+def _cmd_merge_reports(args: argparse.Namespace) -> int:
+    from harness.merge import merge_reports, read_report, table_order
+    from harness.report import format_summary, html_path, write_report
+
+    try:
+        _check_out(args.out)
+        parts = [read_report(p) for p in args.parts]
+        merged = merge_reports(parts, table_order(parts[0]))
+    except ValueError as exc:
+        raise UsageError(f"failmodel merge-reports: {exc}") from exc
+    write_report(merged, args.out)
+    print(format_summary(merged))
+    print(f"report: {html_path(args.out)} (and report.md, report.json)")
+    return merged.exit_code
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from harness.design import InvalidDesign, load_design
     from harness.listing import describe_design
@@ -523,6 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     handlers = {"setup": _cmd_setup, "verify": _cmd_verify, "replay": _cmd_replay}
     handlers["check-history"] = _cmd_check_history
+    handlers["merge-reports"] = _cmd_merge_reports
     handlers.update(list=_cmd_list, doctor=_cmd_doctor, init=_cmd_init)
     try:
         nul = next((a for a in arguments if "\0" in a), None)

@@ -13,21 +13,21 @@ Each job's group is recorded with the reaper, so none outlives the parent.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.design import Design, Row
 from harness.interrupt import signal_name
 from harness.limits import MAX_BUDGET_S
+from harness.merge import merge_reports, read_report
 from harness.provision.process import ManagedProcess
-from harness.report import DesignReport, RowResult, report_from_json, write_report
+from harness.report import DesignReport, write_report
 
 POLL_S = 0.5
 HEAL_TIMEOUT_S = 180.0
@@ -88,11 +88,12 @@ def verify_in_jobs(
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     variant = options[options.index("--variant") + 1]
     groups = split_rows(rows, jobs, lambda r: r.examples or 1)
-    running = [_start(design, k, group, options, out_dir) for k, group in enumerate(groups)]
-    for job in running:
-        say(f"[job {job.index + 1}] rows {', '.join(r.id for r in job.rows)}: {job.out}")
+    running: list[_Job] = []
     interrupted: str | None = None
     try:
+        for k, group in enumerate(groups):
+            running.append(_start(design, k, group, options, out_dir))
+            say(f"[job {k + 1}] rows {', '.join(r.id for r in group)}: {running[-1].out}")
         _wait(running, say, until=started + MAX_RUN_S)
     except KeyboardInterrupt as exc:
         interrupted = signal_name(exc)
@@ -104,18 +105,13 @@ def verify_in_jobs(
         for job in running:
             job.process.stop()  # a job past its time: SIGTERM, then SIGKILL
     profile = options[options.index("--profile") + 1]
-    results = {r.row_id: r for job in running for r in _results(design, job, variant, profile)}
-    cut = [r.interrupted for r in results.values() if r.interrupted]
-    interrupted = interrupted or (cut[0] if cut else None)
-    report = DesignReport(
-        design_name=design.name,
-        design_path=design.path,
-        variant=variant,
-        profile=profile,
+    parts = [_report(design, job, variant, profile) for job in running]
+    merged = merge_reports(parts, [r.id for r in rows])
+    report = replace(
+        merged,
         started_at=started_at,
         duration_s=time.monotonic() - started,
-        rows=tuple(results[r.id] for r in rows if r.id in results),
-        interrupted=interrupted,
+        interrupted=interrupted or merged.interrupted,
     )
     write_report(report, out_dir)
     return report
@@ -145,23 +141,32 @@ def _wait(jobs: Sequence[_Job], say: Callable[[str], None], *, until: float) -> 
         time.sleep(POLL_S)
 
 
-def _results(design: Design, job: _Job, variant: str, profile: str) -> list[RowResult]:
-    """The job's rows from its report, or an ERROR row each when it wrote none."""
+def _report(design: Design, job: _Job, variant: str, profile: str) -> DesignReport:
+    """The job's report, with an ERROR row for each of its rows it does not have
+    (the job broke before writing them)."""
     from harness.verify import broken_row
 
-    path = job.out / f"{design.name}-{variant}" / "report.json"
+    path = job.out / f"{design.name}-{variant}"
     try:
-        found = {r.row_id: r for r in report_from_json(json.loads(path.read_text())).rows}
-    except (OSError, ValueError) as exc:
-        found = {}
-        why = f"{type(exc).__name__}: {exc}"
+        found = read_report(path)
+    except ValueError as exc:
+        found = DesignReport(
+            design_name=design.name,
+            design_path=design.path,
+            variant=variant,
+            profile=profile,
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            duration_s=0.0,
+            rows=(),
+        )
+        why = str(exc)
     else:
         why = "its report does not have the row"
-    code = job.process.returncode
+    have = {r.row_id for r in found.rows}
     tail = job.process.log_tail(20)
-    return [
-        found.get(row.id)
-        or broken_row(
+    code = job.process.returncode
+    missing = tuple(
+        broken_row(
             design,
             row,
             variant,
@@ -169,4 +174,6 @@ def _results(design: Design, job: _Job, variant: str, profile: str) -> list[RowR
             profile=profile,
         )
         for row in job.rows
-    ]
+        if row.id not in have
+    )
+    return replace(found, rows=found.rows + missing)

@@ -65,3 +65,26 @@ def test_jobs_get_rows_of_similar_weight_each_in_table_order() -> None:
     place = {r.id: i for i, r in enumerate(rows)}
     assert all([place[r.id] for r in g] == sorted(place[r.id] for r in g) for g in groups)
     assert len(split_rows(rows[:1], 4, lambda r: 1)) == 1
+
+
+def test_shards_reports_merge_in_the_table_order_and_a_row_twice_is_refused(
+    tmp_path: Path,
+) -> None:
+    from dataclasses import replace
+
+    from harness.merge import merge_reports, read_report, table_order
+    from harness.report import write_report
+    from tests.unit.test_report import make_report, make_row
+
+    late = replace(make_report(tmp_path, make_row("b", "FAIL")), duration_s=90.0)
+    early = make_report(tmp_path, make_row("c", "PASS", budget_s=30.0), make_row("a", "PASS"))
+    write_report(late, tmp_path / "shard-1")
+    merged = merge_reports([read_report(tmp_path / "shard-1"), early], ["a", "b", "c"])
+    assert [r.row_id for r in merged.rows] == ["a", "b", "c"]
+    assert (merged.status, merged.duration_s, merged.rows[2].budget_s) == ("FAIL", 90.0, 30.0)
+    with pytest.raises(ValueError, match="row 'c' is in more than one report"):
+        merge_reports([early, early])
+    other = replace(early, variant="correct")
+    with pytest.raises(ValueError, match="merge one design and variant at a time"):
+        merge_reports([late, other])
+    assert table_order(replace(early, design_path=KV))[:2] == ["stale-read", "cas-race"]
