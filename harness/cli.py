@@ -11,7 +11,6 @@ import argparse
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -297,7 +296,6 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     for i, design in enumerate(designs):
         out_dir = args.out / f"{design.name}-{args.variant}"
         budget_s = None if plan is None else max(1.0, plan.start(i))
-        started = time.monotonic()
         try:
             if args.jobs > 1 and len(chosen[i]) > 1:
                 report = verify_in_jobs(
@@ -329,7 +327,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             if callable(stop):  # a live terminal line must end before the summary
                 stop()
             if plan is not None:
-                plan.finish(i, time.monotonic() - started)
+                plan.finish(i)
         reports.append(report)
         print(format_summary(report))
         print(f"report: {html_path(out_dir)} (and report.md, report.json)")

@@ -29,7 +29,7 @@ from hypothesis import given as hypothesis_given
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
 
-from harness.budget import EXAMPLE_CAP, RunBudget
+from harness.budget import EXAMPLE_CAP, MAX_ROUNDS, RunBudget
 from harness.design import Design, Row
 from harness.interrupt import signal_name
 from harness.progress import VerifyEvent, VerifyEventKind, VerifyProgress, no_verify_progress
@@ -49,6 +49,9 @@ from harness.setup.cache import cache_dir
 from harness.system import LiveSystem
 from harness.workload.keys import new_run_id
 from invariants.slo import SloResult, judge
+
+_ROUND_SEED = 7919
+"""A row's next round of a budgeted run searches from seed + round * this."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,6 +110,12 @@ class _Search:
     """Seconds after the search that the row still needs (the late-effects watch)."""
     longest_s: float = 0.0
     """The longest example so far, to keep time back for the replays."""
+    spent_s: float = 0.0
+    """Seconds of the earlier rounds of a budgeted row (its search went on)."""
+    given_s: float = 0.0
+    """Seconds a budgeted row was given, all rounds together."""
+    round_from: int = 0
+    """The first outcome of this round (the earlier ones had their late check)."""
 
     def best(self) -> ExampleOutcome | None:
         return min(self.failures, key=lambda o: (o.schedule.size(), o.number), default=None)
@@ -281,17 +290,22 @@ def verify_design(
             backend=backend,
             images=design.services.images,
         ) as system:
-            for i, row in enumerate(chosen):
-                row_seed = base_seed + i if seed_ is None else seed_
+            searches: dict[str, _Search] = {}
+
+            def turn(i: int, round_: int) -> bool:
+                """Row ``i``'s search (round ``round_`` > 0: its search goes on); False
+                when the run was interrupted."""
+                nonlocal interrupted
+                row = chosen[i]
                 result = verify_row(
                     system,
                     design,
                     row,
                     variant=variant,
                     profile=profile,
-                    seed_=row_seed,
-                    out_dir=out_dir / row.id,
-                    run_id=f"{run_id}{i}",
+                    seed_=(base_seed + i if seed_ is None else seed_) + round_ * _ROUND_SEED,
+                    out_dir=out_dir / row.id / (f"round-{round_ + 1}" if round_ else ""),
+                    run_id=f"{run_id}{i}" + (f"r{round_}" if round_ else ""),
                     database=database,
                     progress=progress,
                     row_index=i,
@@ -299,13 +313,20 @@ def verify_design(
                     examples=examples,
                     time_s=None if plan is None else plan.start(i),
                     deadline=None if plan is None else plan.deadline,
+                    resume=searches,
                 )
                 if plan is not None:
-                    plan.finish(i, result.duration_s)
-                results.append(result)
+                    plan.finish(i, found=result.status in ("FAIL", "ERROR"))
+                results[i : i + 1] = [result]  # round 0 appends, later rounds replace
                 interrupted = result.interrupted
                 write_report(report(), out_dir)
-                if interrupted:
+                return interrupted is None
+
+            all(turn(i, 0) for i in range(len(chosen)))
+            for round_ in range(1, MAX_ROUNDS if plan is not None and not interrupted else 0):
+                longest = max((s.longest_s for s in searches.values()), default=0.0)
+                again = plan.next_round(longest) if plan is not None else []
+                if not again or not all(turn(i, round_) for i in again):
                     break
     except KeyboardInterrupt as exc:  # while starting or stopping the system
         interrupted = signal_name(exc)
@@ -378,13 +399,17 @@ def verify_row(
     examples: int | None = None,
     time_s: float | None = None,
     deadline: float | None = None,
+    resume: dict[str, _Search] | None = None,
 ) -> RowResult:
     """One row's search, its counterexample and replays, and the late-effects
     check; an interrupt ends it early with what was found. ``progress`` is
     told each example and phase; ``examples`` overrides the row's budget;
     ``time_s`` replaces it by seconds of search, the shrink and replays ending
-    by the run's ``deadline``."""
-    started = time.monotonic()
+    by the run's ``deadline``. A row in ``resume`` goes on with that search (its
+    examples, failures and time; another round of a budgeted run); the row's
+    search is put there."""
+    earlier = None if resume is None else resume.get(row.id)
+    started = time.monotonic() - (0.0 if earlier is None else earlier.spent_s)
     if time_s is not None:
         examples = EXAMPLE_CAP
     if examples is not None:
@@ -400,16 +425,21 @@ def verify_row(
         budget=0 if time_s is not None else row.examples or profile.examples,
         seed=seed_,
     )
-    search = _Search(
+    search = earlier or _Search(
         row=row,
         profile=profile,
-        tell=tell,
-        until=None if time_s is None else started + time_s,
         deadline=deadline,
         tail_s=design.target.late_effects_s if system.partner_control is not None else 0.0,
     )
+    search.tell = tell
+    search.until = None if time_s is None else time.monotonic() + time_s
+    search.given_s += time_s or 0.0
+    search.round_from = len(search.outcomes)
+    if resume is not None:
+        resume[row.id] = search
     interrupted: str | None = None
-    tell("row_started", message="" if time_s is None else f"for {time_s:.0f} s")
+    more = "" if earlier is None else " more"
+    tell("row_started", message="" if time_s is None else f"for {time_s:.0f} s{more}")
     try:
         with ExampleRunner(
             system,
@@ -479,8 +509,9 @@ def verify_row(
         interrupted=interrupted,
         histories=tuple(o.history_path for o in search.outcomes),
         slos=slos,
-        budget_s=time_s,
+        budget_s=None if time_s is None else search.given_s,
     )
+    search.spent_s = result.duration_s
     tell("row_finished", result=result)
     return result
 
@@ -728,7 +759,7 @@ def _late_failures(
             "for late side effects",
         )
     _linger(search.last_example_at, design.target.late_effects_s)
-    return runner.recheck(search.outcomes)
+    return runner.recheck(search.outcomes[search.round_from :])
 
 
 def _linger(since: float, window_s: float) -> None:

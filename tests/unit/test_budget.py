@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.budget import RowTime, shares
+from harness.budget import STOP_RESERVE_S, RowTime, RunBudget, shares
 from harness.design import load_design
 from harness.jobs import split_rows
 from harness.limits import parse_duration
@@ -15,19 +15,33 @@ from harness.limits import parse_duration
 KV = Path(__file__).resolve().parents[2] / "designs" / "kv.toml"
 
 
-def test_rows_not_run_yet_share_the_budget_by_the_examples_they_ask_for() -> None:
+def test_rows_not_run_yet_share_the_time_left_by_the_examples_they_ask_for() -> None:
     assert shares([RowTime(6), RowTime(6), RowTime(12)], 120) == [30, 30, 60]
 
 
 def test_a_row_that_found_a_failure_early_leaves_its_time_to_the_rows_after_it() -> None:
-    # Row a was promised 30 s but found a failure and shrank in 10 s: b and c
-    # share the 80 s left instead of 30 s each.
-    assert shares([RowTime(1, used_s=10), RowTime(1), RowTime(1)], 90) == [10, 40, 40]
+    # Row a was promised 30 of 90 s but found a failure and shrank in 10 s:
+    # b and c share the 80 s left instead of 30 s each.
+    rows = [RowTime(1, ran=True, found=True), RowTime(1), RowTime(1)]
+    assert shares(rows, 80) == [0, 40, 40]
 
 
-def test_a_row_past_its_share_takes_from_the_rows_after_it_never_below_nothing() -> None:
-    assert shares([RowTime(1, used_s=70), RowTime(1)], 90) == [70, 20]
-    assert shares([RowTime(1, used_s=95), RowTime(1)], 90) == [95, 0]
+def test_once_every_row_ran_the_rows_that_found_nothing_share_what_is_left() -> None:
+    rows = [RowTime(1, ran=True), RowTime(2, ran=True, found=True), RowTime(3, ran=True)]
+    assert shares(rows, 40) == [10, 0, 30]
+    assert shares([RowTime(1, ran=True, found=True)], 40) == [0]
+    assert shares([RowTime(1), RowTime(1)], -5) == [0, 0]
+
+
+def test_another_round_only_for_rows_that_found_nothing_and_only_with_time_for_it() -> None:
+    plan = RunBudget(total_s=60 + STOP_RESERVE_S, weights=[1, 1, 1])
+    for i in range(3):
+        plan.finish(i, found=i == 1)
+    assert plan.next_round(longest_s=31) == []  # 30 s each: not two such examples
+    assert plan.next_round(longest_s=2) == [0, 2]
+    assert plan.start(0) == pytest.approx(30, abs=1)
+    plan.finish(0)
+    assert plan.start(2) == pytest.approx(60, abs=1)  # row 0's turn is over
 
 
 @pytest.mark.parametrize(
