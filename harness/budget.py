@@ -3,8 +3,9 @@
 The run's time is spread over its rows as they start: a row gets the time left
 until the run's deadline, split over the rows still waiting for their turn by
 the examples each asks for. A row stops drawing new examples when its share is
-spent; a row that finds a failure stops searching at once (it only shrinks and
-replays), so the time it leaves goes to the rows that have found nothing yet.
+spent; a row that finds a failure stops searching at once (it only shrinks, by
+the end of its share, and replays), so the time it leaves goes to the rows that
+have found nothing yet.
 When every row has run and time is left, the rows that found nothing search
 again (a new round, a new seed), sharing what is left, until it is spent.
 """
@@ -24,6 +25,8 @@ STOP_RESERVE_S = 3.0
 MIN_ROUND_S = 5.0
 """Another round gives each row at least this, else the time is left unused."""
 MAX_ROUNDS = 20
+MIN_SHRINK_S = 10.0
+"""A row that finds a failure near the end of its share may still shrink this long."""
 
 
 @dataclass(frozen=True, slots=True)

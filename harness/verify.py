@@ -29,7 +29,7 @@ from hypothesis import given as hypothesis_given
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
 
-from harness.budget import EXAMPLE_CAP, MAX_ROUNDS, RunBudget
+from harness.budget import EXAMPLE_CAP, MAX_ROUNDS, MIN_SHRINK_S, RunBudget
 from harness.design import Design, Row
 from harness.interrupt import signal_name
 from harness.progress import VerifyEvent, VerifyEventKind, VerifyProgress, no_verify_progress
@@ -72,8 +72,9 @@ PROFILES = {
 
 
 class _TimeUp(BaseException):
-    """Raised inside the Hypothesis test when a budgeted row's time is spent and it
-    found nothing: not an Exception, so Hypothesis ends the search instead of shrinking it."""
+    """Raised inside the Hypothesis test when a budgeted row's search or shrink time
+    is spent: not an Exception, so Hypothesis stops at once instead of taking it for
+    a failure (the failures found are kept in `_Search`)."""
 
 
 class RowViolation(AssertionError):
@@ -121,13 +122,18 @@ class _Search:
         return min(self.failures, key=lambda o: (o.schedule.size(), o.number), default=None)
 
     def out_of_time(self) -> bool:
+        """Shrinking ends after the profile's shrink time; in a budgeted run also
+        with the row's share (but not before ``MIN_SHRINK_S``), and in time for
+        the replays and the late check before the run's end."""
         if self.first_failure_at is None:
             return False
-        now = time.monotonic()
-        reserve = self.profile.replays * self.longest_s + self.tail_s
-        return now - self.first_failure_at > self.profile.shrink_s or (
-            self.deadline is not None and now > self.deadline - reserve
-        )
+        end = self.first_failure_at + self.profile.shrink_s
+        after = self.profile.replays * self.longest_s + self.tail_s  # replays, late check
+        if self.until is not None:
+            end = min(end, max(self.until - after, self.first_failure_at + MIN_SHRINK_S))
+        if self.deadline is not None:
+            end = min(end, self.deadline - after)
+        return time.monotonic() > end
 
     def time_up(self) -> bool:
         """A budgeted row that found nothing has spent its share."""
@@ -535,6 +541,8 @@ def _search(
             return  # the harness broke: stop searching, report it below
         if search.time_up():
             raise _TimeUp
+        if search.out_of_time() and search.until is not None:
+            raise _TimeUp  # budgeted: Hypothesis would try many more (no-op) shrinks
         if search.out_of_time():
             # Shrinking budget spent: only the best failure still fails, so
             # Hypothesis ends on it without running anything more.
