@@ -136,9 +136,11 @@ class _Search:
         return time.monotonic() > end
 
     def time_up(self) -> bool:
-        """A budgeted row that found nothing has spent its share."""
+        """A budgeted row that found nothing has spent its share (every row is
+        judged on one example at least, even when the budget is gone)."""
         return (
             not self.failures
+            and bool(self.outcomes)
             and self.until is not None
             and time.monotonic() > self.until - self.tail_s
         )
@@ -717,11 +719,18 @@ def _unreplayed(search: _Search) -> Counterexample:
 
 
 def _replays(
-    runner: ExampleRunner, outcome: ExampleOutcome, profile: Profile, system: LiveSystem
+    runner: ExampleRunner,
+    outcome: ExampleOutcome,
+    profile: Profile,
+    system: LiveSystem,
+    until: float | None = None,
 ) -> tuple[list[ExampleOutcome], str | None]:
-    """Replay a failing schedule; a harness error stops the replays (and is returned)."""
+    """Replay a failing schedule; a harness error stops the replays (and is returned),
+    and so does a budgeted row's time (``until``) after the first replay."""
     done: list[ExampleOutcome] = []
     for _ in range(profile.replays):
+        if done and until is not None and time.monotonic() > until:
+            break
         try:
             done.append(runner.run(outcome.schedule))
         except Exception as exc:
@@ -737,7 +746,7 @@ def _counterexample(
     assert best is not None
     first = search.failures[0]
     first_schedule = _save(first)
-    replays, error = _replays(runner, best, profile, system)
+    replays, error = _replays(runner, best, profile, system, search.until)
     return (
         Counterexample(
             schedule_lines=tuple(best.schedule.describe()),
