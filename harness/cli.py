@@ -304,6 +304,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                     rows=chosen[i],
                     options=_job_options(args, budget_s),
                     out_dir=out_dir,
+                    weight=lambda r: r.examples or profile.examples,
                 )
             else:
                 report = verify_design(

@@ -79,15 +79,17 @@ def verify_in_jobs(
     rows: Sequence[Row],
     options: Sequence[str],
     out_dir: Path,
+    weight: Callable[[Row], int],
     say: Callable[[str], None] = print,
 ) -> DesignReport:
     """Verify ``rows`` of ``design`` on ``jobs`` child processes and merge their
     reports into ``out_dir``. ``options`` are the ``failmodel verify`` options every
-    job gets (variant, profile, seed, budget...), never ``--row`` or ``--out``."""
+    job gets (variant, profile, seed, budget...), never ``--row`` or ``--out``;
+    ``weight`` is a row's examples, by which the rows are split."""
     started = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     variant = options[options.index("--variant") + 1]
-    groups = split_rows(rows, jobs, lambda r: r.examples or 1)
+    groups = split_rows(rows, jobs, weight)
     running: list[_Job] = []
     interrupted: str | None = None
     try:
@@ -98,8 +100,9 @@ def verify_in_jobs(
     except KeyboardInterrupt as exc:
         interrupted = signal_name(exc)
         for job in running:
-            with contextlib.suppress(ProcessLookupError, TypeError):
-                os.kill(job.process.pid, signal.Signals[interrupted])  # type: ignore[arg-type]
+            if job.process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(job.process.pid, signal.Signals[interrupted])
         _wait(running, say, until=time.monotonic() + HEAL_TIMEOUT_S)
     finally:
         for job in running:
@@ -124,11 +127,17 @@ def _start(design: Design, k: int, rows: list[Row], options: Sequence[str], out_
     process = ManagedProcess(
         f"job {k + 1}",
         argv,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": _import_path()},
         log_path=out_dir / "jobs" / f"{k + 1}.log",
     )
     process.start()
     return _Job(index=k, rows=rows, process=process, out=out)
+
+
+def _import_path() -> str:
+    """PYTHONPATH for a job: this harness's own package first, whatever the cwd."""
+    own = str(Path(__file__).resolve().parents[1])
+    return os.pathsep.join(p for p in (own, os.environ.get("PYTHONPATH", "")) if p)
 
 
 def _wait(jobs: Sequence[_Job], say: Callable[[str], None], *, until: float) -> None:
