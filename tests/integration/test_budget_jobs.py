@@ -60,3 +60,38 @@ def test_two_jobs_run_two_rows_on_two_stacks_at_once(tmp_path: Path) -> None:
     # The two stacks were up at the same time, each with its own ports: a clash
     # would have kept one from starting (an ERROR row), not passed both.
     assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1], spans
+
+
+def test_another_round_goes_on_with_the_rows_search(tmp_path: Path) -> None:
+    """A budgeted row's second round (time was left after every row's turn) adds
+    to the same row: its examples, histories, time given and used."""
+    from harness.design import load_design
+    from harness.system import LiveSystem
+    from harness.verify import PROFILES, verify_row
+
+    design = load_design(ROOT / "designs" / "kv.toml")
+    row = design.row("stale-read")
+    searches: dict[str, Any] = {}
+    with LiveSystem(design.target_spec("correct")) as system:
+        first, second = (
+            verify_row(
+                system,
+                design,
+                row,
+                variant="correct",
+                profile=PROFILES["dev"],
+                seed_=1 + n,
+                out_dir=tmp_path / row.id / f"round-{n}",
+                run_id=f"budget{n}",
+                database=tmp_path / "db",
+                time_s=6.0,
+                resume=searches,
+            )
+            for n in (1, 2)
+        )
+    assert first.status == second.status == "PASS", (first, second)
+    assert second.examples > first.examples >= 1
+    assert second.histories[: first.examples] == first.histories
+    assert len(set(second.histories)) == second.examples  # none overwritten
+    assert (first.budget_s, second.budget_s) == (6.0, 12.0)
+    assert second.duration_s > first.duration_s
