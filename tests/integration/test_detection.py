@@ -106,14 +106,14 @@ MORE_SEARCHES: dict[tuple[str, str], int] = {("payments", "dual_write"): 8}
 # concurrent-bids 0 of 1 (60); trial rows -- a bidding war of up to 16 concurrent bids on
 # one auction over latency:postgres and reorder 0 of 3 (20 each); replica pauses in
 # batches of up to 32-40 bids 0 of 3 (20); latency, pauses and reorder on 3 auctions
-# 0 of 2 (20). The bug is shown with the stall scripted in test_target_auction.py
-# (test_a_bid_in_flight_at_end_time).
+# 0 of 2 (20); latency alone on up to 4 auctions 0 of 2 (20). The bug is shown with the
+# stall scripted in test_target_auction.py (test_a_bid_in_flight_at_end_time).
 UNCAUGHT: dict[str, dict[str, str]] = {
     "auction": {
         "unfenced_lease": "the stale close needs a bid decided before end_time and still "
         "uncommitted when the closer reads; latency:postgres slows the closer as much as "
         "the bid, and a replica pause must land within a bid's few ms between CAS and "
-        "commit: 0 of 14 fresh searches (520 examples) drew it",
+        "commit: 0 of 16 fresh searches (560 examples) drew it",
     },
 }
 
