@@ -98,8 +98,10 @@ def inventory(n: int) -> Built:
         run.read("read_order", {"order_id": order_id}, final_orders[order_id])
     final = FinalState(
         workload="inventory",
-        stock={s: {"sku": s, "available": a} for s, a in stock.items()},
-        orders=final_orders,
+        values={
+            "stock": {s: {"sku": s, "available": a} for s, a in stock.items()},
+            "orders": final_orders,
+        },
     )
     shipments = tuple(
         Effect(kind="shipment", effect_id=f"sh-{o}", body={"order_id": o, "sku": s, "qty": q})
@@ -135,7 +137,7 @@ def payments(n: int) -> Built:
         run.read("read_payment", {"payment_id": payment_id}, said)
     return (
         run.rec.history(),
-        FinalState(workload="payments", payments=shown),
+        FinalState(workload="payments", values={"payments": shown}),
         Ledgers(tuple(charges)),
     )
 
@@ -176,7 +178,9 @@ def matching(n: int) -> Built:
     run.rec.set_phase("final")
     for user, listed in lists.items():
         run.read("read_matches", {"user": user}, {"matches": listed})
-    final = FinalState(workload="matching", matches={u: tuple(ms) for u, ms in lists.items()})
+    final = FinalState(
+        workload="matching", values={"matches": {u: {"matches": ms} for u, ms in lists.items()}}
+    )
     return run.rec.history(), final, Ledgers(tuple(messages))
 
 
