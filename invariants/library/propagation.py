@@ -533,12 +533,17 @@ def _recorded(judge: _Judge, items: list[Item], target: Accepted) -> None:
         if request is None:
             continue
         fate, status, record = ctx.fate(spec, request)
+        if fate == "accepted" and not (
+            target.id and record is not None and str(record.get(target.id)) != item.id
+        ):
+            continue  # recorded: the common case, no evidence to build
         ids, keys = [*request.ids, *item.ops], judge.keys(item)
         if fate == "unknown":
             out.undecided(say(w.record_unread, **judge.fields(item)), keys, ids)
         elif fate != "accepted":
             report = out.pending if fate == "waiting" else out.violation
             report(say(w.unrecorded, **judge.fields(item, status=status)), keys, ids)
-        elif target.id and record is not None and str(record.get(target.id)) != item.id:
+        else:
+            assert record is not None
             shown = f"{status} as {record.get(target.id)}"
             out.violation(say(w.unrecorded, **judge.fields(item, status=shown)), keys, ids)
