@@ -243,6 +243,9 @@ def make_propagation(
     )
     finals = _finals(scope, (*sources, target))
     listed = next((s for s in sources if isinstance(s, Listed)), None)
+    # Nothing but the count and the carried fields to judge of an item that
+    # took effect (else _judge_item also looks into lists and lags).
+    quiet = not everywhere and within is None
 
     def check(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
         ctx = Context(history, final, ledgers)
@@ -270,6 +273,8 @@ def make_propagation(
             mine = linked.get(group, [])
             for item in members:
                 same = [t for t in mine if t.key == item.key] if link == "id" else mine
+                if quiet and same and item.fate == "accepted" and _fine(spec, item, same):
+                    continue  # reflected as it should be: the common case, nothing to say
                 others = [t for t in mine if t.key != item.key] if link == "id" else []
                 _judge_item(judge, item, same, others, by_key.get(item.key, []))
         if orphans and listed is not None:
