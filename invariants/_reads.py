@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
-from harness.history import FinalState, History, Ledgers, Operation
+from harness.history import Event, FinalState, History, Ledgers, Operation
 from invariants._common import Findings, answer, body, listing
 from invariants._common import snapshot as snapshot_of
 from invariants.library import Index, index_of
@@ -45,7 +45,7 @@ _READS: Mapping[str, tuple[str, str]] = {
     "read_payment": ("payment", "payment_id"),
     "read_matches": ("matches", "user"),
 }
-Obs: TypeAlias = Any  # a normalised observation of one key (see _observe)
+Obs: TypeAlias = Any  # a normalised observation of one key (see _observed)
 Problem: TypeAlias = tuple[str, bool]  # (what is wrong, pending?)
 
 
@@ -66,10 +66,13 @@ class _Read:
     end: float
 
 
-def _observe(kind: str, op: Operation) -> Obs | None:
-    """The read's answer as a comparable value; None when it tells nothing."""
-    status = op.response.get("status")
-    said = answer(op)
+def _observed(kind: str, response: Mapping[str, Any]) -> Obs | None:
+    """An ok read's answer (its response: status and body) as a comparable
+    value; None when it tells nothing."""
+    status = response.get("status")
+    said = response.get("body")
+    if said is None:
+        said = {}
     if kind == "stock":
         return int(said["available"]) if status == 200 else None
     if kind == "matches":
@@ -201,26 +204,33 @@ class _Seen:
 def _seen(index: Index) -> _Seen:
     """One pass over each read ``f`` (not over the whole history)."""
     by_key: dict[tuple[str, str], list[_Read]] = {}
-    finals: list[tuple[Operation, tuple[str, str], int]] = []
+    finals: list[tuple[Event, tuple[str, str], int]] = []
     last: int | None = None
     for f, (kind, field) in _READS.items():
         for op in index.of(f):
-            invoke = op.invoke
-            key = str(invoke.value["body"][field])
+            invoke, completion = op.invoke, op.completion
+            value = invoke.value
+            key = str(value["body"][field])
             snapshot = None
             if invoke.phase == "final":
                 snapshot = snapshot_of(op)
                 last = snapshot if last is None or snapshot > last else last
-                finals.append((op, (kind, key), snapshot))
-            if op.outcome != "ok":
+                finals.append((invoke, (kind, key), snapshot))
+            if completion is None or completion.type != "ok":
                 continue
-            obs = _observe(kind, op)
+            obs = _observed(kind, completion.value)
             if obs is None:
                 continue
-            node = int(invoke.value.get("node", 0))
-            end = op.end_time
             read = _Read(
-                kind, key, node, snapshot, obs, invoke.op_id, invoke.index, invoke.time, end
+                kind,
+                key,
+                int(value.get("node", 0)),
+                snapshot,
+                obs,
+                invoke.op_id,
+                invoke.index,
+                invoke.time,
+                completion.time,
             )
             group = by_key.get((kind, key))
             if group is None:
@@ -229,10 +239,10 @@ def _seen(index: Index) -> _Seen:
                 group.append(read)
     tried: dict[tuple[str, str], list[int]] = {}
     first: dict[tuple[str, str], int] = {}
-    for op, key, snapshot in finals:
+    for invoke, key, snapshot in finals:
         if snapshot == last:
-            tried.setdefault(key, []).append(op.invoke.op_id)
-            first.setdefault(key, op.invoke.index)
+            tried.setdefault(key, []).append(invoke.op_id)
+            first.setdefault(key, invoke.index)
     # Built read kind by read kind: put the keys back in history order.
     in_order = sorted(by_key.items(), key=lambda item: item[1][0].index)
     ordered = sorted(tried, key=first.__getitem__)
