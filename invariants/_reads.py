@@ -239,14 +239,14 @@ def _seen(index: Index) -> _Seen:
                 group.append(read)
     tried: dict[tuple[str, str], list[int]] = {}
     first: dict[tuple[str, str], int] = {}
-    for invoke, key, snapshot in finals:
+    for invoke, read_of, snapshot in finals:
         if snapshot == last:
-            tried.setdefault(key, []).append(invoke.op_id)
-            first.setdefault(key, invoke.index)
+            tried.setdefault(read_of, []).append(invoke.op_id)
+            first.setdefault(read_of, invoke.index)
     # Built read kind by read kind: put the keys back in history order.
     in_order = sorted(by_key.items(), key=lambda item: item[1][0].index)
     ordered = sorted(tried, key=first.__getitem__)
-    return _Seen(_writes(index), dict(in_order), last, {key: tried[key] for key in ordered})
+    return _Seen(_writes(index), dict(in_order), last, {k: tried[k] for k in ordered})
 
 
 def _phantom(read: _Read, writes: _Writes) -> str | None:

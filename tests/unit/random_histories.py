@@ -125,7 +125,9 @@ def payments(seed: int) -> Example:
 
     shown = _finals(rnd, rec, "read_payment", "payment_id", list(amounts), payment_answer)
     effects: list[Effect] = [
-        charge(p, amount + (100 if rnd.random() < 0.1 else 0), f"ch-{p}" if i == 0 else f"ch-{p}-{i}")
+        charge(
+            p, amount + (100 if rnd.random() < 0.1 else 0), f"ch-{p}" if i == 0 else f"ch-{p}-{i}"
+        )
         for p, amount in amounts.items()
         for i in range(rnd.choice((0, 1, 1, 1, 2)))
     ]
