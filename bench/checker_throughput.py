@@ -244,6 +244,7 @@ def main(n: int, repeats: int, each: bool, before: Path | None) -> None:
         if each:
             _each(workload, built, ops, repeats)
         _whole(workload, built, ops, repeats, other)
+        del built  # before the next workload's is built: 10^6 operations take gigabytes
 
 
 def _each(workload: str, built: Built, ops: int, repeats: int) -> None:

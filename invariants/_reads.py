@@ -243,10 +243,11 @@ def _seen(index: Index) -> _Seen:
         if snapshot == last:
             tried.setdefault(read_of, []).append(invoke.op_id)
             first.setdefault(read_of, invoke.index)
-    # Built read kind by read kind: put the keys back in history order.
-    in_order = sorted(by_key.items(), key=lambda item: item[1][0].index)
-    ordered = sorted(tried, key=first.__getitem__)
-    return _Seen(_writes(index), dict(in_order), last, {k: tried[k] for k in ordered})
+    if sum(1 for f in _READS if index.of(f)) > 1:
+        # Built read kind by read kind: put the keys back in history order.
+        by_key = dict(sorted(by_key.items(), key=lambda item: item[1][0].index))
+        tried = {k: tried[k] for k in sorted(tried, key=first.__getitem__)}
+    return _Seen(_writes(index), by_key, last, tried)
 
 
 def _phantom(read: _Read, writes: _Writes) -> str | None:
