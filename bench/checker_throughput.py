@@ -4,25 +4,31 @@
 Each workload's history is what a correct target would produce under faults:
 retries, rejections and indeterminate attempts (half of which took effect),
 then final reads of every key; so every checker does its full work and should
-answer ``valid``. For each workload the bench prints each checker alone (it
-builds its own index of the history, as a checker called on its own does)
-and then the whole set through ``invariants.check`` -- the row's invariants
-plus ``consistent_reads``, as the runner judges a snapshot -- which builds
-one index and shares it.
+answer ``valid``. For each workload the bench prints the whole set through
+``invariants.check`` -- the row's invariants plus ``consistent_reads``, as
+the runner judges a snapshot -- which builds one index of the history and
+shares it; with ``--each``, first each checker alone (it builds its own
+index, as a checker called on its own does).
 
-Run: ``PYTHONPATH=. python bench/checker_throughput.py [ops] [--repeats N]``.
-Against another checkout (say the commit before the library) run this file
-with ``PYTHONPATH=<that checkout>``: it needs only ``CHECKERS``,
-``APPLIES_TO`` and ``check``.
+Run: ``PYTHONPATH=. python bench/checker_throughput.py [ops] [--repeats N]
+[--each] [--before CHECKOUT]``. ``--before`` also times another checkout's
+``check`` (say /work/main before a change) on the same histories, by turns
+with this one's, and prints the ratio: a paired figure on a shared machine.
+Run alone against another checkout, with ``PYTHONPATH=<that checkout>``, it
+needs only ``CHECKERS``, ``APPLIES_TO`` and ``check`` there.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import random
+import sys
 import time
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import Any, Literal
 
 from harness.history import Effect, FinalState, History, Ledgers, Recorder
@@ -98,8 +104,10 @@ def inventory(n: int) -> Built:
         run.read("read_order", {"order_id": order_id}, final_orders[order_id])
     final = FinalState(
         workload="inventory",
-        stock={s: {"sku": s, "available": a} for s, a in stock.items()},
-        orders=final_orders,
+        values={
+            "stock": {s: {"sku": s, "available": a} for s, a in stock.items()},
+            "orders": final_orders,
+        },
     )
     shipments = tuple(
         Effect(kind="shipment", effect_id=f"sh-{o}", body={"order_id": o, "sku": s, "qty": q})
@@ -135,7 +143,7 @@ def payments(n: int) -> Built:
         run.read("read_payment", {"payment_id": payment_id}, said)
     return (
         run.rec.history(),
-        FinalState(workload="payments", payments=shown),
+        FinalState(workload="payments", values={"payments": shown}),
         Ledgers(tuple(charges)),
     )
 
@@ -176,7 +184,9 @@ def matching(n: int) -> Built:
     run.rec.set_phase("final")
     for user, listed in lists.items():
         run.read("read_matches", {"user": user}, {"matches": listed})
-    final = FinalState(workload="matching", matches={u: tuple(ms) for u, ms in lists.items()})
+    final = FinalState(
+        workload="matching", values={"matches": {u: {"matches": ms} for u, ms in lists.items()}}
+    )
     return run.rec.history(), final, Ledgers(tuple(messages))
 
 
@@ -187,48 +197,113 @@ WORKLOADS: dict[str, Callable[[int], Built]] = {
 }
 
 
-def _best(repeats: int, work: Callable[[], Any]) -> tuple[float, Any]:
-    """The fastest of ``repeats`` runs (the machine may be busy) and the result."""
-    spent, result = float("inf"), None
+def _best(repeats: int, work: Callable[[], Any]) -> tuple[float, float, Any]:
+    """The fastest of ``repeats`` runs (the machine may be busy): wall seconds,
+    CPU seconds of this process (what a busy machine inflates least), result."""
+    spent, cpu, result = float("inf"), float("inf"), None
     for _ in range(repeats):
         gc.collect()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         result = work()
         spent = min(spent, time.perf_counter() - started)
-    return spent, result
+        cpu = min(cpu, time.process_time() - cpu_started)
+    return spent, cpu, result
 
 
-def main(n: int, repeats: int) -> None:
-    print(f"{'workload':<10} {'checker':<28} {'ops':>8} {'seconds':>8} {'ops/s':>10}  verdict")
+def _checkout(path: Path) -> Callable[..., tuple[Any, ...]]:
+    """``invariants.check`` of another checkout, imported beside this one's.
+
+    Its ``invariants`` package is imported afresh from ``path`` and then put
+    aside, so both can run in one process on the same history objects (a
+    paired measurement: the machine is shared and timings drift). The history
+    types (``harness.history``) stay this checkout's: the other checkout's
+    checkers must read them as they are.
+    """
+    ours = {name: mod for name, mod in sys.modules.items() if name.split(".")[0] == "invariants"}
+    for name in ours:
+        del sys.modules[name]
+    sys.path.insert(0, str(path))
+    try:
+        theirs = importlib.import_module("invariants")
+        if Path(str(theirs.__file__)).parent.parent.resolve() != path.resolve():
+            raise SystemExit(f"--before {path}: has no invariants package")
+        other: Callable[..., tuple[Any, ...]] = theirs.check
+    finally:
+        sys.path.remove(str(path))
+        for name in [n for n in sys.modules if n.split(".")[0] == "invariants"]:
+            del sys.modules[name]
+        sys.modules.update(ours)
+    return other
+
+
+def main(n: int, repeats: int, each: bool, before: Path | None) -> None:
+    other = _checkout(before) if before is not None else None
+    print(
+        f"{'workload':<10} {'checker':<28} {'ops':>8} {'seconds':>8} {'ops/s':>10} "
+        f"{'cpu s':>7}  verdict"
+    )
     for workload, build in WORKLOADS.items():
         started = time.perf_counter()
         built = build(n)
-        ops = len(built[0].operations())
+        ops = sum(1 for e in built[0].events if e.type == "invoke")
         print(f"# {workload}: {ops} ops built in {time.perf_counter() - started:.1f}s")
-        _bench(workload, built, ops, repeats)
+        if each:
+            _each(workload, built, ops, repeats)
+        _whole(workload, built, ops, repeats, other)
+        del built  # before the next workload's is built: 10^6 operations take gigabytes
 
 
-def _bench(workload: str, built: Built, ops: int, repeats: int) -> None:
-    history, final, ledgers = built
+def _each(workload: str, built: Built, ops: int, repeats: int) -> None:
+    """Each checker alone: it builds its own index of the history."""
     names = [name for name, workloads in APPLIES_TO.items() if workload in workloads]
     for name in names:
         checker = CHECKERS[name]
-        spent, verdict = _best(repeats, lambda c=checker: c(history, final, ledgers))
+        spent, cpu, verdict = _best(repeats, partial(checker, *built))
         print(
-            f"{workload:<10} {name:<28} {ops:>8} {spent:>8.3f} {ops / spent:>10,.0f}  "
-            f"{verdict.status} ({verdict.checked} checked)"
+            f"{workload:<10} {name:<28} {ops:>8} {spent:>8.3f} {ops / spent:>10,.0f} "
+            f"{cpu:>7.3f}  {verdict.status} ({verdict.checked} checked)"
         )
-    spent, verdicts = _best(repeats, lambda: check(names, history, final, ledgers))
-    statuses = sorted({v.status for v in verdicts})
-    print(
-        f"{workload:<10} {'check(all ' + str(len(names)) + ')':<28} {ops:>8} {spent:>8.3f} "
-        f"{ops / spent:>10,.0f}  {'/'.join(statuses)}"
-    )
+
+
+def _whole(
+    workload: str,
+    built: Built,
+    ops: int,
+    repeats: int,
+    other: Callable[..., tuple[Any, ...]] | None,
+) -> None:
+    """The whole set through ``check`` (one shared index); with ``other``, the
+    other checkout's ``check`` too, run by turns, and their ratio."""
+    names = [name for name, workloads in APPLIES_TO.items() if workload in workloads]
+    runs = {"": check} if other is None else {"": check, " before": other}
+    best = {label: (float("inf"), float("inf")) for label in runs}
+    statuses: dict[str, str] = {}
+    for _ in range(repeats):  # by turns: a busy spell slows both, not one
+        for label, run in runs.items():
+            spent, cpu, verdicts = _best(1, partial(run, names, *built))
+            best[label] = (min(best[label][0], spent), min(best[label][1], cpu))
+            statuses[label] = "/".join(sorted({v.status for v in verdicts}))
+    for label, (spent, cpu) in best.items():
+        row = f"check(all {len(names)}){label}"
+        print(
+            f"{workload:<10} {row:<28} {ops:>8} {spent:>8.3f} {ops / spent:>10,.0f} "
+            f"{cpu:>7.3f}  {statuses[label]}"
+        )
+    if other is not None:
+        (wall, cpu), (wall_before, cpu_before) = best[""], best[" before"]
+        print(
+            f"{workload:<10} {'speed-up (before / now)':<28} {'':>8} {wall_before / wall:>7.2f}x "
+            f"{'':>10} {cpu_before / cpu:>6.2f}x"
+        )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("ops", nargs="?", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--each", action="store_true", help="also each checker alone")
+    parser.add_argument(
+        "--before", type=Path, help="another checkout whose check to time beside this one's"
+    )
     args = parser.parse_args()
-    main(args.ops, args.repeats)
+    main(args.ops, args.repeats, args.each, args.before)

@@ -30,10 +30,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
-from harness.history import FinalState, History, Ledgers, Operation
+from harness.history import Event, FinalState, History, Ledgers, Operation
 from invariants._common import Findings, answer, body, listing
 from invariants._common import snapshot as snapshot_of
-from invariants.library import index_of
+from invariants.library import Index, index_of
 from invariants.verdict import Checker, Verdict
 
 ReadConsistency: TypeAlias = Literal["eventual", "strong"]
@@ -45,38 +45,34 @@ _READS: Mapping[str, tuple[str, str]] = {
     "read_payment": ("payment", "payment_id"),
     "read_matches": ("matches", "user"),
 }
-Obs: TypeAlias = Any  # a normalised observation of one key (see _observe)
+Obs: TypeAlias = Any  # a normalised observation of one key (see _observed)
 Problem: TypeAlias = tuple[str, bool]  # (what is wrong, pending?)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Read:
-    """One ok read: which key, which replica, when, in which phase and snapshot."""
+    """One ok read: which key, which replica, when (op ``id`` sent at ``start``,
+    answered at ``end``), in which phase and snapshot. Plain fields, not
+    properties: the checker reads them many times per read (never changed)."""
 
-    op: Operation
     kind: str
     key: str
     node: int
     snapshot: int | None
     obs: Obs
-
-    @property
-    def id(self) -> int:
-        return self.op.invoke.op_id
-
-    @property
-    def start(self) -> float:
-        return self.op.invoke.time
-
-    @property
-    def end(self) -> float:
-        return self.op.end_time
+    id: int
+    index: int  # the invoke's place in the history
+    start: float
+    end: float
 
 
-def _observe(kind: str, op: Operation) -> Obs | None:
-    """The read's answer as a comparable value; None when it tells nothing."""
-    status = op.response.get("status")
-    said = answer(op)
+def _observed(kind: str, response: Mapping[str, Any]) -> Obs | None:
+    """An ok read's answer (its response: status and body) as a comparable
+    value; None when it tells nothing."""
+    status = response.get("status")
+    said = response.get("body")
+    if said is None:
+        said = {}
     if kind == "stock":
         return int(said["available"]) if status == 200 else None
     if kind == "matches":
@@ -147,7 +143,8 @@ class _Writes:
 
     orders: dict[str, list[Operation]]
     payments: dict[str, list[Operation]]
-    swipes: dict[tuple[str, str], list[Operation]]
+    # (swiper, swipee) -> when the first right swipe not refused was sent
+    rights: dict[tuple[str, str], float]
     initial: dict[str, int]
     # sku -> orders as (first invoke time, qty, surely refused, order_id)
     by_sku: dict[str, list[tuple[float, int, bool, str]]]
@@ -155,24 +152,26 @@ class _Writes:
     matched: dict[str, list[tuple[float, str]]]
 
 
-def _writes(ops: Sequence[Operation]) -> _Writes:
+def _writes(index: Index) -> _Writes:
     out = _Writes({}, {}, {}, {}, {}, {})
-    for op in ops:
+    for f, field, group in (("order", "order_id", out.orders), ("pay", "payment_id", out.payments)):
+        for op in index.of(f):
+            group.setdefault(str(op.invoke.value["body"][field]), []).append(op)
+    for op in index.of("swipe"):
         req = body(op)
-        if op.f == "order":
-            out.orders.setdefault(str(req["order_id"]), []).append(op)
-        elif op.f == "pay":
-            out.payments.setdefault(str(req["payment_id"]), []).append(op)
-        elif op.f == "swipe":
-            pair = (str(req["swiper"]), str(req["swipee"]))
-            out.swipes.setdefault(pair, []).append(op)
-            said = answer(op)
-            if op.outcome == "ok" and said.get("matched"):
-                for user in pair:
-                    out.matched.setdefault(user, []).append(
-                        (op.end_time, str(said.get("match_id")))
-                    )
-        elif op.f == "set_stock" and op.outcome == "ok":
+        pair = (str(req["swiper"]), str(req["swipee"]))
+        outcome = op.outcome
+        if req.get("direction") == "right" and outcome != "fail":
+            sent = out.rights.get(pair)
+            if sent is None or op.invoke.time < sent:
+                out.rights[pair] = op.invoke.time
+        said = answer(op)
+        if outcome == "ok" and said.get("matched"):
+            for user in pair:
+                out.matched.setdefault(user, []).append((op.end_time, str(said.get("match_id"))))
+    for op in index.of("set_stock"):
+        if op.outcome == "ok":
+            req = body(op)
             out.initial[str(req["sku"])] = int(req["available"])
     for order_id, ops in out.orders.items():
         first = body(ops[0])
@@ -185,27 +184,70 @@ def _writes(ops: Sequence[Operation]) -> _Writes:
     return out
 
 
-def _reads(ops: Sequence[Operation]) -> list[_Read]:
-    out = []
-    for op in ops:
-        spec = _READS.get(op.f)
-        if spec is None or op.outcome != "ok":
-            continue
-        kind, field = spec
-        obs = _observe(kind, op)
-        if obs is None:
-            continue
-        out.append(
-            _Read(
-                op=op,
-                kind=kind,
-                key=str(body(op)[field]),
-                node=int(op.request.get("node", 0)),
-                snapshot=snapshot_of(op) if op.invoke.phase == "final" else None,
-                obs=obs,
+@dataclass(slots=True)
+class _Seen:
+    """The contract's reads of one history, gathered once.
+
+    ``by_key``: the ok reads that tell something, by (kind, key); ``last``: the
+    last settle snapshot any final read names (None without final reads);
+    ``tried``: op ids of that snapshot's final reads by (kind, key), answered
+    or not. Keys come in the order of their first read in the history, so the
+    evidence lists findings in history order.
+    """
+
+    writes: _Writes
+    by_key: dict[tuple[str, str], list[_Read]]
+    last: int | None
+    tried: dict[tuple[str, str], list[int]]
+
+
+def _seen(index: Index) -> _Seen:
+    """One pass over each read ``f`` (not over the whole history)."""
+    by_key: dict[tuple[str, str], list[_Read]] = {}
+    finals: list[tuple[Event, tuple[str, str], int]] = []
+    last: int | None = None
+    for f, (kind, field) in _READS.items():
+        for op in index.of(f):
+            invoke, completion = op.invoke, op.completion
+            value = invoke.value
+            key = str(value["body"][field])
+            snapshot = None
+            if invoke.phase == "final":
+                snapshot = snapshot_of(op)
+                last = snapshot if last is None or snapshot > last else last
+                finals.append((invoke, (kind, key), snapshot))
+            if completion is None or completion.type != "ok":
+                continue
+            obs = _observed(kind, completion.value)
+            if obs is None:
+                continue
+            read = _Read(
+                kind,
+                key,
+                int(value.get("node", 0)),
+                snapshot,
+                obs,
+                invoke.op_id,
+                invoke.index,
+                invoke.time,
+                completion.time,
             )
-        )
-    return out
+            group = by_key.get((kind, key))
+            if group is None:
+                by_key[(kind, key)] = [read]
+            else:
+                group.append(read)
+    tried: dict[tuple[str, str], list[int]] = {}
+    first: dict[tuple[str, str], int] = {}
+    for invoke, read_of, snapshot in finals:
+        if snapshot == last:
+            tried.setdefault(read_of, []).append(invoke.op_id)
+            first.setdefault(read_of, invoke.index)
+    if sum(1 for f in _READS if index.of(f)) > 1:
+        # Built read kind by read kind: put the keys back in history order.
+        by_key = dict(sorted(by_key.items(), key=lambda item: item[1][0].index))
+        tried = {k: tried[k] for k in sorted(tried, key=first.__getitem__)}
+    return _Seen(_writes(index), by_key, last, tried)
 
 
 def _phantom(read: _Read, writes: _Writes) -> str | None:
@@ -242,12 +284,7 @@ def _phantom(read: _Read, writes: _Writes) -> str | None:
                 return f"the matches of {read.key} list {match_id} between {pair[0]} and {pair[1]}"
             a, b = pair
             for x, y in ((a, b), (b, a)):
-                rights = [
-                    op
-                    for op in writes.swipes.get((x, y), [])
-                    if body(op)["direction"] == "right" and op.outcome != "fail"
-                ]
-                if not any(op.invoke.time < read.end for op in rights):
+                if not writes.rights.get((x, y), read.end) < read.end:
                     return (
                         f"the matches of {read.key} list {match_id} between {a} and {b} "
                         f"before {x} swiped right on {y}"
@@ -316,22 +353,12 @@ def _per_replica(reads_of: Sequence[_Read], snapshot: int | None) -> list[_Read]
     return [last[node] for node in sorted(last)]
 
 
-def _unanswered(
-    ops: Sequence[Operation], last: int, answered: Mapping[tuple[str, str], Sequence[_Read]]
-) -> list[tuple[str, str, list[int]]]:
+def _unanswered(seen: _Seen) -> list[tuple[str, str, list[int]]]:
     """Keys the last settled snapshot tried to read and no replica answered."""
-    tried: dict[tuple[str, str], list[int]] = {}
-    for op in ops:
-        spec = _READS.get(op.f)
-        if spec is None or op.invoke.phase != "final":
-            continue
-        if snapshot_of(op) == last:
-            key = (spec[0], str(body(op)[spec[1]]))
-            tried.setdefault(key, []).append(op.invoke.op_id)
     return [
         (kind, key, ids)
-        for (kind, key), ids in tried.items()
-        if not any(r.snapshot == last for r in answered.get((kind, key), ()))
+        for (kind, key), ids in seen.tried.items()
+        if not any(r.snapshot == seen.last for r in seen.by_key.get((kind, key), ()))
     ]
 
 
@@ -360,16 +387,9 @@ def make_consistent_reads(reads: ReadConsistency = "eventual") -> Checker:
 
     def check_consistent_reads(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
         out = Findings("consistent_reads", "key")
-        ops = index_of(history).ops  # shared with the other checkers of one check call
-        writes = _writes(ops)
-        all_reads = _reads(ops)
-        by_key: dict[tuple[str, str], list[_Read]] = {}
-        for read in all_reads:
-            by_key.setdefault((read.kind, read.key), []).append(read)
-        last = max(
-            (snapshot_of(op) for op in ops if op.f in _READS and op.invoke.phase == "final"),
-            default=None,
-        )
+        index = index_of(history)  # shared with the other checkers of one check call
+        seen = index.memo("consistent_reads", lambda: _seen(index))
+        writes, by_key, last = seen.writes, seen.by_key, seen.last
 
         def report(problem: Problem | None, keys: Iterable[str], ids: Iterable[int]) -> None:
             if problem is not None:
@@ -377,39 +397,20 @@ def make_consistent_reads(reads: ReadConsistency = "eventual") -> Checker:
 
         for (kind, key), reads_of in by_key.items():
             out.checked += 1
-            name = _label(kind, key)
             for read in reads_of:
-                report(
-                    (phantom, False) if (phantom := _phantom(read, writes)) else None,
-                    [key],
-                    [read.id],
-                )
-            settled = _per_replica(reads_of, last)
-            answers = {r.obs for r in settled}
-            if len(answers) > 1:
-                said = "; ".join(f"target-{r.node} says {_show(kind, r.obs)}" for r in settled)
-                report(
-                    (f"the replicas disagree about {name} after settling: {said}", True),
-                    [key],
-                    [r.id for r in settled],
-                )
-            elif settled:
-                now = settled[0]
-                for read in reads_of:
-                    if read.snapshot is None:
-                        problem = _regress(kind, read.obs, now.obs)
-                        report(
-                            _then(name, kind, read, now, problem, "the settled state"),
-                            [key],
-                            [read.id, now.id],
-                        )
-            _successive_snapshots(kind, name, key, reads_of, report)
+                phantom = _phantom(read, writes)
+                if phantom is not None:
+                    out.violation(phantom, [key], [read.id])
+            # One read (the common case) contradicts no other: only strong
+            # reads judge it further, against the writes.
+            if len(reads_of) > 1:
+                _agree(kind, key, reads_of, last, report)
             if reads == "strong":
-                _strong(kind, name, key, reads_of, writes, report)
+                _strong(kind, _label(kind, key), key, reads_of, writes, report)
         if last is not None:
             _mutual_lists(by_key, last, report)
             _justified_rejections(by_key, last, writes, report)
-            for kind, key, ids in _unanswered(ops, last, by_key):
+            for kind, key, ids in _unanswered(seen):
                 out.checked += 1
                 out.undecided(
                     f"no replica answered the final read of {_label(kind, key)}", [key], ids
@@ -420,6 +421,38 @@ def make_consistent_reads(reads: ReadConsistency = "eventual") -> Checker:
         f"Reads describe one state ({reads} reads); see invariants._reads."
     )
     return check_consistent_reads
+
+
+def _agree(
+    kind: str,
+    key: str,
+    reads_of: Sequence[_Read],
+    last: int | None,
+    report: Callable[[Problem | None, Iterable[str], Iterable[int]], None],
+) -> None:
+    """The reads of one key: replicas agree after settling, nothing read before
+    contradicts the settled state, and no replica's snapshots go backwards."""
+    name = _label(kind, key)
+    settled = _per_replica(reads_of, last)
+    answers = {r.obs for r in settled}
+    if len(answers) > 1:
+        said = "; ".join(f"target-{r.node} says {_show(kind, r.obs)}" for r in settled)
+        report(
+            (f"the replicas disagree about {name} after settling: {said}", True),
+            [key],
+            [r.id for r in settled],
+        )
+    elif settled:
+        now = settled[0]
+        for read in reads_of:
+            if read.snapshot is None:
+                problem = _regress(kind, read.obs, now.obs)
+                report(
+                    _then(name, kind, read, now, problem, "the settled state"),
+                    [key],
+                    [read.id, now.id],
+                )
+    _successive_snapshots(kind, name, key, reads_of, report)
 
 
 def _successive_snapshots(
@@ -486,6 +519,7 @@ def _justified_rejections(
     """An order refused ``out_of_stock`` (answered or read so) claims its SKU had
     less than its quantity; stock only goes down, so settled stock of at least
     that quantity says the claim was false."""
+    stocks: dict[str, list[_Read]] = {}
     for order_id, ops in writes.orders.items():
         refusals = [op.invoke.op_id for op in ops if op.outcome == "fail"]
         read_rejected = [
@@ -497,7 +531,9 @@ def _justified_rejections(
             continue
         first = body(ops[0])
         sku, qty = str(first["sku"]), int(first["qty"])
-        settled = {r.obs: r for r in _per_replica(by_key.get(("stock", sku), ()), last)}
+        if sku not in stocks:
+            stocks[sku] = _per_replica(by_key.get(("stock", sku), ()), last)
+        settled = {r.obs: r for r in stocks[sku]}
         if len(settled) != 1:
             continue
         ((available, stock),) = settled.items()
@@ -524,11 +560,12 @@ def _mutual_lists(
         answers = _per_replica(reads_of, last) if kind == "matches" else []
         if answers:
             settled[key] = answers[0]
+    listed = {user: {m for m, _ in read.obs} for user, read in settled.items()}
     for user, read in settled.items():
         for match_id, pair in sorted(read.obs):
             other = pair[1] if pair[0] == user else pair[0]
             theirs = settled.get(other)
-            if theirs is not None and match_id not in {m for m, _ in theirs.obs}:
+            if theirs is not None and match_id not in listed[other]:
                 report(
                     (
                         f"user {user} lists match {match_id} with {other}, but {other}'s "

@@ -284,13 +284,15 @@ def _prior(ctx: Context, condition: Prior, item: Item, key: Key) -> str | None:
     """Why no ``condition.op`` on ``key`` may have happened before ``item`` was decided."""
     ops: list[Operation] = ctx.index.by_key(condition.op, condition.key).get(key, [])
     outcomes = ("ok",) if condition.acknowledged else ("ok", "info")
-    fit = [
-        op
-        for op in ops
-        if matches(op.invoke.value["body"], condition.where) and op.outcome in outcomes
-    ]
-    if any(op.invoke.time < item.at for op in fit):
-        return None
+    at, where = item.at, condition.where
+    for op in ops:  # the common case first: one that fits, in time
+        if (
+            op.invoke.time < at
+            and op.outcome in outcomes
+            and matches(op.invoke.value["body"], where)
+        ):
+            return None
+    fit = [op for op in ops if matches(op.invoke.value["body"], where) and op.outcome in outcomes]
     named = {**_named(condition.key, key), "op": condition.op, "key": key_text(key)}
     if fit:  # only after the decision
         return say(condition.late, **named)

@@ -243,6 +243,9 @@ def make_propagation(
     )
     finals = _finals(scope, (*sources, target))
     listed = next((s for s in sources if isinstance(s, Listed)), None)
+    # Nothing but the count and the carried fields to judge of an item that
+    # took effect (else _judge_item also looks into lists and lags).
+    quiet = not everywhere and within is None
 
     def check(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
         ctx = Context(history, final, ledgers)
@@ -270,6 +273,8 @@ def make_propagation(
             mine = linked.get(group, [])
             for item in members:
                 same = [t for t in mine if t.key == item.key] if link == "id" else mine
+                if quiet and same and item.fate == "accepted" and _fine(spec, item, same):
+                    continue  # reflected as it should be: the common case, nothing to say
                 others = [t for t in mine if t.key != item.key] if link == "id" else []
                 _judge_item(judge, item, same, others, by_key.get(item.key, []))
         if orphans and listed is not None:
@@ -533,12 +538,17 @@ def _recorded(judge: _Judge, items: list[Item], target: Accepted) -> None:
         if request is None:
             continue
         fate, status, record = ctx.fate(spec, request)
+        if fate == "accepted" and not (
+            target.id and record is not None and str(record.get(target.id)) != item.id
+        ):
+            continue  # recorded: the common case, no evidence to build
         ids, keys = [*request.ids, *item.ops], judge.keys(item)
         if fate == "unknown":
             out.undecided(say(w.record_unread, **judge.fields(item)), keys, ids)
         elif fate != "accepted":
             report = out.pending if fate == "waiting" else out.violation
             report(say(w.unrecorded, **judge.fields(item, status=status)), keys, ids)
-        elif target.id and record is not None and str(record.get(target.id)) != item.id:
+        else:
+            assert record is not None
             shown = f"{status} as {record.get(target.id)}"
             out.violation(say(w.unrecorded, **judge.fields(item, status=shown)), keys, ids)

@@ -197,7 +197,7 @@ def make_idempotency(
             if not acks and not fails:
                 continue
             out.checked += 1
-            key, ids = request.id, request.ids
+            key = request.id
             if acks and fails:
                 out.violation(
                     say(
@@ -210,7 +210,7 @@ def make_idempotency(
                         fail_ops=ops_text(fails),
                     ),
                     [key],
-                    ids,
+                    request.ids,
                 )
                 continue
             said_ops = acks or fails
@@ -225,17 +225,17 @@ def make_idempotency(
                         ops=ops_text(said_ops),
                     ),
                     [key],
-                    ids,
+                    request.ids,
                 )
                 continue
             if fails:
                 if fate == "accepted":
-                    out.violation(contradicted(key, w.fail, fails, status), [key], ids)
+                    out.violation(contradicted(key, w.fail, fails, status), [key], request.ids)
                 continue
             if not agree:
                 if fate != "accepted":
                     report = out.pending if fate == "waiting" else out.violation
-                    report(contradicted(key, w.ok, acks, status), [key], ids)
+                    report(contradicted(key, w.ok, acks, status), [key], request.ids)
                 continue
             _agreement(out, w, request, agree, fate, status, record)
         return out.verdict()
@@ -254,7 +254,9 @@ def _agreement(
     record: Mapping[str, Any] | None,
 ) -> None:
     """With ``agree`` fields: each ok answer against the others and the final record."""
-    key, ids = request.id, request.ids
+    if fate == "accepted" and record is not None and _agreed(request, agree, record):
+        return  # the common case: nothing to say
+    key = request.id
     first: tuple[str, list[int]] | None = None
     for op in request.ops:
         if op.outcome != "ok":
@@ -278,7 +280,7 @@ def _agreement(
                     ops=ops_text(this),
                 ),
                 [key, first[0], values],
-                ids,
+                request.ids,
             )
         if fate != "accepted":
             report = out.pending if fate == "waiting" else out.violation
@@ -292,7 +294,7 @@ def _agreement(
                     status=status,
                 ),
                 [key],
-                ids,
+                request.ids,
             )
             continue
         assert record is not None
@@ -308,5 +310,19 @@ def _agreement(
                     status=f"{status} as {recorded}",
                 ),
                 [key, values],
-                ids,
+                request.ids,
             )
+
+
+def _agreed(request: Request, agree: tuple[str, ...], record: Mapping[str, Any]) -> bool:
+    """Every ok answer shows the record's ``agree`` fields (as text, as the
+    findings compare them)."""
+    recorded = [str(record.get(f)) for f in agree]
+    for op in request.ops:
+        completion = op.completion
+        if completion is None or completion.type != "ok":
+            continue
+        said = completion.value.get("body") or {}
+        if [str(said.get(f)) for f in agree] != recorded:
+            return False
+    return True
