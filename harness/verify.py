@@ -31,6 +31,7 @@ from hypothesis.errors import Flaky
 
 from harness.design import Design, Row
 from harness.interrupt import signal_name
+from harness.phases import add_phases
 from harness.progress import VerifyEvent, VerifyEventKind, VerifyProgress, no_verify_progress
 from harness.report import (
     Counterexample,
@@ -424,6 +425,7 @@ def verify_row(
         interrupted=interrupted,
         histories=tuple(o.history_path for o in search.outcomes),
         slos=slos,
+        phases=add_phases(o.phases for o in search.outcomes),
     )
     tell("row_finished", result=result)
     return result

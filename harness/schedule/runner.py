@@ -58,7 +58,8 @@ class ExampleOutcome:
     ``settled`` is False when the settle deadline passed first (pending
     findings then became violations); ``unread`` says, per read, why keys of
     the last snapshot could not be read from any replica; ``late`` marks a
-    verdict revised by side effects that arrived after the example was judged.
+    verdict revised by side effects that arrived after the example was judged;
+    ``phases`` holds the seconds spent in each of `harness.phases.PHASES`.
     """
 
     number: int
@@ -130,6 +131,8 @@ class _Judged:
     ledgers: Ledgers
     verdicts: tuple[Verdict, ...]
     settled: bool
+    phases: Mapping[str, float]
+    """Seconds settling spent waiting, reading and checking (`harness.phases`)."""
 
 
 class ExampleRunner:
@@ -263,7 +266,7 @@ class ExampleRunner:
                 phases["heal"] = settle_started - started - sum(phases.values())
                 judged = await self._settle(client, keys.prefix)
                 settle_s = time.monotonic() - settle_started
-                phases["settle"] = settle_s
+                phases.update(judged.phases)
         finally:
             recorder.close()
         history = recorder.history()
@@ -377,19 +380,25 @@ class ExampleRunner:
         previous: tuple[Any, ...] | None = None
         interval = POLL_S
         number = first_snapshot
+        spent = {"settle_wait": 0.0, "final_reads": 0.0, "checking": 0.0}
         while True:
             # Ledger first, then state: a side effect seen in the ledger was
             # caused by state the following read can see, never the reverse.
+            mark = time.monotonic()
             self.ledger.refresh()
             ledgers = self.ledger.of(prefix)
             snapshot = await read_snapshot(client, number=number)
+            checked = time.monotonic()
             verdicts = self.check(client.recorder.history(), snapshot.final, ledgers)
+            now = time.monotonic()
+            spent["final_reads"] += checked - mark
+            spent["checking"] += now - checked
             current = (snapshot.answers, ledgers.effects)
             steady = not moving or previous == current
             waiting = any(e.pending for v in verdicts for e in v.evidence)
             definite = any(v.status == "invalid" and not v.waiting for v in verdicts)
             if steady and not waiting:
-                return _Judged(snapshot, ledgers, verdicts, settled=True)
+                return _Judged(snapshot, ledgers, verdicts, settled=True, phases=spent)
             if steady and definite:
                 # One definite violation decides the example; what others still
                 # wait for is not evidence yet, so it is not called a violation.
@@ -398,16 +407,16 @@ class ExampleRunner:
                 )
                 why = f"judged without waiting, {failed} having failed for good"
                 verdicts = tuple(undecided(v, why) for v in verdicts)
-                return _Judged(snapshot, ledgers, verdicts, settled=True)
-            now = time.monotonic()
+                return _Judged(snapshot, ledgers, verdicts, settled=True, phases=spent)
             if now >= deadline:
                 late = tuple(expire_pending(v, now - started) for v in verdicts)
-                return _Judged(snapshot, ledgers, late, settled=False)
+                return _Judged(snapshot, ledgers, late, settled=False, phases=spent)
             previous = current
             number += 1
             pause = QUIET_S if not waiting else interval
             interval = min(interval * 1.5, POLL_MAX_S)
             await asyncio.sleep(min(pause, max(deadline - now, 0.0)))
+            spent["settle_wait"] += time.monotonic() - now
 
 
 class SetupFailed(RuntimeError):
