@@ -29,6 +29,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from harness.history import Effect, FinalState, History, Ledgers, Recorder, thaw
 from harness.nemesis.faults import Fault
 from harness.nemesis.nemesis import Nemesis
@@ -38,7 +40,7 @@ from harness.schedule.model import Batch, Heal, Schedule, StartFault, Wait, mate
 from harness.system import LiveSystem
 from harness.workload.api import Workload
 from harness.workload.builtin import resolve
-from harness.workload.client import WorkloadClient
+from harness.workload.client import WorkloadClient, new_session
 from harness.workload.final import Snapshot, read_snapshot
 from harness.workload.keys import KeySpace, example_prefix
 from harness.workload.ops import OpSpec
@@ -160,6 +162,7 @@ class ExampleRunner:
         self.reads = reads
         self._count = 0
         self._loop = asyncio.Runner()
+        self._session: aiohttp.ClientSession | None = None
         self.ledger = LedgerWatch(system.partner_control, self.workload.keys)
         self.fault_listener: Callable[[str, str], None] | None = None
         """Told ``("start", description)`` when a fault starts and ``("heal", "")``
@@ -170,7 +173,28 @@ class ExampleRunner:
             self.fault_listener(what, fault.describe() if fault is not None else "")
 
     def close(self) -> None:
-        self._loop.close()
+        try:
+            self._loop.run(self._drop_session())
+        finally:
+            self._loop.close()
+
+    async def _warm_session(self) -> aiohttp.ClientSession:
+        """The session examples share, so an example starts on warm connections."""
+        if self._session is None or self._session.closed:
+            self._session = new_session()
+        return self._session
+
+    async def _drop_session(self) -> None:
+        """Close the shared session. After an example with faults the next one
+        starts on new connections: a restarted replica or a cut link leaves
+        pooled connections dead, and a POST sent on one would be recorded
+        indeterminate for a fault that is not that example's."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _client(self, recorder: Recorder, session: aiohttp.ClientSession) -> WorkloadClient:
+        return WorkloadClient(self.workload, self.system.client_urls, recorder, session=session)
 
     def __enter__(self) -> ExampleRunner:
         return self
@@ -204,9 +228,7 @@ class ExampleRunner:
             path = outcome.history_path.with_suffix(".recheck.jsonl")
             recorder = Recorder.continuing(outcome.history, t0=outcome.t0, path=path)
             try:
-                async with WorkloadClient(
-                    self.workload, self.system.client_urls, recorder
-                ) as client:
+                async with self._client(recorder, await self._warm_session()) as client:
                     judged = await self._settle(
                         client, outcome.prefix, first_snapshot=next_snapshot(outcome.history)
                     )
@@ -239,7 +261,7 @@ class ExampleRunner:
         recorder = Recorder(path)
         phases: dict[str, float] = {}
         try:
-            async with WorkloadClient(self.workload, self.system.client_urls, recorder) as client:
+            async with self._client(recorder, await self._warm_session()) as client:
                 await self._setup(client, schedule, keys, partner)
                 phases["setup"] = time.monotonic() - started
                 recorder.set_phase("main")
@@ -269,6 +291,8 @@ class ExampleRunner:
                 phases.update(judged.phases)
         finally:
             recorder.close()
+            if recorder.history().nemesis_events():
+                await self._drop_session()
         history = recorder.history()
         final = judged.snapshot.final
         _write_json(path.with_suffix(".final.json"), final.to_json())
