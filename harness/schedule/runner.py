@@ -11,8 +11,9 @@ settle and judges it -- and never judges a system that has not settled:
   agreeing) are *pending*: the runner keeps reading until they clear or the
   design's ``settle_timeout_s`` passes, when they become violations that say
   how long the harness waited;
-- when anything may still be moving (a fault happened or an answer was lost)
-  a snapshot counts only once the next one, a quiet interval later, is equal.
+- when anything may still be moving (a fault reached past the clients' links,
+  or an answer was lost) a snapshot counts only once the next one, a quiet
+  interval later, is equal.
 
 Side effects can land after an example was judged (a slow relay, a late
 duplicate); `ExampleRunner.recheck` judges earlier examples again with
@@ -391,16 +392,16 @@ class ExampleRunner:
     ) -> _Judged:
         """Read snapshots until the system has settled, then judge the last one.
 
-        Settled: nothing pending, and -- when anything may still be moving --
-        two equal snapshots a quiet interval apart (a definite violation is
-        trusted only then too). At the deadline the last snapshot is judged
+        Settled: nothing pending, and -- when anything may still be moving
+        (`_unsettled`) -- two equal snapshots a quiet interval apart (a
+        definite violation is trusted only then too). At the deadline the last snapshot is judged
         as it is, pending findings becoming violations. Snapshots are numbered
         from ``first_snapshot``: a recheck goes on after the example's own, so
         the last snapshot of the history is always the latest one read.
         """
         started = time.monotonic()
         deadline = started + self.settle_timeout_s
-        moving = _unsettled(client.recorder.history())
+        moving = _unsettled(client.recorder.history(), self.system.spec.replica_names)
         previous: tuple[Any, ...] | None = None
         interval = POLL_S
         number = first_snapshot
@@ -457,10 +458,27 @@ def next_snapshot(history: History) -> int:
     return 1 + max(numbers, default=-1)
 
 
-def _unsettled(history: History) -> bool:
-    """Could the target still be working on something the clients sent?"""
-    return bool(history.nemesis_events()) or any(
-        op.outcome == "info" for op in history.operations()
+def _unsettled(history: History, client_links: Collection[str]) -> bool:
+    """Could the target still be working on something the clients sent?
+
+    Yes after an indeterminate answer, and after a fault that reached past the
+    clients' own links. Faults only on the client links (latency, a cut) with
+    every answer definite leave nothing behind, as if there had been no fault:
+    each request reached the target, which handled it and answered; only the
+    way in and out was slow.
+    """
+    return any(op.outcome == "info" for op in history.operations()) or any(
+        not _on_client_link(event.value.get("fault"), client_links)
+        for event in history.nemesis_events()
+    )
+
+
+def _on_client_link(fault: Any, client_links: Collection[str]) -> bool:
+    """A toxic or partition on a link between the clients and a replica."""
+    return (
+        isinstance(fault, Mapping)
+        and fault.get("kind") in ("toxic", "partition")
+        and fault.get("link") in client_links
     )
 
 

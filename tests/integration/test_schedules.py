@@ -195,6 +195,31 @@ def test_an_example_says_where_its_time_went(correct: LiveSystem, tmp_path: Path
     assert next_snapshot(quiet.history) == 1
 
 
+def test_faults_only_on_client_links_leave_nothing_to_wait_for(
+    correct: LiveSystem, tmp_path: Path
+) -> None:
+    """Latency between the clients and a replica, every answer definite: one
+    snapshot, like an example without faults. A pause of a replica (inside
+    the system) needs two equal snapshots a quiet interval apart."""
+    slow_way_in = LinkToxic(link="target-0", toxic="latency", attributes={"latency_ms": 100})
+
+    def with_fault(fault: LinkToxic | Pause) -> Schedule:
+        return replace(QUIET, steps=(StartFault(fault=fault), *QUIET.steps, Heal()))
+
+    with ExampleRunner(
+        correct, workload="inventory", invariants=("no_oversell",), out_dir=tmp_path,
+        run_id=new_run_id(),
+    ) as runner:
+        client_side = runner.run(with_fault(slow_way_in))
+        inside = runner.run(with_fault(Pause(process="target-1", duration_ms=100)))
+    assert {op.outcome for op in client_side.history.select("order")} == {"ok"}
+    assert next_snapshot(client_side.history) == 1
+    assert client_side.phases["settle_wait"] == 0.0
+    assert next_snapshot(inside.history) >= 2
+    assert inside.phases["settle_wait"] >= QUIET_S
+    assert not client_side.failed and not inside.failed
+
+
 def _connections_to(ports: set[int]) -> set[int]:
     """Local ports of this process's established TCP connections to ``ports``."""
     mine = set()
