@@ -1,10 +1,13 @@
 """The phases of one example, in the order they run: where its time goes.
 
 The runner records seconds under these keys (``ExampleOutcome.phases``) and
-the report sums them per row; settling is split into waiting (sleeping
-between snapshots until the system is quiet), final reads (the snapshots and
-the partner's ledger) and checking (the invariants on each snapshot), so a
-slow row says whether it waits, reads or computes.
+the report sums them per row. The schedule's own steps are split into its
+batches of operations (a fault starting mid-batch included), its waits, and
+its fault steps (a start, a heal); settling into waiting (sleeping between
+snapshots until the system is quiet), final reads (the snapshots and the
+partner's ledger) and checking (the invariants on each snapshot). So a slow
+row says whether the schedule asks for the time or the harness waits, reads
+or computes.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from types import MappingProxyType
 PHASES: Mapping[str, str] = MappingProxyType(
     {
         "setup": "setup",
-        "main": "main steps",
+        "batches": "main: batches",
+        "wait_steps": "main: waits",
+        "fault_steps": "main: faults",
         "heal": "heal",
         "settle_wait": "settle: waiting",
         "final_reads": "settle: final reads",

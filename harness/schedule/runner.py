@@ -49,6 +49,13 @@ from invariants import ALWAYS, ReadConsistency, Verdict, check, expire_pending, 
 from invariants.slo import Samples, Slo, samples
 
 QUIET_S = 0.4
+MAIN_PHASES: Mapping[type, str] = {
+    Batch: "batches",
+    Wait: "wait_steps",
+    StartFault: "fault_steps",
+    Heal: "fault_steps",
+}
+"""The phase (`harness.phases`) each kind of schedule step's time counts under."""
 SETUP_ATTEMPTS = 4
 POLL_S = 0.1
 POLL_MAX_S = 1.0
@@ -260,7 +267,7 @@ class ExampleRunner:
         partner = self.system.partner_control
         stats_before = partner.stats() if partner is not None else {}
         recorder = Recorder(path)
-        phases: dict[str, float] = {}
+        phases: dict[str, float] = dict.fromkeys(("setup", *MAIN_PHASES.values()), 0.0)
         try:
             async with self._client(recorder, await self._warm_session()) as client:
                 await self._setup(client, schedule, keys, partner)
@@ -269,6 +276,7 @@ class ExampleRunner:
                 nemesis = Nemesis(self.system, recorder)
                 try:
                     for step in schedule.steps:
+                        begun = time.monotonic()
                         if isinstance(step, Batch):
                             await self._batch(client, nemesis, step, keys)
                         elif isinstance(step, StartFault):
@@ -279,14 +287,15 @@ class ExampleRunner:
                             self._tell("heal")
                         elif isinstance(step, Wait):
                             await asyncio.sleep(step.ms / 1000)
+                        phases[MAIN_PHASES[type(step)]] += time.monotonic() - begun
                 finally:
-                    phases["main"] = time.monotonic() - started - phases.get("setup", 0.0)
+                    healing = time.monotonic()
                     # Synchronous on purpose: it must finish even when this
                     # task is being cancelled (Ctrl-C).
                     nemesis.heal_all()
                     self._tell("heal")
                 settle_started = time.monotonic()
-                phases["heal"] = settle_started - started - sum(phases.values())
+                phases["heal"] = settle_started - healing
                 judged = await self._settle(client, keys.prefix)
                 settle_s = time.monotonic() - settle_started
                 phases.update(judged.phases)

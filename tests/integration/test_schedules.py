@@ -189,7 +189,9 @@ def test_an_example_says_where_its_time_went(correct: LiveSystem, tmp_path: Path
         settling = sum(outcome.phases[p] for p in ("settle_wait", "final_reads", "checking"))
         assert settling == pytest.approx(outcome.settle_s, abs=0.02)
         assert sum(outcome.phases.values()) <= outcome.duration_s
-    assert faulty.phases["main"] >= 0.05  # its 50 ms wait, at least
+    assert faulty.phases["wait_steps"] >= 0.05  # its 50 ms wait
+    assert faulty.phases["batches"] > 0 and faulty.phases["fault_steps"] > 0
+    assert quiet.phases["wait_steps"] == quiet.phases["fault_steps"] == 0.0
     assert faulty.phases["settle_wait"] >= QUIET_S
     assert quiet.phases["settle_wait"] == 0.0
     assert next_snapshot(quiet.history) == 1

@@ -288,9 +288,9 @@ def test_where_the_time_went_is_shown_per_row_in_every_format(tmp_path: Path) ->
 
     phases = add_phases(
         [
-            {"setup": 0.25, "main": 1.0, "heal": 0.5, "settle_wait": 0.5, "final_reads": 0.2,
-             "checking": 0.05},
-            {"setup": 0.25, "main": 2.0, "heal": 0.0, "settle_wait": 1.5, "final_reads": 0.2,
+            {"setup": 0.25, "batches": 0.5, "wait_steps": 0.5, "heal": 0.5, "settle_wait": 0.5,
+             "final_reads": 0.2, "checking": 0.05},
+            {"setup": 0.25, "batches": 2.0, "heal": 0.0, "settle_wait": 1.5, "final_reads": 0.2,
              "checking": 0.05},
         ]
     )
@@ -305,13 +305,14 @@ def test_where_the_time_went_is_shown_per_row_in_every_format(tmp_path: Path) ->
     md = (tmp_path / "report.md").read_text()
     assert "## Where the time went" in md
     assert (
-        "| row | examples | examples/min | setup | main steps | heal | settle: waiting | "
-        "settle: final reads | checking | other |" in md
+        "| row | examples | examples/min | setup | main: batches | main: waits | main: faults "
+        "| heal | settle: waiting | settle: final reads | checking | other |" in md
     )
     # total (mean per example); other = 7.5 s of the row minus 6.5 s in phases
     assert (
-        "| `client-retry` | 2 | 16.0 | 0.5 s (0.25 s) | 3.0 s (1.50 s) | 0.5 s (0.25 s) | "
-        "2.0 s (1.00 s) | 0.4 s (0.20 s) | 0.1 s (0.05 s) | 1.0 s (0.50 s) |" in md
+        "| `client-retry` | 2 | 16.0 | 0.5 s (0.25 s) | 2.5 s (1.25 s) | 0.5 s (0.25 s) | "
+        "0.0 s (0.00 s) | 0.5 s (0.25 s) | 2.0 s (1.00 s) | 0.4 s (0.20 s) | 0.1 s (0.05 s) | "
+        "1.0 s (0.50 s) |" in md
     )
     assert "| `cache-loss` | 40 |" not in md.split("## Where the time went")[1]
     html = render_html(report)
