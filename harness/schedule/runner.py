@@ -49,6 +49,9 @@ from invariants import ALWAYS, ReadConsistency, Verdict, check, expire_pending, 
 from invariants.slo import Samples, Slo, samples
 
 QUIET_S = 0.4
+SETUP_ATTEMPTS = 4
+POLL_S = 0.1
+POLL_MAX_S = 1.0
 MAIN_PHASES: Mapping[type, str] = {
     Batch: "batches",
     Wait: "wait_steps",
@@ -56,9 +59,6 @@ MAIN_PHASES: Mapping[type, str] = {
     Heal: "fault_steps",
 }
 """The phase (`harness.phases`) each kind of schedule step's time counts under."""
-SETUP_ATTEMPTS = 4
-POLL_S = 0.1
-POLL_MAX_S = 1.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
