@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from harness.design import Design
     from harness.report import DesignReport
 
-from harness.limits import MAX_EXAMPLES, MAX_REPLICAS
+from harness.limits import MAX_EXAMPLES, MAX_JOBS, MAX_REPLICAS, parse_duration
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141
@@ -54,6 +54,16 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _duration(text: str) -> float:
+    """An argparse type: a duration (``90s``, ``10m``, ``1h``) in seconds."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 BACKENDS = ("local", "containers")
 
 
@@ -114,6 +124,20 @@ def _parser() -> argparse.ArgumentParser:
         help="examples per row, overriding the profile's budget and the rows' own",
     )
     verify.add_argument(
+        "--budget",
+        type=_duration,
+        metavar="DURATION",
+        help="a time budget (90s, 10m, 1h) instead of example counts: spread over the rows, "
+        "a row that found a failure leaves its time to the rows after it",
+    )
+    verify.add_argument(
+        "--jobs",
+        type=_bounded(1, MAX_JOBS),
+        default=1,
+        metavar="N",
+        help="run the rows of each design on N independent stacks in parallel (default: 1)",
+    )
+    verify.add_argument(
         "--junit",
         type=Path,
         metavar="FILE",
@@ -141,6 +165,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--out", type=Path, default=Path("reports") / "replays")
     replay.add_argument("--backend", choices=BACKENDS, help="local or containers")
+
+    merge = sub.add_parser(
+        "merge-reports",
+        help="join the reports of one design's shards (runs of some --row each) into one",
+    )
+    merge.add_argument(
+        "parts", nargs="+", type=Path, help="report.json files, or the folders holding them"
+    )
+    merge.add_argument(
+        "--out", type=Path, required=True, help="the folder for the merged report.{md,json,html}"
+    )
 
     listing = sub.add_parser(
         "list", help="show a design's rows, faults, invariants and variants (runs nothing)"
@@ -243,26 +278,47 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     except (InvalidDesign, OSError, UnknownRow, UsageError) as exc:
         print(f"failmodel verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.budget is not None and args.examples is not None:
+        print("failmodel verify: give --budget or --examples, not both", file=sys.stderr)
+        return EXIT_USAGE
+    from harness.budget import RunBudget
     from harness.console import verify_progress
+    from harness.jobs import verify_in_jobs
 
     progress = verify_progress(sys.stdout)
     worst = EXIT_OK
     reports: list[DesignReport] = []
     stopped_by: str | None = None
-    for design in designs:
+    profile = PROFILES[args.profile]
+    chosen = [[d.row(r) for r in args.row] if args.row else list(d.rows) for d in designs]
+    weights = [sum(r.examples or profile.examples for r in rows) for rows in chosen]
+    plan = None if args.budget is None else RunBudget(args.budget, weights)
+    for i, design in enumerate(designs):
         out_dir = args.out / f"{design.name}-{args.variant}"
+        budget_s = None if plan is None else max(1.0, plan.start(i))
         try:
-            report = verify_design(
-                design,
-                variant=args.variant,
-                profile=PROFILES[args.profile],
-                rows=args.row or None,
-                seed_=args.seed,
-                out_dir=out_dir,
-                progress=progress,
-                examples=args.examples,
-                backend=args.backend,
-            )
+            if args.jobs > 1 and len(chosen[i]) > 1:
+                report = verify_in_jobs(
+                    design,
+                    jobs=args.jobs,
+                    rows=chosen[i],
+                    options=_job_options(args, budget_s),
+                    out_dir=out_dir,
+                    weight=lambda r: r.examples or profile.examples,
+                )
+            else:
+                report = verify_design(
+                    design,
+                    variant=args.variant,
+                    profile=profile,
+                    rows=args.row or None,
+                    seed_=args.seed,
+                    out_dir=out_dir,
+                    progress=progress,
+                    examples=args.examples,
+                    backend=args.backend,
+                    budget_s=budget_s,
+                )
         except Exception as exc:  # could not even provision: say why, go on
             print(f"failmodel verify: {design.path}: {exc}", file=sys.stderr)
             worst = EXIT_FAIL
@@ -271,6 +327,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             stop = getattr(progress, "stop", None)
             if callable(stop):  # a live terminal line must end before the summary
                 stop()
+            if plan is not None:
+                plan.finish(i)
         reports.append(report)
         print(format_summary(report))
         print(f"report: {html_path(out_dir)} (and report.md, report.json)")
@@ -291,6 +349,19 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if stopped_by is not None:
         return 128 + signal.Signals[stopped_by].value
     return worst
+
+
+def _job_options(args: argparse.Namespace, budget_s: float | None) -> list[str]:
+    """The options each ``--jobs`` child gets: this run's, the design's budget share."""
+    options = ["--variant", args.variant, "--profile", args.profile]
+    for name, value in (("--seed", args.seed), ("--examples", args.examples)):
+        if value is not None:
+            options += [name, str(value)]
+    if args.backend is not None:
+        options += ["--backend", args.backend]
+    if budget_s is not None:
+        options += ["--budget", f"{budget_s:.1f}s"]
+    return options
 
 
 def overall_summary(reports: Sequence[DesignReport], out: Path, *, variant: str) -> str:
@@ -355,6 +426,22 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             print(f"replay {i + 1}/{args.times}: violated {names} ({outcome.history_path})")
     print(f"reproduced {failed}/{args.times}")
     return EXIT_FAIL if failed else EXIT_OK
+
+
+def _cmd_merge_reports(args: argparse.Namespace) -> int:
+    from harness.merge import merge_reports, read_report, table_order
+    from harness.report import format_summary, html_path, write_report
+
+    try:
+        _check_out(args.out)
+        parts = [read_report(p) for p in args.parts]
+        merged = merge_reports(parts, table_order(parts[0]))
+    except ValueError as exc:
+        raise UsageError(f"failmodel merge-reports: {exc}") from exc
+    write_report(merged, args.out)
+    print(format_summary(merged))
+    print(f"report: {html_path(args.out)} (and report.md, report.json)")
+    return merged.exit_code
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -462,6 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     handlers = {"setup": _cmd_setup, "verify": _cmd_verify, "replay": _cmd_replay}
     handlers["check-history"] = _cmd_check_history
+    handlers["merge-reports"] = _cmd_merge_reports
     handlers.update(list=_cmd_list, doctor=_cmd_doctor, init=_cmd_init)
     try:
         nul = next((a for a in arguments if "\0" in a), None)

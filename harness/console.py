@@ -47,7 +47,8 @@ class PlainVerifyProgress:
             f"[{event.design}/{event.variant}] row {event.row_index + 1}/{event.rows} {event.row}"
         )
         if event.kind == "row_started":
-            self._say(f"{where}: searching, {event.budget} examples (seed {event.seed})")
+            amount = event.message or f"{event.budget} examples"
+            self._say(f"{where}: searching, {amount} (seed {event.seed})")
         elif event.kind == "example_started" and self._examples:
             shrinking = f" ({event.message})" if event.message else ""
             self._say(f"{where}: {_example(event)} started{shrinking}")

@@ -40,3 +40,33 @@ def is_seconds(value: object, *, positive: bool) -> bool:
         and (value > 0 if positive else value >= 0)
         and value <= MAX_SECONDS
     )
+
+MAX_BUDGET_S = 7 * 24 * 3600  # a week: a time budget beyond it is a typo
+MIN_BUDGET_S = 1
+MAX_JOBS = 16
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as ``90s``, ``10m``, ``1h`` or ``1h30m`` (a bare
+    number is seconds), within ``MIN_BUDGET_S..MAX_BUDGET_S``; ValueError says why not."""
+    rest, total, units = text.strip().lower(), 0.0, ""
+    if not rest:
+        raise ValueError(f"a duration must not be empty (e.g. 90s, 10m, 1h; got {text!r})")
+    if rest.replace(".", "", 1).isdigit():
+        rest += "s"
+    while rest:
+        digits = len(rest) - len(rest.lstrip("0123456789."))
+        number, unit, rest = rest[:digits], rest[digits : digits + 1], rest[digits + 1 :]
+        if not number.strip(".") or number.count(".") > 1 or unit not in _UNITS or unit in units:
+            raise ValueError(
+                f"a duration is a number with a unit s, m or h, each at most once "
+                f"(e.g. 90s, 10m, 1h30m; got {text!r})"
+            )
+        units += unit
+        total += float(number) * _UNITS[unit]
+    if not MIN_BUDGET_S <= total <= MAX_BUDGET_S:
+        raise ValueError(
+            f"a duration must be {MIN_BUDGET_S} s to {MAX_BUDGET_S // 3600} h (got {text!r})"
+        )
+    return total

@@ -29,6 +29,7 @@ from hypothesis import given as hypothesis_given
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
 
+from harness.budget import EXAMPLE_CAP, MAX_ROUNDS, MIN_SHRINK_S, RunBudget
 from harness.design import Design, Row
 from harness.interrupt import signal_name
 from harness.phases import add_phases
@@ -50,6 +51,9 @@ from harness.system import LiveSystem
 from harness.workload.keys import new_run_id
 from invariants.slo import SloResult, judge
 
+_ROUND_SEED = 7919
+"""A row's next round of a budgeted run searches from seed + round * this."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Profile:
@@ -66,6 +70,12 @@ PROFILES = {
     "ci": Profile(name="ci", examples=12, shrink_s=90.0, replays=3),
     "nightly": Profile(name="nightly", examples=100, shrink_s=600.0, replays=5),
 }
+
+
+class _TimeUp(BaseException):
+    """Raised inside the Hypothesis test when a budgeted row's search or shrink time
+    is spent: not an Exception, so Hypothesis stops at once instead of taking it for
+    a failure (the failures found are kept in `_Search`)."""
 
 
 class RowViolation(AssertionError):
@@ -94,17 +104,50 @@ class _Search:
     reported_error: str | None = None
     """The error the row reports, with the target's log tails."""
     tell: _Teller | None = None
+    until: float | None = None
+    """A budgeted row's end of search (monotonic clock); None: run its examples."""
+    deadline: float | None = None
+    """A budgeted run's end: shrinking stops in time for the replays and late checks."""
+    tail_s: float = 0.0
+    """Seconds after the search that the row still needs (the late-effects watch)."""
+    longest_s: float = 0.0
+    """The longest example so far, to keep time back for the replays."""
+    spent_s: float = 0.0
+    """Seconds of the earlier rounds of a budgeted row (its search went on)."""
+    given_s: float = 0.0
+    """Seconds a budgeted row was given, all rounds together."""
+    round_from: int = 0
+    """The first outcome of this round (the earlier ones had their late check)."""
 
     def best(self) -> ExampleOutcome | None:
         return min(self.failures, key=lambda o: (o.schedule.size(), o.number), default=None)
 
     def out_of_time(self) -> bool:
+        """Shrinking ends after the profile's shrink time; in a budgeted run also
+        with the row's share (but not before ``MIN_SHRINK_S``), and in time for
+        the replays and the late check before the run's end."""
+        if self.first_failure_at is None:
+            return False
+        end = self.first_failure_at + self.profile.shrink_s
+        after = self.profile.replays * self.longest_s + self.tail_s  # replays, late check
+        if self.until is not None:
+            end = min(end, max(self.until - after, self.first_failure_at + MIN_SHRINK_S))
+        if self.deadline is not None:
+            end = min(end, self.deadline - after)
+        return time.monotonic() > end
+
+    def time_up(self) -> bool:
+        """A budgeted row that found nothing has spent its share (every row is
+        judged on one example at least, even when the budget is gone)."""
         return (
-            self.first_failure_at is not None
-            and time.monotonic() - self.first_failure_at > self.profile.shrink_s
+            not self.failures
+            and bool(self.outcomes)
+            and self.until is not None
+            and time.monotonic() > self.until - self.tail_s
         )
 
     def add(self, outcome: ExampleOutcome) -> None:
+        self.longest_s = max(self.longest_s, time.monotonic() - self.last_example_at)
         self.outcomes.append(outcome)
         self.last_example_at = time.monotonic()
         if outcome.failed:
@@ -204,6 +247,7 @@ def verify_design(
     progress: VerifyProgress | None = None,
     examples: int | None = None,
     backend: str | None = None,
+    budget_s: float | None = None,
 ) -> DesignReport:
     """Run every (selected) row of ``design`` against ``variant``. The report is
     rewritten after every row, so an interrupted run keeps what it found; an
@@ -212,13 +256,19 @@ def verify_design(
     ``progress`` is told what happens (default: plain lines on stdout when
     ``log``); ``examples`` overrides every row's example budget.
     ``backend`` runs the services as ``local`` processes or in ``containers``
-    (default: ``$FAILMODEL_BACKEND``, else local)."""
+    (default: ``$FAILMODEL_BACKEND``, else local). ``budget_s`` replaces the
+    example counts by a time budget for the whole run (`harness.budget`)."""
     if variant not in design.target.variants:
         raise ValueError(
             f"{design.path}: unknown variant {variant!r}; "
             f"variants: {', '.join(design.target.variants)}"
         )
     chosen = [design.row(r) for r in rows] if rows else list(design.rows)
+    plan = (
+        None
+        if budget_s is None
+        else RunBudget(budget_s, [r.examples or profile.examples for r in chosen])
+    )
     started = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     run_id = new_run_id()
@@ -249,27 +299,43 @@ def verify_design(
             backend=backend,
             images=design.services.images,
         ) as system:
-            for i, row in enumerate(chosen):
-                row_seed = base_seed + i if seed_ is None else seed_
+            searches: dict[str, _Search] = {}
+
+            def turn(i: int, round_: int) -> bool:
+                """Row ``i``'s search (round ``round_`` > 0: its search goes on); False
+                when the run was interrupted."""
+                nonlocal interrupted
+                row = chosen[i]
                 result = verify_row(
                     system,
                     design,
                     row,
                     variant=variant,
                     profile=profile,
-                    seed_=row_seed,
-                    out_dir=out_dir / row.id,
-                    run_id=f"{run_id}{i}",
+                    seed_=(base_seed + i if seed_ is None else seed_) + round_ * _ROUND_SEED,
+                    out_dir=out_dir / row.id / (f"round-{round_ + 1}" if round_ else ""),
+                    run_id=f"{run_id}{i}" + (f"r{round_}" if round_ else ""),
                     database=database,
                     progress=progress,
                     row_index=i,
                     rows=len(chosen),
                     examples=examples,
+                    time_s=None if plan is None else plan.start(i),
+                    deadline=None if plan is None else plan.deadline,
+                    resume=searches,
                 )
-                results.append(result)
+                if plan is not None:
+                    plan.finish(i, found=result.status in ("FAIL", "ERROR"))
+                results[i : i + 1] = [result]  # round 0 appends, later rounds replace
                 interrupted = result.interrupted
                 write_report(report(), out_dir)
-                if interrupted:
+                return interrupted is None
+
+            all(turn(i, 0) for i in range(len(chosen)))
+            for round_ in range(1, MAX_ROUNDS if plan is not None and not interrupted else 0):
+                longest = max((s.longest_s for s in searches.values()), default=0.0)
+                again = plan.next_round(longest) if plan is not None else []
+                if not again or not all(turn(i, round_) for i in again):
                     break
     except KeyboardInterrupt as exc:  # while starting or stopping the system
         interrupted = signal_name(exc)
@@ -277,8 +343,13 @@ def verify_design(
         broke = f"{type(exc).__name__}: {exc}"
         done = {r.row_id for r in results}
         results += [
-            _broken_row(
-                design, row, variant, profile, base_seed + i if seed_ is None else seed_, broke
+            broken_row(
+                design,
+                row,
+                variant,
+                f"the design's system could not be started, so the row never ran: {broke}",
+                profile=profile.name,
+                seed_=base_seed + i if seed_ is None else seed_,
             )
             for i, row in enumerate(chosen)
             if row.id not in done
@@ -304,10 +375,10 @@ def _table_columns(row: Row) -> dict[str, Any]:
     }
 
 
-def _broken_row(
-    design: Design, row: Row, variant: str, profile: Profile, seed_: int, error: str
+def broken_row(
+    design: Design, row: Row, variant: str, error: str, *, profile: str = "dev", seed_: int = 0
 ) -> RowResult:
-    """An ERROR row for a row that never ran because the system broke."""
+    """An ERROR row for a row that never ran (its system or its job broke)."""
     return RowResult(
         **_table_columns(row),
         status="ERROR",
@@ -315,8 +386,8 @@ def _broken_row(
         examples=0,
         duration_s=0.0,
         seed=seed_,
-        replay_command=replay_command(design, row, variant, profile.name, seed_),
-        error=f"the design's system could not be started, so the row never ran: {error}",
+        replay_command=replay_command(design, row, variant, profile, seed_),
+        error=error,
     )
 
 
@@ -335,11 +406,21 @@ def verify_row(
     row_index: int = 0,
     rows: int = 1,
     examples: int | None = None,
+    time_s: float | None = None,
+    deadline: float | None = None,
+    resume: dict[str, _Search] | None = None,
 ) -> RowResult:
     """One row's search, its counterexample and replays, and the late-effects
     check; an interrupt ends it early with what was found. ``progress`` is
-    told each example and phase; ``examples`` overrides the row's budget."""
-    started = time.monotonic()
+    told each example and phase; ``examples`` overrides the row's budget;
+    ``time_s`` replaces it by seconds of search, the shrink and replays ending
+    by the run's ``deadline``. A row in ``resume`` goes on with that search (its
+    examples, failures and time; another round of a budgeted run); the row's
+    search is put there."""
+    earlier = None if resume is None else resume.get(row.id)
+    started = time.monotonic() - (0.0 if earlier is None else earlier.spent_s)
+    if time_s is not None:
+        examples = EXAMPLE_CAP
     if examples is not None:
         profile = replace(profile, examples=examples)
         row = replace(row, examples=examples)
@@ -350,12 +431,24 @@ def verify_row(
         row=row.id,
         row_index=row_index,
         rows=rows,
-        budget=row.examples or profile.examples,
+        budget=0 if time_s is not None else row.examples or profile.examples,
         seed=seed_,
     )
-    search = _Search(row=row, profile=profile, tell=tell)
+    search = earlier or _Search(
+        row=row,
+        profile=profile,
+        deadline=deadline,
+        tail_s=design.target.late_effects_s if system.partner_control is not None else 0.0,
+    )
+    search.tell = tell
+    search.until = None if time_s is None else time.monotonic() + time_s
+    search.given_s += time_s or 0.0
+    search.round_from = len(search.outcomes)
+    if resume is not None:
+        resume[row.id] = search
     interrupted: str | None = None
-    tell("row_started")
+    more = "" if earlier is None else " more"
+    tell("row_started", message="" if time_s is None else f"for {time_s:.0f} s{more}")
     try:
         with ExampleRunner(
             system,
@@ -426,7 +519,9 @@ def verify_row(
         histories=tuple(o.history_path for o in search.outcomes),
         slos=slos,
         phases=add_phases(o.phases for o in search.outcomes),
+        budget_s=None if time_s is None else search.given_s,
     )
+    search.spent_s = result.duration_s
     tell("row_finished", result=result)
     return result
 
@@ -448,6 +543,10 @@ def _search(
     def example(schedule: Schedule) -> None:
         if search.error is not None:
             return  # the harness broke: stop searching, report it below
+        if search.time_up():
+            raise _TimeUp
+        if search.out_of_time() and search.until is not None:
+            raise _TimeUp  # budgeted: Hypothesis would try many more (no-op) shrinks
         if search.out_of_time():
             # Shrinking budget spent: only the best failure still fails, so
             # Hypothesis ends on it without running anything more.
@@ -481,7 +580,7 @@ def _search(
     test = _hypothesis_test(example, design, row, variant, profile, seed_, database)
     try:
         test()
-    except (RowViolation, Flaky):
+    except (RowViolation, Flaky, _TimeUp):
         pass  # the failures are in `search`; Flaky = did not reproduce
     except Exception as exc:  # the harness or target broke: not a verdict
         search.error = search.error or f"{type(exc).__name__}: {exc}"
@@ -622,11 +721,18 @@ def _unreplayed(search: _Search) -> Counterexample:
 
 
 def _replays(
-    runner: ExampleRunner, outcome: ExampleOutcome, profile: Profile, system: LiveSystem
+    runner: ExampleRunner,
+    outcome: ExampleOutcome,
+    profile: Profile,
+    system: LiveSystem,
+    until: float | None = None,
 ) -> tuple[list[ExampleOutcome], str | None]:
-    """Replay a failing schedule; a harness error stops the replays (and is returned)."""
+    """Replay a failing schedule; a harness error stops the replays (and is returned),
+    and so does a budgeted row's time (``until``) after the first replay."""
     done: list[ExampleOutcome] = []
     for _ in range(profile.replays):
+        if done and until is not None and time.monotonic() > until:
+            break
         try:
             done.append(runner.run(outcome.schedule))
         except Exception as exc:
@@ -642,7 +748,7 @@ def _counterexample(
     assert best is not None
     first = search.failures[0]
     first_schedule = _save(first)
-    replays, error = _replays(runner, best, profile, system)
+    replays, error = _replays(runner, best, profile, system, search.until)
     return (
         Counterexample(
             schedule_lines=tuple(best.schedule.describe()),
@@ -672,7 +778,7 @@ def _late_failures(
             "for late side effects",
         )
     _linger(search.last_example_at, design.target.late_effects_s)
-    return runner.recheck(search.outcomes)
+    return runner.recheck(search.outcomes[search.round_from :])
 
 
 def _linger(since: float, window_s: float) -> None:

@@ -88,6 +88,7 @@ def _row_to_json(r: RowResult) -> dict[str, Any]:
         "slos": [_slo_to_json(x) for x in r.slos],
         "phases": dict(r.phases),
         "examples_per_minute": r.examples_per_minute,
+        "budget_s": r.budget_s,
     }
 
 
@@ -209,6 +210,7 @@ def _row_from_json(d: Mapping[str, Any]) -> RowResult:
         histories=tuple(Path(p) for p in d.get("histories") or ()),
         slos=tuple(_slo_from_json(x) for x in d.get("slos") or ()),
         phases=d.get("phases") or {},
+        budget_s=d.get("budget_s"),
     )
 
 

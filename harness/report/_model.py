@@ -145,6 +145,9 @@ class RowResult:
     """The row's SLOs, each judged on all of its examples: promise beside measurement."""
     phases: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     """Seconds the row's examples spent in each phase (`harness.phases`), summed."""
+    budget_s: float | None = None
+    """Seconds of a ``--budget`` run's time this row was given (``duration_s`` is what
+    it used); None when the row ran a count of examples."""
 
     @property
     def examples_per_minute(self) -> float | None:

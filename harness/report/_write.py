@@ -132,6 +132,7 @@ def render_markdown(report: DesignReport) -> str:
     out.append("")
     out += slo_section(report)
     out += time_section(report)
+    out += budget_section(report)
     for r in report.rows:
         if r.status in ("FAIL", "ERROR", "INCONCLUSIVE", "INTERRUPTED"):
             out += _failure_section(r)
@@ -259,3 +260,16 @@ def format_summary(report: DesignReport, *, width: int = 100) -> str:
         lines.append(line)
     lines.append(report.summary())
     return "\n".join(lines)
+
+
+def budget_section(report: DesignReport) -> list[str]:
+    """A ``--budget`` run: per row the seconds it was given and the seconds it used."""
+    rows = [r for r in report.rows if r.budget_s is not None]
+    if not rows:
+        return []
+    out = ["## Time budget", "", "| row | given | used | examples | status |", "|" + "---|" * 5]
+    out += [
+        f"| `{r.row_id}` | {r.budget_s:.0f} s | {r.duration_s:.0f} s | {r.examples} | {r.status} |"
+        for r in rows
+    ]
+    return [*out, ""]

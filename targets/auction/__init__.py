@@ -30,8 +30,11 @@ Buggy variants, each one step different (the anti-pattern in the seed's words):
 - `unfenced_lease` -- the closer trusts its lease (Kleppmann's lease bug): its closing
   write carries no fencing token, and, since the lease was to make it the only writer,
   no version check either. A closer that read the auction before a bid in flight at
-  end_time committed, or that was paused past its lease while another process closed
-  the auction, closes it (again) with another winner.
+  end_time committed closes it with the winner it read, not that bid. A closer paused
+  past its lease while another process closed the auction closes it again, and with
+  another winner only in the same case: after end_time only a bid decided before it
+  (its CAS) and committed after the stale read can change the auction, so every wrong
+  result needs a bid whose commit straddles end_time and the closer's read.
 - `check_then_act` -- "is it open?" and "is it the highest?" are checked by a read, then
   the bid is written blindly: a bid that checked before the close lands after it, and of
   two concurrent bids the lower may overwrite the higher.

@@ -234,6 +234,26 @@ def test_verify_a_seed_out_of_range(capsys: pytest.CaptureFixture[str], seed: st
     )
 
 
+@pytest.mark.parametrize("budget", ["10 min", "-1m", "0s", "2w", "1h1h"])
+def test_verify_a_malformed_budget(capsys: pytest.CaptureFixture[str], budget: str) -> None:
+    assert refused(capsys, "verify", CHECKOUT, f"--budget={budget}").startswith(
+        "failmodel verify: argument --budget: a duration "
+    )
+
+
+def test_verify_a_budget_and_a_count(capsys: pytest.CaptureFixture[str]) -> None:
+    assert refused(capsys, "verify", CHECKOUT, "--budget", "10s", "--examples", "3") == (
+        "failmodel verify: give --budget or --examples, not both"
+    )
+
+
+@pytest.mark.parametrize("jobs", ["0", "17", "two"])
+def test_verify_jobs_out_of_range(capsys: pytest.CaptureFixture[str], jobs: str) -> None:
+    assert refused(capsys, "verify", CHECKOUT, "--jobs", jobs) == (
+        f"failmodel verify: argument --jobs: must be an integer in 1..16 (got {jobs!r})"
+    )
+
+
 def test_verify_an_unknown_profile(capsys: pytest.CaptureFixture[str]) -> None:
     assert refused(capsys, "verify", CHECKOUT, "--profile", "fast") == (
         "failmodel verify: --profile must be one of dev, ci, nightly (got 'fast')"

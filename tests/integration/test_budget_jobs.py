@@ -1,0 +1,97 @@
+"""``failmodel verify --budget`` ends within its time with every row judged, and
+``--jobs 2`` runs two rows on two stacks at once, reported in the table's order."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+ROWS = ["--row", "stale-read", "--row", "cas-race"]  # designs/kv.toml's first two rows
+
+
+def verify(out: Path, *options: str) -> tuple[float, dict[str, Any]]:
+    """Run ``failmodel verify designs/kv.toml`` (correct variant) on two rows;
+    its seconds and its report. It must pass: no false alarm."""
+    argv = [sys.executable, "-m", "harness", "verify", "designs/kv.toml", *ROWS, "--seed", "1"]
+    begin = time.monotonic()
+    done = subprocess.run(
+        [*argv, "--out", str(out), *options],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        start_new_session=True,
+    )
+    took = time.monotonic() - begin
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return took, json.loads((out / "kv-correct" / "report.json").read_text())
+
+
+def test_a_budget_ends_in_time_with_every_row_judged(tmp_path: Path) -> None:
+    took, report = verify(tmp_path, "--budget", "40s")
+    # Within the budget plus one example's time (and Python starting); and the
+    # budget is used, not left idle: the correct variant finds nothing to stop for.
+    assert 28 <= took <= 40 + 15, took
+    rows = report["rows"]
+    assert [r["row_id"] for r in rows] == ["stale-read", "cas-race"]
+    assert all(r["status"] == "PASS" and r["examples"] >= 2 for r in rows), rows
+    assert sum(r["budget_s"] for r in rows) <= 40
+    assert all(r["duration_s"] <= r["budget_s"] + 12 for r in rows), rows
+
+
+def test_two_jobs_run_two_rows_on_two_stacks_at_once(tmp_path: Path) -> None:
+    _, report = verify(tmp_path, "--jobs", "2", "--examples", "3")
+    assert [r["row_id"] for r in report["rows"]] == ["stale-read", "cas-race"]
+    assert all(r["status"] == "PASS" and r["examples"] == 3 for r in report["rows"])
+    spans = []
+    for job in ("1", "2"):
+        part = json.loads(
+            (tmp_path / "kv-correct" / "jobs" / job / "kv-correct" / "report.json").read_text()
+        )
+        begin = datetime.fromisoformat(part["started_at"]).timestamp()
+        spans.append((begin, begin + part["duration_s"]))
+    # The two stacks were up at the same time, each with its own ports: a clash
+    # would have kept one from starting (an ERROR row), not passed both.
+    assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1], spans
+
+
+def test_another_round_goes_on_with_the_rows_search(tmp_path: Path) -> None:
+    """A budgeted row's second round (time was left after every row's turn) adds
+    to the same row: its examples, histories, time given and used."""
+    from harness.design import load_design
+    from harness.system import LiveSystem
+    from harness.verify import PROFILES, verify_row
+
+    design = load_design(ROOT / "designs" / "kv.toml")
+    row = design.row("stale-read")
+    searches: dict[str, Any] = {}
+    with LiveSystem(design.target_spec("correct")) as system:
+        first, second = (
+            verify_row(
+                system,
+                design,
+                row,
+                variant="correct",
+                profile=PROFILES["dev"],
+                seed_=1 + n,
+                out_dir=tmp_path / row.id / f"round-{n}",
+                run_id=f"budget{n}",
+                database=tmp_path / "db",
+                time_s=6.0,
+                resume=searches,
+            )
+            for n in (1, 2)
+        )
+    assert first.status == second.status == "PASS", (first, second)
+    assert second.examples > first.examples >= 1
+    assert second.histories[: first.examples] == first.histories
+    assert len(set(second.histories)) == second.examples  # none overwritten
+    assert (first.budget_s, second.budget_s) == (6.0, 12.0)
+    assert second.duration_s > first.duration_s

@@ -1,0 +1,104 @@
+"""``--budget``: how a run's time is shared among its rows, and which durations
+are refused (``--jobs``: how rows are split among the jobs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.budget import STOP_RESERVE_S, RowTime, RunBudget, shares
+from harness.design import load_design
+from harness.jobs import split_rows
+from harness.limits import parse_duration
+
+KV = Path(__file__).resolve().parents[2] / "designs" / "kv.toml"
+
+
+def test_rows_not_run_yet_share_the_time_left_by_the_examples_they_ask_for() -> None:
+    assert shares([RowTime(6), RowTime(6), RowTime(12)], 120) == [30, 30, 60]
+
+
+def test_a_row_that_found_a_failure_early_leaves_its_time_to_the_rows_after_it() -> None:
+    # Row a was promised 30 of 90 s but found a failure and shrank in 10 s:
+    # b and c share the 80 s left instead of 30 s each.
+    rows = [RowTime(1, ran=True, found=True), RowTime(1), RowTime(1)]
+    assert shares(rows, 80) == [0, 40, 40]
+
+
+def test_once_every_row_ran_the_rows_that_found_nothing_share_what_is_left() -> None:
+    rows = [RowTime(1, ran=True), RowTime(2, ran=True, found=True), RowTime(3, ran=True)]
+    assert shares(rows, 40) == [10, 0, 30]
+    assert shares([RowTime(1, ran=True, found=True)], 40) == [0]
+    assert shares([RowTime(1), RowTime(1)], -5) == [0, 0]
+
+
+def test_another_round_only_for_rows_that_found_nothing_and_only_with_time_for_it() -> None:
+    plan = RunBudget(total_s=60 + STOP_RESERVE_S, weights=[1, 1, 1])
+    for i in range(3):
+        plan.finish(i, found=i == 1)
+    assert plan.next_round(longest_s=31) == []  # 30 s each: not two such examples
+    assert plan.next_round(longest_s=2) == [0, 2]
+    assert plan.start(0) == pytest.approx(30, abs=1)
+    plan.finish(0)
+    assert plan.start(2) == pytest.approx(60, abs=1)  # row 0's turn is over
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90), ("10m", 600), ("1h", 3600), ("1h30m", 5400), ("45", 45), ("1.5m", 90)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("", "must not be empty"),
+        ("10x", "a unit s, m or h"),
+        ("1h1h", "each at most once"),
+        ("-5s", "a number with a unit"),
+        ("m", "a number with a unit"),
+        (".s", "a number with a unit"),
+        ("1e3s", "a number with a unit"),
+        ("0s", "1 s to 168 h"),
+        ("999h", "1 s to 168 h"),
+    ],
+)
+def test_malformed_durations_say_what_a_duration_is(text: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        parse_duration(text)
+
+
+def test_jobs_get_rows_of_similar_weight_each_in_table_order() -> None:
+    rows = load_design(KV).rows
+    groups = split_rows(rows, 2, lambda r: 1)
+    assert sorted(len(g) for g in groups) == [len(rows) // 2, len(rows) - len(rows) // 2]
+    assert sorted(r.id for g in groups for r in g) == sorted(r.id for r in rows)
+    place = {r.id: i for i, r in enumerate(rows)}
+    assert all([place[r.id] for r in g] == sorted(place[r.id] for r in g) for g in groups)
+    assert len(split_rows(rows[:1], 4, lambda r: 1)) == 1
+
+
+def test_shards_reports_merge_in_the_table_order_and_a_row_twice_is_refused(
+    tmp_path: Path,
+) -> None:
+    from dataclasses import replace
+
+    from harness.merge import merge_reports, read_report, table_order
+    from harness.report import write_report
+    from tests.unit.test_report import make_report, make_row
+
+    late = replace(make_report(tmp_path, make_row("b", "FAIL")), duration_s=90.0)
+    early = make_report(tmp_path, make_row("c", "PASS", budget_s=30.0), make_row("a", "PASS"))
+    write_report(late, tmp_path / "shard-1")
+    merged = merge_reports([read_report(tmp_path / "shard-1"), early], ["a", "b", "c"])
+    assert [r.row_id for r in merged.rows] == ["a", "b", "c"]
+    assert (merged.status, merged.duration_s, merged.rows[2].budget_s) == ("FAIL", 90.0, 30.0)
+    with pytest.raises(ValueError, match="row 'c' is in more than one report"):
+        merge_reports([early, early])
+    other = replace(early, variant="correct")
+    with pytest.raises(ValueError, match="merge one design and variant at a time"):
+        merge_reports([late, other])
+    assert table_order(replace(early, design_path=KV))[:2] == ["stale-read", "cas-race"]
