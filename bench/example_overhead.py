@@ -30,7 +30,7 @@ from harness.workload.keys import new_run_id
 TOY = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "toy_inventory.py"
 SCHEDULE = Schedule(
     workload="inventory",
-    setup=Setup(stock=(5,)),
+    setup=Setup(values={"set_stock": ({"available": 5},)}),
     steps=(Batch(ops=(ClientOp(f="order", key=0, args={"sku": 0, "qty": 1}),)),),
 )
 

@@ -32,6 +32,7 @@ from hypothesis.errors import Flaky
 from harness.budget import EXAMPLE_CAP, MAX_ROUNDS, MIN_SHRINK_S, RunBudget
 from harness.design import Design, Row
 from harness.interrupt import signal_name
+from harness.phases import add_phases
 from harness.progress import VerifyEvent, VerifyEventKind, VerifyProgress, no_verify_progress
 from harness.report import (
     Counterexample,
@@ -517,6 +518,7 @@ def verify_row(
         interrupted=interrupted,
         histories=tuple(o.history_path for o in search.outcomes),
         slos=slos,
+        phases=add_phases(o.phases for o in search.outcomes),
         budget_s=None if time_s is None else search.given_s,
     )
     search.spent_s = result.duration_s

@@ -171,22 +171,43 @@ class Nemesis:
             )
 
     def heal_all(self) -> None:
-        """Heal every active fault (newest first), then sweep. Raises
-        ``HealError`` listing what could not be healed, after trying it all."""
+        """Heal every active fault, then sweep. Raises ``HealError`` listing
+        what could not be healed, after trying it all.
+
+        Infrastructure first (links, stores, partner), then the target's
+        processes, whose restart needs their dependencies up. Within each
+        group the faults of different processes heal in parallel (a restart
+        waits for readiness: two crashed replicas cost one restart, not two);
+        the faults of one process, and those on links and the partner, heal
+        one after another, newest first.
+        """
         failures: list[str] = []
         with self._lock:
-            # Infrastructure first (links, stores, partner), then the target's
-            # processes, whose restart needs their dependencies up; newest
-            # first within each group.
-            ids = sorted(self._active, key=lambda fid: (_heal_rank(self._active[fid].fault), -fid))
-        for fault_id in ids:
-            try:
-                self.heal(fault_id)
-            except Exception as exc:
-                failures.append(f"fault {fault_id}: {exc!r}")
+            ids = sorted(self._active, key=lambda fid: -fid)
+            faults = {fid: self._active[fid].fault for fid in ids}
+        for rank in (0, 1):
+            chains: dict[tuple[str, ...], list[int]] = {}
+            for fid in ids:
+                if _heal_rank(faults[fid]) == rank:
+                    chains.setdefault(_processes_of(faults[fid]), []).append(fid)
+            failures.extend(_all_at_once([self._heal_chain(c) for c in chains.values()]))
         failures.extend(self._sweep())
         if failures:
             raise HealError("could not heal: " + "; ".join(failures))
+
+    def _heal_chain(self, ids: list[int]) -> Callable[[], list[str]]:
+        """Heal ``ids`` one after another; what failed, in words."""
+
+        def chain() -> list[str]:
+            failures = []
+            for fault_id in ids:
+                try:
+                    self.heal(fault_id)
+                except Exception as exc:
+                    failures.append(f"fault {fault_id}: {exc!r}")
+            return failures
+
+        return chain
 
     def _sweep(self) -> list[str]:
         """Belt and braces after healing: no toxic, no disabled proxy, no
@@ -347,6 +368,35 @@ class Nemesis:
 
 
 STORES = frozenset({"postgres", "redis", "kafka"})
+
+
+def _all_at_once(jobs: list[Callable[[], list[str]]]) -> list[str]:
+    """Run ``jobs`` in parallel threads (one job runs here) and wait for every
+    one, even through Ctrl-C (re-raised after): no heal is left half-done."""
+    if len(jobs) <= 1:
+        return [f for job in jobs for f in job()]
+    results: list[list[str]] = [[] for _ in jobs]
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            results[i] = jobs[i]()
+        except BaseException as exc:  # a heal chain never raises; belt and braces
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    interrupted: BaseException | None = None
+    for thread in threads:
+        while thread.is_alive():
+            try:
+                thread.join()
+            except KeyboardInterrupt as exc:
+                interrupted = exc
+    if interrupted is not None:
+        raise interrupted
+    return [f for r in results for f in r] + [f"heal: {e!r}" for e in errors]
 
 
 def _heal_rank(fault: Fault) -> int:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from harness.history import read_history
 from harness.report._model import DesignReport, RowResult
+from harness.report._phases import EXPLAINED, pace, phase_cells, phase_labels, timed
 
 # Latency pictures read at most this many of a row's examples (the first ones).
 MAX_LATENCY_HISTORIES = 200
@@ -412,6 +413,28 @@ def _table(report: DesignReport) -> str:
     )
 
 
+def _time_table(report: DesignReport) -> str:
+    """Where each row's time went (the same table as report.md's)."""
+    rows = timed(report.rows)
+    if not rows:
+        return ""
+    head = "".join(f"<th>{_e(label)}</th>" for label in phase_labels(rows))
+    body = [
+        f"<tr><td class='id'><code>{_e(r.row_id)}</code></td><td class='num'>{r.examples}</td>"
+        f"<td class='num'>{pace(r)}</td>"
+        + "".join(f"<td class='num'>{_e(c.text())}</td>" for c in phase_cells(r, rows))
+        + "</tr>"
+        for r in rows
+    ]
+    return (
+        f"<section id='time'><h2>Where the time went</h2><p>{_e(EXPLAINED)}</p>"
+        "<table><thead><tr><th>row</th>"
+        f"<th>examples</th><th>examples/min</th>{head}</tr></thead><tbody>"
+        + "\n".join(body)
+        + "</tbody></table></section>"
+    )
+
+
 def render_html(report: DesignReport) -> str:
     """The whole report.html text: no external resource, opens from disk."""
     title = f"failmodel: {report.design_name} — {report.status}"
@@ -433,6 +456,7 @@ def render_html(report: DesignReport) -> str:
         "</header>",
         _table(report),
         *(_row_section(report, r) for r in ordered),
+        _time_table(report),
         "<footer>Written by failmodel; report.md and report.json beside this file hold the "
         "same run.</footer>",
         f"</main><script>{SCRIPT}</script></body></html>",

@@ -14,10 +14,11 @@ from harness.report._model import Counterexample, DesignReport, Judged, RowResul
 from invariants import Evidence, Verdict
 from invariants.slo import SloResult
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Version 1 lacks judged, reason, unsettled, interrupted and pending; version 2
-# lacks can_happen, recovery, taxonomy, faults and histories; version 3 lacks slos.
-_READABLE = (1, 2, 3, 4)
+# lacks can_happen, recovery, taxonomy, faults and histories; version 3 lacks slos;
+# version 4 lacks phases and examples_per_minute.
+_READABLE = (1, 2, 3, 4, 5)
 
 
 def _path(value: Path | None) -> str | None:
@@ -85,6 +86,8 @@ def _row_to_json(r: RowResult) -> dict[str, Any]:
         "interrupted": r.interrupted,
         "histories": [str(p) for p in r.histories],
         "slos": [_slo_to_json(x) for x in r.slos],
+        "phases": dict(r.phases),
+        "examples_per_minute": r.examples_per_minute,
         "budget_s": r.budget_s,
     }
 
@@ -206,6 +209,7 @@ def _row_from_json(d: Mapping[str, Any]) -> RowResult:
         faults=tuple(d.get("faults") or ()),
         histories=tuple(Path(p) for p in d.get("histories") or ()),
         slos=tuple(_slo_from_json(x) for x in d.get("slos") or ()),
+        phases=d.get("phases") or {},
         budget_s=d.get("budget_s"),
     )
 

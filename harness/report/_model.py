@@ -143,9 +143,16 @@ class RowResult:
     latency picture of the row is drawn from them."""
     slos: tuple[SloResult, ...] = ()
     """The row's SLOs, each judged on all of its examples: promise beside measurement."""
+    phases: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    """Seconds the row's examples spent in each phase (`harness.phases`), summed."""
     budget_s: float | None = None
     """Seconds of a ``--budget`` run's time this row was given (``duration_s`` is what
     it used); None when the row ran a count of examples."""
+
+    @property
+    def examples_per_minute(self) -> float | None:
+        """Examples per minute of the row's wall time (search, replays, late effects)."""
+        return 60 * self.examples / self.duration_s if self.duration_s > 0 else None
 
     def least_judged(self) -> str:
         """The least-judged invariant's share, ``5 of 6``: what the PASS rests on."""
@@ -162,6 +169,7 @@ class RowResult:
             )
         object.__setattr__(self, "coverage", MappingProxyType(dict(self.coverage)))
         object.__setattr__(self, "judged", MappingProxyType(dict(self.judged)))
+        object.__setattr__(self, "phases", MappingProxyType(dict(self.phases)))
         object.__setattr__(self, "faults", tuple(self.faults))
         object.__setattr__(self, "histories", tuple(Path(p) for p in self.histories))
         object.__setattr__(self, "slos", tuple(self.slos))

@@ -17,6 +17,7 @@ from harness.history import HistoryFileError, read_history
 from harness.report._html import render_html
 from harness.report._json import report_to_json
 from harness.report._model import DesignReport, RowResult
+from harness.report._phases import EXPLAINED, pace, phase_cells, phase_labels, timed
 from harness.report._timeline import timeline
 from invariants.slo import SloResult
 
@@ -130,6 +131,7 @@ def render_markdown(report: DesignReport) -> str:
         )
     out.append("")
     out += slo_section(report)
+    out += time_section(report)
     out += budget_section(report)
     for r in report.rows:
         if r.status in ("FAIL", "ERROR", "INCONCLUSIVE", "INTERRUPTED"):
@@ -187,6 +189,27 @@ def slo_section(report: DesignReport) -> list[str]:
             f"| `{r.row_id}` | `{_cell(slo.text)}` | {_cell(slo.promise)} | {slo.shown} | "
             f"{_dist(slo)} | {verdict} | {_cell(slo.note) or '-'} |"
         )
+    out.append("")
+    return out
+
+
+def time_section(report: DesignReport) -> list[str]:
+    """Where each row's time went: its pace, and seconds per phase of its examples."""
+    rows = timed(report.rows)
+    if not rows:
+        return []
+    labels = phase_labels(rows)
+    out = [
+        "## Where the time went",
+        "",
+        EXPLAINED,
+        "",
+        "| row | examples | examples/min | " + " | ".join(labels) + " |",
+        "|---|---|---|" + "---|" * len(labels),
+    ]
+    for r in rows:
+        cells = " | ".join(c.text() for c in phase_cells(r, rows))
+        out.append(f"| `{r.row_id}` | {r.examples} | {pace(r)} | {cells} |")
     out.append("")
     return out
 

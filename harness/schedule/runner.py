@@ -11,8 +11,9 @@ settle and judges it -- and never judges a system that has not settled:
   agreeing) are *pending*: the runner keeps reading until they clear or the
   design's ``settle_timeout_s`` passes, when they become violations that say
   how long the harness waited;
-- when anything may still be moving (a fault happened or an answer was lost)
-  a snapshot counts only once the next one, a quiet interval later, is equal.
+- when anything may still be moving (a fault reached past the clients' links,
+  or an answer was lost) a snapshot counts only once the next one, a quiet
+  interval later, is equal.
 
 Side effects can land after an example was judged (a slow relay, a late
 duplicate); `ExampleRunner.recheck` judges earlier examples again with
@@ -22,12 +23,15 @@ everything the partner has recorded since.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from harness.history import Effect, FinalState, History, Ledgers, Recorder, thaw
 from harness.nemesis.faults import Fault
@@ -38,7 +42,7 @@ from harness.schedule.model import Batch, Heal, Schedule, StartFault, Wait, mate
 from harness.system import LiveSystem
 from harness.workload.api import Workload
 from harness.workload.builtin import resolve
-from harness.workload.client import WorkloadClient
+from harness.workload.client import WorkloadClient, new_session
 from harness.workload.final import Snapshot, read_snapshot
 from harness.workload.keys import KeySpace, example_prefix
 from harness.workload.ops import OpSpec
@@ -49,6 +53,13 @@ QUIET_S = 0.4
 SETUP_ATTEMPTS = 4
 POLL_S = 0.1
 POLL_MAX_S = 1.0
+MAIN_PHASES: Mapping[type, str] = {
+    Batch: "batches",
+    Wait: "wait_steps",
+    StartFault: "fault_steps",
+    Heal: "fault_steps",
+}
+"""The phase (`harness.phases`) each kind of schedule step's time counts under."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,7 +69,8 @@ class ExampleOutcome:
     ``settled`` is False when the settle deadline passed first (pending
     findings then became violations); ``unread`` says, per read, why keys of
     the last snapshot could not be read from any replica; ``late`` marks a
-    verdict revised by side effects that arrived after the example was judged.
+    verdict revised by side effects that arrived after the example was judged;
+    ``phases`` holds the seconds spent in each of `harness.phases.PHASES`.
     """
 
     number: int
@@ -130,6 +142,8 @@ class _Judged:
     ledgers: Ledgers
     verdicts: tuple[Verdict, ...]
     settled: bool
+    phases: Mapping[str, float]
+    """Seconds settling spent waiting, reading and checking (`harness.phases`)."""
 
 
 class ExampleRunner:
@@ -157,6 +171,7 @@ class ExampleRunner:
         self.reads = reads
         self._count = 0
         self._loop = asyncio.Runner()
+        self._session: aiohttp.ClientSession | None = None
         self.ledger = LedgerWatch(system.partner_control, self.workload.keys)
         self.fault_listener: Callable[[str, str], None] | None = None
         """Told ``("start", description)`` when a fault starts and ``("heal", "")``
@@ -167,7 +182,30 @@ class ExampleRunner:
             self.fault_listener(what, fault.describe() if fault is not None else "")
 
     def close(self) -> None:
-        self._loop.close()
+        try:
+            # Closing idle connections cannot fail a run, nor hide why it stopped.
+            with contextlib.suppress(Exception):
+                self._loop.run(self._drop_session())
+        finally:
+            self._loop.close()
+
+    async def _warm_session(self) -> aiohttp.ClientSession:
+        """The session examples share, so an example starts on warm connections."""
+        if self._session is None or self._session.closed:
+            self._session = new_session()
+        return self._session
+
+    async def _drop_session(self) -> None:
+        """Close the shared session. After an example with faults the next one
+        starts on new connections: a restarted replica or a cut link leaves
+        pooled connections dead, and a POST sent on one would be recorded
+        indeterminate for a fault that is not that example's."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _client(self, recorder: Recorder, session: aiohttp.ClientSession) -> WorkloadClient:
+        return WorkloadClient(self.workload, self.system.client_urls, recorder, session=session)
 
     def __enter__(self) -> ExampleRunner:
         return self
@@ -201,9 +239,7 @@ class ExampleRunner:
             path = outcome.history_path.with_suffix(".recheck.jsonl")
             recorder = Recorder.continuing(outcome.history, t0=outcome.t0, path=path)
             try:
-                async with WorkloadClient(
-                    self.workload, self.system.client_urls, recorder
-                ) as client:
+                async with self._client(recorder, await self._warm_session()) as client:
                     judged = await self._settle(
                         client, outcome.prefix, first_snapshot=next_snapshot(outcome.history)
                     )
@@ -234,15 +270,16 @@ class ExampleRunner:
         partner = self.system.partner_control
         stats_before = partner.stats() if partner is not None else {}
         recorder = Recorder(path)
-        phases: dict[str, float] = {}
+        phases: dict[str, float] = dict.fromkeys(("setup", *MAIN_PHASES.values()), 0.0)
         try:
-            async with WorkloadClient(self.workload, self.system.client_urls, recorder) as client:
+            async with self._client(recorder, await self._warm_session()) as client:
                 await self._setup(client, schedule, keys, partner)
                 phases["setup"] = time.monotonic() - started
                 recorder.set_phase("main")
                 nemesis = Nemesis(self.system, recorder)
                 try:
                     for step in schedule.steps:
+                        begun = time.monotonic()
                         if isinstance(step, Batch):
                             await self._batch(client, nemesis, step, keys)
                         elif isinstance(step, StartFault):
@@ -253,19 +290,22 @@ class ExampleRunner:
                             self._tell("heal")
                         elif isinstance(step, Wait):
                             await asyncio.sleep(step.ms / 1000)
+                        phases[MAIN_PHASES[type(step)]] += time.monotonic() - begun
                 finally:
-                    phases["main"] = time.monotonic() - started - phases.get("setup", 0.0)
+                    healing = time.monotonic()
                     # Synchronous on purpose: it must finish even when this
                     # task is being cancelled (Ctrl-C).
                     nemesis.heal_all()
                     self._tell("heal")
                 settle_started = time.monotonic()
-                phases["heal"] = settle_started - started - sum(phases.values())
+                phases["heal"] = settle_started - healing
                 judged = await self._settle(client, keys.prefix)
                 settle_s = time.monotonic() - settle_started
-                phases["settle"] = settle_s
+                phases.update(judged.phases)
         finally:
             recorder.close()
+            if recorder.history().nemesis_events():
+                await self._drop_session()
         history = recorder.history()
         final = judged.snapshot.final
         _write_json(path.with_suffix(".final.json"), final.to_json())
@@ -364,32 +404,38 @@ class ExampleRunner:
     ) -> _Judged:
         """Read snapshots until the system has settled, then judge the last one.
 
-        Settled: nothing pending, and -- when anything may still be moving --
-        two equal snapshots a quiet interval apart (a definite violation is
-        trusted only then too). At the deadline the last snapshot is judged
+        Settled: nothing pending, and -- when anything may still be moving
+        (`_unsettled`) -- two equal snapshots a quiet interval apart (a
+        definite violation is trusted only then too). At the deadline the last snapshot is judged
         as it is, pending findings becoming violations. Snapshots are numbered
         from ``first_snapshot``: a recheck goes on after the example's own, so
         the last snapshot of the history is always the latest one read.
         """
         started = time.monotonic()
         deadline = started + self.settle_timeout_s
-        moving = _unsettled(client.recorder.history())
+        moving = _unsettled(client.recorder.history(), self.system.spec.replica_names)
         previous: tuple[Any, ...] | None = None
         interval = POLL_S
         number = first_snapshot
+        spent = {"settle_wait": 0.0, "final_reads": 0.0, "checking": 0.0}
         while True:
             # Ledger first, then state: a side effect seen in the ledger was
             # caused by state the following read can see, never the reverse.
+            mark = time.monotonic()
             self.ledger.refresh()
             ledgers = self.ledger.of(prefix)
             snapshot = await read_snapshot(client, number=number)
+            checked = time.monotonic()
             verdicts = self.check(client.recorder.history(), snapshot.final, ledgers)
+            now = time.monotonic()
+            spent["final_reads"] += checked - mark
+            spent["checking"] += now - checked
             current = (snapshot.answers, ledgers.effects)
             steady = not moving or previous == current
             waiting = any(e.pending for v in verdicts for e in v.evidence)
             definite = any(v.status == "invalid" and not v.waiting for v in verdicts)
             if steady and not waiting:
-                return _Judged(snapshot, ledgers, verdicts, settled=True)
+                return _Judged(snapshot, ledgers, verdicts, settled=True, phases=spent)
             if steady and definite:
                 # One definite violation decides the example; what others still
                 # wait for is not evidence yet, so it is not called a violation.
@@ -398,16 +444,16 @@ class ExampleRunner:
                 )
                 why = f"judged without waiting, {failed} having failed for good"
                 verdicts = tuple(undecided(v, why) for v in verdicts)
-                return _Judged(snapshot, ledgers, verdicts, settled=True)
-            now = time.monotonic()
+                return _Judged(snapshot, ledgers, verdicts, settled=True, phases=spent)
             if now >= deadline:
                 late = tuple(expire_pending(v, now - started) for v in verdicts)
-                return _Judged(snapshot, ledgers, late, settled=False)
+                return _Judged(snapshot, ledgers, late, settled=False, phases=spent)
             previous = current
             number += 1
             pause = QUIET_S if not waiting else interval
             interval = min(interval * 1.5, POLL_MAX_S)
             await asyncio.sleep(min(pause, max(deadline - now, 0.0)))
+            spent["settle_wait"] += time.monotonic() - now
 
 
 class SetupFailed(RuntimeError):
@@ -424,10 +470,27 @@ def next_snapshot(history: History) -> int:
     return 1 + max(numbers, default=-1)
 
 
-def _unsettled(history: History) -> bool:
-    """Could the target still be working on something the clients sent?"""
-    return bool(history.nemesis_events()) or any(
-        op.outcome == "info" for op in history.operations()
+def _unsettled(history: History, client_links: Collection[str]) -> bool:
+    """Could the target still be working on something the clients sent?
+
+    Yes after an indeterminate answer, and after a fault that reached past the
+    clients' own links. Faults only on the client links (latency, a cut) with
+    every answer definite leave nothing behind, as if there had been no fault:
+    each request reached the target, which handled it and answered; only the
+    way in and out was slow.
+    """
+    return any(op.outcome == "info" for op in history.operations()) or any(
+        not _on_client_link(event.value.get("fault"), client_links)
+        for event in history.nemesis_events()
+    )
+
+
+def _on_client_link(fault: Any, client_links: Collection[str]) -> bool:
+    """A toxic or partition on a link between the clients and a replica."""
+    return (
+        isinstance(fault, Mapping)
+        and fault.get("kind") in ("toxic", "partition")
+        and fault.get("link") in client_links
     )
 
 

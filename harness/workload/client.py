@@ -42,9 +42,20 @@ _ERROR_CHARS = 300
 
 
 class WorkloadClient:
-    """Clients of one workload against replicas ``urls`` (index = node)."""
+    """Clients of one workload against replicas ``urls`` (index = node).
 
-    def __init__(self, workload: Workload | str, urls: Sequence[str], recorder: Recorder) -> None:
+    ``session``: a session to borrow (its warm connections are reused, and it
+    stays open on exit); without one the client opens and closes its own.
+    """
+
+    def __init__(
+        self,
+        workload: Workload | str,
+        urls: Sequence[str],
+        recorder: Recorder,
+        *,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
         declared = resolve(workload)
         if isinstance(urls, str) or not urls:
             raise ValueError(f"'urls' must be a non-empty sequence of base URLs (got {urls!r})")
@@ -54,11 +65,11 @@ class WorkloadClient:
         self.workload = declared
         self.urls = tuple(u.rstrip("/") for u in urls)
         self.recorder = recorder
+        self._borrowed = session
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> WorkloadClient:
-        connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, force_close=False)
-        self._session = aiohttp.ClientSession(connector=connector)
+        self._session = self._borrowed or new_session()
         return self
 
     async def __aexit__(
@@ -67,9 +78,9 @@ class WorkloadClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._session is not None:
+        if self._session is not None and self._borrowed is None:
             await self._session.close()
-            self._session = None
+        self._session = None
 
     def _check(self, spec: OpSpec) -> Operation:
         if not 0 <= spec.node < len(self.urls):
@@ -122,6 +133,14 @@ class WorkloadClient:
             status, body = None, None
             outcome, error = "info", f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
         return self.recorder.complete(invoke, outcome, _answer(status, body), error=error)
+
+
+def new_session() -> aiohttp.ClientSession:
+    """A session whose pooled keep-alive connections serve many operations
+    (call inside the event loop that will use it)."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, force_close=False)
+    )
 
 
 async def _send(

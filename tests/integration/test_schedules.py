@@ -5,6 +5,7 @@ history and no process behind."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -25,9 +26,10 @@ from hypothesis.errors import Flaky
 
 from harness.history import History, read_history, thaw
 from harness.nemesis.faults import LinkToxic, Partition, Pause
+from harness.phases import PHASES
 from harness.provision import procfs
 from harness.schedule.model import Batch, ClientOp, Heal, Schedule, Setup, StartFault, Wait
-from harness.schedule.runner import ExampleOutcome, ExampleRunner
+from harness.schedule.runner import QUIET_S, ExampleOutcome, ExampleRunner, next_snapshot
 from harness.schedule.strategies import Shape, schedules
 from harness.setup import Binaries
 from harness.system import LiveSystem
@@ -163,6 +165,100 @@ def test_a_schedule_replays_to_the_same_steps(correct: LiveSystem, tmp_path: Pat
         assert outcomes["4"] == "info"
         assert outcomes["5"] == "ok"
     assert not first.failed and not second.failed
+
+
+QUIET = Schedule(
+    workload="inventory",
+    setup=Setup(values={"set_stock": ({"available": 3},)}),
+    steps=(Batch(ops=(order(0), order(1, node=1))),),
+)
+
+
+def test_an_example_says_where_its_time_went(correct: LiveSystem, tmp_path: Path) -> None:
+    """Every phase is timed; a faulty example waits a quiet interval between two
+    snapshots, a quiet one reads once and waits for nothing."""
+    with ExampleRunner(
+        correct, workload="inventory", invariants=("no_oversell",), out_dir=tmp_path,
+        run_id=new_run_id(),
+    ) as runner:
+        faulty = runner.run(REPLAYED)
+        quiet = runner.run(QUIET)
+    for outcome in (faulty, quiet):
+        assert list(outcome.phases) == list(PHASES)
+        assert all(seconds >= 0 for seconds in outcome.phases.values())
+        settling = sum(outcome.phases[p] for p in ("settle_wait", "final_reads", "checking"))
+        assert settling == pytest.approx(outcome.settle_s, abs=0.02)
+        assert sum(outcome.phases.values()) <= outcome.duration_s
+    assert faulty.phases["wait_steps"] >= 0.05  # its 50 ms wait
+    assert faulty.phases["batches"] > 0 and faulty.phases["fault_steps"] > 0
+    assert quiet.phases["wait_steps"] == quiet.phases["fault_steps"] == 0.0
+    assert faulty.phases["settle_wait"] >= QUIET_S
+    assert quiet.phases["settle_wait"] == 0.0
+    assert next_snapshot(quiet.history) == 1
+
+
+def test_faults_only_on_client_links_leave_nothing_to_wait_for(
+    correct: LiveSystem, tmp_path: Path
+) -> None:
+    """Latency between the clients and a replica, every answer definite: one
+    snapshot, like an example without faults. A pause of a replica (inside
+    the system) needs two equal snapshots a quiet interval apart."""
+    slow_way_in = LinkToxic(link="target-0", toxic="latency", attributes={"latency_ms": 100})
+
+    def with_fault(fault: LinkToxic | Pause) -> Schedule:
+        return replace(QUIET, steps=(StartFault(fault=fault), *QUIET.steps, Heal()))
+
+    with ExampleRunner(
+        correct, workload="inventory", invariants=("no_oversell",), out_dir=tmp_path,
+        run_id=new_run_id(),
+    ) as runner:
+        client_side = runner.run(with_fault(slow_way_in))
+        inside = runner.run(with_fault(Pause(process="target-1", duration_ms=100)))
+    assert {op.outcome for op in client_side.history.select("order")} == {"ok"}
+    assert next_snapshot(client_side.history) == 1
+    assert client_side.phases["settle_wait"] == 0.0
+    assert next_snapshot(inside.history) >= 2
+    assert inside.phases["settle_wait"] >= QUIET_S
+    assert not client_side.failed and not inside.failed
+
+
+def _connections_to(ports: set[int]) -> set[int]:
+    """Local ports of this process's established TCP connections to ``ports``."""
+    mine = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # the listing's own fd is gone
+            mine.add(os.readlink(f"/proc/self/fd/{fd}"))
+    out = set()
+    for line in Path("/proc/self/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+        if state == "01" and int(remote.split(":")[1], 16) in ports and (
+            f"socket:[{inode}]" in mine
+        ):
+            out.add(int(local.split(":")[1], 16))
+    return out
+
+
+def test_examples_start_on_warm_connections_unless_a_fault_came_between(
+    correct: LiveSystem, tmp_path: Path
+) -> None:
+    ports = {int(url.rsplit(":", 1)[1]) for url in correct.client_urls}
+    with ExampleRunner(
+        correct, workload="inventory", invariants=("no_oversell",), out_dir=tmp_path,
+        run_id=new_run_id(),
+    ) as runner:
+        runner.run(QUIET)
+        first = _connections_to(ports)
+        runner.run(QUIET)
+        second = _connections_to(ports)
+        runner.run(REPLAYED)  # faults: its connections may be dead, so they go
+        after_faults = _connections_to(ports)
+        runner.run(QUIET)
+        fresh = _connections_to(ports)
+    assert first and first <= second  # the second example reused the first's
+    assert not after_faults
+    assert fresh and not fresh & first
+    assert not _connections_to(ports)  # closing the runner closes them
 
 
 # -- 4. shrinking ---------------------------------------------------------------------

@@ -62,6 +62,11 @@ def test_the_correct_toy_passes_every_row_with_every_invariant_judged(tmp_path: 
     for row in report.rows:
         assert set(row.judged) == set(row.invariants)
         assert all(j.valid >= 1 for j in row.judged.values()), row.judged
+        # Where the row's time went: its examples' phases, within the row's time.
+        assert row.phases["batches"] > 0 and row.phases["final_reads"] > 0
+        assert 0 < sum(row.phases.values()) <= row.duration_s
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "## Where the time went" in md and "| `client-retry` |" in md
 
 
 def test_a_target_whose_reads_all_answer_500_passes_no_row(tmp_path: Path) -> None:

@@ -280,3 +280,45 @@ def test_slos_are_shown_beside_their_promise_in_every_format(tmp_path: Path) -> 
     assert "FAIL: SLO not met: exactly_once_shipment within 5 s" in junit
     assert "SLO p95(order) &lt; 300 ms: measured 41 ms (met)" in junit
     assert "SLO not met" in format_summary(report)
+
+
+def test_where_the_time_went_is_shown_per_row_in_every_format(tmp_path: Path) -> None:
+    from harness.phases import add_phases
+    from harness.report import render_html
+
+    phases = add_phases(
+        [
+            {"setup": 0.25, "batches": 0.5, "wait_steps": 0.5, "heal": 0.5, "settle_wait": 0.5,
+             "final_reads": 0.2, "checking": 0.05},
+            {"setup": 0.25, "batches": 2.0, "heal": 0.0, "settle_wait": 1.5, "final_reads": 0.2,
+             "checking": 0.05},
+        ]
+    )
+    timed = make_row("client-retry", "PASS", examples=2, duration_s=7.5, phases=phases)
+    untimed = make_row("cache-loss", "PASS")  # a report written before phases were recorded
+    report = make_report(tmp_path, timed, untimed)
+    write_report(report, tmp_path)
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["rows"][0]["phases"]["settle_wait"] == 2.0
+    assert data["rows"][0]["examples_per_minute"] == 16.0  # 2 examples in 7.5 s
+    assert report_from_json(data) == report
+    md = (tmp_path / "report.md").read_text()
+    assert "## Where the time went" in md
+    assert (
+        "| row | examples | examples/min | setup | main: batches | main: waits | main: faults "
+        "| heal | settle: waiting | settle: final reads | checking | other |" in md
+    )
+    # total (mean per example); other = 7.5 s of the row minus 6.5 s in phases
+    assert (
+        "| `client-retry` | 2 | 16.0 | 0.5 s (0.25 s) | 2.5 s (1.25 s) | 0.5 s (0.25 s) | "
+        "0.0 s (0.00 s) | 0.5 s (0.25 s) | 2.0 s (1.00 s) | 0.4 s (0.20 s) | 0.1 s (0.05 s) | "
+        "1.0 s (0.50 s) |" in md
+    )
+    assert "| `cache-loss` | 40 |" not in md.split("## Where the time went")[1]
+    html = render_html(report)
+    section = html.split("<section id='time'>")[1].split("</section>")[0]
+    assert "<th>settle: waiting</th>" in section and "<td class='num'>16.0</td>" in section
+    assert "<td class='num'>2.0 s (1.00 s)</td>" in section and "cache-loss" not in section
+    old = dict(data, schema_version=4)
+    old["rows"] = [{k: v for k, v in r.items() if k != "phases"} for r in data["rows"]]
+    assert all(not r.phases for r in report_from_json(old).rows)

@@ -115,7 +115,7 @@ def test_write_report_writes_all_three_and_a_missing_history_is_a_sentence(
     page = html_path(tmp_path / "out").read_text()
     assert "timeline-client-retry" in page
     data = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert data["schema_version"] == 4 and report_from_json(data) == report
+    assert data["schema_version"] == 5 and report_from_json(data) == report
     assert data["rows"][1]["recovery"] == "Refund the duplicate"
 
     row = report.rows[1]
