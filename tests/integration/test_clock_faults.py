@@ -50,6 +50,7 @@ public class Probe {
 SLACK_MS = 60
 PHASE_S = 0.8  # each phase of the scenario
 AHEAD_S = 0.05
+ATTEMPTS = 3
 PROBE_S = "30"  # a probe's own time limit; the scenario stops it after about 3 s
 
 
@@ -163,18 +164,42 @@ def _check_followed(
         "heal": (marks["heal"], marks["heal"] + PHASE_S),
     }
     for name, (begin, end) in phases.items():
-        seen = [off for t, off in offsets if begin <= t < end + lag_s and close(t, off, begin)]
-        assert seen, f"no probe line showed the {name} phase's offset"
+        lines = [(t, off) for t, off in offsets if begin <= t < end + lag_s]
+        if not lines:
+            raise Unseen(f"the probe printed no line in the {name} phase")
+        assert any(close(t, off, begin) for t, off in lines), (
+            f"no probe line showed the {name} phase's offset"
+        )
     return slowest
+
+
+class Unseen(Exception):
+    """The probe was not scheduled during a whole phase: the run proves nothing."""
+
+
+def _follows(
+    argv: list[str], control: ClockControl, log: Path, lag_s: float, column: int = 1
+) -> float:
+    """Play the scenario against a new probe and check it (`_check_followed`); a run
+    in which the busy machine left the probe unscheduled for a whole phase is played
+    again, at most ATTEMPTS times in all."""
+    for attempt in range(1, ATTEMPTS + 1):
+        log.unlink(missing_ok=True)
+        marks = _scenario(_run(argv, dict(os.environ), log, control), control, log)
+        control.reset()
+        try:
+            return _check_followed(_offsets(log, column), marks, lag_s)
+        except Unseen as unseen:
+            if attempt == ATTEMPTS:
+                pytest.fail(f"{unseen}, in each of {ATTEMPTS} runs")
+    raise AssertionError("unreachable")
 
 
 def test_python_follows_skew_jump_drift_and_heal_without_a_restart(
     control: ClockControl, tmp_path: Path
 ) -> None:
     log = tmp_path / "py.log"
-    process = _run([sys.executable, "-c", PY_PROBE, PROBE_S], dict(os.environ), log, control)
-    marks = _scenario(process, control, log)
-    slowest = _check_followed(_offsets(log), marks, lag_s=0.1)
+    slowest = _follows([sys.executable, "-c", PY_PROBE, PROBE_S], control, log, lag_s=0.1)
     assert "Error" not in log.read_text()  # time.sleep kept working (the shim)
     print(f"python: slowest reaction {slowest * 1000:.0f} ms")
 
@@ -205,12 +230,13 @@ def test_go_does_not_see_it_but_its_c_code_does(
     binary calls libc and does see the fault (docs/faults.md, "Clock faults")."""
     binary = _go_probe(tmp_path, cgo)
     log = tmp_path / "go.log"
-    process = _run([str(binary), f"{PROBE_S}s"], dict(os.environ), log, control)
-    marks = _scenario(process, control, log)
+    argv = [str(binary), f"{PROBE_S}s"]
+    if cgo:
+        _follows(argv, control, log, lag_s=0.1, column=2)
+    else:
+        _scenario(_run(argv, dict(os.environ), log, control), control, log)
     go_offsets = _offsets(log, column=1)
     assert max(abs(off) for _, off in go_offsets) < SLACK_MS
-    if cgo:
-        _check_followed(_offsets(log, column=2), marks, lag_s=0.1)
 
 
 def test_the_jvm_follows_it(control: ClockControl, tmp_path: Path) -> None:
@@ -220,9 +246,7 @@ def test_the_jvm_follows_it(control: ClockControl, tmp_path: Path) -> None:
     (tmp_path / "Probe.java").write_text(JAVA_PROBE)
     run([javac, "Probe.java"], what="compiling the JVM probe", cwd=tmp_path)
     log = tmp_path / "jvm.log"
-    process = _run([java, "-cp", str(tmp_path), "Probe", PROBE_S], dict(os.environ), log, control)
-    marks = _scenario(process, control, log)
     # The JVM's threads are scheduled later than a small Python process on a
     # busy machine; what it promises (docs/faults.md) is to follow within 0.5 s.
-    slowest = _check_followed(_offsets(log), marks, lag_s=0.5)
+    slowest = _follows([java, "-cp", str(tmp_path), "Probe", PROBE_S], control, log, lag_s=0.5)
     print(f"jvm: slowest reaction {slowest * 1000:.0f} ms")
