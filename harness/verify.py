@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, seed, settings
+from hypothesis import HealthCheck, Phase, seed, settings, target
 from hypothesis import given as hypothesis_given
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
@@ -40,9 +40,12 @@ from harness.report import (
     RowStatus,
     write_report,
 )
+from harness.schedule import STRATEGIES
+from harness.schedule.baseline import random_schedules
 from harness.schedule.coverage import add_coverage
 from harness.schedule.model import Schedule
 from harness.schedule.runner import ExampleOutcome, ExampleRunner
+from harness.schedule.signals import signals
 from harness.schedule.strategies import schedules
 from harness.setup.cache import cache_dir
 from harness.system import LiveSystem
@@ -169,9 +172,16 @@ class _Teller:
 
 
 def replay_command(
-    design: Design, row: Row, variant: str, profile: str, seed_: int, backend: str = "local"
+    design: Design,
+    row: Row,
+    variant: str,
+    profile: str,
+    seed_: int,
+    backend: str = "local",
+    strategy: str = "guided",
 ) -> str:
     backend_args = [] if backend == "local" else ["--backend", backend]
+    strategy_args = [] if strategy == "guided" else ["--strategy", strategy]
     return shlex.join(
         [
             "failmodel",
@@ -185,6 +195,7 @@ def replay_command(
             profile,
             "--seed",
             str(seed_),
+            *strategy_args,
             *backend_args,
         ]
     )
@@ -203,6 +214,7 @@ def verify_design(
     progress: VerifyProgress | None = None,
     examples: int | None = None,
     backend: str | None = None,
+    strategy: str = "guided",
 ) -> DesignReport:
     """Run every (selected) row of ``design`` against ``variant``. The report is
     rewritten after every row, so an interrupted run keeps what it found; an
@@ -211,7 +223,9 @@ def verify_design(
     ``progress`` is told what happens (default: plain lines on stdout when
     ``log``); ``examples`` overrides every row's example budget.
     ``backend`` runs the services as ``local`` processes or in ``containers``
-    (default: ``$FAILMODEL_BACKEND``, else local)."""
+    (default: ``$FAILMODEL_BACKEND``, else local). ``strategy`` is one of
+    ``STRATEGIES``."""
+    _check_strategy(strategy)
     if variant not in design.target.variants:
         raise ValueError(
             f"{design.path}: unknown variant {variant!r}; "
@@ -239,6 +253,7 @@ def verify_design(
             duration_s=time.monotonic() - started,
             rows=tuple(results),
             interrupted=interrupted,
+            strategy=strategy,
         )
 
     try:
@@ -264,6 +279,7 @@ def verify_design(
                     row_index=i,
                     rows=len(chosen),
                     examples=examples,
+                    strategy=strategy,
                 )
                 results.append(result)
                 interrupted = result.interrupted
@@ -277,7 +293,13 @@ def verify_design(
         done = {r.row_id for r in results}
         results += [
             _broken_row(
-                design, row, variant, profile, base_seed + i if seed_ is None else seed_, broke
+                design,
+                row,
+                variant,
+                profile,
+                base_seed + i if seed_ is None else seed_,
+                broke,
+                strategy,
             )
             for i, row in enumerate(chosen)
             if row.id not in done
@@ -303,8 +325,19 @@ def _table_columns(row: Row) -> dict[str, Any]:
     }
 
 
+def _check_strategy(strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"'strategy' must be one of {', '.join(STRATEGIES)} (got {strategy!r})")
+
+
 def _broken_row(
-    design: Design, row: Row, variant: str, profile: Profile, seed_: int, error: str
+    design: Design,
+    row: Row,
+    variant: str,
+    profile: Profile,
+    seed_: int,
+    error: str,
+    strategy: str = "guided",
 ) -> RowResult:
     """An ERROR row for a row that never ran because the system broke."""
     return RowResult(
@@ -314,7 +347,9 @@ def _broken_row(
         examples=0,
         duration_s=0.0,
         seed=seed_,
-        replay_command=replay_command(design, row, variant, profile.name, seed_),
+        replay_command=replay_command(
+            design, row, variant, profile.name, seed_, strategy=strategy
+        ),
         error=f"the design's system could not be started, so the row never ran: {error}",
     )
 
@@ -334,10 +369,13 @@ def verify_row(
     row_index: int = 0,
     rows: int = 1,
     examples: int | None = None,
+    strategy: str = "guided",
 ) -> RowResult:
     """One row's search, its counterexample and replays, and the late-effects
     check; an interrupt ends it early with what was found. ``progress`` is
-    told each example and phase; ``examples`` overrides the row's budget."""
+    told each example and phase; ``examples`` overrides the row's budget;
+    ``strategy`` (one of ``STRATEGIES``) says how schedules are drawn."""
+    _check_strategy(strategy)
     started = time.monotonic()
     if examples is not None:
         profile = replace(profile, examples=examples)
@@ -367,7 +405,9 @@ def verify_row(
             slos=row.slos,
         ) as runner:
             runner.fault_listener = tell.fault
-            _search(runner, search, design, row, variant, profile, seed_, database, system)
+            _search(
+                runner, search, design, row, variant, profile, seed_, database, system, strategy
+            )
     except KeyboardInterrupt as exc:
         interrupted = signal_name(exc)
         if search.counterexample is None and search.failures:
@@ -411,7 +451,13 @@ def verify_row(
         counterexample=counterexample,
         seed=seed_,
         replay_command=replay_command(
-            design, row, variant, profile.name, seed_, getattr(system, "backend", "local")
+            design,
+            row,
+            variant,
+            profile.name,
+            seed_,
+            getattr(system, "backend", "local"),
+            strategy,
         ),
         error=error,
         first_failure_s=(
@@ -439,9 +485,11 @@ def _search(
     seed_: int,
     database: Path | None,
     system: LiveSystem,
+    strategy: str = "guided",
 ) -> None:
     """The search, its counterexample and the late-effects check, recorded in
     ``search`` as they happen (an interrupt keeps what was found so far)."""
+    guided = strategy != "random"
 
     def example(schedule: Schedule) -> None:
         if search.error is not None:
@@ -470,13 +518,22 @@ def _search(
             search.error = f"{type(exc).__name__}: {exc}"
             raise
         search.add(outcome)
+        if guided:
+            # Inside the Hypothesis test: its target phase mutates the
+            # examples that scored highest on each signal.
+            for label, value in signals(outcome.history, outcome.ledgers, t0=outcome.t0).items():
+                target(float(value), label=label)
         if tell is not None:
             tell.failures = len(search.failures)
             tell("example_finished", failed=outcome.failed)
         if outcome.failed:
             raise RowViolation(outcome)
 
-    test = _hypothesis_test(example, design, row, variant, profile, seed_, database)
+    test = (
+        _hypothesis_test(example, design, row, variant, profile, seed_, database, strategy)
+        if guided
+        else _random_test(example, design, row, profile, seed_)
+    )
     try:
         test()
     except (RowViolation, Flaky):
@@ -574,9 +631,14 @@ def _hypothesis_test(
     profile: Profile,
     seed_: int,
     database: Path | None,
+    strategy_name: str = "guided",
 ) -> Callable[[], None]:
     strategy = schedules(
-        design.workload, row.families, row.shape, partner=design.topology.has_partner
+        design.workload,
+        row.families,
+        row.shape,
+        partner=design.topology.has_partner,
+        swarm=strategy_name == "swarm",
     )
     db = DirectoryBasedExampleDatabase(str(database or cache_dir() / "hypothesis-db"))
     configured = settings(
@@ -592,11 +654,34 @@ def _hypothesis_test(
     # settings outermost: @seed replaces the settings' database with None.
     test: Callable[[], None] = configured(seed(seed_)(hypothesis_given(schedule=strategy)(example)))
     # One example-database entry per (design, row, variant): failures found in
-    # one run are tried first in the next.
+    # one run are tried first in the next. Swarm draws differently, so its
+    # entries are its own.
+    swarm = ":swarm" if strategy_name == "swarm" else ""
     test.hypothesis.inner_test._hypothesis_internal_add_digest = (  # type: ignore[attr-defined]
-        f"{design.name}:{row.id}:{variant}".encode()
+        f"{design.name}:{row.id}:{variant}{swarm}".encode()
     )
     return test
+
+
+def _random_test(
+    example: Callable[[Schedule], None], design: Design, row: Row, profile: Profile, seed_: int
+) -> Callable[[], None]:
+    """The baseline's run: the seed's random schedules in turn, up to the
+    budget, ending at the first failure (which is reported as found: nothing
+    shrinks it)."""
+
+    def run() -> None:
+        for schedule in random_schedules(
+            seed_,
+            design.workload,
+            row.families,
+            row.shape,
+            partner=design.topology.has_partner,
+            count=row.examples or profile.examples,
+        ):
+            example(schedule)
+
+    return run
 
 
 def _save(outcome: ExampleOutcome) -> Path:
