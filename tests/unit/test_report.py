@@ -280,3 +280,25 @@ def test_slos_are_shown_beside_their_promise_in_every_format(tmp_path: Path) -> 
     assert "FAIL: SLO not met: exactly_once_shipment within 5 s" in junit
     assert "SLO p95(order) &lt; 300 ms: measured 41 ms (met)" in junit
     assert "SLO not met" in format_summary(report)
+
+
+def test_the_strategy_is_in_every_header_and_reads_back(tmp_path: Path) -> None:
+    """A baseline run must never be mistaken for a guided one, and old reports
+    (no strategy recorded) read back as guided, the only strategy they had."""
+    from dataclasses import replace
+
+    from harness.report import html_path
+
+    report = replace(make_report(tmp_path, make_row("client-retry", "PASS")), strategy="random")
+    json_path, md_path = write_report(report, tmp_path / "out")
+    data = json.loads(json_path.read_text(encoding="utf-8"))
+    assert data["strategy"] == "random"
+    assert report_from_json(data).strategy == "random"
+    assert "- strategy: `random`" in md_path.read_text(encoding="utf-8")
+    assert "strategy <code>random</code>" in html_path(tmp_path / "out").read_text(
+        encoding="utf-8"
+    )
+    assert "strategy random" in format_summary(report).splitlines()[0]
+    del data["strategy"]
+    assert report_from_json(data).strategy == "guided"
+    assert "strategy" not in format_summary(make_report(tmp_path)).splitlines()[0]

@@ -96,3 +96,18 @@ def test_swarm_leaves_families_out() -> None:
     collect()
     assert any(len(k) == 1 for k in seen_kinds)
     assert any(len(o) == 1 for o in seen_ops)
+
+
+def test_replay_command_carries_a_strategy_other_than_the_default() -> None:
+    from pathlib import Path
+
+    from harness.design import load_design
+    from harness.verify import replay_command
+
+    design = load_design(Path(__file__).resolve().parents[2] / "designs" / "kv.toml")
+    row = design.row("cas-race")
+    guided = replay_command(design, row, "read_then_write", "dev", 5)
+    assert "--strategy" not in guided
+    baseline = replay_command(design, row, "read_then_write", "dev", 5, strategy="random")
+    assert baseline.split()[-2:] == ["--strategy", "random"]
+    assert baseline.replace(" --strategy random", "") == guided
