@@ -152,8 +152,8 @@ def main() -> None:
         parser.error(f"--strategies: unknown {', '.join(sorted(unknown))}")
     profile = Profile(name="power", examples=args.examples, shrink_s=args.shrink_s, replays=0)
     print(
-        f"{args.searches} fresh searches per bug and strategy, {args.examples} examples each; "
-        "a search that missed counts its whole time and examples\n"
+        f"{args.searches} fresh searches per bug and strategy, {args.examples} examples each "
+        "(a row's own budget wins); a search that missed counts its whole time and examples\n"
     )
     print(
         "| variant | strategy | found | median s to detect | worst s | median examples "
