@@ -22,10 +22,11 @@ not judge.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.design import load_design
@@ -145,6 +146,9 @@ def main() -> None:
     parser.add_argument("--shrink-s", type=float, default=20.0)
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
     parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument(
+        "--raw", type=Path, help="also append every search as a JSON line (to pool runs)"
+    )
     args = parser.parse_args()
     strategies = [s for s in args.strategies.split(",") if s]
     unknown = set(strategies) - set(STRATEGIES)
@@ -173,6 +177,11 @@ def main() -> None:
                     )
             for strategy in strategies:
                 everything[strategy] += runs[strategy]
+                if args.raw is not None:
+                    with args.raw.open("a", encoding="utf-8") as out:
+                        for r in runs[strategy]:
+                            line = {"design": design_name, "variant": variant, **asdict(r)}
+                            out.write(json.dumps(line) + "\n")
             print("\n".join(_block(f"{design_name}/{variant}", runs)), flush=True)
     print("\n".join(_block("overall", everything)))
     wall = sum(r.wall for runs in everything.values() for r in runs)
