@@ -1,27 +1,36 @@
-"""Search power: how fast a fresh search finds each reference bug.
+"""Search power: how fast a fresh search finds each reference bug, per strategy.
 
 For every buggy variant of the reference designs, ``--searches`` fresh
-searches of the row that should catch it (a new, empty example database
-each, seeds 1..N), recording the examples and seconds to the first failing
-example and the size of the final (shrunk) counterexample. Prints per
-variant and overall: the share of searches that found the bug within the
-budget, median and worst time to detect, median examples, median
-counterexample size. A script, not a test: it measures, it does not judge.
+searches per strategy (guided, random, swarm: harness.verify) of the row
+that should catch it (a new, empty example database each, seeds 1..N),
+recording the examples and seconds to the first failing example and the
+size of the final counterexample (shrunk, except for random). Prints per
+variant and overall, per strategy: the share of searches that found the bug
+within the budget, median and worst time to detect, median examples and
+counterexample size, and the ratio of each strategy's median time to detect
+to guided's. A search that did not find the bug counts its whole time (the
+budget spent) as its time to detect, so a miss is never faster than a find.
+The strategies of one variant run interleaved (search 1 of each, then 2),
+so machine load hits them alike. A script, not a test: it measures, it does
+not judge.
 
     eval "$(scripts/failmodel env)"
     python bench/search_power.py [--searches 5] [--examples 20] [--designs checkout]
+        [--strategies guided,random,swarm]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.design import load_design
+from harness.schedule import STRATEGIES
 from harness.verify import Profile, verify_design
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,19 +58,29 @@ BUGS: dict[str, dict[str, str]] = {
         "stale_cache": "stale-read",
         "read_then_write": "cas-race",
     },
+    "auction": {
+        "client_clock": "client-clock-lies",
+        "local_clock": "replica-clock-skew",
+        "check_then_act": "concurrent-bids",
+    },
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Search:
+    strategy: str
     found: bool
-    seconds: float | None
-    examples: int | None
+    seconds: float
+    """To the first failure; the whole search when nothing was found."""
+    examples: int
+    """To the first failure; every example run when nothing was found."""
     size: int | None
     wall: float
 
 
-def search(design_name: str, variant: str, row: str, seed: int, profile: Profile) -> Search:
+def search(
+    design_name: str, variant: str, row: str, seed: int, profile: Profile, strategy: str
+) -> Search:
     design = load_design(ROOT / "designs" / f"{design_name}.toml")
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,59 +93,99 @@ def search(design_name: str, variant: str, row: str, seed: int, profile: Profile
             out_dir=Path(tmp) / "report",
             database=Path(tmp) / "examples-db",
             log=False,
+            strategy=strategy,
         )
     (result,) = report.rows
     ce = result.counterexample
+    first_s, first_example = result.first_failure_s, result.first_failure_example
+    found = result.status == "FAIL" and first_s is not None and first_example is not None
     return Search(
-        found=result.status == "FAIL",
-        seconds=result.first_failure_s,
-        examples=result.first_failure_example,
+        strategy=strategy,
+        found=found,
+        seconds=first_s if found and first_s is not None else result.duration_s,
+        examples=first_example if found and first_example is not None else result.examples,
         size=None if ce is None else sum(1 for s in ce.schedule_lines if s[:1].isdigit()),
         wall=time.monotonic() - started,
     )
 
 
-def _median(values: list[float]) -> str:
-    return f"{statistics.median(values):.1f}" if values else "-"
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _line(label: str, runs: list[Search], baseline: float | None) -> str:
+    """One table row: a strategy's searches of one variant (or of all)."""
+    hits = [r for r in runs if r.found]
+    median = _median([r.seconds for r in runs])
+    ratio = "-" if median is None or not baseline else f"{median / baseline:.2f}"
+    worst = max((r.seconds for r in runs), default=None)
+    missed = "" if len(hits) == len(runs) else " (miss)"
+    return (
+        f"| {label} | {runs[0].strategy} | {len(hits)}/{len(runs)} | {_fmt(median)} | "
+        f"{_fmt(worst)}{missed} | {_fmt(_median([float(r.examples) for r in runs]))} | "
+        f"{_fmt(_median([float(r.size) for r in hits if r.size is not None]))} | {ratio} |"
+    )
+
+
+def _block(label: str, by_strategy: dict[str, list[Search]]) -> list[str]:
+    guided = by_strategy.get("guided")
+    baseline = _median([r.seconds for r in guided]) if guided else None
+    return [_line(label, runs, baseline) for runs in by_strategy.values() if runs]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--designs", nargs="*", default=sorted(BUGS))
+    parser.add_argument("--variants", nargs="*", help="only these variants")
     parser.add_argument("--searches", type=int, default=5)
     parser.add_argument("--examples", type=int, default=20)
     parser.add_argument("--shrink-s", type=float, default=20.0)
+    parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument(
+        "--raw", type=Path, help="also append every search as a JSON line (to pool runs)"
+    )
     args = parser.parse_args()
+    strategies = [s for s in args.strategies.split(",") if s]
+    unknown = set(strategies) - set(STRATEGIES)
+    if unknown:
+        parser.error(f"--strategies: unknown {', '.join(sorted(unknown))}")
     profile = Profile(name="power", examples=args.examples, shrink_s=args.shrink_s, replays=0)
-    print(f"{args.searches} fresh searches per bug, {args.examples} examples each\n")
-    print("| design | variant | found | median s | worst s | median examples | median size |")
-    print("|---|---|---|---|---|---|---|")
-    everything: list[Search] = []
+    print(
+        f"{args.searches} fresh searches per bug and strategy, {args.examples} examples each "
+        "(a row's own budget wins); a search that missed counts its whole time and examples\n"
+    )
+    print(
+        "| variant | strategy | found | median s to detect | worst s | median examples "
+        "| median size | median / guided |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    everything: dict[str, list[Search]] = {s: [] for s in strategies}
     for design_name in args.designs:
         for variant, row in BUGS[design_name].items():
-            runs = [
-                search(design_name, variant, row, seed, profile)
-                for seed in range(1, args.searches + 1)
-            ]
-            everything += runs
-            hits = [r for r in runs if r.found]
-            seconds = [r.seconds for r in hits if r.seconds is not None]
-            examples = [float(r.examples) for r in hits if r.examples is not None]
-            sizes = [float(r.size) for r in hits if r.size is not None]
-            worst = f"{max(seconds):.1f}" if len(hits) == len(runs) and seconds else "not found"
-            print(
-                f"| {design_name} | {variant} | {len(hits)}/{len(runs)} | {_median(seconds)} | "
-                f"{worst} | {_median(examples)} | {_median(sizes)} |",
-                flush=True,
-            )
-    hits = [r for r in everything if r.found]
-    seconds = [r.seconds for r in hits if r.seconds is not None]
-    print(
-        f"\noverall: found {len(hits)}/{len(everything)}; median {_median(seconds)} s, worst "
-        f"{max(seconds, default=0):.1f} s to the first failure; median counterexample "
-        f"{_median([float(r.size) for r in hits if r.size is not None])} steps; "
-        f"{sum(r.wall for r in everything) / 60:.1f} min in all"
-    )
+            if args.variants and variant not in args.variants:
+                continue
+            runs: dict[str, list[Search]] = {s: [] for s in strategies}
+            for seed in range(args.first_seed, args.first_seed + args.searches):
+                for strategy in strategies:
+                    runs[strategy].append(
+                        search(design_name, variant, row, seed, profile, strategy)
+                    )
+            for strategy in strategies:
+                everything[strategy] += runs[strategy]
+                if args.raw is not None:
+                    with args.raw.open("a", encoding="utf-8") as out:
+                        for r in runs[strategy]:
+                            line = {"design": design_name, "variant": variant, **asdict(r)}
+                            out.write(json.dumps(line) + "\n")
+            print("\n".join(_block(f"{design_name}/{variant}", runs)), flush=True)
+    print("\n".join(_block("overall", everything)))
+    wall = sum(r.wall for runs in everything.values() for r in runs)
+    print(f"\n{wall / 60:.1f} min in all")
 
 
 if __name__ == "__main__":

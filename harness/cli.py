@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from harness.interrupt import Interrupted, signal_name, stop_on_signals
 from harness.plain import show
+from harness.schedule import STRATEGIES
 
 if TYPE_CHECKING:
     from harness.design import Design
@@ -105,6 +106,14 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--variant", default="correct", help="target variant (default: correct)")
     verify.add_argument("--profile", default="dev", help="budget: dev, ci or nightly")
     verify.add_argument("--row", action="append", default=[], help="only this row (repeatable)")
+    verify.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="guided",
+        help="how schedules are drawn: guided (Hypothesis, target() signals, shrinking; "
+        "default), swarm (the same, each example from a random subset of the row's faults "
+        "and operations) or random (a Jepsen-style baseline: no search, no shrinking)",
+    )
     verify.add_argument(
         "--seed", type=_bounded(0, MAX_SEED), help="Hypothesis seed (replays a search)"
     )
@@ -318,6 +327,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                     examples=args.examples,
                     backend=args.backend,
                     budget_s=budget_s,
+                    strategy=args.strategy,
                 )
         except Exception as exc:  # could not even provision: say why, go on
             print(f"failmodel verify: {design.path}: {exc}", file=sys.stderr)
@@ -359,6 +369,8 @@ def _job_options(args: argparse.Namespace, budget_s: float | None) -> list[str]:
             options += [name, str(value)]
     if args.backend is not None:
         options += ["--backend", args.backend]
+    if args.strategy != "guided":
+        options += ["--strategy", args.strategy]
     if budget_s is not None:
         options += ["--budget", f"{budget_s:.1f}s"]
     return options

@@ -19,10 +19,12 @@ def merge_reports(parts: Sequence[DesignReport], order: Sequence[str] = ()) -> D
         raise ValueError("no reports to merge")
     first = parts[0]
     for part in parts:
-        if (part.design_name, part.variant) != (first.design_name, first.variant):
+        key = (part.design_name, part.variant, part.strategy)
+        if key != (first.design_name, first.variant, first.strategy):
             raise ValueError(
-                f"reports of different runs: {first.design_name} ({first.variant}) and "
-                f"{part.design_name} ({part.variant}); merge one design and variant at a time"
+                f"reports of different runs: {first.design_name} ({first.variant}, "
+                f"{first.strategy}) and {part.design_name} ({part.variant}, {part.strategy}); "
+                "merge one design, variant and strategy at a time"
             )
     rows = [row for part in parts for row in part.rows]
     ids = [r.row_id for r in rows]
@@ -35,6 +37,7 @@ def merge_reports(parts: Sequence[DesignReport], order: Sequence[str] = ()) -> D
         design_path=first.design_path,
         variant=first.variant,
         profile=first.profile,
+        strategy=first.strategy,
         started_at=min(p.started_at for p in parts),
         duration_s=max(p.duration_s for p in parts),
         rows=tuple(sorted(rows, key=lambda r: place.get(r.row_id, len(place)))),

@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from harness.schedule import STRATEGIES
+
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr, TracebackStyle
 
@@ -60,6 +62,7 @@ class _Options:
     variant: str
     profile: str
     seed: int | None
+    strategy: str
     out: Path
     allow_unexercised: bool
     allow_inconclusive: bool
@@ -111,6 +114,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Hypothesis seed for every row (replays a search; default: random per row)",
     )
     group.addoption(
+        "--failmodel-strategy",
+        default="guided",
+        choices=STRATEGIES,
+        help="how each row's schedules are drawn: guided (default), swarm or random "
+        "(a Jepsen-style baseline without search or shrinking)",
+    )
+    group.addoption(
         "--failmodel-report",
         "--failmodel-out",
         dest="failmodel_report",
@@ -155,6 +165,7 @@ def pytest_configure(config: pytest.Config) -> None:
         variant=config.getoption("failmodel_variant"),
         profile=parse_profile(config.getoption("failmodel_profile")),
         seed=parse_seed(config.getoption("failmodel_seed")),
+        strategy=config.getoption("failmodel_strategy"),
         out=out if out.is_absolute() else config.invocation_params.dir / out,
         allow_unexercised=config.getoption("failmodel_allow_unexercised"),
         allow_inconclusive=config.getoption("failmodel_allow_inconclusive"),
@@ -246,6 +257,7 @@ class _DesignRun:
                 started_at=self.started_at,
                 duration_s=time.monotonic() - self.started,
                 rows=tuple(self.results),
+                strategy=self.options.strategy,
             ),
             self.out_dir,
         )
@@ -352,6 +364,7 @@ class RowItem(pytest.Item):
             seed_=seed,
             out_dir=run.out_dir / self.row.id,
             run_id=f"{run.run_id}{self.index}",
+            strategy=options.strategy,
         )
         run.record(result)
         system["ended"] = time.time()

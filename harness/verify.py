@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, seed, settings
+from hypothesis import HealthCheck, Phase, seed, settings, target
 from hypothesis import given as hypothesis_given
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
@@ -42,9 +42,12 @@ from harness.report import (
     RowStatus,
     write_report,
 )
+from harness.schedule import STRATEGIES
+from harness.schedule.baseline import random_schedules
 from harness.schedule.coverage import add_coverage
 from harness.schedule.model import Schedule
 from harness.schedule.runner import ExampleOutcome, ExampleRunner
+from harness.schedule.signals import signals
 from harness.schedule.strategies import schedules
 from harness.setup.cache import cache_dir
 from harness.system import LiveSystem
@@ -213,9 +216,16 @@ class _Teller:
 
 
 def replay_command(
-    design: Design, row: Row, variant: str, profile: str, seed_: int, backend: str = "local"
+    design: Design,
+    row: Row,
+    variant: str,
+    profile: str,
+    seed_: int,
+    backend: str = "local",
+    strategy: str = "guided",
 ) -> str:
     backend_args = [] if backend == "local" else ["--backend", backend]
+    strategy_args = [] if strategy == "guided" else ["--strategy", strategy]
     return shlex.join(
         [
             "failmodel",
@@ -229,6 +239,7 @@ def replay_command(
             profile,
             "--seed",
             str(seed_),
+            *strategy_args,
             *backend_args,
         ]
     )
@@ -248,6 +259,7 @@ def verify_design(
     examples: int | None = None,
     backend: str | None = None,
     budget_s: float | None = None,
+    strategy: str = "guided",
 ) -> DesignReport:
     """Run every (selected) row of ``design`` against ``variant``. The report is
     rewritten after every row, so an interrupted run keeps what it found; an
@@ -257,7 +269,9 @@ def verify_design(
     ``log``); ``examples`` overrides every row's example budget.
     ``backend`` runs the services as ``local`` processes or in ``containers``
     (default: ``$FAILMODEL_BACKEND``, else local). ``budget_s`` replaces the
-    example counts by a time budget for the whole run (`harness.budget`)."""
+    example counts by a time budget for the whole run (`harness.budget`).
+    ``strategy`` is one of ``STRATEGIES``."""
+    _check_strategy(strategy)
     if variant not in design.target.variants:
         raise ValueError(
             f"{design.path}: unknown variant {variant!r}; "
@@ -290,6 +304,7 @@ def verify_design(
             duration_s=time.monotonic() - started,
             rows=tuple(results),
             interrupted=interrupted,
+            strategy=strategy,
         )
 
     try:
@@ -323,6 +338,7 @@ def verify_design(
                     time_s=None if plan is None else plan.start(i),
                     deadline=None if plan is None else plan.deadline,
                     resume=searches,
+                    strategy=strategy,
                 )
                 if plan is not None:
                     plan.finish(i, found=result.status in ("FAIL", "ERROR"))
@@ -350,6 +366,7 @@ def verify_design(
                 f"the design's system could not be started, so the row never ran: {broke}",
                 profile=profile.name,
                 seed_=base_seed + i if seed_ is None else seed_,
+                strategy=strategy,
             )
             for i, row in enumerate(chosen)
             if row.id not in done
@@ -375,8 +392,20 @@ def _table_columns(row: Row) -> dict[str, Any]:
     }
 
 
+def _check_strategy(strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"'strategy' must be one of {', '.join(STRATEGIES)} (got {strategy!r})")
+
+
 def broken_row(
-    design: Design, row: Row, variant: str, error: str, *, profile: str = "dev", seed_: int = 0
+    design: Design,
+    row: Row,
+    variant: str,
+    error: str,
+    *,
+    profile: str = "dev",
+    seed_: int = 0,
+    strategy: str = "guided",
 ) -> RowResult:
     """An ERROR row for a row that never ran (its system or its job broke)."""
     return RowResult(
@@ -386,7 +415,7 @@ def broken_row(
         examples=0,
         duration_s=0.0,
         seed=seed_,
-        replay_command=replay_command(design, row, variant, profile, seed_),
+        replay_command=replay_command(design, row, variant, profile, seed_, strategy=strategy),
         error=error,
     )
 
@@ -409,6 +438,7 @@ def verify_row(
     time_s: float | None = None,
     deadline: float | None = None,
     resume: dict[str, _Search] | None = None,
+    strategy: str = "guided",
 ) -> RowResult:
     """One row's search, its counterexample and replays, and the late-effects
     check; an interrupt ends it early with what was found. ``progress`` is
@@ -416,7 +446,9 @@ def verify_row(
     ``time_s`` replaces it by seconds of search, the shrink and replays ending
     by the run's ``deadline``. A row in ``resume`` goes on with that search (its
     examples, failures and time; another round of a budgeted run); the row's
-    search is put there."""
+    search is put there. ``strategy`` (one of ``STRATEGIES``) says how
+    schedules are drawn."""
+    _check_strategy(strategy)
     earlier = None if resume is None else resume.get(row.id)
     started = time.monotonic() - (0.0 if earlier is None else earlier.spent_s)
     if time_s is not None:
@@ -461,7 +493,9 @@ def verify_row(
             slos=row.slos,
         ) as runner:
             runner.fault_listener = tell.fault
-            _search(runner, search, design, row, variant, profile, seed_, database, system)
+            _search(
+                runner, search, design, row, variant, profile, seed_, database, system, strategy
+            )
     except KeyboardInterrupt as exc:
         interrupted = signal_name(exc)
         if search.counterexample is None and search.failures:
@@ -505,7 +539,13 @@ def verify_row(
         counterexample=counterexample,
         seed=seed_,
         replay_command=replay_command(
-            design, row, variant, profile.name, seed_, getattr(system, "backend", "local")
+            design,
+            row,
+            variant,
+            profile.name,
+            seed_,
+            getattr(system, "backend", "local"),
+            strategy,
         ),
         error=error,
         first_failure_s=(
@@ -536,9 +576,11 @@ def _search(
     seed_: int,
     database: Path | None,
     system: LiveSystem,
+    strategy: str = "guided",
 ) -> None:
     """The search, its counterexample and the late-effects check, recorded in
     ``search`` as they happen (an interrupt keeps what was found so far)."""
+    guided = strategy != "random"
 
     def example(schedule: Schedule) -> None:
         if search.error is not None:
@@ -571,13 +613,22 @@ def _search(
             search.error = f"{type(exc).__name__}: {exc}"
             raise
         search.add(outcome)
+        if guided:
+            # Inside the Hypothesis test: its target phase mutates the
+            # examples that scored highest on each signal.
+            for label, value in signals(outcome.history, outcome.ledgers, t0=outcome.t0).items():
+                target(float(value), label=label)
         if tell is not None:
             tell.failures = len(search.failures)
             tell("example_finished", failed=outcome.failed)
         if outcome.failed:
             raise RowViolation(outcome)
 
-    test = _hypothesis_test(example, design, row, variant, profile, seed_, database)
+    test = (
+        _hypothesis_test(example, design, row, variant, profile, seed_, database, strategy)
+        if guided
+        else _random_test(example, design, row, profile, seed_)
+    )
     try:
         test()
     except (RowViolation, Flaky, _TimeUp):
@@ -675,9 +726,14 @@ def _hypothesis_test(
     profile: Profile,
     seed_: int,
     database: Path | None,
+    strategy_name: str = "guided",
 ) -> Callable[[], None]:
     strategy = schedules(
-        design.workload, row.families, row.shape, partner=design.topology.has_partner
+        design.workload,
+        row.families,
+        row.shape,
+        partner=design.topology.has_partner,
+        swarm=strategy_name == "swarm",
     )
     db = DirectoryBasedExampleDatabase(str(database or cache_dir() / "hypothesis-db"))
     configured = settings(
@@ -693,11 +749,34 @@ def _hypothesis_test(
     # settings outermost: @seed replaces the settings' database with None.
     test: Callable[[], None] = configured(seed(seed_)(hypothesis_given(schedule=strategy)(example)))
     # One example-database entry per (design, row, variant): failures found in
-    # one run are tried first in the next.
+    # one run are tried first in the next. Swarm draws differently, so its
+    # entries are its own.
+    swarm = ":swarm" if strategy_name == "swarm" else ""
     test.hypothesis.inner_test._hypothesis_internal_add_digest = (  # type: ignore[attr-defined]
-        f"{design.name}:{row.id}:{variant}".encode()
+        f"{design.name}:{row.id}:{variant}{swarm}".encode()
     )
     return test
+
+
+def _random_test(
+    example: Callable[[Schedule], None], design: Design, row: Row, profile: Profile, seed_: int
+) -> Callable[[], None]:
+    """The baseline's run: the seed's random schedules in turn, up to the
+    budget, ending at the first failure (which is reported as found: nothing
+    shrinks it)."""
+
+    def run() -> None:
+        for schedule in random_schedules(
+            seed_,
+            design.workload,
+            row.families,
+            row.shape,
+            partner=design.topology.has_partner,
+            count=row.examples or profile.examples,
+        ):
+            example(schedule)
+
+    return run
 
 
 def _save(outcome: ExampleOutcome) -> Path:

@@ -451,6 +451,7 @@ def render_html(report: DesignReport) -> str:
         f"<h1>failmodel: {_e(report.design_name)} {_pill(report.status)}</h1>",
         f"<p class='meta'>design <code>{_e(report.design_path)}</code> · variant "
         f"<code>{_e(report.variant)}</code> · profile <code>{_e(report.profile)}</code> · "
+        f"strategy <code>{_e(report.strategy)}</code> · "
         f"started {_e(report.started_at)} · took {report.duration_s:.1f} s</p>",
         f"<p class='summary'>{_e(report.summary())}</p>",
         "</header>",

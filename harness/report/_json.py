@@ -135,6 +135,7 @@ def report_to_json(report: DesignReport) -> dict[str, Any]:
         "design_path": str(report.design_path),
         "variant": report.variant,
         "profile": report.profile,
+        "strategy": report.strategy,
         "started_at": report.started_at,
         "duration_s": report.duration_s,
         "status": report.status,
@@ -231,6 +232,7 @@ def report_from_json(data: Mapping[str, Any]) -> DesignReport:
             duration_s=data["duration_s"],
             rows=tuple(_row_from_json(r) for r in data["rows"]),
             interrupted=data.get("interrupted"),
+            strategy=data.get("strategy", "guided"),
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a failmodel report: {type(exc).__name__}: {exc}") from exc

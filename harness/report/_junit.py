@@ -102,6 +102,7 @@ def _suite(report: DesignReport) -> ET.Element:
         ("design", str(report.design_path)),
         ("variant", report.variant),
         ("profile", report.profile),
+        ("strategy", report.strategy),
         ("status", report.status),
     ):
         ET.SubElement(props, "property", {"name": name, "value": value})

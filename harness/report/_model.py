@@ -188,6 +188,8 @@ class DesignReport:
     rows: tuple[RowResult, ...]
     interrupted: str | None = None
     """The signal that stopped the run early (``SIGINT``, ``SIGTERM``), if any."""
+    strategy: str = "guided"
+    """How schedules were drawn (harness.verify.STRATEGIES)."""
 
     @property
     def exit_code(self) -> int:

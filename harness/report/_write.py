@@ -113,6 +113,7 @@ def render_markdown(report: DesignReport) -> str:
         f"- design: `{report.design_path}`",
         f"- variant: `{report.variant}`",
         f"- profile: `{report.profile}`",
+        f"- strategy: `{report.strategy}`",
         f"- started: {report.started_at} (took {report.duration_s:.1f} s)",
         f"- result: {report.summary()}",
         "",
@@ -246,7 +247,8 @@ def format_summary(report: DesignReport, *, width: int = 100) -> str:
     id_width = max([len("row"), *(len(r.row_id) for r in report.rows)])
     head = f"{'row':<{id_width}}  {'status':<13}  {'examples':>8}  {'time':>7}"
     lines = [
-        f"{report.design_name} (variant {report.variant}, profile {report.profile})",
+        f"{report.design_name} (variant {report.variant}, profile {report.profile}"
+        f"{'' if report.strategy == 'guided' else ', strategy ' + report.strategy})",
         head,
         "-" * len(head),
     ]

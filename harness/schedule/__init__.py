@@ -1,1 +1,8 @@
 """schedule"""
+
+STRATEGIES = ("guided", "random", "swarm")
+"""How a row's schedules are drawn: ``guided`` (Hypothesis, guided by
+``target()`` signals, shrinking), ``swarm`` (the same, each example from a
+random subset of the row's faults and operations) or ``random`` (the
+Jepsen-style baseline: a seeded random loop, no shrinking, no database).
+Here, not in harness.verify, so the command line can offer them cheaply."""

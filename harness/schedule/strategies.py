@@ -112,17 +112,26 @@ def schedules(
     shape: Shape = Shape(),
     *,
     partner: bool = True,
+    swarm: bool = False,
 ) -> Schedule:
     """A schedule for ``workload`` using only the faults ``families`` allow;
-    without the ``partner`` dependency nothing is declined at the partner."""
+    without the ``partner`` dependency nothing is declined at the partner.
+    With ``swarm`` (Groce et al., ISSTA 2012) the example first enables a
+    random non-empty subset of the families and of the operation kinds and
+    draws only from those: a bug that one fault or operation masks is found
+    in the examples that leave it out."""
     declared = resolve(workload)
+    enabled: tuple[str, ...] | None = None
+    if swarm:
+        families = draw(swarm_subset(tuple(families)))
+        enabled = draw(swarm_operations(declared))
     kinds = {f.kind for f in families}
     nemesis = [
         f.faults(max_pause_ms=shape.max_pause_ms) for f in families if not f.is_client_side()
     ]
     faults: st.SearchStrategy[Fault] | None = st.one_of(nemesis) if nemesis else None
     setup = draw(setups(declared, shape, partner=partner))
-    ops_state = _OpState(declared, shape, kinds, setup)
+    ops_state = OpState(declared, shape, kinds, setup, enabled)
 
     steps: list[Step] = []
     n_steps = draw(st.integers(1, shape.max_steps))
@@ -164,6 +173,33 @@ def schedules(
         if linger:
             steps.append(Wait(ms=linger))
     return Schedule(workload=declared.name, setup=setup, steps=tuple(steps))
+
+
+def swarm_subset(families: tuple[Family, ...]) -> st.SearchStrategy[tuple[Family, ...]]:
+    """A non-empty subset of ``families`` in their order (none when there are
+    none); shrinks towards the first family alone."""
+    if not families:
+        return st.just(())
+    return st.lists(
+        st.integers(0, len(families) - 1), min_size=1, max_size=len(families), unique=True
+    ).map(lambda picked: tuple(families[i] for i in sorted(picked)))
+
+
+def swarm_operations(workload: Workload) -> st.SearchStrategy[tuple[str, ...]]:
+    """The operation kinds one swarm example may draw: a non-empty subset of
+    the writes (a schedule needs something to change) and any subset of the
+    reads; shrinks towards the first write alone."""
+    writes = tuple(o.name for o in workload.drawable() if not o.read)
+    reads = tuple(o.name for o in workload.drawable() if o.read)
+    some_writes = (
+        st.lists(st.sampled_from(writes), min_size=1, max_size=len(writes), unique=True)
+        if writes
+        else st.just([])
+    )
+    some_reads = st.lists(st.sampled_from(reads), max_size=len(reads), unique=True)
+    return st.tuples(some_writes, some_reads).map(
+        lambda both: tuple(n for n in (*writes, *reads) if n in both[0] or n in both[1])
+    )
 
 
 def _value(source: Source) -> st.SearchStrategy[Any]:
@@ -212,26 +248,34 @@ def setups(draw: st.DrawFn, workload: Workload, shape: Shape, *, partner: bool =
     return Setup(values=values, declined=declined)
 
 
-class _OpState:
+class OpState:
     """Draws client operations. The first draw of an operation's ``id`` fixes
     its request, so a later op with the same id is a true resend (same id,
     same body); the workload's ``draw`` hook, if any, picks the values."""
 
-    def __init__(self, workload: Workload, shape: Shape, kinds: set[str], setup: Setup) -> None:
+    def __init__(
+        self,
+        workload: Workload,
+        shape: Shape,
+        kinds: set[str],
+        setup: Setup,
+        enabled: Sequence[str] | None = None,
+    ) -> None:
         self.workload = workload
         self.shape = shape
         self.kinds = kinds
         self.set_up = _set_up(workload, setup)
         self.counts = {**shape.counts(workload), **self.set_up}
-        self.reads = tuple(o for o in workload.drawable() if o.read)
-        self.writes = tuple(o for o in workload.drawable() if not o.read)
+        ops = tuple(o for o in workload.drawable() if enabled is None or o.name in enabled)
+        self.reads = tuple(o for o in ops if o.read)
+        self.writes = tuple(o for o in ops if not o.read)
         self.drawn: list[DrawnOp] = []
         self.fixed: dict[tuple[str, int], dict[str, Any]] = {}
 
     def ops(self) -> st.SearchStrategy[ClientOp]:
-        return st.composite(lambda draw: self._op(draw))()
+        return st.composite(lambda draw: self.draw_op(draw))()
 
-    def _op(self, draw: st.DrawFn) -> ClientOp:
+    def draw_op(self, draw: st.DrawFn) -> ClientOp:
         s = self.shape
         # Now and then a read of the contract: consistent_reads judges what
         # reads show while faults are active (shrinks towards no read).

@@ -70,6 +70,7 @@ def hunt(
     searches: int = SEARCHES,
     first_seed: int = 7,
     backend: str = "local",
+    strategy: str = "guided",
 ) -> tuple[DesignReport, RowResult]:
     """Up to ``searches`` fresh searches of one row, each with its own seed and empty
     example database, until one finds a failure that reproduces: on a real system a
@@ -87,6 +88,7 @@ def hunt(
             database=out_dir / f"examples-db-{seed}",
             log=False,
             backend=backend,
+            strategy=strategy,
         )
         (row,) = report.rows
         tries.append(row)

@@ -72,6 +72,13 @@ def test_bad_profile_is_a_usage_error_naming_the_profiles(pytester: pytest.Pytes
     )
 
 
+def test_bad_strategy_is_a_usage_error_naming_the_strategies(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".toml", checkout=design_toml("checkout", "client-retry"))
+    result = pytester.runpytest(*PLUGIN, "--failmodel-strategy", "chaos", "checkout.toml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--failmodel-strategy*invalid choice*'chaos'*guided*"])
+
+
 def test_bad_seed_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makefile(".toml", checkout=design_toml("checkout", "client-retry"))
     result = pytester.runpytest(*PLUGIN, "--failmodel-seed", "0x1f", "checkout.toml")
@@ -84,7 +91,7 @@ def test_options_are_in_one_group_and_the_marker_is_registered(
 ) -> None:
     helped = pytester.runpytest(*PLUGIN, "--help")
     helped.stdout.fnmatch_lines(["failure-model verification of design files*"])
-    for option in ("variant", "profile", "seed", "report", "out", "allow-unexercised"):
+    for option in ("variant", "profile", "seed", "strategy", "report", "out", "allow-unexercised"):
         helped.stdout.fnmatch_lines([f"*--failmodel-{option}*"])
     pytester.runpytest(*PLUGIN, "--markers").stdout.fnmatch_lines(["@pytest.mark.failmodel_row*"])
 

@@ -322,3 +322,25 @@ def test_where_the_time_went_is_shown_per_row_in_every_format(tmp_path: Path) ->
     old = dict(data, schema_version=4)
     old["rows"] = [{k: v for k, v in r.items() if k != "phases"} for r in data["rows"]]
     assert all(not r.phases for r in report_from_json(old).rows)
+
+
+def test_the_strategy_is_in_every_header_and_reads_back(tmp_path: Path) -> None:
+    """A baseline run must never be mistaken for a guided one, and old reports
+    (no strategy recorded) read back as guided, the only strategy they had."""
+    from dataclasses import replace
+
+    from harness.report import html_path
+
+    report = replace(make_report(tmp_path, make_row("client-retry", "PASS")), strategy="random")
+    json_path, md_path = write_report(report, tmp_path / "out")
+    data = json.loads(json_path.read_text(encoding="utf-8"))
+    assert data["strategy"] == "random"
+    assert report_from_json(data).strategy == "random"
+    assert "- strategy: `random`" in md_path.read_text(encoding="utf-8")
+    assert "strategy <code>random</code>" in html_path(tmp_path / "out").read_text(
+        encoding="utf-8"
+    )
+    assert "strategy random" in format_summary(report).splitlines()[0]
+    del data["strategy"]
+    assert report_from_json(data).strategy == "guided"
+    assert "strategy" not in format_summary(make_report(tmp_path)).splitlines()[0]

@@ -1,0 +1,98 @@
+"""Signals that guide the search towards schedules where bugs live.
+
+Computed from one example's history alone (never from what a workload
+means): Hypothesis's ``target()`` then spends part of the budget mutating
+the examples that scored highest. Each signal is a count that rises with
+how much a schedule stresses the system where failure handling is tested:
+
+- ``in_flight_during_fault``: client operations in flight while a fault was
+  active (a fault between batches meets nothing);
+- ``max_key_overlap``: the most operations in flight at once on one key
+  (races need overlap on the same record);
+- ``indeterminate``: operations that ended ``info`` (the answer was lost, so
+  retries and recovery are exercised);
+- ``effects_during_fault``: partner side effects recorded while a fault was
+  active (effects that cross a failure are where duplicates come from).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from harness.history import History, Ledgers
+from harness.history.events import Operation
+from harness.workload.keys import example_prefix
+
+Window = tuple[float, float]
+
+
+def fault_windows(history: History) -> list[Window]:
+    """When each fault was active, on the history's clock: from its start to its
+    heal (a fault never healed lasts to the end of the history)."""
+    end = max((e.time for e in history.events), default=0.0)
+    started: dict[Any, float] = {}
+    windows: list[Window] = []
+    for event in history.nemesis_events():
+        fault_id = event.value.get("id")
+        if event.f == "start":
+            started[fault_id] = event.time
+        elif event.f == "heal" and fault_id in started:
+            windows.append((started.pop(fault_id), event.time))
+    windows += [(t, end) for t in started.values()]
+    return windows
+
+
+def _overlaps(start: float, end: float, windows: Sequence[Window]) -> bool:
+    return any(start <= w_end and w_start <= end for w_start, w_end in windows)
+
+
+def _client_ops(history: History) -> list[Operation]:
+    return [op for op in history.operations() if op.invoke.phase == "main"]
+
+
+def _keys(value: Any) -> Iterable[str]:
+    """The example ids a request names (``<prefix>-<kind>-<i>``), at any depth."""
+    if isinstance(value, str):
+        if example_prefix(value) is not None:
+            yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _keys(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _keys(v)
+
+
+def max_key_overlap(ops: Sequence[Operation]) -> int:
+    """The most operations in flight at the same instant that name one key."""
+    by_key: dict[str, list[tuple[float, int]]] = {}
+    for op in ops:
+        for key in set(_keys(op.request)):
+            # Ends sort before starts at the same instant: touching is not overlap.
+            by_key.setdefault(key, []).extend([(op.invoke.time, 1), (op.end_time, -1)])
+    best = 0
+    for points in by_key.values():
+        level = 0
+        for _, step in sorted(points, key=lambda p: (p[0], p[1])):
+            level += step
+            best = max(best, level)
+    return best
+
+
+def signals(history: History, ledgers: Ledgers | None = None, *, t0: float = 0.0) -> dict[str, int]:
+    """Every signal of one example; ``t0`` puts the partner's effect times (its
+    monotonic clock) on the history's timeline."""
+    windows = fault_windows(history)
+    ops = _client_ops(history)
+    effects = ledgers.effects if ledgers is not None else ()
+    return {
+        "in_flight_during_fault": sum(
+            _overlaps(op.invoke.time, op.end_time, windows) for op in ops
+        ),
+        "max_key_overlap": max_key_overlap(ops),
+        "indeterminate": sum(op.outcome == "info" for op in ops),
+        "effects_during_fault": sum(
+            _overlaps(e.time - t0, e.time - t0, windows) for e in effects
+        ),
+    }

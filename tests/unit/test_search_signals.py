@@ -1,0 +1,118 @@
+"""The target() signals on recorded histories: each counts what it says and
+nothing else (faults between operations meet nothing, touching is not overlap)."""
+
+from __future__ import annotations
+
+from harness.history import Effect, Ledgers, Recorder
+from harness.history.events import Event
+from harness.schedule.signals import fault_windows, signals
+
+A = "r1-0-key-0"
+B = "r1-0-key-1"
+
+
+class Clock:
+    """A clock the test sets: every event happens when the test says."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def at(clock: Clock, t: float) -> Clock:
+    clock.now = t
+    return clock
+
+
+def test_fault_windows_pair_starts_with_heals_and_open_faults_last_to_the_end() -> None:
+    clock = Clock()
+    rec = Recorder(clock=clock)
+    at(clock, 1.0)
+    rec.nemesis("start", {"id": 1})
+    at(clock, 2.0)
+    rec.nemesis("heal", {"id": 1})
+    at(clock, 3.0)
+    rec.nemesis("start", {"id": 2})
+    at(clock, 5.0)
+    rec.invoke(0, "read", {"key": A})
+    assert fault_windows(rec.history()) == [(1.0, 2.0), (3.0, 5.0)]
+
+
+def _op(rec: Recorder, clock: Clock, start: float, end: float | None, key: str, out: str = "ok"
+        ) -> Event:
+    at(clock, start)
+    invoke = rec.invoke(0, "write", {"key": key, "n": 1})
+    if end is not None:
+        at(clock, end)
+        rec.complete(invoke, out, {})  # type: ignore[arg-type]
+    return invoke
+
+
+def test_quiet_history_scores_zero_but_overlap_of_one() -> None:
+    clock = Clock()
+    rec = Recorder(clock=clock)
+    _op(rec, clock, 1.0, 2.0, A)
+    _op(rec, clock, 2.0, 3.0, A)  # touches the first: not concurrent
+    assert signals(rec.history()) == {
+        "in_flight_during_fault": 0,
+        "max_key_overlap": 1,
+        "indeterminate": 0,
+        "effects_during_fault": 0,
+    }
+
+
+def test_counts_ops_in_flight_during_faults_overlap_info_and_effects() -> None:
+    clock = Clock()
+    rec = Recorder(clock=clock)
+    # Three writes on A overlap in [1.5, 2); one on B alone; one lost answer.
+    # The recorder appends in call order, so record by increasing time.
+    at(clock, 1.0)
+    a1 = rec.invoke(0, "write", {"key": A})
+    at(clock, 1.2)
+    a2 = rec.invoke(1, "write", {"nested": [{"key": A}]})
+    at(clock, 1.5)
+    a3 = rec.invoke(2, "write", {"key": A})
+    b = rec.invoke(3, "write", {"key": B})
+    at(clock, 2.0)
+    for event in (a1, a2, a3):
+        rec.complete(event, "ok", {})
+    rec.complete(b, "info", {})
+    # A fault from 4 to 6 meets one op in flight (4.5..7) and one that never completed.
+    at(clock, 4.0)
+    rec.nemesis("start", {"id": 7})
+    at(clock, 4.5)
+    c = rec.invoke(0, "write", {"key": B})
+    at(clock, 5.0)
+    rec.invoke(1, "write", {"key": A})  # open: indeterminate, in flight to the end
+    at(clock, 6.0)
+    rec.nemesis("heal", {"id": 7})
+    at(clock, 7.0)
+    rec.complete(c, "fail", {})
+    t0 = 100.0  # the partner stamps effects on the shared monotonic clock
+    ledgers = Ledgers(
+        (
+            Effect(kind="charge", effect_id="e1", body={}, time=t0 + 5.5),  # during the fault
+            Effect(kind="charge", effect_id="e2", body={}, time=t0 + 6.5),  # after the heal
+        )
+    )
+    assert signals(rec.history(), ledgers, t0=t0) == {
+        "in_flight_during_fault": 2,
+        "max_key_overlap": 3,
+        "indeterminate": 2,
+        "effects_during_fault": 1,
+    }
+
+
+def test_final_reads_and_non_ids_are_not_counted() -> None:
+    clock = Clock()
+    rec = Recorder(clock=clock)
+    _op(rec, clock, 1.0, 3.0, "plain-text")
+    _op(rec, clock, 1.5, 3.0, "plain-text")
+    rec.set_phase("final")
+    _op(rec, clock, 4.0, 5.0, A, out="info")
+    _op(rec, clock, 4.0, 5.0, A)
+    got = signals(rec.history())
+    assert got["max_key_overlap"] == 0
+    assert got["indeterminate"] == 0

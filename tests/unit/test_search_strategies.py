@@ -1,0 +1,113 @@
+"""The random baseline and swarm draws: bounded, only the row's faults and
+(for swarm) a non-empty subset of them, and the baseline replays per seed."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness.nemesis.faults import Crash, LinkToxic, Partition
+from harness.schedule.baseline import random_schedule, random_schedules
+from harness.schedule.families import Topology, parse_families
+from harness.schedule.model import Batch, Schedule
+from harness.schedule.strategies import Shape, schedules, swarm_operations, swarm_subset
+from harness.workload.builtin import resolve
+
+TOPOLOGY = Topology(
+    links=("target-0", "target-1", "redis", "partner"),
+    processes=("target-0", "target-1", "redis"),
+    has_partner=True,
+)
+ROW = parse_families(["retry", "crash:target-*", "latency:target-0", "partition:redis"], TOPOLOGY)
+KINDS = (Crash, LinkToxic, Partition)
+
+
+@pytest.mark.parametrize("workload", ["inventory", "payments", "kv"])
+@pytest.mark.parametrize("seed", range(8))
+def test_random_schedules_are_bounded_and_use_only_the_rows_faults(
+    workload: str, seed: int
+) -> None:
+    shape = Shape(max_steps=4, max_batch=3)
+    for schedule in random_schedules(seed, workload, ROW, shape, partner=True, count=5):
+        assert 1 <= len(schedule.steps) <= shape.max_steps + 2
+        assert any(isinstance(s, Batch) for s in schedule.steps)
+        assert all(len(s.ops) <= shape.max_batch for s in schedule.steps if isinstance(s, Batch))
+        for fault in schedule.faults():
+            assert isinstance(fault, KINDS)
+            if isinstance(fault, LinkToxic):
+                assert (fault.link, fault.toxic) == ("target-0", "latency")
+            if isinstance(fault, Partition):
+                assert fault.link == "redis"
+        # What the runner and a replay read back.
+        assert Schedule.from_json(json.loads(schedule.dumps())) == schedule
+
+
+def test_random_schedules_replay_per_seed_and_differ_across_seeds() -> None:
+    one = random_schedules(3, "kv", ROW, Shape(), count=6)
+    assert one == random_schedules(3, "kv", ROW, Shape(), count=6)
+    assert one != random_schedules(4, "kv", ROW, Shape(), count=6)
+    assert len({s.dumps() for s in one}) > 1
+
+
+def test_random_schedules_start_and_heal_faults() -> None:
+    """The nemesis moves: over a few runs faults start, and heals follow."""
+    drawn = random_schedules(1, "inventory", ROW, Shape(), count=30)
+    assert sum(len(s.faults()) for s in drawn) > 10
+    assert any(s.step == "heal" for d in drawn for s in d.steps)
+
+
+def test_a_row_without_faults_gets_none() -> None:
+    rnd = random.Random(5)
+    for _ in range(10):
+        assert random_schedule(rnd, "kv", (), Shape()).faults() == ()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_swarm_subsets_are_non_empty_and_from_the_row(data: st.DataObject) -> None:
+    picked = data.draw(swarm_subset(ROW))
+    assert picked and set(picked) <= set(ROW)
+    assert list(picked) == sorted(picked, key=ROW.index)
+    ops = data.draw(swarm_operations(resolve("inventory")))
+    writes = {o.name for o in resolve("inventory").drawable() if not o.read}
+    assert set(ops) & writes
+    assert data.draw(swarm_subset(())) == ()
+
+
+def test_swarm_leaves_families_out() -> None:
+    """Over many draws some swarm schedules use only some of the row's fault kinds
+    and some use one write kind only, unlike the guided search that may mix them all."""
+    seen_kinds: set[frozenset[type]] = set()
+    seen_ops: set[frozenset[str]] = set()
+
+    @settings(max_examples=80, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(schedules("payments", ROW, Shape(), swarm=True))
+    def collect(schedule: Schedule) -> None:
+        for fault in schedule.faults():
+            assert isinstance(fault, KINDS)
+        seen_kinds.add(frozenset(type(f) for f in schedule.faults()))
+        seen_ops.add(frozenset(op.f for op in schedule.client_ops()))
+
+    collect()
+    assert any(len(k) == 1 for k in seen_kinds)
+    assert any(len(o) == 1 for o in seen_ops)
+
+
+def test_replay_command_carries_a_strategy_other_than_the_default() -> None:
+    from pathlib import Path
+
+    from harness.design import load_design
+    from harness.verify import replay_command
+
+    design = load_design(Path(__file__).resolve().parents[2] / "designs" / "kv.toml")
+    row = design.row("cas-race")
+    guided = replay_command(design, row, "read_then_write", "dev", 5)
+    assert "--strategy" not in guided
+    baseline = replay_command(design, row, "read_then_write", "dev", 5, strategy="random")
+    assert baseline.split()[-2:] == ["--strategy", "random"]
+    assert baseline.replace(" --strategy random", "") == guided
