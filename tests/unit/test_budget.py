@@ -101,7 +101,7 @@ def test_shards_reports_merge_in_the_table_order_and_a_row_twice_is_refused(
     other = replace(early, variant="correct")
     with pytest.raises(ValueError, match="merge one design, variant and strategy at a time"):
         merge_reports([late, other])
-    with pytest.raises(ValueError, match=r"\(dual_write, random\)"):
+    with pytest.raises(ValueError, match=r"\(no_idempotency, random\)"):
         merge_reports([late, replace(late, strategy="random")])
     assert merge_reports([replace(early, strategy="swarm")]).strategy == "swarm"
     assert table_order(replace(early, design_path=KV))[:2] == ["stale-read", "cas-race"]
