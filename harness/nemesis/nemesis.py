@@ -70,6 +70,7 @@ class FaultTargets(Protocol):
     the partner."""
 
     def proxy(self, link: str) -> Proxy: ...
+    def proxies(self, link: str) -> tuple[Proxy, ...]: ...
     def links(self) -> tuple[str, ...]: ...
     def controllable(self, name: str) -> Controllable: ...
     def controllables(self) -> Mapping[str, Controllable]: ...
@@ -238,26 +239,30 @@ class Nemesis:
                 **fault.attributes,
             }
         )
-        self._targets.proxy(fault.link).add_toxic(toxic)
+        for proxy in self._targets.proxies(fault.link):
+            proxy.add_toxic(toxic)
 
     def _heal_toxic(self, fault_id: int, fault: LinkToxic) -> None:
-        self._targets.proxy(fault.link).remove_toxic(self._toxic_name(fault_id, fault))
+        for proxy in self._targets.proxies(fault.link):
+            proxy.remove_toxic(self._toxic_name(fault_id, fault))
 
     def _start_partition(self, fault_id: int, fault: Partition) -> None:
-        proxy = self._targets.proxy(fault.link)
-        if fault.mode == "refuse":
-            proxy.disable()
-            return
-        for stream in ("upstream", "downstream"):
-            proxy.add_toxic(Timeout(timeout_ms=0, stream=stream, name=f"fm{fault_id}_bh_{stream}"))
+        for proxy in self._targets.proxies(fault.link):
+            if fault.mode == "refuse":
+                proxy.disable()
+                continue
+            for stream in ("upstream", "downstream"):
+                proxy.add_toxic(
+                    Timeout(timeout_ms=0, stream=stream, name=f"fm{fault_id}_bh_{stream}")
+                )
 
     def _heal_partition(self, fault_id: int, fault: Partition) -> None:
-        proxy = self._targets.proxy(fault.link)
-        if fault.mode == "refuse":
-            proxy.enable()
-            return
-        for stream in ("upstream", "downstream"):
-            proxy.remove_toxic(f"fm{fault_id}_bh_{stream}")
+        for proxy in self._targets.proxies(fault.link):
+            if fault.mode == "refuse":
+                proxy.enable()
+                continue
+            for stream in ("upstream", "downstream"):
+                proxy.remove_toxic(f"fm{fault_id}_bh_{stream}")
 
     def _start_crash(self, fault_id: int, fault: Crash) -> None:
         self._targets.controllable(fault.process).crash()
