@@ -4,8 +4,9 @@ Every replica listens on its own free port and is reached by clients only
 through its Toxiproxy link ``target-<i>``; its dependencies are reached only
 through the stack's proxies: PostgreSQL and Redis through a link of the
 process's own (``target-0>postgres``, ``closer>redis``; harness/links.py),
-Kafka through the one link its broker advertises. Readiness is probed on the replica's own port,
-so a fault on the client link cannot make a healthy replica look dead.
+Kafka through the one link its broker advertises. Readiness is probed on the
+replica's own port, so a fault on the client link cannot make a healthy
+replica look dead.
 """
 
 from __future__ import annotations
