@@ -4,8 +4,10 @@ slows every path to the database (real Toxiproxy, real PostgreSQL)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -124,3 +126,26 @@ def test_a_partition_of_the_closer_s_link_cuts_it_alone(system: LiveSystem) -> N
     with psycopg.connect(urls["closer"], connect_timeout=5) as connection:
         assert connection.execute("SELECT 1").fetchone() == (1,)
     assert all(p.enabled for p in system.stack.toxiproxy.proxies().values())
+
+
+def test_a_start_racing_the_final_heal_leaves_no_toxic(system: LiveSystem) -> None:
+    """A fault on ``postgres`` is four proxies' worth of requests: a start still
+    running in a worker thread when the schedule ends (its task cancelled) must
+    finish before the final heal or not act at all, never leave a toxic behind."""
+    fault = LinkToxic(link="postgres", toxic="latency", attributes={"latency_ms": LATENCY_MS})
+    for _ in range(5):
+        nemesis = Nemesis(system, Recorder())
+
+        def start(nemesis: Nemesis = nemesis) -> None:
+            with contextlib.suppress(RuntimeError):  # refused: the nemesis closed first
+                nemesis.start(fault)
+
+        worker = threading.Thread(target=start)
+        worker.start()
+        nemesis.close()
+        worker.join(timeout=30)
+        assert not worker.is_alive()
+        for proxy in system.stack.toxiproxy.proxies().values():
+            assert proxy.toxics() == [], proxy.name
+    with pytest.raises(RuntimeError, match="closed"):
+        nemesis.start(fault)
