@@ -106,6 +106,14 @@ class At:
             raise self.fail("a name of 1..64 characters [A-Za-z0-9_.-] (not . or ..)", value)
         return value
 
+    def link(self, value: object) -> str:
+        """A link: a name, or ``<process>>``<store>`` (a process's own link to a store)."""
+        parts = value.split(">") if isinstance(value, str) else [value]
+        if len(parts) > 2 or not all(is_name(p) for p in parts):
+            raise self.fail("a link name ('postgres', 'target-0' or 'target-0>postgres')", value)
+        assert isinstance(value, str)
+        return value
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Where:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from harness.lifecycle import Lifecycle
+from harness.links import links_acted_on
 from harness.nemesis.nemesis import Clock, Controllable, PartnerFaults
 from harness.partner.control import PartnerControl
 from harness.provision.backend import StackHandle, backend_named
@@ -133,6 +134,12 @@ class LiveSystem(Lifecycle):
 
     def proxy(self, link: str) -> Proxy:
         return self.stack.proxy(link)
+
+    def proxies(self, link: str) -> tuple[Proxy, ...]:
+        """The proxies a fault on *link* acts on: a store's plain link (``postgres``)
+        stands for every link to it, the harness's and each target process's."""
+        existing = self.stack.toxiproxy.proxies()
+        return tuple(existing[name] for name in links_acted_on(link, tuple(existing)))
 
     def links(self) -> tuple[str, ...]:
         return tuple(self.stack.toxiproxy.proxies())

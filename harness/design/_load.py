@@ -37,6 +37,7 @@ from harness.limits import (
     MAX_ID,
     MAX_REPLICAS,
 )
+from harness.links import process_links
 from harness.plain import MISSING, Where, is_name, read_toml, show
 from harness.schedule.coverage import INTERRUPTING
 from harness.schedule.families import Family, InvalidFamily, Topology, parse_families
@@ -298,7 +299,7 @@ def _topology(target: TargetDecl) -> Topology:
     replicas = target.replica_names
     deps = [d for d in DEPENDENCY_ORDER if d in target.dependencies]
     return Topology(
-        links=(*deps, *replicas),
+        links=(*deps, *replicas, *process_links((*replicas, *target.extra), deps)),
         processes=(*replicas, *target.extra, *(d for d in deps if d in SERVICE_PROCESSES)),
         has_partner="partner" in target.dependencies,
         consumers=tuple(target.extra) if "kafka" in target.dependencies else (),

@@ -233,7 +233,7 @@ def _read_toxic(get: _Get) -> LinkToxic:
     }
     link_at, link = get("link")
     fault = LinkToxic(
-        link=link_at.name(link),
+        link=link_at.link(link),
         toxic=toxic,
         attributes=attributes,
         stream=cast(Stream, stream_at.choice(stream, STREAMS)),
@@ -248,7 +248,7 @@ def _read_toxic(get: _Get) -> LinkToxic:
 def _read_partition(get: _Get) -> Partition:
     (link_at, link), (mode_at, mode) = get("link"), get("mode")
     return Partition(
-        link=link_at.name(link),
+        link=link_at.link(link),
         mode=cast(Literal["refuse", "blackhole"], mode_at.choice(mode, ("refuse", "blackhole"))),
     )
 

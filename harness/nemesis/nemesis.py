@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -70,6 +70,7 @@ class FaultTargets(Protocol):
     the partner."""
 
     def proxy(self, link: str) -> Proxy: ...
+    def proxies(self, link: str) -> tuple[Proxy, ...]: ...
     def links(self) -> tuple[str, ...]: ...
     def controllable(self, name: str) -> Controllable: ...
     def controllables(self) -> Mapping[str, Controllable]: ...
@@ -77,6 +78,18 @@ class FaultTargets(Protocol):
     def reset_proxies(self) -> None: ...
     @property
     def partner(self) -> PartnerFaults | None: ...
+
+
+def _on_each(proxies: Iterable[Proxy], heal: Callable[[Proxy], None]) -> None:
+    """Heal every proxy of a link, even if one fails; then raise the first error."""
+    errors: list[Exception] = []
+    for proxy in proxies:
+        try:
+            heal(proxy)
+        except Exception as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
 
 
 class HealError(RuntimeError):
@@ -103,6 +116,11 @@ class Nemesis:
         self._paused: set[str] = set()
         self._timers: dict[int, threading.Timer] = {}
         self._healing: set[int] = set()
+        # Held while a fault starts and while all heal: a start still running in a
+        # worker thread (its task cancelled) finishes before the heal, or not at all
+        # once the nemesis is closed, so no toxic outlives the schedule.
+        self._acting = threading.RLock()
+        self._closed = False
 
     @property
     def active(self) -> Mapping[int, Fault]:
@@ -134,14 +152,17 @@ class Nemesis:
     def start(self, fault: Fault) -> int:
         """Start a fault and return its id; the fault is registered *before* it
         acts, so a failure half-way is still healed."""
-        self.validate(fault)
-        with self._lock:
-            fault_id = self._next_id
-            self._next_id += 1
-            self._active[fault_id] = ActiveFault(fault_id, fault, time.monotonic())
-        self._recorder.nemesis("start", {"id": fault_id, "fault": fault_to_dict(fault)})
-        _STARTERS[type(fault)](self, fault_id, fault)
-        return fault_id
+        with self._acting:
+            if self._closed:
+                raise RuntimeError(f"{fault.describe()}: the nemesis has healed all and closed")
+            self.validate(fault)
+            with self._lock:
+                fault_id = self._next_id
+                self._next_id += 1
+                self._active[fault_id] = ActiveFault(fault_id, fault, time.monotonic())
+            self._recorder.nemesis("start", {"id": fault_id, "fault": fault_to_dict(fault)})
+            _STARTERS[type(fault)](self, fault_id, fault)
+            return fault_id
 
     def heal(self, fault_id: int) -> None:
         with self._lock:
@@ -181,6 +202,16 @@ class Nemesis:
         the faults of one process, and those on links and the partner, heal
         one after another, newest first.
         """
+        with self._acting:
+            self._heal_all()
+
+    def close(self) -> None:
+        """Heal all and refuse any later start (the end of a schedule)."""
+        with self._acting:
+            self._closed = True
+            self._heal_all()
+
+    def _heal_all(self) -> None:
         failures: list[str] = []
         with self._lock:
             ids = sorted(self._active, key=lambda fid: -fid)
@@ -243,7 +274,7 @@ class Nemesis:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.heal_all()
+        self.close()
 
     # -- executors, one pair per fault type ---------------------------------
 
@@ -259,26 +290,32 @@ class Nemesis:
                 **fault.attributes,
             }
         )
-        self._targets.proxy(fault.link).add_toxic(toxic)
+        for proxy in self._targets.proxies(fault.link):
+            proxy.add_toxic(toxic)
 
     def _heal_toxic(self, fault_id: int, fault: LinkToxic) -> None:
-        self._targets.proxy(fault.link).remove_toxic(self._toxic_name(fault_id, fault))
+        name = self._toxic_name(fault_id, fault)
+        _on_each(self._targets.proxies(fault.link), lambda proxy: proxy.remove_toxic(name))
 
     def _start_partition(self, fault_id: int, fault: Partition) -> None:
-        proxy = self._targets.proxy(fault.link)
-        if fault.mode == "refuse":
-            proxy.disable()
-            return
-        for stream in ("upstream", "downstream"):
-            proxy.add_toxic(Timeout(timeout_ms=0, stream=stream, name=f"fm{fault_id}_bh_{stream}"))
+        for proxy in self._targets.proxies(fault.link):
+            if fault.mode == "refuse":
+                proxy.disable()
+                continue
+            for stream in ("upstream", "downstream"):
+                proxy.add_toxic(
+                    Timeout(timeout_ms=0, stream=stream, name=f"fm{fault_id}_bh_{stream}")
+                )
 
     def _heal_partition(self, fault_id: int, fault: Partition) -> None:
-        proxy = self._targets.proxy(fault.link)
-        if fault.mode == "refuse":
-            proxy.enable()
-            return
-        for stream in ("upstream", "downstream"):
-            proxy.remove_toxic(f"fm{fault_id}_bh_{stream}")
+        def heal(proxy: Proxy) -> None:
+            if fault.mode == "refuse":
+                proxy.enable()
+                return
+            for stream in ("upstream", "downstream"):
+                proxy.remove_toxic(f"fm{fault_id}_bh_{stream}")
+
+        _on_each(self._targets.proxies(fault.link), heal)
 
     def _start_crash(self, fault_id: int, fault: Crash) -> None:
         self._targets.controllable(fault.process).crash()

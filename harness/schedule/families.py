@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
+from harness.links import PER_PROCESS, SEPARATOR, split_link
 from harness.nemesis.faults import (
     CLOCK_MODES,
     PARTNER_ENDPOINTS,
@@ -87,6 +88,9 @@ class InvalidFamily(ValueError):
 @dataclass(frozen=True, slots=True)
 class Topology:
     """The links and processes one design runs, which fault globs resolve against.
+
+    ``links`` holds the plain links (a store's, a replica's) and each target
+    process's own links to PostgreSQL and Redis (``target-0>postgres``).
 
     ``consumers`` are the processes a redelivery may hit: a design cannot say
     which of its ``[target.extra]`` processes consume from Kafka, so with the
@@ -232,6 +236,47 @@ def _resolve(pattern: str, names: Sequence[str], what: str, token: str) -> tuple
     return found
 
 
+def _resolve_link(pattern: str, topology: Topology, token: str) -> tuple[str, ...]:
+    """Links matching *pattern*: ``postgres``, ``target-*`` name plain links (a store's
+    stands for every link to it); ``<process>>``<store> a process's own link to a store."""
+    split = split_link(pattern)
+    if split is None:
+        plain = tuple(n for n in topology.links if split_link(n) is None)
+        return _resolve(pattern, plain, "link", token)
+    process, store = split
+    if not process or not store or SEPARATOR in store:
+        raise InvalidFamily(
+            f"fault {token!r}: a process's own link is <process>{SEPARATOR}<store>, "
+            f"e.g. target-*{SEPARATOR}postgres"
+        )
+    own = tuple(n for n in topology.links if split_link(n) is not None)
+    if not own:
+        raise InvalidFamily(
+            f"fault {token!r}: the design has no per-process links (only "
+            f"{', '.join(PER_PROCESS)} have them)"
+        )
+    stores = tuple(dict.fromkeys(s for _, s in map(_split, own)))
+    processes = tuple(dict.fromkeys(p for p, _ in map(_split, own)))
+    if not any(fnmatch.fnmatchcase(s, store) for s in stores):
+        why = " (kafka keeps one link: its broker advertises one address)" if (
+            fnmatch.fnmatchcase("kafka", store)) else ""
+        raise InvalidFamily(
+            f"fault {token!r}: no store with per-process links matches {store!r}{why}; "
+            f"stores with them: {', '.join(stores)}"
+        )
+    _resolve(process, processes, "process", token)
+    return tuple(
+        n for n in own
+        if fnmatch.fnmatchcase(_split(n)[0], process) and fnmatch.fnmatchcase(_split(n)[1], store)
+    )
+
+
+def _split(link: str) -> tuple[str, str]:
+    split = split_link(link)
+    assert split is not None
+    return split
+
+
 def parse_family(token: str, topology: Topology) -> Family:
     """Parse one row entry such as ``crash:target-*`` against a topology."""
     kind, _, rest = token.partition(":")
@@ -258,7 +303,7 @@ def parse_family(token: str, topology: Topology) -> Family:
             f"fault {token!r}: {kind!r} takes exactly one name, e.g. {kind}:target-*"
         )
     if kind in LINK_FAMILIES:
-        return Family(kind, _resolve(rest, topology.links, "link", token))
+        return Family(kind, _resolve_link(rest, topology, token))
     if kind == "redelivery":
         if not topology.consumers:
             raise InvalidFamily(f"fault {token!r}: redelivery needs {_CONSUMERS}")

@@ -294,8 +294,9 @@ class ExampleRunner:
                 finally:
                     healing = time.monotonic()
                     # Synchronous on purpose: it must finish even when this
-                    # task is being cancelled (Ctrl-C).
-                    nemesis.heal_all()
+                    # task is being cancelled (Ctrl-C); closed, so a start still
+                    # running in a worker thread cannot act after it.
+                    nemesis.close()
                     self._tell("heal")
                 settle_started = time.monotonic()
                 phases["heal"] = settle_started - healing

@@ -2,8 +2,11 @@
 
 Every replica listens on its own free port and is reached by clients only
 through its Toxiproxy link ``target-<i>``; its dependencies are reached only
-through the stack's proxies. Readiness is probed on the replica's own port,
-so a fault on the client link cannot make a healthy replica look dead.
+through the stack's proxies: PostgreSQL and Redis through a link of the
+process's own (``target-0>postgres``, ``closer>redis``; harness/links.py),
+Kafka through the one link its broker advertises. Readiness is probed on the
+replica's own port, so a fault on the client link cannot make a healthy
+replica look dead.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from harness.lifecycle import Lifecycle
+from harness.links import PER_PROCESS, process_link
 from harness.provision.backend import StackHandle
 from harness.provision.clock import ClockControl
 from harness.provision.ports import LOOPBACK, free_port
@@ -74,6 +79,13 @@ def _healthy(port: int) -> bool:
         connection.close()
 
 
+def _with_port(url: str, port: int) -> str:
+    """*url* with its port replaced (``postgresql://u@127.0.0.1:5/db`` -> ``...:port/db``)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition(":")[0] if parts.port is not None else parts.netloc
+    return urlunsplit(parts._replace(netloc=f"{host}:{port}"))
+
+
 class TargetProcesses(Lifecycle):
     """A running target: ``with TargetProcesses(spec, stack, partner_port=p) as target:``.
 
@@ -111,11 +123,13 @@ class TargetProcesses(Lifecycle):
                 port = free_port()
                 self._ports[name] = port
                 urls.append(f"http://{LOOPBACK}:{self._link(name, port)}")
-                env = {**base, "PORT": str(port), "INSTANCE_ID": str(i)}
+                env = {**base, **self._own_links(name, base), "PORT": str(port),
+                       "INSTANCE_ID": str(i)}
                 self._spawn(name, self.spec.command, env)
             self.client_urls = tuple(urls)
             for name, argv in self.spec.extra.items():
-                self._spawn(name, argv, {**base, "INSTANCE_ID": "0"})
+                env = {**base, **self._own_links(name, base), "INSTANCE_ID": "0"}
+                self._spawn(name, argv, env)
             deadline = time.monotonic() + self.spec.start_timeout_s
             for name in self.spec.replica_names:
                 self._wait_healthy(name, max(0.0, deadline - time.monotonic()))
@@ -144,6 +158,17 @@ class TargetProcesses(Lifecycle):
         if self._partner_port is not None and "partner" in self.spec.dependencies:
             env["PARTNER_URL"] = f"http://{LOOPBACK}:{self._partner_link(self._partner_port)}"
         env["FAILMODEL_VARIANT"] = self.spec.variant
+        return env
+
+    def _own_links(self, process: str, base: Mapping[str, str]) -> dict[str, str]:
+        """*process*'s store variables pointing at links of its own (``<process>>postgres``),
+        so a fault can slow or cut one process's path to a store and not the others'."""
+        env: dict[str, str] = {}
+        for dependency in sorted(self.spec.dependencies & set(PER_PROCESS)):
+            variable = STORE_VARIABLES[dependency]
+            upstream = self._stack.service(dependency).port
+            own = self._link(process_link(process, dependency), upstream)
+            env[variable] = _with_port(base[variable], own)
         return env
 
     def _partner_link(self, partner_port: int) -> int:

@@ -205,7 +205,10 @@ def test_mini_design_fields(tmp_path: Path) -> None:
     assert design.target.cwd == root / "src"
     assert design.target.start_timeout_s == 30.0
     assert design.services.redis_persistence == "none"
-    assert design.topology.links == ("postgres", "partner", "target-0", "target-1")
+    assert design.topology.links == (
+        "postgres", "partner", "target-0", "target-1",
+        "target-0>postgres", "target-1>postgres", "consumer>postgres",
+    )
     assert design.topology.processes == ("target-0", "target-1", "consumer", "postgres")
     assert design.topology.has_partner
     retry, crash = design.rows

@@ -1,0 +1,42 @@
+"""Names of links, shared by the design loader, the stacks and the nemesis.
+
+Every target process reaches PostgreSQL and Redis through a link of its own,
+``<process>>``<dependency> (``target-0>postgres``, ``closer>redis``), as each
+process of a real deployment has its own network path to the database: one
+replica's slow or cut path is a fault of its own. The plain link named after
+the dependency (``postgres``) is the harness's own, and a fault on it means
+the dependency's whole network: it acts on every link to it at once. Kafka
+keeps one link: its broker advertises one address to every client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+SEPARATOR = ">"
+PER_PROCESS = ("postgres", "redis")
+"""The dependencies each target process reaches through a link of its own."""
+
+
+def process_link(process: str, dependency: str) -> str:
+    """The name of *process*'s own link to *dependency*: ``target-0>postgres``."""
+    return f"{process}{SEPARATOR}{dependency}"
+
+
+def split_link(link: str) -> tuple[str, str] | None:
+    """``(process, dependency)`` of a per-process link, None for any other link."""
+    process, separator, dependency = link.partition(SEPARATOR)
+    return (process, dependency) if separator else None
+
+
+def process_links(processes: Iterable[str], dependencies: Iterable[str]) -> tuple[str, ...]:
+    """Every per-process link of *processes* to those of *dependencies* that have them."""
+    per_process = [d for d in dependencies if d in PER_PROCESS]
+    return tuple(process_link(p, d) for p in processes for d in per_process)
+
+
+def links_acted_on(link: str, existing: Sequence[str]) -> tuple[str, ...]:
+    """The links a fault on *link* acts on: a dependency's plain link stands for
+    every link to it (its own and each process's); any other link, itself."""
+    fan_out = tuple(n for n in existing if (split_link(n) or ("", ""))[1] == link)
+    return (link, *fan_out)
