@@ -105,3 +105,30 @@ def test_shards_reports_merge_in_the_table_order_and_a_row_twice_is_refused(
         merge_reports([late, replace(late, strategy="random")])
     assert merge_reports([replace(early, strategy="swarm")]).strategy == "swarm"
     assert table_order(replace(early, design_path=KV))[:2] == ["stale-read", "cas-race"]
+
+
+def test_a_search_stops_at_the_examples_its_row_asks_for_unless_it_found_a_failure() -> None:
+    """The harness holds the count itself: Hypothesis's target phase can run on."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+    from typing import Any
+
+    from harness.verify import PROFILES, _Search
+
+    row = replace(load_design(KV).rows[0], examples=3)
+    search = _Search(row=row, profile=PROFILES["dev"])
+    passed: Any = SimpleNamespace(failed=False)
+    for _ in range(2):
+        search.add(passed)
+    assert not search.time_up()
+    search.add(passed)
+    assert search.time_up()
+    failing = _Search(row=row, profile=PROFILES["dev"])
+    for outcome in (passed, SimpleNamespace(failed=True), passed, passed):
+        failing.add(outcome)
+    assert not failing.time_up()  # shrinking goes on, within its own time
+    unset = _Search(row=replace(row, examples=None), profile=PROFILES["dev"])
+    for _ in range(PROFILES["dev"].examples):
+        assert not unset.time_up()
+        unset.add(passed)
+    assert unset.time_up()
