@@ -44,7 +44,7 @@ from harness.workload.api import Workload
 from harness.workload.builtin import resolve
 from harness.workload.client import WorkloadClient, new_session
 from harness.workload.final import Snapshot, read_snapshot
-from harness.workload.keys import KeySpace, example_prefix
+from harness.workload.keys import KeySpace, example_ids, example_prefix
 from harness.workload.ops import OpSpec
 from invariants import ALWAYS, ReadConsistency, Verdict, check, expire_pending, undecided
 from invariants.slo import Samples, Slo, samples
@@ -124,16 +124,10 @@ class LedgerWatch:
 
 
 def _prefixes(value: Any, kinds: Collection[str] | None) -> Iterable[str]:
-    if isinstance(value, str):
-        prefix = example_prefix(value, kinds)
+    for key in example_ids(value, kinds):
+        prefix = example_prefix(key, kinds)
         if prefix is not None:
             yield prefix
-    elif isinstance(value, Mapping):
-        for v in value.values():
-            yield from _prefixes(v, kinds)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _prefixes(v, kinds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,12 +17,12 @@ how much a schedule stresses the system where failure handling is tested:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from harness.history import History, Ledgers
 from harness.history.events import Operation
-from harness.workload.keys import example_prefix
+from harness.workload.keys import example_ids
 
 Window = tuple[float, float]
 
@@ -51,24 +51,11 @@ def _client_ops(history: History) -> list[Operation]:
     return [op for op in history.operations() if op.invoke.phase == "main"]
 
 
-def _keys(value: Any) -> Iterable[str]:
-    """The example ids a request names (``<prefix>-<kind>-<i>``), at any depth."""
-    if isinstance(value, str):
-        if example_prefix(value) is not None:
-            yield value
-    elif isinstance(value, Mapping):
-        for v in value.values():
-            yield from _keys(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _keys(v)
-
-
 def max_key_overlap(ops: Sequence[Operation]) -> int:
     """The most operations in flight at the same instant that name one key."""
     by_key: dict[str, list[tuple[float, int]]] = {}
     for op in ops:
-        for key in set(_keys(op.request)):
+        for key in set(example_ids(op.request)):
             # Ends sort before starts at the same instant: touching is not overlap.
             by_key.setdefault(key, []).extend([(op.invoke.time, 1), (op.end_time, -1)])
     best = 0

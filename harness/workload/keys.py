@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from harness.limits import MAX_ID, MAX_KIND_CHARS
 
@@ -15,7 +16,15 @@ _SUFFIX_ROOM = 1 + MAX_KIND_CHARS + 1 + len(str(MAX_INDEX))
 MAX_PREFIX = MAX_ID - _SUFFIX_ROOM
 _KIND = re.compile(rf"[a-z][a-z0-9_]{{0,{MAX_KIND_CHARS - 1}}}")
 
-__all__ = ["MAX_ID", "MAX_INDEX", "MAX_PREFIX", "KeySpace", "example_prefix", "new_run_id"]
+__all__ = [
+    "MAX_ID",
+    "MAX_INDEX",
+    "MAX_PREFIX",
+    "KeySpace",
+    "example_ids",
+    "example_prefix",
+    "new_run_id",
+]
 
 
 def example_prefix(key: str, kinds: Collection[str] | None = None) -> str | None:
@@ -32,6 +41,20 @@ def example_prefix(key: str, kinds: Collection[str] | None = None) -> str | None
     ):
         return prefix
     return None
+
+
+def example_ids(value: Any, kinds: Collection[str] | None = None) -> Iterator[str]:
+    """Every contract id (see `example_prefix`) in a JSON value, at any depth: the ids
+    a request or a side effect names, whatever its shape."""
+    if isinstance(value, str):
+        if example_prefix(value, kinds) is not None:
+            yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from example_ids(v, kinds)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from example_ids(v, kinds)
 
 
 def new_run_id() -> str:
