@@ -89,7 +89,11 @@ def test_a_correct_target_whose_relay_is_slow_passes(tmp_path: Path) -> None:
 
     (row,) = report.rows
     assert row.status == "PASS", evidence(report)
-    assert row.judged["exactly_once_shipment"].valid == row.examples
+    # Every example judged and held; one whose every order timed out on the slow
+    # client link (none took effect) has nothing to ship and is vacuous.
+    judged = row.judged["exactly_once_shipment"]
+    assert judged.invalid == judged.unknown == 0 and judged.valid >= 1, judged
+    assert judged.valid + judged.vacuous == row.examples, judged
     assert row.unsettled == 0
 
 
