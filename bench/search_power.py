@@ -62,6 +62,7 @@ BUGS: dict[str, dict[str, str]] = {
         "client_clock": "client-clock-lies",
         "local_clock": "replica-clock-skew",
         "check_then_act": "concurrent-bids",
+        "unfenced_lease": "bid-commit-slow-link",
     },
 }
 

@@ -617,7 +617,13 @@ def _search(
         if guided:
             # Inside the Hypothesis test: its target phase mutates the
             # examples that scored highest on each signal.
-            for label, value in signals(outcome.history, outcome.ledgers, t0=outcome.t0).items():
+            scores = signals(
+                outcome.history,
+                outcome.ledgers,
+                t0=outcome.t0,
+                deadlines=tuple(outcome.deadlines.values()),
+            )
+            for label, value in scores.items():
                 target(float(value), label=label)
         if tell is not None:
             tell.failures = len(search.failures)

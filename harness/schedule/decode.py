@@ -37,6 +37,7 @@ from harness.schedule.model import (
     Setup,
     StartFault,
     Step,
+    Until,
     Wait,
     setup_drawn,
 )
@@ -51,6 +52,7 @@ _STEP_KEYS: Mapping[str, tuple[str, ...]] = {
     "start": ("step", "fault"),
     "heal": ("step",),
     "wait": ("step", "ms"),
+    "until": ("step", "kind", "key", "offset_ms"),
 }
 _OP_KEYS = ("f", "key", "args", "client", "node", "delay_ms", "timeout_ms", "retry")
 
@@ -248,6 +250,8 @@ def _step(at: At, value: object, workload: Workload, set_up: Mapping[str, int]) 
         return Heal()
     if kind == "wait":
         return Wait(ms=at.key("ms").integer(obj.get("ms", MISSING), 0, MAX_WAIT_MS))
+    if kind == "until":
+        return _until(at, obj, workload, set_up)
     if kind == "start":
         return StartFault(fault=_fault(at.key("fault"), obj.get("fault", MISSING)))
     ops = at.key("ops").items(obj.get("ops", MISSING), "operations", low=1, high=MAX_BATCH)
@@ -263,6 +267,19 @@ def _step(at: At, value: object, workload: Workload, set_up: Mapping[str, int]) 
     return Batch(
         ops=tuple(_op(i, o, workload, set_up) for i, o in ops), fault=fault, fault_delay_ms=delay
     )
+
+
+def _until(at: At, obj: Mapping[str, Any], workload: Workload, set_up: Mapping[str, int]) -> Until:
+    """An ``until`` step: a kind with a deadline, one of its keys set up, an offset."""
+    kinds = list(workload.deadlines())
+    if not kinds:
+        raise at.key("step").fail(
+            f"not 'until': workload {workload.name!r} declares no deadline", "until"
+        )
+    kind = at.key("kind").choice(obj.get("kind", MISSING), kinds)
+    key = at.key("key").integer(obj.get("key", MISSING), 0, max(set_up.get(kind, 1) - 1, 0))
+    offset = at.key("offset_ms").integer(obj.get("offset_ms", MISSING), -MAX_WAIT_MS, MAX_WAIT_MS)
+    return Until(kind=kind, key=key, offset_ms=offset)
 
 
 def _fault(at: At, value: object) -> Fault:

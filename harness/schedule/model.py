@@ -121,7 +121,19 @@ class Wait:
     step: Literal["wait"] = "wait"
 
 
-Step: TypeAlias = Batch | StartFault | Heal | Wait
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Until:
+    """Wait until ``offset_ms`` from the deadline of key ``key`` of ``kind`` (a
+    setup step's ``deadline``; at once if that moment has passed): a batch after
+    it meets the deadline as closely as the search wants, on both sides."""
+
+    kind: str
+    key: int
+    offset_ms: int
+    step: Literal["until"] = "until"
+
+
+Step: TypeAlias = Batch | StartFault | Heal | Wait | Until
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -210,6 +222,8 @@ class Schedule:
                 lines.append(f"{i}: start {s.fault.describe()}")
             elif isinstance(s, Heal):
                 lines.append(f"{i}: heal all")
+            elif isinstance(s, Until):
+                lines.append(f"{i}: until deadline of {s.kind}#{s.key} {s.offset_ms:+d} ms")
             else:
                 lines.append(f"{i}: wait {s.ms} ms")
         return lines
@@ -288,6 +302,8 @@ def _step_to_json(s: Step) -> dict[str, Any]:
         return {"step": "start", "fault": fault_to_dict(s.fault)}
     if isinstance(s, Wait):
         return {"step": "wait", "ms": s.ms}
+    if isinstance(s, Until):
+        return {"step": "until", "kind": s.kind, "key": s.key, "offset_ms": s.offset_ms}
     return {"step": "heal"}
 
 

@@ -38,7 +38,17 @@ from harness.nemesis.faults import Fault
 from harness.nemesis.nemesis import Nemesis
 from harness.partner.control import PartnerControl
 from harness.schedule.coverage import coverage_of
-from harness.schedule.model import Batch, Heal, Schedule, StartFault, Wait, materialize, setup_specs
+from harness.schedule.deadlines import deadlines, until_s
+from harness.schedule.model import (
+    Batch,
+    Heal,
+    Schedule,
+    StartFault,
+    Until,
+    Wait,
+    materialize,
+    setup_specs,
+)
 from harness.system import LiveSystem
 from harness.workload.api import Workload
 from harness.workload.builtin import resolve
@@ -56,6 +66,7 @@ POLL_MAX_S = 1.0
 MAIN_PHASES: Mapping[type, str] = {
     Batch: "batches",
     Wait: "wait_steps",
+    Until: "wait_steps",
     StartFault: "fault_steps",
     Heal: "fault_steps",
 }
@@ -91,6 +102,9 @@ class ExampleOutcome:
     late: bool = False
     slo_samples: tuple[Samples, ...] = ()
     """What the example contributes to each of the row's SLOs, in their order."""
+    deadlines: Mapping[tuple[str, int], float] = field(default_factory=dict)
+    """(kind, key index) -> the key's deadline in history seconds (a setup step's
+    ``deadline``; `harness.schedule.deadlines`)."""
 
     @property
     def failed(self) -> bool:
@@ -270,6 +284,9 @@ class ExampleRunner:
                 await self._setup(client, schedule, keys, partner)
                 phases["setup"] = time.monotonic() - started
                 recorder.set_phase("main")
+                due = deadlines(
+                    recorder.history(), self.workload, keys, schedule.setup.counts(self.workload)
+                )
                 nemesis = Nemesis(self.system, recorder)
                 try:
                     for step in schedule.steps:
@@ -284,6 +301,8 @@ class ExampleRunner:
                             self._tell("heal")
                         elif isinstance(step, Wait):
                             await asyncio.sleep(step.ms / 1000)
+                        elif isinstance(step, Until):
+                            await asyncio.sleep(until_s(step, due, recorder.now()))
                         phases[MAIN_PHASES[type(step)]] += time.monotonic() - begun
                 finally:
                     healing = time.monotonic()
@@ -327,6 +346,7 @@ class ExampleRunner:
             slo_samples=tuple(
                 samples(slo, history, final, judged.ledgers, t0=recorder.t0) for slo in self.slos
             ),
+            deadlines=due,
         )
 
     async def _setup(

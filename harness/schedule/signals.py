@@ -12,12 +12,15 @@ how much a schedule stresses the system where failure handling is tested:
 - ``indeterminate``: operations that ended ``info`` (the answer was lost, so
   retries and recovery are exercised);
 - ``effects_during_fault``: partner side effects recorded while a fault was
-  active (effects that cross a failure are where duplicates come from).
+  active (effects that cross a failure are where duplicates come from);
+- ``in_flight_at_deadline``: operations in flight when a deadline the workload
+  declared passed (a request decided on one side of it and committed on the
+  other is the temporal-boundary class); 0 for a workload without deadlines.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from harness.history import History, Ledgers
@@ -67,9 +70,16 @@ def max_key_overlap(ops: Sequence[Operation]) -> int:
     return best
 
 
-def signals(history: History, ledgers: Ledgers | None = None, *, t0: float = 0.0) -> dict[str, int]:
+def signals(
+    history: History,
+    ledgers: Ledgers | None = None,
+    *,
+    t0: float = 0.0,
+    deadlines: Collection[float] = (),
+) -> dict[str, int]:
     """Every signal of one example; ``t0`` puts the partner's effect times (its
-    monotonic clock) on the history's timeline."""
+    monotonic clock) on the history's timeline; ``deadlines`` are the example's
+    deadlines on that timeline."""
     windows = fault_windows(history)
     ops = _client_ops(history)
     effects = ledgers.effects if ledgers is not None else ()
@@ -81,5 +91,8 @@ def signals(history: History, ledgers: Ledgers | None = None, *, t0: float = 0.0
         "indeterminate": sum(op.outcome == "info" for op in ops),
         "effects_during_fault": sum(
             _overlaps(e.time - t0, e.time - t0, windows) for e in effects
+        ),
+        "in_flight_at_deadline": sum(
+            any(op.invoke.time < d < op.end_time for d in deadlines) for op in ops
         ),
     }

@@ -29,6 +29,7 @@ from harness.schedule.model import (
     Setup,
     StartFault,
     Step,
+    Until,
     Wait,
     setup_drawn,
 )
@@ -50,6 +51,10 @@ from harness.workload.keys import MAX_INDEX
 from harness.workload.ops import NO_RETRY, RetryPolicy
 
 DEFAULT_TIMEOUT_MS = 2000
+UNTIL_MS = (-2000, 500)
+"""Offsets an ``until`` step draws around a deadline: up to 2 s before it (a request
+slowed by a fault still on its way when the deadline passes) to 0.5 s after;
+shrinking moves towards 0, the deadline itself."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,6 +138,7 @@ def schedules(
     setup = draw(setups(declared, shape, partner=partner))
     ops_state = OpState(declared, shape, kinds, setup, enabled)
 
+    deadlines = [k for k in declared.deadlines() if ops_state.counts.get(k, 0) > 0]
     steps: list[Step] = []
     n_steps = draw(st.integers(1, shape.max_steps))
     for _ in range(n_steps):
@@ -143,6 +149,9 @@ def schedules(
         if faults is not None:
             choices += ["batch_fault", "batch_fault", "batch_fault", "start", "start", "heal"]
         choices.append("wait")
+        if deadlines:
+            # The workload names deadlines: meeting them is the point of its rows.
+            choices += ["until", "until"]
         kind = draw(st.sampled_from(choices))
         if kind in ("batch", "batch_fault"):
             ops = draw(st.lists(ops_state.ops(), min_size=1, max_size=shape.max_batch))
@@ -162,6 +171,15 @@ def schedules(
             steps.append(StartFault(fault=draw(faults)))
         elif kind == "heal":
             steps.append(Heal())
+        elif kind == "until":
+            deadline_kind = draw(st.sampled_from(deadlines))
+            steps.append(
+                Until(
+                    kind=deadline_kind,
+                    key=draw(st.integers(0, ops_state.counts[deadline_kind] - 1)),
+                    offset_ms=draw(st.integers(*UNTIL_MS)),
+                )
+            )
         else:
             steps.append(Wait(ms=draw(st.sampled_from((50, 200, 500)))))
     if not any(isinstance(s, Batch) for s in steps):

@@ -555,11 +555,16 @@ class SetupStep:
     """Before any fault, send ``op`` (retried until ok): once, or once for every
     key of kind ``each`` -- then an example has 1 to ``keys[each]`` of them,
     drawn. ``values`` gives the other fields' sources for setup (default: the
-    operation's own); values are drawn per example and recorded in the schedule."""
+    operation's own); values are drawn per example and recorded in the schedule.
+    ``deadline`` names an `Ints` field whose value sets a deadline that many ms
+    after the target receives the request (an auction's ``ends_in_ms``): the
+    default strategy may then aim steps at each key's deadline (``until``
+    steps), which is where the temporal-boundary failure class lives."""
 
     op: str
     each: str | None = None
     values: Mapping[str, Source] | None = None
+    deadline: str | None = None
 
     def __post_init__(self) -> None:
         _op_name("SetupStep", "op", self.op)
@@ -575,6 +580,8 @@ class SetupStep:
                         source,
                     )
             object.__setattr__(self, "values", values)
+        if self.deadline is not None:
+            _field_name("SetupStep", "deadline", self.deadline)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -816,6 +823,15 @@ class Workload:
             if isinstance(source, FromKey) and key is None:
                 raise _fail(owner, f"{where}.values[{name!r}]",
                             "a value without FromKey when the step has no 'each'", source)
+        if step.deadline is not None:
+            drawn_ints = [n for n, s in setup_sources(step, op).items() if isinstance(s, Ints)]
+            if step.each is None or step.deadline not in drawn_ints:
+                raise _fail(
+                    owner, f"{where}.deadline",
+                    "a field of the step whose source is Ints (ms after the target receives "
+                    f"the request), in a step with 'each' ({', '.join(drawn_ints) or 'none'})",
+                    step.deadline,
+                )
 
     def _check_final(
         self, owner: str, final: tuple[FinalRead, ...], by_name: Mapping[str, Operation]
@@ -860,6 +876,12 @@ class Workload:
         """Kinds whose keys a setup step makes (``each``): an example has 1 to
         ``keys[kind]`` of them, as many as the setup drew."""
         return {s.each: s for s in self.setup_steps() if s.each is not None}
+
+    def deadlines(self) -> Mapping[str, SetupStep]:
+        """Kinds whose keys each have a deadline (``SetupStep.deadline``), with their step."""
+        return {
+            s.each: s for s in self.setup_steps() if s.each is not None and s.deadline is not None
+        }
 
     def min_keys(self, kind: str) -> int:
         """2 if some field must differ from another of this kind, else 1."""

@@ -42,7 +42,7 @@ _OPERATION_KEYS = (
     "name", "method", "path", "body", "fields", "id", "ok", "fail", "read", "weight",
 )
 _ANSWER_KEYS = ("status", "echo", "equals", "types")
-_SETUP_KEYS = ("op", "each", "values")
+_SETUP_KEYS = ("op", "each", "values", "deadline")
 _DECLINE_KEYS = ("decline", "at_most")
 _FINAL_KEYS = ("op", "slot", "keys", "fields", "not_found")
 _SOURCES = ("key", "ints", "one_of", "const")
@@ -235,7 +235,10 @@ def _setup(where: Where, raw: Mapping[str, Any]) -> SetupStep | PartnerDecline:
         }
     return _made(
         where,
-        lambda: SetupStep(op=where.text(raw, "op"), each=raw.get("each"), values=values),
+        lambda: SetupStep(
+            op=where.text(raw, "op"), each=raw.get("each"), values=values,
+            deadline=raw.get("deadline"),
+        ),
     )
 
 

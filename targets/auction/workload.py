@@ -68,7 +68,7 @@ def rising_bids(ctx: DrawContext) -> Mapping[str, Any] | None:
 AUCTION = Workload(
     name="auction",
     keys={"auction": 2, "bid": 12},
-    setup=(SetupStep(op="create_auction", each="auction"),),
+    setup=(SetupStep(op="create_auction", each="auction", deadline="ends_in_ms"),),
     operations=(
         Operation(
             name="create_auction",

@@ -60,6 +60,7 @@ def test_quiet_history_scores_zero_but_overlap_of_one() -> None:
         "max_key_overlap": 1,
         "indeterminate": 0,
         "effects_during_fault": 0,
+        "in_flight_at_deadline": 0,
     }
 
 
@@ -102,6 +103,7 @@ def test_counts_ops_in_flight_during_faults_overlap_info_and_effects() -> None:
         "max_key_overlap": 3,
         "indeterminate": 2,
         "effects_during_fault": 1,
+        "in_flight_at_deadline": 0,
     }
 
 
@@ -116,3 +118,14 @@ def test_final_reads_and_non_ids_are_not_counted() -> None:
     got = signals(rec.history())
     assert got["max_key_overlap"] == 0
     assert got["indeterminate"] == 0
+
+
+def test_operations_in_flight_when_a_deadline_passes() -> None:
+    clock = Clock()
+    rec = Recorder(clock=clock)
+    _op(rec, clock, 1.0, 2.0, A)  # ends exactly at the deadline: decided on one side
+    _op(rec, clock, 1.5, 2.5, A)  # across it
+    _op(rec, clock, 2.0, 3.0, B)  # starts at it
+    _op(rec, clock, 3.5, 4.5, B)  # across the second deadline
+    assert signals(rec.history())["in_flight_at_deadline"] == 0
+    assert signals(rec.history(), deadlines=(2.0, 4.0))["in_flight_at_deadline"] == 2
