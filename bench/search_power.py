@@ -97,6 +97,8 @@ def search(
             strategy=strategy,
         )
     (result,) = report.rows
+    if report.interrupted:
+        raise SystemExit(f"search_power: interrupted by {report.interrupted}")
     ce = result.counterexample
     first_s, first_example = result.first_failure_s, result.first_failure_example
     found = result.status == "FAIL" and first_s is not None and first_example is not None

@@ -37,6 +37,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from harness.interrupt import Interrupted
 from harness.provision import procfs
 from harness.provision.docker_api import (
     LABEL,
@@ -232,7 +233,10 @@ def _start_watchdog(record: RunRecord) -> None:
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
+    """A SIGTERM to a program that uses the harness as a library (the pytest plugin,
+    a bench): `Interrupted`, a KeyboardInterrupt, so a search stops, heals and
+    reports (Hypothesis would take a SystemExit for a failing example and go on)."""
+    raise Interrupted(signum)
 
 
 _current: RunRecord | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -263,3 +264,44 @@ def test_a_signal_stops_the_run_heals_and_writes_the_report(
     assert row["status"] == "INTERRUPTED" and row["interrupted"] == name
     assert "interrupted by " + name in row["reason"]
     assert "INTERRUPTED" in stdout
+
+
+def test_sigterm_stops_a_pytest_run_of_a_design(tmp_path: Path) -> None:
+    """The pytest plugin in nightly CI, cancelled: SIGTERM ends the session within
+    seconds with the row interrupted and nothing left running. (A SIGTERM used to
+    raise SystemExit, which Hypothesis took for a failing example: the search went
+    on, shrinking the "failure".)"""
+    (tmp_path / "designs").mkdir()
+    shutil.copy(DESIGNS / "toy_shop.toml", tmp_path / "designs" / "toy_shop.toml")
+    shutil.copy(ROOT / "tests" / "fixtures" / "toy_inventory.py", tmp_path / "toy_inventory.py")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "harness.pytest_plugin", "-p", "no:cacheprovider",
+         "designs/toy_shop.toml", "--failmodel-profile", "nightly", "--failmodel-seed", "5",
+         "-s", "-q"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        started: list[int] = []
+        while not started and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+            started = [p for p in _children(proc.pid) if p != proc.pid]
+        assert started, "the run has started its services"
+        time.sleep(4)  # in the middle of a search
+        started = _children(proc.pid)
+        os.kill(proc.pid, signal.SIGTERM)
+        sent = time.monotonic()
+        output, _ = proc.communicate(timeout=90)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert took < 30, f"stopping took {took:.1f} s:\n{output[-3000:]}"
+    assert "interrupted by SIGTERM" in output, output[-3000:]
+    assert proc.returncode != 0
+    deadline = time.monotonic() + 10
+    while any(procfs.start_ticks(p) is not None for p in started) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in started if procfs.start_ticks(p) is not None]
