@@ -146,9 +146,11 @@ Source: TypeAlias = Accepted | Answered | Listed | Effects | Mutual
 
 class Request:
     """Every attempt at one logical request (``oks``/``fails``: the op ids of
-    the attempts answered so); the final reads of its record."""
+    the attempts answered so); the final reads of its record. ``body`` and
+    ``sent`` are the first attempt's, kept at hand: checkers read them per
+    request, and a walk back into the history's events is a cache miss each."""
 
-    __slots__ = ("_reads", "fails", "id", "oks", "ops")
+    __slots__ = ("_reads", "body", "fails", "id", "oks", "ops", "sent")
 
     def __init__(
         self,
@@ -163,6 +165,10 @@ class Request:
         self.oks = oks
         self.fails = fails
         self._reads = reads
+        first = ops[0].invoke
+        # What the first attempt asked (resends send the same body), and when.
+        self.body: Mapping[str, Any] = first.value["body"]
+        self.sent: float = first.time
 
     @property
     def reads(self) -> list[int]:
@@ -172,19 +178,9 @@ class Request:
         return [op.invoke.op_id for op in self._reads.get(self.id, ())]
 
     @property
-    def body(self) -> Mapping[str, Any]:
-        """What the first attempt asked (resends send the same body)."""
-        value: Mapping[str, Any] = self.ops[0].invoke.value["body"]
-        return value
-
-    @property
     def ids(self) -> list[int]:
         """Every attempt, then the final reads."""
         return [*(op.invoke.op_id for op in self.ops), *self.reads]
-
-    @property
-    def sent(self) -> float:
-        return self.ops[0].invoke.time
 
     @property
     def acked_at(self) -> float:
@@ -441,7 +437,7 @@ class Context:
         id_field, unordered = source.id, source.unordered
         for request in self.requests(spec).values():
             fate, status, record = fates[request.id]
-            body = request.ops[0].invoke.value["body"]
+            body = request.body
             if own:
                 key: Key = (request.id,)
             else:
@@ -454,7 +450,7 @@ class Context:
                 named = record.get(id_field) if record is not None else None
                 name = "" if named is None else str(named)
             at = request.acked_at if request.oks else INF
-            sent = request.ops[0].invoke.time
+            sent = request.sent
             out.append(
                 Item(
                     name,
