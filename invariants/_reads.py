@@ -153,10 +153,9 @@ class _Writes:
 
 
 def _writes(index: Index) -> _Writes:
-    out = _Writes({}, {}, {}, {}, {}, {})
-    for f, field, group in (("order", "order_id", out.orders), ("pay", "payment_id", out.payments)):
-        for op in index.of(f):
-            group.setdefault(str(op.invoke.value["body"][field]), []).append(op)
+    out = _Writes(
+        _grouped(index, "order", "order_id"), _grouped(index, "pay", "payment_id"), {}, {}, {}, {}
+    )
     for op in index.of("swipe"):
         req = body(op)
         pair = (str(req["swiper"]), str(req["swipee"]))
@@ -181,6 +180,23 @@ def _writes(index: Index) -> _Writes:
         )
     for entries in out.by_sku.values():
         entries.sort()
+    return out
+
+
+def _grouped(index: Index, f: str, field: str) -> dict[str, list[Operation]]:
+    """Every op ``f`` by the text of its body ``field``, in invoke order.
+
+    The library's grouping (``Index.by``) is the same when it judges every
+    op ``f`` and every op names the field: then it is shared, not rebuilt
+    (read-only). Else grouped here, where a missing field is an error."""
+    ops = index.of(f)
+    if index.judged(f) is ops:
+        groups = index.by(f, field)
+        if sum(len(group) for group in groups.values()) == len(ops):
+            return groups
+    out: dict[str, list[Operation]] = {}
+    for op in ops:
+        out.setdefault(str(op.invoke.value["body"][field]), []).append(op)
     return out
 
 

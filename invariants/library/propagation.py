@@ -527,6 +527,7 @@ def _recorded(judge: _Judge, items: list[Item], target: Accepted) -> None:
     ctx, out, w = judge.ctx, judge.out, judge.w
     spec = target.requests
     requests = ctx.requests(spec)
+    fates = ctx.fates(spec)  # looked up once: ``ctx.fate`` per item finds the memo anew
     counted: dict[Key, None] = {}
     for item in items:
         if item.fate != "accepted":
@@ -537,7 +538,8 @@ def _recorded(judge: _Judge, items: list[Item], target: Accepted) -> None:
         request = requests.get(item.key[0]) if item.key else None
         if request is None:
             continue
-        fate, status, record = ctx.fate(spec, request)
+        found = fates.get(request.id)
+        fate, status, record = found if found is not None else ctx.fate(spec, request)
         if fate == "accepted" and not (
             target.id and record is not None and str(record.get(target.id)) != item.id
         ):
