@@ -156,16 +156,19 @@ def _writes(index: Index) -> _Writes:
     out = _Writes(
         _grouped(index, "order", "order_id"), _grouped(index, "pay", "payment_id"), {}, {}, {}, {}
     )
-    for op in index.of("swipe"):
-        req = body(op)
+    for op in index.of("swipe"):  # a million of them: attributes read once each
+        invoke, completion = op.invoke, op.completion
+        req = invoke.value["body"]
         pair = (str(req["swiper"]), str(req["swipee"]))
-        outcome = op.outcome
-        if req.get("direction") == "right" and outcome != "fail":
+        outcome = completion.type if completion is not None else "info"
+        if outcome != "fail" and req.get("direction") == "right":
             sent = out.rights.get(pair)
-            if sent is None or op.invoke.time < sent:
-                out.rights[pair] = op.invoke.time
+            if sent is None or invoke.time < sent:
+                out.rights[pair] = invoke.time
+        if outcome != "ok":
+            continue
         said = answer(op)
-        if outcome == "ok" and said.get("matched"):
+        if said.get("matched"):
             for user in pair:
                 out.matched.setdefault(user, []).append((op.end_time, str(said.get("match_id"))))
     for op in index.of("set_stock"):

@@ -197,10 +197,21 @@ class Index:
             return {(name,): ops for name, ops in self.by(f, fields[0]).items()}
         out: dict[Key, list[Operation]] = {}
         get = out.get
+        pair = len(fields) == 2
+        first, second = fields[0], fields[-1]
         for op in self.judged(f):
             body = _body(op)
             try:
-                key = key_of([body[name] for name in fields], unordered)
+                if pair:
+                    # The common key, two text fields (a pair of users), made
+                    # without key_of's general case: key_of gives the same.
+                    a, b = body[first], body[second]
+                    if type(a) is str and type(b) is str:
+                        key = (b, a) if unordered and b < a else (a, b)
+                    else:
+                        key = key_of([a, b], unordered)
+                else:
+                    key = key_of([body[name] for name in fields], unordered)
             except KeyError:
                 continue
             group = get(key)
