@@ -102,6 +102,7 @@ def make_uniqueness(
                         [i for k in keys for i in ctx.evidence(scope, finals, k)],
                     )
         universe = list(ctx.scope(scope)) if scope is not None else []
+        slots = [(s, ctx.slot(s.final)) for s in listed]
         for key in dict.fromkeys([*universe, *by_key]):
             out.checked += 1
             found = by_key.get(key, {})
@@ -117,7 +118,15 @@ def make_uniqueness(
                     ctx.evidence(scope, finals, key),
                 )
                 continue
-            unseen = next((u for s in listed if len(u := ctx.unread(s, key)) == len(key)), None)
+            unseen = next(
+                (
+                    u
+                    for s, slot in slots
+                    if any(m not in slot for m in key)  # else every member was read
+                    and len(u := ctx.unread(s, key)) == len(key)
+                ),
+                None,
+            )
             if unseen:
                 out.undecided(
                     say(words.unseen, key=key_text(key), unread=listing(unseen)),
