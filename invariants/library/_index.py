@@ -198,7 +198,7 @@ class Index:
         out: dict[Key, list[Operation]] = {}
         get = out.get
         pair = len(fields) == 2
-        first, second = fields[0], fields[-1]
+        first, second = fields if pair else ("", "")
         for op in self.judged(f):
             body = _body(op)
             try:
@@ -207,7 +207,7 @@ class Index:
                     # without key_of's general case: key_of gives the same.
                     a, b = body[first], body[second]
                     if type(a) is str and type(b) is str:
-                        key = (b, a) if unordered and b < a else (a, b)
+                        key: Key = (b, a) if unordered and b < a else (a, b)
                     else:
                         key = key_of([a, b], unordered)
                 else:
