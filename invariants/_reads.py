@@ -273,7 +273,7 @@ def _phantom(read: _Read, writes: _Writes) -> str | None:
     """What the read shows that no write sent before it completed could produce."""
     if read.kind == "order" and read.obs != ABSENT:
         ops = writes.orders.get(read.key, [])
-        if not any(op.invoke.time < read.end for op in ops):
+        if not _sent_before(ops, read.end):
             return f"order {read.key} reads {_show('order', read.obs)} but was never sent by then"
         first = body(ops[0])
         _, sku, qty = read.obs
@@ -284,7 +284,7 @@ def _phantom(read: _Read, writes: _Writes) -> str | None:
             )
     elif read.kind == "payment" and read.obs != ABSENT:
         ops = writes.payments.get(read.key, [])
-        if not any(op.invoke.time < read.end for op in ops):
+        if not _sent_before(ops, read.end):
             return (
                 f"payment {read.key} reads {_show('payment', read.obs)} but was never sent by then"
             )
@@ -309,6 +309,14 @@ def _phantom(read: _Read, writes: _Writes) -> str | None:
                         f"before {x} swiped right on {y}"
                     )
     return None
+
+
+def _sent_before(ops: Sequence[Operation], t: float) -> bool:
+    """Whether any of ``ops`` was sent before ``t`` (the first usually was: it is
+    tried before the others, once per read)."""
+    if ops and ops[0].invoke.time < t:
+        return True
+    return any(op.invoke.time < t for op in ops)
 
 
 def _acknowledged_before(read: _Read, writes: _Writes) -> Problem | None:
@@ -374,11 +382,15 @@ def _per_replica(reads_of: Sequence[_Read], snapshot: int | None) -> list[_Read]
 
 def _unanswered(seen: _Seen) -> list[tuple[str, str, list[int]]]:
     """Keys the last settled snapshot tried to read and no replica answered."""
-    return [
-        (kind, key, ids)
-        for (kind, key), ids in seen.tried.items()
-        if not any(r.snapshot == seen.last for r in seen.by_key.get((kind, key), ()))
-    ]
+    out: list[tuple[str, str, list[int]]] = []
+    last, by_key = seen.last, seen.by_key
+    for (kind, key), ids in seen.tried.items():  # one per key: a loop, no generator each
+        for read in by_key.get((kind, key), ()):
+            if read.snapshot == last:
+                break
+        else:
+            out.append((kind, key, ids))
+    return out
 
 
 def _then(
@@ -540,7 +552,9 @@ def _justified_rejections(
     that quantity says the claim was false."""
     stocks: dict[str, list[_Read]] = {}
     for order_id, ops in writes.orders.items():
-        refusals = [op.invoke.op_id for op in ops if op.outcome == "fail"]
+        refusals = [
+            op.invoke.op_id for op in ops if (done := op.completion) and done.type == "fail"
+        ]
         read_rejected = [
             r.id
             for r in by_key.get(("order", order_id), ())
