@@ -29,7 +29,15 @@ from typing import Any, Literal, TypeAlias, TypeGuard
 
 from harness.history import FinalState, History, Ledgers, Operation
 from invariants._common import NOT_FOUND
-from invariants.library._index import EffectIndex, Index, Key, effects_of, index_of, key_of
+from invariants.library._index import (
+    EffectIndex,
+    Index,
+    Key,
+    effects_of,
+    index_of,
+    key_from,
+    members_key,
+)
 
 Fate: TypeAlias = Literal["accepted", "waiting", "refused", "unknown"]
 _MAPS = (MappingProxyType, dict)
@@ -442,7 +450,7 @@ class Context:
                 key: Key = (request.id,)
             else:
                 try:
-                    key = key_of([body[n] for n in fields], unordered)
+                    key = key_from(body, fields, unordered)
                 except KeyError:
                     continue
             name = request.id
@@ -494,7 +502,7 @@ class Context:
                 continue
             body = op.invoke.value["body"]
             try:
-                key = key_of([body[n] for n in fields], unordered)
+                key = key_from(body, fields, unordered)
             except KeyError:
                 continue
             item_id = named if type(named) is str else str(named)
@@ -524,7 +532,7 @@ class Context:
                 if named is None or members is None:
                     continue
                 item_id = named if type(named) is str else str(named)
-                key = key_of([members], unordered=True)
+                key = members_key(members)
                 if (item_id, key) not in out:
                     out[(item_id, key)] = Item(
                         id=item_id, key=key, body=entry, ops=(), origin="final"
@@ -592,7 +600,7 @@ class Context:
             if a >= b:
                 continue  # each unordered pair once, from its sorted direction
             there = _acked(ops, source.where)
-            back = _acked(directed.get((b, a), ()), source.where)
+            back = _acked(directed.get((b, a), ()), source.where) if there else []
             if there and back:
                 out.append(
                     Item(
@@ -646,7 +654,9 @@ def _acked(ops: Iterable[Operation], where: Mapping[str, Any]) -> list[int]:
     return [
         op.invoke.op_id
         for op in ops
-        if op.outcome == "ok" and all(op.invoke.value["body"].get(k) == v for k, v in where.items())
+        if (done := op.completion) is not None
+        and done.type == "ok"
+        and matches(op.invoke.value["body"], where)
     ]
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from harness.history import History, Operation, Recorder
 from invariants.library import Index
-from invariants.library._index import Key, key_of
+from invariants.library._index import Key, key_of, members_key
 
 _BODIES: list[dict[str, Any]] = [
     {"a": "u-2", "b": "u-1"},
@@ -73,3 +73,22 @@ def test_pair_keys_tell_directions_apart_unless_unordered() -> None:
     )
     assert ("u-2", "u-1") not in index.by_key("swipe", ("a", "b"), unordered=True)
     assert len(index.by_key("swipe", ("a", "b"), unordered=True)[("u-1", "u-2")]) == 3
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        ("u-2", "u-1"),
+        ("u-1", "u-2"),
+        ("u-1", "u-1"),
+        ("u-1", 3),
+        ("u-1",),
+        ("c", "a", "b"),
+        "u-1",
+        7,
+    ],
+)
+def test_members_key_is_key_of_the_members_unordered(members: Any) -> None:
+    """A list entry's members (a match's two users) as a key: the short cut
+    for a pair of text members gives what ``key_of`` gives."""
+    assert members_key(members) == key_of([members], unordered=True)
