@@ -257,8 +257,24 @@ class Item:
 
     def but(self, **changes: Any) -> Item:
         """A copy with ``changes``."""
-        fields = {name: getattr(self, name) for name in self.__slots__}
-        return Item(**{**fields, **changes})
+        copy = Item(
+            self.id,
+            self.key,
+            self.body,
+            self.ops,
+            self.origin,
+            self.at,
+            self.fate,
+            self.status,
+            self.record,
+            self.name,
+            self.seen,
+            self.sent,
+            self.request,
+        )
+        for name, value in changes.items():
+            setattr(copy, name, value)
+        return copy
 
     def __repr__(self) -> str:
         return f"Item({self.origin} {self.id!r} of {self.key!r}, {self.fate})"

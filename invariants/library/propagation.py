@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from harness.history import FinalState, History, Ledgers
 from invariants._common import Findings, listing, ops_text
@@ -244,8 +244,9 @@ def make_propagation(
     finals = _finals(scope, (*sources, target))
     listed = next((s for s in sources if isinstance(s, Listed)), None)
     # Nothing but the count and the carried fields to judge of an item that
-    # took effect (else _judge_item also looks into lists and lags).
-    quiet = not everywhere and within is None
+    # took effect (else _judge_item also looks into lists and lags): with
+    # ``everywhere``, nothing either when every member's list shows it.
+    quiet = within is None
 
     def check(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
         ctx = Context(history, final, ledgers)
@@ -268,13 +269,19 @@ def make_propagation(
         groups: dict[Any, list[Item]] = {}
         for item in items:
             groups.setdefault(item.id if link == "id" else item.key, []).append(item)
+        shown: dict[str, set[str]] | None = None  # the lists, when everywhere asks
         for group, members in groups.items():
             judge.out.checked += 1
             mine = linked.get(group, [])
             for item in members:
                 same = [t for t in mine if t.key == item.key] if link == "id" else mine
                 if quiet and same and item.fate == "accepted" and _fine(spec, item, same):
-                    continue  # reflected as it should be: the common case, nothing to say
+                    if not everywhere:
+                        continue  # reflected as it should be: the common case, nothing to say
+                    if shown is None:
+                        shown = ctx.listed_ids(cast(Listed, target))
+                    if _in_every_list(item, shown):
+                        continue
                 others = [t for t in mine if t.key != item.key] if link == "id" else []
                 _judge_item(judge, item, same, others, by_key.get(item.key, []))
         if orphans and listed is not None:
@@ -412,6 +419,16 @@ def _fine(spec: _Spec, item: Item, same: list[Item]) -> bool:
             got = t.id if k == "id" else t.body.get(k)
             if got != (item.id if v == "id" else body.get(v)):
                 return False
+    return True
+
+
+def _in_every_list(item: Item, shown: Mapping[str, set[str]]) -> bool:
+    """Every member of the item's key was read and lists it (``_everywhere``
+    would find nothing to say)."""
+    for member in item.key:
+        ids = shown.get(member)
+        if ids is None or item.id not in ids:
+            return False
     return True
 
 

@@ -85,8 +85,13 @@ def make_uniqueness(
             for item in ctx.items(source, scope):
                 if item.fate != "accepted" or not item.id:
                     continue
-                by_key.setdefault(item.key, {}).setdefault(item.id, item)
-                by_id.setdefault(item.id, {})[item.key] = None
+                found = by_key.get(item.key)
+                if found is None:
+                    by_key[item.key] = {item.id: item}
+                elif item.id not in found:
+                    found[item.id] = item
+                if one_key_per_id:
+                    by_id.setdefault(item.id, {})[item.key] = None
         out = Findings(name, words.noun)
         if one_key_per_id:
             for item_id, keys in by_id.items():
@@ -105,7 +110,7 @@ def make_uniqueness(
         slots = [(s, ctx.slot(s.final)) for s in listed]
         for key in dict.fromkeys([*universe, *by_key]):
             out.checked += 1
-            found = by_key.get(key, {})
+            found = by_key.get(key, _NONE)
             if len(found) > 1:
                 out.violation(
                     say(
@@ -137,6 +142,9 @@ def make_uniqueness(
 
     check.__doc__ = f"{name}: at most one item per key (invariants.library.uniqueness)."
     return check
+
+
+_NONE: dict[str, Item] = {}  # a key no item names (never changed)
 
 
 def _finals(scope: Scope | None, sources: Sequence[Source]) -> list[Final]:
