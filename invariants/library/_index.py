@@ -210,6 +210,10 @@ class Index:
 
     def by_key(self, f: str, fields: Key, unordered: bool = False) -> dict[Key, list[Operation]]:
         """Judged operations ``f`` grouped by the key made of body ``fields``."""
+        found = self._memo.get(("by_key", f, fields, unordered))
+        if found is not None:  # asked once per item by some checkers: no closure then
+            value: dict[Key, list[Operation]] = found
+            return value
         return self.memo(
             ("by_key", f, fields, unordered), lambda: self._by_key(f, fields, unordered)
         )

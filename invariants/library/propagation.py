@@ -270,11 +270,17 @@ def make_propagation(
         for item in items:
             groups.setdefault(item.id if link == "id" else item.key, []).append(item)
         shown: dict[str, set[str]] | None = None  # the lists, when everywhere asks
+        by_id = link == "id"
         for group, members in groups.items():
             judge.out.checked += 1
             mine = linked.get(group, [])
             for item in members:
-                same = [t for t in mine if t.key == item.key] if link == "id" else mine
+                if not by_id:
+                    same = mine
+                elif len(mine) == 1:  # the common case: one target, no list to filter
+                    same = mine if mine[0].key == item.key else []
+                else:
+                    same = [t for t in mine if t.key == item.key]
                 if quiet and same and item.fate == "accepted" and _fine(spec, item, same):
                     if not everywhere:
                         continue  # reflected as it should be: the common case, nothing to say
