@@ -522,20 +522,27 @@ class Context:
             except KeyError:
                 continue
             item_id = named if type(named) is str else str(named)
+            invoke = op.invoke
             seen = out.get((item_id, key))
             if seen is not None:
-                at, sent = min(seen.at, op.end_time), min(seen.sent, op.invoke.time)
-                ops = (*seen.ops, op.invoke.op_id)
+                at, sent = min(seen.at, completion.time), min(seen.sent, invoke.time)
+                ops = (*seen.ops, invoke.op_id)
                 out[(item_id, key)] = seen.but(ops=ops, at=at, sent=sent)
                 continue
+            # Positional (the order of Item's parameters): one per ok answer.
             out[(item_id, key)] = Item(
-                id=item_id,
-                key=key,
-                body={**body, **said},
-                ops=(op.invoke.op_id,),
-                origin="answer",
-                at=op.end_time,
-                sent=op.invoke.time,
+                item_id,
+                key,
+                {**body, **said},
+                (invoke.op_id,),
+                "answer",
+                completion.time,
+                "accepted",
+                "",
+                None,
+                "",
+                None,
+                invoke.time,
             )
         return list(out.values())
 
