@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from harness.history import Effect, History, Ledgers, Operation
+from harness.history import Effect, Event, History, Ledgers, Operation
 from harness.history.events import COMPLETIONS
 
 Key = tuple[str, ...]
@@ -123,12 +123,14 @@ def _body(op: Operation) -> Mapping[str, Any]:
 class Index:
     """Lazily built, memoised views of one history (see the module docstring)."""
 
-    __slots__ = ("_by_f", "_last", "_memo", "_ops", "_single", "history")
+    __slots__ = ("_by_f", "_final", "_final_fs", "_last", "_memo", "_ops", "_single", "history")
 
     def __init__(self, history: History) -> None:
         self.history = history
         self._ops: tuple[Operation, ...] | None = None
-        self._by_f: dict[str, list[Operation]] | None = None
+        self._by_f: dict[str, list[Operation]] = {}
+        self._final: list[Event] = []  # the final-phase invokes, in history order
+        self._final_fs: set[str] = set()  # the f of each
         self._last: int | None = None
         self._single = True
         self._memo: dict[Hashable, Any] = {}
@@ -137,23 +139,41 @@ class Index:
     def ops(self) -> tuple[Operation, ...]:
         """Client operations in invoke order, each paired with its completion."""
         if self._ops is None:
-            events = self.history.events
-            done = {e.op_id: e for e in events if e.type in COMPLETIONS}
-            get = done.get
-            self._ops = tuple(Operation(e, get(e.op_id)) for e in events if e.type == "invoke")
+            self._pair()
+        assert self._ops is not None
         return self._ops
+
+    def _pair(self) -> None:
+        """One pass over the events: the operations, by ``f`` too, and the
+        final-phase invokes and their ``f`` (what ``last_snapshot`` and
+        ``judged`` look at: a few of a million operations)."""
+        events = self.history.events
+        done = {e.op_id: e for e in events if e.type in COMPLETIONS}
+        get = done.get
+        ops: list[Operation] = []
+        by_f: dict[str, list[Operation]] = {}
+        final: list[Event] = []
+        final_fs: set[str] = set()
+        for e in events:
+            if e.type != "invoke":
+                continue
+            op = Operation(e, get(e.op_id))
+            ops.append(op)
+            f_ops = by_f.get(e.f)
+            if f_ops is None:
+                by_f[e.f] = [op]
+            else:
+                f_ops.append(op)
+            if e.phase == "final":
+                final.append(e)
+                final_fs.add(e.f)
+        self._by_f, self._final, self._final_fs = by_f, final, final_fs
+        self._ops = tuple(ops)
 
     def of(self, f: str) -> list[Operation]:
         """Every operation ``f`` (every phase, every snapshot), in invoke order."""
-        if self._by_f is None:
-            by_f: dict[str, list[Operation]] = {}
-            for op in self.ops:
-                f_ops = by_f.get(op.invoke.f)
-                if f_ops is None:
-                    by_f[op.invoke.f] = [op]
-                else:
-                    f_ops.append(op)
-            self._by_f = by_f
+        if self._ops is None:
+            self._pair()
         return self._by_f.get(f, [])
 
     @property
@@ -165,10 +185,11 @@ class Index:
         return self._last
 
     def _snapshots(self) -> None:
+        if self._ops is None:
+            self._pair()
         snapshots: set[int] = set()
-        for op in self.ops:
-            if op.invoke.phase == "final":
-                snapshots.add(int(op.invoke.value.get("snapshot") or 0))
+        for invoke in self._final:
+            snapshots.add(int(invoke.value.get("snapshot") or 0))
         self._last = max(snapshots, default=0)
         self._single = len(snapshots) <= 1
 
@@ -180,7 +201,7 @@ class Index:
     def _judged(self, f: str) -> list[Operation]:
         ops = self.of(f)
         last = self.last_snapshot
-        if self._single or not any(op.invoke.phase == "final" for op in ops):
+        if self._single or f not in self._final_fs:
             return ops  # one snapshot (or none): every final read is judged
         return [
             op
