@@ -158,7 +158,7 @@ class Request:
     ``sent`` are the first attempt's, kept at hand: checkers read them per
     request, and a walk back into the history's events is a cache miss each."""
 
-    __slots__ = ("_reads", "body", "fails", "id", "oks", "ops", "sent")
+    __slots__ = ("_reads", "acked_at", "body", "fails", "id", "oks", "ops", "sent")
 
     def __init__(
         self,
@@ -167,6 +167,7 @@ class Request:
         oks: list[int],
         fails: list[int],
         reads: Mapping[str, list[Operation]] | None = None,
+        acked_at: float = INF,
     ) -> None:
         self.id = id
         self.ops = ops
@@ -177,6 +178,9 @@ class Request:
         # What the first attempt asked (resends send the same body), and when.
         self.body: Mapping[str, Any] = first.value["body"]
         self.sent: float = first.time
+        # When the first ok answer came (inf when none did): the least end
+        # time of the ok attempts, found while their answers are sorted out.
+        self.acked_at = acked_at
 
     @property
     def reads(self) -> list[int]:
@@ -189,11 +193,6 @@ class Request:
     def ids(self) -> list[int]:
         """Every attempt, then the final reads."""
         return [*(op.invoke.op_id for op in self.ops), *self.reads]
-
-    @property
-    def acked_at(self) -> float:
-        """When the first ok answer came (inf when none did)."""
-        return min((op.end_time for op in self.ops if op.outcome == "ok"), default=INF)
 
 
 class Item:
@@ -330,15 +329,18 @@ class Context:
         for name, ops in self.index.by(spec.op, spec.id).items():
             oks: list[int] = []
             fails: list[int] = []
+            acked_at = INF
             for op in ops:
                 completion = op.completion
                 if completion is not None:
                     kind = completion.type
                     if kind == "ok":
                         oks.append(op.invoke.op_id)
+                        if completion.time < acked_at:
+                            acked_at = completion.time
                     elif kind == "fail":
                         fails.append(op.invoke.op_id)
-            out[name] = Request(name, ops, oks, fails, reads)
+            out[name] = Request(name, ops, oks, fails, reads, acked_at)
         return out
 
     def grouped(self, spec: Requests, field: str) -> dict[str, list[Request]]:
