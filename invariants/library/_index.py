@@ -316,9 +316,11 @@ class EffectIndex:
         if key not in self._memo:
             out: dict[Key, list[Effect]] = {}
             for effect in self.of(kind):
-                body = effect.body
-                if all(name in body for name in fields):
-                    out.setdefault(key_of([body[n] for n in fields], unordered), []).append(effect)
+                try:
+                    named = key_from(effect.body, fields, unordered)
+                except KeyError:  # an effect without the fields names no key
+                    continue
+                out.setdefault(named, []).append(effect)
             self._memo[key] = out
         value: dict[Key, list[Effect]] = self._memo[key]
         return value

@@ -599,21 +599,29 @@ class Context:
             members = {m for key in self.scope(scope) for m in key}
         out = []
         for key, effects in self.effects.by_key(source.kind, source.key, source.unordered).items():
-            if members is not None and not members.intersection(key):
-                continue
+            if members is not None:
+                if len(key) == 1:  # the common key: one member, no set to build
+                    if key[0] not in members:
+                        continue
+                elif not members.intersection(key):
+                    continue
             for e in effects:
                 named = e.body.get(source.id) if source.id else e.effect_id
                 if named is None:
                     continue
                 out.append(
                     Item(
-                        id=str(named),
-                        key=key,
-                        body=e.body,
-                        ops=(),
-                        origin="effect",
-                        name=e.effect_id,
-                        seen=e.time,
+                        named if type(named) is str else str(named),
+                        key,
+                        e.body,
+                        (),
+                        "effect",
+                        INF,
+                        "accepted",
+                        "",
+                        None,
+                        e.effect_id,
+                        e.time,
                     )
                 )
         return out
