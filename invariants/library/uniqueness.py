@@ -108,8 +108,9 @@ def make_uniqueness(
                     )
         universe = list(ctx.scope(scope)) if scope is not None else []
         slots = [(s, ctx.slot(s.final)) for s in listed]
-        for key in dict.fromkeys([*universe, *by_key]):
-            out.checked += 1
+        keys = dict.fromkeys([*universe, *by_key])
+        out.checked += len(keys)
+        for key in keys:
             found = by_key.get(key, _NONE)
             if len(found) > 1:
                 out.violation(
@@ -123,6 +124,8 @@ def make_uniqueness(
                     ctx.evidence(scope, finals, key),
                 )
                 continue
+            if not slots:
+                continue  # no list whose unread members could hide an item
             unseen = next(
                 (
                     u
