@@ -177,13 +177,22 @@ def _writes(index: Index) -> _Writes:
             out.initial[str(req["sku"])] = int(req["available"])
     for order_id, ops in out.orders.items():
         first = body(ops[0])
-        refused = all(op.outcome == "fail" for op in ops)
+        refused = _refused(ops)
         out.by_sku.setdefault(str(first["sku"]), []).append(
             (ops[0].invoke.time, int(first["qty"]), refused, order_id)
         )
     for entries in out.by_sku.values():
         entries.sort()
     return out
+
+
+def _refused(ops: Sequence[Operation]) -> bool:
+    """Every attempt was answered ``fail`` (a loop, once per order: no generator)."""
+    for op in ops:
+        done = op.completion
+        if done is None or done.type != "fail":
+            return False
+    return True
 
 
 def _grouped(index: Index, f: str, field: str) -> dict[str, list[Operation]]:
