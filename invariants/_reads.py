@@ -34,6 +34,7 @@ from harness.history import Event, FinalState, History, Ledgers, Operation
 from invariants._common import Findings, answer, body, listing
 from invariants._common import snapshot as snapshot_of
 from invariants.library import Index, index_of
+from invariants.library._index import members_key
 from invariants.verdict import Checker, Verdict
 
 ReadConsistency: TypeAlias = Literal["eventual", "strong"]
@@ -78,14 +79,21 @@ def _observed(kind: str, response: Mapping[str, Any]) -> Obs | None:
     if kind == "matches":
         if status != 200:
             return None
-        return frozenset(
-            (str(m["match_id"]), tuple(sorted(str(u) for u in m["users"]))) for m in said["matches"]
-        )
+        return frozenset((str(m["match_id"]), _users(m["users"])) for m in said["matches"])
     if status == 404:
         return ABSENT
     if kind == "order":
         return (str(said["status"]), str(said["sku"]), int(said["qty"]))
     return (str(said["status"]), said.get("charge_id"))
+
+
+def _users(users: Any) -> tuple[str, ...]:
+    """The users of a listed match, sorted, as text. A frozen list is a tuple,
+    whose members ``members_key`` sorts as text just so (a pair of text users
+    without a sort: once per listed match)."""
+    if type(users) is tuple:
+        return members_key(users)
+    return tuple(sorted(str(u) for u in users))
 
 
 def _show(kind: str, obs: Obs) -> str:
@@ -156,21 +164,22 @@ def _writes(index: Index) -> _Writes:
     out = _Writes(
         _grouped(index, "order", "order_id"), _grouped(index, "pay", "payment_id"), {}, {}, {}, {}
     )
+    rights, matched = out.rights, out.matched
     for op in index.of("swipe"):  # a million of them: attributes read once each
         invoke, completion = op.invoke, op.completion
         req = invoke.value["body"]
         pair = (str(req["swiper"]), str(req["swipee"]))
         outcome = completion.type if completion is not None else "info"
         if outcome != "fail" and req.get("direction") == "right":
-            sent = out.rights.get(pair)
+            sent = rights.get(pair)
             if sent is None or invoke.time < sent:
-                out.rights[pair] = invoke.time
+                rights[pair] = invoke.time
         if outcome != "ok":
             continue
         said = answer(op)
         if said.get("matched"):
             for user in pair:
-                out.matched.setdefault(user, []).append((op.end_time, str(said.get("match_id"))))
+                matched.setdefault(user, []).append((op.end_time, str(said.get("match_id"))))
     for op in index.of("set_stock"):
         if op.outcome == "ok":
             req = body(op)
