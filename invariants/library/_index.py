@@ -95,8 +95,11 @@ def key_of(values: Sequence[Any], unordered: bool = False) -> Key:
 
 def key_from(body: Mapping[str, Any], fields: Key, unordered: bool = False) -> Key:
     """``key_of`` the values of body ``fields`` (KeyError when one is missing).
-    The common key, two text fields (a pair of users), is made directly: it
-    is made once per operation, and ``key_of``'s general case costs more."""
+    The common keys, one text field (an id) or two (a pair of users), are
+    made directly: once per operation, ``key_of``'s general case costs more."""
+    if len(fields) == 1:
+        value = body[fields[0]]
+        return (value,) if type(value) is str else key_of([value], unordered)
     if len(fields) == 2:
         a, b = body[fields[0]], body[fields[1]]
         if type(a) is str and type(b) is str:

@@ -12,7 +12,7 @@ import pytest
 
 from harness.history import History, Operation, Recorder
 from invariants.library import Index
-from invariants.library._index import Key, key_of, members_key
+from invariants.library._index import Key, key_from, key_of, members_key
 
 _BODIES: list[dict[str, Any]] = [
     {"a": "u-2", "b": "u-1"},
@@ -92,3 +92,17 @@ def test_members_key_is_key_of_the_members_unordered(members: Any) -> None:
     """A list entry's members (a match's two users) as a key: the short cut
     for a pair of text members gives what ``key_of`` gives."""
     assert members_key(members) == key_of([members], unordered=True)
+
+
+@pytest.mark.parametrize("unordered", [False, True])
+@pytest.mark.parametrize("fields", [("a",), ("a", "b"), ("b", "a"), ("a", "b", "a")])
+def test_key_from_is_key_of_the_fields(fields: Key, unordered: bool) -> None:
+    """The short cuts for one and two text fields give what ``key_of`` gives;
+    a missing field is a KeyError (the operation names no key)."""
+    for body in _BODIES:
+        if all(name in body for name in fields):
+            want = key_of([body[name] for name in fields], unordered)
+            assert key_from(body, fields, unordered) == want, body
+        else:
+            with pytest.raises(KeyError):
+                key_from(body, fields, unordered)
