@@ -34,6 +34,7 @@ from harness.history import Event, FinalState, History, Ledgers, Operation
 from invariants._common import Findings, answer, body, listing
 from invariants._common import snapshot as snapshot_of
 from invariants.library import Index, index_of
+from invariants.library._index import members_key
 from invariants.verdict import Checker, Verdict
 
 ReadConsistency: TypeAlias = Literal["eventual", "strong"]
@@ -78,14 +79,21 @@ def _observed(kind: str, response: Mapping[str, Any]) -> Obs | None:
     if kind == "matches":
         if status != 200:
             return None
-        return frozenset(
-            (str(m["match_id"]), tuple(sorted(str(u) for u in m["users"]))) for m in said["matches"]
-        )
+        return frozenset((str(m["match_id"]), _users(m["users"])) for m in said["matches"])
     if status == 404:
         return ABSENT
     if kind == "order":
         return (str(said["status"]), str(said["sku"]), int(said["qty"]))
     return (str(said["status"]), said.get("charge_id"))
+
+
+def _users(users: Any) -> tuple[str, ...]:
+    """The users of a listed match, sorted, as text. A frozen list is a tuple,
+    whose members ``members_key`` sorts as text just so (a pair of text users
+    without a sort: once per listed match)."""
+    if type(users) is tuple:
+        return members_key(users)
+    return tuple(sorted(str(u) for u in users))
 
 
 def _show(kind: str, obs: Obs) -> str:
@@ -153,34 +161,63 @@ class _Writes:
 
 
 def _writes(index: Index) -> _Writes:
-    out = _Writes({}, {}, {}, {}, {}, {})
-    for f, field, group in (("order", "order_id", out.orders), ("pay", "payment_id", out.payments)):
-        for op in index.of(f):
-            group.setdefault(str(op.invoke.value["body"][field]), []).append(op)
-    for op in index.of("swipe"):
-        req = body(op)
+    out = _Writes(
+        _grouped(index, "order", "order_id"), _grouped(index, "pay", "payment_id"), {}, {}, {}, {}
+    )
+    rights, matched = out.rights, out.matched
+    for op in index.of("swipe"):  # a million of them: attributes read once each
+        invoke, completion = op.invoke, op.completion
+        req = invoke.value["body"]
         pair = (str(req["swiper"]), str(req["swipee"]))
-        outcome = op.outcome
-        if req.get("direction") == "right" and outcome != "fail":
-            sent = out.rights.get(pair)
-            if sent is None or op.invoke.time < sent:
-                out.rights[pair] = op.invoke.time
+        outcome = completion.type if completion is not None else "info"
+        if outcome != "fail" and req.get("direction") == "right":
+            sent = rights.get(pair)
+            if sent is None or invoke.time < sent:
+                rights[pair] = invoke.time
+        if outcome != "ok":
+            continue
         said = answer(op)
-        if outcome == "ok" and said.get("matched"):
+        if said.get("matched"):
             for user in pair:
-                out.matched.setdefault(user, []).append((op.end_time, str(said.get("match_id"))))
+                matched.setdefault(user, []).append((op.end_time, str(said.get("match_id"))))
     for op in index.of("set_stock"):
         if op.outcome == "ok":
             req = body(op)
             out.initial[str(req["sku"])] = int(req["available"])
     for order_id, ops in out.orders.items():
         first = body(ops[0])
-        refused = all(op.outcome == "fail" for op in ops)
+        refused = _refused(ops)
         out.by_sku.setdefault(str(first["sku"]), []).append(
             (ops[0].invoke.time, int(first["qty"]), refused, order_id)
         )
     for entries in out.by_sku.values():
         entries.sort()
+    return out
+
+
+def _refused(ops: Sequence[Operation]) -> bool:
+    """Every attempt was answered ``fail`` (a loop, once per order: no generator)."""
+    for op in ops:
+        done = op.completion
+        if done is None or done.type != "fail":
+            return False
+    return True
+
+
+def _grouped(index: Index, f: str, field: str) -> dict[str, list[Operation]]:
+    """Every op ``f`` by the text of its body ``field``, in invoke order.
+
+    The library's grouping (``Index.by``) is the same when it judges every
+    op ``f`` and every op names the field: then it is shared, not rebuilt
+    (read-only). Else grouped here, where a missing field is an error."""
+    ops = index.of(f)
+    if index.judged(f) is ops:
+        groups = index.by(f, field)
+        if sum(len(group) for group in groups.values()) == len(ops):
+            return groups
+    out: dict[str, list[Operation]] = {}
+    for op in ops:
+        out.setdefault(str(op.invoke.value["body"][field]), []).append(op)
     return out
 
 
@@ -254,7 +291,7 @@ def _phantom(read: _Read, writes: _Writes) -> str | None:
     """What the read shows that no write sent before it completed could produce."""
     if read.kind == "order" and read.obs != ABSENT:
         ops = writes.orders.get(read.key, [])
-        if not any(op.invoke.time < read.end for op in ops):
+        if not _sent_before(ops, read.end):
             return f"order {read.key} reads {_show('order', read.obs)} but was never sent by then"
         first = body(ops[0])
         _, sku, qty = read.obs
@@ -265,7 +302,7 @@ def _phantom(read: _Read, writes: _Writes) -> str | None:
             )
     elif read.kind == "payment" and read.obs != ABSENT:
         ops = writes.payments.get(read.key, [])
-        if not any(op.invoke.time < read.end for op in ops):
+        if not _sent_before(ops, read.end):
             return (
                 f"payment {read.key} reads {_show('payment', read.obs)} but was never sent by then"
             )
@@ -290,6 +327,14 @@ def _phantom(read: _Read, writes: _Writes) -> str | None:
                         f"before {x} swiped right on {y}"
                     )
     return None
+
+
+def _sent_before(ops: Sequence[Operation], t: float) -> bool:
+    """Whether any of ``ops`` was sent before ``t`` (the first usually was: it is
+    tried before the others, once per read)."""
+    if ops and ops[0].invoke.time < t:
+        return True
+    return any(op.invoke.time < t for op in ops)
 
 
 def _acknowledged_before(read: _Read, writes: _Writes) -> Problem | None:
@@ -355,11 +400,15 @@ def _per_replica(reads_of: Sequence[_Read], snapshot: int | None) -> list[_Read]
 
 def _unanswered(seen: _Seen) -> list[tuple[str, str, list[int]]]:
     """Keys the last settled snapshot tried to read and no replica answered."""
-    return [
-        (kind, key, ids)
-        for (kind, key), ids in seen.tried.items()
-        if not any(r.snapshot == seen.last for r in seen.by_key.get((kind, key), ()))
-    ]
+    out: list[tuple[str, str, list[int]]] = []
+    last, by_key = seen.last, seen.by_key
+    for (kind, key), ids in seen.tried.items():  # one per key: a loop, no generator each
+        for read in by_key.get((kind, key), ()):
+            if read.snapshot == last:
+                break
+        else:
+            out.append((kind, key, ids))
+    return out
 
 
 def _then(
@@ -521,7 +570,9 @@ def _justified_rejections(
     that quantity says the claim was false."""
     stocks: dict[str, list[_Read]] = {}
     for order_id, ops in writes.orders.items():
-        refusals = [op.invoke.op_id for op in ops if op.outcome == "fail"]
+        refusals = [
+            op.invoke.op_id for op in ops if (done := op.completion) and done.type == "fail"
+        ]
         read_rejected = [
             r.id
             for r in by_key.get(("order", order_id), ())

@@ -8,9 +8,13 @@ it and the others reuse it; outside one, each call builds its own, so a
 checker called on its own behaves exactly the same.
 
 Views are built lazily, on first use, and memoised: the operations (invokes
-paired with completions), operations by ``f``, by the value of body fields,
-the final reads of the last settle snapshot, and effects by kind and body
-fields.
+paired with completions, grouped by ``f`` in the same pass), by the value of
+body fields (a two-field key both ways, directed and unordered, in one
+pass), the final reads of the last settle snapshot, and effects by kind and
+body fields. On a 10^6-operation history each pass over the operations
+costs tenths of a second, mostly cache misses into the events: views are
+shared, and what checkers read per request is kept at hand (see
+``_model.Request``) rather than walked to again.
 
 ``sharing()`` also pauses Python's cyclic garbage collector while the
 checkers run: the index allocates millions of small objects and no cycles,
@@ -27,7 +31,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from harness.history import Effect, History, Ledgers, Operation
+from harness.history import Effect, Event, History, Ledgers, Operation
 from harness.history.events import COMPLETIONS
 
 Key = tuple[str, ...]
@@ -93,20 +97,42 @@ def key_of(values: Sequence[Any], unordered: bool = False) -> Key:
     return tuple(out)
 
 
-def _body(op: Operation) -> Mapping[str, Any]:
-    value: Mapping[str, Any] = op.invoke.value["body"]
-    return value
+def key_from(body: Mapping[str, Any], fields: Key, unordered: bool = False) -> Key:
+    """``key_of`` the values of body ``fields`` (KeyError when one is missing).
+    The common keys, one text field (an id) or two (a pair of users), are
+    made directly: once per operation, ``key_of``'s general case costs more."""
+    if len(fields) == 1:
+        value = body[fields[0]]
+        return (value,) if type(value) is str else key_of([value], unordered)
+    if len(fields) == 2:
+        a, b = body[fields[0]], body[fields[1]]
+        if type(a) is str and type(b) is str:
+            return (b, a) if unordered and b < a else (a, b)
+        return key_of([a, b], unordered)
+    return key_of([body[name] for name in fields], unordered)
+
+
+def members_key(members: Any) -> Key:
+    """``key_of([members], unordered=True)``: the members of a list entry (the
+    two users of a match) as a sorted key; a pair of text members made directly."""
+    if type(members) is tuple and len(members) == 2:
+        a, b = members
+        if type(a) is str and type(b) is str:
+            return (b, a) if b < a else (a, b)
+    return key_of([members], unordered=True)
 
 
 class Index:
     """Lazily built, memoised views of one history (see the module docstring)."""
 
-    __slots__ = ("_by_f", "_last", "_memo", "_ops", "_single", "history")
+    __slots__ = ("_by_f", "_final", "_final_fs", "_last", "_memo", "_ops", "_single", "history")
 
     def __init__(self, history: History) -> None:
         self.history = history
         self._ops: tuple[Operation, ...] | None = None
-        self._by_f: dict[str, list[Operation]] | None = None
+        self._by_f: dict[str, list[Operation]] = {}
+        self._final: list[Event] = []  # the final-phase invokes, in history order
+        self._final_fs: set[str] = set()  # the f of each
         self._last: int | None = None
         self._single = True
         self._memo: dict[Hashable, Any] = {}
@@ -115,23 +141,41 @@ class Index:
     def ops(self) -> tuple[Operation, ...]:
         """Client operations in invoke order, each paired with its completion."""
         if self._ops is None:
-            events = self.history.events
-            done = {e.op_id: e for e in events if e.type in COMPLETIONS}
-            get = done.get
-            self._ops = tuple(Operation(e, get(e.op_id)) for e in events if e.type == "invoke")
+            self._pair()
+        assert self._ops is not None
         return self._ops
+
+    def _pair(self) -> None:
+        """One pass over the events: the operations, by ``f`` too, and the
+        final-phase invokes and their ``f`` (what ``last_snapshot`` and
+        ``judged`` look at: a few of a million operations)."""
+        events = self.history.events
+        done = {e.op_id: e for e in events if e.type in COMPLETIONS}
+        get = done.get
+        ops: list[Operation] = []
+        by_f: dict[str, list[Operation]] = {}
+        final: list[Event] = []
+        final_fs: set[str] = set()
+        for e in events:
+            if e.type != "invoke":
+                continue
+            op = Operation(e, get(e.op_id))
+            ops.append(op)
+            f_ops = by_f.get(e.f)
+            if f_ops is None:
+                by_f[e.f] = [op]
+            else:
+                f_ops.append(op)
+            if e.phase == "final":
+                final.append(e)
+                final_fs.add(e.f)
+        self._by_f, self._final, self._final_fs = by_f, final, final_fs
+        self._ops = tuple(ops)
 
     def of(self, f: str) -> list[Operation]:
         """Every operation ``f`` (every phase, every snapshot), in invoke order."""
-        if self._by_f is None:
-            by_f: dict[str, list[Operation]] = {}
-            for op in self.ops:
-                f_ops = by_f.get(op.invoke.f)
-                if f_ops is None:
-                    by_f[op.invoke.f] = [op]
-                else:
-                    f_ops.append(op)
-            self._by_f = by_f
+        if self._ops is None:
+            self._pair()
         return self._by_f.get(f, [])
 
     @property
@@ -143,10 +187,11 @@ class Index:
         return self._last
 
     def _snapshots(self) -> None:
+        if self._ops is None:
+            self._pair()
         snapshots: set[int] = set()
-        for op in self.ops:
-            if op.invoke.phase == "final":
-                snapshots.add(int(op.invoke.value.get("snapshot") or 0))
+        for invoke in self._final:
+            snapshots.add(int(invoke.value.get("snapshot") or 0))
         self._last = max(snapshots, default=0)
         self._single = len(snapshots) <= 1
 
@@ -158,7 +203,7 @@ class Index:
     def _judged(self, f: str) -> list[Operation]:
         ops = self.of(f)
         last = self.last_snapshot
-        if self._single or not any(op.invoke.phase == "final" for op in ops):
+        if self._single or f not in self._final_fs:
             return ops  # one snapshot (or none): every final read is judged
         return [
             op
@@ -188,6 +233,10 @@ class Index:
 
     def by_key(self, f: str, fields: Key, unordered: bool = False) -> dict[Key, list[Operation]]:
         """Judged operations ``f`` grouped by the key made of body ``fields``."""
+        found = self._memo.get(("by_key", f, fields, unordered))
+        if found is not None:  # asked once per item by some checkers: no closure then
+            value: dict[Key, list[Operation]] = found
+            return value
         return self.memo(
             ("by_key", f, fields, unordered), lambda: self._by_key(f, fields, unordered)
         )
@@ -195,12 +244,13 @@ class Index:
     def _by_key(self, f: str, fields: Key, unordered: bool) -> dict[Key, list[Operation]]:
         if len(fields) == 1 and not unordered:
             return {(name,): ops for name, ops in self.by(f, fields[0]).items()}
+        if len(fields) == 2:
+            return self._pairs(f, fields)[unordered]
         out: dict[Key, list[Operation]] = {}
         get = out.get
         for op in self.judged(f):
-            body = _body(op)
             try:
-                key = key_of([body[name] for name in fields], unordered)
+                key = key_from(op.invoke.value["body"], fields, unordered)
             except KeyError:
                 continue
             group = get(key)
@@ -209,6 +259,40 @@ class Index:
             else:
                 group.append(op)
         return out
+
+    def _pairs(
+        self, f: str, fields: Key
+    ) -> tuple[dict[Key, list[Operation]], dict[Key, list[Operation]]]:
+        """Judged operations ``f`` by a two-field key, directed and unordered,
+        in one pass (a pair of users: the checkers of one workload ask for both,
+        and the body lookups are most of the work); each is memoised."""
+        directed: dict[Key, list[Operation]] = {}
+        either: dict[Key, list[Operation]] = {}
+        first, second = fields
+        for op in self.judged(f):
+            body = op.invoke.value["body"]
+            try:
+                a, b = body[first], body[second]
+            except KeyError:
+                continue
+            if type(a) is str and type(b) is str:  # key_of's result, made directly
+                key: Key = (a, b)
+                pair = (b, a) if b < a else key
+            else:
+                key, pair = key_of([a, b]), key_of([a, b], unordered=True)
+            group = directed.get(key)
+            if group is None:
+                directed[key] = [op]
+            else:
+                group.append(op)
+            group = either.get(pair)
+            if group is None:
+                either[pair] = [op]
+            else:
+                group.append(op)
+        self._memo.setdefault(("by_key", f, fields, False), directed)
+        self._memo.setdefault(("by_key", f, fields, True), either)
+        return directed, either
 
     def reads(self, f: str, field: str, key: str) -> list[int]:
         """Op ids of the judged reads ``f`` whose body field ``field`` is ``key``."""
@@ -270,9 +354,11 @@ class EffectIndex:
         if key not in self._memo:
             out: dict[Key, list[Effect]] = {}
             for effect in self.of(kind):
-                body = effect.body
-                if all(name in body for name in fields):
-                    out.setdefault(key_of([body[n] for n in fields], unordered), []).append(effect)
+                try:
+                    named = key_from(effect.body, fields, unordered)
+                except KeyError:  # an effect without the fields names no key
+                    continue
+                out.setdefault(named, []).append(effect)
             self._memo[key] = out
         value: dict[Key, list[Effect]] = self._memo[key]
         return value

@@ -29,7 +29,15 @@ from typing import Any, Literal, TypeAlias, TypeGuard
 
 from harness.history import FinalState, History, Ledgers, Operation
 from invariants._common import NOT_FOUND
-from invariants.library._index import EffectIndex, Index, Key, effects_of, index_of, key_of
+from invariants.library._index import (
+    EffectIndex,
+    Index,
+    Key,
+    effects_of,
+    index_of,
+    key_from,
+    members_key,
+)
 
 Fate: TypeAlias = Literal["accepted", "waiting", "refused", "unknown"]
 _MAPS = (MappingProxyType, dict)
@@ -146,9 +154,11 @@ Source: TypeAlias = Accepted | Answered | Listed | Effects | Mutual
 
 class Request:
     """Every attempt at one logical request (``oks``/``fails``: the op ids of
-    the attempts answered so); the final reads of its record."""
+    the attempts answered so); the final reads of its record. ``body`` and
+    ``sent`` are the first attempt's, kept at hand: checkers read them per
+    request, and a walk back into the history's events is a cache miss each."""
 
-    __slots__ = ("_reads", "fails", "id", "oks", "ops")
+    __slots__ = ("_reads", "acked_at", "body", "fails", "id", "oks", "ops", "sent")
 
     def __init__(
         self,
@@ -157,12 +167,20 @@ class Request:
         oks: list[int],
         fails: list[int],
         reads: Mapping[str, list[Operation]] | None = None,
+        acked_at: float = INF,
     ) -> None:
         self.id = id
         self.ops = ops
         self.oks = oks
         self.fails = fails
         self._reads = reads
+        first = ops[0].invoke
+        # What the first attempt asked (resends send the same body), and when.
+        self.body: Mapping[str, Any] = first.value["body"]
+        self.sent: float = first.time
+        # When the first ok answer came (inf when none did): the least end
+        # time of the ok attempts, found while their answers are sorted out.
+        self.acked_at = acked_at
 
     @property
     def reads(self) -> list[int]:
@@ -172,24 +190,9 @@ class Request:
         return [op.invoke.op_id for op in self._reads.get(self.id, ())]
 
     @property
-    def body(self) -> Mapping[str, Any]:
-        """What the first attempt asked (resends send the same body)."""
-        value: Mapping[str, Any] = self.ops[0].invoke.value["body"]
-        return value
-
-    @property
     def ids(self) -> list[int]:
         """Every attempt, then the final reads."""
         return [*(op.invoke.op_id for op in self.ops), *self.reads]
-
-    @property
-    def sent(self) -> float:
-        return self.ops[0].invoke.time
-
-    @property
-    def acked_at(self) -> float:
-        """When the first ok answer came (inf when none did)."""
-        return min((op.end_time for op in self.ops if op.outcome == "ok"), default=INF)
 
 
 class Item:
@@ -253,8 +256,24 @@ class Item:
 
     def but(self, **changes: Any) -> Item:
         """A copy with ``changes``."""
-        fields = {name: getattr(self, name) for name in self.__slots__}
-        return Item(**{**fields, **changes})
+        copy = Item(
+            self.id,
+            self.key,
+            self.body,
+            self.ops,
+            self.origin,
+            self.at,
+            self.fate,
+            self.status,
+            self.record,
+            self.name,
+            self.seen,
+            self.sent,
+            self.request,
+        )
+        for name, value in changes.items():
+            setattr(copy, name, value)
+        return copy
 
     def __repr__(self) -> str:
         return f"Item({self.origin} {self.id!r} of {self.key!r}, {self.fate})"
@@ -310,15 +329,18 @@ class Context:
         for name, ops in self.index.by(spec.op, spec.id).items():
             oks: list[int] = []
             fails: list[int] = []
+            acked_at = INF
             for op in ops:
                 completion = op.completion
                 if completion is not None:
                     kind = completion.type
                     if kind == "ok":
                         oks.append(op.invoke.op_id)
+                        if completion.time < acked_at:
+                            acked_at = completion.time
                     elif kind == "fail":
                         fails.append(op.invoke.op_id)
-            out[name] = Request(name, ops, oks, fails, reads)
+            out[name] = Request(name, ops, oks, fails, reads, acked_at)
         return out
 
     def grouped(self, spec: Requests, field: str) -> dict[str, list[Request]]:
@@ -441,12 +463,12 @@ class Context:
         id_field, unordered = source.id, source.unordered
         for request in self.requests(spec).values():
             fate, status, record = fates[request.id]
-            body = request.ops[0].invoke.value["body"]
+            body = request.body
             if own:
                 key: Key = (request.id,)
             else:
                 try:
-                    key = key_of([body[n] for n in fields], unordered)
+                    key = key_from(body, fields, unordered)
                 except KeyError:
                     continue
             name = request.id
@@ -454,7 +476,7 @@ class Context:
                 named = record.get(id_field) if record is not None else None
                 name = "" if named is None else str(named)
             at = request.acked_at if request.oks else INF
-            sent = request.ops[0].invoke.time
+            sent = request.sent
             out.append(
                 Item(
                     name,
@@ -498,24 +520,31 @@ class Context:
                 continue
             body = op.invoke.value["body"]
             try:
-                key = key_of([body[n] for n in fields], unordered)
+                key = key_from(body, fields, unordered)
             except KeyError:
                 continue
             item_id = named if type(named) is str else str(named)
+            invoke = op.invoke
             seen = out.get((item_id, key))
             if seen is not None:
-                at, sent = min(seen.at, op.end_time), min(seen.sent, op.invoke.time)
-                ops = (*seen.ops, op.invoke.op_id)
+                at, sent = min(seen.at, completion.time), min(seen.sent, invoke.time)
+                ops = (*seen.ops, invoke.op_id)
                 out[(item_id, key)] = seen.but(ops=ops, at=at, sent=sent)
                 continue
+            # Positional (the order of Item's parameters): one per ok answer.
             out[(item_id, key)] = Item(
-                id=item_id,
-                key=key,
-                body={**body, **said},
-                ops=(op.invoke.op_id,),
-                origin="answer",
-                at=op.end_time,
-                sent=op.invoke.time,
+                item_id,
+                key,
+                {**body, **said},
+                (invoke.op_id,),
+                "answer",
+                completion.time,
+                "accepted",
+                "",
+                None,
+                "",
+                None,
+                invoke.time,
             )
         return list(out.values())
 
@@ -528,7 +557,7 @@ class Context:
                 if named is None or members is None:
                     continue
                 item_id = named if type(named) is str else str(named)
-                key = key_of([members], unordered=True)
+                key = members_key(members)
                 if (item_id, key) not in out:
                     out[(item_id, key)] = Item(
                         id=item_id, key=key, body=entry, ops=(), origin="final"
@@ -570,21 +599,29 @@ class Context:
             members = {m for key in self.scope(scope) for m in key}
         out = []
         for key, effects in self.effects.by_key(source.kind, source.key, source.unordered).items():
-            if members is not None and not members.intersection(key):
-                continue
+            if members is not None:
+                if len(key) == 1:  # the common key: one member, no set to build
+                    if key[0] not in members:
+                        continue
+                elif not members.intersection(key):
+                    continue
             for e in effects:
                 named = e.body.get(source.id) if source.id else e.effect_id
                 if named is None:
                     continue
                 out.append(
                     Item(
-                        id=str(named),
-                        key=key,
-                        body=e.body,
-                        ops=(),
-                        origin="effect",
-                        name=e.effect_id,
-                        seen=e.time,
+                        named if type(named) is str else str(named),
+                        key,
+                        e.body,
+                        (),
+                        "effect",
+                        INF,
+                        "accepted",
+                        "",
+                        None,
+                        e.effect_id,
+                        e.time,
                     )
                 )
         return out
@@ -596,7 +633,7 @@ class Context:
             if a >= b:
                 continue  # each unordered pair once, from its sorted direction
             there = _acked(ops, source.where)
-            back = _acked(directed.get((b, a), ()), source.where)
+            back = _acked(directed.get((b, a), ()), source.where) if there else []
             if there and back:
                 out.append(
                     Item(
@@ -650,9 +687,17 @@ def _acked(ops: Iterable[Operation], where: Mapping[str, Any]) -> list[int]:
     return [
         op.invoke.op_id
         for op in ops
-        if op.outcome == "ok" and all(op.invoke.value["body"].get(k) == v for k, v in where.items())
+        if (done := op.completion) is not None
+        and done.type == "ok"
+        and matches(op.invoke.value["body"], where)
     ]
 
 
 def matches(body: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
+    """Every field of ``where`` has its value in ``body``. Called once per op of
+    a key: the common one-field ``where`` is tested without a generator, which
+    costs more than the test."""
+    if len(where) == 1:
+        ((k, v),) = where.items()
+        return bool(body.get(k) == v)
     return all(body.get(k) == v for k, v in where.items())

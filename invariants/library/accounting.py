@@ -71,18 +71,58 @@ class AccountWords:
 _FIELDS = {"below": ("floor",)}
 
 
-@dataclass(slots=True)
 class _Flowing:
-    """One flow's requests of one scope key, by what became of them."""
+    """One flow's requests of one scope key, by what became of them; shared
+    by the checkers of one call (see ``_flowing``), their totals summed once."""
 
-    flow: Flow
-    accepted: list[Request]
-    unread: list[Request]
+    __slots__ = ("_maybe", "_moved", "accepted", "flow", "unread")
+
+    def __init__(self, flow: Flow, accepted: list[Request], unread: list[Request]) -> None:
+        self.flow = flow
+        self.accepted = accepted
+        self.unread = unread
+        self._moved: int | None = None
+        self._maybe: int | None = None
 
     def total(self, requests: Sequence[Request]) -> int:
         if not self.flow.amount:
             return len(requests)
         return sum(int(r.body[self.flow.amount]) for r in requests)
+
+    @property
+    def moved(self) -> int:
+        """The total of the accepted requests."""
+        if self._moved is None:
+            self._moved = self.total(self.accepted)
+        return self._moved
+
+    @property
+    def maybe(self) -> int:
+        """The total of the requests of unknown fate."""
+        if self._maybe is None:
+            self._maybe = self.total(self.unread)
+        return self._maybe
+
+
+def _flowing(ctx: Context, flow: Flow) -> dict[str, _Flowing]:
+    """Scope key -> the flow's accepted and unknown requests of it, built once
+    per check call and final state (the accounting checkers of a row share it)."""
+
+    def build() -> dict[str, _Flowing]:
+        fates = ctx.fates(flow.requests)
+        out: dict[str, _Flowing] = {}
+        for key, requests in ctx.grouped(flow.requests, flow.scope).items():
+            accepted, unread = [], []
+            for request in requests:
+                fate = fates[request.id][0]
+                if fate == "accepted":
+                    accepted.append(request)
+                elif fate == "unknown":
+                    unread.append(request)
+            out[key] = _Flowing(flow, accepted, unread)
+        return out
+
+    return ctx.index.memo_on(("flowing", flow), (ctx.final,), build)
 
 
 def make_accounting(
@@ -115,13 +155,10 @@ def make_accounting(
     def check(history: History, final_state: FinalState, ledgers: Ledgers) -> Verdict:
         ctx = Context(history, final_state, ledgers)
         setups = ctx.index.by(initial.op, initial.key) if isinstance(initial, Initial) else {}
-        per_flow = [
-            (flow, ctx.grouped(flow.requests, flow.scope), ctx.fates(flow.requests))
-            for flow in flows
-        ]
+        per_flow = [(flow, _flowing(ctx, flow)) for flow in flows]
         values = ctx.slot(final)
         out = Findings(name, w.scope)
-        keys = dict.fromkeys([*setups, *(k for _, groups, _ in per_flow for k in groups)])
+        keys = dict.fromkeys([*setups, *(k for _, groups in per_flow for k in groups)])
         for key in keys:
             out.checked += 1
             setup = setups.get(key, [])
@@ -130,16 +167,7 @@ def make_accounting(
             reads = ctx.reads(final, key)
             read = values.get(key)
             shown = None if read is None else int(read[field])
-            flowing = []
-            for flow, groups, fates in per_flow:
-                accepted, unread = [], []
-                for request in groups.get(key, ()):
-                    fate = fates[request.id][0]
-                    if fate == "accepted":
-                        accepted.append(request)
-                    elif fate == "unknown":
-                        unread.append(request)
-                flowing.append(_Flowing(flow, accepted, unread))
+            flowing = [groups.get(key) or _Flowing(flow, [], []) for flow, groups in per_flow]
             scope = f"{w.scope} {key}"
             if floor is not None:
                 _floor(
@@ -226,10 +254,10 @@ def _floor(
         )
         return
     taking = [f for f in flowing if f.flow.sign < 0]
-    adding = sum(f.total(f.accepted) for f in flowing if f.flow.sign > 0)
+    adding = sum(f.moved for f in flowing if f.flow.sign > 0)
     # Adding requests of unknown fate may have happened: room for a violation.
-    maybe_adding = sum(f.total(f.unread) for f in flowing if f.flow.sign > 0)
-    taken = sum(f.total(f.accepted) for f in taking)
+    maybe_adding = sum(f.maybe for f in flowing if f.flow.sign > 0)
+    taken = sum(f.moved for f in taking)
     limit = start + adding - floor
     if taken > limit + maybe_adding:
         accepted = [r for f in taking for r in f.accepted]
@@ -293,9 +321,9 @@ def _equal(
             f"{scope} cannot be accounted: its {missing} is unknown", [key], [*setup_ids, *reads]
         )
         return
-    exact = start + sum(f.flow.sign * f.total(f.accepted) for f in flowing)
-    maybe_up = sum(f.total(f.unread) for f in flowing if f.flow.sign > 0)
-    maybe_down = sum(f.total(f.unread) for f in flowing if f.flow.sign < 0)
+    exact = start + sum(f.flow.sign * f.moved for f in flowing)
+    maybe_up = sum(f.maybe for f in flowing if f.flow.sign > 0)
+    maybe_down = sum(f.maybe for f in flowing if f.flow.sign < 0)
     low, high = exact - maybe_down, exact + maybe_up
     accepted = [r for f in flowing for r in f.accepted]
     unread = [r for f in flowing for r in f.unread]
@@ -316,7 +344,7 @@ def _equal(
         terms = "".join(
             f" {'+' if f.flow.sign > 0 else '-'} "
             f"{counted(len(f.accepted), 'accepted ' + _noun(w, f))} "
-            f"({counted(f.total(f.accepted), w.unit)})"
+            f"({counted(f.moved, w.unit)})"
             for f in [f for f in flowing if f.accepted] or flowing  # the flows that moved it
         )
         if unread:
@@ -324,12 +352,8 @@ def _equal(
         # A value that some accepted requests not yet applied explain may still
         # change (the aggregate may lag), unless what they make is below what the
         # aggregate can hold: then it never catches up. Any other never heals.
-        lag_low = start - sum(
-            f.total(f.accepted) + f.total(f.unread) for f in flowing if f.flow.sign < 0
-        )
-        lag_high = start + sum(
-            f.total(f.accepted) + f.total(f.unread) for f in flowing if f.flow.sign > 0
-        )
+        lag_low = start - sum(f.moved + f.maybe for f in flowing if f.flow.sign < 0)
+        lag_high = start + sum(f.moved + f.maybe for f in flowing if f.flow.sign > 0)
         reachable = least is None or high >= least
         report = out.pending if reachable and lag_low <= shown <= lag_high else out.violation
         report(

@@ -286,10 +286,11 @@ def _prior(ctx: Context, condition: Prior, item: Item, key: Key) -> str | None:
     outcomes = ("ok",) if condition.acknowledged else ("ok", "info")
     at, where = item.at, condition.where
     for op in ops:  # the common case first: one that fits, in time
+        invoke, completion = op.invoke, op.completion
         if (
-            op.invoke.time < at
-            and op.outcome in outcomes
-            and matches(op.invoke.value["body"], where)
+            invoke.time < at
+            and (completion.type if completion is not None else "info") in outcomes
+            and matches(invoke.value["body"], where)
         ):
             return None
     fit = [op for op in ops if matches(op.invoke.value["body"], where) and op.outcome in outcomes]

@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from harness.history import FinalState, History, Ledgers
 from invariants._common import Findings, listing, ops_text
@@ -244,8 +244,9 @@ def make_propagation(
     finals = _finals(scope, (*sources, target))
     listed = next((s for s in sources if isinstance(s, Listed)), None)
     # Nothing but the count and the carried fields to judge of an item that
-    # took effect (else _judge_item also looks into lists and lags).
-    quiet = not everywhere and within is None
+    # took effect (else _judge_item also looks into lists and lags): with
+    # ``everywhere``, nothing either when every member's list shows it.
+    quiet = within is None
 
     def check(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
         ctx = Context(history, final, ledgers)
@@ -268,13 +269,25 @@ def make_propagation(
         groups: dict[Any, list[Item]] = {}
         for item in items:
             groups.setdefault(item.id if link == "id" else item.key, []).append(item)
+        shown: dict[str, set[str]] | None = None  # the lists, when everywhere asks
+        by_id = link == "id"
         for group, members in groups.items():
             judge.out.checked += 1
             mine = linked.get(group, [])
             for item in members:
-                same = [t for t in mine if t.key == item.key] if link == "id" else mine
+                if not by_id:
+                    same = mine
+                elif len(mine) == 1:  # the common case: one target, no list to filter
+                    same = mine if mine[0].key == item.key else []
+                else:
+                    same = [t for t in mine if t.key == item.key]
                 if quiet and same and item.fate == "accepted" and _fine(spec, item, same):
-                    continue  # reflected as it should be: the common case, nothing to say
+                    if not everywhere:
+                        continue  # reflected as it should be: the common case, nothing to say
+                    if shown is None:
+                        shown = ctx.listed_ids(cast(Listed, target))
+                    if _in_every_list(item, shown):
+                        continue
                 others = [t for t in mine if t.key != item.key] if link == "id" else []
                 _judge_item(judge, item, same, others, by_key.get(item.key, []))
         if orphans and listed is not None:
@@ -415,6 +428,16 @@ def _fine(spec: _Spec, item: Item, same: list[Item]) -> bool:
     return True
 
 
+def _in_every_list(item: Item, shown: Mapping[str, set[str]]) -> bool:
+    """Every member of the item's key was read and lists it (``_everywhere``
+    would find nothing to say)."""
+    for member in item.key:
+        ids = shown.get(member)
+        if ids is None or item.id not in ids:
+            return False
+    return True
+
+
 def _everywhere(judge: _Judge, item: Item, target: Listed) -> None:
     """The item is in the list of each of its members."""
     ctx, out, w = judge.ctx, judge.out, judge.w
@@ -527,6 +550,7 @@ def _recorded(judge: _Judge, items: list[Item], target: Accepted) -> None:
     ctx, out, w = judge.ctx, judge.out, judge.w
     spec = target.requests
     requests = ctx.requests(spec)
+    fates = ctx.fates(spec)  # looked up once: ``ctx.fate`` per item finds the memo anew
     counted: dict[Key, None] = {}
     for item in items:
         if item.fate != "accepted":
@@ -537,7 +561,8 @@ def _recorded(judge: _Judge, items: list[Item], target: Accepted) -> None:
         request = requests.get(item.key[0]) if item.key else None
         if request is None:
             continue
-        fate, status, record = ctx.fate(spec, request)
+        found = fates.get(request.id)
+        fate, status, record = found if found is not None else ctx.fate(spec, request)
         if fate == "accepted" and not (
             target.id and record is not None and str(record.get(target.id)) != item.id
         ):

@@ -85,8 +85,13 @@ def make_uniqueness(
             for item in ctx.items(source, scope):
                 if item.fate != "accepted" or not item.id:
                     continue
-                by_key.setdefault(item.key, {}).setdefault(item.id, item)
-                by_id.setdefault(item.id, {})[item.key] = None
+                found = by_key.get(item.key)
+                if found is None:
+                    by_key[item.key] = {item.id: item}
+                elif item.id not in found:
+                    found[item.id] = item
+                if one_key_per_id:
+                    by_id.setdefault(item.id, {})[item.key] = None
         out = Findings(name, words.noun)
         if one_key_per_id:
             for item_id, keys in by_id.items():
@@ -102,9 +107,11 @@ def make_uniqueness(
                         [i for k in keys for i in ctx.evidence(scope, finals, k)],
                     )
         universe = list(ctx.scope(scope)) if scope is not None else []
-        for key in dict.fromkeys([*universe, *by_key]):
-            out.checked += 1
-            found = by_key.get(key, {})
+        slots = [(s, ctx.slot(s.final)) for s in listed]
+        keys = dict.fromkeys([*universe, *by_key])
+        out.checked += len(keys)
+        for key in keys:
+            found = by_key.get(key, _NONE)
             if len(found) > 1:
                 out.violation(
                     say(
@@ -117,7 +124,17 @@ def make_uniqueness(
                     ctx.evidence(scope, finals, key),
                 )
                 continue
-            unseen = next((u for s in listed if len(u := ctx.unread(s, key)) == len(key)), None)
+            if not slots:
+                continue  # no list whose unread members could hide an item
+            unseen = next(
+                (
+                    u
+                    for s, slot in slots
+                    if any(m not in slot for m in key)  # else every member was read
+                    and len(u := ctx.unread(s, key)) == len(key)
+                ),
+                None,
+            )
             if unseen:
                 out.undecided(
                     say(words.unseen, key=key_text(key), unread=listing(unseen)),
@@ -128,6 +145,9 @@ def make_uniqueness(
 
     check.__doc__ = f"{name}: at most one item per key (invariants.library.uniqueness)."
     return check
+
+
+_NONE: dict[str, Item] = {}  # a key no item names (never changed)
 
 
 def _finals(scope: Scope | None, sources: Sequence[Source]) -> list[Final]:
