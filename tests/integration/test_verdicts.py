@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -216,6 +217,26 @@ def _children(pid: int) -> list[int]:
     return [p for p in procfs.descendants(pid) if procfs.start_ticks(p) is not None]
 
 
+def _stop(
+    proc: subprocess.Popen[str], send: Callable[[], None], timeout: float
+) -> tuple[str, str, float, list[int]]:
+    """Signal a running harness (``send``) and wait for it: its output, the seconds it
+    took to end, and the processes it had started (the caller kills it if it hangs)."""
+    started = _children(proc.pid)
+    assert started, "the run has started its services"
+    send()
+    sent = time.monotonic()
+    stdout, stderr = proc.communicate(timeout=timeout)
+    return stdout, stderr or "", time.monotonic() - sent, started
+
+
+def _assert_none_left(started: list[int]) -> None:
+    deadline = time.monotonic() + 10
+    while any(procfs.start_ticks(p) is not None for p in started) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in started if procfs.start_ticks(p) is not None]
+
+
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_stops_the_run_heals_and_writes_the_report(
     tmp_path: Path, sig: signal.Signals, code: int
@@ -236,12 +257,7 @@ def test_a_signal_stops_the_run_heals_and_writes_the_report(
         line = proc.stdout.readline()
         assert "searching" in line, line + (proc.stderr.read() if proc.stderr else "")
         time.sleep(3)  # in the middle of an example
-        started = _children(proc.pid)
-        assert started, "the run has started its services"
-        os.killpg(proc.pid, sig)
-        sent = time.monotonic()
-        stdout, stderr = proc.communicate(timeout=60)
-        took = time.monotonic() - sent
+        stdout, stderr, took, started = _stop(proc, lambda: os.killpg(proc.pid, sig), 60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -251,10 +267,7 @@ def test_a_signal_stops_the_run_heals_and_writes_the_report(
     last = [line for line in stderr.splitlines() if line.startswith("failmodel:")]
     assert last and f"interrupted by {name}" in last[-1], stderr
     assert "partial report:" in last[-1]
-    deadline = time.monotonic() + 10
-    while any(procfs.start_ticks(p) is not None for p in started) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [p for p in started if procfs.start_ticks(p) is not None]
+    _assert_none_left(started)
     report = json.loads((out / "toy-shop-correct" / "report.json").read_text())
     assert report["interrupted"] == name
     page = (out / "toy-shop-correct" / "report.html").read_text()  # all three reports
@@ -290,18 +303,11 @@ def test_sigterm_stops_a_pytest_run_of_a_design(tmp_path: Path) -> None:
             started = [p for p in _children(proc.pid) if p != proc.pid]
         assert started, "the run has started its services"
         time.sleep(4)  # in the middle of a search
-        started = _children(proc.pid)
-        os.kill(proc.pid, signal.SIGTERM)
-        sent = time.monotonic()
-        output, _ = proc.communicate(timeout=90)
-        took = time.monotonic() - sent
+        output, _, took, started = _stop(proc, lambda: os.kill(proc.pid, signal.SIGTERM), 90)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert took < 30, f"stopping took {took:.1f} s:\n{output[-3000:]}"
     assert "interrupted by SIGTERM" in output, output[-3000:]
     assert proc.returncode != 0
-    deadline = time.monotonic() + 10
-    while any(procfs.start_ticks(p) is not None for p in started) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [p for p in started if procfs.start_ticks(p) is not None]
+    _assert_none_left(started)
