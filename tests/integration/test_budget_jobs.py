@@ -49,7 +49,9 @@ def test_a_budget_ends_in_time_with_every_row_judged(tmp_path: Path) -> None:
 def test_two_jobs_run_two_rows_on_two_stacks_at_once(tmp_path: Path) -> None:
     _, report = verify(tmp_path, "--jobs", "2", "--examples", "3")
     assert [r["row_id"] for r in report["rows"]] == ["stale-read", "cas-race"]
-    assert all(r["status"] == "PASS" and r["examples"] == 3 for r in report["rows"])
+    assert all(r["status"] == "PASS" and r["examples"] == 3 for r in report["rows"]), [
+        (r["row_id"], r["status"], r["examples"], r.get("reason")) for r in report["rows"]
+    ]
     spans = []
     for job in ("1", "2"):
         part = json.loads(

@@ -184,7 +184,9 @@ def test_a_sigkilled_harness_leaves_no_container(
             assert _running_ids(ids, within=15) == set()
         else:
             time.sleep(1)
-            assert _running_ids(ids, within=0) == set(ids)  # nobody removed them yet
+            # Nobody removes them now but the next harness start: in a parallel test
+            # run that may be another test's harness (CI saw them gone within 1 s).
+            assert _running_ids(ids, within=0) in (set(ids), set())
             reap_containers()  # what the next start of a harness does
             assert _running_ids(ids, within=5) == set()
     finally:
