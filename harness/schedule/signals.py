@@ -15,7 +15,11 @@ how much a schedule stresses the system where failure handling is tested:
   active (effects that cross a failure are where duplicates come from);
 - ``in_flight_at_deadline``: operations in flight when a deadline the workload
   declared passed (a request decided on one side of it and committed on the
-  other is the temporal-boundary class); 0 for a workload without deadlines.
+  other is the temporal-boundary class); 0 for a workload without deadlines;
+- ``ok_past_deadline_ms``: how long after a deadline an operation sent before it
+  was still answered ok, at most (one accepted on the strength of a decision
+  taken in time but committed late is where a close, a cut-off or an expiry
+  races it: the longer the straddle, the wider that race's window).
 """
 
 from __future__ import annotations
@@ -94,5 +98,15 @@ def signals(
         ),
         "in_flight_at_deadline": sum(
             any(op.invoke.time < d < op.end_time for d in deadlines) for op in ops
+        ),
+        "ok_past_deadline_ms": max(
+            (
+                round(1000 * (op.end_time - d))
+                for op in ops
+                if op.outcome == "ok"
+                for d in deadlines
+                if op.invoke.time < d < op.end_time
+            ),
+            default=0,
         ),
     }

@@ -61,6 +61,7 @@ def test_quiet_history_scores_zero_but_overlap_of_one() -> None:
         "indeterminate": 0,
         "effects_during_fault": 0,
         "in_flight_at_deadline": 0,
+        "ok_past_deadline_ms": 0,
     }
 
 
@@ -104,6 +105,7 @@ def test_counts_ops_in_flight_during_faults_overlap_info_and_effects() -> None:
         "indeterminate": 2,
         "effects_during_fault": 1,
         "in_flight_at_deadline": 0,
+        "ok_past_deadline_ms": 0,
     }
 
 
@@ -129,3 +131,16 @@ def test_operations_in_flight_when_a_deadline_passes() -> None:
     _op(rec, clock, 3.5, 4.5, B)  # across the second deadline
     assert signals(rec.history())["in_flight_at_deadline"] == 0
     assert signals(rec.history(), deadlines=(2.0, 4.0))["in_flight_at_deadline"] == 2
+
+
+def test_the_longest_ok_answer_past_a_deadline_it_was_sent_before() -> None:
+    clock = Clock()
+    rec = Recorder(clock=clock)
+    _op(rec, clock, 1.5, 2.25, A)  # ok 250 ms past the deadline at 2.0
+    _op(rec, clock, 1.8, 2.9, A, out="info")  # longer, but its answer was lost
+    _op(rec, clock, 1.9, 2.6, B, out="fail")  # longer, but refused
+    _op(rec, clock, 2.1, 2.95, B)  # sent after the deadline
+    _op(rec, clock, 3.9, 4.1, B)  # ok 100 ms past the second one
+    assert signals(rec.history())["ok_past_deadline_ms"] == 0
+    assert signals(rec.history(), deadlines=(2.0, 4.0))["ok_past_deadline_ms"] == 250
+    assert signals(rec.history(), deadlines=(4.0,))["ok_past_deadline_ms"] == 100
