@@ -452,6 +452,8 @@ def failure_message(row: Row, result: RowResult) -> str:
     lines.append("minimal schedule:")
     lines.extend(f"  {s}" for s in cx.schedule_lines)
     lines.append(f"reproduced {cx.reproduced}/{cx.attempts} replays of the minimal schedule")
+    if cx.timing_note:
+        lines.append(cx.timing_note)
     lines.append(f"history: {cx.history_path}")
     lines.append(f"seed {result.seed}; replay: {result.replay_command}")
     return "\n".join(lines)

@@ -56,6 +56,11 @@ from invariants.slo import SloResult, judge
 
 _ROUND_SEED = 7919
 """A row's next round of a budgeted run searches from seed + round * this."""
+EXTRA_ROUNDS = 2
+"""A row that found nothing but judged too little to PASS (its invariants had
+nothing to examine: no auction got a bid in time, no pair swiped each other)
+searches its examples again, up to this many more times, before it is
+INCONCLUSIVE. A budgeted run's rows get more rounds from the budget instead."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,8 +127,15 @@ class _Search:
     round_from: int = 0
     """The first outcome of this round (the earlier ones had their late check)."""
 
+    shown: list[ExampleOutcome] = field(default_factory=list)
+    """The failures Hypothesis was told of: the first one, and each smaller schedule
+    that failed again on its confirming run (`_Search.confirmed`)."""
+    unconfirmed: int = 0
+    """Smaller schedules that failed once and passed on their confirming run."""
+
     def best(self) -> ExampleOutcome | None:
-        return min(self.failures, key=lambda o: (o.schedule.size(), o.number), default=None)
+        told = self.shown or self.failures  # (empty only if interrupted in between)
+        return min(told, key=lambda o: (o.schedule.size(), o.number), default=None)
 
     def out_of_time(self) -> bool:
         """Shrinking ends after the profile's shrink time; in a budgeted run also
@@ -494,8 +506,18 @@ def verify_row(
             slos=row.slos,
         ) as runner:
             runner.fault_listener = tell.fault
-            _search(
-                runner, search, design, row, variant, profile, seed_, database, system, strategy
+            _search_until_judged(
+                runner,
+                search,
+                design,
+                row,
+                variant,
+                profile,
+                seed_,
+                database,
+                system,
+                strategy,
+                rounds=1 + (EXTRA_ROUNDS if time_s is None else 0),
             )
     except KeyboardInterrupt as exc:
         interrupted = signal_name(exc)
@@ -597,23 +619,8 @@ def _search(
             if best is not None and schedule == best.schedule:
                 raise RowViolation(best)
             return
-        tell = search.tell
-        if tell is not None:
-            tell.example = len(search.outcomes) + 1
-            tell.active.clear()
-            tell(
-                "example_started",
-                message="shrinking" if search.failures else "",
-            )
-        try:
-            outcome = runner.run(schedule)
-        except Exception as exc:
-            # Not a verdict: the harness or the target's start-up broke.
-            # Every later example passes at once, so Hypothesis ends
-            # (as Flaky) instead of shrinking a harness error.
-            search.error = f"{type(exc).__name__}: {exc}"
-            raise
-        search.add(outcome)
+        shrinking = bool(search.shown)
+        outcome = run(schedule, "shrinking" if search.failures else "")
         if guided:
             # Inside the Hypothesis test: its target phase mutates the
             # examples that scored highest on each signal.
@@ -625,11 +632,42 @@ def _search(
             )
             for label, value in scores.items():
                 target(float(value), label=label)
+        if outcome.failed and shrinking and not confirmed(schedule):
+            search.unconfirmed += 1
+            return  # kept as evidence; shrinking goes on from schedules that fail again
+        if outcome.failed:
+            search.shown.append(outcome)
+            raise RowViolation(outcome)
+
+    def confirmed(schedule: Schedule) -> bool:
+        """Whether a smaller failing schedule fails again when run once more. On a
+        real system a schedule can fail by luck (a race won by a millisecond), and
+        shrinking, which moves delays and latencies towards zero, would end on such
+        a schedule, whose replays then seldom fail. So while shrinking, only a
+        schedule that fails twice in a row replaces the best one."""
+        if any(schedule == o.schedule for o in search.shown):
+            return True
+        return run(schedule, "confirming a smaller failure").failed
+
+    def run(schedule: Schedule, message: str) -> ExampleOutcome:
+        tell = search.tell
+        if tell is not None:
+            tell.example = len(search.outcomes) + 1
+            tell.active.clear()
+            tell("example_started", message=message)
+        try:
+            outcome = runner.run(schedule)
+        except Exception as exc:
+            # Not a verdict: the harness or the target's start-up broke.
+            # Every later example passes at once, so Hypothesis ends
+            # (as Flaky) instead of shrinking a harness error.
+            search.error = f"{type(exc).__name__}: {exc}"
+            raise
+        search.add(outcome)
         if tell is not None:
             tell.failures = len(search.failures)
             tell("example_finished", failed=outcome.failed)
-        if outcome.failed:
-            raise RowViolation(outcome)
+        return outcome
 
     test = (
         _hypothesis_test(example, design, row, variant, profile, seed_, database, strategy)
@@ -723,6 +761,47 @@ def _inconclusive(outcomes: Sequence[ExampleOutcome], judged: dict[str, Judged])
         how = "; ".join(unreadable[0].unread.values())
         problems.insert(0, f"final state unreadable in {len(unreadable)} of {n} examples: {how}")
     return "; ".join(problems)
+
+
+def _search_until_judged(
+    runner: ExampleRunner,
+    search: _Search,
+    design: Design,
+    row: Row,
+    variant: str,
+    profile: Profile,
+    seed_: int,
+    database: Path | None,
+    system: LiveSystem,
+    strategy: str,
+    *,
+    rounds: int,
+) -> None:
+    """`_search`, and again with another seed while the row judged too little to
+    PASS (`EXTRA_ROUNDS`), up to ``rounds`` searches of the row's examples each."""
+    each = row.examples or profile.examples
+    for round_ in range(rounds):
+        if round_:
+            if not _judged_too_little(search):
+                return
+            if search.tell is not None:
+                search.tell.budget = len(search.outcomes) + each
+                search.tell("phase", message=f"{each} more examples: too little was judged")
+            search.row = replace(row, examples=len(search.outcomes) + each)
+            search.round_from = len(search.outcomes)
+        seed_round = seed_ + round_ * _ROUND_SEED
+        _search(
+            runner, search, design, row, variant, profile, seed_round, database, system, strategy
+        )
+
+
+def _judged_too_little(search: _Search) -> bool:
+    """Nothing failed or broke, yet the row's PASS would rest on too little."""
+    if search.failures or search.error is not None:
+        return False
+    return (
+        _inconclusive(search.outcomes, _judged(search.outcomes, search.row.invariants)) is not None
+    )
 
 
 def _hypothesis_test(
@@ -843,6 +922,7 @@ def _counterexample(
             verdicts=best.violated(),
             reproduced=sum(r.failed for r in replays),
             attempts=len(replays),
+            unconfirmed=search.unconfirmed,
             original_schedule_path=first_schedule if first is not best else None,
             original_history_path=first.history_path if first is not best else None,
         ),

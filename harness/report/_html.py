@@ -322,6 +322,8 @@ def _evidence(row: RowResult) -> list[str]:
         f"<pre>{_e(chr(10).join(ce.schedule_lines))}</pre>",
         f"<p>Reproduced <span class='rate'>{rate}</span>{pct} replays of the minimal schedule.</p>",
     ]
+    if ce.timing_note:
+        out.append(f"<p>{_e(ce.timing_note)}</p>")
     return out
 
 

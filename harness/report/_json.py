@@ -54,6 +54,7 @@ def _counterexample_to_json(c: Counterexample) -> dict[str, Any]:
         "original_schedule_path": _path(c.original_schedule_path),
         "original_history_path": _path(c.original_history_path),
         "late": c.late,
+        "unconfirmed": c.unconfirmed,
     }
 
 
@@ -179,6 +180,7 @@ def _counterexample_from_json(d: Mapping[str, Any]) -> Counterexample:
         original_schedule_path=_optional_path(d["original_schedule_path"]),
         original_history_path=_optional_path(d["original_history_path"]),
         late=bool(d.get("late", False)),
+        unconfirmed=int(d.get("unconfirmed", 0)),
     )
 
 

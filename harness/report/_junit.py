@@ -67,6 +67,8 @@ def failure_text(row: RowResult) -> str:
         lines.append("minimal schedule:")
         lines += [f"  {s}" for s in ce.schedule_lines]
         lines.append(f"reproduced {ce.reproduced}/{ce.attempts} replays of the minimal schedule")
+        if ce.timing_note:
+            lines.append(ce.timing_note)
         lines.append(f"history: {ce.history_path}")
     return "\n".join(lines)
 

@@ -89,9 +89,24 @@ class Counterexample:
     attempts: int
     original_schedule_path: Path | None = None
     original_history_path: Path | None = None
+    unconfirmed: int = 0
+    """Smaller schedules that failed once while shrinking but not on their
+    confirming run: a timing-dependent failure, not kept as the minimal one."""
     late: bool = False
     """Found only by side effects that landed after the example was judged
     (the example is then not shrunk: Hypothesis had seen it pass)."""
+
+    @property
+    def timing_note(self) -> str:
+        """Why the minimal schedule may be larger than it looks necessary ("" if not)."""
+        if not self.unconfirmed:
+            return ""
+        n = self.unconfirmed
+        return (
+            f"While shrinking, {n} smaller schedule{'s' if n != 1 else ''} failed once but "
+            "not when run again (the failure depends on timing); only schedules that "
+            "failed twice in a row were kept."
+        )
 
     @property
     def violated(self) -> tuple[Verdict, ...]:

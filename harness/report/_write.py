@@ -87,7 +87,7 @@ def _failure_section(row: RowResult) -> list[str]:
                 "they carry, and judged at the end of the row. The schedule is not shrunk.",
             ]
         out += ["", "Minimal schedule:", "", "```text", *ce.schedule_lines, "```", ""]
-        out.append(f"Reproduced {ce.reproduced}/{ce.attempts} replays.")
+        out.append(f"Reproduced {ce.reproduced}/{ce.attempts} replays. {ce.timing_note}".strip())
         out.append("")
     out += [f"- seed: `{row.seed}`"]
     if row.replay_command:

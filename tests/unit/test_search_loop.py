@@ -1,0 +1,147 @@
+"""A row's search loop, judged alone with runners whose verdicts follow fixed rules:
+
+- shrinking keeps only failures that repeat: a smaller schedule that fails once by
+  luck and passes on its confirming run does not become the counterexample;
+- a row that found nothing but judged too little searches again, a bounded number
+  of times, before it is INCONCLUSIVE.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.design import load_design
+from harness.history.events import history_of
+from harness.history.outcomes import FinalState, Ledgers
+from harness.schedule.model import Schedule
+from harness.schedule.runner import ExampleOutcome
+from harness.verify import (
+    EXTRA_ROUNDS,
+    Profile,
+    _judged_too_little,
+    _Search,
+    _search,
+    _search_until_judged,
+)
+from invariants.verdict import Verdict
+
+ROOT = Path(__file__).resolve().parents[2]
+PROFILE = Profile(name="unit", examples=10, shrink_s=60.0, replays=3)
+
+
+class _Runner:
+    """Judges each schedule by `verdict`, given the schedule and how often it ran."""
+
+    def __init__(self, out: Path, invariant: str) -> None:
+        self.out = out
+        self.invariant = invariant
+        self.runs: Counter[str] = Counter()
+
+    def verdict(self, schedule: Schedule, runs: int) -> Verdict:
+        raise NotImplementedError
+
+    def run(self, schedule: Schedule) -> ExampleOutcome:
+        key = schedule.dumps()
+        self.runs[key] += 1
+        number = self.runs.total()
+        return ExampleOutcome(
+            number=number,
+            schedule=schedule,
+            history_path=self.out / f"{number:05d}.jsonl",
+            history=history_of([]),
+            prefix=f"p{number}",
+            t0=0.0,
+            verdicts=(self.verdict(schedule, self.runs[key]),),
+            coverage={},
+            final=FinalState(workload="kv"),
+            ledgers=Ledgers(),
+            duration_s=0.0,
+            settle_s=0.0,
+        )
+
+    def recheck(self, outcomes: list[ExampleOutcome]) -> list[ExampleOutcome]:
+        return []
+
+
+class _RaceRunner(_Runner):
+    """Fails a schedule of two operations on its first run only, of three or more
+    always (a race that needs three clients to line up; two win it by luck once)."""
+
+    def verdict(self, schedule: Schedule, runs: int) -> Verdict:
+        ops = len(schedule.client_ops())
+        failed = ops >= 3 or (ops == 2 and runs == 1)
+        status = "invalid" if failed else "valid"
+        return Verdict(invariant=self.invariant, status=status, summary=status, checked=1)
+
+
+class _RareRunner(_Runner):
+    """Every example passes; only from example ``judged_from`` on is there anything
+    to check (a situation the workload seldom draws)."""
+
+    judged_from = 10**9
+
+    def verdict(self, schedule: Schedule, runs: int) -> Verdict:
+        checked = int(self.runs.total() >= self.judged_from)
+        return Verdict(invariant=self.invariant, status="valid", summary="", checked=checked)
+
+
+class _NoPartner:
+    partner_control = None
+
+    def log_tails(self) -> dict[str, str]:
+        return {}
+
+
+def test_the_counterexample_is_the_smallest_schedule_that_fails_again(tmp_path: Path) -> None:
+    design = load_design(ROOT / "designs" / "kv.toml")
+    row = design.rows[0]
+    runner = _RaceRunner(tmp_path, row.invariants[0])
+    search = _Search(row=row, profile=PROFILE)
+    system: object = _NoPartner()
+    _search(runner, search, design, row, "x", PROFILE, 3, tmp_path / "db", system)  # type: ignore[arg-type]
+
+    first = search.failures[0]
+    assert len(first.schedule.client_ops()) >= 3, "the seed must start from a sure failure"
+    ce = search.counterexample
+    assert ce is not None and search.error is None
+    best = search.best()
+    assert best is not None
+    # Two operations fail by luck on their first run; shrinking must not end there.
+    assert len(best.schedule.client_ops()) == 3
+    assert search.unconfirmed >= 1, "a two-operation schedule was tried and not kept"
+    assert ce.reproduced == ce.attempts == PROFILE.replays
+    assert ce.unconfirmed == search.unconfirmed
+
+
+@pytest.mark.parametrize(("judged_from", "examples"), [(8, 10), (13, 15), (None, 15)])
+def test_a_row_that_judged_nothing_searches_again_a_bounded_number_of_times(
+    tmp_path: Path, judged_from: int | None, examples: int
+) -> None:
+    design = load_design(ROOT / "designs" / "kv.toml")
+    row = replace(design.rows[0], invariants=design.rows[0].invariants[:1], examples=5)
+    runner = _RareRunner(tmp_path, row.invariants[0])
+    if judged_from is not None:
+        runner.judged_from = judged_from
+    search = _Search(row=row, profile=PROFILE)
+    system: object = _NoPartner()
+    _search_until_judged(
+        runner,  # type: ignore[arg-type]
+        search,
+        design,
+        row,
+        "x",
+        PROFILE,
+        1,
+        tmp_path / "db",
+        system,  # type: ignore[arg-type]
+        "guided",
+        rounds=1 + EXTRA_ROUNDS,
+    )
+    assert EXTRA_ROUNDS == 2
+    assert len(search.outcomes) == examples
+    assert not search.failures and search.error is None
+    assert _judged_too_little(search) is (judged_from is None)
