@@ -77,6 +77,8 @@ class Search:
     """To the first failure; every example run when nothing was found."""
     size: int | None
     wall: float
+    reproduced: int = 0
+    """Failing replays of the final counterexample (of ``--replays``)."""
 
 
 def search(
@@ -109,6 +111,7 @@ def search(
         examples=first_example if found and first_example is not None else result.examples,
         size=None if ce is None else sum(1 for s in ce.schedule_lines if s[:1].isdigit()),
         wall=time.monotonic() - started,
+        reproduced=0 if ce is None else ce.reproduced,
     )
 
 
@@ -147,6 +150,9 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=5)
     parser.add_argument("--examples", type=int, default=20)
     parser.add_argument("--shrink-s", type=float, default=20.0)
+    parser.add_argument(
+        "--replays", type=int, default=0, help="replay each final counterexample this often"
+    )
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument(
@@ -157,7 +163,9 @@ def main() -> None:
     unknown = set(strategies) - set(STRATEGIES)
     if unknown:
         parser.error(f"--strategies: unknown {', '.join(sorted(unknown))}")
-    profile = Profile(name="power", examples=args.examples, shrink_s=args.shrink_s, replays=0)
+    profile = Profile(
+        name="power", examples=args.examples, shrink_s=args.shrink_s, replays=args.replays
+    )
     print(
         f"{args.searches} fresh searches per bug and strategy, {args.examples} examples each "
         "(a row's own budget wins); a search that missed counts its whole time and examples\n"

@@ -56,6 +56,9 @@ from invariants.slo import SloResult, judge
 
 _ROUND_SEED = 7919
 """A row's next round of a budgeted run searches from seed + round * this."""
+FALLBACKS = 3
+"""When no replay of the minimal schedule fails, how many of the larger failing
+schedules found on the way (while shrinking) are replayed in its place."""
 EXTRA_ROUNDS = 2
 """A row that found nothing but judged too little to PASS (its invariants had
 nothing to examine: no auction got a bid in time, no pair swiped each other)
@@ -644,10 +647,13 @@ def _search(
         real system a schedule can fail by luck (a race won by a millisecond), and
         shrinking, which moves delays and latencies towards zero, would end on such
         a schedule, whose replays then seldom fail. So while shrinking, only a
-        schedule that fails twice in a row replaces the best one."""
+        schedule that fails again (twice more once one did not) replaces the best."""
         if any(schedule == o.schedule for o in search.shown):
             return True
-        return run(schedule, "confirming a smaller failure").failed
+        # Once a failure did not repeat, the bug depends on timing: ask for two
+        # more failures, so a schedule that fails one time in three seldom passes.
+        runs = 2 if search.unconfirmed else 1
+        return all(run(schedule, "confirming a smaller failure").failed for _ in range(runs))
 
     def run(schedule: Schedule, message: str) -> ExampleOutcome:
         tell = search.tell
@@ -909,11 +915,26 @@ def _replays(
 def _counterexample(
     runner: ExampleRunner, search: _Search, profile: Profile, system: LiveSystem
 ) -> tuple[Counterexample, str | None]:
-    best = search.best()
-    assert best is not None
+    """The smallest failure Hypothesis was shown, replayed; if no replay fails, the
+    next larger ones (up to `FALLBACKS`) in turn, and the first of them that fails
+    again in its replays is the counterexample: a schedule that can be replayed
+    is worth more than a smaller one that cannot."""
+    ladder = sorted(search.shown or search.failures, key=lambda o: (o.schedule.size(), o.number))
     first = search.failures[0]
     first_schedule = _save(first)
+    best = ladder[0]
     replays, error = _replays(runner, best, profile, system, search.until)
+    skipped = 0
+    if error is None and replays and not any(r.failed for r in replays):
+        for i, larger in enumerate(ladder[1 : 1 + FALLBACKS], start=1):
+            if search.until is not None and time.monotonic() > search.until:
+                break
+            again, error = _replays(runner, larger, profile, system, search.until)
+            if error is not None:
+                break
+            if any(r.failed for r in again):
+                best, replays, skipped = larger, again, i
+                break
     return (
         Counterexample(
             schedule_lines=tuple(best.schedule.describe()),
@@ -923,6 +944,7 @@ def _counterexample(
             reproduced=sum(r.failed for r in replays),
             attempts=len(replays),
             unconfirmed=search.unconfirmed,
+            unreplayable=skipped,
             original_schedule_path=first_schedule if first is not best else None,
             original_history_path=first.history_path if first is not best else None,
         ),

@@ -55,6 +55,7 @@ def _counterexample_to_json(c: Counterexample) -> dict[str, Any]:
         "original_history_path": _path(c.original_history_path),
         "late": c.late,
         "unconfirmed": c.unconfirmed,
+        "unreplayable": c.unreplayable,
     }
 
 
@@ -181,6 +182,7 @@ def _counterexample_from_json(d: Mapping[str, Any]) -> Counterexample:
         original_history_path=_optional_path(d["original_history_path"]),
         late=bool(d.get("late", False)),
         unconfirmed=int(d.get("unconfirmed", 0)),
+        unreplayable=int(d.get("unreplayable", 0)),
     )
 
 

@@ -92,6 +92,8 @@ class Counterexample:
     unconfirmed: int = 0
     """Smaller schedules that failed once while shrinking but not on their
     confirming run: a timing-dependent failure, not kept as the minimal one."""
+    unreplayable: int = 0
+    """Smaller failing schedules passed over because none of their replays failed."""
     late: bool = False
     """Found only by side effects that landed after the example was judged
     (the example is then not shrunk: Hypothesis had seen it pass)."""
@@ -99,14 +101,21 @@ class Counterexample:
     @property
     def timing_note(self) -> str:
         """Why the minimal schedule may be larger than it looks necessary ("" if not)."""
-        if not self.unconfirmed:
-            return ""
-        n = self.unconfirmed
-        return (
-            f"While shrinking, {n} smaller schedule{'s' if n != 1 else ''} failed once but "
-            "not when run again (the failure depends on timing); only schedules that "
-            "failed twice in a row were kept."
-        )
+        notes = []
+        if self.unconfirmed:
+            n = self.unconfirmed
+            notes.append(
+                f"While shrinking, {n} smaller schedule{'s' if n != 1 else ''} failed once "
+                "but not when run again (the failure depends on timing); only schedules "
+                "that failed again were kept."
+            )
+        if self.unreplayable:
+            n = self.unreplayable
+            notes.append(
+                f"The {n} smaller failing schedule{'s' if n != 1 else ''} kept while "
+                "shrinking did not fail in any replay; this is the smallest one that did."
+            )
+        return " ".join(notes)
 
     @property
     def violated(self) -> tuple[Verdict, ...]:

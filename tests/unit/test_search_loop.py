@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -145,3 +146,35 @@ def test_a_row_that_judged_nothing_searches_again_a_bounded_number_of_times(
     assert len(search.outcomes) == examples
     assert not search.failures and search.error is None
     assert _judged_too_little(search) is (judged_from is None)
+
+
+class _WearingOffRunner(_Runner):
+    """Three operations or more always fail; two fail on their first three runs
+    only (enough to pass shrinking's confirmation, not the replays after it)."""
+
+    def verdict(self, schedule: Schedule, runs: int) -> Verdict:
+        ops = len(schedule.client_ops())
+        failed = ops >= 3 or (ops == 2 and runs <= 3)
+        status = "invalid" if failed else "valid"
+        return Verdict(invariant=self.invariant, status=status, summary=status, checked=1)
+
+
+def test_a_minimal_schedule_that_never_replays_gives_way_to_a_larger_one_that_does(
+    tmp_path: Path,
+) -> None:
+    design = load_design(ROOT / "designs" / "kv.toml")
+    row = design.rows[0]
+    runner = _WearingOffRunner(tmp_path, row.invariants[0])
+    search = _Search(row=row, profile=PROFILE)
+    system: object = _NoPartner()
+    _search(runner, search, design, row, "x", PROFILE, 3, tmp_path / "db", system)  # type: ignore[arg-type]
+
+    kept = sorted(len(o.schedule.client_ops()) for o in search.shown)
+    assert kept[0] == 2, f"shrinking must have kept a two-operation schedule: {kept}"
+    ce = search.counterexample
+    assert ce is not None and search.error is None
+    assert ce.unreplayable >= 1
+    assert ce.reproduced == ce.attempts == PROFILE.replays
+    saved = json.loads(ce.schedule_path.read_text(encoding="utf-8"))
+    assert len(Schedule.from_json(saved, design.workload).client_ops()) >= 3
+    assert "did not fail in any replay" in ce.timing_note
