@@ -109,7 +109,7 @@ MORE_SEARCHES: dict[tuple[str, str], int] = {("payments", "dual_write"): 8}
 # against the closer's 0.5 s rounds), and the run passed the 600 s test timeout.
 # Later the same day, with shrinking that keeps only failures that repeat, the replay
 # fallback and the ok_past_deadline_ms signal: 20 fresh searches of 60 examples found
-# it 7 times, 2 of them with a minimal schedule that failed again in 3 replays
+# it 7 times; of the 5 finds replayed, 2 had a minimal schedule that failed again in 3 replays
 # (docs/search-power.md, "Failures that depend on timing").
 # The bug is shown with the stall scripted in test_target_auction.py.
 UNCAUGHT: dict[str, dict[str, str]] = {
