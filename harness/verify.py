@@ -510,16 +510,22 @@ def verify_row(
         ) as runner:
             runner.fault_listener = tell.fault
             _search_until_judged(
-                runner,
                 search,
-                design,
                 row,
-                variant,
                 profile,
                 seed_,
-                database,
-                system,
-                strategy,
+                lambda row_, seed_round: _search(
+                    runner,
+                    search,
+                    design,
+                    row_,
+                    variant,
+                    profile,
+                    seed_round,
+                    database,
+                    system,
+                    strategy,
+                ),
                 rounds=1 + (EXTRA_ROUNDS if time_s is None else 0),
             )
     except KeyboardInterrupt as exc:
@@ -770,21 +776,17 @@ def _inconclusive(outcomes: Sequence[ExampleOutcome], judged: dict[str, Judged])
 
 
 def _search_until_judged(
-    runner: ExampleRunner,
     search: _Search,
-    design: Design,
     row: Row,
-    variant: str,
     profile: Profile,
     seed_: int,
-    database: Path | None,
-    system: LiveSystem,
-    strategy: str,
+    search_with: Callable[[Row, int], None],
     *,
     rounds: int,
 ) -> None:
-    """`_search`, and again with another seed while the row judged too little to
-    PASS (`EXTRA_ROUNDS`), up to ``rounds`` searches of the row's examples each."""
+    """``search_with(row, seed)`` (`_search` on one runner), and again with another
+    seed while the row judged too little to PASS (`EXTRA_ROUNDS`), up to
+    ``rounds`` searches of the row's examples each."""
     each = row.examples or profile.examples
     for round_ in range(rounds):
         if round_:
@@ -795,10 +797,7 @@ def _search_until_judged(
                 search.tell("phase", message=f"{each} more examples: too little was judged")
             search.row = replace(row, examples=len(search.outcomes) + each)
             search.round_from = len(search.outcomes)
-        seed_round = seed_ + round_ * _ROUND_SEED
-        _search(
-            runner, search, design, row, variant, profile, seed_round, database, system, strategy
-        )
+        search_with(replace(row, examples=each), seed_ + round_ * _ROUND_SEED)
 
 
 def _judged_too_little(search: _Search) -> bool:

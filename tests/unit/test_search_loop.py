@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from harness.design import load_design
+from harness.design import Row, load_design
 from harness.history.events import history_of
 from harness.history.outcomes import FinalState, Ledgers
 from harness.schedule.model import Schedule
@@ -31,6 +33,7 @@ from harness.verify import (
 from invariants.verdict import Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
+DESIGN = load_design(ROOT / "designs" / "kv.toml")
 PROFILE = Profile(name="unit", examples=10, shrink_s=60.0, replays=3)
 
 
@@ -97,13 +100,25 @@ class _NoPartner:
         return {}
 
 
-def test_the_counterexample_is_the_smallest_schedule_that_fails_again(tmp_path: Path) -> None:
-    design = load_design(ROOT / "designs" / "kv.toml")
-    row = design.rows[0]
-    runner = _RaceRunner(tmp_path, row.invariants[0])
+def _searcher(runner: _Runner, search: _Search, tmp_path: Path) -> Callable[[Row, int], None]:
+    """`_search` of the kv design with ``runner`` and no partner, as verify_row calls it."""
+
+    def search_with(row: Row, seed: int) -> None:
+        system: Any = _NoPartner()
+        _search(runner, search, DESIGN, row, "x", PROFILE, seed, tmp_path / "db", system)  # type: ignore[arg-type]
+
+    return search_with
+
+
+def _one_search(runner_type: type[_Runner], tmp_path: Path) -> _Search:
+    row = DESIGN.rows[0]
     search = _Search(row=row, profile=PROFILE)
-    system: object = _NoPartner()
-    _search(runner, search, design, row, "x", PROFILE, 3, tmp_path / "db", system)  # type: ignore[arg-type]
+    _searcher(runner_type(tmp_path, row.invariants[0]), search, tmp_path)(row, 3)
+    return search
+
+
+def test_the_counterexample_is_the_smallest_schedule_that_fails_again(tmp_path: Path) -> None:
+    search = _one_search(_RaceRunner, tmp_path)
 
     first = search.failures[0]
     assert len(first.schedule.client_ops()) >= 3, "the seed must start from a sure failure"
@@ -122,26 +137,13 @@ def test_the_counterexample_is_the_smallest_schedule_that_fails_again(tmp_path: 
 def test_a_row_that_judged_nothing_searches_again_a_bounded_number_of_times(
     tmp_path: Path, judged_from: int | None, examples: int
 ) -> None:
-    design = load_design(ROOT / "designs" / "kv.toml")
-    row = replace(design.rows[0], invariants=design.rows[0].invariants[:1], examples=5)
+    row = replace(DESIGN.rows[0], invariants=DESIGN.rows[0].invariants[:1], examples=5)
     runner = _RareRunner(tmp_path, row.invariants[0])
     if judged_from is not None:
         runner.judged_from = judged_from
     search = _Search(row=row, profile=PROFILE)
-    system: object = _NoPartner()
-    _search_until_judged(
-        runner,  # type: ignore[arg-type]
-        search,
-        design,
-        row,
-        "x",
-        PROFILE,
-        1,
-        tmp_path / "db",
-        system,  # type: ignore[arg-type]
-        "guided",
-        rounds=1 + EXTRA_ROUNDS,
-    )
+    searcher = _searcher(runner, search, tmp_path)
+    _search_until_judged(search, row, PROFILE, 1, searcher, rounds=1 + EXTRA_ROUNDS)
     assert EXTRA_ROUNDS == 2
     assert len(search.outcomes) == examples
     assert not search.failures and search.error is None
@@ -162,12 +164,7 @@ class _WearingOffRunner(_Runner):
 def test_a_minimal_schedule_that_never_replays_gives_way_to_a_larger_one_that_does(
     tmp_path: Path,
 ) -> None:
-    design = load_design(ROOT / "designs" / "kv.toml")
-    row = design.rows[0]
-    runner = _WearingOffRunner(tmp_path, row.invariants[0])
-    search = _Search(row=row, profile=PROFILE)
-    system: object = _NoPartner()
-    _search(runner, search, design, row, "x", PROFILE, 3, tmp_path / "db", system)  # type: ignore[arg-type]
+    search = _one_search(_WearingOffRunner, tmp_path)
 
     kept = sorted(len(o.schedule.client_ops()) for o in search.shown)
     assert kept[0] == 2, f"shrinking must have kept a two-operation schedule: {kept}"
@@ -176,5 +173,5 @@ def test_a_minimal_schedule_that_never_replays_gives_way_to_a_larger_one_that_do
     assert ce.unreplayable >= 1
     assert ce.reproduced == ce.attempts == PROFILE.replays
     saved = json.loads(ce.schedule_path.read_text(encoding="utf-8"))
-    assert len(Schedule.from_json(saved, design.workload).client_ops()) >= 3
+    assert len(Schedule.from_json(saved, DESIGN.workload).client_ops()) >= 3
     assert "did not fail in any replay" in ce.timing_note
