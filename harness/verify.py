@@ -635,7 +635,7 @@ def _search(
             # examples that scored highest on each signal.
             scores = signals(
                 outcome.history,
-                outcome.ledgers,
+                outcome.ledgers if design.topology.has_partner else None,
                 t0=outcome.t0,
                 deadlines=tuple(outcome.deadlines.values()),
             )

@@ -12,10 +12,12 @@ how much a schedule stresses the system where failure handling is tested:
 - ``indeterminate``: operations that ended ``info`` (the answer was lost, so
   retries and recovery are exercised);
 - ``effects_during_fault``: partner side effects recorded while a fault was
-  active (effects that cross a failure are where duplicates come from);
+  active (effects that cross a failure are where duplicates come from); only
+  for a design with the partner;
 - ``in_flight_at_deadline``: operations in flight when a deadline the workload
   declared passed (a request decided on one side of it and committed on the
-  other is the temporal-boundary class); 0 for a workload without deadlines;
+  other is the temporal-boundary class); this and the next only for a
+  workload that declares deadlines;
 - ``ok_past_deadline_ms``: how long after a deadline an operation sent before it
   was still answered ok, at most (one accepted on the strength of a decision
   taken in time but committed late is where a close, a cut-off or an expiry
@@ -81,21 +83,32 @@ def signals(
     t0: float = 0.0,
     deadlines: Collection[float] = (),
 ) -> dict[str, int]:
-    """Every signal of one example; ``t0`` puts the partner's effect times (its
-    monotonic clock) on the history's timeline; ``deadlines`` are the example's
-    deadlines on that timeline."""
+    """Every signal of one example that can vary: the partner's only with its
+    ``ledgers`` (``t0`` puts their times, its monotonic clock, on the history's
+    timeline), the deadlines' only with ``deadlines`` (on that timeline). A
+    score that cannot move would cost Hypothesis's target phase the examples it
+    spends trying to raise it."""
     windows = fault_windows(history)
     ops = _client_ops(history)
-    effects = ledgers.effects if ledgers is not None else ()
-    return {
+    scores = {
         "in_flight_during_fault": sum(
             _overlaps(op.invoke.time, op.end_time, windows) for op in ops
         ),
         "max_key_overlap": max_key_overlap(ops),
         "indeterminate": sum(op.outcome == "info" for op in ops),
-        "effects_during_fault": sum(
-            _overlaps(e.time - t0, e.time - t0, windows) for e in effects
-        ),
+    }
+    if ledgers is not None:
+        scores["effects_during_fault"] = sum(
+            _overlaps(e.time - t0, e.time - t0, windows) for e in ledgers.effects
+        )
+    if deadlines:
+        scores |= deadline_signals(ops, deadlines)
+    return scores
+
+
+def deadline_signals(ops: Sequence[Operation], deadlines: Collection[float]) -> dict[str, int]:
+    """The signals about operations that straddle a deadline."""
+    return {
         "in_flight_at_deadline": sum(
             any(op.invoke.time < d < op.end_time for d in deadlines) for op in ops
         ),
