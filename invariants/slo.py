@@ -33,6 +33,7 @@ from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 
 from harness.history import FinalState, History, Ledgers, Operation
+from harness.plain import show
 
 SloKind: TypeAlias = Literal["latency", "freshness", "availability"]
 STATS = ("p50", "p90", "p95", "p99", "p99.9", "median", "mean", "max")
@@ -99,7 +100,8 @@ def _stat(text: str, stat: str) -> str:
 def parse_slo(text: object) -> Slo:
     """One SLO line, or `InvalidSlo` saying what was expected."""
     if not isinstance(text, str) or not text.strip() or len(text) > 200:
-        raise InvalidSlo(f"an SLO must be a line of at most 200 characters: {FORMS} (got {text!r})")
+        got = show(text)  # bounded: a design file's value may be huge or deeply nested
+        raise InvalidSlo(f"an SLO must be a line of at most 200 characters: {FORMS} (got {got})")
     line = " ".join(text.split())
     if m := _LATENCY.match(line):
         stat, op, cmp, number, unit = m.groups()

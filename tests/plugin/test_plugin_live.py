@@ -221,11 +221,14 @@ def test_a_parameter_names_the_design(failmodel_design, failmodel_system):
 def test_the_marker_chooses_the_variant(failmodel_run, failmodel_system):
     assert failmodel_system.variant == "oversell"
     race = tuple(
-        ClientOp(f="order", key=i, args={"sku": 0, "qty": 2}, client=i) for i in range(4)
+        ClientOp(f="order", key=i, args={"sku": 0, "qty": 2}, client=i) for i in range(6)
     )
     setup = Setup(values={"set_stock": ({"available": 3},)})
     schedule = Schedule(workload="inventory", setup=setup, steps=(Batch(ops=race),))
-    outcome = failmodel_run(schedule, invariants=["no_oversell"])
+    for _ in range(3):  # a race: on a loaded machine the orders may not overlap every time
+        outcome = failmodel_run(schedule, invariants=["no_oversell"])
+        if outcome.violated():
+            break
     assert "no_oversell" in {v.invariant for v in outcome.violated()}
 '''
 

@@ -53,6 +53,17 @@ def test_bad_slo_lines_say_what_is_expected(text: object, message: str) -> None:
         parse_slo(text)
 
 
+def test_a_deeply_nested_value_is_refused_in_one_short_line() -> None:
+    """A fuzzed design once put 3000 nested tables where an SLO line goes: its
+    repr alone overflowed the stack."""
+    nested: dict[str, object] = {}
+    for i in range(3000):
+        nested = {f"k{i}": nested}
+    with pytest.raises(InvalidSlo, match="an SLO must be a line") as refused:
+        parse_slo(nested)
+    assert len(str(refused.value)) < 400 and "\n" not in str(refused.value)
+
+
 def test_percentiles_are_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, "p50") == 50.0
