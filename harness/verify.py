@@ -98,6 +98,11 @@ class RowViolation(AssertionError):
         self.outcome = outcome
 
 
+def smallest_first(outcome: ExampleOutcome) -> tuple[int, int]:
+    """The order counterexamples are preferred in: smaller schedules, then earlier."""
+    return outcome.schedule.size(), outcome.number
+
+
 @dataclass(slots=True)
 class _Search:
     """What one row's search saw: every outcome, the failures, the time budget."""
@@ -137,8 +142,11 @@ class _Search:
     """Smaller schedules that failed once and passed on their confirming run."""
 
     def best(self) -> ExampleOutcome | None:
-        told = self.shown or self.failures  # (empty only if interrupted in between)
-        return min(told, key=lambda o: (o.schedule.size(), o.number), default=None)
+        return min(self.told(), key=smallest_first, default=None)
+
+    def told(self) -> list[ExampleOutcome]:
+        """The failures Hypothesis was shown (all of them if interrupted in between)."""
+        return self.shown or self.failures
 
     def out_of_time(self) -> bool:
         """Shrinking ends after the profile's shrink time; in a budgeted run also
@@ -918,7 +926,7 @@ def _counterexample(
     next larger ones (up to `FALLBACKS`) in turn, and the first of them that fails
     again in its replays is the counterexample: a schedule that can be replayed
     is worth more than a smaller one that cannot."""
-    ladder = sorted(search.shown or search.failures, key=lambda o: (o.schedule.size(), o.number))
+    ladder = sorted(search.told(), key=smallest_first)
     first = search.failures[0]
     first_schedule = _save(first)
     best = ladder[0]
@@ -983,7 +991,7 @@ def _late_counterexample(
 ) -> tuple[Counterexample, str | None]:
     """A failure only late side effects revealed: the example, not shrunk
     (Hypothesis had judged it passing), replayed with the same late watch."""
-    best = min(late, key=lambda o: (o.schedule.size(), o.number))
+    best = min(late, key=smallest_first)
     replays, error = _replays(runner, best, profile, system)
     reproduced = sum(r.failed for r in replays)
     if error is None and replays:
