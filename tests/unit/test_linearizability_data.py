@@ -53,6 +53,5 @@ def test_kv_history_gets_its_label(name: str) -> None:
     result = check_operations(KV, ops, timeout=60)
     assert result.status == ("linearizable" if name.endswith("-ok.txt") else "not linearizable")
     for part in result.partitions:
-        assert part.seconds < 1.0  # each key well under a second
         if part.status == "linearizable":
             assert check_linearization(KV, part.ops, part.order) is None
