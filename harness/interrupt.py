@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -40,10 +40,9 @@ def signal_name(exc: KeyboardInterrupt) -> str:
     return exc.name if isinstance(exc, Interrupted) else "SIGINT"
 
 
-@contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """Within the block, the first SIGINT or SIGTERM raises `Interrupted`;
-    the previous handlers come back afterwards."""
+def interrupting_handler() -> Callable[[int, FrameType | None], None]:
+    """A signal handler that raises `Interrupted` the first time, lets the
+    clean-up run the second time (saying so) and exits at once the third."""
     received: list[int] = []
 
     def handle(signum: int, frame: FrameType | None) -> None:
@@ -60,6 +59,14 @@ def stop_on_signals() -> Iterator[None]:
             return
         os._exit(128 + signum)
 
+    return handle
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Within the block, the first SIGINT or SIGTERM raises `Interrupted`;
+    the previous handlers come back afterwards."""
+    handle = interrupting_handler()
     previous = {s: signal.getsignal(s) for s in SIGNALS}
     for s in SIGNALS:
         signal.signal(s, handle)

@@ -32,7 +32,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +53,7 @@ from harness.provision.readiness import ServiceStartError, wait_until_ready
 from harness.provision.reaper import current_run, reap_containers
 from harness.provision.redis_service import RedisPersistence, answers_ping
 from harness.provision.stack import SERVICE_NAMES, _check_services
+from harness.provision.together import start_together, stop_in_stages
 from harness.setup.binaries import Binaries, find_binaries
 from harness.setup.cache import cache_dir
 from harness.setup.images import SERVICE_IMAGES, ensure_images, image_tags
@@ -462,14 +462,7 @@ class ContainerStack(Lifecycle):
             self._timed("toxiproxy", self._server.start)
             self._client = ToxiproxyClient(f"http://{LOOPBACK}:{port}")
             self._services = {name: self._build(name) for name in self.service_names}
-            with ThreadPoolExecutor(max_workers=max(1, len(self._services))) as pool:
-                futures = [
-                    pool.submit(self._timed, name, service.start)
-                    for name, service in self._services.items()
-                ]
-                errors = [f.exception() for f in futures if f.exception() is not None]
-            if errors:
-                raise errors[0]  # type: ignore[misc]
+            start_together(self._services, self._timed)
             if "postgres" in self._services:
                 create_database(self._services["postgres"].port)
             for name, service in self._services.items():
@@ -562,26 +555,25 @@ class ContainerStack(Lifecycle):
         return self._partner
 
     def stop(self) -> None:
-        """Stop and remove everything in reverse order of starting; delete the work dir."""
-        errors: list[Exception] = []
-        steps = [
-            *(p.stop for p in reversed(self._registered)),
-            *([self._partner.stop] if self._partner is not None else []),
-            *(s.stop for s in reversed(self._services.values())),
-            *([self._client.close] if self._client is not None else []),
-            *([self._server.stop] if self._server is not None else []),
-        ]
-        for step in steps:
-            try:
-                step()
-            except Exception as exc:
-                errors.append(exc)
-        self._registered.clear()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            current_run().remove_tmpdir(self._workdir)
-        if errors:
-            raise errors[0]
+        """Stop and remove the target's containers, then the services, then Toxiproxy
+        (each stage side by side); delete the work dir."""
+        try:
+            stop_in_stages(
+                [
+                    [
+                        *(p.stop for p in self._registered),
+                        *([self._partner.stop] if self._partner is not None else []),
+                    ],
+                    [s.stop for s in self._services.values()],
+                    [self._client.close] if self._client is not None else [],
+                    [self._server.stop] if self._server is not None else [],
+                ]
+            )
+        finally:
+            self._registered.clear()
+            if self._workdir is not None:
+                shutil.rmtree(self._workdir, ignore_errors=True)
+                current_run().remove_tmpdir(self._workdir)
 
     def service(self, name: str) -> ContainerService:
         try:

@@ -34,10 +34,9 @@ import sys
 import threading
 import uuid
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from harness.interrupt import Interrupted
+from harness.interrupt import interrupting_handler
 from harness.provision import procfs
 from harness.provision.docker_api import (
     LABEL,
@@ -232,13 +231,6 @@ def _start_watchdog(record: RunRecord) -> None:
     threading.Thread(target=watchdog.wait, name="failmodel-watchdog-reaper", daemon=True).start()
 
 
-def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    """A SIGTERM to a program that uses the harness as a library (the pytest plugin,
-    a bench): `Interrupted`, a KeyboardInterrupt, so a search stops, heals and
-    reports (Hypothesis would take a SystemExit for a failing example and go on)."""
-    raise Interrupted(signum)
-
-
 _current: RunRecord | None = None
 _current_lock = threading.Lock()
 
@@ -256,6 +248,9 @@ def current_run() -> RunRecord:
                 threading.current_thread() is threading.main_thread()
                 and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
             ):
-                signal.signal(signal.SIGTERM, _exit_on_sigterm)
+                # A program using the harness as a library (the pytest plugin, a
+                # bench) stops like the CLI: `Interrupted` is a KeyboardInterrupt,
+                # so a search heals and reports (Hypothesis would shrink a SystemExit).
+                signal.signal(signal.SIGTERM, interrupting_handler())
             _current = record
         return _current

@@ -6,8 +6,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -19,6 +18,7 @@ from harness.provision.process import ManagedProcess
 from harness.provision.reaper import current_run
 from harness.provision.redis_service import RedisPersistence, RedisService
 from harness.provision.service import LocalService
+from harness.provision.together import start_together, stop_in_stages
 from harness.provision.toxiproxy_server import ToxiproxyServer
 from harness.setup.binaries import Binaries, find_binaries
 from harness.toxiproxy import Proxy, ToxiproxyClient
@@ -92,14 +92,7 @@ class Stack(Lifecycle):
             self._timed("toxiproxy", self._server.start)
             self._client = ToxiproxyClient(self._server.url)
             self._services = self._build_services(binaries)
-            with ThreadPoolExecutor(max_workers=max(1, len(self._services))) as pool:
-                futures = [
-                    pool.submit(self._timed, name, service.start)
-                    for name, service in self._services.items()
-                ]
-                errors = [f.exception() for f in futures if f.exception() is not None]
-            if errors:
-                raise errors[0]  # type: ignore[misc]
+            start_together(self._services, self._timed)
             for name, service in self._services.items():
                 if name != "kafka":  # the kafka proxy exists already: the broker advertises it
                     self.add_link(name, service.port)
@@ -126,33 +119,29 @@ class Stack(Lifecycle):
                 )
         return services
 
-    def _timed(self, name: str, start: object) -> None:
-        assert callable(start)
+    def _timed(self, name: str, start: Callable[[], None]) -> None:
         begin = time.monotonic()
         start()
         self.start_seconds[name] = time.monotonic() - begin
 
     def stop(self) -> None:
-        """Stop everything in reverse order of starting; always delete the work dir."""
-        errors: list[Exception] = []
-        steps = [
-            *(p.stop for p in reversed(self._registered)),
-            *(s.stop for s in reversed(self._services.values())),
-            *([self._client.close] if self._client is not None else []),
-            *([self._server.stop] if self._server is not None else []),
-        ]
-        for step in steps:
-            try:
-                step()
-            except Exception as exc:
-                errors.append(exc)
-        self._registered.clear()
-        self._partner = None
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            current_run().remove_tmpdir(self._workdir)
-        if errors:
-            raise errors[0]
+        """Stop the target's processes, then the services, then Toxiproxy (each
+        stage side by side); always delete the work dir."""
+        try:
+            stop_in_stages(
+                [
+                    [p.stop for p in self._registered],
+                    [s.stop for s in self._services.values()],
+                    [self._client.close] if self._client is not None else [],
+                    [self._server.stop] if self._server is not None else [],
+                ]
+            )
+        finally:
+            self._registered.clear()
+            self._partner = None
+            if self._workdir is not None:
+                shutil.rmtree(self._workdir, ignore_errors=True)
+                current_run().remove_tmpdir(self._workdir)
 
     def service(self, name: str) -> LocalService:
         try:

@@ -51,7 +51,7 @@ def harness_run(binaries: Binaries) -> Iterator[tuple[subprocess.Popen[bytes], l
     """A harness subprocess with a started stack: (process, its stack's pids, work dir)."""
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", HARNESS_SCRIPT],
+        [sys.executable, "-X", "faulthandler", "-c", HARNESS_SCRIPT],
         env=env,
         stdout=subprocess.PIPE,
         start_new_session=True,
@@ -92,7 +92,12 @@ def test_a_dead_harness_leaves_no_process_and_no_workdir(
     assert len(pids) >= 4  # toxiproxy, postgres (and its children), redis, java
     assert workdir.is_dir()
     os.kill(proc.pid, sig)  # the harness alone: its children live in groups of their own
-    proc.wait(30)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGABRT)  # -X faulthandler: where each thread waits
+        proc.wait(30)
+        pytest.fail(f"still running 30 s after {sig.name}: see its threads in captured stderr")
     assert wait_gone(pids, within=10) == []
     assert _gone(workdir, within=5)  # the watchdog removes it right after the kill
 

@@ -226,7 +226,16 @@ def _stop(
     assert started, "the run has started its services"
     send()
     sent = time.monotonic()
-    stdout, stderr = proc.communicate(timeout=timeout)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # Run with -X faulthandler: SIGABRT makes it print where every thread waits.
+        os.kill(proc.pid, signal.SIGABRT)
+        stdout, stderr = proc.communicate(timeout=30)
+        raise AssertionError(
+            f"still running {timeout:g} s after the signal; its threads:\n"
+            f"{(stdout or '')[-6000:]}\n{(stderr or '')[-6000:]}"
+        ) from None
     return stdout, stderr or "", time.monotonic() - sent, started
 
 
@@ -247,7 +256,8 @@ def test_a_signal_stops_the_run_heals_and_writes_the_report(
     out = tmp_path / "reports"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", "verify", str(DESIGNS / "toy_shop.toml"),
+        [sys.executable, "-X", "faulthandler", "-m", "harness", "verify",
+         str(DESIGNS / "toy_shop.toml"),
          "--profile", "nightly", "--out", str(out), "--seed", "5"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
@@ -289,7 +299,8 @@ def test_sigterm_stops_a_pytest_run_of_a_design(tmp_path: Path) -> None:
     shutil.copy(ROOT / "tests" / "fixtures" / "toy_inventory.py", tmp_path / "toy_inventory.py")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "harness.pytest_plugin", "-p", "no:cacheprovider",
+        [sys.executable, "-X", "faulthandler", "-m", "pytest", "-p", "harness.pytest_plugin",
+         "-p", "no:cacheprovider",
          "designs/toy_shop.toml", "--failmodel-profile", "nightly", "--failmodel-seed", "5",
          "-s", "-q"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
