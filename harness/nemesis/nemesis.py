@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from harness.history.recorder import Recorder
+from harness.interrupt import start_helper
 from harness.nemesis.faults import (
     CacheLoss,
     ClockFault,
@@ -334,7 +335,7 @@ class Nemesis:
             timer.daemon = True
             with self._lock:
                 self._timers[fault_id] = timer
-            timer.start()
+            start_helper(timer)
 
     def _expire(self, fault_id: int) -> None:
         try:
@@ -423,7 +424,7 @@ def _all_at_once(jobs: list[Callable[[], list[str]]]) -> list[str]:
 
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(jobs))]
     for thread in threads:
-        thread.start()
+        start_helper(thread)
     interrupted: BaseException | None = None
     for thread in threads:
         while thread.is_alive():

@@ -36,7 +36,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from harness.interrupt import interrupting_handler
+from harness.interrupt import interrupting_handler, start_helper
 from harness.provision import procfs
 from harness.provision.docker_api import (
     LABEL,
@@ -228,7 +228,9 @@ def _start_watchdog(record: RunRecord) -> None:
         )
     record.set_watchdog(watchdog.pid)
     # The watchdog exits by itself when the record is gone; reap it then.
-    threading.Thread(target=watchdog.wait, name="failmodel-watchdog-reaper", daemon=True).start()
+    start_helper(
+        threading.Thread(target=watchdog.wait, name="failmodel-watchdog-reaper", daemon=True)
+    )
 
 
 _current: RunRecord | None = None

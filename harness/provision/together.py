@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from typing import Protocol
+
+from harness.interrupt import helper_pool
 
 GIVE_UP_S = 30.0
 """How long an interrupted start is waited for while its processes are killed
@@ -33,7 +35,7 @@ def start_together(
 ) -> None:
     """Run ``timed(name, service.start)`` for every service at once; raise the
     first start's error. Interrupted, kill them all before raising."""
-    pool = ThreadPoolExecutor(max_workers=max(1, len(services)))
+    pool = helper_pool(max(1, len(services)))
     futures = [pool.submit(timed, name, service.start) for name, service in services.items()]
     try:
         wait(futures)
@@ -70,7 +72,7 @@ def stop_in_stages(stages: Sequence[Sequence[Callable[[], None]]]) -> None:
         if len(stage) <= 1:
             futures = [_now(step) for step in stage]
         else:
-            with ThreadPoolExecutor(max_workers=len(stage)) as pool:
+            with helper_pool(len(stage)) as pool:
                 futures = [pool.submit(step) for step in stage]
         errors += [e for e in (f.exception() for f in futures) if e is not None]
     if errors:

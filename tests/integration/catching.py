@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness.design import Design
+from harness.design import Design, Row
 from harness.report import DesignReport, RowResult
 from harness.verify import Profile, verify_design
 
@@ -107,3 +107,16 @@ def violated(row: RowResult) -> set[str]:
     """The invariants a caught row's minimal counterexample breaks."""
     assert row.counterexample is not None
     return {v.invariant for v in row.counterexample.verdicts}
+
+
+def shard_rows(design: Design, shards: int) -> list[list[str]]:
+    """The design's rows in ``shards`` groups of about equal examples (table order
+    within each); every row in exactly one."""
+    groups: list[list[Row]] = [[] for _ in range(shards)]
+    load = [0] * shards
+    for row in sorted(design.rows, key=lambda r: -(r.examples or PASS_ALL.examples)):
+        k = load.index(min(load))
+        groups[k].append(row)
+        load[k] += row.examples or PASS_ALL.examples
+    order = {row.id: n for n, row in enumerate(design.rows)}
+    return [sorted((r.id for r in g), key=order.__getitem__) for g in groups if g]

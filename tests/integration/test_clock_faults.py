@@ -1,5 +1,5 @@
 """Clock faults for real: libfaketime and its control file move a running process's
-wall clock (and only its wall clock), in Python, Go and the JVM.
+wall clock (and only its wall clock), in Python, Go, the JVM and Node.js.
 
 Each probe prints, every 20 ms, the monotonic clock (one clock per machine, so its
 lines line up with this test's ``time.monotonic()``) and the wall clock as its
@@ -45,6 +45,16 @@ public class Probe {
         }
     }
 }
+"""
+NODE_PROBE = """
+const ms = () => Number(process.hrtime.bigint() / 1000000n);  // CLOCK_MONOTONIC
+const end = ms() + Number(process.argv[1]) * 1000;
+function line() {
+    if (ms() >= end) return;
+    process.stdout.write(`${ms()} ${Date.now()} -1\\n`);
+    setTimeout(line, 20);  // libuv's timers run on the monotonic clock
+}
+line();
 """
 # How far an offset read back may be from the one set: the probe prints every 20 ms.
 SLACK_MS = 60
@@ -250,3 +260,14 @@ def test_the_jvm_follows_it(control: ClockControl, tmp_path: Path) -> None:
     # busy machine; what it promises (docs/faults.md) is to follow within 0.5 s.
     slowest = _follows([java, "-cp", str(tmp_path), "Probe", PROBE_S], control, log, lag_s=0.5)
     print(f"jvm: slowest reaction {slowest * 1000:.0f} ms")
+
+
+def test_node_follows_it(control: ClockControl, tmp_path: Path) -> None:
+    """Node.js reads the wall clock (``Date.now()``) through libc: it follows the fault,
+    and its timers (on the monotonic clock) keep firing."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed")
+    log = tmp_path / "node.log"
+    slowest = _follows([node, "-e", NODE_PROBE, PROBE_S], control, log, lag_s=0.1)
+    print(f"node: slowest reaction {slowest * 1000:.0f} ms")

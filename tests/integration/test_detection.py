@@ -20,9 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from catching import PASS_ALL, SEARCHES, assert_every_row_passes, describe, hunt, violated
+from catching import (
+    PASS_ALL,
+    SEARCHES,
+    assert_every_row_passes,
+    describe,
+    hunt,
+    shard_rows,
+    violated,
+)
 
-from harness.design import Design, Row, load_design
+from harness.design import load_design
 from harness.verify import verify_design
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -162,19 +170,6 @@ SHARDS: dict[str, int] = {"auction": 5}
 """Designs whose no-false-alarm run is split over stacks run side by side: auction's
 rows ask for 60 examples each (rare timings); on three stacks one took 510 s in CI,
 on four 446 s (the test timeout is 600 s)."""
-
-
-def shard_rows(design: Design, shards: int) -> list[list[str]]:
-    """The design's rows in ``shards`` groups of about equal examples (table order
-    within each); every row in exactly one."""
-    groups: list[list[Row]] = [[] for _ in range(shards)]
-    load = [0] * shards
-    for row in sorted(design.rows, key=lambda r: -(r.examples or PASS_ALL.examples)):
-        k = load.index(min(load))
-        groups[k].append(row)
-        load[k] += row.examples or PASS_ALL.examples
-    order = {row.id: n for n, row in enumerate(design.rows)}
-    return [sorted((r.id for r in g), key=order.__getitem__) for g in groups if g]
 
 
 def test_shards_hold_every_row_once() -> None:
