@@ -11,13 +11,10 @@ once (the watchdog still reaps every process the harness started).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from types import FrameType
 
@@ -78,42 +75,3 @@ def stop_on_signals() -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-
-
-# -- signals go to the main thread ----------------------------------------------------
-#
-# The kernel may hand a process's SIGINT or SIGTERM to any thread that does not
-# block it. Python runs the handler in the main thread either way, but only the
-# receiving thread's system call is interrupted: a main thread asleep in a wait
-# sleeps on, and the run does not stop (seen in CI: a watchdog thread took the
-# SIGINT and the main thread slept through it). Every helper thread therefore
-# blocks both signals.
-
-
-def block_signals_in_this_thread() -> None:
-    """Keep SIGINT and SIGTERM off the calling helper thread (a pool's initializer)."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
-
-
-def start_helper(thread: threading.Thread) -> threading.Thread:
-    """Start ``thread`` with SIGINT and SIGTERM blocked in it (a new thread
-    inherits the signal mask of the thread that starts it)."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
-    try:
-        thread.start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-    return thread
-
-
-def helper_pool(max_workers: int | None = None) -> ThreadPoolExecutor:
-    """A thread pool whose threads never take SIGINT or SIGTERM."""
-    return ThreadPoolExecutor(max_workers=max_workers, initializer=block_signals_in_this_thread)
-
-
-def event_loop_runner() -> asyncio.Runner:
-    """An ``asyncio.Runner`` whose default executor (``to_thread``, DNS lookups)
-    is a `helper_pool`."""
-    runner = asyncio.Runner()
-    runner.get_loop().set_default_executor(helper_pool())
-    return runner

@@ -23,6 +23,7 @@ use them without pytest::
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,6 @@ from typing import Any, Literal
 
 from harness.design import Design, Row, load_design
 from harness.history import Effect, Event, History, Recorder, thaw
-from harness.interrupt import event_loop_runner
 from harness.nemesis.faults import (
     CacheLoss,
     ClockFault,
@@ -355,7 +355,7 @@ class Client:
         self.sut = sut
         self.recorder = recorder if recorder is not None else Recorder()
         self.keys = KeySpace(prefix) if prefix else KeySpace.for_example(new_run_id(), 0)
-        self._loop = event_loop_runner()
+        self._loop = asyncio.Runner()
         self._client = WorkloadClient(sut.workload, sut.client_urls, self.recorder)
         self._loop.run(self._client.__aenter__())
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from harness.history.recorder import Recorder
-from harness.interrupt import start_helper
 from harness.nemesis.faults import (
     CacheLoss,
     ClockFault,
@@ -335,7 +334,7 @@ class Nemesis:
             timer.daemon = True
             with self._lock:
                 self._timers[fault_id] = timer
-            start_helper(timer)
+            timer.start()
 
     def _expire(self, fault_id: int) -> None:
         try:
@@ -424,7 +423,7 @@ def _all_at_once(jobs: list[Callable[[], list[str]]]) -> list[str]:
 
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(jobs))]
     for thread in threads:
-        start_helper(thread)
+        thread.start()
     interrupted: BaseException | None = None
     for thread in threads:
         while thread.is_alive():

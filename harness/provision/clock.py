@@ -23,7 +23,6 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from harness.interrupt import start_helper
 from harness.setup.faketime import FakeTime
 
 DRIFT_STEP_S = 0.02
@@ -75,9 +74,8 @@ class ClockControl:
             while not stop.wait(DRIFT_STEP_S):
                 self._write(base + rate_ms_per_s * (time.monotonic() - start))
 
-        self._drift = start_helper(
-            threading.Thread(target=run, name=f"clock-drift-{self.name}", daemon=True)
-        )
+        self._drift = threading.Thread(target=run, name=f"clock-drift-{self.name}", daemon=True)
+        self._drift.start()
 
     def reset(self) -> None:
         """Back to the true time."""

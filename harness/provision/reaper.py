@@ -36,7 +36,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from harness.interrupt import interrupting_handler, start_helper
+from harness.interrupt import interrupting_handler
 from harness.provision import procfs
 from harness.provision.docker_api import (
     LABEL,
@@ -228,9 +228,7 @@ def _start_watchdog(record: RunRecord) -> None:
         )
     record.set_watchdog(watchdog.pid)
     # The watchdog exits by itself when the record is gone; reap it then.
-    start_helper(
-        threading.Thread(target=watchdog.wait, name="failmodel-watchdog-reaper", daemon=True)
-    )
+    threading.Thread(target=watchdog.wait, name="failmodel-watchdog-reaper", daemon=True).start()
 
 
 _current: RunRecord | None = None

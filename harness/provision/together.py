@@ -14,11 +14,13 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Protocol
 
-from harness.interrupt import helper_pool
-
+WAKE_S = 0.5
+"""The main thread waits in slices this long: a signal handled just before a
+wait begins does not interrupt it, so an unbounded wait would act on it only
+when the wait ends (CPython's handlers run between bytecodes)."""
 GIVE_UP_S = 30.0
 """How long an interrupted start is waited for while its processes are killed
 (each round kills what was launched since the last one)."""
@@ -35,10 +37,11 @@ def start_together(
 ) -> None:
     """Run ``timed(name, service.start)`` for every service at once; raise the
     first start's error. Interrupted, kill them all before raising."""
-    pool = helper_pool(max(1, len(services)))
+    pool = ThreadPoolExecutor(max_workers=max(1, len(services)))
     futures = [pool.submit(timed, name, service.start) for name, service in services.items()]
     try:
-        wait(futures)
+        while wait(futures, timeout=WAKE_S).not_done:
+            pass
     except BaseException:
         _give_up(services, futures)
         pool.shutdown(wait=False, cancel_futures=True)
@@ -57,7 +60,7 @@ def _give_up(services: Mapping[str, Startable], futures: list[Future[None]]) -> 
         for service in services.values():
             with contextlib.suppress(Exception):  # not launched yet, or already gone
                 service.crash()
-        _, running = wait(futures, timeout=0.5)
+        _, running = wait(futures, timeout=WAKE_S)
         if not running or time.monotonic() > deadline:
             return
 
@@ -72,7 +75,7 @@ def stop_in_stages(stages: Sequence[Sequence[Callable[[], None]]]) -> None:
         if len(stage) <= 1:
             futures = [_now(step) for step in stage]
         else:
-            with helper_pool(len(stage)) as pool:
+            with ThreadPoolExecutor(max_workers=len(stage)) as pool:
                 futures = [pool.submit(step) for step in stage]
         errors += [e for e in (f.exception() for f in futures) if e is not None]
     if errors:

@@ -34,7 +34,6 @@ from typing import Any
 import aiohttp
 
 from harness.history import Effect, FinalState, History, Ledgers, Recorder, thaw
-from harness.interrupt import event_loop_runner
 from harness.nemesis.faults import Fault
 from harness.nemesis.nemesis import Nemesis
 from harness.partner.control import PartnerControl
@@ -179,7 +178,7 @@ class ExampleRunner:
         self.settle_timeout_s = settle_timeout_s
         self.reads = reads
         self._count = 0
-        self._loop = event_loop_runner()
+        self._loop = asyncio.Runner()
         self._session: aiohttp.ClientSession | None = None
         self.ledger = LedgerWatch(system.partner_control, self.workload.keys)
         self.fault_listener: Callable[[str, str], None] | None = None

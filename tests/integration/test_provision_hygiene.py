@@ -24,6 +24,10 @@ pytestmark = pytest.mark.integration
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # A small harness: start a full stack, report its processes, then wait to be killed.
+# It waits in short sleeps, as the harness's own waits do: CPython runs a signal's
+# handler between bytecodes, so a signal that lands after the print and before a
+# long sleep begins is acted on only when that sleep ends (CI saw it: a harness
+# still asleep 30 s after SIGINT, its handler long since run).
 HARNESS_SCRIPT = """
 import json, sys, time
 from harness.provision import procfs
@@ -33,7 +37,8 @@ with Stack() as stack:
     processes += [stack.service(name).process for name in stack.service_names]
     pids = [p for proc in processes for p in [proc.pid, *procfs.descendants(proc.pid)]]
     print(json.dumps({"pids": pids, "workdir": str(stack.workdir)}), flush=True)
-    time.sleep(120)
+    for _ in range(1200):
+        time.sleep(0.1)
 """
 
 
