@@ -70,8 +70,12 @@ def stop_on_signals() -> Iterator[None]:
     previous = {s: signal.getsignal(s) for s in SIGNALS}
     for s in SIGNALS:
         signal.signal(s, handle)
+    # A parent may have started us with them blocked (the mask is inherited):
+    # the run must still stop when asked.
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
     try:
         yield
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -29,7 +29,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # long sleep begins is acted on only when that sleep ends (CI saw it: a harness
 # still asleep 30 s after SIGINT, its handler long since run).
 HARNESS_SCRIPT = """
-import json, sys, time
+import json, signal, sys, time
+# As the CLI does (stop_on_signals): deliverable whatever the parent left behind.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 from harness.provision import procfs
 from harness.provision.stack import Stack
 with Stack() as stack:
@@ -77,6 +80,17 @@ def harness_run(binaries: Binaries) -> Iterator[tuple[subprocess.Popen[bytes], l
                 os.kill(pid, signal.SIGKILL)
 
 
+def _signal_lines(pid: int) -> str:
+    """A process's blocked, ignored, caught and pending signal masks, from /proc."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError as exc:
+        return str(exc)
+    keys = ("SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt")
+    lines = [line.replace("\t", " ") for line in status.splitlines() if line.startswith(keys)]
+    return ", ".join(lines)
+
+
 def _gone(path: Path, *, within: float) -> bool:
     deadline = time.monotonic() + within
     while path.exists() and time.monotonic() < deadline:
@@ -100,9 +114,13 @@ def test_a_dead_harness_leaves_no_process_and_no_workdir(
     try:
         proc.wait(30)
     except subprocess.TimeoutExpired:
+        dispositions = _signal_lines(proc.pid)
         os.kill(proc.pid, signal.SIGABRT)  # -X faulthandler: where each thread waits
         proc.wait(30)
-        pytest.fail(f"still running 30 s after {sig.name}: see its threads in captured stderr")
+        pytest.fail(
+            f"still running 30 s after {sig.name} (see its threads in captured stderr); "
+            f"its signals: {dispositions}; this worker's: {_signal_lines(os.getpid())}"
+        )
     assert wait_gone(pids, within=10) == []
     assert _gone(workdir, within=5)  # the watchdog removes it right after the kill
 
