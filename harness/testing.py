@@ -46,6 +46,7 @@ from harness.nemesis.faults import (
 )
 from harness.nemesis.nemesis import Nemesis
 from harness.partner.control import PartnerControl
+from harness.schedule.decode import schedule_from_json
 from harness.schedule.families import TOXIC_ATTRIBUTES, InvalidFamily, parse_family
 from harness.schedule.model import Schedule
 from harness.schedule.runner import ExampleOutcome, ExampleRunner
@@ -457,7 +458,7 @@ def run_schedule(
     invariants are the row's, else ``invariants``, else all of the workload's;
     ``consistent_reads`` is always checked."""
     if not isinstance(schedule, Schedule):
-        schedule = Schedule.from_json(_json(Path(schedule)), sut.workload)
+        schedule = schedule_from_json(_json(Path(schedule)), sut.workload)
     if schedule.workload != sut.workload.name:
         raise ValueError(
             f"the schedule is for workload {schedule.workload!r}, the system runs "

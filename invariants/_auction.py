@@ -557,23 +557,20 @@ def make_acknowledged_bids_survive(*, names: AuctionNames = NAMES) -> Checker:
 _MISSING: Any = object()
 
 
-def auction_close_lags(history: History, names: AuctionNames = NAMES) -> list[Any]:
-    """How long after its end_time each auction was still open, as far as reads
-    can tell: a read answered ``open`` was open at some instant after it was sent,
-    so the lag is at least (that send - end_time); a lower bound (``Lag.exact``
-    False), never an overestimate (the freshness SLO ``auction_closed``)."""
-    from invariants.slo import Lag
-
+def auction_close_lags(history: History, names: AuctionNames = NAMES) -> dict[str, float]:
+    """How long after its end_time each auction read at all was still open (s), as
+    far as reads can tell: a read answered ``open`` was open at some instant after it
+    was sent, so the lag is at least (that send - end_time); a lower bound, never an
+    overestimate (the freshness SLO ``auction_closed``)."""
     index = _index(history, names)
     clock = target_clock(history, names)
     if clock is None:
-        return []
-    lags = []
+        return {}
+    lags = {}
     for auction, (end_ms, _) in index.end_time.items():
         end = (end_ms - clock.offset_ms) / 1000 - clock.uncertainty_ms / 1000
         seen = index.seen.get(auction, [])
-        if not seen:
-            continue
-        still_open = [s.op.invoke.time - end for s in seen if s.status != "closed"]
-        lags.append(Lag(auction, max([0.0, *still_open]), exact=False))
+        if seen:
+            still_open = [s.op.invoke.time - end for s in seen if s.status != "closed"]
+            lags[auction] = max([0.0, *still_open])
     return lags

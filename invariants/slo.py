@@ -34,6 +34,7 @@ from typing import Any, Literal, TypeAlias
 
 from harness.history import FinalState, History, Ledgers, Operation
 from harness.plain import show
+from invariants._auction import auction_close_lags
 
 SloKind: TypeAlias = Literal["latency", "freshness", "availability"]
 STATS = ("p50", "p90", "p95", "p99", "p99.9", "median", "mean", "max")
@@ -226,9 +227,7 @@ def _request(op: Operation) -> Mapping[str, Any]:
 def _auction_close(
     history: History, final: FinalState, ledgers: Ledgers, t0: float
 ) -> Sequence[Lag]:
-    from invariants._auction import auction_close_lags
-
-    return auction_close_lags(history)
+    return [Lag(a, s, exact=False) for a, s in auction_close_lags(history).items()]
 
 
 LAGS: Mapping[str, LagMeasure] = MappingProxyType(
@@ -326,6 +325,19 @@ class SloResult:
         if self.kind == "availability":
             return _percent(self.measured)
         return _seconds(self.measured)
+
+    @property
+    def spread(self) -> str:
+        """The measured distribution: ``n 40, p50 12 ms, p95 80 ms, p99 95 ms, max 1.20 s``
+        (``31 of 40 answered`` for availability; ``-`` when nothing was measured)."""
+        d = self.distribution
+        if not d:
+            return "-"
+        if self.kind == "availability":
+            return f"{d.get('answered', 0):.0f} of {d.get('total', 0):.0f} answered"
+        return f"n {d['n']:.0f}, " + ", ".join(
+            f"{k} {_seconds(d[k])}" for k in ("p50", "p95", "p99", "max") if k in d
+        )
 
     def line(self) -> str:
         """``p95(order) < 300 ms: measured 412 ms -- NOT MET``."""

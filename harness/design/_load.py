@@ -41,7 +41,8 @@ from harness.links import process_links
 from harness.plain import MISSING, Where, is_name, read_toml, show
 from harness.schedule.coverage import INTERRUPTING
 from harness.schedule.families import Family, InvalidFamily, Topology, parse_families
-from harness.schedule.strategies import SHAPE_KEYS_LIMIT, SHAPE_LIMITS, Shape
+from harness.schedule.shape import Shape
+from harness.schedule.strategies import SHAPE_KEYS_LIMIT, SHAPE_LIMITS
 from harness.workload.api import Workload
 from harness.workload.builtin import BUILTIN, builtin_mismatch
 from harness.workload.toml_form import (

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Literal, TypeAlias
 
 from harness.schedule.families import Family, Topology
-from harness.schedule.strategies import Shape
+from harness.schedule.shape import Shape
 from harness.targetproc.spec import TargetSpec
 from harness.workload.api import Workload
 from harness.workload.builtin import BUILTIN

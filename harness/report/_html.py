@@ -274,7 +274,6 @@ _SLO_CLASS = {True: "met", False: "missed", None: "unmeasured"}
 def _slos(row: RowResult) -> list[str]:
     if not row.slos:
         return []
-    from harness.report._write import _dist
 
     out = [
         "<h3>SLOs</h3>",
@@ -286,7 +285,7 @@ def _slos(row: RowResult) -> list[str]:
         out.append(
             f"<tr class='slo {_SLO_CLASS[slo.met]}'><td><code>{_e(slo.text)}</code></td>"
             f"<td>{_e(slo.promise)}</td><td class='num'>{_e(slo.shown)}</td>"
-            f"<td>{_e(_dist(slo))}</td><td>{verdict}</td><td>{_e(slo.note or '-')}</td></tr>"
+            f"<td>{_e(slo.spread)}</td><td>{verdict}</td><td>{_e(slo.note or '-')}</td></tr>"
         )
     out.append("</tbody></table>")
     return out

@@ -19,7 +19,6 @@ from harness.report._json import report_to_json
 from harness.report._model import DesignReport, RowResult
 from harness.report._phases import EXPLAINED, pace, phase_cells, phase_labels, timed
 from harness.report._timeline import timeline
-from invariants.slo import SloResult
 
 # A minimal counterexample is short; this only guards report.md against a huge history.
 TIMELINE_MAX_EVENTS = 400
@@ -155,22 +154,6 @@ def render_markdown(report: DesignReport) -> str:
     return "\n".join(out)
 
 
-def _dist(slo: SloResult) -> str:
-    """The measured distribution: ``n 40, p50 12 ms, p95 80 ms, p99 95 ms, max 1.20 s``."""
-    d = slo.distribution
-    if slo.kind == "availability":
-        return f"{d.get('answered', 0):.0f} of {d.get('total', 0):.0f} answered" if d else "-"
-    if not d:
-        return "-"
-    return f"n {d['n']:.0f}, " + ", ".join(
-        f"{k} {_secs(d[k])}" for k in ("p50", "p95", "p99", "max") if k in d
-    )
-
-
-def _secs(value: float) -> str:
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
-
-
 def slo_section(report: DesignReport) -> list[str]:
     """The rows' SLOs: each promise beside what the row's examples measured."""
     rows = [(r, slo) for r in report.rows for slo in r.slos]
@@ -188,7 +171,7 @@ def slo_section(report: DesignReport) -> list[str]:
         verdict = {True: "met", False: "**NOT MET**", None: "not measured"}[slo.met]
         out.append(
             f"| `{r.row_id}` | `{_cell(slo.text)}` | {_cell(slo.promise)} | {slo.shown} | "
-            f"{_dist(slo)} | {verdict} | {_cell(slo.note) or '-'} |"
+            f"{slo.spread} | {verdict} | {_cell(slo.note) or '-'} |"
         )
     out.append("")
     return out

@@ -22,7 +22,8 @@ from hypothesis.internal.conjecture.data import ConjectureData
 from harness.nemesis.faults import Fault
 from harness.schedule.families import Family
 from harness.schedule.model import Batch, Heal, Schedule, Step, Wait
-from harness.schedule.strategies import OpState, Shape, setups
+from harness.schedule.shape import Shape
+from harness.schedule.strategies import OpState, setups
 from harness.workload.api import Workload
 from harness.workload.builtin import resolve
 

@@ -1,4 +1,4 @@
-"""Read a schedule back from JSON, checking every value (``Schedule.from_json``).
+"""Read a schedule back from JSON, checking every value (``schedule_from_json``).
 
 A schedule file may come from a report or from a user's editor; either way
 ``failmodel replay`` must refuse a bad one before it starts anything, with
@@ -83,8 +83,9 @@ def load_schedule(path: Path, *, workload: Workload, topology: Topology) -> Sche
 
 
 def schedule_from_json(data: object, workload: Workload | None = None) -> Schedule:
-    """What ``Schedule.from_json`` does: read one schedule, checking every value
-    against ``workload`` (default: the built-in workload it names)."""
+    """Read what ``Schedule.to_json`` wrote, checking every value against the limits
+    of harness.schedule.model and against ``workload`` (default: the built-in workload
+    the schedule names); a bad value raises ``InvalidSchedule`` with its JSON path."""
     root = At("schedule", InvalidSchedule)
     obj = dict(root.obj(data, ("version", "workload", "setup", "steps")))
     # Paths below the root read as the file does: steps[2].ops[0].key.

@@ -236,15 +236,6 @@ class Schedule:
             "steps": [_step_to_json(s) for s in self.steps],
         }
 
-    @classmethod
-    def from_json(cls, data: object, workload: Workload | None = None) -> Schedule:
-        """Read what ``to_json`` wrote, checking every value against the limits
-        above and against ``workload`` (by default the built-in workload the
-        schedule names); a bad value raises ``InvalidSchedule`` with its JSON path."""
-        from harness.schedule.decode import schedule_from_json  # decode imports this module
-
-        return schedule_from_json(data, workload)
-
     def check_playable(self, *, workload: Workload | str, topology: Topology) -> None:
         """Raise ``InvalidSchedule`` unless this schedule can run on a design with
         ``workload`` and ``topology``: every fault's link and process exists there."""

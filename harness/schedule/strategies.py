@@ -10,7 +10,6 @@ still fails.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -33,6 +32,7 @@ from harness.schedule.model import (
     Wait,
     setup_drawn,
 )
+from harness.schedule.shape import Shape
 from harness.workload.api import (
     DrawContext,
     DrawnOp,
@@ -57,31 +57,9 @@ slowed by a fault still on its way when the deadline passes) to 0.5 s after;
 shrinking moves towards 0, the deadline itself."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Shape:
-    """Size limits of one drawn schedule (a design row may tighten them).
-    ``keys`` overrides the workload's number of keys per kind (``{"user": 6}``);
-    for a kind a setup step makes, it is the most an example sets up."""
-
-    replicas: int = 2
-    clients: int = 4
-    max_steps: int = 5
-    max_batch: int = 5
-    max_pause_ms: int = 0
-    """Longest timed pause a ``pause`` fault may draw (0: pauses last until healed)."""
-    keys: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "keys", MappingProxyType(dict(self.keys)))
-
-    def counts(self, workload: Workload) -> dict[str, int]:
-        """Keys per kind: the workload's, overridden by this shape's."""
-        return {kind: self.keys.get(kind, n) for kind, n in workload.keys.items()}
-
-
 # Inclusive bounds of the Shape fields a design row may set (replicas follows
 # the target; ``keys`` are per kind, 1..SHAPE_KEYS_LIMIT). Any shape inside them
-# draws schedules that Schedule.from_json accepts: at most 50 + 2 steps (a
+# draws schedules that schedule_from_json accepts: at most 50 + 2 steps (a
 # batch may be added, and a wait before the final heal), key indices below
 # harness.workload.keys.MAX_INDEX.
 SHAPE_LIMITS: Mapping[str, tuple[int, int]] = MappingProxyType(
@@ -232,7 +210,7 @@ def setups(draw: st.DrawFn, workload: Workload, shape: Shape, *, partner: bool =
     """What the workload's setup steps draw, in their order: the values of each
     request (1 to ``keys[each]`` requests for a step with ``each``) and the
     key indices the PSP declines (none without the partner)."""
-    counts = shape.counts(workload)
+    counts = shape.counts(workload.keys)
     values: dict[str, tuple[dict[str, Any], ...]] = {}
     declined: dict[str, tuple[int, ...]] = {}
     for step in workload.setup:
@@ -283,7 +261,7 @@ class OpState:
         self.shape = shape
         self.kinds = kinds
         self.set_up = _set_up(workload, setup)
-        self.counts = {**shape.counts(workload), **self.set_up}
+        self.counts = {**shape.counts(workload.keys), **self.set_up}
         ops = tuple(o for o in workload.drawable() if enabled is None or o.name in enabled)
         self.reads = tuple(o for o in ops if o.read)
         self.writes = tuple(o for o in ops if not o.read)

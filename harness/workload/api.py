@@ -45,7 +45,7 @@ from harness.plain import is_name, show
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
-    from harness.schedule.strategies import Shape
+    from harness.schedule.shape import Shape
     from invariants.verdict import Checker
 
 __all__ = [

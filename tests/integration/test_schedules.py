@@ -28,9 +28,11 @@ from harness.history import History, read_history, thaw
 from harness.nemesis.faults import LinkToxic, Partition, Pause
 from harness.phases import PHASES
 from harness.provision import procfs
+from harness.schedule.decode import schedule_from_json
 from harness.schedule.model import Batch, ClientOp, Heal, Schedule, Setup, StartFault, Wait
 from harness.schedule.runner import QUIET_S, ExampleOutcome, ExampleRunner, next_snapshot
-from harness.schedule.strategies import Shape, schedules
+from harness.schedule.shape import Shape
+from harness.schedule.strategies import schedules
 from harness.setup import Binaries
 from harness.system import LiveSystem
 from harness.targetproc.spec import TargetSpec
@@ -386,7 +388,7 @@ def test_shrinking_turns_a_long_oversell_into_a_short_one(
     )
     assert {v.invariant for v in best.violated()} == {"no_oversell"}
     # The shrunk schedule is real evidence: it reads back and is on disk.
-    assert Schedule.from_json(json.loads(best.schedule.dumps())) == best.schedule
+    assert schedule_from_json(json.loads(best.schedule.dumps())) == best.schedule
     assert read_history(best.history_path).select("order")
     print(
         f"first failure size {first.schedule.size()} -> {best.schedule.size()} after "
@@ -409,14 +411,14 @@ KILLED_RUN = r"""
 import json, sys
 from pathlib import Path
 from harness.provision.reaper import current_run
-from harness.schedule.model import Schedule
+from harness.schedule.decode import schedule_from_json
 from harness.schedule.runner import ExampleRunner
 from harness.system import LiveSystem
 from harness.targetproc.spec import TargetSpec
 
 spec = TargetSpec(name="toy-killed", command=(sys.executable, sys.argv[1], "--bug", "none"),
                   replicas=1, start_timeout_s=30)
-schedule = Schedule.from_json(json.loads(sys.argv[3]))
+schedule = schedule_from_json(json.loads(sys.argv[3]))
 with LiveSystem(spec) as system:
     assert system.target is not None
     procs = [system.stack.toxiproxy_server.process, *system.target.processes().values()]

@@ -27,6 +27,7 @@ from harness.design._model import DEPENDENCY_ORDER
 from harness.limits import MAX_EXAMPLES, MAX_REPLICAS, MAX_SECONDS
 from harness.nemesis.faults import ClockFault
 from harness.schedule.coverage import INTERRUPTING
+from harness.schedule.decode import schedule_from_json
 from harness.schedule.families import ALL_FAMILIES, CLIENT_FAMILIES
 from harness.schedule.model import InvalidSchedule, Schedule
 from harness.schedule.strategies import SHAPE_LIMITS
@@ -557,7 +558,7 @@ def schedule_problems(schedule: Schedule) -> list[str]:
         names = [getattr(fault, k) for k in ("link", "process", "consumer") if hasattr(fault, k)]
         if not all(_is_name(n) for n in names):
             problems.append(f"fault names {names}")
-    if Schedule.from_json(data) != schedule:
+    if schedule_from_json(data) != schedule:
         problems.append("reading its own JSON gives another schedule")
     return problems
 
@@ -569,7 +570,7 @@ def classify_schedule(
     ``workload`` (default: the built-in the schedule names)."""
     try:
         with deadline():
-            schedule = Schedule.from_json(data, workload)
+            schedule = schedule_from_json(data, workload)
     except InvalidSchedule as exc:
         return "message:multi-line" if "\n" in str(exc) else "refused"
     except Hang:

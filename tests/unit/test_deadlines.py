@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from harness.history import Recorder
 from harness.plain import Where
 from harness.schedule.deadlines import deadlines, until_s
+from harness.schedule.decode import schedule_from_json
 from harness.schedule.families import Topology, parse_family
-from harness.schedule.model import MAX_WAIT_MS, InvalidSchedule, Schedule, Until
+from harness.schedule.model import MAX_WAIT_MS, InvalidSchedule, Until
 from harness.schedule.strategies import UNTIL_MS, schedules
 from harness.workload.api import Answer, Ints, InvalidWorkload, Key, Operation, SetupStep, Workload
 from harness.workload.builtin import INVENTORY
@@ -95,9 +96,9 @@ def auction(*steps: Any) -> dict[str, Any]:
 def test_an_until_step_reads_back_and_reads_in_words() -> None:
     until = {"step": "until", "kind": "auction", "key": 1, "offset_ms": -250}
     batch = {"step": "batch", "ops": [{"f": "clock", "key": None, "args": {}}]}
-    schedule = Schedule.from_json(auction(until, batch), AUCTION)
+    schedule = schedule_from_json(auction(until, batch), AUCTION)
     assert schedule.steps[0] == Until(kind="auction", key=1, offset_ms=-250)
-    assert Schedule.from_json(schedule.to_json(), AUCTION) == schedule
+    assert schedule_from_json(schedule.to_json(), AUCTION) == schedule
     assert "0: until deadline of auction#1 -250 ms" in schedule.describe()
 
 
@@ -116,7 +117,7 @@ def test_an_until_step_reads_back_and_reads_in_words() -> None:
 )
 def test_bad_until_steps(step: dict[str, Any], expected: str) -> None:
     with pytest.raises(InvalidSchedule) as info:
-        Schedule.from_json(auction(step), AUCTION)
+        schedule_from_json(auction(step), AUCTION)
     assert str(info.value).startswith(expected)
 
 
@@ -125,7 +126,7 @@ def test_a_workload_without_deadlines_has_no_until_steps() -> None:
             "setup": {"values": {"set_stock": [{"available": 3}]}},
             "steps": [{"step": "until", "kind": "sku", "key": 0, "offset_ms": 0}]}
     with pytest.raises(InvalidSchedule, match="declares no deadline"):
-        Schedule.from_json(data, INVENTORY)
+        schedule_from_json(data, INVENTORY)
 
 
 TOPOLOGY = Topology(links=("postgres", "target-0>postgres", "target-1>postgres"),

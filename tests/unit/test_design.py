@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.design import Design, InvalidDesign, load_design
-from harness.schedule.strategies import Shape
+from harness.schedule.shape import Shape
 from harness.workload.builtin import BUILTIN
 
 DESIGNS = Path(__file__).resolve().parents[2] / "designs"

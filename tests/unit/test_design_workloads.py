@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.design import InvalidDesign, load_design
-from harness.schedule.model import Schedule
+from harness.schedule.decode import schedule_from_json
 from harness.workload.builtin import BUILTIN, INVENTORY
 
 HEAD = """\
@@ -236,4 +236,4 @@ def test_the_worked_example_of_docs_workloads_loads(tmp_path: Path) -> None:
     exec(python.split("```", 1)[0], namespace)  # our own documentation
     assert namespace["COUNTER"] == toml_form
     schedule = json.loads(docs.split("```json\n")[1].split("```", 1)[0])
-    assert Schedule.from_json(schedule, toml_form).to_json() == schedule
+    assert schedule_from_json(schedule, toml_form).to_json() == schedule

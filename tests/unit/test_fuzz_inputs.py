@@ -31,9 +31,11 @@ from hypothesis import strategies as st
 import harness.system
 import harness.verify
 from harness.cli import main
+from harness.schedule.decode import schedule_from_json
 from harness.schedule.families import ALL_FAMILIES, CLIENT_FAMILIES, Topology, parse_families
 from harness.schedule.model import Schedule
-from harness.schedule.strategies import SHAPE_KEYS_LIMIT, SHAPE_LIMITS, Shape, schedules
+from harness.schedule.shape import Shape
+from harness.schedule.strategies import SHAPE_KEYS_LIMIT, SHAPE_LIMITS, schedules
 from harness.workload.builtin import BUILTIN
 
 EXAMPLES = int(os.environ.get("FAILMODEL_FUZZ_EXAMPLES", "0"))
@@ -113,7 +115,7 @@ COUNTER = counter_workload()
 def counter_problems(schedule: Schedule) -> list[str]:
     """An accepted counter schedule reads back as itself."""
     data = schedule.to_json()
-    return [] if Schedule.from_json(data, COUNTER) == schedule else ["another schedule"]
+    return [] if schedule_from_json(data, COUNTER) == schedule else ["another schedule"]
 
 
 @fuzz(300)
@@ -127,7 +129,7 @@ def test_mutated_schedules_of_a_workload_of_ones_own_are_read_or_refused(data: o
 def test_schedules_of_the_largest_shape_read_back(schedule: Schedule) -> None:
     """The schedule limits leave room for what the largest allowed shape draws."""
     assert classify_schedule(schedule.to_json(), schedule_problems) == "ok"
-    assert Schedule.from_json(schedule.to_json()) == schedule
+    assert schedule_from_json(schedule.to_json()) == schedule
 
 
 class Started(BaseException):

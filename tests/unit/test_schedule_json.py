@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from harness.nemesis.faults import Crash, InvalidFault, PartnerFailure, Redelivery, fault_from_dict
-from harness.schedule.decode import load_schedule
+from harness.schedule.decode import load_schedule, schedule_from_json
 from harness.schedule.families import Topology
 from harness.schedule.model import Batch, ClientOp, InvalidSchedule, Schedule, Setup, StartFault
 from harness.workload.api import Answer, Key, Operation, Workload
@@ -37,7 +37,7 @@ def batch(*ops: Any, **extra: Any) -> dict[str, Any]:
 
 def error(data: object) -> str:
     with pytest.raises(InvalidSchedule) as info:
-        Schedule.from_json(data)
+        schedule_from_json(data)
     assert "\n" not in str(info.value)
     return str(info.value)
 
@@ -185,7 +185,7 @@ def test_reads_have_no_args() -> None:
     assert error(inventory(batch(read))) == (
         "steps[0].ops[0].args has unknown key(s) 'sku'; accepted: none"
     )
-    schedule = Schedule.from_json(inventory(batch({"f": "read_stock", "key": 0, "args": {}})))
+    schedule = schedule_from_json(inventory(batch({"f": "read_stock", "key": 0, "args": {}})))
     assert schedule.client_ops() == (ClientOp(f="read_stock", key=0, args={}),)
 
 
@@ -247,7 +247,7 @@ def test_a_valid_schedule_reads_back() -> None:
             StartFault(fault=PartnerFailure(endpoint="psp", mode="slow", delay_ms=300)),
         ),
     )
-    assert Schedule.from_json(json.loads(schedule.dumps())) == schedule
+    assert schedule_from_json(json.loads(schedule.dumps())) == schedule
     assert json.loads(schedule.dumps())["version"] == 2
 
 
@@ -260,14 +260,14 @@ def test_version_1_schedules_still_load() -> None:
         "setup": {"stock": [], "declined": [1]},
         "steps": [batch({"f": "pay", "key": 1, "args": {"amount": 200}})],
     }
-    assert Schedule.from_json(old) == Schedule(
+    assert schedule_from_json(old) == Schedule(
         workload="payments",
         setup=Setup(declined={"payment": (1,)}),
         steps=(Batch(ops=(ClientOp(f="pay", key=1, args={}),)),),
     )
     stock = {"workload": "inventory", "setup": {"stock": [3, 2], "declined": []},
              "steps": [batch(ORDER)]}
-    assert Schedule.from_json(stock).setup == Setup(
+    assert schedule_from_json(stock).setup == Setup(
         values={"set_stock": ({"available": 3}, {"available": 2})}
     )
 
@@ -299,7 +299,7 @@ def test_version_1_is_for_the_built_in_workloads_only() -> None:
         ),
     )
     with pytest.raises(InvalidSchedule, match=r"^workload must be a built-in workload"):
-        Schedule.from_json({"workload": "inventory2"}, custom)
+        schedule_from_json({"workload": "inventory2"}, custom)
 
 
 # --- a schedule against a design ------------------------------------------------------

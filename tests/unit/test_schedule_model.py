@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from harness.nemesis.faults import Crash, LinkToxic, Partition, PartnerFailure
+from harness.schedule.decode import schedule_from_json
 from harness.schedule.families import ALL_FAMILIES, Topology, parse_families
 from harness.schedule.model import (
     Batch,
@@ -22,7 +23,8 @@ from harness.schedule.model import (
     Wait,
     materialize,
 )
-from harness.schedule.strategies import Shape, schedules
+from harness.schedule.shape import Shape
+from harness.schedule.strategies import schedules
 from harness.workload.builtin import INVENTORY, MATCHING, PAYMENTS
 from harness.workload.keys import KeySpace
 from harness.workload.ops import OpSpec, RetryPolicy
@@ -56,7 +58,7 @@ FAMILIES = parse_families(every_family(), TOPOLOGY)
 def test_json_round_trip(workload: str, data: st.DataObject) -> None:
     schedule = data.draw(schedules(workload, FAMILIES, Shape()))
     text = schedule.dumps()
-    again = Schedule.from_json(json.loads(text))
+    again = schedule_from_json(json.loads(text))
     assert again == schedule
     assert again.dumps() == text
     assert again.size() == schedule.size()
@@ -220,16 +222,16 @@ def test_materialize_payments_and_matching() -> None:
 
 def test_from_json_rejects_unknown_steps_and_faults() -> None:
     with pytest.raises(InvalidSchedule, match=r"steps\[0\]\.step must be one of batch, start,"):
-        Schedule.from_json({"workload": "inventory", "steps": [{"step": "jump"}]})
+        schedule_from_json({"workload": "inventory", "steps": [{"step": "jump"}]})
     with pytest.raises(InvalidSchedule, match=r"steps\[0\]\.fault\.kind must be one of toxic,"):
-        Schedule.from_json(
+        schedule_from_json(
             {"workload": "inventory", "steps": [{"step": "start", "fault": {"kind": "meteor"}}]}
         )
-    assert Schedule.from_json({"workload": "matching"}) == Schedule(workload="matching")
+    assert schedule_from_json({"workload": "matching"}) == Schedule(workload="matching")
     blackhole = Schedule(
         workload="inventory", steps=(StartFault(fault=Partition(link="partner", mode="blackhole")),)
     )
-    assert Schedule.from_json(json.loads(blackhole.dumps())) == blackhole
+    assert schedule_from_json(json.loads(blackhole.dumps())) == blackhole
 
 
 @pytest.mark.parametrize("seconds", [0, -1, True, float("nan"), float("inf"), 601])

@@ -20,6 +20,7 @@ import pytest
 from harness.design import Row, load_design
 from harness.history.events import history_of
 from harness.history.outcomes import FinalState, Ledgers
+from harness.schedule.decode import schedule_from_json
 from harness.schedule.model import Schedule
 from harness.schedule.runner import ExampleOutcome
 from harness.verify import (
@@ -173,5 +174,5 @@ def test_a_minimal_schedule_that_never_replays_gives_way_to_a_larger_one_that_do
     assert ce.unreplayable >= 1
     assert ce.reproduced == ce.attempts == PROFILE.replays
     saved = json.loads(ce.schedule_path.read_text(encoding="utf-8"))
-    assert len(Schedule.from_json(saved, DESIGN.workload).client_ops()) >= 3
+    assert len(schedule_from_json(saved, DESIGN.workload).client_ops()) >= 3
     assert "did not fail in any replay" in ce.timing_note

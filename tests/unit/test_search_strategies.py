@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 
 from harness.nemesis.faults import Crash, LinkToxic, Partition
 from harness.schedule.baseline import random_schedule, random_schedules
+from harness.schedule.decode import schedule_from_json
 from harness.schedule.families import Topology, parse_families
 from harness.schedule.model import Batch, Schedule
-from harness.schedule.strategies import Shape, schedules, swarm_operations, swarm_subset
+from harness.schedule.shape import Shape
+from harness.schedule.strategies import schedules, swarm_operations, swarm_subset
 from harness.workload.builtin import resolve
 
 TOPOLOGY = Topology(
@@ -43,7 +45,7 @@ def test_random_schedules_are_bounded_and_use_only_the_rows_faults(
             if isinstance(fault, Partition):
                 assert fault.link == "redis"
         # What the runner and a replay read back.
-        assert Schedule.from_json(json.loads(schedule.dumps())) == schedule
+        assert schedule_from_json(json.loads(schedule.dumps())) == schedule
 
 
 def test_random_schedules_replay_per_seed_and_differ_across_seeds() -> None:

@@ -15,8 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.plain import Where
+from harness.schedule.decode import schedule_from_json
 from harness.schedule.model import Schedule, materialize, setup_specs
-from harness.schedule.strategies import Shape, schedules
+from harness.schedule.shape import Shape
+from harness.schedule.strategies import schedules
 from harness.workload import (
     BUILTIN,
     Answer,
@@ -384,12 +386,12 @@ def test_the_default_strategy_serves_any_workload(schedule: Schedule) -> None:
             assert first.setdefault(op.key, op.args) == op.args
     data = json.loads(schedule.dumps())
     assert data["version"] == 2
-    assert Schedule.from_json(data, WALLET) == schedule
+    assert schedule_from_json(data, WALLET) == schedule
 
 
 def test_materialize_and_setup_build_bodies_from_fields() -> None:
     keys = KeySpace("ex")
-    schedule = Schedule.from_json(
+    schedule = schedule_from_json(
         {
             "version": 2,
             "workload": "wallet",
@@ -413,7 +415,7 @@ def test_materialize_and_setup_build_bodies_from_fields() -> None:
     ]
     with pytest.raises(ValueError, match=r"args.from must be a key index of kind 'account', an "
                        r"int in 0..1 \(as many as are set up\) \(got 2\)"):
-        Schedule.from_json(
+        schedule_from_json(
             {"version": 2, "workload": "wallet",
              "setup": {"values": {"open_account": [{"balance": 5}, {"balance": 0}]}},
              "steps": [{"step": "batch", "ops": [
@@ -430,7 +432,7 @@ def test_derived_fields_and_ops_without_an_id() -> None:
         ok=OK,
     )
     kv = Workload(name="kv", keys={"item": 2}, operations=(put,))
-    schedule = Schedule.from_json(
+    schedule = schedule_from_json(
         {"version": 2, "workload": "kv", "steps": [
             {"step": "batch", "ops": [{"f": "put", "key": None, "args": {"key": 1, "value": 3}}]},
         ]},
@@ -441,7 +443,7 @@ def test_derived_fields_and_ops_without_an_id() -> None:
     spec = materialize(op, KeySpace("ex"), kv, replicas=1)
     assert spec.body == {"key": "ex-item-1", "value": 3, "source": "fm", "version": 10}
     with pytest.raises(ValueError, match=r"key must be null: 'put' has no id field"):
-        Schedule.from_json({"version": 2, "workload": "kv", "steps": [{"step": "batch", "ops": [
+        schedule_from_json({"version": 2, "workload": "kv", "steps": [{"step": "batch", "ops": [
             {"f": "put", "key": 0, "args": {"key": 1, "value": 3}}]}]}, kv)
 
 

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, find, given, settings
 
+from harness.schedule.decode import schedule_from_json
 from harness.schedule.families import Topology, parse_families
 from harness.schedule.model import Batch, Schedule
-from harness.schedule.strategies import Shape, schedules
+from harness.schedule.shape import Shape
+from harness.schedule.strategies import schedules
 from harness.workload import BUILTIN, DrawContext, DrawnOp
 from harness.workload.builtin.kv import KV, VALUES, WRITTEN_FIELD, fresh_writes
 from harness.workload.contract import classify
@@ -85,7 +87,7 @@ def test_every_write_sends_a_fresh_value_and_a_cas_expects_one_of_its_key(
     for op in schedule.client_ops():
         if op.f == "get":
             assert op.key is not None and 0 <= op.key < 2
-    assert Schedule.from_json(json.loads(schedule.dumps()), KV) == schedule
+    assert schedule_from_json(json.loads(schedule.dumps()), KV) == schedule
 
 
 def _racing_swaps(schedule: Schedule) -> bool:
