@@ -27,15 +27,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from harness.lifecycle import Lifecycle, started
 from harness.partner.control import PartnerControl
 from harness.partner.endpoints import CONTROL_PREFIX
 from harness.provision.docker_api import (
@@ -52,12 +48,11 @@ from harness.provision.postgres import DATABASE, USER, answers_select_one, creat
 from harness.provision.readiness import ServiceStartError, wait_until_ready
 from harness.provision.reaper import current_run, reap_containers
 from harness.provision.redis_service import RedisPersistence, answers_ping
-from harness.provision.stack import SERVICE_NAMES, _check_services
-from harness.provision.together import start_together, stop_in_stages
+from harness.provision.stack import SERVICE_NAMES, StackBase
 from harness.setup.binaries import Binaries, find_binaries
 from harness.setup.cache import cache_dir
 from harness.setup.images import SERVICE_IMAGES, ensure_images, image_tags
-from harness.toxiproxy import Proxy, ToxiproxyClient
+from harness.toxiproxy import ToxiproxyClient
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
@@ -384,8 +379,10 @@ def _toxiproxy_version(url: str) -> bool:
         return response.status == 200 and json.loads(response.read() or b"null") is not None
 
 
-class ContainerStack(Lifecycle):
+class ContainerStack(StackBase[ContainerService, ContainerService]):
     """Like `Stack`, with Toxiproxy, the services and the partner in containers."""
+
+    _partner: ContainerPartner | None = None
 
     def __init__(
         self,
@@ -395,32 +392,12 @@ class ContainerStack(Lifecycle):
         binaries: Binaries | None = None,
         images: Mapping[str, str] | None = None,
     ) -> None:
-        self.service_names = _check_services(services)
-        self.redis_persistence = redis_persistence
-        self._binaries = binaries
+        super().__init__(
+            services=services, redis_persistence=redis_persistence, binaries=binaries
+        )
         self._named_images = dict(images or {})
         self.images: dict[str, str] = {}
-        self._workdir: Path | None = None
         self._labels: dict[str, str] = {}
-        self._services: dict[str, ContainerService] = {}
-        self._partner: ContainerPartner | None = None
-        self._registered: list[Any] = []
-        self._server: ContainerService | None = None
-        self._client: ToxiproxyClient | None = None
-        self.start_seconds: dict[str, float] = {}
-        """Seconds from launch to ready, per service (first start, incl. initdb/format)."""
-
-    @property
-    def workdir(self) -> Path:
-        return started(self._workdir)
-
-    @property
-    def toxiproxy(self) -> ToxiproxyClient:
-        return started(self._client)
-
-    @property
-    def toxiproxy_server(self) -> ContainerService:
-        return started(self._server)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -433,15 +410,11 @@ class ContainerStack(Lifecycle):
         return [u.process for u in units if u is not None and u.process.container_id]
 
     def start(self) -> None:
-        if self._workdir is not None:
-            raise RuntimeError("this stack was already started; make a new ContainerStack")
-        _docker_container_class()  # fail early without testcontainers
-        require_engine()
-        self._labels = prepare_run()
-        self._workdir = Path(tempfile.mkdtemp(prefix="failmodel-containers-"))
-        os.chmod(self._workdir, 0o755)
-        current_run().add_tmpdir(self._workdir)
+        self._make_workdir("failmodel-containers-")
         try:
+            _docker_container_class()  # fail early without testcontainers
+            require_engine()
+            self._labels = prepare_run()
             binaries = self._binaries or find_binaries()
             wanted = ("toxiproxy", *self.service_names)
             if "partner" in self._named_images:
@@ -461,21 +434,14 @@ class ContainerStack(Lifecycle):
             )
             self._timed("toxiproxy", self._server.start)
             self._client = ToxiproxyClient(f"http://{LOOPBACK}:{port}")
-            self._services = {name: self._build(name) for name in self.service_names}
-            start_together(self._services, self._timed)
-            if "postgres" in self._services:
-                create_database(self._services["postgres"].port)
-            for name, service in self._services.items():
-                if name != "kafka":  # the kafka proxy exists already: the broker advertises it
-                    self.add_link(name, service.port)
+            self._start_services({name: self._build(name) for name in self.service_names})
         except BaseException:
             self.stop()
             raise
 
-    def _timed(self, name: str, start: Callable[[], None]) -> None:
-        begin = time.monotonic()
-        start()
-        self.start_seconds[name] = time.monotonic() - begin
+    def _after_services_start(self) -> None:
+        if "postgres" in self._services:
+            create_database(self._services["postgres"].port)
 
     def _build(self, name: str) -> ContainerService:
         port = free_port()
@@ -550,64 +516,12 @@ class ContainerStack(Lifecycle):
         binaries = self._binaries or find_binaries()
         image = resolve_images(binaries, self._named_images, ["partner"])["partner"]
         self.images["partner"] = image
-        self._partner = ContainerPartner(image, labels=self._labels)
+        self._partner = self.register(ContainerPartner(image, labels=self._labels))
         self._timed("partner", self._partner.start)
         return self._partner
 
-    def stop(self) -> None:
-        """Stop and remove the target's containers, then the services, then Toxiproxy
-        (each stage side by side); delete the work dir."""
-        try:
-            stop_in_stages(
-                [
-                    [
-                        *(p.stop for p in self._registered),
-                        *([self._partner.stop] if self._partner is not None else []),
-                    ],
-                    [s.stop for s in self._services.values()],
-                    [self._client.close] if self._client is not None else [],
-                    [self._server.stop] if self._server is not None else [],
-                ]
-            )
-        finally:
-            self._registered.clear()
-            if self._workdir is not None:
-                shutil.rmtree(self._workdir, ignore_errors=True)
-                current_run().remove_tmpdir(self._workdir)
-
-    def service(self, name: str) -> ContainerService:
-        try:
-            return self._services[name]
-        except KeyError:
-            raise KeyError(
-                f"no service {name!r} in this stack (it has {', '.join(self._services) or 'none'})"
-            ) from None
-
-    def proxy(self, name: str) -> Proxy:
-        return self.toxiproxy.get_proxy(name)
-
-    def add_link(self, name: str, upstream_port: int) -> Proxy:
-        """A new proxy *name* on a free loopback port in front of ``127.0.0.1:upstream_port``."""
-        return self.toxiproxy.create_proxy(
-            name, listen=f"{LOOPBACK}:0", upstream=f"{LOOPBACK}:{upstream_port}"
-        )
-
-    def register(self, process: Any) -> Any:
-        """Have *process* (a target replica, local or a container) stopped with the stack."""
-        self._registered.append(process)
-        return process
-
-    def env(self) -> dict[str, str]:
-        """The contract variables for the started services, all pointing at proxies."""
-        ports = {name: proxy.listen_port for name, proxy in self.toxiproxy.proxies().items()}
-        env: dict[str, str] = {}
-        if "postgres" in self._services:
-            env["DATABASE_URL"] = f"postgresql://{USER}@{LOOPBACK}:{ports['postgres']}/{DATABASE}"
-        if "redis" in self._services:
-            env["REDIS_URL"] = f"redis://{LOOPBACK}:{ports['redis']}/0"
-        if "kafka" in self._services:
-            env["KAFKA_BOOTSTRAP_SERVERS"] = f"{LOOPBACK}:{ports['kafka']}"
-        return env
+    def _database_url(self, port: int) -> str:
+        return f"postgresql://{USER}@{LOOPBACK}:{port}/{DATABASE}"
 
 
 class ContainersBackend:

@@ -8,17 +8,16 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
 from harness.lifecycle import Lifecycle, started
 from harness.provision.kafka import KafkaService
 from harness.provision.ports import LOOPBACK, free_port
 from harness.provision.postgres import PostgresService
-from harness.provision.process import ManagedProcess
 from harness.provision.reaper import current_run
 from harness.provision.redis_service import RedisPersistence, RedisService
 from harness.provision.service import LocalService
-from harness.provision.together import start_together, stop_in_stages
+from harness.provision.together import Startable, start_together, stop_in_stages
 from harness.provision.toxiproxy_server import ToxiproxyServer
 from harness.setup.binaries import Binaries, find_binaries
 from harness.toxiproxy import Proxy, ToxiproxyClient
@@ -28,6 +27,21 @@ if TYPE_CHECKING:
 
 ServiceName = Literal["postgres", "redis", "kafka"]
 SERVICE_NAMES: tuple[ServiceName, ...] = ("postgres", "redis", "kafka")
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+class StackService(Startable, Stoppable, Protocol):
+    """A service a stack starts: one port, which its proxy fronts."""
+
+    port: int
+
+
+ServiceT = TypeVar("ServiceT", bound=StackService)
+ServerT = TypeVar("ServerT", bound=Stoppable)
+StoppableT = TypeVar("StoppableT", bound=Stoppable)
 
 
 def _check_services(services: Iterable[str]) -> tuple[ServiceName, ...]:
@@ -40,14 +54,10 @@ def _check_services(services: Iterable[str]) -> tuple[ServiceName, ...]:
     return tuple(name for name in SERVICE_NAMES if name in chosen)
 
 
-class Stack(Lifecycle):
-    """Toxiproxy plus any of PostgreSQL, Redis and Kafka, in a temp work dir.
-
-    Every link goes through a proxy named after it, and `env` hands out the
-    proxies' addresses only. Use as a context manager: leaving it stops every
-    process (registered ones first, then services in reverse, Toxiproxy last)
-    and deletes the work dir, whatever happened inside.
-    """
+class StackBase(Lifecycle, Generic[ServiceT, ServerT]):
+    """What both backends' stacks share: the chosen services, a work dir, Toxiproxy
+    with a proxy per link, the processes registered to stop with the stack, and
+    the order of stopping. A backend builds and starts the services."""
 
     def __init__(
         self,
@@ -60,11 +70,10 @@ class Stack(Lifecycle):
         self.redis_persistence = redis_persistence
         self._binaries = binaries
         self._workdir: Path | None = None
-        self._server: ToxiproxyServer | None = None
+        self._server: ServerT | None = None
         self._client: ToxiproxyClient | None = None
-        self._services: dict[str, LocalService] = {}
-        self._registered: list[ManagedProcess] = []
-        self._partner: PartnerService | None = None
+        self._services: dict[str, ServiceT] = {}
+        self._registered: list[Stoppable] = []
         self.start_seconds: dict[str, float] = {}
         """Seconds from launch to ready, per service (first start, incl. initdb/format)."""
 
@@ -77,25 +86,113 @@ class Stack(Lifecycle):
         return started(self._client)
 
     @property
-    def toxiproxy_server(self) -> ToxiproxyServer:
+    def toxiproxy_server(self) -> ServerT:
         return started(self._server)
 
-    def start(self) -> None:
+    def _make_workdir(self, prefix: str) -> Path:
+        """The stack's temp dir, deleted at stop (and by the reaper if the harness dies)."""
         if self._workdir is not None:
-            raise RuntimeError("this stack was already started; make a new Stack")
-        binaries = self._binaries or find_binaries()
-        self._workdir = Path(tempfile.mkdtemp(prefix="failmodel-"))
+            raise RuntimeError(f"this stack was already started; make a new {type(self).__name__}")
+        self._workdir = Path(tempfile.mkdtemp(prefix=prefix))
         os.chmod(self._workdir, 0o755)  # services running as 'nobody' must reach their dirs
         current_run().add_tmpdir(self._workdir)
+        return self._workdir
+
+    def _start_services(self, services: dict[str, ServiceT]) -> None:
+        """Start ``services`` side by side, then put a proxy in front of each (Kafka's
+        exists already: the broker advertises it)."""
+        self._services = services
+        start_together(self._services, self._timed)
+        self._after_services_start()
+        for name, service in self._services.items():
+            if name != "kafka":
+                self.add_link(name, service.port)
+
+    def _after_services_start(self) -> None:
+        """What a backend does once its services are up, before they get proxies."""
+
+    def _timed(self, name: str, start: Callable[[], None]) -> None:
+        begin = time.monotonic()
+        start()
+        self.start_seconds[name] = time.monotonic() - begin
+
+    def stop(self) -> None:
+        """Stop the registered processes (the target's, the partner), then the services,
+        then Toxiproxy, each stage side by side; always delete the work dir."""
         try:
-            self._server = ToxiproxyServer(binaries=binaries, directory=self._workdir / "toxiproxy")
+            stop_in_stages(
+                [
+                    [p.stop for p in self._registered],
+                    [s.stop for s in self._services.values()],
+                    [self._client.close] if self._client is not None else [],
+                    [self._server.stop] if self._server is not None else [],
+                ]
+            )
+        finally:
+            self._registered.clear()
+            if self._workdir is not None:
+                shutil.rmtree(self._workdir, ignore_errors=True)
+                current_run().remove_tmpdir(self._workdir)
+
+    def service(self, name: str) -> ServiceT:
+        try:
+            return self._services[name]
+        except KeyError:
+            raise KeyError(
+                f"no service {name!r} in this stack (it has {', '.join(self._services) or 'none'})"
+            ) from None
+
+    def proxy(self, name: str) -> Proxy:
+        return self.toxiproxy.get_proxy(name)
+
+    def add_link(self, name: str, upstream_port: int) -> Proxy:
+        """A new proxy *name* on a free loopback port in front of ``127.0.0.1:upstream_port``."""
+        return self.toxiproxy.create_proxy(
+            name, listen=f"{LOOPBACK}:0", upstream=f"{LOOPBACK}:{upstream_port}"
+        )
+
+    def register(self, process: StoppableT) -> StoppableT:
+        """Have *process* (a partner, a target replica: local or a container) stopped
+        with the stack, before its services."""
+        self._registered.append(process)
+        return process
+
+    def _database_url(self, port: int) -> str:
+        """PostgreSQL's URL with ``port``, its proxy's."""
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        """The contract variables for the started services, all pointing at proxies."""
+        ports = {name: proxy.listen_port for name, proxy in self.toxiproxy.proxies().items()}
+        env: dict[str, str] = {}
+        if "postgres" in self._services:
+            env["DATABASE_URL"] = self._database_url(ports["postgres"])
+        if "redis" in self._services:
+            env["REDIS_URL"] = f"redis://{LOOPBACK}:{ports['redis']}/0"
+        if "kafka" in self._services:
+            env["KAFKA_BOOTSTRAP_SERVERS"] = f"{LOOPBACK}:{ports['kafka']}"
+        return env
+
+
+class Stack(StackBase[LocalService, ToxiproxyServer]):
+    """Toxiproxy plus any of PostgreSQL, Redis and Kafka, in a temp work dir.
+
+    Every link goes through a proxy named after it, and `env` hands out the
+    proxies' addresses only. Use as a context manager: leaving it stops every
+    process (registered ones first, then the services, Toxiproxy last) and
+    deletes the work dir, whatever happened inside.
+    """
+
+    _partner: PartnerService | None = None
+
+    def start(self) -> None:
+        workdir = self._make_workdir("failmodel-")
+        try:
+            binaries = self._binaries or find_binaries()
+            self._server = ToxiproxyServer(binaries=binaries, directory=workdir / "toxiproxy")
             self._timed("toxiproxy", self._server.start)
             self._client = ToxiproxyClient(self._server.url)
-            self._services = self._build_services(binaries)
-            start_together(self._services, self._timed)
-            for name, service in self._services.items():
-                if name != "kafka":  # the kafka proxy exists already: the broker advertises it
-                    self.add_link(name, service.port)
+            self._start_services(self._build_services(binaries))
         except BaseException:
             self.stop()
             raise
@@ -119,47 +216,6 @@ class Stack(Lifecycle):
                 )
         return services
 
-    def _timed(self, name: str, start: Callable[[], None]) -> None:
-        begin = time.monotonic()
-        start()
-        self.start_seconds[name] = time.monotonic() - begin
-
-    def stop(self) -> None:
-        """Stop the target's processes, then the services, then Toxiproxy (each
-        stage side by side); always delete the work dir."""
-        try:
-            stop_in_stages(
-                [
-                    [p.stop for p in self._registered],
-                    [s.stop for s in self._services.values()],
-                    [self._client.close] if self._client is not None else [],
-                    [self._server.stop] if self._server is not None else [],
-                ]
-            )
-        finally:
-            self._registered.clear()
-            self._partner = None
-            if self._workdir is not None:
-                shutil.rmtree(self._workdir, ignore_errors=True)
-                current_run().remove_tmpdir(self._workdir)
-
-    def service(self, name: str) -> LocalService:
-        try:
-            return self._services[name]
-        except KeyError:
-            raise KeyError(
-                f"no service {name!r} in this stack (it has {', '.join(self._services) or 'none'})"
-            ) from None
-
-    def proxy(self, name: str) -> Proxy:
-        return self.toxiproxy.get_proxy(name)
-
-    def add_link(self, name: str, upstream_port: int) -> Proxy:
-        """A new proxy *name* on a free loopback port in front of ``127.0.0.1:upstream_port``."""
-        return self.toxiproxy.create_proxy(
-            name, listen=f"{LOOPBACK}:0", upstream=f"{LOOPBACK}:{upstream_port}"
-        )
-
     def start_partner(self) -> PartnerService:
         """Start the partner service (``python -m harness.partner``), stopped with the stack."""
         from harness.partner.service import PartnerService
@@ -171,22 +227,7 @@ class Stack(Lifecycle):
         self._timed("partner", self._partner.start)
         return self._partner
 
-    def register(self, process: ManagedProcess) -> ManagedProcess:
-        """Have *process* (a partner, a target replica) stopped with the stack."""
-        self._registered.append(process)
-        return process
-
-    def env(self) -> dict[str, str]:
-        """The contract variables for the started services, all pointing at proxies."""
-        proxies = self.toxiproxy.proxies()
-        env: dict[str, str] = {}
-        if "postgres" in self._services:
-            pg = self._services["postgres"]
-            assert isinstance(pg, PostgresService)
-            port = proxies["postgres"].listen_port
-            env["DATABASE_URL"] = pg.url.replace(f":{pg.port}/", f":{port}/")
-        if "redis" in self._services:
-            env["REDIS_URL"] = f"redis://{LOOPBACK}:{proxies['redis'].listen_port}/0"
-        if "kafka" in self._services:
-            env["KAFKA_BOOTSTRAP_SERVERS"] = f"{LOOPBACK}:{proxies['kafka'].listen_port}"
-        return env
+    def _database_url(self, port: int) -> str:
+        pg = self.service("postgres")
+        assert isinstance(pg, PostgresService)
+        return pg.url.replace(f":{pg.port}/", f":{port}/")
