@@ -1,12 +1,12 @@
-"""Helpers every checker shares: one-pass indexing of a history, reading the
-final state, and folding per-key findings into a verdict."""
+"""Helpers every checker shares: an operation's request and answer, evidence in
+words, and folding per-key findings into a verdict."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from harness.history import History, Operation
+from harness.history import Operation
 from invariants.verdict import Evidence, Status, Verdict
 
 NOT_FOUND = "missing (404)"
@@ -25,20 +25,6 @@ def answer(op: Operation) -> Mapping[str, Any]:
     return value if value is not None else {}
 
 
-def group_ops(history: History, fields: Mapping[str, str]) -> dict[str, dict[str, list[Operation]]]:
-    """One pass over the operations: for each ``f`` in ``fields``, its operations
-    grouped by the value of the request-body field ``fields[f]``, in invoke order.
-    Of the final reads only the last snapshot's are kept: the one judged."""
-    groups: dict[str, dict[str, list[Operation]]] = {f: {} for f in fields}
-    ops = history.operations()
-    last = max((snapshot(op) for op in ops if op.invoke.phase == "final"), default=0)
-    for op in ops:
-        field = fields.get(op.f)
-        if field is not None and (op.invoke.phase != "final" or snapshot(op) == last):
-            groups[op.f].setdefault(str(body(op)[field]), []).append(op)
-    return groups
-
-
 def snapshot(op: Operation) -> int:
     """The settle snapshot a final read belongs to (0 when it names none)."""
     return int(op.request.get("snapshot") or 0)
@@ -46,15 +32,6 @@ def snapshot(op: Operation) -> int:
 
 def op_ids(ops: Iterable[Operation]) -> list[int]:
     return [op.invoke.op_id for op in ops]
-
-
-def final_status(reads: Mapping[str, Mapping[str, Any] | None], key: str) -> str | None:
-    """The ``status`` a final read shows for ``key``: ``NOT_FOUND`` for a 404, and
-    ``None`` when the read was indeterminate (the key is absent: unknown, not missing)."""
-    if key not in reads:
-        return None
-    read = reads[key]
-    return NOT_FOUND if read is None else str(read.get("status"))
 
 
 def listing(names: Sequence[str]) -> str:

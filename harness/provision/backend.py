@@ -13,31 +13,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.partner.control import PartnerControl
 from harness.provision.redis_service import RedisPersistence
 from harness.provision.stack import SERVICE_NAMES, Stack
 from harness.toxiproxy import Proxy, ToxiproxyClient
 
 BACKENDS = ("local", "containers")
 BACKEND_VARIABLE = "FAILMODEL_BACKEND"
-
-
-class ServiceHandle(Protocol):
-    """A store as the nemesis sees it (a local service or a container)."""
-
-    port: int
-
-    def crash(self) -> None: ...
-    def restart(self) -> None: ...
-    def pause(self) -> None: ...
-    def resume(self) -> None: ...
-    @property
-    def alive(self) -> bool: ...
-
-
-class PartnerHandle(Protocol):
-    port: int
-    control: PartnerControl
 
 
 class StackHandle(Protocol):

@@ -41,13 +41,6 @@ def find_chromium() -> Path | None:
     return None
 
 
-def chromium_version(binary: Path) -> str:
-    out = subprocess.run(
-        [str(binary), "--version"], capture_output=True, text=True, timeout=60, check=False
-    )
-    return (out.stdout or out.stderr).strip()
-
-
 def _run(binary: Path, extra: Sequence[str], url: str, timeout: float) -> str:
     with tempfile.TemporaryDirectory(prefix="failmodel-chromium-") as profile:
         argv = [str(binary), *HEADLESS_FLAGS, f"--user-data-dir={profile}", *extra, url]
