@@ -1,11 +1,14 @@
 """Services in other languages, validated end to end, each written from the
 documentation alone: the Go payments target of examples/go-payments and the
-Node.js auction target of examples/node-auction.
+Node.js auction and matching targets of examples/node-auction and
+examples/node-matching.
 
 Each correct variant passes every row of its design; each bug fails a row
 with the invariant it breaks: Go's (a fresh Idempotency-Key on every PSP
-call) the row about lost PSP answers, Node's (deciding a bid by the client's
-clock) the row where clients lie about the time. Each search starts from an
+call) the row about lost PSP answers, the auction's (deciding a bid by the
+client's clock) the row where clients lie about the time, the matching's
+(check-then-insert of a match, no pair lock) the row of concurrent mutual
+swipes. Each search starts from an
 empty example database, so a catch is a fresh find. Binaries and packages
 are built or installed first (cached by digest), so a cold build does not
 count against the target's start timeout.
@@ -38,6 +41,9 @@ BUILD_TIMEOUT_S = 600
 NODE_EXAMPLE = ROOT / "examples" / "node-auction"
 NODE_BUG = "client_clock"
 NODE_CAUGHT_BY = ("client-clock-lies", frozenset({"no_bid_after_close"}))
+MATCHING_EXAMPLE = ROOT / "examples" / "node-matching"
+MATCHING_BUG = "no_pair_lock"
+MATCHING_CAUGHT_BY = ("mutual-swipe-race", frozenset({"at_most_one_match"}))
 
 
 def _prepared(example: Path, flag: str) -> Path:
@@ -67,12 +73,21 @@ def go_binary() -> Path:
     return binary
 
 
-@pytest.fixture(scope="module")
-def node_modules() -> Path:
-    """The Node target's packages (installed on first use with npm ci)."""
-    modules = _prepared(NODE_EXAMPLE, "--install-only")
+def _installed(example: Path) -> Path:
+    """A Node target's packages (installed on first use with npm ci)."""
+    modules = _prepared(example, "--install-only")
     assert (modules / "pg" / "package.json").is_file(), modules
     return modules
+
+
+@pytest.fixture(scope="module")
+def node_modules() -> Path:
+    return _installed(NODE_EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def matching_modules() -> Path:
+    return _installed(MATCHING_EXAMPLE)
 
 
 def test_correct_go_target_passes_every_row(go_binary: Path, tmp_path: Path) -> None:
@@ -113,5 +128,29 @@ def test_buggy_node_target_fails_its_row_with_the_invariant_it_breaks(
     design = load_design(NODE_EXAMPLE / "design.toml")
     row_id, invariants = NODE_CAUGHT_BY
     _, row = hunt(design, NODE_BUG, row_id, tmp_path, searches=2, first_seed=11)
+    broken = violated(row)
+    assert invariants <= broken, f"expected {sorted(invariants)}; got {sorted(broken)}"
+
+
+MATCHING_SHARDS = 2
+"""Its rows ask for 56 examples in all (20 of them on the mutual-swipe race)."""
+
+
+@pytest.mark.parametrize("shard", range(MATCHING_SHARDS))
+def test_correct_node_matching_target_passes_every_row(
+    matching_modules: Path, tmp_path: Path, shard: int
+) -> None:
+    design = load_design(MATCHING_EXAMPLE / "design.toml")
+    rows = shard_rows(design, MATCHING_SHARDS)[shard]
+    report = assert_every_row_passes(design, tmp_path, profile=PASS_ALL, seed=20261203, rows=rows)
+    assert [r.row_id for r in report.rows] == rows
+
+
+def test_buggy_node_matching_target_fails_its_row_with_the_invariant_it_breaks(
+    matching_modules: Path, tmp_path: Path
+) -> None:
+    design = load_design(MATCHING_EXAMPLE / "design.toml")
+    row_id, invariants = MATCHING_CAUGHT_BY
+    _, row = hunt(design, MATCHING_BUG, row_id, tmp_path, searches=2, first_seed=11)
     broken = violated(row)
     assert invariants <= broken, f"expected {sorted(invariants)}; got {sorted(broken)}"
