@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import shlex
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,9 +61,10 @@ FALLBACKS = 3
 schedules found on the way (while shrinking) are replayed in its place."""
 EXTRA_ROUNDS = 2
 """A row that found nothing but judged too little to PASS (its invariants had
-nothing to examine: no auction got a bid in time, no pair swiped each other)
-searches its examples again, up to this many more times, before it is
-INCONCLUSIVE. A budgeted run's rows get more rounds from the budget instead."""
+nothing to examine: no auction got a bid in time, no pair swiped each other),
+or whose failure never happened (no crash met a request in flight), searches
+its examples again, up to this many more times, before it is INCONCLUSIVE or
+NOT EXERCISED. A budgeted run's rows get more rounds from the budget instead."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -543,7 +544,7 @@ def verify_row(
     counterexample, error = search.counterexample, search.reported_error
 
     coverage = add_coverage(o.coverage for o in search.outcomes)
-    exercised = any(coverage.get(name, 0) > 0 for name in row.exercised_by)
+    exercised = _exercised(coverage, row)
     judged = _judged(search.outcomes, row.invariants)
     reason: str | None = None
     status: RowStatus
@@ -793,28 +794,40 @@ def _search_until_judged(
     rounds: int,
 ) -> None:
     """``search_with(row, seed)`` (`_search` on one runner), and again with another
-    seed while the row judged too little to PASS (`EXTRA_ROUNDS`), up to
+    seed while the row's PASS would rest on too little (`EXTRA_ROUNDS`), up to
     ``rounds`` searches of the row's examples each."""
     each = row.examples or profile.examples
     for round_ in range(rounds):
         if round_:
-            if not _judged_too_little(search):
+            lacking = _shown_too_little(search)
+            if lacking is None:
                 return
             if search.tell is not None:
                 search.tell.budget = len(search.outcomes) + each
-                search.tell("phase", message=f"{each} more examples: too little was judged")
+                search.tell("phase", message=f"{each} more examples: {lacking}")
             search.row = replace(row, examples=len(search.outcomes) + each)
             search.round_from = len(search.outcomes)
         search_with(replace(row, examples=each), seed_ + round_ * _ROUND_SEED)
 
 
-def _judged_too_little(search: _Search) -> bool:
-    """Nothing failed or broke, yet the row's PASS would rest on too little."""
+def _shown_too_little(search: _Search) -> str | None:
+    """Why the row's PASS would rest on too little, though nothing failed or broke:
+    its invariants were judged too seldom, or its failure never happened; None when
+    neither (or when something failed: then there is nothing more to search for)."""
     if search.failures or search.error is not None:
-        return False
-    return (
-        _inconclusive(search.outcomes, _judged(search.outcomes, search.row.invariants)) is not None
-    )
+        return None
+    judged = _judged(search.outcomes, search.row.invariants)
+    if _inconclusive(search.outcomes, judged) is not None:
+        return "too little was judged"
+    coverage = add_coverage(o.coverage for o in search.outcomes)
+    if not _exercised(coverage, search.row):
+        return f"the row's failure has not happened yet ({', '.join(search.row.exercised_by)})"
+    return None
+
+
+def _exercised(coverage: Mapping[str, int], row: Row) -> bool:
+    """Whether the row's failure happened at least once (a counter it names is > 0)."""
+    return any(coverage.get(name, 0) > 0 for name in row.exercised_by)
 
 
 def _hypothesis_test(

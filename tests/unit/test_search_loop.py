@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from harness.design import Row, load_design
+from harness.design import COVERAGE_COUNTERS, Row, load_design
 from harness.history.events import history_of
 from harness.history.outcomes import FinalState, Ledgers
 from harness.schedule.decode import schedule_from_json
@@ -26,10 +26,10 @@ from harness.schedule.runner import ExampleOutcome
 from harness.verify import (
     EXTRA_ROUNDS,
     Profile,
-    _judged_too_little,
     _Search,
     _search,
     _search_until_judged,
+    _shown_too_little,
 )
 from invariants.verdict import Verdict
 
@@ -39,7 +39,11 @@ PROFILE = Profile(name="unit", examples=10, shrink_s=60.0, replays=3)
 
 
 class _Runner:
-    """Judges each schedule by `verdict`, given the schedule and how often it ran."""
+    """Judges each schedule by `verdict`, given the schedule and how often it ran;
+    from example ``exercised_from`` on, every coverage counter is 1 (the row's
+    failure happened)."""
+
+    exercised_from = 1
 
     def __init__(self, out: Path, invariant: str) -> None:
         self.out = out
@@ -61,7 +65,7 @@ class _Runner:
             prefix=f"p{number}",
             t0=0.0,
             verdicts=(self.verdict(schedule, self.runs[key]),),
-            coverage={},
+            coverage=dict.fromkeys(COVERAGE_COUNTERS, int(number >= self.exercised_from)),
             final=FinalState(workload="kv"),
             ledgers=Ledgers(),
             duration_s=0.0,
@@ -148,7 +152,29 @@ def test_a_row_that_judged_nothing_searches_again_a_bounded_number_of_times(
     assert EXTRA_ROUNDS == 2
     assert len(search.outcomes) == examples
     assert not search.failures and search.error is None
-    assert _judged_too_little(search) is (judged_from is None)
+    lacking = _shown_too_little(search)
+    assert lacking == ("too little was judged" if judged_from is None else None)
+
+
+@pytest.mark.parametrize(("exercised_from", "examples"), [(1, 5), (7, 10), (None, 15)])
+def test_a_row_whose_failure_never_happened_searches_again_a_bounded_number_of_times(
+    tmp_path: Path, exercised_from: int | None, examples: int
+) -> None:
+    row = replace(DESIGN.rows[0], invariants=DESIGN.rows[0].invariants[:1], examples=5)
+    runner = _RareRunner(tmp_path, row.invariants[0])
+    runner.judged_from = 1
+    runner.exercised_from = 10**9 if exercised_from is None else exercised_from
+    search = _Search(row=row, profile=PROFILE)
+    _search_until_judged(
+        search, row, PROFILE, 1, _searcher(runner, search, tmp_path), rounds=1 + EXTRA_ROUNDS
+    )
+    assert len(search.outcomes) == examples
+    lacking = _shown_too_little(search)
+    if exercised_from is None:
+        assert lacking is not None and "has not happened yet" in lacking
+        assert all(name in lacking for name in row.exercised_by)
+    else:
+        assert lacking is None
 
 
 class _WearingOffRunner(_Runner):
