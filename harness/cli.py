@@ -163,6 +163,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not fail the run for INCONCLUSIVE rows (invariants judged on too few examples)",
     )
+    verify.add_argument(
+        "--allow-unexercised",
+        action="store_true",
+        help="do not fail the run for NOT EXERCISED rows (the row's failure never happened)",
+    )
 
     replay = sub.add_parser("replay", help="replay a saved schedule (from a report) N times")
     replay.add_argument("schedule", type=Path, help="a *.schedule.json file from a report")
@@ -350,7 +355,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             break
-        worst = max(worst, report.exit_code_for(allow_inconclusive=args.allow_inconclusive))
+        worst = max(worst, verify_exit_code(report, args))
     if args.junit is not None:
         write_junit(reports, args.junit)
         print(f"junit: {args.junit}")
@@ -359,6 +364,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if stopped_by is not None:
         return 128 + signal.Signals[stopped_by].value
     return worst
+
+
+def verify_exit_code(report: DesignReport, args: argparse.Namespace) -> int:
+    """A design's exit code under the command line's ``--allow-*`` options."""
+    return report.exit_code_for(
+        allow_inconclusive=args.allow_inconclusive, allow_unexercised=args.allow_unexercised
+    )
 
 
 def _job_options(args: argparse.Namespace, budget_s: float | None) -> list[str]:

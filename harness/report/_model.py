@@ -31,8 +31,9 @@ _SEVERITY: Mapping[str, int] = {
     "NOT EXERCISED": 1,
     "PASS": 0,
 }
-# Statuses that fail a run (exit code 1); INCONCLUSIVE only without --allow-inconclusive.
-FAILING: frozenset[str] = frozenset({"FAIL", "ERROR", "INCONCLUSIVE"})
+# Statuses that fail a run (exit code 1): INCONCLUSIVE only without --allow-inconclusive,
+# NOT EXERCISED only without --allow-unexercised (either row showed nothing).
+FAILING: frozenset[str] = frozenset({"FAIL", "ERROR", "INCONCLUSIVE", "NOT EXERCISED"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -217,13 +218,15 @@ class DesignReport:
 
     @property
     def exit_code(self) -> int:
-        """1 if any row failed, errored or was inconclusive; NOT EXERCISED alone
-        does not fail a run."""
+        """1 if any row failed, errored, was inconclusive or was not exercised: a row
+        that showed nothing must not let a nightly job pass unseen."""
         return self.exit_code_for(allow_inconclusive=False)
 
-    def exit_code_for(self, *, allow_inconclusive: bool) -> int:
-        failing = FAILING - ({"INCONCLUSIVE"} if allow_inconclusive else set())
-        return 1 if any(r.status in failing for r in self.rows) else 0
+    def exit_code_for(self, *, allow_inconclusive: bool, allow_unexercised: bool = False) -> int:
+        allowed = {"INCONCLUSIVE"} if allow_inconclusive else set()
+        if allow_unexercised:
+            allowed.add("NOT EXERCISED")
+        return 1 if any(r.status in FAILING - allowed for r in self.rows) else 0
 
     @property
     def status(self) -> str:

@@ -328,3 +328,24 @@ def test_list_into_a_closed_pipe_ends_quietly() -> None:
         os.close(write)
     assert done.stderr.decode() == ""
     assert done.returncode == 141
+
+
+@pytest.mark.parametrize(
+    ("status", "flags", "code"),
+    [
+        ("NOT EXERCISED", [], 1),
+        ("NOT EXERCISED", ["--allow-unexercised"], 0),
+        ("NOT EXERCISED", ["--allow-inconclusive"], 1),
+        ("INCONCLUSIVE", ["--allow-inconclusive"], 0),
+        ("INCONCLUSIVE", ["--allow-unexercised"], 1),
+        ("FAIL", ["--allow-inconclusive", "--allow-unexercised"], 1),
+    ],
+)
+def test_a_row_that_showed_nothing_fails_the_run_unless_allowed(
+    tmp_path: Path, status: str, flags: list[str], code: int
+) -> None:
+    from tests.unit.test_report import make_report, make_row
+
+    report = make_report(tmp_path, make_row("x", "PASS"), make_row("y", status))
+    args = cli._parser().parse_args(["verify", "d.toml", *flags])
+    assert cli.verify_exit_code(report, args) == code

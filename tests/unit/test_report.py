@@ -150,7 +150,7 @@ def test_missing_history_does_not_break_the_report(tmp_path: Path) -> None:
     ("statuses", "exit_code", "status"),
     [
         (("PASS", "PASS"), 0, "PASS"),
-        (("PASS", "NOT EXERCISED"), 0, "NOT EXERCISED"),
+        (("PASS", "NOT EXERCISED"), 1, "NOT EXERCISED"),
         (("PASS", "ERROR", "NOT EXERCISED"), 1, "ERROR"),
         (("ERROR", "FAIL"), 1, "FAIL"),
         (("PASS", "INCONCLUSIVE", "NOT EXERCISED"), 1, "INCONCLUSIVE"),
@@ -192,7 +192,9 @@ def test_an_inconclusive_row_fails_the_run_unless_allowed_and_shows_why(tmp_path
 
 def test_summary_says_not_exercised_rows_prove_nothing(tmp_path: Path) -> None:
     report = make_report(tmp_path, make_row("a", "PASS"), make_row("b", "NOT EXERCISED"))
-    assert report.summary().startswith("NOT EXERCISED: 1 PASS, 1 NOT EXERCISED (exit code 0)")
+    assert report.summary().startswith("NOT EXERCISED: 1 PASS, 1 NOT EXERCISED (exit code 1)")
+    assert report.exit_code_for(allow_inconclusive=False, allow_unexercised=True) == 0
+    assert report.exit_code_for(allow_inconclusive=True) == 1
     assert "nothing was shown for: b" in report.summary()
 
 
