@@ -1,14 +1,15 @@
 """Services in other languages, validated end to end, each written from the
-documentation alone: the Go payments target of examples/go-payments and the
-Node.js auction and matching targets of examples/node-auction and
-examples/node-matching.
+documentation alone: the Go payments and kv targets of examples/go-payments
+and examples/go-kv, and the Node.js auction and matching targets of
+examples/node-auction and examples/node-matching.
 
 Each correct variant passes every row of its design; each bug fails a row
-with the invariant it breaks: Go's (a fresh Idempotency-Key on every PSP
-call) the row about lost PSP answers, the auction's (deciding a bid by the
+with the invariant it breaks: the payments' (a fresh Idempotency-Key on
+every PSP call) the row about lost PSP answers, the auction's (deciding a bid by the
 client's clock) the row where clients lie about the time, the matching's
 (check-then-insert of a match, no pair lock) the row of concurrent mutual
-swipes. Each search starts from an
+swipes, the kv's (each replica serving reads from its own cache) the row of
+racing writes, with ``linearizable``. Each search starts from an
 empty example database, so a catch is a fresh find. Binaries and packages
 are built or installed first (cached by digest), so a cold build does not
 count against the target's start timeout.
@@ -41,6 +42,9 @@ BUILD_TIMEOUT_S = 600
 NODE_EXAMPLE = ROOT / "examples" / "node-auction"
 NODE_BUG = "client_clock"
 NODE_CAUGHT_BY = ("client-clock-lies", frozenset({"no_bid_after_close"}))
+KV_EXAMPLE = ROOT / "examples" / "go-kv"
+KV_BUG = "stale_cache"
+KV_CAUGHT_BY = ("cas-race", frozenset({"linearizable"}))
 MATCHING_EXAMPLE = ROOT / "examples" / "node-matching"
 MATCHING_BUG = "no_pair_lock"
 MATCHING_CAUGHT_BY = ("mutual-swipe-race", frozenset({"at_most_one_match"}))
@@ -65,12 +69,21 @@ def _prepared(example: Path, flag: str) -> Path:
     return Path(text.strip().splitlines()[-1])
 
 
-@pytest.fixture(scope="module")
-def go_binary() -> Path:
-    """The Go target's binary (built on first use, in its own group)."""
-    binary = _prepared(EXAMPLE, "--build-only")
+def _built(example: Path) -> Path:
+    """A Go target's binary (built on first use, in its own group)."""
+    binary = _prepared(example, "--build-only")
     assert binary.is_file() and os.access(binary, os.X_OK), binary
     return binary
+
+
+@pytest.fixture(scope="module")
+def go_binary() -> Path:
+    return _built(EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def kv_binary() -> Path:
+    return _built(KV_EXAMPLE)
 
 
 def _installed(example: Path) -> Path:
@@ -152,5 +165,21 @@ def test_buggy_node_matching_target_fails_its_row_with_the_invariant_it_breaks(
     design = load_design(MATCHING_EXAMPLE / "design.toml")
     row_id, invariants = MATCHING_CAUGHT_BY
     _, row = hunt(design, MATCHING_BUG, row_id, tmp_path, searches=2, first_seed=11)
+    broken = violated(row)
+    assert invariants <= broken, f"expected {sorted(invariants)}; got {sorted(broken)}"
+
+
+def test_correct_go_kv_target_passes_every_row(kv_binary: Path, tmp_path: Path) -> None:
+    design = load_design(KV_EXAMPLE / "design.toml")
+    report = assert_every_row_passes(design, tmp_path, profile=PASS_ALL, seed=20261204)
+    assert [r.row_id for r in report.rows] == [r.id for r in design.rows]
+
+
+def test_buggy_go_kv_target_fails_its_row_with_the_invariant_it_breaks(
+    kv_binary: Path, tmp_path: Path
+) -> None:
+    design = load_design(KV_EXAMPLE / "design.toml")
+    row_id, invariants = KV_CAUGHT_BY
+    _, row = hunt(design, KV_BUG, row_id, tmp_path, searches=2, first_seed=11)
     broken = violated(row)
     assert invariants <= broken, f"expected {sorted(invariants)}; got {sorted(broken)}"
