@@ -1,7 +1,8 @@
 """Services in other languages, validated end to end, each written from the
-documentation alone: the Go payments and kv targets of examples/go-payments
-and examples/go-kv, and the Node.js auction and matching targets of
-examples/node-auction and examples/node-matching.
+documentation alone: the Go payments, checkout and kv targets of
+examples/go-payments, examples/go-checkout and examples/go-kv, and the
+Node.js auction and matching targets of examples/node-auction and
+examples/node-matching.
 
 Each correct variant passes every row of its design; each bug fails a row
 with the invariant it breaks: the payments' (a fresh Idempotency-Key on
@@ -9,7 +10,8 @@ every PSP call) the row about lost PSP answers, the auction's (deciding a bid by
 client's clock) the row where clients lie about the time, the matching's
 (check-then-insert of a match, no pair lock) the row of concurrent mutual
 swipes, the kv's (each replica serving reads from its own cache) the row of
-racing writes, with ``linearizable``. Each search starts from an
+racing writes, with ``linearizable``, the checkout's (stock read, then
+written back in another statement) the row of interleaved orders. Each search starts from an
 empty example database, so a catch is a fresh find. Binaries and packages
 are built or installed first (cached by digest), so a cold build does not
 count against the target's start timeout.
@@ -42,6 +44,9 @@ BUILD_TIMEOUT_S = 600
 NODE_EXAMPLE = ROOT / "examples" / "node-auction"
 NODE_BUG = "client_clock"
 NODE_CAUGHT_BY = ("client-clock-lies", frozenset({"no_bid_after_close"}))
+CHECKOUT_EXAMPLE = ROOT / "examples" / "go-checkout"
+CHECKOUT_BUG = "read_then_write"
+CHECKOUT_CAUGHT_BY = ("orders-interleave", frozenset({"no_oversell", "stock_accounting"}))
 KV_EXAMPLE = ROOT / "examples" / "go-kv"
 KV_BUG = "stale_cache"
 KV_CAUGHT_BY = ("cas-race", frozenset({"linearizable"}))
@@ -84,6 +89,11 @@ def go_binary() -> Path:
 @pytest.fixture(scope="module")
 def kv_binary() -> Path:
     return _built(KV_EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def checkout_binary() -> Path:
+    return _built(CHECKOUT_EXAMPLE)
 
 
 def _installed(example: Path) -> Path:
@@ -183,3 +193,27 @@ def test_buggy_go_kv_target_fails_its_row_with_the_invariant_it_breaks(
     _, row = hunt(design, KV_BUG, row_id, tmp_path, searches=2, first_seed=11)
     broken = violated(row)
     assert invariants <= broken, f"expected {sorted(invariants)}; got {sorted(broken)}"
+
+
+CHECKOUT_SHARDS = 2
+
+
+@pytest.mark.parametrize("shard", range(CHECKOUT_SHARDS))
+def test_correct_go_checkout_target_passes_every_row(
+    checkout_binary: Path, tmp_path: Path, shard: int
+) -> None:
+    design = load_design(CHECKOUT_EXAMPLE / "design.toml")
+    rows = shard_rows(design, CHECKOUT_SHARDS)[shard]
+    report = assert_every_row_passes(design, tmp_path, profile=PASS_ALL, seed=20261205, rows=rows)
+    assert [r.row_id for r in report.rows] == rows
+
+
+def test_buggy_go_checkout_target_fails_its_row_with_the_invariant_it_breaks(
+    checkout_binary: Path, tmp_path: Path
+) -> None:
+    design = load_design(CHECKOUT_EXAMPLE / "design.toml")
+    row_id, invariants = CHECKOUT_CAUGHT_BY
+    _, row = hunt(design, CHECKOUT_BUG, row_id, tmp_path, searches=2, first_seed=11)
+    broken = violated(row)
+    assert "no_oversell" in broken, f"expected no_oversell; got {sorted(broken)}"
+    assert broken <= invariants | {"consistent_reads"}, sorted(broken)
