@@ -138,17 +138,27 @@ def test_the_counterexample_is_the_smallest_schedule_that_fails_again(tmp_path: 
     assert ce.unconfirmed == search.unconfirmed
 
 
+_ROUNDS_ROW = replace(DESIGN.rows[0], invariants=DESIGN.rows[0].invariants[:1], examples=5)
+
+
+def _in_rounds(runner: _Runner, row: Row, tmp_path: Path) -> _Search:
+    """The row's search with as many extra rounds as verify_row gives it."""
+    search = _Search(row=row, profile=PROFILE)
+    _search_until_judged(
+        search, row, PROFILE, 1, _searcher(runner, search, tmp_path), rounds=1 + EXTRA_ROUNDS
+    )
+    return search
+
+
 @pytest.mark.parametrize(("judged_from", "examples"), [(8, 10), (13, 15), (None, 15)])
 def test_a_row_that_judged_nothing_searches_again_a_bounded_number_of_times(
     tmp_path: Path, judged_from: int | None, examples: int
 ) -> None:
-    row = replace(DESIGN.rows[0], invariants=DESIGN.rows[0].invariants[:1], examples=5)
+    row = _ROUNDS_ROW
     runner = _RareRunner(tmp_path, row.invariants[0])
     if judged_from is not None:
         runner.judged_from = judged_from
-    search = _Search(row=row, profile=PROFILE)
-    searcher = _searcher(runner, search, tmp_path)
-    _search_until_judged(search, row, PROFILE, 1, searcher, rounds=1 + EXTRA_ROUNDS)
+    search = _in_rounds(runner, row, tmp_path)
     assert EXTRA_ROUNDS == 2
     assert len(search.outcomes) == examples
     assert not search.failures and search.error is None
@@ -160,14 +170,11 @@ def test_a_row_that_judged_nothing_searches_again_a_bounded_number_of_times(
 def test_a_row_whose_failure_never_happened_searches_again_a_bounded_number_of_times(
     tmp_path: Path, exercised_from: int | None, examples: int
 ) -> None:
-    row = replace(DESIGN.rows[0], invariants=DESIGN.rows[0].invariants[:1], examples=5)
+    row = _ROUNDS_ROW
     runner = _RareRunner(tmp_path, row.invariants[0])
     runner.judged_from = 1
     runner.exercised_from = 10**9 if exercised_from is None else exercised_from
-    search = _Search(row=row, profile=PROFILE)
-    _search_until_judged(
-        search, row, PROFILE, 1, _searcher(runner, search, tmp_path), rounds=1 + EXTRA_ROUNDS
-    )
+    search = _in_rounds(runner, row, tmp_path)
     assert len(search.outcomes) == examples
     lacking = _shown_too_little(search)
     if exercised_from is None:
