@@ -239,10 +239,26 @@ class DesignReport:
     def count(self, status: RowStatus) -> int:
         return sum(1 for r in self.rows if r.status == status)
 
+    def _lenient(self) -> str:
+        """When only rows that showed nothing fail the run: the options that let it
+        pass, so a summary does not contradict a run that used them."""
+        options = [
+            option
+            for status, option in (
+                ("INCONCLUSIVE", "--allow-inconclusive"),
+                ("NOT EXERCISED", "--allow-unexercised"),
+            )
+            if any(r.status == status for r in self.rows)
+        ]
+        strict = self.exit_code_for(allow_inconclusive=True, allow_unexercised=True)
+        if self.exit_code == 0 or strict:
+            return ""
+        return f"; 0 with {' '.join(options)}"
+
     def summary(self) -> str:
         """One sentence: the counts per status, and a warning when rows proved nothing."""
         counts = ", ".join(f"{self.count(s)} {s}" for s in ROW_STATUSES if self.count(s))
-        text = f"{self.status}: {counts or 'no rows'} (exit code {self.exit_code})"
+        text = f"{self.status}: {counts or 'no rows'} (exit code {self.exit_code}{self._lenient()})"
         if self.interrupted:
             text = f"INTERRUPTED by {self.interrupted}; {text}"
         idle = [r.row_id for r in self.rows if r.status == "NOT EXERCISED"]

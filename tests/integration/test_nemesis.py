@@ -206,8 +206,10 @@ def test_latency_slows_a_request_then_not(system: LiveSystem) -> None:
         assert slow >= 0.6
         other, _ = probe(system, 1)  # the other replica's link is untouched
         assert other.type == "ok"
-    event, fast = probe(system, 0)
-    assert event.type == "ok"
+    # A toxic left in place slows every probe; a busy machine only some.
+    after = [probe(system, 0) for _ in range(3)]
+    assert all(event.type == "ok" for event, _ in after)
+    fast = min(took for _, took in after)
     assert fast < 0.45, f"still slow after heal: {fast:.3f}s"
     recorded(recorder, fault, fid)
 
@@ -274,7 +276,7 @@ def test_bandwidth_slows_the_answer(system: LiveSystem) -> None:
         assert data.split(b"\r\n\r\n")[-1] == full.split(b"\r\n\r\n")[-1]
         # len(full) bytes at 1 KB/s: at least a good fraction of that many ms.
         assert took >= 0.5 * len(full) / 1024, (took, len(full))
-    _, fast = raw_get(system, 1)
+    fast = min(raw_get(system, 1)[1] for _ in range(3))  # a busy machine slows some
     assert fast < 0.5 * len(full) / 1024 or fast < 0.05
     recorded(recorder, fault, fid)
 
@@ -286,7 +288,7 @@ def test_slow_close_delays_the_close(system: LiveSystem) -> None:
         data, took = raw_get(system, 0)
         assert data.startswith(b"HTTP/1.")
         assert took >= 0.7
-    _, fast = raw_get(system, 0)
+    fast = min(raw_get(system, 0)[1] for _ in range(3))  # a busy machine slows some
     assert fast < 0.5
     recorded(recorder, fault, fid)
 

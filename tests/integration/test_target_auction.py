@@ -381,10 +381,26 @@ def test_check_then_act_lets_a_lower_bid_overwrite_a_higher_one(
 
 @pytest.mark.parametrize("variant", ["correct", "lazy_closer"])
 def test_how_late_auctions_close(deploy: Callable[..., Deployment], variant: str) -> None:
-    """Two auctions ending 2.5 s apart: a closer that looks every 5 s cannot close both
-    within 1.2 s of their end; the correct one (every 0.5 s) closes each within 1 s."""
+    """Two auctions ending 2.5 s apart: a closer that looks every 5 s closes one of
+    them about 2.5 s late or more, whenever they end; the correct one (every 0.5 s)
+    closes each within 1 s. A busy machine can make any closer late once, so the correct
+    one gets three pairs to show it; a 5 s closer cannot do it in any."""
     d = deploy(variant)
-    auctions = [d.auction(ends_in_ms=300), d.auction(ends_in_ms=2800)]
+    pairs = 3 if variant == "correct" else 1
+    worst = []
+    for _ in range(pairs):
+        lags = _close_lags(d, [d.auction(ends_in_ms=300), d.auction(ends_in_ms=2800)])
+        worst.append(max(lags))
+        if variant == "correct" and worst[-1] < 1.0:
+            break
+    if variant == "correct":
+        assert min(worst) < 1.0, worst
+    else:
+        assert min(worst) > 1.2, worst
+
+
+def _close_lags(d: Deployment, auctions: list[tuple[str, int]]) -> list[float]:
+    """Seconds from each auction's end until a read shows it closed."""
     lags = []
     for auction_id, end in auctions:
         d.wait_until(end)
@@ -392,10 +408,7 @@ def test_how_late_auctions_close(deploy: Callable[..., Deployment], variant: str
             time.sleep(0.05)
             assert d.now() - end < 6000, "not closed within 6 s"
         lags.append((d.now() - end) / 1000)
-    if variant == "correct":
-        assert max(lags) < 1.0, lags
-    else:
-        assert max(lags) > 1.2, lags
+    return lags
 
 
 def test_unknown_variant_exits_2_naming_the_accepted_ones() -> None:

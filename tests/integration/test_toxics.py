@@ -278,8 +278,10 @@ def test_slow_close_delays_the_close(proxy: Proxy) -> None:
     prompt = _eof_delay(proxy)
     proxy.add_toxic(SlowClose(delay_ms=500))
     delayed = _eof_delay(proxy)
-    assert prompt < 0.1
-    assert 0.4 <= delayed <= 1.2, f"EOF {delayed:.3f} s after the data, expected 0.5 s"
+    # Lower bounds judge the toxic; the upper ones only catch a wrong unit, so
+    # a busy machine cannot fail them.
+    assert prompt < 0.4, f"EOF {prompt:.3f} s after the data with no toxic"
+    assert 0.4 <= delayed <= 3.0, f"EOF {delayed:.3f} s after the data, expected 0.5 s"
 
 
 def test_timeout_zero_blackholes_until_removed(proxy: Proxy) -> None:

@@ -52,7 +52,9 @@ def test_a_batch_after_an_until_step_meets_the_deadline(tmp_path: Path) -> None:
                    if e["f"] == "create_auction" and e["type"] == "ok"]
     nows = [e["value"]["body"]["now"] for e in events if e["f"] == "clock" and e["type"] == "ok"]
     assert len(nows) == 2, events
-    # The target's clock when each clock request was served, against the deadline
-    # (a loopback round trip and asyncio's timer granularity: tens of ms at most).
-    assert abs(nows[0] - (end_time - 600)) < 150, (nows, end_time)
-    assert abs(nows[1] - end_time) < 150, (nows, end_time)
+    # The target's clock when each clock request was served, against the deadline:
+    # never early (beyond the clock mapping's error), late by a loopback round trip
+    # and asyncio's timer granularity (tens of ms; a busy machine adds more). A step
+    # that ignored its offset or did not wait would be 600 ms off.
+    for now, due in zip(nows, (end_time - 600, end_time), strict=True):
+        assert -100 < now - due < 400, (nows, end_time)

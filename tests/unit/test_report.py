@@ -181,6 +181,7 @@ def test_an_inconclusive_row_fails_the_run_unless_allowed_and_shows_why(tmp_path
     report = make_report(tmp_path, make_row("a", "PASS"), row)
 
     assert (report.exit_code, report.exit_code_for(allow_inconclusive=True)) == (1, 0)
+    assert "(exit code 1; 0 with --allow-inconclusive)" in report.summary()
     _, md_path = write_report(report, tmp_path / "out")
     md = md_path.read_text()
     assert "| **INCONCLUSIVE** | 40 | 1 of 6 |" in md
@@ -192,10 +193,14 @@ def test_an_inconclusive_row_fails_the_run_unless_allowed_and_shows_why(tmp_path
 
 def test_summary_says_not_exercised_rows_prove_nothing(tmp_path: Path) -> None:
     report = make_report(tmp_path, make_row("a", "PASS"), make_row("b", "NOT EXERCISED"))
-    assert report.summary().startswith("NOT EXERCISED: 1 PASS, 1 NOT EXERCISED (exit code 1)")
+    assert report.summary().startswith(
+        "NOT EXERCISED: 1 PASS, 1 NOT EXERCISED (exit code 1; 0 with --allow-unexercised)"
+    )
     assert report.exit_code_for(allow_inconclusive=False, allow_unexercised=True) == 0
     assert report.exit_code_for(allow_inconclusive=True) == 1
     assert "nothing was shown for: b" in report.summary()
+    failed = make_report(tmp_path, make_row("a", "FAIL"), make_row("b", "NOT EXERCISED"))
+    assert "(exit code 1);" in failed.summary(), "no option lets a FAIL pass"
 
 
 def test_format_summary_shows_first_evidence_and_errors(tmp_path: Path) -> None:
