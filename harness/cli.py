@@ -217,7 +217,9 @@ def _parser() -> argparse.ArgumentParser:
         help='how to start one replica, e.g. "./bin/shop serve" (split like a shell would, '
         "run without one)",
     )
-    init.add_argument("--name", help="the design's name (default: the workload's)")
+    init.add_argument(
+        "--name", help="the design's name (default: the workload's; needed with custom)"
+    )
     init.add_argument(
         "--dependencies",
         default="partner",
@@ -305,7 +307,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     stopped_by: str | None = None
     profile = PROFILES[args.profile]
     chosen = [[d.row(r) for r in args.row] if args.row else list(d.rows) for d in designs]
-    weights = [sum(r.examples or profile.examples for r in rows) for rows in chosen]
+    weights = [sum(map(profile.examples_for, rows)) for rows in chosen]
     plan = None if args.budget is None else RunBudget(args.budget, weights)
     for i, design in enumerate(designs):
         out_dir = args.out / f"{design.name}-{args.variant}"
@@ -318,7 +320,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                     rows=chosen[i],
                     options=_job_options(args, budget_s),
                     out_dir=out_dir,
-                    weight=lambda r: r.examples or profile.examples,
+                    weight=profile.examples_for,
                 )
             else:
                 report = verify_design(
@@ -500,6 +502,13 @@ def _cmd_init(args: argparse.Namespace) -> int:
         print(
             f"failmodel init: --workload must be one of {', '.join(STARTER_WORKLOADS)} "
             f"(got {args.workload!r})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.workload == "custom" and not args.name:
+        print(
+            "failmodel init: --workload custom needs --name NAME: your design and its "
+            "workload are named after it",
             file=sys.stderr,
         )
         return EXIT_USAGE

@@ -15,7 +15,7 @@ from harness.design import Design
 
 
 def _budget(examples: int | None) -> str:
-    return f"{examples} examples" if examples else "the profile's budget"
+    return f"at least {examples} examples" if examples else "the profile's budget"
 
 
 def describe_design(design: Design) -> str:

@@ -76,6 +76,12 @@ class Profile:
     shrink_s: float
     replays: int
 
+    def examples_for(self, row: Row) -> int:
+        """A row's examples: as many as it asks for, never fewer than the profile's.
+        A design asks for more on a row whose failure needs a rare timing; a larger
+        profile (nightly) must not then search that row least."""
+        return max(row.examples or 0, self.examples)
+
 
 PROFILES = {
     "dev": Profile(name="dev", examples=6, shrink_s=40.0, replays=2),
@@ -170,7 +176,7 @@ class _Search:
         phase ran a 60-example row past 390 examples (a CI test that never ended)."""
         if self.failures or not self.outcomes:
             return False
-        if len(self.outcomes) >= (self.row.examples or self.profile.examples):
+        if len(self.outcomes) >= (self.profile.examples_for(self.row)):
             return True
         return self.until is not None and time.monotonic() > self.until - self.tail_s
 
@@ -306,7 +312,7 @@ def verify_design(
     plan = (
         None
         if budget_s is None
-        else RunBudget(budget_s, [r.examples or profile.examples for r in chosen])
+        else RunBudget(budget_s, [profile.examples_for(r) for r in chosen])
     )
     started = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -488,7 +494,7 @@ def verify_row(
         row=row.id,
         row_index=row_index,
         rows=rows,
-        budget=0 if time_s is not None else row.examples or profile.examples,
+        budget=0 if time_s is not None else profile.examples_for(row),
         seed=seed_,
     )
     search = earlier or _Search(
@@ -796,7 +802,7 @@ def _search_until_judged(
     """``search_with(row, seed)`` (`_search` on one runner), and again with another
     seed while the row's PASS would rest on too little (`EXTRA_ROUNDS`), up to
     ``rounds`` searches of the row's examples each."""
-    each = row.examples or profile.examples
+    each = profile.examples_for(row)
     for round_ in range(rounds):
         if round_:
             lacking = _shown_too_little(search)
@@ -849,7 +855,7 @@ def _hypothesis_test(
     )
     db = DirectoryBasedExampleDatabase(str(database or cache_dir() / "hypothesis-db"))
     configured = settings(
-        max_examples=row.examples or profile.examples,
+        max_examples=profile.examples_for(row),
         deadline=None,
         database=db,
         derandomize=False,
@@ -884,7 +890,7 @@ def _random_test(
             row.families,
             row.shape,
             partner=design.topology.has_partner,
-            count=row.examples or profile.examples,
+            count=profile.examples_for(row),
         ):
             example(schedule)
 

@@ -114,9 +114,9 @@ def shard_rows(design: Design, shards: int) -> list[list[str]]:
     within each); every row in exactly one."""
     groups: list[list[Row]] = [[] for _ in range(shards)]
     load = [0] * shards
-    for row in sorted(design.rows, key=lambda r: -(r.examples or PASS_ALL.examples)):
+    for row in sorted(design.rows, key=lambda r: -PASS_ALL.examples_for(r)):
         k = load.index(min(load))
         groups[k].append(row)
-        load[k] += row.examples or PASS_ALL.examples
+        load[k] += PASS_ALL.examples_for(row)
     order = {row.id: n for n, row in enumerate(design.rows)}
     return [sorted((r.id for r in g), key=order.__getitem__) for g in groups if g]

@@ -1,8 +1,9 @@
 """Services in other languages, validated end to end, each written from the
 documentation alone: the Go payments, checkout and kv targets of
-examples/go-payments, examples/go-checkout and examples/go-kv, and the
+examples/go-payments, examples/go-checkout and examples/go-kv, the
 Node.js auction and matching targets of examples/node-auction and
-examples/node-matching.
+examples/node-matching, and examples/node-seats, a Node.js service with a
+workload and invariants of its own (declared in TOML).
 
 Each correct variant passes every row of its design; each bug fails a row
 with the invariant it breaks: the payments' (a fresh Idempotency-Key on
@@ -11,7 +12,9 @@ client's clock) the row where clients lie about the time, the matching's
 (check-then-insert of a match, no pair lock) the row of concurrent mutual
 swipes, the kv's (each replica serving reads from its own cache) the row of
 racing writes, with ``linearizable``, the checkout's (stock read, then
-written back in another statement) the row of interleaved orders. Each search starts from an
+written back in another statement) the row of interleaved orders, the seats'
+(a seat checked free, then booked in another statement) the row of racing
+bookings. Each search starts from an
 empty example database, so a catch is a fresh find. Binaries and packages
 are built or installed first (cached by digest), so a cold build does not
 count against the target's start timeout.
@@ -82,6 +85,12 @@ CASES = (
     ThirdParty(
         "go-checkout", "read_then_write", "orders-interleave", frozenset({"stock_accounting"}),
         frozenset({"no_oversell", "consistent_reads"}), 20261205, shards=2,
+    ),
+    # A workload of its own (TOML workload and invariants): two bookings of one
+    # seat, checked and then inserted in separate statements, both succeed.
+    ThirdParty(
+        "node-seats", "check_then_book", "seat-race", frozenset({"one_booking_per_seat"}),
+        None, 20261206, shards=2,
     ),
 )
 

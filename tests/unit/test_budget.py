@@ -108,27 +108,30 @@ def test_shards_reports_merge_in_the_table_order_and_a_row_twice_is_refused(
 
 
 def test_a_search_stops_at_the_examples_its_row_asks_for_unless_it_found_a_failure() -> None:
-    """The harness holds the count itself: Hypothesis's target phase can run on."""
+    """The harness holds the count itself: Hypothesis's target phase can run on.
+    A row's count is a floor: a profile that asks for more gives it those."""
     from dataclasses import replace
     from types import SimpleNamespace
     from typing import Any
 
     from harness.verify import PROFILES, _Search
 
+    small = replace(PROFILES["dev"], examples=2)
     row = replace(load_design(KV).rows[0], examples=3)
-    search = _Search(row=row, profile=PROFILES["dev"])
+    search = _Search(row=row, profile=small)
     passed: Any = SimpleNamespace(failed=False)
     for _ in range(2):
         search.add(passed)
     assert not search.time_up()
     search.add(passed)
     assert search.time_up()
-    failing = _Search(row=row, profile=PROFILES["dev"])
+    failing = _Search(row=row, profile=small)
     for outcome in (passed, SimpleNamespace(failed=True), passed, passed):
         failing.add(outcome)
     assert not failing.time_up()  # shrinking goes on, within its own time
-    unset = _Search(row=replace(row, examples=None), profile=PROFILES["dev"])
-    for _ in range(PROFILES["dev"].examples):
-        assert not unset.time_up()
-        unset.add(passed)
-    assert unset.time_up()
+    for asks in (None, 3):  # the profile's count: the row names none, or fewer
+        unset = _Search(row=replace(row, examples=asks), profile=PROFILES["dev"])
+        for _ in range(PROFILES["dev"].examples):
+            assert not unset.time_up()
+            unset.add(passed)
+        assert unset.time_up()

@@ -104,6 +104,9 @@ def test_init_custom_writes_a_workload_skeleton_that_loads(
         clash = ["init", "--workload", "custom", "--command", "./store", "--name", builtin]
         assert cli.main([*clash, "--out", str(out), "--force"]) == 2
         assert "must not be a built-in workload's name" in capsys.readouterr().err
+    unnamed = ["init", "--workload", "custom", "--command", "./store", "--out", str(out), "--force"]
+    assert cli.main(unnamed) == 2
+    assert "--workload custom needs --name NAME" in capsys.readouterr().err
 
 
 def test_verify_options_parse() -> None:

@@ -142,10 +142,12 @@ _ROUNDS_ROW = replace(DESIGN.rows[0], invariants=DESIGN.rows[0].invariants[:1], 
 
 
 def _in_rounds(runner: _Runner, row: Row, tmp_path: Path) -> _Search:
-    """The row's search with as many extra rounds as verify_row gives it."""
-    search = _Search(row=row, profile=PROFILE)
+    """The row's search with as many extra rounds as verify_row gives it (a round:
+    the row's 5 examples, which a profile asking for more would raise)."""
+    profile = replace(PROFILE, examples=1)
+    search = _Search(row=row, profile=profile)
     _search_until_judged(
-        search, row, PROFILE, 1, _searcher(runner, search, tmp_path), rounds=1 + EXTRA_ROUNDS
+        search, row, profile, 1, _searcher(runner, search, tmp_path), rounds=1 + EXTRA_ROUNDS
     )
     return search
 
