@@ -176,7 +176,7 @@ class _Search:
         phase ran a 60-example row past 390 examples (a CI test that never ended)."""
         if self.failures or not self.outcomes:
             return False
-        if len(self.outcomes) >= (self.profile.examples_for(self.row)):
+        if len(self.outcomes) >= self.profile.examples_for(self.row):
             return True
         return self.until is not None and time.monotonic() > self.until - self.tail_s
 
