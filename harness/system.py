@@ -8,7 +8,7 @@ also the nemesis's view of the world: proxies by link, processes by name.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
@@ -192,6 +192,17 @@ class LiveSystem(Lifecycle):
             processes.update(self.target.processes())
         pids = {name: getattr(p, "pid", None) for name, p in processes.items() if p.alive}
         return {name: pid for name, pid in pids.items() if isinstance(pid, int)}
+
+    def exited(self, spare: Collection[str] = ()) -> dict[str, int | None]:
+        """The target's processes (replicas and extras) that are not running, with
+        their exit codes, leaving out ``spare`` (those a fault holds down)."""
+        if self.target is None:
+            return {}
+        return {
+            name: proc.returncode
+            for name, proc in self.target.processes().items()
+            if name not in spare and not proc.alive
+        }
 
     def log_tails(self, names: Iterable[str] | None = None, lines: int = 30) -> dict[str, str]:
         """The last log lines of target processes, for error reports."""

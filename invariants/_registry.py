@@ -35,6 +35,7 @@ from invariants._payments import (
     check_no_duplicate_charge,
     check_no_unrecorded_money,
 )
+from invariants._processes import check_targets_stay_up
 from invariants._reads import ReadConsistency, make_consistent_reads
 from invariants.library import sharing
 from invariants.verdict import Checker, Verdict, run_checker
@@ -84,11 +85,13 @@ CHECKERS: Mapping[str, Checker] = MappingProxyType(
         "close_is_final": make_close_is_final(),
         "winner_is_highest_accepted_bid": make_winner_is_highest_accepted_bid(),
         "consistent_reads": make_consistent_reads("eventual"),
+        "targets_stay_up": check_targets_stay_up,
     }
 )
 # Checked on every row of every design, listed or not: the contract's reads
-# must describe one state whatever failure a row is about.
-ALWAYS: tuple[str, ...] = ("consistent_reads",)
+# must describe one state, and the target's processes must stay up, whatever
+# failure a row is about.
+ALWAYS: tuple[str, ...] = ("consistent_reads", "targets_stay_up")
 
 _INVENTORY = frozenset({"inventory"})
 _PAYMENTS = frozenset({"payments"})
@@ -117,6 +120,7 @@ APPLIES_TO: Mapping[str, frozenset[str]] = MappingProxyType(
         "close_is_final": _AUCTION,
         "winner_is_highest_accepted_bid": _AUCTION,
         "consistent_reads": _INVENTORY | _PAYMENTS | _MATCHING,
+        "targets_stay_up": _INVENTORY | _PAYMENTS | _MATCHING | _KV | _AUCTION,
     }
 )
 

@@ -86,6 +86,13 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // connection (it may be in an unknown state after a timeout); the error is rethrown.
 async function tx(fn) {
   const client = await pool.connect();
+  if (!client.seatsErrorListener) {
+    // pg-pool drops its idle listener while a client is checked out: a connection
+    // that dies then (PostgreSQL paused, a partition) must not become an uncaught
+    // 'error' event that ends the process. The pending query fails on its own.
+    client.seatsErrorListener = true;
+    client.on('error', (err) => log('database connection error:', err.message));
+  }
   let broken = null;
   try {
     await client.query('BEGIN');

@@ -1,12 +1,14 @@
 """Histories: immutable operation records, written as JSONL while they happen."""
 
 from harness.history.events import (
+    EXIT,
     NEMESIS,
     Event,
     EventType,
     History,
     Operation,
     Phase,
+    exit_text,
     history_of,
     thaw,
 )
@@ -14,6 +16,7 @@ from harness.history.outcomes import Effect, EffectKind, FinalState, Ledgers
 from harness.history.recorder import HistoryFileError, Recorder, read_history
 
 __all__ = [
+    "EXIT",
     "NEMESIS",
     "Effect",
     "EffectKind",
@@ -26,6 +29,7 @@ __all__ = [
     "Operation",
     "Phase",
     "Recorder",
+    "exit_text",
     "history_of",
     "read_history",
     "thaw",

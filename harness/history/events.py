@@ -17,6 +17,9 @@ EventType: TypeAlias = Literal["invoke", "ok", "fail", "info", "nemesis"]
 COMPLETIONS: frozenset[str] = frozenset({"ok", "fail", "info"})
 EVENT_TYPES: frozenset[str] = frozenset({"invoke", "ok", "fail", "info", "nemesis"})
 NEMESIS = "nemesis"
+EXIT = "exit"
+"""The ``f`` of a nemesis event saying a target process was found down with no
+fault holding it down: it exited on its own (docs/contracts.md forbids it)."""
 
 # Phases of a run; final reads happen after every fault is healed.
 Phase: TypeAlias = Literal["setup", "main", "final"]
@@ -29,6 +32,15 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return tuple(_freeze(v) for v in value)
     return value
+
+
+def exit_text(value: Mapping[str, Any]) -> str:
+    """``target-0 exited with code 1``: an ``exit`` event's value, in words."""
+    code = value.get("code")
+    how = "exited" if code is None else f"exited with code {code}"
+    if isinstance(code, int) and code < 0:
+        how = f"was killed by signal {-code}"
+    return f"{value.get('process', '?')} {how}"
 
 
 def thaw(value: Any) -> Any:
@@ -48,7 +60,8 @@ class Event:
     (an int) or ``"nemesis"``. ``time`` is seconds since the run started, from
     a monotonic clock. ``value`` holds the request on invoke and the response
     on completion; for nemesis events it holds the fault and ``f`` is
-    ``"start"`` or ``"heal"``.
+    ``"start"`` or ``"heal"`` -- or, with ``f`` ``"exit"``, the process that
+    exited on its own, its exit code and its last output.
     """
 
     index: int

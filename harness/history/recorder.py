@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from harness.history.events import NEMESIS, Event, EventType, History, Phase
+from harness.history.events import EXIT, NEMESIS, Event, EventType, History, Phase
 
 
 class Recorder:
@@ -133,6 +133,11 @@ class Recorder:
         return self._append(
             op_id=op_id, type="nemesis", process=NEMESIS, f=f, value=value, error=error
         )
+
+    def exit(self, process: str, code: int | None, output: str) -> Event:
+        """Record that target ``process`` was found down with no fault holding it
+        down, with its exit code and last output."""
+        return self.nemesis(EXIT, {"process": process, "code": code, "output": output})
 
     def history(self) -> History:
         with self._lock:

@@ -127,6 +127,12 @@ class Nemesis:
         with self._lock:
             return {fid: a.fault for fid, a in self._active.items()}
 
+    def holding(self) -> frozenset[str]:
+        """The processes an active fault acts on: a crashed one among them is down
+        because of the schedule, not on its own."""
+        with self._lock:
+            return frozenset(p for a in self._active.values() for p in _processes_of(a.fault))
+
     def validate(self, fault: Fault) -> None:
         """Raise ``InvalidFault`` if the fault names a link or process that is not here."""
         link = getattr(fault, "link", None)

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from harness.history import Event, History, thaw
+from harness.history import EXIT, Event, History, exit_text, thaw
 from harness.nemesis.faults import InvalidFault, fault_from_dict
 
 _VALUE_WIDTH = 72
@@ -62,7 +62,9 @@ def timeline(history: History, *, max_events: int | None = None) -> str:
             phase = e.phase
             lines.append(f"{'':>8}  --- {phase} phase ---")
         stamp = f"{e.time:8.3f}"
-        if e.is_nemesis:
+        if e.is_nemesis and e.f == EXIT:
+            text = f"{stamp}  !!! {exit_text(e.value)} on its own"
+        elif e.is_nemesis:
             arrow = ">>>" if e.f == "start" else "<<<"
             text = f"{stamp}  {arrow} {e.f} {_fault_text(e.value)}".rstrip()
         else:

@@ -63,6 +63,8 @@ QUIET_S = 0.4
 SETUP_ATTEMPTS = 4
 POLL_S = 0.1
 POLL_MAX_S = 1.0
+EXIT_LINES = 20
+"""Lines of a process's output kept with its exit: enough for a stack trace's top."""
 MAIN_PHASES: Mapping[type, str] = {
     Batch: "batches",
     Wait: "wait_steps",
@@ -281,6 +283,8 @@ class ExampleRunner:
         phases: dict[str, float] = dict.fromkeys(("setup", *MAIN_PHASES.values()), 0.0)
         try:
             async with self._client(recorder, await self._warm_session()) as client:
+                recorder.set_phase("setup")
+                await self._note_exits(recorder, restart=True)
                 await self._setup(client, schedule, keys, partner)
                 phases["setup"] = time.monotonic() - started
                 recorder.set_phase("main")
@@ -304,6 +308,8 @@ class ExampleRunner:
                         elif isinstance(step, Until):
                             await asyncio.sleep(until_s(step, due, recorder.now()))
                         phases[MAIN_PHASES[type(step)]] += time.monotonic() - begun
+                    # Before the heal: its sweep starts every dead process again.
+                    await self._note_exits(recorder, nemesis)
                 finally:
                     healing = time.monotonic()
                     # Synchronous on purpose: it must finish even when this
@@ -348,6 +354,21 @@ class ExampleRunner:
             ),
             deadlines=due,
         )
+
+    async def _note_exits(
+        self, recorder: Recorder, nemesis: Nemesis | None = None, *, restart: bool = False
+    ) -> None:
+        """Record each target process that is down with no fault holding it down
+        as an ``exit`` event (``targets_stay_up`` judges it), with its exit code
+        and last output; with ``restart``, start it again so the example goes on
+        against the whole system."""
+        spare = nemesis.holding() if nemesis is not None else frozenset()
+        gone = await asyncio.to_thread(self.system.exited, spare)
+        for name, code in gone.items():
+            output = self.system.log_tails([name], lines=EXIT_LINES).get(name, "")
+            recorder.exit(name, code, output)
+            if restart:
+                await asyncio.to_thread(self.system.controllable(name).restart)
 
     async def _setup(
         self,
@@ -437,6 +458,7 @@ class ExampleRunner:
             # Ledger first, then state: a side effect seen in the ledger was
             # caused by state the following read can see, never the reverse.
             mark = time.monotonic()
+            await self._note_exits(client.recorder, restart=True)
             self.ledger.refresh()
             ledgers = self.ledger.of(prefix)
             snapshot = await read_snapshot(client, number=number)

@@ -128,6 +128,25 @@ def test_a_duplicate_shipment_that_arrives_5_s_late_fails_its_row(tmp_path: Path
     assert ce.reproduced >= 1
 
 
+def test_a_target_that_exits_on_its_own_fails_targets_stay_up_and_is_started_again(
+    tmp_path: Path,
+) -> None:
+    """The toy exits (code 3) when an order is sent again: the row fails with the
+    exit and the process's last words, and the search goes on against a restarted
+    target instead of erroring on a dead one."""
+    report = verify(tmp_path, "toy_shop", "exits_on_resend", rows=["client-retry"])
+
+    (row,) = report.rows
+    assert row.status == "FAIL", evidence(report)
+    assert row.counterexample is not None and row.counterexample.reproduced >= 1
+    (verdict,) = [v for v in row.counterexample.verdicts if v.invariant == "targets_stay_up"]
+    assert verdict.status == "invalid"
+    assert verdict.summary.startswith("target-0 exited with code 3 at "), verdict.summary
+    assert "sent again; giving up" in verdict.evidence[0].message
+    timeline = (tmp_path / "report" / "report.md").read_text()
+    assert "!!! target-0 exited with code 3 on its own" in timeline
+
+
 def test_asynchronous_matching_passes(tmp_path: Path) -> None:
     report = verify(tmp_path, "toy_matching", "correct")
 

@@ -72,6 +72,7 @@ def test_the_registry_names_every_invariant_of_every_workload() -> None:
         "close_is_final": {"auction"},
         "winner_is_highest_accepted_bid": {"auction"},
         "consistent_reads": {"inventory", "payments", "matching"},
+        "targets_stay_up": {"inventory", "payments", "matching", "kv", "auction"},
     }
     assert set(CHECKERS) == set(APPLIES_TO)
 
