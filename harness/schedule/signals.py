@@ -9,6 +9,10 @@ how much a schedule stresses the system where failure handling is tested:
   active (a fault between batches meets nothing);
 - ``max_key_overlap``: the most operations in flight at once on one key
   (races need overlap on the same record);
+- ``sent_together``: pairs of operations on one key where the second was sent
+  before a quarter of the shorter one's time had passed, counted once per key
+  they share (a race needs both inside the system at once: what raises it is
+  more such pairs, slower operations and smaller gaps between them);
 - ``indeterminate``: operations that ended ``info`` (the answer was lost, so
   retries and recovery are exercised);
 - ``effects_during_fault``: partner side effects recorded while a fault was
@@ -76,6 +80,33 @@ def max_key_overlap(ops: Sequence[Operation]) -> int:
     return best
 
 
+TOGETHER = 0.25
+"""Sent together: the start gap is at most this fraction of the shorter operation."""
+
+
+def _duration(op: Operation) -> float:
+    return op.end_time - op.invoke.time
+
+
+def sent_together(ops: Sequence[Operation]) -> int:
+    """Pairs of operations on one key sent together, once per key they share."""
+    by_key: dict[str, list[Operation]] = {}
+    for op in ops:
+        for key in set(example_ids(op.request)):
+            by_key.setdefault(key, []).append(op)
+    pairs = 0
+    for on_key in by_key.values():
+        on_key.sort(key=lambda op: op.invoke.time)
+        for i, first in enumerate(on_key):
+            for second in on_key[i + 1 :]:
+                gap = second.invoke.time - first.invoke.time
+                if gap > TOGETHER * _duration(first):
+                    break  # later ones start later still
+                if gap <= TOGETHER * _duration(second):
+                    pairs += 1
+    return pairs
+
+
 def signals(
     history: History,
     ledgers: Ledgers | None = None,
@@ -95,6 +126,7 @@ def signals(
             _overlaps(op.invoke.time, op.end_time, windows) for op in ops
         ),
         "max_key_overlap": max_key_overlap(ops),
+        "sent_together": sent_together(ops),
         "indeterminate": sum(op.outcome == "info" for op in ops),
     }
     if ledgers is not None:

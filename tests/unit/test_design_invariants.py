@@ -107,7 +107,9 @@ def test_a_python_workload_declares_checkers_made_by_the_factories() -> None:
 def test_rows_name_only_invariants_that_exist(tmp_path: Path) -> None:
     path = design(tmp_path, "", '["balanse"]')
     path.write_text(path.read_text() + "\n" + BALANCE + "\n" + inline(WALLET), encoding="utf-8")
-    assert error(path).endswith("unknown: ['balanse']; known: consistent_reads, targets_stay_up, balance")
+    assert error(path).endswith(
+        "unknown: ['balanse']; known: consistent_reads, targets_stay_up, balance"
+    )
 
 
 @pytest.mark.parametrize(

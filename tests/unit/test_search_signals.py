@@ -59,11 +59,13 @@ def test_quiet_history_scores_zero_but_overlap_of_one() -> None:
     assert signals(rec.history()) == {
         "in_flight_during_fault": 0,
         "max_key_overlap": 1,
+        "sent_together": 0,
         "indeterminate": 0,
     }
     assert signals(rec.history(), Ledgers(), deadlines=(9.0,)) == {
         "in_flight_during_fault": 0,
         "max_key_overlap": 1,
+        "sent_together": 0,
         "indeterminate": 0,
         "effects_during_fault": 0,
         "in_flight_at_deadline": 0,
@@ -74,11 +76,12 @@ def test_quiet_history_scores_zero_but_overlap_of_one() -> None:
 def test_counts_ops_in_flight_during_faults_overlap_info_and_effects() -> None:
     clock = Clock()
     rec = Recorder(clock=clock)
-    # Three writes on A overlap in [1.5, 2); one on B alone; one lost answer.
-    # The recorder appends in call order, so record by increasing time.
+    # Three writes on A overlap in [1.5, 2), the first two sent together; one on B
+    # alone; one lost answer. The recorder appends in call order, so record by
+    # increasing time.
     at(clock, 1.0)
     a1 = rec.invoke(0, "write", {"key": A})
-    at(clock, 1.2)
+    at(clock, 1.1)
     a2 = rec.invoke(1, "write", {"nested": [{"key": A}]})
     at(clock, 1.5)
     a3 = rec.invoke(2, "write", {"key": A})
@@ -108,9 +111,41 @@ def test_counts_ops_in_flight_during_faults_overlap_info_and_effects() -> None:
     assert signals(rec.history(), ledgers, t0=t0) == {
         "in_flight_during_fault": 2,
         "max_key_overlap": 3,
+        "sent_together": 1,
         "indeterminate": 2,
         "effects_during_fault": 1,
     }
+
+
+def test_sent_together_counts_close_starts_against_the_shorter_operation_per_shared_key() -> None:
+    clock = Clock()
+    rec = Recorder(clock=clock)
+    # Two 400 ms requests naming both A and B, sent 10 ms apart: two shared keys.
+    at(clock, 1.0)
+    x = rec.invoke(0, "swap", {"from": A, "to": B})
+    at(clock, 1.01)
+    y = rec.invoke(1, "swap", {"from": B, "to": A})
+    # A quick one on A, 30 ms after the first: within a quarter of 400 ms, but
+    # not of its own 40 ms.
+    at(clock, 1.03)
+    z = rec.invoke(2, "write", {"key": A})
+    at(clock, 1.07)
+    rec.complete(z, "ok", {})
+    at(clock, 1.4)
+    rec.complete(x, "ok", {})
+    at(clock, 1.41)
+    rec.complete(y, "ok", {})
+    # Held back 150 ms behind a 400 ms one: the first had most of its time alone.
+    at(clock, 2.0)
+    u = rec.invoke(0, "write", {"key": B})
+    at(clock, 2.15)
+    v = rec.invoke(1, "write", {"key": B})
+    at(clock, 2.4)
+    rec.complete(u, "ok", {})
+    at(clock, 2.55)
+    rec.complete(v, "ok", {})
+
+    assert signals(rec.history())["sent_together"] == 2
 
 
 def test_final_reads_and_non_ids_are_not_counted() -> None:
@@ -122,7 +157,7 @@ def test_final_reads_and_non_ids_are_not_counted() -> None:
     _op(rec, clock, 4.0, 5.0, A, out="info")
     _op(rec, clock, 4.0, 5.0, A)
     got = signals(rec.history())
-    assert got["max_key_overlap"] == 0
+    assert got["max_key_overlap"] == got["sent_together"] == 0
     assert got["indeterminate"] == 0
 
 
