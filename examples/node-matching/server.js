@@ -62,6 +62,10 @@ const pool = new Pool({
   keepAlive: true,
 });
 pool.on('error', (err) => log('idle client error:', err.message));
+// pg-pool drops its idle listener while a client is checked out (the schema
+// transaction, the buggy variant's match transaction): a connection that dies
+// then must not become an uncaught 'error' event that ends the process.
+pool.on('connect', (client) => client.on('error', (err) => log('database connection error:', err.message)));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
