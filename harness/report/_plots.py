@@ -22,11 +22,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from harness.history import Event, History, thaw
+from harness.history import EXIT, Event, History, exit_text, thaw
 from harness.nemesis.faults import InvalidFault, fault_from_dict
 
 OUTCOME_COLOURS: Mapping[str, str] = {"ok": "#59a14f", "fail": "#e15759", "info": "#f28e2b"}
 FAULT_COLOUR = "#9c755f"
+EXIT_COLOUR = "#b00020"
 # Histories longer than this are cut (a minimal counterexample is far shorter).
 MAX_OPERATIONS = 3000
 MAX_LANES = 40
@@ -187,6 +188,26 @@ def _shade(ax: Any, windows: Sequence[FaultWindow], *, labels: bool) -> None:
             )
 
 
+def exits(history: History) -> list[tuple[float, str]]:
+    """When a target process was found down on its own, and which, in words."""
+    return [(e.time, exit_text(e.value)) for e in history.nemesis_events() if e.f == EXIT]
+
+
+def _mark_exits(ax: Any, marks: Sequence[tuple[float, str]]) -> None:
+    for i, (t, text) in enumerate(marks):
+        ax.axvline(t, color=EXIT_COLOUR, lw=1.2)
+        ax.annotate(
+            text,
+            xy=(t, 0.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, 4 + 9 * (i % 3)),
+            textcoords="offset points",
+            fontsize=7,
+            color=EXIT_COLOUR,
+            clip_on=False,
+        )
+
+
 def _last_snapshot(all_bars: Sequence[Bar]) -> tuple[int | None, list[Bar]]:
     """The final reads of the last (judged) settle snapshot."""
     finals = [b for b in all_bars if b.phase == "final"]
@@ -237,10 +258,14 @@ def timeline_svg(history: History, *, svg_id: str, title: str = "timeline") -> s
     fig = _figure(10.5, 1.5 + 0.3 * max(len(lanes), 2))
     grid = fig.add_gridspec(1, 2, width_ratios=(4, 1) if final else (1, 0.001))
     ax = fig.add_subplot(grid[0, 0])
-    main_end = max([b.end for b in workload] + [w.end for w in windows] + [1e-3])
+    marks = exits(history)
+    main_end = max(
+        [b.end for b in workload] + [w.end for w in windows] + [t for t, _ in marks] + [1e-3]
+    )
     span = max((b.end for b in workload), default=main_end)
     _draw_bars(ax, workload, row_of, max(span, 1e-3))
     _shade(ax, windows, labels=False)
+    _mark_exits(ax, marks)
     for i, w in enumerate(windows):  # one lane per fault, its description beside the bar
         ax.barh(
             i,
@@ -273,6 +298,8 @@ def timeline_svg(history: History, *, svg_id: str, title: str = "timeline") -> s
     ax.set_title(f"{title}: workload and faults", fontsize=10, loc="left")
     handles = [Patch(color=c, label=o) for o, c in OUTCOME_COLOURS.items()]
     handles.append(Patch(color=FAULT_COLOUR, alpha=0.3, label="fault active"))
+    if marks:
+        handles.append(Patch(color=EXIT_COLOUR, label="process exited on its own"))
     if final:
         right = fig.add_subplot(grid[0, 1], sharey=ax)
         lo = min(b.start for b in final)

@@ -8,7 +8,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from harness.history import read_history
+from harness.history import Recorder, read_history
 from harness.report import (
     DesignReport,
     Judged,
@@ -17,7 +17,7 @@ from harness.report import (
     report_from_json,
     write_report,
 )
-from harness.report._plots import bars, fault_windows, latency_svg, timeline_svg
+from harness.report._plots import bars, exits, fault_windows, latency_svg, timeline_svg
 from tests.unit.test_report import EVIDENCE, REPLAY, failing_row, make_report, make_row
 
 STEP_14 = ("failure mode", "can it happen", "correct behaviour", "mechanism", "recovery")
@@ -137,3 +137,17 @@ def test_pictures_lanes_faults_and_ids(tmp_path: Path) -> None:
     assert svg.startswith("<svg") and 'id="timeline-x"' in svg[: svg.index(">")]
     assert "crash of target-0" in svg and "c0 → n1" in svg
     assert 'id="latency-y"' in latency_svg([history, history], svg_id="latency-y")
+    assert "exited" not in svg
+
+
+def test_the_timeline_picture_marks_a_process_that_exited_on_its_own(tmp_path: Path) -> None:
+    row = failing_row(tmp_path)
+    assert row.counterexample is not None
+    before = read_history(row.counterexample.history_path)
+    end = max(e.time for e in before.events)
+    recorder = Recorder.continuing(before, t0=0.0, clock=lambda: end + 0.5)
+    recorder.exit("target-1", 1, "Error: Connection terminated unexpectedly")
+    history = recorder.history()
+    assert exits(history) == [(history.events[-1].time, "target-1 exited with code 1")]
+    svg = timeline_svg(history, svg_id="timeline-x", title="t")
+    assert "target-1 exited with code 1" in svg and "process exited on its own" in svg
