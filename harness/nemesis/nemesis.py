@@ -4,7 +4,9 @@ Every started fault is remembered until healed; ``heal_all`` runs in
 ``finally`` (and on ``__exit__``), heals in reverse order, keeps going when
 one heal fails, and ends with a sweep -- every proxy reset and enabled,
 every process resumed and alive -- so an exception or Ctrl-C mid-schedule
-leaves no toxic, paused process or dead service behind.
+leaves no toxic, paused process or dead service behind. A target process the
+sweep finds dead exited on its own (every crash fault is healed by then): it
+is recorded as an ``exit`` event before it is started again.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -35,6 +37,8 @@ from harness.toxiproxy.toxics import Timeout, toxic_from_dict
 
 log = logging.getLogger(__name__)
 HEAL_WAIT_S = 10.0
+EXIT_LINES = 20
+"""Lines of a process's output kept with its exit: enough for a stack trace's top."""
 
 
 class Controllable(Protocol):
@@ -76,8 +80,30 @@ class FaultTargets(Protocol):
     def controllables(self) -> Mapping[str, Controllable]: ...
     def clocks(self) -> Mapping[str, Clock]: ...
     def reset_proxies(self) -> None: ...
+    def exited(self, spare: Collection[str] = ...) -> Mapping[str, int | None]: ...
+    def log_tails(self, names: Iterable[str] | None = ..., lines: int = ...) -> dict[str, str]: ...
     @property
     def partner(self) -> PartnerFaults | None: ...
+
+
+def record_exits(
+    targets: FaultTargets,
+    recorder: Recorder,
+    *,
+    spare: Collection[str] = (),
+    restart: bool = False,
+) -> list[str]:
+    """Record each target process that is down, other than ``spare`` (those a
+    fault holds down), as an ``exit`` event with its exit code and last output
+    (``targets_stay_up`` judges it); with ``restart``, start it again so the
+    example goes on against the whole system. The names, in order."""
+    gone = targets.exited(spare)
+    tails = targets.log_tails(list(gone), lines=EXIT_LINES) if gone else {}
+    for name, code in gone.items():
+        recorder.exit(name, code, tails.get(name, ""))
+        if restart:
+            targets.controllable(name).restart()
+    return list(gone)
 
 
 def _on_each(proxies: Iterable[Proxy], heal: Callable[[Proxy], None]) -> None:
@@ -116,6 +142,8 @@ class Nemesis:
         self._paused: set[str] = set()
         self._timers: dict[int, threading.Timer] = {}
         self._healing: set[int] = set()
+        # Processes whose fault's heal failed: down because of the schedule.
+        self._unhealed: set[str] = set()
         # Held while a fault starts and while all heal: a start still running in a
         # worker thread (its task cancelled) finishes before the heal, or not at all
         # once the nemesis is closed, so no toxic outlives the schedule.
@@ -126,12 +154,6 @@ class Nemesis:
     def active(self) -> Mapping[int, Fault]:
         with self._lock:
             return {fid: a.fault for fid, a in self._active.items()}
-
-    def holding(self) -> frozenset[str]:
-        """The processes an active fault acts on: a crashed one among them is down
-        because of the schedule, not on its own."""
-        with self._lock:
-            return frozenset(p for a in self._active.values() for p in _processes_of(a.fault))
 
     def validate(self, fault: Fault) -> None:
         """Raise ``InvalidFault`` if the fault names a link or process that is not here."""
@@ -188,6 +210,7 @@ class Nemesis:
             _HEALERS[type(active.fault)](self, fault_id, active.fault)
         except Exception as exc:
             error = repr(exc)
+            self._unhealed.update(_processes_of(active.fault))
             raise
         finally:
             with self._lock:
@@ -264,6 +287,12 @@ class Nemesis:
                 clock.reset()
             except Exception as exc:
                 failures.append(f"clock of {name}: {exc!r}")
+        try:
+            # Before the restarts below: a process that exited on its own is a
+            # finding, not something to tidy away.
+            record_exits(self._targets, self._recorder, spare=self._unhealed)
+        except Exception as exc:
+            failures.append(f"exit check: {exc!r}")
         for name, proc in self._targets.controllables().items():
             try:
                 if name in self._paused:

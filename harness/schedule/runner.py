@@ -35,7 +35,7 @@ import aiohttp
 
 from harness.history import Effect, FinalState, History, Ledgers, Recorder, thaw
 from harness.nemesis.faults import Fault
-from harness.nemesis.nemesis import Nemesis
+from harness.nemesis.nemesis import Nemesis, record_exits
 from harness.partner.control import PartnerControl
 from harness.schedule.coverage import coverage_of
 from harness.schedule.deadlines import deadlines, until_s
@@ -63,8 +63,6 @@ QUIET_S = 0.4
 SETUP_ATTEMPTS = 4
 POLL_S = 0.1
 POLL_MAX_S = 1.0
-EXIT_LINES = 20
-"""Lines of a process's output kept with its exit: enough for a stack trace's top."""
 MAIN_PHASES: Mapping[type, str] = {
     Batch: "batches",
     Wait: "wait_steps",
@@ -284,7 +282,7 @@ class ExampleRunner:
         try:
             async with self._client(recorder, await self._warm_session()) as client:
                 recorder.set_phase("setup")
-                await self._note_exits(recorder, restart=True)
+                await self._note_exits(recorder)
                 await self._setup(client, schedule, keys, partner)
                 phases["setup"] = time.monotonic() - started
                 recorder.set_phase("main")
@@ -308,8 +306,6 @@ class ExampleRunner:
                         elif isinstance(step, Until):
                             await asyncio.sleep(until_s(step, due, recorder.now()))
                         phases[MAIN_PHASES[type(step)]] += time.monotonic() - begun
-                    # Before the heal: its sweep starts every dead process again.
-                    await self._note_exits(recorder, nemesis)
                 finally:
                     healing = time.monotonic()
                     # Synchronous on purpose: it must finish even when this
@@ -355,20 +351,10 @@ class ExampleRunner:
             deadlines=due,
         )
 
-    async def _note_exits(
-        self, recorder: Recorder, nemesis: Nemesis | None = None, *, restart: bool = False
-    ) -> None:
-        """Record each target process that is down with no fault holding it down
-        as an ``exit`` event (``targets_stay_up`` judges it), with its exit code
-        and last output; with ``restart``, start it again so the example goes on
-        against the whole system."""
-        spare = nemesis.holding() if nemesis is not None else frozenset()
-        gone = await asyncio.to_thread(self.system.exited, spare)
-        for name, code in gone.items():
-            output = self.system.log_tails([name], lines=EXIT_LINES).get(name, "")
-            recorder.exit(name, code, output)
-            if restart:
-                await asyncio.to_thread(self.system.controllable(name).restart)
+    async def _note_exits(self, recorder: Recorder) -> None:
+        """Record (and start again) each target process found down now that no
+        fault is active: one that died after the heal's sweep."""
+        await asyncio.to_thread(record_exits, self.system, recorder, restart=True)
 
     async def _setup(
         self,
@@ -458,7 +444,7 @@ class ExampleRunner:
             # Ledger first, then state: a side effect seen in the ledger was
             # caused by state the following read can see, never the reverse.
             mark = time.monotonic()
-            await self._note_exits(client.recorder, restart=True)
+            await self._note_exits(client.recorder)
             self.ledger.refresh()
             ledgers = self.ledger.of(prefix)
             snapshot = await read_snapshot(client, number=number)

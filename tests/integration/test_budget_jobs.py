@@ -49,7 +49,9 @@ def test_a_budget_ends_in_time_with_every_row_judged(tmp_path: Path) -> None:
 def test_two_jobs_run_two_rows_on_two_stacks_at_once(tmp_path: Path) -> None:
     _, report = verify(tmp_path, "--jobs", "2", "--examples", "3")
     assert [r["row_id"] for r in report["rows"]] == ["stale-read", "cas-race"]
-    assert all(r["status"] == "PASS" and r["examples"] == 3 for r in report["rows"]), [
+    # 3 examples a round; a row that judged too little on a busy machine runs
+    # another round or two (verify's EXTRA_ROUNDS) before it may PASS.
+    assert all(r["status"] == "PASS" and r["examples"] in (3, 6, 9) for r in report["rows"]), [
         (r["row_id"], r["status"], r["examples"], r.get("reason")) for r in report["rows"]
     ]
     spans = []
