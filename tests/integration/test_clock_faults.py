@@ -63,6 +63,10 @@ AHEAD_S = 0.05
 ATTEMPTS = 3
 PROBE_S = "30"  # a probe's own time limit; the scenario stops it after about 3 s
 ACTING = "acting"
+LAG_S = 0.3
+"""How late a runtime reading the wall clock through libc may show a change: up to
+0.1 s on a quiet machine; CI's six workers on two cores once made Node 0.3 s late.
+A runtime that ignores the fault shows the old offset for a whole phase (0.8 s)."""
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +225,7 @@ def test_python_follows_skew_jump_drift_and_heal_without_a_restart(
     control: ClockControl, tmp_path: Path
 ) -> None:
     log = tmp_path / "py.log"
-    slowest = _follows([sys.executable, "-c", PY_PROBE, PROBE_S], control, log, lag_s=0.1)
+    slowest = _follows([sys.executable, "-c", PY_PROBE, PROBE_S], control, log, lag_s=LAG_S)
     assert "Error" not in log.read_text()  # time.sleep kept working (the shim)
     print(f"python: slowest reaction {slowest * 1000:.0f} ms")
 
@@ -254,7 +258,7 @@ def test_go_does_not_see_it_but_its_c_code_does(
     log = tmp_path / "go.log"
     argv = [str(binary), f"{PROBE_S}s"]
     if cgo:
-        _follows(argv, control, log, lag_s=0.1, column=2)
+        _follows(argv, control, log, lag_s=LAG_S, column=2)
     else:
         _scenario(_run(argv, dict(os.environ), log, control), control, log)
     go_offsets = _offsets(log, column=1)
@@ -281,5 +285,5 @@ def test_node_follows_it(control: ClockControl, tmp_path: Path) -> None:
     if node is None:
         pytest.skip("Node.js is not installed")
     log = tmp_path / "node.log"
-    slowest = _follows([node, "-e", NODE_PROBE, PROBE_S], control, log, lag_s=0.1)
+    slowest = _follows([node, "-e", NODE_PROBE, PROBE_S], control, log, lag_s=LAG_S)
     print(f"node: slowest reaction {slowest * 1000:.0f} ms")
