@@ -4,7 +4,8 @@ The contract (docs/contracts.md, "Processes and time") asks every replica and
 extra process to keep running through its stores failing: retry, answer 503,
 recover. A process that dies of a lost connection is a failure the design's
 table does not allow, even when the data it left behind is consistent, and a
-harness that quietly started it again would hide it. The runner records each
+harness that quietly started it again would hide it. The harness (the nemesis's
+sweep after a heal, and the runner while settling and before set-up) records each
 such exit in the history as a nemesis ``exit`` event (exit code, last output)
 and starts the process again; this checker turns those events into evidence.
 """
