@@ -62,7 +62,6 @@ PHASE_S = 0.8  # each phase of the scenario
 AHEAD_S = 0.05
 ATTEMPTS = 3
 PROBE_S = "30"  # a probe's own time limit; the scenario stops it after about 3 s
-ACTING = "acting"
 LAG_S = 0.3
 """How late a runtime reading the wall clock through libc may show a change: up to
 0.1 s on a quiet machine; CI's six workers on two cores once made Node 0.3 s late.
@@ -104,15 +103,44 @@ def _run(argv: list[str], env: dict[str, str], log: Path, clock: ClockControl) -
     return process
 
 
-def _expected(t: float, marks: dict[str, float]) -> float:
-    """The offset (ms) the scenario had set at monotonic ``t``."""
-    if t < marks["start"] or t >= marks["heal"]:
-        return 0.0
-    if t < marks["jump"]:
-        return 1500.0
-    if t < marks["drift"]:
-        return -500.0
-    return -500.0 + 1000.0 * (t - marks["drift"])  # drifting 1000 ms/s
+Span = tuple[float, float]
+"""The monotonic instants just before and just after the test made a change: the
+change landed somewhere in between (a busy machine may deschedule the test thread
+in the middle of it; the heal joins the drift thread first)."""
+CHANGES = ("start", "jump", "drift", "heal")
+"""The scenario's changes in order; phase ``i`` runs from change ``i - 1`` to change
+``i``: 0 true time, 1 skewed +1500 ms, 2 stepped to -500 ms, 3 drifting +1000 ms/s
+from -500 ms, 4 healed."""
+
+
+def _possible(s: float, spans: dict[str, Span]) -> list[Span]:
+    """The offsets (ms, as low-high ranges) the scenario may have set at monotonic
+    ``s``, whichever instant of its span each change landed at."""
+    ranges: list[Span] = []
+    for phase in range(len(CHANGES) + 1):
+        if phase > 0 and spans[CHANGES[phase - 1]][0] > s:
+            continue  # the change that begins this phase was not begun by s
+        if phase < len(CHANGES) and spans[CHANGES[phase]][1] <= s:
+            continue  # the change that ends it was made by s
+        ranges.append(_phase_range(phase, s, spans))
+    return ranges
+
+
+def _phase_range(phase: int, s: float, spans: dict[str, Span]) -> Span:
+    """The offset (ms) phase ``phase`` sets at monotonic ``s``; the drift's depends on
+    when within its span it began (its thread writes every DRIFT_STEP_S, within SLACK_MS)."""
+    if phase == 1:
+        return (1500.0, 1500.0)
+    if phase == 2:
+        return (-500.0, -500.0)
+    if phase == 3:
+        began_early, began_late = spans["drift"]
+        return (-500.0 + 1000.0 * (s - min(began_late, s)), -500.0 + 1000.0 * (s - began_early))
+    return (0.0, 0.0)
+
+
+def _near(off: float, ranges: list[Span]) -> bool:
+    return any(low - SLACK_MS < off < high + SLACK_MS for low, high in ranges)
 
 
 def _wait_until_probing(log: Path, timeout_s: float = 30.0) -> None:
@@ -126,19 +154,16 @@ def _wait_until_probing(log: Path, timeout_s: float = 30.0) -> None:
     pytest.fail(f"the probe printed nothing within {timeout_s:.0f} s: {log.read_text()[-500:]}")
 
 
-def _scenario(process: ManagedProcess, clock: ClockControl, log: Path) -> dict[str, float]:
-    """Skew +1500, jump -2000, drift +1000 ms/s for 1 s, heal; the monotonic time at
-    which each change was made, and under ``ACTING`` the longest any change took.
-    The probe runs until stopped here (its own time limit is a generous bound)."""
-    marks: dict[str, float] = {ACTING: 0.0}
+def _scenario(process: ManagedProcess, clock: ClockControl, log: Path) -> dict[str, Span]:
+    """Skew +1500, jump -2000, drift +1000 ms/s for 1 s, heal; the span in which each
+    change was made. The probe runs until stopped here (its own time limit is a
+    generous bound)."""
+    spans: dict[str, Span] = {}
 
     def change(name: str, act: Callable[[], None]) -> None:
-        # A busy machine may deschedule this thread in the middle of a change (the heal
-        # joins the drift thread first): the change lands somewhere in [before, mark].
         before = time.monotonic()
         act()
-        marks[name] = time.monotonic()
-        marks[ACTING] = max(marks[ACTING], marks[name] - before)
+        spans[name] = (before, time.monotonic())
 
     _wait_until_probing(log)
     time.sleep(PHASE_S)
@@ -151,50 +176,50 @@ def _scenario(process: ManagedProcess, clock: ClockControl, log: Path) -> dict[s
     change("heal", clock.reset)
     time.sleep(PHASE_S)
     process.stop()
-    return marks
+    return spans
 
 
 def _check_followed(
-    offsets: list[tuple[float, float]], marks: dict[str, float], lag_s: float
+    offsets: list[tuple[float, float]], spans: dict[str, Span], lag_s: float
 ) -> float:
-    """Assert every line shows the offset set at its instant, or one set at most
-    ``lag_s`` earlier (a change takes a moment to be seen), and every phase shows on
-    some line; return the slowest reaction seen (s).
+    """Assert every line shows an offset the scenario may have set at its instant, or
+    at most ``lag_s`` earlier (a change takes a moment to be seen), and every phase
+    shows on some line; return the slowest reaction seen (s).
 
     A runtime the machine does not schedule for a while prints no line then, which
     proves nothing either way: only a line showing a stale offset fails."""
-    def close(t: float, off: float, since: float) -> list[float]:
-        # A line reads the monotonic clock, then the wall clock: a change may land in
-        # between (the probe preempted on a busy machine), hence AHEAD_S after ``t``;
-        # and a change is marked once made, so it may show up to ACTING before its mark.
-        ahead = AHEAD_S + marks[ACTING]
-        steps = [t + ahead - (lag_s + ahead) * i / 50 for i in range(51)]
-        return [s for s in steps if s >= since and abs(off - _expected(s, marks)) < SLACK_MS]
+    acting = max(after - before for before, after in spans.values())
+    if acting > PHASE_S / 4:
+        raise Unseen(f"a change took {acting:.3f} s to make, too long to place it")
 
-    if marks[ACTING] > PHASE_S / 4:
-        raise Unseen(f"a change took {marks[ACTING]:.3f} s to make, too long to place it")
+    def instants(t: float) -> list[float]:
+        # A line reads the monotonic clock, then the wall clock: a change may land in
+        # between (the probe preempted on a busy machine), hence AHEAD_S after ``t``.
+        return [t + AHEAD_S - (lag_s + AHEAD_S) * i / 50 for i in range(51)]
+
+    start = spans["start"][0]
     slowest = 0.0
     for t, off in offsets:
-        close_to = close(t, off, since=t - lag_s)
-        assert close_to, (
-            f"at {t - marks['start']:+.3f} s the probe saw {off:+.0f} ms; "
-            f"set: {_expected(t, marks):+.0f} ms (or {_expected(t - lag_s, marks):+.0f} "
-            f"{lag_s:.1f} s earlier; changes took up to {marks[ACTING] * 1000:.0f} ms)"
+        seen_at = [s for s in instants(t) if _near(off, _possible(s, spans))]
+        assert seen_at, (
+            f"at {t - start:+.3f} s the probe saw {off:+.0f} ms; possible then: "
+            f"{_possible(t, spans)} ms, or {_possible(t - lag_s, spans)} ms {lag_s:.1f} s "
+            f"earlier (changes took up to {acting * 1000:.0f} ms)"
         )
-        slowest = max(slowest, t - min(t, max(close_to)))
-    phases = {
-        "skew": (marks["start"], marks["jump"]),
-        "jump": (marks["jump"], marks["drift"]),
-        "drift": (marks["drift"] + 0.5, marks["heal"]),  # from 0 ms on, rising
-        "heal": (marks["heal"], marks["heal"] + PHASE_S),
-    }
-    for name, (begin, end) in phases.items():
+        slowest = max(slowest, t - min(t, max(seen_at)))
+    for phase, name in enumerate(("skew", "jump", "drift", "heal"), start=1):
+        begin = spans[CHANGES[phase - 1]][1] + (0.5 if name == "drift" else 0.0)
+        end = spans[CHANGES[phase]][0] if phase < len(CHANGES) else begin + PHASE_S
+        # the drift is told from the step before it once it has risen past 0 ms
         lines = [(t, off) for t, off in offsets if begin <= t < end + lag_s]
         if not lines:
             raise Unseen(f"the probe printed no line in the {name} phase")
-        assert any(close(t, off, begin) for t, off in lines), (
-            f"no probe line showed the {name} phase's offset"
-        )
+        assert any(
+            _near(off, [_phase_range(phase, s, spans)])
+            for t, off in lines
+            for s in instants(t)
+            if begin <= s < end
+        ), f"no probe line showed the {name} phase's offset"
     return slowest
 
 
@@ -211,10 +236,10 @@ def _follows(
     again, at most ATTEMPTS times in all."""
     for attempt in range(1, ATTEMPTS + 1):
         log.unlink(missing_ok=True)
-        marks = _scenario(_run(argv, dict(os.environ), log, control), control, log)
+        spans = _scenario(_run(argv, dict(os.environ), log, control), control, log)
         control.reset()
         try:
-            return _check_followed(_offsets(log, column), marks, lag_s)
+            return _check_followed(_offsets(log, column), spans, lag_s)
         except Unseen as unseen:
             if attempt == ATTEMPTS:
                 pytest.fail(f"{unseen}, in each of {ATTEMPTS} runs")
