@@ -94,7 +94,10 @@ class ClientOp:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Batch:
     """Operations sent concurrently; ``fault`` (if any) starts ``fault_delay_ms``
-    after the batch starts, so it can hit requests in flight."""
+    after the batch starts, so it can hit requests in flight. At 0 ms it is in place
+    before the first request is sent: were the two to race, one schedule would mean
+    "during" on a quiet machine and "after" on a busy one, and a failure found on one
+    would not replay on the other."""
 
     ops: tuple[ClientOp, ...]
     fault: Fault | None = None

@@ -138,8 +138,9 @@ def schedules(
                     Batch(
                         ops=tuple(ops),
                         fault=draw(faults),
-                        # Often at once, so the fault also meets the side
-                        # effects the batch sets off (outbox, consumers).
+                        # Often at 0 ms: in place before the batch, it meets every
+                        # request and the side effects they set off (outbox,
+                        # consumers); later, requests in flight.
                         fault_delay_ms=draw(st.one_of(st.just(0), st.integers(1, 300))),
                     )
                 )

@@ -224,6 +224,35 @@ def test_faults_only_on_client_links_leave_nothing_to_wait_for(
     assert not client_side.failed and not inside.failed
 
 
+def test_a_batch_fault_at_0_ms_is_in_place_before_the_first_request(
+    correct: LiveSystem, tmp_path: Path
+) -> None:
+    """At 0 ms a batch's fault starts before anything is sent, so the schedule means
+    the same on a busy machine as on a quiet one; later, it meets requests in flight."""
+
+    def cut_after(delay_ms: int) -> Schedule:
+        batch = Batch(
+            ops=(order(0, node=1, timeout_ms=500),),
+            fault=Partition(link="target-1"),
+            fault_delay_ms=delay_ms,
+        )
+        return replace(QUIET, steps=(batch, Heal()))
+
+    def first(history: History, kind: str) -> int:
+        return next(e.index for e in history if e.type == kind and e.phase == "main")
+
+    with ExampleRunner(
+        correct, workload="inventory", invariants=("no_oversell",), out_dir=tmp_path,
+        run_id=new_run_id(),
+    ) as runner:
+        at_once = runner.run(cut_after(0))
+        later = runner.run(cut_after(200))
+    assert first(at_once.history, "nemesis") < first(at_once.history, "invoke")
+    cut_off = [op.outcome for op in at_once.history.select("order") if op.invoke.phase == "main"]
+    assert cut_off == ["info"]
+    assert first(later.history, "invoke") < first(later.history, "nemesis")
+
+
 def _connections_to(ports: set[int]) -> set[int]:
     """Local ports of this process's established TCP connections to ``ports``."""
     mine = set()
