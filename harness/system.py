@@ -204,6 +204,15 @@ class LiveSystem(Lifecycle):
             if name not in spare and not proc.alive
         }
 
+    def stores_down(self, spare: Collection[str] = ()) -> tuple[str, ...]:
+        """The stores (PostgreSQL, Redis, Kafka) that are not running, leaving out
+        ``spare`` (those a fault holds down)."""
+        return tuple(
+            s
+            for s in self._stores
+            if s not in spare and s in self._controllables and not self._controllables[s].alive
+        )
+
     def log_tails(self, names: Iterable[str] | None = None, lines: int = 30) -> dict[str, str]:
         """The last log lines of target processes, for error reports."""
         if self.target is None:

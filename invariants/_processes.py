@@ -7,7 +7,9 @@ table does not allow, even when the data it left behind is consistent, and a
 harness that quietly started it again would hide it. The harness (the nemesis's
 sweep after a heal, and the runner while settling and before set-up) records each
 such exit in the history as a nemesis ``exit`` event (exit code, last output)
-and starts the process again; this checker turns those events into evidence.
+and starts the process again; this checker turns those events into evidence. A
+store found down the same way (marked ``store``) is not the target's doing: the
+timeline shows it, and this checker leaves it out.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def check_targets_stay_up(history: History, final: FinalState, ledgers: Ledgers)
     extra process must survive its stores and partner failing (it may answer
     503, never die). ``checked`` counts the requests it was watched over."""
     requests = sum(1 for e in history.events if e.type == "invoke")
-    exits = [e for e in history.nemesis_events() if e.f == EXIT]
+    exits = [e for e in history.nemesis_events() if e.f == EXIT and not e.value.get("store")]
     if exits:
         evidence = tuple(_finding(e) for e in exits)
         return Verdict(

@@ -18,8 +18,9 @@ COMPLETIONS: frozenset[str] = frozenset({"ok", "fail", "info"})
 EVENT_TYPES: frozenset[str] = frozenset({"invoke", "ok", "fail", "info", "nemesis"})
 NEMESIS = "nemesis"
 EXIT = "exit"
-"""The ``f`` of a nemesis event saying a target process was found down with no
-fault holding it down: it exited on its own (docs/contracts.md forbids it)."""
+"""The ``f`` of a nemesis event saying a process was found down with no fault
+holding it down: it exited on its own (docs/contracts.md forbids it of a target
+process; a store's, marked ``store``, says the run met a fault nobody scheduled)."""
 
 # Phases of a run; final reads happen after every fault is healed.
 Phase: TypeAlias = Literal["setup", "main", "final"]
@@ -35,12 +36,14 @@ def _freeze(value: Any) -> Any:
 
 
 def exit_text(value: Mapping[str, Any]) -> str:
-    """``target-0 exited with code 1``: an ``exit`` event's value, in words."""
+    """``target-0 exited with code 1`` (``store postgres exited``): an ``exit``
+    event's value, in words."""
     code = value.get("code")
     how = "exited" if code is None else f"exited with code {code}"
     if isinstance(code, int) and code < 0:
         how = f"was killed by signal {-code}"
-    return f"{value.get('process', '?')} {how}"
+    who = f"store {value.get('process', '?')}" if value.get("store") else value.get("process", "?")
+    return f"{who} {how}"
 
 
 def thaw(value: Any) -> Any:

@@ -134,10 +134,14 @@ class Recorder:
             op_id=op_id, type="nemesis", process=NEMESIS, f=f, value=value, error=error
         )
 
-    def exit(self, process: str, code: int | None, output: str) -> Event:
-        """Record that target ``process`` was found down with no fault holding it
-        down, with its exit code and last output."""
-        return self.nemesis(EXIT, {"process": process, "code": code, "output": output})
+    def exit(self, process: str, code: int | None, output: str, *, store: bool = False) -> Event:
+        """Record that ``process`` was found down with no fault holding it down, with
+        its exit code and last output; ``store``: one of the harness's stores, not
+        the target's own."""
+        value: dict[str, object] = {"process": process, "code": code, "output": output}
+        if store:
+            value["store"] = True
+        return self.nemesis(EXIT, value)
 
     def history(self) -> History:
         with self._lock:

@@ -81,6 +81,7 @@ class FaultTargets(Protocol):
     def clocks(self) -> Mapping[str, Clock]: ...
     def reset_proxies(self) -> None: ...
     def exited(self, spare: Collection[str] = ...) -> Mapping[str, int | None]: ...
+    def stores_down(self, spare: Collection[str] = ...) -> tuple[str, ...]: ...
     def log_tails(self, names: Iterable[str] | None = ..., lines: int = ...) -> dict[str, str]: ...
     @property
     def partner(self) -> PartnerFaults | None: ...
@@ -93,17 +94,24 @@ def record_exits(
     spare: Collection[str] = (),
     restart: bool = False,
 ) -> list[str]:
-    """Record each target process that is down, other than ``spare`` (those a
-    fault holds down), as an ``exit`` event with its exit code and last output
-    (``targets_stay_up`` judges it); with ``restart``, start it again so the
-    example goes on against the whole system. The names, in order."""
+    """Record each process that is down, other than ``spare`` (those a fault holds
+    down), as an ``exit`` event: a target process's with its exit code and last
+    output (``targets_stay_up`` judges it), a store's marked ``store`` (a fault
+    nobody scheduled, shown in the timeline, not held against the target). With
+    ``restart``, start it again, stores first, so the example goes on against the
+    whole system. The names, in order."""
+    stores = targets.stores_down(spare)
+    for name in stores:
+        recorder.exit(name, None, "", store=True)
+        if restart:
+            targets.controllable(name).restart()
     gone = targets.exited(spare)
     tails = targets.log_tails(list(gone), lines=EXIT_LINES) if gone else {}
     for name, code in gone.items():
         recorder.exit(name, code, tails.get(name, ""))
         if restart:
             targets.controllable(name).restart()
-    return list(gone)
+    return [*stores, *gone]
 
 
 def _on_each(proxies: Iterable[Proxy], heal: Callable[[Proxy], None]) -> None:

@@ -352,8 +352,8 @@ class ExampleRunner:
         )
 
     async def _note_exits(self, recorder: Recorder) -> None:
-        """Record (and start again) each target process found down now that no
-        fault is active: one that died after the heal's sweep."""
+        """Record (and start again) each process found down now that no fault is
+        active: one that died after the heal's sweep (a store, or the target's)."""
         await asyncio.to_thread(record_exits, self.system, recorder, restart=True)
 
     async def _setup(

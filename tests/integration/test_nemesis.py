@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 import redis
 
-from harness.history import Event, Recorder, thaw
+from harness.history import EXIT, Event, Recorder, thaw
 from harness.nemesis.faults import (
     CacheLoss,
     ClockFault,
@@ -535,6 +536,33 @@ def test_crashed_processes_restart_in_parallel(system: LiveSystem) -> None:
     # One after another, the second would start only once the first answered
     # /health: about half of the heal's time apart.
     assert apart < took / 4, (apart, took)
+
+
+def test_a_process_that_dies_on_its_own_is_recorded_and_started_again(
+    system: LiveSystem,
+) -> None:
+    """Redis and a replica killed behind the nemesis's back: its sweep records each
+    as an ``exit`` (the store's marked ``store``: no finding against the target)
+    before it starts them again."""
+    processes = managed(system)
+    for name in ("redis", "target-1"):
+        pid = processes[name].pid
+        assert pid is not None
+        os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(processes[n].alive for n in ("redis", "target-1")):
+        assert time.monotonic() < deadline, "SIGKILL did not end them within 10 s"
+        time.sleep(0.05)
+    recorder = Recorder()
+    Nemesis(system, recorder).close()
+    exits = {
+        e.value["process"]: thaw(e.value) for e in recorder.history().nemesis_events()
+        if e.f == EXIT
+    }
+    assert set(exits) == {"redis", "target-1"}
+    assert exits["redis"]["store"] is True
+    assert "store" not in exits["target-1"] and exits["target-1"]["code"] == -signal.SIGKILL
+    assert processes["redis"].alive and processes["target-1"].alive
 
 
 def test_heal_all_survives_a_fault_healed_behind_its_back(system: LiveSystem) -> None:

@@ -56,3 +56,19 @@ def test_the_timeline_shows_an_exit_as_its_own_line() -> None:
     (line,) = timeline(rec.history()).splitlines()
 
     assert line.split(maxsplit=1)[1] == "!!! target-0 exited with code 3 on its own"
+
+
+def test_a_store_found_down_is_shown_but_not_held_against_the_target() -> None:
+    rec = recorder()
+    rec.set_phase("main")
+    order(rec, "o-1", "s-1", 1)
+    rec.exit("postgres", None, "", store=True)
+    final = final_inventory(rec, stock={"s-1": 1}, orders={"o-1": "accepted"})
+
+    (verdict,) = check(["targets_stay_up"], rec.history(), final, Ledgers())
+
+    assert verdict.status == "valid"
+    exits = [line for line in timeline(rec.history()).splitlines() if "!!!" in line]
+    assert [line.split(maxsplit=1)[1] for line in exits] == [
+        "!!! store postgres exited on its own"
+    ]
