@@ -413,13 +413,13 @@ class ExampleRunner:
             await asyncio.to_thread(nemesis.start, fault)
             self._tell("start", fault)
 
+        if batch.fault is not None and batch.fault_delay_ms == 0:
+            await fault_after(0, batch.fault)  # in place before the first request leaves
         tasks = [
             send(op.delay_ms, materialize(op, keys, self.workload, replicas=replicas))
             for op in batch.ops
         ]
-        if batch.fault is not None and batch.fault_delay_ms == 0:
-            await fault_after(0, batch.fault)  # in place before the first request leaves
-        elif batch.fault is not None:
+        if batch.fault is not None and batch.fault_delay_ms > 0:
             tasks.append(fault_after(batch.fault_delay_ms, batch.fault))
         await asyncio.gather(*tasks)
 
