@@ -4,9 +4,9 @@ Every started fault is remembered until healed; ``heal_all`` runs in
 ``finally`` (and on ``__exit__``), heals in reverse order, keeps going when
 one heal fails, and ends with a sweep -- every proxy reset and enabled,
 every process resumed and alive -- so an exception or Ctrl-C mid-schedule
-leaves no toxic, paused process or dead service behind. A target process the
-sweep finds dead exited on its own (every crash fault is healed by then): it
-is recorded as an ``exit`` event before it is started again.
+leaves no toxic, paused process or dead service behind. A process the sweep
+finds dead (the target's or a store) exited on its own, every crash fault being
+healed by then: it is recorded as an ``exit`` event before it is started again.
 """
 
 from __future__ import annotations
