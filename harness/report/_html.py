@@ -305,7 +305,9 @@ def _evidence(row: RowResult) -> list[str]:
             if ev.op_ids:
                 refs.append(f"ops {', '.join(map(str, ev.op_ids))}")
             ref = f" <span class='refs'>({_e('; '.join(refs))})</span>" if refs else ""
-            out.append(f"<li>{_e(ev.message)}{ref}</li>")
+            first, _, rest = ev.message.partition("\n")
+            more = f"<pre>{_e(rest.strip(chr(10)))}</pre>" if rest.strip() else ""
+            out.append(f"<li>{_e(first)}{ref}{more}</li>")
         out.append("</ul></li>")
     out.append("</ul>")
     if ce.late:

@@ -9,6 +9,7 @@ reproduces, the replay command and a timeline of the failing history.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -26,6 +27,18 @@ TIMELINE_MAX_EVENTS = 400
 
 def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
+
+
+def _indented_block(text: str) -> list[str]:
+    """Lines after an evidence message's first (a process's last output), kept as
+    written: a fenced block inside the bullet, fenced longer than any backtick run
+    in it, so the output cannot end the block early."""
+    if not text.strip():
+        return []
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    lines = [f"    {line}".rstrip() for line in text.strip("\n").splitlines()]
+    return [f"    {fence}text", *lines, f"    {fence}"]
 
 
 def _coverage(coverage: Mapping[str, int]) -> str:
@@ -77,7 +90,9 @@ def _failure_section(row: RowResult) -> list[str]:
                 if e.op_ids:
                     refs.append(f"ops {', '.join(map(str, e.op_ids))}")
                 suffix = f" ({'; '.join(refs)})" if refs else ""
-                out.append(f"  - {_cell(e.message)}{suffix}")
+                first, _, rest = e.message.partition("\n")
+                out.append(f"  - {_cell(first)}{suffix}")
+                out += _indented_block(rest)
         if ce.late:
             out += [
                 "",

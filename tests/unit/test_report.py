@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -351,3 +352,40 @@ def test_the_strategy_is_in_every_header_and_reads_back(tmp_path: Path) -> None:
     del data["strategy"]
     assert report_from_json(data).strategy == "guided"
     assert "strategy" not in format_summary(make_report(tmp_path)).splitlines()[0]
+
+
+def test_an_evidence_message_over_several_lines_keeps_them_in_a_block(tmp_path: Path) -> None:
+    """A process's last output (targets_stay_up) is lines a person reads as written:
+    the bullet carries the first line, the rest follows as a block, in both formats."""
+    from harness.report import render_html
+
+    message = (
+        "target-1 exited with code 1 at 2.300 s, no fault having crashed it; its last "
+        "output:\nTraceback (most recent call last):\n  File \"x.py\", line 3\n"
+        "ValueError: ``` <bad>"
+    )
+    row = failing_row(tmp_path)
+    assert row.counterexample is not None
+    exited = Verdict(
+        invariant="targets_stay_up", status="invalid", summary="target-1 exited", checked=2,
+        evidence=(Evidence(message=message, keys=("target-1",), op_ids=(4,)),),
+    )
+    ce = replace(row.counterexample, verdicts=(*row.counterexample.verdicts, exited))
+    row = make_row("client-retry", "FAIL", counterexample=ce)
+    write_report(make_report(tmp_path, row), tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert (
+        "  - target-1 exited with code 1 at 2.300 s, no fault having crashed it; its last "
+        "output: (keys target-1; ops 4)\n"
+        "    ````text\n"
+        "    Traceback (most recent call last):\n"
+        "      File \"x.py\", line 3\n"
+        "    ValueError: ``` <bad>\n"
+        "    ````\n"
+    ) in md
+    html = render_html(make_report(tmp_path, row))
+    assert (
+        "its last output: <span class='refs'>(keys target-1; ops 4)</span><pre>Traceback "
+        "(most recent call last):\n  File &quot;x.py&quot;, line 3\nValueError: ``` "
+        "&lt;bad&gt;</pre></li>"
+    ) in html
