@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.history import read_history
-from harness.report._model import DesignReport, RowResult
+from harness.report._model import DesignReport, RowResult, evidence_parts
 from harness.report._phases import EXPLAINED, pace, phase_cells, phase_labels, timed
 
 # Latency pictures read at most this many of a row's examples (the first ones).
@@ -299,14 +299,9 @@ def _evidence(row: RowResult) -> list[str]:
     for v in ce.violated:
         out.append(f"<li><code>{_e(v.invariant)}</code> ({_e(v.status)}): {_e(v.summary)}<ul>")
         for ev in v.evidence:
-            refs = []
-            if ev.keys:
-                refs.append(f"keys {', '.join(ev.keys)}")
-            if ev.op_ids:
-                refs.append(f"ops {', '.join(map(str, ev.op_ids))}")
-            ref = f" <span class='refs'>({_e('; '.join(refs))})</span>" if refs else ""
-            first, _, rest = ev.message.partition("\n")
-            more = f"<pre>{_e(rest.strip(chr(10)))}</pre>" if rest.strip() else ""
+            first, refs, rest = evidence_parts(ev)
+            ref = f" <span class='refs'>({_e(refs)})</span>" if refs else ""
+            more = f"<pre>{_e(rest)}</pre>" if rest.strip() else ""
             out.append(f"<li>{_e(first)}{ref}{more}</li>")
         out.append("</ul></li>")
     out.append("</ul>")

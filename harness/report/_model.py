@@ -8,7 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, TypeAlias
 
-from invariants import Verdict
+from invariants import Evidence, Verdict
 from invariants.slo import SloResult
 
 RowStatus: TypeAlias = Literal[
@@ -34,6 +34,19 @@ _SEVERITY: Mapping[str, int] = {
 # Statuses that fail a run (exit code 1): INCONCLUSIVE only without --allow-inconclusive,
 # NOT EXERCISED only without --allow-unexercised (either row showed nothing).
 FAILING: frozenset[str] = frozenset({"FAIL", "ERROR", "INCONCLUSIVE", "NOT EXERCISED"})
+
+
+def evidence_parts(evidence: Evidence) -> tuple[str, str, str]:
+    """An evidence line as reports show it: its message's first line, the keys and
+    ops it names (``keys a, b; ops 3, 4``), and the message's later lines (a
+    process's last output), which a report keeps as a block."""
+    refs = []
+    if evidence.keys:
+        refs.append(f"keys {', '.join(evidence.keys)}")
+    if evidence.op_ids:
+        refs.append(f"ops {', '.join(map(str, evidence.op_ids))}")
+    first, _, rest = evidence.message.partition("\n")
+    return first, "; ".join(refs), rest.strip("\n")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,7 +17,7 @@ from harness.design import COVERAGE_COUNTERS
 from harness.history import HistoryFileError, read_history
 from harness.report._html import render_html
 from harness.report._json import report_to_json
-from harness.report._model import DesignReport, RowResult
+from harness.report._model import DesignReport, RowResult, evidence_parts
 from harness.report._phases import EXPLAINED, pace, phase_cells, phase_labels, timed
 from harness.report._timeline import timeline
 
@@ -37,7 +37,7 @@ def _indented_block(text: str) -> list[str]:
         return []
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
-    lines = [f"    {line}".rstrip() for line in text.strip("\n").splitlines()]
+    lines = [f"    {line}".rstrip() for line in text.splitlines()]
     return [f"    {fence}text", *lines, f"    {fence}"]
 
 
@@ -84,14 +84,8 @@ def _failure_section(row: RowResult) -> list[str]:
         for v in ce.violated:
             out.append(f"- `{v.invariant}` ({v.status}): {_cell(v.summary)}")
             for e in v.evidence:
-                refs = []
-                if e.keys:
-                    refs.append(f"keys {', '.join(e.keys)}")
-                if e.op_ids:
-                    refs.append(f"ops {', '.join(map(str, e.op_ids))}")
-                suffix = f" ({'; '.join(refs)})" if refs else ""
-                first, _, rest = e.message.partition("\n")
-                out.append(f"  - {_cell(first)}{suffix}")
+                first, refs, rest = evidence_parts(e)
+                out.append(f"  - {_cell(first)}{f' ({refs})' if refs else ''}")
                 out += _indented_block(rest)
         if ce.late:
             out += [
