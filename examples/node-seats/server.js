@@ -424,9 +424,17 @@ function postPartner(path, key, text) {
   });
 }
 
+// Rows the partner did not take are tried again after a pause that doubles up to
+// RETRY_MAX_MS while it keeps failing, not at once: a partner that is down is not
+// hammered, and one that is back is served within a second.
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 1000;
+
+// One round over the unsent rows: how many there were, and how many the partner did not take.
 async function relayOnce() {
   const r = await q(
     `SELECT booking_id, body FROM ${T.outbox} WHERE sent_at IS NULL ORDER BY created_at LIMIT 20`);
+  let failed = 0;
   for (const row of r.rows) {
     // One key per booking, the same body every time: a resend after a lost answer
     // (partner 503 after the effect, a dropped connection, a relay crash) is replayed
@@ -435,12 +443,13 @@ async function relayOnce() {
     if (ans.status === 200) {
       await q(`UPDATE ${T.outbox} SET sent_at = now(), attempts = attempts + 1 WHERE booking_id = $1`, [row.booking_id]);
     } else {
+      failed += 1;
       log(`confirmation ${row.booking_id}: ${ans.status} ${ans.text.slice(0, 200)}`);
       await q(`UPDATE ${T.outbox} SET attempts = attempts + 1 WHERE booking_id = $1`, [row.booking_id]).catch(() => {});
       if (ans.status === 400 || ans.status === 422) log('partner refused the body: a bug, the row stays unsent');
     }
   }
-  return r.rowCount;
+  return { rows: r.rowCount, failed };
 }
 
 async function relay() {
@@ -450,10 +459,17 @@ async function relay() {
   process.on('SIGINT', stop);
   await startUp();
   log(`variant ${variant}, relaying to ${process.env.PARTNER_URL}`);
+  let backoff = RETRY_FIRST_MS;
   while (!stopping) {
-    let n = 0;
-    try { n = await relayOnce(); } catch (err) { log(`relay: ${err.message}`); await sleep(300); }
-    if (n === 0) await sleep(100);
+    let round = { rows: 0, failed: 0 };
+    try { round = await relayOnce(); } catch (err) { log(`relay: ${err.message}`); await sleep(300); }
+    if (round.failed > 0) {
+      await sleep(backoff);
+      backoff = Math.min(2 * backoff, RETRY_MAX_MS);
+    } else {
+      backoff = RETRY_FIRST_MS;
+      if (round.rows === 0) await sleep(100);
+    }
   }
 }
 
