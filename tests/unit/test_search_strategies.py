@@ -18,6 +18,7 @@ from harness.schedule.model import Batch, Schedule
 from harness.schedule.shape import Shape
 from harness.schedule.strategies import schedules, swarm_operations, swarm_subset
 from harness.workload.builtin import resolve
+from harness.workload.ops import NO_RETRY
 
 TOPOLOGY = Topology(
     links=("target-0", "target-1", "redis", "partner"),
@@ -113,3 +114,46 @@ def test_replay_command_carries_a_strategy_other_than_the_default() -> None:
     baseline = replay_command(design, row, "read_then_write", "dev", 5, strategy="random")
     assert baseline.split()[-2:] == ["--strategy", "random"]
     assert baseline.replace(" --strategy random", "") == guided
+
+
+def _one_plain_request(schedule: Schedule) -> bool:
+    (step,) = schedule.steps if len(schedule.steps) == 1 else (None,)
+    return (
+        isinstance(step, Batch)
+        and len(step.ops) == 1
+        and step.fault is None
+        and step.ops[0].retry == NO_RETRY
+    )
+
+
+def test_the_guided_search_starts_with_schedules_that_ask_something() -> None:
+    """Hypothesis plays its simplest test cases first (one batch of one request):
+    refused, they cost no example, and the first examples a search plays send
+    several requests (bench/schedule_richness.py has the figures)."""
+    played: list[Schedule] = []
+
+    @settings(max_examples=20, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(schedule=schedules("inventory", ROW, Shape(max_steps=4, max_batch=3)))
+    def search(schedule: Schedule) -> None:
+        played.append(schedule)
+
+    search()
+    assert len(played) >= 20
+    assert not any(_one_plain_request(s) for s in played)
+    assert min(len(s.client_ops()) for s in played[:3]) >= 1
+    assert sum(len(s.client_ops()) for s in played[:5]) > 5
+
+
+def test_a_shape_that_allows_only_one_plain_request_still_draws_it() -> None:
+    """One step of one request and no fault is most of what such a row can ask: kept."""
+    played: list[Schedule] = []
+
+    @settings(max_examples=5, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(schedule=schedules("kv", (), Shape(max_steps=1, max_batch=1)))
+    def search(schedule: Schedule) -> None:
+        played.append(schedule)
+
+    search()
+    assert any(_one_plain_request(s) for s in played)
