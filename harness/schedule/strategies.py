@@ -179,8 +179,8 @@ def _plain(steps: Sequence[Step]) -> bool:
     """One step, one request sent once, no fault: a schedule that asks nothing of
     the system a richer one does not also ask. Hypothesis's engine plays its simplest
     test cases first, and for its first max_examples // 10 keeps new ones close
-    to them: on a real system each costs a whole example (a third of the first
-    20 on some rows: bench/schedule_richness.py). Refused, they cost nothing and
+    to them: on a real system each costs a whole example (the first 2 of 20, or 7
+    of 60, on some rows: bench/schedule_richness.py). Refused, they cost nothing and
     the engine soon stops asking for them; a failure they would show, a schedule
     with one more request or a fault shows too, and shrinks to that."""
     if len(steps) != 1 or not isinstance(steps[0], Batch):

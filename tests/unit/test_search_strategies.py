@@ -141,7 +141,6 @@ def test_the_guided_search_starts_with_schedules_that_ask_something() -> None:
     search()
     assert len(played) >= 20
     assert not any(_one_plain_request(s) for s in played)
-    assert min(len(s.client_ops()) for s in played[:3]) >= 1
     assert sum(len(s.client_ops()) for s in played[:5]) > 5
 
 
