@@ -52,6 +52,8 @@ def main() -> None:
                     design, variant=variant, profile=profile, seed_=args.seed,
                     out_dir=Path(out), log=False,
                 )
+            if report.interrupted:
+                raise SystemExit(f"detection_matrix: interrupted by {report.interrupted}")
             cells = [cell(r) for r in report.rows]
             wall = time.monotonic() - started
             print(f"| {variant} | " + " | ".join(cells) + f" | {wall:.0f}s |", flush=True)

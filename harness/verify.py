@@ -294,7 +294,9 @@ def verify_design(
 ) -> DesignReport:
     """Run every (selected) row of ``design`` against ``variant``. The report is
     rewritten after every row, so an interrupted run keeps what it found; an
-    interrupt (SIGINT, SIGTERM) ends the run early with ``interrupted`` set.
+    interrupt (SIGINT, SIGTERM) ends the run early with ``interrupted`` set, and a
+    caller that runs more (another seed, design or test) must stop then: the harness
+    takes a second signal as "hurry" and only a third as "quit at once".
     ``database`` is the Hypothesis example database (default: in the cache).
     ``progress`` is told what happens (default: plain lines on stdout when
     ``log``); ``examples`` overrides every row's example budget.

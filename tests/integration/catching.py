@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from harness.design import Design, Row
 from harness.report import DesignReport, RowResult
@@ -18,6 +19,18 @@ from harness.verify import Profile, verify_design
 DETECT = Profile(name="detect", examples=20, shrink_s=20.0, replays=3)
 PASS_ALL = Profile(name="ci", examples=8, shrink_s=20.0, replays=2)
 SEARCHES = 4
+
+
+def verified(design: Design, **options: Any) -> DesignReport:
+    """``verify_design``, but a run stopped by Ctrl-C or SIGTERM stops the test session
+    too. The library heals, writes the partial report and returns it with
+    ``interrupted`` set; a test that went on (the next seed of a hunt, the next test)
+    would ignore the signal, and the harness takes a second one while it heals as
+    "hurry up", not as a new request to stop."""
+    report = verify_design(design, **options)
+    if report.interrupted is not None:
+        raise KeyboardInterrupt(f"{design.name}: interrupted by {report.interrupted}")
+    return report
 
 
 def describe(row: RowResult) -> str:
@@ -44,7 +57,7 @@ def assert_every_row_passes(
 ) -> DesignReport:
     """Verify the correct variant; fail with every non-PASS row described. A row that
     asks for more examples than the profile (to meet a rare timing) gets them."""
-    report = verify_design(
+    report = verified(
         design,
         variant="correct",
         profile=profile,
@@ -78,7 +91,7 @@ def hunt(
     caught row is returned; its report and minimal schedule must be on disk."""
     tries: list[RowResult] = []
     for seed in range(first_seed, first_seed + searches):
-        report = verify_design(
+        report = verified(
             design,
             variant=variant,
             profile=profile,

@@ -27,11 +27,11 @@ from catching import (
     describe,
     hunt,
     shard_rows,
+    verified,
     violated,
 )
 
 from harness.design import load_design
-from harness.verify import verify_design
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -247,7 +247,7 @@ def test_degraded_variant_misses_its_slo(design_name: str, variant: str, tmp_pat
     the correct variant meets it (test_correct_variant_passes_every_row)."""
     design = load_design(ROOT / "designs" / f"{design_name}.toml")
     row_id, line = DEGRADED[design_name][variant]
-    report = verify_design(
+    report = verified(
         design,
         variant=variant,
         profile=PASS_ALL,

@@ -124,12 +124,14 @@ def test_the_cli_shows_progress_and_fails_the_run(run: Run) -> None:
 def test_progress_events_follow_the_search_and_its_faults(tmp_path: Path) -> None:
     """In process, the callback sees the row start, every example with its number,
     the faults as they start, the phases, and the row's result last."""
+    from catching import verified
+
     from harness.design import load_design
     from harness.progress import VerifyEvent
-    from harness.verify import Profile, verify_design
+    from harness.verify import Profile
 
     events: list[VerifyEvent] = []
-    report = verify_design(
+    report = verified(
         load_design(FIXTURES / "designs" / "toy_shop.toml"),
         variant="correct",
         profile=Profile(name="quick", examples=3, shrink_s=10.0, replays=1),

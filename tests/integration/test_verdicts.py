@@ -20,11 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from catching import verified
 
 from harness.design import load_design
 from harness.provision import procfs
 from harness.report import DesignReport
-from harness.verify import Profile, verify_design
+from harness.verify import Profile
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -37,7 +38,7 @@ def verify(
     tmp_path: Path, design: str, variant: str, rows: list[str] | None = None
 ) -> DesignReport:
     """A fresh search (empty example database) of ``design`` against ``variant``."""
-    return verify_design(
+    return verified(
         load_design(DESIGNS / f"{design}.toml"),
         variant=variant,
         profile=QUICK,
@@ -190,7 +191,7 @@ def test_a_harness_error_while_replaying_makes_the_row_error_and_the_run_goes_on
 
     monkeypatch.setattr(ExampleRunner, "run", breaking_run)
     monkeypatch.setattr(harness.verify, "_save", saving)
-    report = verify_design(
+    report = verified(
         load_design(DESIGNS / "toy_shop.toml"),
         variant="oversell",
         profile=Profile(name="find", examples=30, shrink_s=3.0, replays=2),
@@ -213,7 +214,7 @@ def test_a_failure_found_once_is_tried_first_next_time(tmp_path: Path) -> None:
     a second search, with another seed, starts from the stored counterexample."""
     design = load_design(DESIGNS / "toy_shop.toml")
     runs = [
-        verify_design(
+        verified(
             design,
             variant="oversell",
             profile=Profile(name="find", examples=30, shrink_s=5.0, replays=1),
