@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -40,16 +40,18 @@ def signal_name(exc: KeyboardInterrupt) -> str:
     return exc.name if isinstance(exc, Interrupted) else "SIGINT"
 
 
-def interrupting_handler() -> Callable[[int, FrameType | None], None]:
+class InterruptingHandler:
     """A signal handler that raises `Interrupted` the first time, lets the
     clean-up run the second time (saying so) and exits at once the third."""
-    received: list[int] = []
 
-    def handle(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        if len(received) == 1:
+    def __init__(self) -> None:
+        self.received = 0
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.received += 1
+        if self.received == 1:
             raise Interrupted(signum)
-        if len(received) == 2:
+        if self.received == 2:
             print(
                 "failmodel: still healing faults and stopping processes; "
                 "signal again to quit at once",
@@ -59,14 +61,22 @@ def interrupting_handler() -> Callable[[int, FrameType | None], None]:
             return
         os._exit(128 + signum)
 
-    return handle
+
+def rearm() -> None:
+    """The run a signal stopped has healed and stopped everything: the next signal is
+    a new request to stop, not a second one while healing (a program using the harness
+    as a library may go on, and a later run must stop at once when asked)."""
+    for s in SIGNALS:
+        handler = signal.getsignal(s)
+        if isinstance(handler, InterruptingHandler):
+            handler.received = 0
 
 
 @contextmanager
 def stop_on_signals() -> Iterator[None]:
     """Within the block, the first SIGINT or SIGTERM raises `Interrupted`;
     the previous handlers come back afterwards."""
-    handle = interrupting_handler()
+    handle = InterruptingHandler()
     previous = {s: signal.getsignal(s) for s in SIGNALS}
     for s in SIGNALS:
         signal.signal(s, handle)

@@ -31,7 +31,7 @@ from hypothesis.errors import Flaky
 
 from harness.budget import EXAMPLE_CAP, MAX_ROUNDS, MIN_SHRINK_S, RunBudget
 from harness.design import Design, Row
-from harness.interrupt import signal_name
+from harness.interrupt import rearm, signal_name
 from harness.phases import add_phases
 from harness.progress import VerifyEvent, VerifyEventKind, VerifyProgress, no_verify_progress
 from harness.report import (
@@ -295,8 +295,8 @@ def verify_design(
     """Run every (selected) row of ``design`` against ``variant``. The report is
     rewritten after every row, so an interrupted run keeps what it found; an
     interrupt (SIGINT, SIGTERM) ends the run early with ``interrupted`` set, and a
-    caller that runs more (another seed, design or test) must stop then: the harness
-    takes a second signal as "hurry" and only a third as "quit at once".
+    caller that runs more (another seed, design or test) should stop then (a later
+    signal interrupts the later run the same way).
     ``database`` is the Hypothesis example database (default: in the cache).
     ``progress`` is told what happens (default: plain lines on stdout when
     ``log``); ``examples`` overrides every row's example budget.
@@ -408,6 +408,8 @@ def verify_design(
             print(f"failmodel: {design.name}: stopping the system failed: {broke}", flush=True)
     final = report()
     write_report(final, out_dir)
+    if interrupted is not None:
+        rearm()
     return final
 
 

@@ -36,7 +36,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from harness.interrupt import interrupting_handler
+from harness.interrupt import InterruptingHandler
 from harness.provision import procfs
 from harness.provision.docker_api import (
     LABEL,
@@ -251,6 +251,6 @@ def current_run() -> RunRecord:
                 # A program using the harness as a library (the pytest plugin, a
                 # bench) stops like the CLI: `Interrupted` is a KeyboardInterrupt,
                 # so a search heals and reports (Hypothesis would shrink a SystemExit).
-                signal.signal(signal.SIGTERM, interrupting_handler())
+                signal.signal(signal.SIGTERM, InterruptingHandler())
             _current = record
         return _current

@@ -24,9 +24,8 @@ SEARCHES = 4
 def verified(design: Design, **options: Any) -> DesignReport:
     """``verify_design``, but a run stopped by Ctrl-C or SIGTERM stops the test session
     too. The library heals, writes the partial report and returns it with
-    ``interrupted`` set; a test that went on (the next seed of a hunt, the next test)
-    would ignore the signal, and the harness takes a second one while it heals as
-    "hurry up", not as a new request to stop."""
+    ``interrupted`` set; a test that went on would start the next seed of its hunt,
+    or the next test, as if nobody had asked it to stop."""
     report = verify_design(design, **options)
     if report.interrupted is not None:
         raise KeyboardInterrupt(f"{design.name}: interrupted by {report.interrupted}")
