@@ -26,6 +26,7 @@ from harness.design import load_design
 from harness.provision import procfs
 from harness.report import DesignReport
 from harness.verify import Profile
+from harness.workload.keys import example_prefix
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -227,7 +228,34 @@ def test_a_failure_found_once_is_tried_first_next_time(tmp_path: Path) -> None:
         for seed in (1, 2)
     ]
     assert [r.status for r in runs] == ["FAIL", "FAIL"], [r.coverage for r in runs]
-    assert runs[1].first_failure_example == 1
+    found = runs[0].counterexample
+    assert found is not None
+    # The second search's first example sends the stored counterexample's requests.
+    # (Whether it fails again is up to timing: on a loaded machine it may not.)
+    first = tmp_path / "run-2" / "client-retry" / "examples" / "00000.jsonl"
+    assert _requests(first) == _requests(found.history_path)
+
+
+def _requests(history: Path) -> list[str]:
+    """The requests a history's clients sent, ids without their run's prefix, sorted
+    (concurrent requests go out in any order)."""
+
+    def plain(value: object) -> object:
+        if isinstance(value, str):
+            prefix = example_prefix(value)
+            return value if prefix is None else value[len(prefix) + 1 :]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    events = [json.loads(line) for line in history.read_text().splitlines()]
+    return sorted(
+        f"{e['f']} {json.dumps(plain(e['value']), sort_keys=True)}"
+        for e in events
+        if e["type"] == "invoke"
+    )
 
 
 # -- stopping on request ------------------------------------------------------------
