@@ -15,6 +15,7 @@ from typing import Any
 from harness.design import Design, Row
 from harness.report import DesignReport, RowResult
 from harness.verify import Profile, verify_design
+from harness.workload.keys import example_prefix
 
 DETECT = Profile(name="detect", examples=20, shrink_s=20.0, replays=3)
 PASS_ALL = Profile(name="ci", examples=8, shrink_s=20.0, replays=2)
@@ -132,3 +133,17 @@ def shard_rows(design: Design, shards: int) -> list[list[str]]:
         load[k] += PASS_ALL.examples_for(row)
     order = {row.id: n for n, row in enumerate(design.rows)}
     return [sorted((r.id for r in g), key=order.__getitem__) for g in groups if g]
+
+
+def without_example_prefix(value: Any) -> Any:
+    """``value`` with the example prefix cut from every contract id in it, nested
+    dicts and lists included (``<run>-<n>-order-3`` -> ``order-3``): what two
+    examples' requests have in common when one replays the other."""
+    if isinstance(value, str):
+        prefix = example_prefix(value)
+        return value if prefix is None else value[len(prefix) + 1 :]
+    if isinstance(value, dict):
+        return {k: without_example_prefix(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_example_prefix(v) for v in value]
+    return value

@@ -20,13 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from catching import verified
+from catching import verified, without_example_prefix
 
 from harness.design import load_design
 from harness.provision import procfs
 from harness.report import DesignReport
 from harness.verify import Profile
-from harness.workload.keys import example_prefix
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -241,19 +240,9 @@ def _requests(history: Path) -> list[str]:
     snapshots those take is up to timing), ids without their run's prefix, sorted
     (concurrent requests go out in any order)."""
 
-    def plain(value: object) -> object:
-        if isinstance(value, str):
-            prefix = example_prefix(value)
-            return value if prefix is None else value[len(prefix) + 1 :]
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [plain(v) for v in value]
-        return value
-
     events = [json.loads(line) for line in history.read_text().splitlines()]
     return sorted(
-        f"{e['f']} {json.dumps(plain(e['value']), sort_keys=True)}"
+        f"{e['f']} {json.dumps(without_example_prefix(e['value']), sort_keys=True)}"
         for e in events
         if e["type"] == "invoke" and e["phase"] != "final"
     )
