@@ -16,7 +16,7 @@ and start time (`harness.provision.docker_api`). A run that started one says
 so in its record, and cleaning the record up removes the run's containers;
 `reap_containers` removes any container whose harness is dead, record or not.
 
-A clean exit, an exception, Ctrl-C and SIGTERM (turned into `SystemExit`) all
+A clean exit, an exception, Ctrl-C and SIGTERM (turned into `Interrupted`) all
 unwind through the owners' ``finally`` blocks; an ``atexit`` hook kills whatever
 is still recorded as a last resort.
 """
@@ -36,7 +36,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from harness.interrupt import InterruptingHandler
+from harness.interrupt import SIGNALS, InterruptingHandler
 from harness.provision import procfs
 from harness.provision.docker_api import (
     LABEL,
@@ -252,5 +252,8 @@ def current_run() -> RunRecord:
                 # bench) stops like the CLI: `Interrupted` is a KeyboardInterrupt,
                 # so a search heals and reports (Hypothesis would shrink a SystemExit).
                 signal.signal(signal.SIGTERM, InterruptingHandler())
+                # A parent may have started us with it blocked (the mask is
+                # inherited), and a blocked SIGTERM would wait for ever.
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
             _current = record
         return _current

@@ -272,7 +272,7 @@ def _stop(
         stdout, stderr = proc.communicate(timeout=30)
         raise AssertionError(
             f"still running {timeout:g} s after the signal; its threads:\n"
-            f"{(stdout or '')[-6000:]}\n{(stderr or '')[-6000:]}"
+            f"{(stdout or '')[-30000:]}\n{(stderr or '')[-30000:]}"
         ) from None
     return stdout, stderr or "", time.monotonic() - sent, started
 
@@ -327,11 +327,17 @@ def test_a_signal_stops_the_run_heals_and_writes_the_report(
     assert "INTERRUPTED" in stdout
 
 
-def test_sigterm_stops_a_pytest_run_of_a_design(tmp_path: Path) -> None:
+def _blocking_sigterm() -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+@pytest.mark.parametrize("blocked", [False, True], ids=["", "started-with-sigterm-blocked"])
+def test_sigterm_stops_a_pytest_run_of_a_design(tmp_path: Path, blocked: bool) -> None:
     """The pytest plugin in nightly CI, cancelled: SIGTERM ends the session within
     seconds with the row interrupted and nothing left running. (A SIGTERM used to
     raise SystemExit, which Hypothesis took for a failing example: the search went
-    on, shrinking the "failure".)"""
+    on, shrinking the "failure".) Also when the process that started pytest had
+    SIGTERM blocked: the mask is inherited, and the signal would wait forever."""
     (tmp_path / "designs").mkdir()
     shutil.copy(DESIGNS / "toy_shop.toml", tmp_path / "designs" / "toy_shop.toml")
     shutil.copy(ROOT / "tests" / "fixtures" / "toy_inventory.py", tmp_path / "toy_inventory.py")
@@ -342,7 +348,7 @@ def test_sigterm_stops_a_pytest_run_of_a_design(tmp_path: Path) -> None:
          "designs/toy_shop.toml", "--failmodel-profile", "nightly", "--failmodel-seed", "5",
          "-s", "-q"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=_blocking_sigterm if blocked else None,
     )
     try:
         deadline = time.monotonic() + 120
