@@ -33,7 +33,7 @@ from typing import Any, Literal, TypeAlias
 from harness.history import Event, FinalState, History, Ledgers, Operation
 from invariants._common import Findings, answer, body, listing
 from invariants._common import snapshot as snapshot_of
-from invariants.library import Index, index_of
+from invariants.library import Index, index_of, standalone
 from invariants.library._index import members_key
 from invariants.verdict import Checker, Verdict
 
@@ -469,7 +469,7 @@ def make_consistent_reads(reads: ReadConsistency = "eventual") -> Checker:
     check_consistent_reads.__doc__ = (
         f"Reads describe one state ({reads} reads); see invariants._reads."
     )
-    return check_consistent_reads
+    return standalone(check_consistent_reads)
 
 
 def _agree(

@@ -35,7 +35,7 @@ what time may still fix, undecided when data is missing. Checkers of one
 ``invariants.check`` call share one index of the history (``sharing``).
 """
 
-from invariants.library._index import Index, effects_of, index_of, sharing
+from invariants.library._index import Index, effects_of, index_of, sharing, standalone
 from invariants.library._model import (
     Accepted,
     Answered,
@@ -112,4 +112,5 @@ __all__ = [
     "make_uniqueness",
     "parse_invariants",
     "sharing",
+    "standalone",
 ]

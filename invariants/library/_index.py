@@ -20,22 +20,26 @@ shared, and what checkers read per request is kept at hand (see
 checkers run: the index allocates millions of small objects and no cycles,
 and the collector's passes over them cost several times the work itself
 (building 10^6 operations: 2.5 s with it, 0.4 s without). Reference
-counting still frees everything; the collector is restored on exit.
+counting still frees everything; the collector is restored on exit. A
+checker called on its own (a user's test, a bench) opens a block of its own
+(``standalone``): the same pause, twice as fast on 3*10^5 operations.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from harness.history import Effect, Event, History, Ledgers, Operation
+from harness.history import Effect, Event, FinalState, History, Ledgers, Operation
 from harness.history.events import COMPLETIONS
 
 Key = tuple[str, ...]
 T = TypeVar("T")
+V = TypeVar("V")
 
 _SHARED: ContextVar[dict[int, tuple[object, object]] | None] = ContextVar(
     "failmodel_shared_index", default=None
@@ -55,6 +59,22 @@ def sharing() -> Iterator[None]:
         if collecting:
             gc.enable()
         _SHARED.reset(token)
+
+
+def standalone(
+    checker: Callable[[History, FinalState, Ledgers], V],
+) -> Callable[[History, FinalState, Ledgers], V]:
+    """``checker``, run inside a ``sharing()`` block of its own when it is called
+    outside one; inside one, it reuses that block's indexes as before."""
+
+    @functools.wraps(checker)
+    def run(history: History, final: FinalState, ledgers: Ledgers) -> V:
+        if _SHARED.get() is not None:
+            return checker(history, final, ledgers)
+        with sharing():
+            return checker(history, final, ledgers)
+
+    return run
 
 
 def _shared(subject: object, build: Callable[[], T]) -> T:

@@ -24,6 +24,7 @@ from typing import Literal, TypeAlias
 
 from harness.history import Effect, FinalState, History, Ledgers
 from invariants._common import Findings, listing, ops_text
+from invariants.library._index import standalone
 from invariants.library._model import Context, Effects, Requests
 from invariants.library._words import check_words, say
 from invariants.verdict import Checker, Verdict
@@ -150,7 +151,7 @@ def make_access_control(
         return out.verdict()
 
     check.__doc__ = f"{name}: no effect without the right (invariants.library.access)."
-    return check
+    return standalone(check)
 
 
 def _rights(ctx: Context, owners: Ownership) -> Callable[[str, str], tuple[bool, str] | None]:

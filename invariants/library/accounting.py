@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from harness.history import FinalState, History, Ledgers, Operation
 from invariants._common import Findings, counted, listing, plural
+from invariants.library._index import standalone
 from invariants.library._model import Context, Final, Request, Requests
 from invariants.library._words import check_words, say
 from invariants.verdict import Checker, Verdict
@@ -203,7 +204,7 @@ def make_accounting(
         return out.verdict()
 
     check.__doc__ = f"{name}: an aggregate accounts for its events (invariants.library.accounting)."
-    return check
+    return standalone(check)
 
 
 def _initial(setup: Sequence[Operation], field: str) -> int | None:

@@ -33,7 +33,7 @@ from typing import Any, TypeAlias
 
 from harness.history import FinalState, History, Ledgers, Operation
 from invariants._common import Findings, ops_text
-from invariants.library._index import Key
+from invariants.library._index import Key, standalone
 from invariants.library._model import (
     INF,
     Context,
@@ -178,7 +178,7 @@ def make_eligibility(
         return out.verdict()
 
     check.__doc__ = f"{name}: actions only when eligible (invariants.library.eligibility)."
-    return check
+    return standalone(check)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from typing import Any, Literal, TypeAlias
 
 from harness.history import FinalState, History, Ledgers, Operation
 from invariants._common import Findings, ops_text
-from invariants.library._index import Key
+from invariants.library._index import Key, standalone
 from invariants.library._model import (
     INF,
     Accepted,
@@ -160,7 +160,7 @@ def make_ordering(
     check.__doc__ = (
         f"{name}: accepted values follow the declared order (invariants.library.ordering)."
     )
-    return check
+    return standalone(check)
 
 
 def _accepted(

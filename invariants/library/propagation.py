@@ -43,7 +43,7 @@ from typing import Any, Literal, cast
 
 from harness.history import FinalState, History, Ledgers
 from invariants._common import Findings, listing, ops_text
-from invariants.library._index import Key
+from invariants.library._index import Key, standalone
 from invariants.library._model import (
     Accepted,
     Context,
@@ -309,7 +309,7 @@ def make_propagation(
     check.__doc__ = (
         f"{name}: a view or effect reflects its source (invariants.library.propagation)."
     )
-    return check
+    return standalone(check)
 
 
 def _finals(scope: Scope | None, sources: Sequence[Source]) -> list[Final]:

@@ -24,7 +24,7 @@ from typing import Any
 
 from harness.history import FinalState, History, Ledgers
 from invariants._common import Findings, listing, ops_text
-from invariants.library._index import Key
+from invariants.library._index import Key, standalone
 from invariants.library._model import (
     Context,
     Final,
@@ -144,7 +144,7 @@ def make_uniqueness(
         return out.verdict()
 
     check.__doc__ = f"{name}: at most one item per key (invariants.library.uniqueness)."
-    return check
+    return standalone(check)
 
 
 _NONE: dict[str, Item] = {}  # a key no item names (never changed)
@@ -261,7 +261,7 @@ def make_idempotency(
         return out.verdict()
 
     check.__doc__ = f"{name}: one request, one outcome (invariants.library.uniqueness)."
-    return check
+    return standalone(check)
 
 
 def _agreement(

@@ -8,11 +8,14 @@ missing, duplicated and altered effects; most are invalid somewhere.
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
-from harness.history import FinalState
+from harness.history import FinalState, History, Ledgers
 from invariants import APPLIES_TO, CHECKERS, ReadConsistency, Verdict, check, run_checker
 from invariants._reads import make_consistent_reads
+from invariants.library import Index, index_of, sharing, standalone
 from tests.unit.random_histories import WORKLOADS, Example
 
 SEEDS = range(60)
@@ -57,3 +60,45 @@ def test_one_history_judged_against_successive_final_states(workload: str) -> No
         for judged in ((final, ledgers), (other_final, other_ledgers), (emptied, ledgers)):
             example = (history, *judged)
             assert check(names, *example) == _alone(names, example), f"seed {seed}"
+
+
+def test_a_checker_called_alone_pauses_the_collector_in_a_block_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Outside ``check`` each checker opens its own ``sharing()`` block: its index
+    is built with the cyclic collector paused (twice as fast on long
+    histories), and the collector runs again once it has answered."""
+    builds: list[bool] = []
+    build = Index.__init__
+
+    def watched(self: Index, history: History) -> None:
+        builds.append(gc.isenabled())
+        build(self, history)
+
+    monkeypatch.setattr(Index, "__init__", watched)
+    assert gc.isenabled()
+    for workload in sorted(WORKLOADS):
+        example = WORKLOADS[workload](7)
+        for name in _names(workload):
+            CHECKERS[name](*example)
+            assert gc.isenabled(), name
+    assert len(builds) >= 10  # one per checker that reads the history's index
+    assert not any(builds)
+
+
+def test_a_checker_called_inside_a_block_joins_its_index() -> None:
+    history, final, ledgers = WORKLOADS["payments"](3)
+    seen: list[Index] = []
+
+    @standalone
+    def probe(h: History, f: FinalState, ledgers: Ledgers) -> Verdict:
+        seen.append(index_of(h))
+        return Verdict(invariant="probe", status="valid", summary="")
+
+    with sharing():
+        probe(history, final, ledgers)
+        probe(history, final, ledgers)
+    probe(history, final, ledgers)
+    assert seen[0] is seen[1]
+    assert seen[2] is not seen[0]
+    assert probe.__name__ == "probe"
