@@ -78,7 +78,7 @@ def _random_schedule(
 
     def fault() -> Fault:
         family = rnd.choice(nemesis)
-        drawn: Fault = draw(family.faults(max_pause_ms=shape.max_pause_ms))
+        drawn: Fault = draw(family.faults(shape))
         return drawn
 
     steps: list[Step] = []

@@ -11,7 +11,7 @@ so a typo fails early with the names that exist.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
@@ -31,29 +31,49 @@ from harness.nemesis.faults import (
     Pause,
     Redelivery,
 )
+from harness.schedule.shape import Shape
 
 CLIENT_FAMILIES = ("retry", "client_timeout", "reorder")
-# Toxic families: name -> strategy of attributes (field names of harness.toxiproxy.toxics).
-_TOXIC_ATTRS: Mapping[str, st.SearchStrategy[dict[str, int]]] = {
-    # Per packet: a store link pays it on every round trip of a transaction.
-    "latency": st.fixed_dictionaries(
-        {"latency_ms": st.integers(20, 400), "jitter_ms": st.integers(0, 50)}
-    ),
-    "bandwidth": st.fixed_dictionaries({"rate_kb": st.integers(1, 32)}),
-    "slow_close": st.fixed_dictionaries({"delay_ms": st.integers(50, 500)}),
-    "timeout": st.fixed_dictionaries({"timeout_ms": st.integers(0, 500)}),
-    "reset_peer": st.fixed_dictionaries({"timeout_ms": st.integers(0, 200)}),
+Attrs = st.SearchStrategy[dict[str, int]]
+
+
+def _latency(shape: Shape) -> Attrs:
+    """Per packet: a store link pays it on every round trip of a transaction, so a
+    row aiming at a transaction's last round trips (a commit after a deadline) can
+    say how slow its slow link is."""
+    return st.fixed_dictionaries(
+        {
+            "latency_ms": st.integers(shape.min_latency_ms, shape.max_latency_ms),
+            "jitter_ms": st.integers(0, 50),
+        }
+    )
+
+
+def _fixed(attrs: Attrs) -> Callable[[Shape], Attrs]:
+    return lambda _shape: attrs
+
+
+# Toxic families: name -> the strategy of attributes within a row's shape (field
+# names of harness.toxiproxy.toxics).
+_TOXIC_ATTRS: Mapping[str, Callable[[Shape], Attrs]] = {
+    "latency": _latency,
+    "bandwidth": _fixed(st.fixed_dictionaries({"rate_kb": st.integers(1, 32)})),
+    "slow_close": _fixed(st.fixed_dictionaries({"delay_ms": st.integers(50, 500)})),
+    "timeout": _fixed(st.fixed_dictionaries({"timeout_ms": st.integers(0, 500)})),
+    "reset_peer": _fixed(st.fixed_dictionaries({"timeout_ms": st.integers(0, 200)})),
     # A slicer's size_variation must stay below its average_size.
-    "slicer": st.integers(1, 64).flatmap(
-        lambda size: st.fixed_dictionaries(
-            {
-                "average_size": st.just(size),
-                "size_variation": st.integers(0, min(16, size - 1)),
-                "delay_us": st.integers(0, 2000),
-            }
+    "slicer": _fixed(
+        st.integers(1, 64).flatmap(
+            lambda size: st.fixed_dictionaries(
+                {
+                    "average_size": st.just(size),
+                    "size_variation": st.integers(0, min(16, size - 1)),
+                    "delay_us": st.integers(0, 2000),
+                }
+            )
         )
     ),
-    "limit_data": st.fixed_dictionaries({"bytes": st.integers(1, 256)}),
+    "limit_data": _fixed(st.fixed_dictionaries({"bytes": st.integers(1, 256)})),
 }
 TOXIC_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
     "latency": ("latency_ms", "jitter_ms"),
@@ -152,11 +172,13 @@ class Family:
     def is_client_side(self) -> bool:
         return self.kind in CLIENT_FAMILIES
 
-    def faults(self, *, max_pause_ms: int = 0) -> st.SearchStrategy[Fault]:
-        """Fault values of this family (client-side families have none). A pause lasts
-        until healed or, if ``max_pause_ms`` allows (>= 100), a drawn 100..max ms."""
+    def faults(self, shape: Shape = Shape()) -> st.SearchStrategy[Fault]:
+        """Fault values of this family (client-side families have none), within the
+        row's ``shape``: a pause lasts until healed or, if ``max_pause_ms`` allows
+        (>= 100), a drawn 100..max ms; a latency is min..max_latency_ms."""
+        max_pause_ms = shape.max_pause_ms
         if self.kind in _TOXIC_ATTRS:
-            attrs = _TOXIC_ATTRS[self.kind]
+            attrs = _TOXIC_ATTRS[self.kind](shape)
             return st.builds(
                 _toxic,
                 st.just(self.kind),

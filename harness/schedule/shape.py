@@ -23,6 +23,10 @@ class Shape:
     max_batch: int = 5
     max_pause_ms: int = 0
     """Longest timed pause a ``pause`` fault may draw (0: pauses last until healed)."""
+    min_latency_ms: int = 20
+    max_latency_ms: int = 400
+    """The delays a ``latency`` fault draws (per packet: a store link pays one per
+    round trip), so a row can say how slow its slow link is."""
     keys: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:

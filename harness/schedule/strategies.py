@@ -69,6 +69,8 @@ SHAPE_LIMITS: Mapping[str, tuple[int, int]] = MappingProxyType(
         "max_steps": (1, 50),
         "max_batch": (1, MAX_BATCH),
         "max_pause_ms": (0, 60_000),
+        "min_latency_ms": (1, 10_000),
+        "max_latency_ms": (1, 10_000),
     }
 )
 SHAPE_KEYS_LIMIT = (1, MAX_KEYS)
@@ -111,7 +113,7 @@ def schedules(
         enabled = draw(swarm_operations(declared))
     kinds = {f.kind for f in families}
     nemesis = [
-        f.faults(max_pause_ms=shape.max_pause_ms) for f in families if not f.is_client_side()
+        f.faults(shape) for f in families if not f.is_client_side()
     ]
     faults: st.SearchStrategy[Fault] | None = st.one_of(nemesis) if nemesis else None
     setup = draw(setups(declared, shape, partner=partner))

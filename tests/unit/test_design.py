@@ -437,6 +437,19 @@ def test_shape_cannot_set_replicas_or_unknown_keys(tmp_path: Path) -> None:
     assert shape == Shape(replicas=2, keys={"order": 3})
 
 
+def test_shape_bounds_latencies(tmp_path: Path) -> None:
+    text = MINI + "\n[rows.shape]\nmin_latency_ms = 150\nmax_latency_ms = 300\n"
+    shape = load_design(write(tmp_path, text)).rows[1].shape
+    assert (shape.min_latency_ms, shape.max_latency_ms) == (150, 300)
+    message, path = error_of(tmp_path, MINI + "\n[rows.shape]\nmin_latency_ms = 500\n")
+    assert message.startswith(
+        f"{path}: rows[1] (id 'crash'): shape: min_latency_ms (500) is above max_latency_ms "
+        "(400): expected min_latency_ms <= max_latency_ms"
+    )
+    message, _ = error_of(tmp_path, MINI + "\n[rows.shape]\nmax_latency_ms = 0\n")
+    assert "shape: 'max_latency_ms' must be an integer in 1..10000 (got 0)" in message
+
+
 def test_redis_persistence_needs_redis(tmp_path: Path) -> None:
     text = MINI.replace("[[rows]]", '[services]\nredis_persistence = "aof"\n\n[[rows]]', 1)
     message, path = error_of(tmp_path, text)

@@ -110,7 +110,9 @@ def test_every_shape_size_is_bounded(tmp_path: Path, key: str) -> None:
     assert message.endswith(
         CRASH_ROW + f"shape: {key!r} must be an integer in {low}..{high} (got {high + 1})"
     )
-    assert load_design(write(tmp_path, MINI + f"\n[rows.shape]\n{key} = {high}\n"))
+    # The least latency may be as high as the most, which must then be raised too.
+    most = f"max_latency_ms = {high}\n" if key == "min_latency_ms" else ""
+    assert load_design(write(tmp_path, MINI + f"\n[rows.shape]\n{key} = {high}\n{most}"))
 
 
 @pytest.mark.parametrize("key", ["start_timeout_s", "settle_timeout_s", "late_effects_s"])

@@ -20,6 +20,7 @@ from harness.nemesis.faults import (
     fault_to_dict,
 )
 from harness.schedule.families import InvalidFamily, Topology, parse_family
+from harness.schedule.shape import Shape
 from harness.toxiproxy.toxics import toxic_from_dict
 
 TOPOLOGY = Topology(
@@ -103,8 +104,8 @@ def test_every_toxic_family_names_exactly_the_attributes_it_draws() -> None:
     from harness.schedule.families import _TOXIC_ATTRS, TOXIC_ATTRIBUTES
 
     assert set(TOXIC_ATTRIBUTES) == set(_TOXIC_ATTRS)
-    for kind, strategy in _TOXIC_ATTRS.items():
-        drawn = find(strategy, lambda attrs: True)
+    for kind, within in _TOXIC_ATTRS.items():
+        drawn = find(within(Shape()), lambda attrs: True)
         assert tuple(drawn) == TOXIC_ATTRIBUTES[kind], kind
 
 
@@ -137,7 +138,7 @@ def test_drawn_clock_faults_stay_in_their_mode_s_range(fault: Fault) -> None:
 @settings(max_examples=100)
 @given(
     until_healed=parse_family("pause:relay", TOPOLOGY).faults(),
-    timed=parse_family("pause:relay", TOPOLOGY).faults(max_pause_ms=2500),
+    timed=parse_family("pause:relay", TOPOLOGY).faults(Shape(max_pause_ms=2500)),
 )
 def test_pauses_last_until_healed_unless_the_row_bounds_a_timed_one(
     until_healed: Fault, timed: Fault
@@ -146,6 +147,18 @@ def test_pauses_last_until_healed_unless_the_row_bounds_a_timed_one(
     assert isinstance(timed, Pause)
     assert timed.duration_ms == 0 or 100 <= timed.duration_ms <= 2500
     assert fault_from_dict(fault_to_dict(timed)) == timed
+
+
+@settings(max_examples=100)
+@given(
+    default=parse_family("latency:*", TOPOLOGY).faults(),
+    slow=parse_family("latency:*", TOPOLOGY).faults(Shape(min_latency_ms=150, max_latency_ms=300)),
+)
+def test_latencies_stay_in_the_row_s_range(default: Fault, slow: Fault) -> None:
+    assert isinstance(default, LinkToxic) and isinstance(slow, LinkToxic)
+    assert 20 <= default.attributes["latency_ms"] <= 400
+    assert 150 <= slow.attributes["latency_ms"] <= 300
+    assert fault_from_dict(fault_to_dict(slow)) == slow
 
 
 @pytest.mark.parametrize(
