@@ -5,6 +5,13 @@ and a service may take seconds to do so. Harness processes running side by
 side (pytest-xdist workers, two ``failmodel verify`` runs) would otherwise
 race for the same port in that window, so each port handed out is also
 claimed in ``<cache>/ports/<port>`` for as long as the claiming process lives.
+
+Ports are drawn from outside the kernel's ephemeral range
+(``net.ipv4.ip_local_port_range``): every outgoing connection on the machine
+takes its source port from that range, so a port drawn from it can be taken
+by a client's connection in the seconds before a service binds it ("bind:
+address already in use", seen in CI for a Go target and for Kafka), and stay
+taken while that connection lives.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import random
 import socket
 import threading
 from pathlib import Path
@@ -23,6 +31,11 @@ LOOPBACK = "127.0.0.1"
 
 _handed_out: set[int] = set()
 _lock = threading.Lock()
+_random = random.Random()
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST = 10_000
+"""No port below this is handed out: the well-known and registered services'
+(PostgreSQL's 5432, Redis's 6379, Kafka's 9092) stay clear."""
 
 
 class PortInUse(OSError):
@@ -30,22 +43,67 @@ class PortInUse(OSError):
 
 
 def free_port() -> int:
-    """A loopback port nobody listens on, never the same one twice in this process,
-    and never one another live harness process has claimed.
+    """A loopback port nobody listens on, outside the ephemeral range, never the
+    same one twice in this process, and never one another live harness process
+    has claimed.
 
-    The kernel picks it; remembering the ones handed out avoids two services of
-    one stack racing for the same port before either has bound it, and the
-    claim in the cache does the same across processes.
+    Remembering the ones handed out avoids two services of one stack racing for
+    the same port before either has bound it, and the claim in the cache does
+    the same across processes.
     """
+    ranges = unclaimable_ranges(ephemeral_range())
     with _lock:
-        for _ in range(100):
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-                sock.bind((LOOPBACK, 0))
-                port = int(sock.getsockname()[1])
-            if port not in _handed_out and claim_port(port):
+        for _ in range(200):
+            port = _candidate(ranges)
+            if port not in _handed_out and _bindable(port) and claim_port(port):
                 _handed_out.add(port)
                 return port
-    raise PortInUse("no free loopback port found after 100 tries")
+    raise PortInUse("no free loopback port found after 200 tries")
+
+
+def ephemeral_range(path: Path = EPHEMERAL_RANGE_FILE) -> tuple[int, int] | None:
+    """The kernel's range of source ports for outgoing connections (None if unknown)."""
+    try:
+        low, high = (int(v) for v in path.read_text().split())
+    except (OSError, ValueError):
+        return None
+    return low, high
+
+
+def unclaimable_ranges(ephemeral: tuple[int, int] | None) -> list[tuple[int, int]]:
+    """Port ranges (inclusive) no outgoing connection takes a source port from: below
+    and above ``ephemeral``, from ``LOWEST`` up, those at least 1000 ports wide.
+    Empty when the ephemeral range is unknown or leaves no such room."""
+    if ephemeral is None:
+        return []
+    low, high = ephemeral
+    ranges = [(LOWEST, low - 1), (max(high + 1, LOWEST), 65535)]
+    return [(a, b) for a, b in ranges if b - a >= 999]
+
+
+def _candidate(ranges: list[tuple[int, int]]) -> int:
+    """A port from ``ranges`` (weighted by their width); without any, the kernel's pick."""
+    if not ranges:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((LOOPBACK, 0))
+            return int(sock.getsockname()[1])
+    width = sum(b - a + 1 for a, b in ranges)
+    offset = _random.randrange(width)
+    for a, b in ranges:
+        if offset <= b - a:
+            return a + offset
+        offset -= b - a + 1
+    raise AssertionError("offset beyond the ranges")  # pragma: no cover
+
+
+def _bindable(port: int) -> bool:
+    """Nothing listens on ``port`` (nor holds it) right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
 
 
 def claims_dir() -> Path:
