@@ -498,12 +498,14 @@ def _shape(
         for key, (low, high) in SHAPE_LIMITS.items()
         if key in table
     }
-    low_ms = values.get("min_latency_ms", Shape().min_latency_ms)
-    high_ms = values.get("max_latency_ms", Shape().max_latency_ms)
+    default = Shape()
+    low_ms = values.get("min_latency_ms", default.min_latency_ms)
+    high_ms = values.get("max_latency_ms", default.max_latency_ms)
     if low_ms > high_ms:
         raise shape_where.error(
             f"min_latency_ms ({low_ms}) is above max_latency_ms ({high_ms}): expected "
-            "min_latency_ms <= max_latency_ms (defaults 20 and 400)"
+            f"min_latency_ms <= max_latency_ms (defaults {default.min_latency_ms} and "
+            f"{default.max_latency_ms})"
         )
     keys: dict[str, int] = {}
     if "keys" in table:

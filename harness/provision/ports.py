@@ -82,27 +82,21 @@ def unclaimable_ranges(ephemeral: tuple[int, int] | None) -> list[tuple[int, int
 
 
 def _candidate(ranges: list[tuple[int, int]]) -> int:
-    """A port from ``ranges`` (weighted by their width); without any, the kernel's pick."""
+    """A port from ``ranges`` (each as likely as any); without any, the kernel's pick."""
     if not ranges:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind((LOOPBACK, 0))
             return int(sock.getsockname()[1])
-    width = sum(b - a + 1 for a, b in ranges)
-    offset = _random.randrange(width)
-    for a, b in ranges:
-        if offset <= b - a:
-            return a + offset
-        offset -= b - a + 1
-    raise AssertionError("offset beyond the ranges")  # pragma: no cover
+    (low, high), = _random.choices(ranges, weights=[b - a + 1 for a, b in ranges])
+    return _random.randint(low, high)
 
 
 def _bindable(port: int) -> bool:
-    """Nothing listens on ``port`` (nor holds it) right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((LOOPBACK, port))
-        except OSError:
-            return False
+    """Nothing listens on ``port`` right now (``require_free``, as a yes or no)."""
+    try:
+        require_free(port)
+    except PortInUse:
+        return False
     return True
 
 
