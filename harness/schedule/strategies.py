@@ -4,11 +4,16 @@ All randomness lives here: which operations, on which replica, in which
 interleaving, with which retries and timeouts, and which faults start when.
 Alternatives are ordered simplest first (no retry before retry, no fault
 before fault) so that shrinking moves towards the plainest schedule that
-still fails.
+still fails. A batch aims at what the steps before it set up: most of its
+requests go to the replica its fault (or a started one) names, and name the
+key whose deadline an until step just waited for; drawn apart, such
+conjunctions (a bid on the slowed replica, on the auction about to end) are
+seldom drawn at all.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -121,6 +126,7 @@ def schedules(
 
     deadlines = [k for k in declared.deadlines() if ops_state.counts.get(k, 0) > 0]
     steps: list[Step] = []
+    started: int | None = None  # the replica a fault started and not healed names
     n_steps = draw(st.integers(1, shape.max_steps))
     for _ in range(n_steps):
         # Batches dominate (a schedule that mostly waits tests nothing), and
@@ -135,12 +141,17 @@ def schedules(
             choices += ["until", "until"]
         kind = draw(st.sampled_from(choices))
         if kind in ("batch", "batch_fault"):
+            # The fault first: the batch's requests aim at the replica it names.
+            fault = draw(faults) if kind == "batch_fault" and faults is not None else None
+            named = replica_of(fault) if fault is not None else None
+            ops_state.aim_node = started if named is None else named
             ops = draw(st.lists(ops_state.ops(), min_size=1, max_size=shape.max_batch))
-            if kind == "batch_fault" and faults is not None:
+            ops_state.aim = {}
+            if fault is not None:
                 steps.append(
                     Batch(
                         ops=tuple(ops),
-                        fault=draw(faults),
+                        fault=fault,
                         # Often at 0 ms: in place before the batch, it meets every
                         # request and the side effects they set off (outbox,
                         # consumers); later, requests in flight.
@@ -150,18 +161,22 @@ def schedules(
             else:
                 steps.append(Batch(ops=tuple(ops)))
         elif kind == "start" and faults is not None:
-            steps.append(StartFault(fault=draw(faults)))
+            fault = draw(faults)
+            named = replica_of(fault)
+            started = started if named is None else named
+            steps.append(StartFault(fault=fault))
         elif kind == "heal":
+            started = None
             steps.append(Heal())
         elif kind == "until":
             deadline_kind = draw(st.sampled_from(deadlines))
-            steps.append(
-                Until(
-                    kind=deadline_kind,
-                    key=draw(st.integers(0, ops_state.counts[deadline_kind] - 1)),
-                    offset_ms=draw(st.integers(*UNTIL_MS)),
-                )
+            until = Until(
+                kind=deadline_kind,
+                key=draw(st.integers(0, ops_state.counts[deadline_kind] - 1)),
+                offset_ms=draw(st.integers(*UNTIL_MS)),
             )
+            ops_state.aim = {deadline_kind: until.key}  # the next batch's key
+            steps.append(until)
         else:
             steps.append(Wait(ms=draw(st.sampled_from((50, 200, 500)))))
     if not any(isinstance(s, Batch) for s in steps):
@@ -175,6 +190,13 @@ def schedules(
     if _plain(steps) and (shape.max_steps > 1 or shape.max_batch > 1):
         reject()
     return Schedule(workload=declared.name, setup=setup, steps=tuple(steps))
+
+
+def replica_of(fault: Fault) -> int | None:
+    """The target replica a fault names (its process, or one end of its link), if any."""
+    name = getattr(fault, "link", None) or getattr(fault, "process", None) or ""
+    found = re.search(r"\btarget-(\d+)\b", name)
+    return int(found.group(1)) if found else None
 
 
 def _plain(steps: Sequence[Step]) -> bool:
@@ -287,6 +309,10 @@ class OpState:
         self.writes = tuple(o for o in ops if not o.read)
         self.drawn: list[DrawnOp] = []
         self.fixed: dict[tuple[str, int], dict[str, Any]] = {}
+        self.aim: dict[str, int] = {}
+        """Keys the next batch aims at: the one an until step just waited for."""
+        self.aim_node: int | None = None
+        """The replica the next batch aims at: the one its fault names."""
 
     def ops(self) -> st.SearchStrategy[ClientOp]:
         return st.composite(lambda draw: self.draw_op(draw))()
@@ -299,7 +325,7 @@ class OpState:
             return self._read(draw)
         common: dict[str, Any] = {
             "client": draw(st.integers(0, s.clients - 1)),
-            "node": draw(st.integers(0, s.replicas - 1)),
+            "node": self._node(draw),
             "retry": draw(retry_policies()) if "retry" in self.kinds else NO_RETRY,
             "timeout_ms": (
                 draw(st.sampled_from((DEFAULT_TIMEOUT_MS, 500, 250, 100)))
@@ -322,10 +348,27 @@ class OpState:
                     draw=draw,
                     shape=self.shape,
                     counts=MappingProxyType(self.counts),
+                    aim=MappingProxyType(self._aimed(draw)),
                 )
             )
         values = self._checked(op, hooked) if hooked is not None else self._draw_values(draw, op)
         return self._client_op(op, values, common)
+
+    def _node(self, draw: st.DrawFn) -> int:
+        """Two times in three the replica this batch's fault names, if one does (drawn
+        apart, a request on the slowed replica and a deadline near are seldom drawn
+        together); else any. Shrinks towards the aimed replica."""
+        node = self.aim_node
+        aimed = node is not None and node < self.shape.replicas
+        if aimed and node is not None and draw(st.sampled_from((True, True, False))):
+            return node
+        return draw(st.integers(0, self.shape.replicas - 1))
+
+    def _aimed(self, draw: st.DrawFn) -> dict[str, int]:
+        """Two times in three the key an until step just waited for, by kind; else none."""
+        if self.aim and draw(st.sampled_from((True, True, False))):
+            return dict(self.aim)
+        return {}
 
     def _read(self, draw: st.DrawFn) -> ClientOp:
         s = self.shape
@@ -336,7 +379,7 @@ class OpState:
             values,
             {
                 "client": draw(st.integers(0, s.clients - 1)),
-                "node": draw(st.integers(0, s.replicas - 1)),
+                "node": self._node(draw),
                 "timeout_ms": DEFAULT_TIMEOUT_MS,
             },
         )
@@ -344,11 +387,14 @@ class OpState:
     def _draw_values(self, draw: st.DrawFn, op: Operation) -> dict[str, Any]:
         """The id first; a known id is a resend (its first values), else draw the rest."""
         values: dict[str, Any] = {}
+        aimed = self._aimed(draw)
         for name in op.drawn():
             source = op.fields[name]
             if isinstance(source, Key):
                 count = self.counts[source.kind]
-                if source.distinct_from is not None:
+                if source.kind in aimed and source.distinct_from is None:
+                    values[name] = aimed[source.kind]
+                elif source.distinct_from is not None:
                     other = values[source.distinct_from]
                     index = draw(st.integers(0, count - 2))
                     values[name] = index + 1 if index >= other else index

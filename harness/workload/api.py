@@ -660,6 +660,9 @@ class DrawContext:
     draw: Callable[[SearchStrategy[Any]], Any]
     shape: Shape
     counts: Mapping[str, int]
+    aim: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """Key indices by kind this request aims at (the key whose deadline an until
+    step just waited for), if any: a hook drawing keys itself may take them."""
 
     def count(self, kind: str) -> int:
         return self.counts[kind]

@@ -12,7 +12,8 @@ The correct design (seed Steps 3, 6, 8 and 14, the auction example throughout):
   auction row: same version, still open, before end_time, higher than the current
   highest. A lost race re-reads and tries again.
 - **A closer holding a lease with a fencing token.** One closer at a time closes due
-  auctions; its lease lives in PostgreSQL (expiry on PostgreSQL's clock) and each new
+  auctions, waking at the next open auction's end_time (and at least every 0.5 s, to
+  renew its lease); its lease lives in PostgreSQL (expiry on PostgreSQL's clock) and each new
   holder gets a larger token. The closing write carries the token and the version it
   read: a stale closer (paused past its lease, or one whose read missed a bid still in
   flight at end_time) is refused by the database, re-reads, and does no harm. A replica
@@ -41,8 +42,9 @@ Buggy variants, each one step different (the anti-pattern in the seed's words):
 
 A degraded variant for the freshness SLO (correct, but slow):
 
-- `lazy_closer` -- the closer looks for due auctions every 5 s instead of every 0.5 s
-  (with a lease long enough that nobody takes over): auctions close up to 5 s late.
+- `lazy_closer` -- the closer looks for due auctions every 5 s instead of at each
+  end_time (with a lease long enough that nobody takes over): auctions close up to 5 s
+  late.
 """
 
 VARIANTS = (
