@@ -358,11 +358,10 @@ class OpState:
         """Two times in three the replica this batch's fault names, if one does (drawn
         apart, a request on the slowed replica and a deadline near are seldom drawn
         together); else any. Shrinks towards the aimed replica."""
-        node = self.aim_node
-        aimed = node is not None and node < self.shape.replicas
-        if aimed and node is not None and draw(st.sampled_from((True, True, False))):
-            return node
-        return draw(st.integers(0, self.shape.replicas - 1))
+        node, anywhere = self.aim_node, st.integers(0, self.shape.replicas - 1)
+        if node is None or node >= self.shape.replicas:
+            return draw(anywhere)
+        return node if draw(st.sampled_from((True, True, False))) else draw(anywhere)
 
     def _aimed(self, draw: st.DrawFn) -> dict[str, int]:
         """Two times in three the key an until step just waited for, by kind; else none."""

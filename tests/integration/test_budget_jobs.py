@@ -34,16 +34,32 @@ def verify(out: Path, *options: str) -> tuple[float, dict[str, Any]]:
     return took, json.loads((out / "kv-correct" / "report.json").read_text())
 
 
+def longest_example_s(row_dir: Path) -> float:
+    """Seconds from the first to the last event of the row's longest history."""
+    longest = 0.0
+    for history in (row_dir / "examples").glob("*.jsonl"):
+        times = [json.loads(line)["time"] for line in history.read_text().splitlines() if line]
+        longest = max(longest, max(times) - min(times))
+    return longest
+
+
 def test_a_budget_ends_in_time_with_every_row_judged(tmp_path: Path) -> None:
     took, report = verify(tmp_path, "--budget", "40s")
-    # Within the budget plus one example's time (and Python starting); and the
-    # budget is used, not left idle: the correct variant finds nothing to stop for.
-    assert 28 <= took <= 40 + 15, took
     rows = report["rows"]
     assert [r["row_id"] for r in rows] == ["stale-read", "cas-race"]
     assert all(r["status"] == "PASS" and r["examples"] >= 2 for r in rows), rows
     assert sum(r["budget_s"] for r in rows) <= 40
-    assert all(r["duration_s"] <= r["budget_s"] + 12 for r in rows), rows
+    # A row stops drawing examples when its share is spent: it runs over by at
+    # most the example in flight (a latency-heavy kv example takes up to ~14 s:
+    # its batches time out at 2 s each) and that example's set-up. The last
+    # row's overrun is the run's; the budget is used, not left idle: the correct
+    # variant finds nothing to stop for.
+    longest = {r["row_id"]: longest_example_s(tmp_path / "kv-correct" / r["row_id"]) for r in rows}
+    assert all(r["duration_s"] <= r["budget_s"] + longest[r["row_id"]] + 3 for r in rows), (
+        [(r["row_id"], r["budget_s"], r["duration_s"]) for r in rows],
+        longest,
+    )
+    assert 28 <= took <= 40 + longest["cas-race"] + 6, (took, longest)
 
 
 def test_two_jobs_run_two_rows_on_two_stacks_at_once(tmp_path: Path) -> None:

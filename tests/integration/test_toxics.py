@@ -238,14 +238,17 @@ def test_latency_adds_delay_within_tolerance(proxy: Proxy) -> None:
 
 
 def test_jitter_widens_the_spread(proxy: Proxy) -> None:
+    """Jitter spreads round trips both ways around the latency. A busy machine
+    only ever adds to a round trip, so the steady floor holds under any load, and
+    only jitter takes round trips below it (P(none of 16 under 170 ms) = 0.6^16)."""
     proxy.add_toxic(Latency(200))
     steady = [round_trip(proxy) for _ in range(6)]
     proxy.update_toxic(Latency(200, jitter_ms=150))
-    jittery = [round_trip(proxy) for _ in range(10)]
-    steady_spread = max(steady) - min(steady)
-    jitter_spread = max(jittery) - min(jittery)
-    assert jitter_spread > 0.1, f"spread {jitter_spread:.3f} s with ±150 ms jitter"
-    assert jitter_spread > 2 * steady_spread, f"{jitter_spread:.3f} vs {steady_spread:.3f} s"
+    jittery = [round_trip(proxy) for _ in range(16)]
+    assert min(steady) >= 0.19, f"steady round trips {sorted(steady)}: 200 ms is a floor"
+    below = [t for t in jittery if t < 0.17]
+    assert below, f"no round trip under 170 ms with 200 ± 150 ms: {sorted(jittery)}"
+    assert max(jittery) - min(jittery) > 0.1, sorted(jittery)
     assert min(jittery) >= 0.03  # 200 - 150 ms: jitter never goes below that
 
 
