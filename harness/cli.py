@@ -147,6 +147,14 @@ def _parser() -> argparse.ArgumentParser:
         help="run the rows of each design on N independent stacks in parallel (default: 1)",
     )
     verify.add_argument(
+        "--database",
+        type=Path,
+        metavar="DIR",
+        help="the Hypothesis example database: failures a run finds are tried first by the "
+        "next run with the same DIR (default: hypothesis-db in the cache; an empty folder "
+        "gives a fresh search)",
+    )
+    verify.add_argument(
         "--junit",
         type=Path,
         metavar="FILE",
@@ -335,6 +343,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                     backend=args.backend,
                     budget_s=budget_s,
                     strategy=args.strategy,
+                    database=args.database,
                 )
         except Exception as exc:  # could not even provision: say why, go on
             print(f"failmodel verify: {design.path}: {exc}", file=sys.stderr)
@@ -385,6 +394,8 @@ def _job_options(args: argparse.Namespace, budget_s: float | None) -> list[str]:
         options += ["--backend", args.backend]
     if args.strategy != "guided":
         options += ["--strategy", args.strategy]
+    if args.database is not None:
+        options += ["--database", str(args.database.resolve())]
     if budget_s is not None:
         options += ["--budget", f"{budget_s:.1f}s"]
     return options

@@ -254,9 +254,13 @@ def replay_command(
     seed_: int,
     backend: str = "local",
     strategy: str = "guided",
+    database: Path | None = None,
 ) -> str:
+    """The one line that runs the row's search again: the same seed, and the
+    example database holding its failures (given only when not the default)."""
     backend_args = [] if backend == "local" else ["--backend", backend]
     strategy_args = [] if strategy == "guided" else ["--strategy", strategy]
+    database_args = [] if database is None else ["--database", str(database)]
     return shlex.join(
         [
             "failmodel",
@@ -272,6 +276,7 @@ def replay_command(
             str(seed_),
             *strategy_args,
             *backend_args,
+            *database_args,
         ]
     )
 
@@ -597,6 +602,7 @@ def verify_row(
             seed_,
             getattr(system, "backend", "local"),
             strategy,
+            database,
         ),
         error=error,
         first_failure_s=(

@@ -4,7 +4,9 @@ screenshot), and JUnit XML from ``failmodel verify --junit`` and from
 ``pytest --junitxml`` naming the same rows with the same outcomes.
 
 The run is the toy shop whose relay never ships (variant ``no_effects``): its
-``slow-links`` row fails on every example, with latency faults on the timeline.
+``slow-links`` row fails on every example that accepts an order, with latency
+faults on the timeline. It searches afresh (an empty example database of its
+own): with the shared one, a failure stored by an earlier run is tried first.
 Chromium is Debian's package, installed by ``failmodel setup --with chromium``
 (the fixture asks for it); where it cannot be installed the browser test is
 skipped with the command that installs it.
@@ -13,6 +15,7 @@ skipped with the command that installs it.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -76,6 +79,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             str(out),
             "--junit",
             str(junit),
+            "--database",
+            str(tmp / "examples-db"),
         ],
         cwd=ROOT,
         env=env(),
@@ -111,11 +116,14 @@ def test_the_cli_shows_progress_and_fails_the_run(run: Run) -> None:
     where = f"[toy-shop/no_effects] row 1/1 {ROW}"
     assert f"{where}: searching, 3 examples (seed 7)" in lines
     assert f"{where}: example 1/3 started" in lines
-    assert any(
-        line.startswith(f"{where}: example 1/3 FAILED; failures so far 1; elapsed 0:")
-        for line in lines
+    # The first failure is example n of 3, and the first counted (an example
+    # whose orders were all rejected has nothing to ship, and holds).
+    first = next((line for line in lines if " FAILED; " in line), "")
+    assert re.fullmatch(
+        rf"{re.escape(where)}: example [123]/3 FAILED; failures so far 1; elapsed 0:\d\d", first
     ), run.stdout
     assert f"{where}: replaying the minimal failing schedule 2 times" in " ".join(lines)
+    assert f"--seed 7 --database {run.out.parent / 'examples-db'}" in run.stdout
     assert any(line.startswith(f"{where}: FAIL (") for line in lines)
     assert f"report: {run.html} (and report.md, report.json)" in lines
     assert f"junit: {run.junit}" in lines

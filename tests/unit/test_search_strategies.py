@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -102,8 +103,6 @@ def test_swarm_leaves_families_out() -> None:
 
 
 def test_replay_command_carries_a_strategy_other_than_the_default() -> None:
-    from pathlib import Path
-
     from harness.design import load_design
     from harness.verify import replay_command
 
@@ -114,6 +113,20 @@ def test_replay_command_carries_a_strategy_other_than_the_default() -> None:
     baseline = replay_command(design, row, "read_then_write", "dev", 5, strategy="random")
     assert baseline.split()[-2:] == ["--strategy", "random"]
     assert baseline.replace(" --strategy random", "") == guided
+    own = replay_command(design, row, "read_then_write", "dev", 5, database=Path("ci db"))
+    assert own == guided + " --database 'ci db'"
+
+
+def test_jobs_get_the_runs_example_database(tmp_path: Path) -> None:
+    """A ``--jobs`` child searches with the database its parent was given, named
+    absolutely (a child's working directory may differ)."""
+    from harness.cli import _job_options, _parser
+
+    args = _parser().parse_args(["verify", "designs/kv.toml", "--database", "db"])
+    options = _job_options(args, None)
+    assert options[options.index("--database") + 1] == str(Path("db").resolve())
+    plain = _parser().parse_args(["verify", "designs/kv.toml"])
+    assert "--database" not in _job_options(plain, None)
 
 
 def _one_plain_request(schedule: Schedule) -> bool:
