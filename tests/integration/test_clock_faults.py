@@ -2,8 +2,10 @@
 wall clock (and only its wall clock), in Python, Go, the JVM and Node.js.
 
 Each probe prints, every 20 ms, the monotonic clock (one clock per machine, so its
-lines line up with this test's ``time.monotonic()``) and the wall clock as its
-runtime sees it. The offsets the test reads back are what the process believed.
+lines line up with this test's ``time.monotonic()``), the wall clock as its
+runtime sees it, and the monotonic clock again. The offsets the test reads back
+are what the process believed; a line whose two monotonic reads are far apart
+(the probe was descheduled, or the JVM paused, between them) is left out.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ PY_PROBE = """
 import sys, time
 end = time.monotonic() + float(sys.argv[1])
 while time.monotonic() < end:
-    print(int(time.monotonic() * 1000), int(time.time() * 1000), -1, flush=True)
+    mono = int(time.monotonic() * 1000)
+    print(mono, int(time.time() * 1000), -1, int(time.monotonic() * 1000), flush=True)
     time.sleep(0.02)  # clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME): the shim's case
 """
 JAVA_PROBE = """
@@ -39,8 +42,9 @@ public class Probe {
     public static void main(String[] a) throws Exception {
         long end = System.nanoTime() + (long) (Double.parseDouble(a[0]) * 1e9);
         while (System.nanoTime() < end) {
-            System.out.println(System.nanoTime() / 1000000 + " " + System.currentTimeMillis()
-                + " -1");
+            long mono = System.nanoTime() / 1000000;
+            long wall = System.currentTimeMillis();
+            System.out.println(mono + " " + wall + " -1 " + System.nanoTime() / 1000000);
             Thread.sleep(20);
         }
     }
@@ -51,13 +55,18 @@ const ms = () => Number(process.hrtime.bigint() / 1000000n);  // CLOCK_MONOTONIC
 const end = ms() + Number(process.argv[1]) * 1000;
 function line() {
     if (ms() >= end) return;
-    process.stdout.write(`${ms()} ${Date.now()} -1\\n`);
+    const mono = ms(), wall = Date.now();
+    process.stdout.write(`${mono} ${wall} -1 ${ms()}\\n`);
     setTimeout(line, 20);  // libuv's timers run on the monotonic clock
 }
 line();
 """
 # How far an offset read back may be from the one set: the probe prints every 20 ms.
 SLACK_MS = 60
+BRACKET_MS = 10
+"""A line is read only if its clock reads took at most this long: one preempted for a
+second between them (CI: a JVM line read the wall clock 1 s after its monotonic
+clock, in the next phase) shows an offset no phase ever set."""
 PHASE_S = 0.8  # each phase of the scenario
 AHEAD_S = 0.05
 ATTEMPTS = 3
@@ -83,12 +92,14 @@ def control(faketime: FakeTime, tmp_path: Path) -> Iterator[ClockControl]:
 
 
 def _offsets(log: Path, column: int = 1) -> list[tuple[float, float]]:
-    """(monotonic s, wall offset ms) per probe line; the offset is the wall clock the
-    probe saw minus the true wall clock at that monotonic instant."""
+    """(monotonic s, wall offset ms) per probe line whose reads were made together
+    (``BRACKET_MS``); the offset is the wall clock the probe saw minus the true wall
+    clock at that monotonic instant."""
     rows = []
     for line in log.read_text().splitlines():
         parts = line.split()
-        if len(parts) == 3 and all(p.lstrip("-").isdigit() for p in parts):
+        whole = len(parts) == 4 and all(p.lstrip("-").isdigit() for p in parts)
+        if whole and int(parts[3]) - int(parts[0]) <= BRACKET_MS:
             rows.append((int(parts[0]), int(parts[column])))
     # true wall - monotonic, measured here (both clocks are the machine's)
     base = time.time() * 1000 - time.monotonic() * 1000
