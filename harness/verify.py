@@ -135,6 +135,12 @@ class _Search:
     """Seconds after the search that the row still needs (the late-effects watch)."""
     longest_s: float = 0.0
     """The longest example so far, to keep time back for the replays."""
+    examples_s: float = 0.0
+    """Seconds of every example timed so far (their mean predicts the next one)."""
+    timed: int = 0
+    mark: float = field(default_factory=time.monotonic)
+    """Where the next example's time starts: the last example's end, or this
+    round's start (the time between two rounds of a budgeted run is other rows')."""
     spent_s: float = 0.0
     """Seconds of the earlier rounds of a budgeted row (its search went on)."""
     given_s: float = 0.0
@@ -171,19 +177,38 @@ class _Search:
 
     def time_up(self) -> bool:
         """A row that found nothing has run the examples it asks for, or (budgeted)
-        spent its share (every row is judged on one example at least, even when
-        the budget is gone). Hypothesis alone does not hold the count: its target
-        phase ran a 60-example row past 390 examples (a CI test that never ended)."""
+        would end nearer its share's end without another example than with
+        one of the mean length so far (every turn of a row runs one example
+        at least, even when the budget is gone): shares end on time on
+        average, neither half an example late nor half an example early.
+        Hypothesis alone does not hold the count: its target phase ran a
+        60-example row past 390 examples (a CI test that never ended)."""
         if self.failures or not self.outcomes:
             return False
         if len(self.outcomes) >= self.profile.examples_for(self.row):
             return True
-        return self.until is not None and time.monotonic() > self.until - self.tail_s
+        if self.until is None or len(self.outcomes) == self.round_from:
+            return False
+        return time.monotonic() + self.mean_s() / 2 > self.until - self.tail_s
+
+    def mean_s(self) -> float:
+        """The mean seconds of the examples timed so far (0 before the first)."""
+        return self.examples_s / self.timed if self.timed else 0.0
+
+    def new_round(self, until: float | None) -> None:
+        """Another turn of the row (or its first): its end, and its examples' clock."""
+        self.until = until
+        self.mark = time.monotonic()
+        self.round_from = len(self.outcomes)
 
     def add(self, outcome: ExampleOutcome) -> None:
-        self.longest_s = max(self.longest_s, time.monotonic() - self.last_example_at)
+        now = time.monotonic()
+        took = now - self.mark
+        self.longest_s = max(self.longest_s, took)
+        self.examples_s += took
+        self.timed += 1
         self.outcomes.append(outcome)
-        self.last_example_at = time.monotonic()
+        self.last_example_at = self.mark = now
         if outcome.failed:
             self.failures.append(outcome)
             if self.first_failure_at is None:
@@ -513,9 +538,8 @@ def verify_row(
         tail_s=design.target.late_effects_s if system.partner_control is not None else 0.0,
     )
     search.tell = tell
-    search.until = None if time_s is None else time.monotonic() + time_s
+    search.new_round(None if time_s is None else time.monotonic() + time_s)
     search.given_s += time_s or 0.0
-    search.round_from = len(search.outcomes)
     if resume is not None:
         resume[row.id] = search
     interrupted: str | None = None

@@ -135,3 +135,53 @@ def test_a_search_stops_at_the_examples_its_row_asks_for_unless_it_found_a_failu
             assert not unset.time_up()
             unset.add(passed)
         assert unset.time_up()
+
+
+def test_a_budgeted_search_starts_no_example_its_share_cannot_hold() -> None:
+    """A share ends on time on average: the next example is expected to take the
+    mean of those before it, and is started only when the row ends nearer the
+    share's end (less the late-effects watch) with it than without it: more
+    than half of it fits. The first example of a turn always runs."""
+    import time
+    from dataclasses import replace
+    from types import SimpleNamespace
+    from typing import Any
+
+    from harness.verify import PROFILES, _Search
+
+    row = replace(load_design(KV).rows[0], examples=None)
+    search = _Search(row=row, profile=replace(PROFILES["dev"], examples=1000), tail_s=1.0)
+    passed: Any = SimpleNamespace(failed=False)
+    search.new_round(time.monotonic() - 1.0)
+    assert not search.time_up()  # no example in this turn yet: one always runs
+    search.add(passed)
+    assert search.time_up()
+    search.examples_s, search.timed = 10.0, 2  # examples of 5 s on average
+    search.round_from = 0  # (as if the example above were the turn's)
+    search.until = time.monotonic() + 4.0  # 3 s before the watch: ends 2 s over, not 3 s short
+    assert not search.time_up()
+    search.until = time.monotonic() + 3.0  # 2 s: it would end 3 s over, not 2 s short
+    assert search.time_up()
+    search.until = None  # a count, not a budget: the mean does not matter
+    assert not search.time_up()
+
+
+def test_an_example_is_timed_from_its_rounds_start_not_the_last_round() -> None:
+    """Between two rounds of a budgeted run the other rows ran: that time is not
+    the row's next example's (it would inflate the longest example, which the
+    replays' reserve and another round's cut are made of)."""
+    import time
+    from types import SimpleNamespace
+    from typing import Any
+
+    from harness.verify import PROFILES, _Search
+
+    search = _Search(row=load_design(KV).rows[0], profile=PROFILES["dev"])
+    passed: Any = SimpleNamespace(failed=False)
+    search.add(passed)
+    search.mark -= 120.0  # the example ended two minutes ago; other rows ran since
+    search.new_round(time.monotonic() + 60.0)
+    search.add(passed)
+    assert search.longest_s < 60.0
+    assert search.timed == 2 and search.mean_s() < 30.0
+    assert search.round_from == 1
