@@ -6,9 +6,10 @@ Alternatives are ordered simplest first (no retry before retry, no fault
 before fault) so that shrinking moves towards the plainest schedule that
 still fails. A batch aims at what the steps before it set up: most of its
 requests go to the replica its fault (or a started one) names, and name the
-key whose deadline an until step just waited for; drawn apart, such
-conjunctions (a bid on the slowed replica, on the auction about to end) are
-seldom drawn at all.
+key whose deadline an until step just waited for; and a fault started while
+others are active mostly comes from a family not yet active. Drawn apart, such
+conjunctions (a bid on the slowed replica, on the auction about to end; a crash
+during a slow partner call) are seldom drawn at all.
 """
 
 from __future__ import annotations
@@ -117,10 +118,7 @@ def schedules(
         families = draw(swarm_subset(tuple(families)))
         enabled = draw(swarm_operations(declared))
     kinds = {f.kind for f in families}
-    nemesis = [
-        f.faults(shape) for f in families if not f.is_client_side()
-    ]
-    faults: st.SearchStrategy[Fault] | None = st.one_of(nemesis) if nemesis else None
+    nemesis = FaultDraw([f.faults(shape) for f in families if not f.is_client_side()])
     setup = draw(setups(declared, shape, partner=partner))
     ops_state = OpState(declared, shape, kinds, setup, enabled)
 
@@ -133,7 +131,7 @@ def schedules(
         # in a row with faults most steps carry one: shrinking removes the
         # ones a failure does not need.
         choices = ["batch", "batch"]
-        if faults is not None:
+        if nemesis:
             choices += ["batch_fault", "batch_fault", "batch_fault", "start", "start", "heal"]
         choices.append("wait")
         if deadlines:
@@ -142,7 +140,7 @@ def schedules(
         kind = draw(st.sampled_from(choices))
         if kind in ("batch", "batch_fault"):
             # The fault first: the batch's requests aim at the replica it names.
-            fault = draw(faults) if kind == "batch_fault" and faults is not None else None
+            fault = nemesis.draw(draw) if kind == "batch_fault" and nemesis else None
             named = replica_of(fault) if fault is not None else None
             ops_state.aim_node = started if named is None else named
             ops = draw(st.lists(ops_state.ops(), min_size=1, max_size=shape.max_batch))
@@ -160,13 +158,14 @@ def schedules(
                 )
             else:
                 steps.append(Batch(ops=tuple(ops)))
-        elif kind == "start" and faults is not None:
-            fault = draw(faults)
+        elif kind == "start" and nemesis:
+            fault = nemesis.draw(draw)
             named = replica_of(fault)
             started = started if named is None else named
             steps.append(StartFault(fault=fault))
         elif kind == "heal":
             started = None
+            nemesis.healed()
             steps.append(Heal())
         elif kind == "until":
             deadline_kind = draw(st.sampled_from(deadlines))
@@ -181,7 +180,7 @@ def schedules(
             steps.append(Wait(ms=draw(st.sampled_from((50, 200, 500)))))
     if not any(isinstance(s, Batch) for s in steps):
         steps.append(Batch(ops=(draw(ops_state.ops()),)))
-    if faults is not None:
+    if nemesis:
         # Linger before the final heal, so faults still active also meet the
         # side effects the last batch set off (relay, consumer, reconciler).
         linger = draw(st.sampled_from((0, 300, 1000)))
@@ -190,6 +189,34 @@ def schedules(
     if _plain(steps) and (shape.max_steps > 1 or shape.max_batch > 1):
         reject()
     return Schedule(workload=declared.name, setup=setup, steps=tuple(steps))
+
+
+class FaultDraw:
+    """The faults of a row's families, drawn so that failures combine: while
+    faults of some families are active (started, not healed), two times in
+    three the next fault comes from a family not yet active. A row lists the
+    families whose combination makes its failure (a crash during a slow
+    partner call); drawn apart, the second is mostly another of the first.
+    Shrinks towards a family not yet active."""
+
+    def __init__(self, families: Sequence[st.SearchStrategy[Fault]]) -> None:
+        self.families = tuple(families)
+        self.active: set[int] = set()
+
+    def __bool__(self) -> bool:
+        return bool(self.families)
+
+    def draw(self, draw: st.DrawFn) -> Fault:
+        others = [i for i in range(len(self.families)) if i not in self.active]
+        if self.active and others and draw(st.sampled_from((True, True, False))):
+            index = draw(st.sampled_from(others))
+        else:
+            index = draw(st.integers(0, len(self.families) - 1))
+        self.active.add(index)
+        return draw(self.families[index])
+
+    def healed(self) -> None:
+        self.active.clear()
 
 
 def replica_of(fault: Fault) -> int | None:

@@ -169,3 +169,28 @@ def test_a_shape_that_allows_only_one_plain_request_still_draws_it() -> None:
 
     search()
     assert any(_one_plain_request(s) for s in played)
+
+
+def test_a_fault_joins_the_active_ones_from_another_family() -> None:
+    """While a fault is active, the next one is drawn from a family not yet active
+    (two times in three, and where shrinking goes): the smallest two-fault draw
+    combines both families; after a heal, the first family again."""
+    from hypothesis import find
+
+    from harness.schedule.strategies import FaultDraw
+
+    crash, cut = Crash(process="target-0"), Partition(link="kafka")
+
+    @st.composite
+    def two(draw: st.DrawFn, heal: bool) -> tuple[object, object]:
+        faults = FaultDraw([st.just(crash), st.just(cut)])
+        first = faults.draw(draw)
+        if heal:
+            faults.healed()
+        return first, faults.draw(draw)
+
+    assert find(two(heal=False), lambda _: True) == (crash, cut)
+    assert find(two(heal=True), lambda _: True) == (crash, crash)
+    # Any pair can still be drawn: the same family twice, or the other first.
+    assert find(two(heal=False), lambda pair: pair == (crash, crash)) == (crash, crash)
+    assert find(two(heal=False), lambda pair: pair[0] == cut) == (cut, crash)
