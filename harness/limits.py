@@ -3,6 +3,8 @@ like ``replicas = 10**30`` must be an error, not a hang. A module of its own,
 importing nothing of the harness, so the command line can check its arguments cheaply."""
 
 import math
+import sys
+from typing import TypeGuard
 
 MAX_REPLICAS = 16
 MAX_EXAMPLES = 100_000
@@ -32,14 +34,22 @@ MAX_NAME = 64  # names of operations, fields and slots
 def is_seconds(value: object, *, positive: bool) -> bool:
     """A finite number of seconds, >= 0 (> 0 if ``positive``), at most ``MAX_SECONDS``.
 
-    ``True`` is an int to Python but never a duration to a user."""
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and math.isfinite(value)
-        and (value > 0 if positive else value >= 0)
-        and value <= MAX_SECONDS
-    )
+    ``True`` is an int to Python but never a duration to a user, and an int
+    too large for a float (TOML has no bound) is simply too large."""
+    if not is_finite_number(value):
+        return False
+    return (value > 0 if positive else value >= 0) and value <= MAX_SECONDS
+
+
+def is_finite_number(value: object) -> TypeGuard[int | float]:
+    """An int or float that a float holds: not a bool, nan or inf, and not an int
+    too large for a float (TOML's integers have no bound; ``math.isfinite`` of
+    one raises OverflowError)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= sys.float_info.max
+    return math.isfinite(value)
 
 MAX_BUDGET_S = 7 * 24 * 3600  # a week: a time budget beyond it is a typo
 MIN_BUDGET_S = 1

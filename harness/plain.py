@@ -7,7 +7,6 @@ on one line: ``steps[2].ops[0].retry.count must be an int in 0..10 (got -1)``.
 
 from __future__ import annotations
 
-import math
 import re
 import reprlib
 import tomllib
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard, cast
 
-from harness.limits import MAX_SECONDS, is_seconds
+from harness.limits import MAX_SECONDS, is_finite_number, is_seconds
 
 # Names of links, processes, variants and designs: they become file names and argv.
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -86,9 +85,7 @@ class At:
         self, value: object, low: float, high: float, *, positive: bool = False, what: str = ""
     ) -> float:
         if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
+            not is_finite_number(value)
             or not low <= value <= high
             or (positive and value <= 0)
         ):

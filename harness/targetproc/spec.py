@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+
+from harness.limits import is_finite_number
 
 DEPENDENCIES: frozenset[str] = frozenset({"postgres", "redis", "kafka", "partner"})
 _REPLICA_NAME = re.compile(r"target-\d+")
@@ -118,9 +119,7 @@ class TargetSpec:
                              f"(got {self.variant!r})")
         timeout = self.start_timeout_s
         if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, int | float)
-            or not math.isfinite(timeout)
+            not is_finite_number(timeout)
             or timeout <= 0
         ):
             raise ValueError(

@@ -21,13 +21,13 @@ names the file, the table and the key (``wallet.toml: invariants[1] (name
 
 from __future__ import annotations
 
-import math
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar, cast
 
+from harness.limits import is_finite_number
 from invariants.library._model import (
     Accepted,
     Answered,
@@ -141,9 +141,7 @@ class _At:
         if value is _MISSING and default is not None:
             return default
         if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
+            not is_finite_number(value)
             or (positive and value <= 0)
         ):
             self.fail(key, "a positive number" if positive else "a number", value)

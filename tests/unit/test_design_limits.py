@@ -120,6 +120,11 @@ def test_every_timeout_is_bounded(tmp_path: Path, key: str) -> None:
     message = refused(tmp_path, "replicas = 2", f"replicas = 2\n{key} = 1e9")
     assert f"target: {key!r} must be a number of seconds " in message
     assert f"<= {MAX_SECONDS} (got 1000000000.0)" in message
+    # An integer too large for a float (TOML allows 4300 digits) is as refused.
+    huge = "1" + "0" * 400
+    message = refused(tmp_path, "replicas = 2", f"replicas = 2\n{key} = {huge}")
+    assert f"target: {key!r} must be a number of seconds " in message
+    assert "(got 1000" in message
 
 
 # --- accepted, now refused -------------------------------------------------------------
