@@ -62,6 +62,19 @@ UNTIL_MS = (-2000, 500)
 """Offsets an ``until`` step draws around a deadline: up to 2 s before it (a request
 slowed by a fault still on its way when the deadline passes) to 0.5 s after;
 shrinking moves towards 0, the deadline itself."""
+SHORT_DELAY_MS = (1, 30)
+LONG_DELAY_MS = (50, 400)
+"""A ``reorder`` delay holds a request back half the time (the other half it is
+sent with the others: concurrency is where races live), as often a short while as
+a long one. Short is within one request's own time on a fast link, so a later request
+overtakes it while it is still between its read and its write (a check-then-act
+race); long, it lands after later requests have finished, or inside the window a
+slowed link opens. Shrinks towards no delay."""
+REORDER_DELAYS = st.one_of(
+    st.just(0),
+    # Not a nested one_of, which Hypothesis flattens into three even branches.
+    st.sampled_from((SHORT_DELAY_MS, LONG_DELAY_MS)).flatmap(lambda span: st.integers(*span)),
+)
 
 
 # Inclusive bounds of the Shape fields a design row may set (replicas follows
@@ -359,11 +372,7 @@ class OpState:
                 if "client_timeout" in self.kinds
                 else DEFAULT_TIMEOUT_MS
             ),
-            # Mostly no delay (concurrency is where races live); sometimes a
-            # held-back request that lands after later ones.
-            "delay_ms": (
-                draw(st.one_of(st.just(0), st.integers(50, 400))) if "reorder" in self.kinds else 0
-            ),
+            "delay_ms": draw(REORDER_DELAYS) if "reorder" in self.kinds else 0,
         }
         op = _weighted(draw, self.writes)
         hooked = None

@@ -194,3 +194,24 @@ def test_a_fault_joins_the_active_ones_from_another_family() -> None:
     # Any pair can still be drawn: the same family twice, or the other first.
     assert find(two(heal=False), lambda pair: pair == (crash, crash)) == (crash, crash)
     assert find(two(heal=False), lambda pair: pair[0] == cut) == (cut, crash)
+
+
+def test_reorder_holds_requests_back_a_short_while_too() -> None:
+    """``reorder`` delays come at two scales beside none: short (1..30 ms, inside one
+    request's own time, where a later request overtakes one between its read and
+    its write) and long (50..400 ms); guided and random draws alike."""
+    from hypothesis import find
+
+    row = parse_families(["reorder"], TOPOLOGY)
+    shape = Shape(max_steps=2, max_batch=3)
+
+    def delays(schedule: Schedule) -> set[int]:
+        return {op.delay_ms for op in schedule.client_ops()}
+
+    short = find(schedules("kv", row, shape), lambda s: any(1 <= d <= 30 for d in delays(s)))
+    assert any(1 <= d <= 30 for d in delays(short))
+    drawn = set().union(*map(delays, random_schedules(5, "kv", row, shape, count=60)))
+    assert 0 in drawn
+    assert any(1 <= d <= 30 for d in drawn)
+    assert any(50 <= d <= 400 for d in drawn)
+    assert all(d == 0 or 1 <= d <= 30 or 50 <= d <= 400 for d in drawn)
