@@ -159,6 +159,9 @@ class LiveSystem(Lifecycle):
     def reset_proxies(self) -> None:
         self.stack.toxiproxy.reset()
 
+    def restart_toxiproxy(self) -> None:
+        self.stack.restart_toxiproxy()
+
     @property
     def partner(self) -> PartnerFaults | None:
         return self.partner_control

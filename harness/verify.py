@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from hypothesis import HealthCheck, Phase, seed, settings, target
 from hypothesis import given as hypothesis_given
@@ -663,6 +663,13 @@ def _search(
     ``search`` as they happen (an interrupt keeps what was found so far)."""
     guided = strategy != "random"
 
+    def fail(outcome: ExampleOutcome) -> NoReturn:
+        """Tell Hypothesis of a failure, always from this line: the place an
+        exception is raised is its bug's identity, and two identities would keep
+        two "best" failures in the example database, the next search replaying
+        whichever is smaller by Hypothesis's order."""
+        raise RowViolation(outcome)
+
     def example(schedule: Schedule) -> None:
         if search.error is not None:
             return  # the harness broke: stop searching, report it below
@@ -675,7 +682,7 @@ def _search(
             # Hypothesis ends on it without running anything more.
             best = search.best()
             if best is not None and schedule == best.schedule:
-                raise RowViolation(best)
+                fail(best)
             return
         shrinking = bool(search.shown)
         outcome = run(schedule, "shrinking" if search.failures else "")
@@ -695,7 +702,8 @@ def _search(
             return  # kept as evidence; shrinking goes on from schedules that fail again
         if outcome.failed:
             search.shown.append(outcome)
-            raise RowViolation(outcome)
+            _save(outcome)  # each failure Hypothesis keeps, beside its history
+            fail(outcome)
 
     def confirmed(schedule: Schedule) -> bool:
         """Whether a smaller failing schedule fails again when run once more. On a

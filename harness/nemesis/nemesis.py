@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from harness.history.recorder import Recorder
 from harness.nemesis.faults import (
@@ -33,9 +33,11 @@ from harness.nemesis.faults import (
     fault_to_dict,
 )
 from harness.toxiproxy.client import Proxy
+from harness.toxiproxy.errors import ToxiproxyNotFound, ToxiproxyUnavailable
 from harness.toxiproxy.toxics import Timeout, toxic_from_dict
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 HEAL_WAIT_S = 10.0
 EXIT_LINES = 20
 """Lines of a process's output kept with its exit: enough for a stack trace's top."""
@@ -80,6 +82,7 @@ class FaultTargets(Protocol):
     def controllables(self) -> Mapping[str, Controllable]: ...
     def clocks(self) -> Mapping[str, Clock]: ...
     def reset_proxies(self) -> None: ...
+    def restart_toxiproxy(self) -> None: ...
     def exited(self, spare: Collection[str] = ...) -> Mapping[str, int | None]: ...
     def stores_down(self, spare: Collection[str] = ...) -> tuple[str, ...]: ...
     def log_tails(self, names: Iterable[str] | None = ..., lines: int = ...) -> dict[str, str]: ...
@@ -115,11 +118,14 @@ def record_exits(
 
 
 def _on_each(proxies: Iterable[Proxy], heal: Callable[[Proxy], None]) -> None:
-    """Heal every proxy of a link, even if one fails; then raise the first error."""
+    """Heal every proxy of a link, even if one fails; then raise the first error.
+    A Toxiproxy that does not answer is not asked again for the next proxy."""
     errors: list[Exception] = []
     for proxy in proxies:
         try:
             heal(proxy)
+        except ToxiproxyUnavailable:
+            raise
         except Exception as exc:
             errors.append(exc)
     if errors:
@@ -136,6 +142,8 @@ class ActiveFault:
     fault: Fault
     started_at: float
     paused: frozenset[str] = frozenset()
+    toxiproxy_starts: int = 0
+    """Toxiproxy's restarts before the fault started: a later one healed its link."""
 
 
 class Nemesis:
@@ -157,6 +165,8 @@ class Nemesis:
         # once the nemesis is closed, so no toxic outlives the schedule.
         self._acting = threading.RLock()
         self._closed = False
+        self._toxiproxy_starts = 0
+        self._restarting = threading.Lock()
 
     @property
     def active(self) -> Mapping[int, Fault]:
@@ -166,10 +176,9 @@ class Nemesis:
     def validate(self, fault: Fault) -> None:
         """Raise ``InvalidFault`` if the fault names a link or process that is not here."""
         link = getattr(fault, "link", None)
-        if link is not None and link not in self._targets.links():
-            raise InvalidFault(
-                f"{fault.describe()}: no link {link!r}; links: {list(self._targets.links())}"
-            )
+        links = self._ask_toxiproxy(self._targets.links) if link is not None else ()
+        if link is not None and link not in links:
+            raise InvalidFault(f"{fault.describe()}: no link {link!r}; links: {list(links)}")
         for name in _processes_of(fault):
             if name not in self._targets.controllables():
                 raise InvalidFault(
@@ -195,9 +204,15 @@ class Nemesis:
             with self._lock:
                 fault_id = self._next_id
                 self._next_id += 1
-                self._active[fault_id] = ActiveFault(fault_id, fault, time.monotonic())
+                self._active[fault_id] = ActiveFault(
+                    fault_id, fault, time.monotonic(), toxiproxy_starts=self._toxiproxy_starts
+                )
             self._recorder.nemesis("start", {"id": fault_id, "fault": fault_to_dict(fault)})
-            _STARTERS[type(fault)](self, fault_id, fault)
+            starter = _STARTERS[type(fault)]
+            if isinstance(fault, LinkToxic | Partition):
+                self._ask_toxiproxy(lambda: starter(self, fault_id, fault))
+            else:
+                starter(self, fault_id, fault)
             return fault_id
 
     def heal(self, fault_id: int) -> None:
@@ -214,8 +229,14 @@ class Nemesis:
                 time.sleep(0.01)
             return
         error: str | None = None
+        healer = _HEALERS[type(active.fault)]
         try:
-            _HEALERS[type(active.fault)](self, fault_id, active.fault)
+            if isinstance(active.fault, LinkToxic | Partition):
+                self._heal_via_toxiproxy(
+                    lambda: healer(self, fault_id, active.fault), active.toxiproxy_starts
+                )
+            else:
+                healer(self, fault_id, active.fault)
         except Exception as exc:
             error = repr(exc)
             self._unhealed.update(_processes_of(active.fault))
@@ -282,7 +303,7 @@ class Nemesis:
         paused or dead process may survive a schedule."""
         failures: list[str] = []
         try:
-            self._targets.reset_proxies()
+            self._heal_via_toxiproxy(self._targets.reset_proxies, self._toxiproxy_starts)
         except Exception as exc:
             failures.append(f"proxy reset: {exc!r}")
         if self._targets.partner is not None:
@@ -312,6 +333,44 @@ class Nemesis:
             except Exception as exc:
                 failures.append(f"{name}: {exc!r}")
         return failures
+
+    def _ask_toxiproxy(self, call: Callable[[], T]) -> T:
+        """A call to Toxiproxy's API, made again after restarting Toxiproxy if it
+        does not answer. Toxiproxy can hang for good: removing or adding a toxic
+        waits for a latency toxic that holds data for a connection already closed
+        (a client that timed out), and that wait holds the lock every call needs."""
+        started = self._toxiproxy_starts
+        try:
+            return call()
+        except ToxiproxyUnavailable as exc:
+            self._restart_toxiproxy(started, exc)
+        return call()
+
+    def _heal_via_toxiproxy(self, heal: Callable[[], None], since: int) -> None:
+        """A heal through Toxiproxy's API; if Toxiproxy does not answer, restarting it
+        is the heal (it comes back with no toxic), and so was a restart after
+        ``since`` (a toxic it removed is not found: nothing to heal)."""
+        started = self._toxiproxy_starts
+        try:
+            heal()
+        except ToxiproxyNotFound:
+            if started == since:
+                raise  # gone behind the nemesis's back: say so
+        except ToxiproxyUnavailable as exc:
+            self._restart_toxiproxy(started, exc)
+
+    def _restart_toxiproxy(self, started: int, error: ToxiproxyUnavailable) -> None:
+        """Restart Toxiproxy, unless it was restarted since ``started``; the restart
+        is in the history: it cut every connection through every link."""
+        with self._restarting:
+            if self._toxiproxy_starts != started:
+                return
+            log.warning("Toxiproxy did not answer (%s); restarting it", error)
+            self._targets.restart_toxiproxy()
+            self._toxiproxy_starts += 1
+            self._recorder.exit(
+                "toxiproxy", None, f"did not answer ({error}): restarted, no toxic", store=True
+            )
 
     def __enter__(self) -> Nemesis:
         return self

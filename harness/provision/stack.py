@@ -38,9 +38,11 @@ class StackService(Startable, Stoppable, Protocol):
 
     port: int
 
+    def restart(self) -> None: ...
+
 
 ServiceT = TypeVar("ServiceT", bound=StackService)
-ServerT = TypeVar("ServerT", bound=Stoppable)
+ServerT = TypeVar("ServerT", bound=StackService)
 StoppableT = TypeVar("StoppableT", bound=Stoppable)
 
 
@@ -72,6 +74,8 @@ class StackBase(Lifecycle, Generic[ServiceT, ServerT]):
         self._workdir: Path | None = None
         self._server: ServerT | None = None
         self._client: ToxiproxyClient | None = None
+        self._links: dict[str, tuple[str, str]] = {}
+        """Every proxy made, by name: its listen and upstream addresses."""
         self._services: dict[str, ServiceT] = {}
         self._registered: list[Stoppable] = []
         self.start_seconds: dict[str, float] = {}
@@ -147,9 +151,26 @@ class StackBase(Lifecycle, Generic[ServiceT, ServerT]):
 
     def add_link(self, name: str, upstream_port: int) -> Proxy:
         """A new proxy *name* on a free loopback port in front of ``127.0.0.1:upstream_port``."""
-        return self.toxiproxy.create_proxy(
+        proxy = self.toxiproxy.create_proxy(
             name, listen=f"{LOOPBACK}:0", upstream=f"{LOOPBACK}:{upstream_port}"
         )
+        self._links[name] = (proxy.listen, proxy.upstream)
+        return proxy
+
+    def remove_link(self, name: str) -> None:
+        """Delete the proxy *name* (a target's link, when the target stops)."""
+        self._links.pop(name, None)
+        self.toxiproxy.delete_proxy(name)
+
+    def restart_toxiproxy(self) -> None:
+        """Kill Toxiproxy and start it again on its port with every proxy on its own
+        listen address and no toxic: the heal of last resort when its API stops
+        answering (every connection through it is cut)."""
+        server = self.toxiproxy_server
+        server.crash()  # a hung server may not stop when asked to
+        server.restart()
+        for name, (listen, upstream) in self._links.items():
+            self.toxiproxy.create_proxy(name, listen=listen, upstream=upstream)
 
     def register(self, process: StoppableT) -> StoppableT:
         """Have *process* (a partner, a target replica: local or a container) stopped

@@ -295,7 +295,7 @@ class TargetProcesses(Lifecycle):
         for name in reversed(self._links):
             # The stack may be gone already; then its proxies went with it.
             with contextlib.suppress(ToxiproxyError):
-                self._stack.toxiproxy.delete_proxy(name)
+                self._stack.remove_link(name)
         self._links.clear()
         self._processes.clear()
         self._ports.clear()

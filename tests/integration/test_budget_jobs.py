@@ -59,7 +59,11 @@ def test_a_budget_ends_in_time_with_every_row_judged(tmp_path: Path) -> None:
         [(r["row_id"], r["budget_s"], r["duration_s"]) for r in rows],
         longest,
     )
-    assert 28 <= took <= 40 + longest["cas-race"] + 6, (took, longest)
+    # The run's own clock (provisioning to the report, the system stopped): the
+    # budget, the last example's overrun, and stopping beyond the reserve kept for it.
+    assert 28 <= report["duration_s"] <= 40 + longest["cas-race"] + 8, (report, longest)
+    # Outside it, the command only starts Python and exits.
+    assert took - report["duration_s"] < 10, (took, report["duration_s"])
 
 
 def test_two_jobs_run_two_rows_on_two_stacks_at_once(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import sys
 import time
 import urllib.error
@@ -576,6 +577,61 @@ def test_heal_all_survives_a_fault_healed_behind_its_back(system: LiveSystem) ->
     with pytest.raises(Exception, match="could not heal"):
         nemesis.heal_all()
     assert nemesis.active == {}
+
+
+def _wedge_toxiproxy(port: int, key: str) -> None:
+    """Clients that ask Redis for ``key`` (1 MiB) through the proxy on ``port`` and
+    reset their connections while a latency toxic holds the answer: Toxiproxy's
+    latency toxic then blocks for good on a reader that is gone, and the next
+    change to that link's toxics hangs its whole API (upstream issue 558)."""
+    get = f"*2\r\n$3\r\nGET\r\n${len(key)}\r\n{key}\r\n".encode()
+    clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(5)]
+    for sock in clients:
+        sock.sendall(get)
+    time.sleep(0.3)  # the answers are inside the toxic now
+    for sock in clients:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # linger 0: a reset, the reader is gone at once
+
+
+def test_a_toxiproxy_that_hangs_is_restarted_with_every_link_healed(system: LiveSystem) -> None:
+    """Healing a latency fault whose clients reset their connections hangs Toxiproxy's
+    API for good; the nemesis restarts Toxiproxy (every proxy on its own port, no
+    toxic), records that in the history and goes on: the heal succeeds, later faults
+    work, and the schedule ends clean instead of failing every call after it."""
+    key = f"failmodel-wedge-{uuid.uuid4().hex[:8]}"
+    store = redis.Redis(port=system.stack.service("redis").port)
+    store.set(key, b"x" * (1 << 20))
+    try:
+        before = {n: p.listen for n, p in system.stack.toxiproxy.proxies().items()}
+        recorder = Recorder()
+        nemesis = Nemesis(system, recorder)
+        held = LinkToxic(link="redis", toxic="latency", attributes={"latency_ms": 3000})
+        fid = nemesis.start(held)
+        _wedge_toxiproxy(system.stack.proxy("redis").listen_port, key)
+        begin = time.monotonic()
+        nemesis.heal(fid)
+        took = time.monotonic() - begin
+        assert took < 20, f"healing took {took:.1f} s"
+        assert nemesis.active == {}
+        exits = [thaw(e.value) for e in recorder.history().nemesis_events() if e.f == EXIT]
+        assert [(e["process"], e.get("store")) for e in exits] == [("toxiproxy", True)], exits
+        assert "did not answer" in exits[0]["output"]
+        assert [e.error for e in recorder.history().nemesis_events() if e.f == "heal"] == [None]
+        after = {n: p.listen for n, p in system.stack.toxiproxy.proxies().items()}
+        assert after == before, "every proxy is back on its own address"
+        proxied = redis.Redis(port=system.stack.proxy("redis").listen_port, socket_timeout=5)
+        assert proxied.ping()
+        # The same nemesis goes on: a later fault on the link starts and heals.
+        nemesis.start(LinkToxic(link="redis", toxic="latency", attributes={"latency_ms": 10}))
+        nemesis.close()
+        assert [e.error for e in recorder.history().nemesis_events() if e.f == "heal"] == [
+            None,
+            None,
+        ]
+    finally:
+        store.delete(key)
+        store.close()
 
 
 def test_runner_heals_when_a_step_raises(system: LiveSystem, tmp_path: Path) -> None:
