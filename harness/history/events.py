@@ -42,6 +42,7 @@ def exit_text(value: Mapping[str, Any]) -> str:
     how = "exited" if code is None else f"exited with code {code}"
     if isinstance(code, int) and code < 0:
         how = f"was killed by signal {-code}"
+    how = str(value.get("how") or how)
     who = f"store {value.get('process', '?')}" if value.get("store") else value.get("process", "?")
     return f"{who} {how}"
 

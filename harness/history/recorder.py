@@ -134,13 +134,18 @@ class Recorder:
             op_id=op_id, type="nemesis", process=NEMESIS, f=f, value=value, error=error
         )
 
-    def exit(self, process: str, code: int | None, output: str, *, store: bool = False) -> Event:
+    def exit(
+        self, process: str, code: int | None, output: str, *, store: bool = False,
+        how: str | None = None,
+    ) -> Event:
         """Record that ``process`` was found down with no fault holding it down, with
         its exit code and last output; ``store``: one of the harness's stores, not
-        the target's own."""
+        the target's own; ``how``: what happened, when not simply an exit."""
         value: dict[str, object] = {"process": process, "code": code, "output": output}
         if store:
             value["store"] = True
+        if how:
+            value["how"] = how
         return self.nemesis(EXIT, value)
 
     def history(self) -> History:

@@ -369,7 +369,11 @@ class Nemesis:
             self._targets.restart_toxiproxy()
             self._toxiproxy_starts += 1
             self._recorder.exit(
-                "toxiproxy", None, f"did not answer ({error}): restarted, no toxic", store=True
+                "toxiproxy",
+                None,
+                f"did not answer ({error}): restarted, no toxic",
+                store=True,
+                how="stopped answering and was restarted",
             )
 
     def __enter__(self) -> Nemesis:

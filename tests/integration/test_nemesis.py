@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import redis
 
-from harness.history import EXIT, Event, Recorder, thaw
+from harness.history import EXIT, Event, Recorder, exit_text, thaw
 from harness.nemesis.faults import (
     CacheLoss,
     ClockFault,
@@ -617,6 +617,7 @@ def test_a_toxiproxy_that_hangs_is_restarted_with_every_link_healed(system: Live
         exits = [thaw(e.value) for e in recorder.history().nemesis_events() if e.f == EXIT]
         assert [(e["process"], e.get("store")) for e in exits] == [("toxiproxy", True)], exits
         assert "did not answer" in exits[0]["output"]
+        assert exit_text(exits[0]) == "store toxiproxy stopped answering and was restarted"
         assert [e.error for e in recorder.history().nemesis_events() if e.f == "heal"] == [None]
         after = {n: p.listen for n, p in system.stack.toxiproxy.proxies().items()}
         assert after == before, "every proxy is back on its own address"
