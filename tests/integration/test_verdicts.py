@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from catching import verified, without_example_prefix
@@ -169,14 +170,14 @@ def test_a_matcher_that_never_runs_fails(tmp_path: Path) -> None:
 def test_a_harness_error_while_replaying_makes_the_row_error_and_the_run_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The replays of a counterexample break (here: the runner raises once the
-    search has saved its counterexample): that row is ERROR with what it found,
+    """The replays of a counterexample break (here: the runner raises on the
+    first replay once the search is over): that row is ERROR with what it found,
     and the next row still runs."""
     import harness.verify
     from harness.schedule.runner import ExampleRunner
 
     replaying = {"now": False, "broken": 0}
-    run, save = ExampleRunner.run, harness.verify._save
+    run, replays = ExampleRunner.run, harness.verify._replays
 
     def breaking_run(self: ExampleRunner, schedule: object) -> object:
         if replaying["now"]:
@@ -184,13 +185,13 @@ def test_a_harness_error_while_replaying_makes_the_row_error_and_the_run_goes_on
             raise RuntimeError("the target vanished during a replay")
         return run(self, schedule)  # type: ignore[arg-type]
 
-    def saving(outcome: object) -> Path:
+    def breaking_replays(*args: Any, **kwargs: Any) -> Any:
         if not replaying["broken"]:  # only the first row's replays break
             replaying["now"], replaying["broken"] = True, 1
-        return save(outcome)  # type: ignore[arg-type]
+        return replays(*args, **kwargs)
 
     monkeypatch.setattr(ExampleRunner, "run", breaking_run)
-    monkeypatch.setattr(harness.verify, "_save", saving)
+    monkeypatch.setattr(harness.verify, "_replays", breaking_replays)
     report = verified(
         load_design(DESIGNS / "toy_shop.toml"),
         variant="oversell",
