@@ -45,6 +45,7 @@ from harness.report import (
 from harness.schedule import STRATEGIES
 from harness.schedule.baseline import random_schedules
 from harness.schedule.coverage import add_coverage
+from harness.schedule.fresh_examples import fresh_examples
 from harness.schedule.model import Schedule
 from harness.schedule.runner import ExampleOutcome, ExampleRunner
 from harness.schedule.signals import signals
@@ -907,14 +908,21 @@ def _hypothesis_test(
         suppress_health_check=list(HealthCheck),
     )
     # settings outermost: @seed replaces the settings' database with None.
-    test: Callable[[], None] = configured(seed(seed_)(hypothesis_given(schedule=strategy)(example)))
+    search: Callable[[], None] = configured(
+        seed(seed_)(hypothesis_given(schedule=strategy)(example))
+    )
     # One example-database entry per (design, row, variant): failures found in
     # one run are tried first in the next. Swarm draws differently, so its
     # entries are its own.
     swarm = ":swarm" if strategy_name == "swarm" else ""
-    test.hypothesis.inner_test._hypothesis_internal_add_digest = (  # type: ignore[attr-defined]
+    search.hypothesis.inner_test._hypothesis_internal_add_digest = (  # type: ignore[attr-defined]
         f"{design.name}:{row.id}:{variant}{swarm}".encode()
     )
+
+    def test() -> None:
+        with fresh_examples():
+            search()
+
     return test
 
 

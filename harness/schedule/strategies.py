@@ -143,9 +143,9 @@ def schedules(
         # Batches dominate (a schedule that mostly waits tests nothing), and
         # in a row with faults most steps carry one: shrinking removes the
         # ones a failure does not need.
-        choices = ["batch", "batch"]
+        choices = ["batch", "batch", "batch"]
         if nemesis:
-            choices += ["batch_fault", "batch_fault", "batch_fault", "start", "start", "heal"]
+            choices += ["batch_fault", "batch_fault", "batch_fault", "start", "heal"]
         choices.append("wait")
         if deadlines:
             # The workload names deadlines: meeting them is the point of its rows.
@@ -156,7 +156,10 @@ def schedules(
             fault = nemesis.draw(draw) if kind == "batch_fault" and nemesis else None
             named = replica_of(fault) if fault is not None else None
             ops_state.aim_node = started if named is None else named
-            ops = draw(st.lists(ops_state.ops(), min_size=1, max_size=shape.max_batch))
+            # A count drawn evenly, as random chaos does (a list mostly stops early,
+            # and a race needs requests in flight together); shrinking lowers it.
+            size = draw(st.integers(1, shape.max_batch))
+            ops = [draw(ops_state.ops()) for _ in range(size)]
             ops_state.aim = {}
             if fault is not None:
                 steps.append(

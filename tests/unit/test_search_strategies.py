@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import json
 import random
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from harness.nemesis.faults import Crash, LinkToxic, Partition
 from harness.schedule.baseline import random_schedule, random_schedules
 from harness.schedule.decode import schedule_from_json
 from harness.schedule.families import Topology, parse_families
+from harness.schedule.fresh_examples import fresh_examples
 from harness.schedule.model import Batch, Schedule
 from harness.schedule.shape import Shape
 from harness.schedule.strategies import schedules, swarm_operations, swarm_subset
@@ -215,3 +217,33 @@ def test_reorder_holds_requests_back_a_short_while_too() -> None:
     assert any(1 <= d <= 30 for d in drawn)
     assert any(50 <= d <= 400 for d in drawn)
     assert all(d == 0 or 1 <= d <= 30 or 50 <= d <= 400 for d in drawn)
+
+
+def _near_copies(s: int, *, fresh: bool) -> int:
+    """How many of a 30-example search's schedules are the one before with at
+    most one step changed."""
+    played: list[Schedule] = []
+
+    @seed(s)
+    @settings(max_examples=30, database=None, suppress_health_check=list(HealthCheck))
+    @given(schedule=schedules("kv", ROW, Shape(max_steps=4, max_batch=4)))
+    def search(schedule: Schedule) -> None:
+        played.append(schedule)
+
+    if fresh:
+        with fresh_examples():
+            search()
+    else:
+        search()
+    pairs = [(a.describe(), b.describe()) for a, b in pairwise(played)]
+    return sum(len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) <= 1
+               for a, b in pairs)
+
+
+@pytest.mark.parametrize("s", [1, 2, 3])
+def test_each_example_of_a_guided_search_is_a_new_draw(s: int) -> None:
+    """Hypothesis follows each new example with copies of it, one part changed:
+    half of a 30-example search. An example costs seconds on a real system, so
+    the harness's searches draw anew each time."""
+    assert _near_copies(s, fresh=False) >= 8  # what the measure catches
+    assert _near_copies(s, fresh=True) <= 3
