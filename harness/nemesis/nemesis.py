@@ -176,9 +176,10 @@ class Nemesis:
     def validate(self, fault: Fault) -> None:
         """Raise ``InvalidFault`` if the fault names a link or process that is not here."""
         link = getattr(fault, "link", None)
-        links = self._ask_toxiproxy(self._targets.links) if link is not None else ()
-        if link is not None and link not in links:
-            raise InvalidFault(f"{fault.describe()}: no link {link!r}; links: {list(links)}")
+        if link is not None:
+            links = self._ask_toxiproxy(self._targets.links)
+            if link not in links:
+                raise InvalidFault(f"{fault.describe()}: no link {link!r}; links: {list(links)}")
         for name in _processes_of(fault):
             if name not in self._targets.controllables():
                 raise InvalidFault(
