@@ -75,12 +75,6 @@ REORDER_DELAYS = st.one_of(
     # Not a nested one_of, which Hypothesis flattens into three even branches.
     st.sampled_from((SHORT_DELAY_MS, LONG_DELAY_MS)).flatmap(lambda span: st.integers(*span)),
 )
-FAULT_DELAYS = st.one_of(st.just(0), st.integers(1, 30), st.integers(31, 300))
-"""When a batch's fault starts, in ms after the batch does, in three even branches: at 0
-it is in place before the first request is sent (it meets every request and the side
-effects they set off: outbox, consumers); within 30 ms it meets requests still in
-flight on a fast link (a crash between a call to a partner and the write recording it);
-later, what a slowed link or partner still holds, or the side effects. Shrinks towards 0."""
 
 
 # Inclusive bounds of the Shape fields a design row may set (replicas follows
@@ -172,7 +166,10 @@ def schedules(
                     Batch(
                         ops=tuple(ops),
                         fault=fault,
-                        fault_delay_ms=draw(FAULT_DELAYS),
+                        # Often at 0 ms: in place before the batch, it meets every
+                        # request and the side effects they set off (outbox,
+                        # consumers); later, requests in flight.
+                        fault_delay_ms=draw(st.one_of(st.just(0), st.integers(1, 300))),
                     )
                 )
             else:
