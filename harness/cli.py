@@ -98,6 +98,14 @@ def _parser() -> argparse.ArgumentParser:
         default="local",
         help="containers: also a Docker engine and the locally built images (docs/containers.md)",
     )
+    setup.add_argument(
+        "--engine-for",
+        type=int,
+        metavar="PID",
+        help="a Docker engine this set-up starts is stopped once process PID is gone and no "
+        "failmodel run uses it (the README's commands pass their own pid); without it, "
+        "an engine started here stays up",
+    )
 
     verify = sub.add_parser("verify", help="run every row of design files as a Hypothesis search")
     verify.add_argument(
@@ -271,7 +279,12 @@ def _cmd_setup(args: argparse.Namespace) -> int:
 
     progress = no_setup_progress if args.quiet else setup_progress(ready=not args.brief)
     try:
-        run_setup(progress=progress, components=args.components, backend=args.backend)
+        run_setup(
+            progress=progress,
+            components=args.components,
+            backend=args.backend,
+            engine_for=args.engine_for,
+        )
     except SetupError as exc:
         print(f"failmodel setup: {exc}", file=sys.stderr)
         return EXIT_FAIL

@@ -2,15 +2,12 @@
 the exact command that fixes it.
 
 Every check is read-only and bounded (each version probe has a timeout), so
-doctor is safe to run anywhere, any time. A container engine check is a
-hook: when ``harness.provision.containers`` (or ``harness.setup``) exposes
-``engine_status()``, doctor shows what it says; until then it says the
-check is not available.
+doctor is safe to run anywhere, any time. The container engine is optional
+(the local backend needs none): doctor shows what ``engine_status()`` says.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import shutil
@@ -20,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 from harness.setup.binaries import (
     KAFKA_VERSION,
@@ -31,6 +28,7 @@ from harness.setup.binaries import (
 )
 from harness.setup.cache import cache_dir
 from harness.setup.chromium import find_chromium
+from harness.setup.engine import EngineStatus, engine_status
 from harness.setup.staging import is_complete
 from harness.setup.toxiproxy_build import GO_FALLBACK_DIR
 
@@ -53,12 +51,6 @@ class Check:
     @property
     def blocking(self) -> bool:
         return self.state == "missing"
-
-
-EngineStatus: TypeAlias = Callable[[], Any]
-"""The hook's type: ``engine_status()`` returns a string, or an object (or
-mapping) with ``available``/``ok`` (bool), ``detail``/``message`` (str) and
-optionally ``fix`` (str)."""
 
 
 def _version(argv: Sequence[str], *, stderr: bool = False) -> str:
@@ -248,51 +240,17 @@ def check_cache(cache: Path) -> Check:
     )
 
 
-def _engine_status_hook() -> EngineStatus | None:
-    """``engine_status`` from the containers backend or the set-up, once either has one."""
-    for module in ("harness.provision.containers", "harness.setup"):
-        try:
-            found = getattr(importlib.import_module(module), "engine_status", None)
-        except ImportError:
-            continue
-        if callable(found):
-            return found  # type: ignore[no-any-return]
-    return None
-
-
-def _field(status: Any, *names: str) -> Any:
-    for name in names:
-        if isinstance(status, dict) and name in status:
-            return status[name]
-        if hasattr(status, name):
-            return getattr(status, name)
-    return None
-
-
-def check_container_engine(hook: EngineStatus | None = None) -> Check:
-    """The hook for the containers backend (optional: the local backend needs none)."""
-    hook = hook if hook is not None else _engine_status_hook()
+def check_container_engine(
+    status: Callable[[], EngineStatus] = engine_status,
+) -> Check:
+    """Optional: only the containers backend needs an engine."""
     name = "container engine (optional: the containers backend)"
-    if hook is None:
-        return Check(
-            name=name,
-            state="unknown",
-            detail="not checked: harness.provision.containers.engine_status() is not available "
-            "in this version",
-        )
     try:
-        status = hook()
+        found = status()
     except Exception as exc:
         return Check(name=name, state="optional", detail=f"engine_status() failed: {exc}")
-    if isinstance(status, str):
-        return Check(name=name, state="ok", detail=status)
-    available = _field(status, "available", "ok")
-    detail = _field(status, "detail", "message") or str(status)
     return Check(
-        name=name,
-        state="ok" if available else "optional",
-        detail=str(detail),
-        fix=str(_field(status, "fix") or ""),
+        name=name, state="ok" if found.available else "optional", detail=found.detail, fix=found.fix
     )
 
 

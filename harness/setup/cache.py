@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -14,3 +17,17 @@ def cache_dir() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "failmodel"
+
+
+@contextmanager
+def setup_lock(cache: Path) -> Iterator[None]:
+    """One installer at a time per cache dir (two test sessions may start
+    together); the engine's guard takes it too, so that a set-up never reuses
+    an engine that is being stopped."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / "setup.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -6,9 +6,11 @@ Otherwise it installs Debian's ``docker.io`` when ``dockerd`` is missing and
 starts ``dockerd --bridge=none --iptables=false`` in a session of its own, with
 its data under the cache dir (images survive, and so a second set-up builds
 nothing). Containers use the host's network, so the engine needs no bridge and
-no firewall rules. The engine is machine infrastructure, like an installed
-database server: it outlives the run that started it and is reused by the
-next; the *containers* of a run never outlive it (see the reaper).
+no firewall rules. An engine started for a command (``owner``) is stopped by
+``engine_guard`` once that command and every later one that reused it are
+gone; one started by ``failmodel setup`` itself stays up, as machine
+infrastructure asked for. The *containers* of a run never outlive the run
+(see the reaper).
 """
 
 from __future__ import annotations
@@ -18,11 +20,19 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.provision.docker_api import DockerAPI, DockerUnavailable, docker_socket
 from harness.setup.commands import SetupError
 from harness.setup.debian import Apt
+from harness.setup.engine_guard import (
+    STOP_TIMEOUT_S,
+    Process,
+    register_owner,
+    start_guard,
+    stop,
+)
 
 START_TIMEOUT_S = 60.0
 DOCKERD_FLAGS = ("--bridge=none", "--iptables=false", "--ip6tables=false")
@@ -49,26 +59,44 @@ def _started_by_us(cache: Path) -> int | None:
     return pid if Path(f"/proc/{pid}").exists() else None
 
 
-def engine_status(cache: Path | None = None) -> str:
-    """One line for ``failmodel doctor``: does an engine answer, where, who started it."""
+@dataclass(frozen=True, slots=True)
+class EngineStatus:
+    """What ``failmodel doctor`` says about the engine: does one answer, and if
+    not, the command that makes one."""
+
+    available: bool
+    detail: str
+    fix: str = ""
+
+
+def engine_status(cache: Path | None = None) -> EngineStatus:
+    """Does an engine answer, where, and did failmodel start it."""
     from harness.setup.cache import cache_dir
 
     cache = cache_dir() if cache is None else cache
     api = DockerAPI()
     if not api.ping():
-        hint = "run 'failmodel setup --backend containers' to install and start one"
-        if shutil.which("dockerd") is not None:
-            hint = "dockerd is installed; " + hint.replace("install and ", "")
-        return f"no Docker engine answers on {api.socket_path}; {hint}"
+        fix = "failmodel setup --backend containers"
+        installed = "dockerd is installed; " if shutil.which("dockerd") is not None else ""
+        detail = f"no Docker engine answers on {api.socket_path}; {installed}'{fix}' starts one"
+        return EngineStatus(False, detail, fix)
     ours = _started_by_us(cache)
     who = f"started by failmodel, pid {ours}" if ours is not None else "not started by failmodel"
-    return f"{_describe(api)} answers on {api.socket_path} ({who})"
+    return EngineStatus(True, f"{_describe(api)} answers on {api.socket_path} ({who})")
 
 
-def ensure_engine(cache: Path, *, apt: Apt, say: Callable[[str], None]) -> str:
-    """Reuse the engine that answers, or install and start one; say what was done."""
+def ensure_engine(
+    cache: Path, *, apt: Apt, say: Callable[[str], None], owner: int | None = None
+) -> str:
+    """Reuse the engine that answers, or install and start one; say what was done.
+
+    An engine started here for an ``owner`` (the pid of the command that needs
+    it) is stopped by a guard once that command is gone (``engine_guard``);
+    without one it stays up, as set up on purpose."""
     api = DockerAPI()
     if api.ping():
+        if owner is not None and _started_by_us(cache) is not None:
+            register_owner(cache, owner)  # its guard now waits for this command too
         return f"{_describe(api)} answers on {api.socket_path}: reused"
     if shutil.which("dockerd") is None:
         say("installing Debian's docker.io (no Docker engine answers, and dockerd is missing) ...")
@@ -116,10 +144,18 @@ def ensure_engine(cache: Path, *, apt: Apt, say: Callable[[str], None]) -> str:
                 f"{START_TIMEOUT_S:g}s; its log: {log_path}"
             )
         time.sleep(0.2)
-    return (
+    started = (
         f"{_describe(api)} started (dockerd pid {engine.pid}, {' '.join(DOCKERD_FLAGS)}, "
         f"data {home / 'data'}, log {log_path}) in {time.monotonic() - begin:.1f}s"
     )
+    if owner is None:
+        return f"{started}; it stays up"
+    if not register_owner(cache, owner):  # the command is gone already: nobody needs it
+        ours = Process.of(engine.pid)
+        if ours is not None:
+            stop(ours, STOP_TIMEOUT_S, 0.1)
+        return f"{started}; stopped again, pid {owner} being gone"
+    guard = start_guard(cache, engine.pid)
+    return f"{started}; stopped once pid {owner} is gone (guard pid {guard})"
 
-
-__all__ = ["docker_socket", "engine_status", "ensure_engine"]
+__all__ = ["EngineStatus", "docker_socket", "engine_status", "ensure_engine"]

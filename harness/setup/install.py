@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import shutil
 import time
 from collections.abc import Collection, Iterator
@@ -19,7 +18,7 @@ from harness.setup.binaries import (
     kafka_dir,
     toxiproxy_dir,
 )
-from harness.setup.cache import cache_dir
+from harness.setup.cache import cache_dir, setup_lock
 from harness.setup.chromium import PACKAGE as CHROMIUM_PACKAGE
 from harness.setup.chromium import find_chromium
 from harness.setup.commands import SetupError
@@ -29,17 +28,6 @@ from harness.setup.faketime import build_shim, find_faketime, find_library, shim
 from harness.setup.kafka_jars import install_kafka
 from harness.setup.staging import is_complete
 from harness.setup.toxiproxy_build import install_toxiproxy
-
-
-@contextmanager
-def _setup_lock(cache: Path) -> Iterator[None]:
-    """One installer at a time per cache dir (two test sessions may start together)."""
-    with open(cache / "setup.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _which_path(name: str) -> Path | None:
@@ -71,6 +59,7 @@ def setup(
     progress: SetupProgress | None = None,
     components: Collection[str] = (),
     backend: str = "local",
+    engine_for: int | None = None,
 ) -> Binaries:
     """Install PostgreSQL, Redis, the Toxiproxy server and a Kafka broker (and
     the optional ``components``, e.g. ``chromium``); return their paths.
@@ -79,7 +68,9 @@ def setup(
     it was ready already; without ``progress``, plain lines go to stderr
     unless ``quiet``. ``backend="containers"`` also makes a Docker engine
     answer (reused, or Debian's docker.io installed and started) and builds the
-    images of the containers backend (docs/containers.md) from those binaries."""
+    images of the containers backend (docs/containers.md) from those binaries;
+    an engine it starts is stopped once process ``engine_for`` is gone (when
+    given), else it stays up."""
     if backend not in BACKENDS:
         raise ValueError(f"'backend' must be one of {', '.join(BACKENDS)} (got {backend!r})")
     unknown = sorted(set(components) - set(OPTIONAL_COMPONENTS))
@@ -95,7 +86,7 @@ def setup(
     cache = cache_dir() if cache is None else cache
     cache.mkdir(parents=True, exist_ok=True)
     apt = Apt(progress=progress)
-    with _setup_lock(cache):
+    with setup_lock(cache):
         wanted = [
             ("postgresql", find_postgres_bin() is not None),
             ("redis-server", shutil.which("redis-server") is not None),
@@ -190,11 +181,13 @@ def setup(
             )
         binaries = find_binaries(cache)
         if backend == "containers":
-            _setup_containers(cache, binaries, apt, progress)
+            _setup_containers(cache, binaries, apt, progress, engine_for)
     return binaries
 
 
-def _setup_containers(cache: Path, binaries: Binaries, apt: Apt, progress: SetupProgress) -> None:
+def _setup_containers(
+    cache: Path, binaries: Binaries, apt: Apt, progress: SetupProgress, engine_for: int | None
+) -> None:
     """The containers backend: an engine that answers, and its images built locally."""
     from harness.setup.engine import ensure_engine
     from harness.setup.images import ensure_images
@@ -202,7 +195,7 @@ def _setup_containers(cache: Path, binaries: Binaries, apt: Apt, progress: Setup
     def say(line: str) -> None:
         progress(SetupEvent(step="containers", state="ready", message=line))
 
-    say(f"Docker engine: {ensure_engine(cache, apt=apt, say=say)}")
+    say(f"Docker engine: {ensure_engine(cache, apt=apt, say=say, owner=engine_for)}")
     if shutil.which("debootstrap") is None and not Path("/usr/sbin/debootstrap").exists():
         with _step(
             progress,

@@ -1,0 +1,145 @@
+"""An engine started for a command does not outlive it (harness.setup.engine_guard).
+
+The guard knows the engine only as a process (pid and start time), so these
+tests give it a real process of its own session to stop in dockerd's place,
+and real owners to kill; ``scripts/failmodel`` wires it to dockerd.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.provision import procfs
+from harness.setup.cache import setup_lock
+from harness.setup.engine_guard import (
+    Process,
+    owners_alive,
+    register_owner,
+    runs_alive,
+    start_guard,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def spawn() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Started ``sleep`` processes, killed at the end whatever happened."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def _sleeper(spawn: list[subprocess.Popen[bytes]], *, session: bool) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(["sleep", "300"], start_new_session=session)
+    spawn.append(proc)
+    return proc
+
+
+def _gone_within(proc: subprocess.Popen[bytes], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    proc.kill()  # SIGKILL: an owner killed runs no clean-up of its own
+    proc.wait()
+
+
+def test_a_killed_owner_takes_its_engine_down(
+    spawn: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    owner, engine = _sleeper(spawn, session=False), _sleeper(spawn, session=True)
+    assert register_owner(tmp_path, owner.pid)
+    guard = start_guard(tmp_path, engine.pid)
+    assert guard is not None
+    time.sleep(1.5)
+    assert engine.poll() is None, "the engine was stopped while its owner lived"
+    _kill(owner)
+    assert _gone_within(engine, 10.0), "the engine outlived its owner"
+    assert engine.returncode == -signal.SIGTERM  # asked to stop, not killed
+    deadline = time.monotonic() + 5.0
+    while procfs.start_ticks(guard) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert procfs.start_ticks(guard) is None, "the guard outlived its work"
+    log = (tmp_path / "docker" / "guard.log").read_text()
+    assert f"no owner left: engine pid {engine.pid} stopped" in log
+
+
+def test_the_engine_waits_for_every_owner_and_every_live_run(
+    spawn: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    first, second, run = (_sleeper(spawn, session=False) for _ in range(3))
+    engine = _sleeper(spawn, session=True)
+    assert register_owner(tmp_path, first.pid)
+    assert start_guard(tmp_path, engine.pid) is not None
+    assert register_owner(tmp_path, second.pid)  # a later command reused the engine
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "r.json").write_text(
+        json.dumps({"harness_pid": run.pid, "harness_start": procfs.start_ticks(run.pid)})
+    )
+    _kill(first)
+    assert not _gone_within(engine, 1.5), "stopped under a command that reused it"
+    _kill(second)
+    assert not _gone_within(engine, 1.5), "stopped under a run that still uses it"
+    _kill(run)
+    assert _gone_within(engine, 10.0), "the engine outlived the last run using it"
+    assert not owners_alive(tmp_path) and not list((tmp_path / "docker" / "owners").iterdir())
+
+
+def test_a_set_up_in_progress_holds_the_engine(
+    spawn: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    # A set-up holds the lock while it decides to reuse the engine; the guard
+    # must not stop it under that set-up, which registers before letting go.
+    owner, engine, newcomer = (_sleeper(spawn, session=s) for s in (False, True, False))
+    assert register_owner(tmp_path, owner.pid)
+    assert start_guard(tmp_path, engine.pid) is not None
+    with setup_lock(tmp_path):
+        _kill(owner)
+        assert not _gone_within(engine, 1.5), "stopped while a set-up held the lock"
+        assert register_owner(tmp_path, newcomer.pid)
+    assert not _gone_within(engine, 1.5), "stopped under the command that just reused it"
+    _kill(newcomer)
+    assert _gone_within(engine, 10.0), "the engine outlived the command that reused it"
+
+
+def test_runs_alive_reads_pid_and_start_time(tmp_path: Path) -> None:
+    runs = tmp_path / "run"
+    assert not runs_alive(runs)
+    runs.mkdir()
+    record = runs / "live.json"
+    record.write_text(
+        json.dumps({"harness_pid": os.getpid(), "harness_start": procfs.start_ticks(os.getpid())})
+    )
+    assert runs_alive(runs)
+    record.write_text(json.dumps({"harness_pid": os.getpid(), "harness_start": 1}))  # reused pid
+    assert not runs_alive(runs)
+    record.write_text("{half-written")
+    assert runs_alive(runs), "a record being written counts as alive while fresh"
+    old = time.time() - 60
+    os.utime(record, (old, old))
+    assert not runs_alive(runs), "a corrupt leftover must not keep the engine up"
+
+
+def test_nothing_is_guarded_for_a_process_already_gone(tmp_path: Path) -> None:
+    done = subprocess.Popen(["true"])
+    done.wait()
+    assert Process.of(done.pid) is None
+    assert not register_owner(tmp_path, done.pid)
+    assert start_guard(tmp_path, done.pid) is None
