@@ -29,6 +29,9 @@ from harness.setup.debian import Apt
 from harness.setup.engine_guard import (
     STOP_TIMEOUT_S,
     Process,
+    guard_alive,
+    keep,
+    kept,
     register_owner,
     start_guard,
     stop,
@@ -95,8 +98,11 @@ def ensure_engine(
     without one it stays up, as set up on purpose."""
     api = DockerAPI()
     if api.ping():
-        if owner is not None and _started_by_us(cache) is not None:
+        pid = _started_by_us(cache)
+        if owner is not None and pid is not None and not kept(cache, pid):
             register_owner(cache, owner)  # its guard now waits for this command too
+            if not guard_alive(cache):  # its guard was killed, or an older failmodel left it
+                start_guard(cache, pid)
         return f"{_describe(api)} answers on {api.socket_path}: reused"
     if shutil.which("dockerd") is None:
         say("installing Debian's docker.io (no Docker engine answers, and dockerd is missing) ...")
@@ -149,6 +155,7 @@ def ensure_engine(
         f"data {home / 'data'}, log {log_path}) in {time.monotonic() - begin:.1f}s"
     )
     if owner is None:
+        keep(cache, engine.pid)
         return f"{started}; it stays up"
     if not register_owner(cache, owner):  # the command is gone already: nobody needs it
         ours = Process.of(engine.pid)

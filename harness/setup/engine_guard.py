@@ -13,8 +13,10 @@ lock, looks once more, sends the engine SIGTERM, waits for it to stop its
 containers and exit, and kills what is left of its process group. Holding
 the lock while it stops, it never races a set-up: that one either registers
 before the last look, or finds no engine and starts a new one. It returns at
-once when someone else stops the engine. Processes are known by pid *and*
-start time, so a reused pid fools nothing.
+once when someone else stops the engine. An engine failmodel started without
+a guard (its guard killed, or an older failmodel) gets one when a command
+reuses it, unless ``failmodel setup`` started it on purpose (``kept``).
+Processes are known by pid *and* start time, so a reused pid fools nothing.
 """
 
 from __future__ import annotations
@@ -144,6 +146,28 @@ def stop(engine: Process, timeout_s: float, poll_s: float) -> str:
     return f"engine pid {engine.pid} stopped"
 
 
+def keep(cache: Path, engine_pid: int) -> None:
+    """Mark the engine as set up on purpose: no guard is ever started for it."""
+    (cache / "docker").mkdir(parents=True, exist_ok=True)
+    (cache / "docker" / "kept").write_text(f"{engine_pid}\n")
+
+
+def kept(cache: Path, engine_pid: int) -> bool:
+    try:
+        return (cache / "docker" / "kept").read_text().strip() == str(engine_pid)
+    except OSError:
+        return False
+
+
+def guard_alive(cache: Path) -> bool:
+    """Whether the guard ``start_guard`` last started still runs."""
+    try:
+        pid, start = (cache / "docker" / "guard.pid").read_text().split()
+        return procfs.is_running(int(pid), int(start))
+    except (OSError, ValueError):
+        return False
+
+
 def start_guard(cache: Path, engine_pid: int) -> int | None:
     """Start the guard of ``engine_pid``; its pid, or None when the engine is gone."""
     import subprocess
@@ -166,6 +190,9 @@ def start_guard(cache: Path, engine_pid: int) -> int | None:
             env=env,
             start_new_session=True,  # no signal meant for an owner reaches it
         )
+    started = Process.of(process.pid)
+    if started is not None:
+        (cache / "docker" / "guard.pid").write_text(f"{started.pid} {started.start}\n")
     return process.pid
 
 

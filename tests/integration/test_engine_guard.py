@@ -21,6 +21,9 @@ from harness.provision import procfs
 from harness.setup.cache import setup_lock
 from harness.setup.engine_guard import (
     Process,
+    guard_alive,
+    keep,
+    kept,
     owners_alive,
     register_owner,
     runs_alive,
@@ -66,8 +69,9 @@ def test_a_killed_owner_takes_its_engine_down(
 ) -> None:
     owner, engine = _sleeper(spawn, session=False), _sleeper(spawn, session=True)
     assert register_owner(tmp_path, owner.pid)
+    assert not guard_alive(tmp_path)
     guard = start_guard(tmp_path, engine.pid)
-    assert guard is not None
+    assert guard is not None and guard_alive(tmp_path)
     time.sleep(1.5)
     assert engine.poll() is None, "the engine was stopped while its owner lived"
     _kill(owner)
@@ -77,6 +81,7 @@ def test_a_killed_owner_takes_its_engine_down(
     while procfs.start_ticks(guard) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert procfs.start_ticks(guard) is None, "the guard outlived its work"
+    assert not guard_alive(tmp_path)
     log = (tmp_path / "docker" / "guard.log").read_text()
     assert f"no owner left: engine pid {engine.pid} stopped" in log
 
@@ -143,3 +148,10 @@ def test_nothing_is_guarded_for_a_process_already_gone(tmp_path: Path) -> None:
     assert Process.of(done.pid) is None
     assert not register_owner(tmp_path, done.pid)
     assert start_guard(tmp_path, done.pid) is None
+
+
+def test_an_engine_set_up_on_purpose_is_kept_by_pid(tmp_path: Path) -> None:
+    assert not kept(tmp_path, 1234)
+    keep(tmp_path, 1234)
+    assert kept(tmp_path, 1234)
+    assert not kept(tmp_path, 1235), "a later engine (another pid) was not set up on purpose"
