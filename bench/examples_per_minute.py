@@ -10,6 +10,10 @@ faults) -- which no saving in the harness can pass. A script, not a test.
     scripts/failmodel env > /tmp/fm.env && . /tmp/fm.env
     PYTHONPATH=. python bench/examples_per_minute.py \\
         --rows checkout:client-retry payments:client-retry --examples 12 --seed 7
+
+``--strategies guided,random`` runs each row once per strategy, one after the
+other: what an example costs under each (the guided search's examples are
+richer in faults, the random baseline's in requests).
 """
 
 from __future__ import annotations
@@ -42,16 +46,19 @@ SCHEDULE = ("batches", "wait_steps", "fault_steps")
 RUN_TIMEOUT_S = 1800
 
 
-def verify_row(design: str, row: str, examples: int, seed: int, out: Path) -> dict[str, Any]:
+def verify_row(
+    design: str, row: str, examples: int, seed: int, strategy: str, out: Path
+) -> dict[str, Any]:
     """The row's result in report.json, after one ``failmodel verify`` of it."""
     command = [
         sys.executable, "-m", "harness.cli", "verify", str(ROOT / "designs" / f"{design}.toml"),
         "--row", row, "--examples", str(examples), "--seed", str(seed), "--report-dir", str(out),
+        "--strategy", strategy,
     ]
     subprocess.run(command, cwd=ROOT, capture_output=True, timeout=RUN_TIMEOUT_S, check=False)
     (report,) = out.glob("*/report.json")
     (result,) = json.loads(report.read_text())["rows"]
-    return dict(result, design=design)
+    return dict(result, design=design, strategy=strategy)
 
 
 def line(result: dict[str, Any]) -> str:
@@ -63,7 +70,8 @@ def line(result: dict[str, Any]) -> str:
     ceiling = f"{60 / schedule:.0f}" if schedule > 0 else "-"
     cells = " | ".join(f"{m:.2f}" for m in [*means, other])
     return (
-        f"| {result['design']} | {result['row_id']} | {result['status']} | {result['examples']} "
+        f"| {result['design']} | {result['row_id']} | {result['strategy']} | {result['status']} "
+        f"| {result['examples']} "
         f"| {result['examples_per_minute']:.1f} | {ceiling} | {cells} |"
     )
 
@@ -73,17 +81,23 @@ def main() -> None:
     parser.add_argument("--rows", nargs="+", default=DEFAULT_ROWS, help="design:row ...")
     parser.add_argument("--examples", type=int, default=12)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--strategies", default="guided", help="comma-separated: guided, random, swarm"
+    )
     args = parser.parse_args()
+    strategies = args.strategies.split(",")
     print(
-        "| design | row | status | examples | examples/min | schedule's ceiling | "
+        "| design | row | strategy | status | examples | examples/min | schedule's ceiling | "
         + " | ".join(PHASES.values())
         + " | other |"
     )
-    print("|---" * (len(PHASES) + 7) + "|")
+    print("|---" * (len(PHASES) + 8) + "|")
     with tempfile.TemporaryDirectory() as tmp:
         for i, spec in enumerate(args.rows):
             design, row = spec.split(":", 1)
-            print(line(verify_row(design, row, args.examples, args.seed, Path(tmp) / str(i))))
+            for strategy in strategies:
+                out = Path(tmp) / f"{i}-{strategy}"
+                print(line(verify_row(design, row, args.examples, args.seed, strategy, out)))
 
 
 if __name__ == "__main__":
