@@ -198,7 +198,9 @@ def _check_followed(
     shows on some line; return the slowest reaction seen (s).
 
     A runtime the machine does not schedule for a while prints no line then, which
-    proves nothing either way: only a line showing a stale offset fails."""
+    proves nothing either way: only a line showing a stale offset fails. A line at
+    most a phase late makes the run ``Unseen`` (played again) once every phase was
+    seen."""
     acting = max(after - before for before, after in spans.values())
     if acting > PHASE_S / 4:
         raise Unseen(f"a change took {acting:.3f} s to make, too long to place it")
@@ -210,14 +212,20 @@ def _check_followed(
 
     start = spans["start"][0]
     slowest = 0.0
+    late: str | None = None
     for t, off in offsets:
         seen_at = [s for s in instants(t) if _near(off, _possible(s, spans))]
-        assert seen_at, (
+        if seen_at:
+            slowest = max(slowest, t - min(t, max(seen_at)))
+            continue
+        wrong = (
             f"at {t - start:+.3f} s the probe saw {off:+.0f} ms; possible then: "
             f"{_possible(t, spans)} ms, or {_possible(t - lag_s, spans)} ms {lag_s:.1f} s "
             f"earlier (changes took up to {acting * 1000:.0f} ms)"
         )
-        slowest = max(slowest, t - min(t, max(seen_at)))
+        if not any(_near(off, _possible(t - PHASE_S * i / 50, spans)) for i in range(51)):
+            raise AssertionError(wrong)
+        late = late or f"{wrong}: a line later than {lag_s:.1f} s"
     for phase, name in enumerate(("skew", "jump", "drift", "heal"), start=1):
         begin = spans[CHANGES[phase - 1]][1] + (0.5 if name == "drift" else 0.0)
         end = spans[CHANGES[phase]][0] if phase < len(CHANGES) else begin + PHASE_S
@@ -231,12 +239,17 @@ def _check_followed(
             for s in instants(t)
             if begin <= s < end
         ), f"no probe line showed the {name} phase's offset"
+    if late is not None:
+        raise Unseen(late)
     return slowest
 
 
 class Unseen(Exception):
-    """The probe was not scheduled during a whole phase, or the test took too long to
-    make a change: the run proves nothing."""
+    """The probe was not scheduled during a whole phase, the test took too long to
+    make a change, or one line showed an offset set less than a phase before (CI:
+    once a JVM line 0.52 s after a change): the run proves nothing on its own. A
+    runtime that ignores the fault fails outright, since no line shows the phase's
+    offset; one always later than ``lag_s`` fails every run."""
 
 
 def _follows(
