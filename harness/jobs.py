@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from harness.child_env import child_env
 from harness.design import Design, Row
 from harness.interrupt import signal_name
 from harness.limits import MAX_BUDGET_S
@@ -127,17 +128,12 @@ def _start(design: Design, k: int, rows: list[Row], options: Sequence[str], out_
     process = ManagedProcess(
         f"job {k + 1}",
         argv,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": _import_path()},
+        env=child_env({"PYTHONUNBUFFERED": "1"}),
         log_path=out_dir / "jobs" / f"{k + 1}.log",
     )
     process.start()
     return _Job(index=k, rows=rows, process=process, out=out)
 
-
-def _import_path() -> str:
-    """PYTHONPATH for a job: this harness's own package first, whatever the cwd."""
-    own = str(Path(__file__).resolve().parents[1])
-    return os.pathsep.join(p for p in (own, os.environ.get("PYTHONPATH", "")) if p)
 
 
 def _wait(jobs: Sequence[_Job], say: Callable[[str], None], *, until: float) -> None:

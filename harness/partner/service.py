@@ -6,11 +6,10 @@ restart reloads them (and the idempotency keys they carry).
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-import harness
+from harness.child_env import child_env
 from harness.partner.control import PartnerControl
 from harness.partner.endpoints import CONTROL_PREFIX
 from harness.provision.ports import LOOPBACK, free_port, require_free
@@ -19,14 +18,6 @@ from harness.provision.process import ManagedProcess, ProcessControls
 LEDGER_FILE = "partner-ledger.jsonl"
 READY_TIMEOUT = 10.0
 PROBE_TIMEOUT = 1.0
-
-
-def _child_env() -> dict[str, str]:
-    """This environment with the ``harness`` package's root first on the import
-    path, so ``-m harness.partner`` works from any cwd and any PYTHONPATH."""
-    root = str(Path(harness.__file__).resolve().parent.parent)
-    path = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": root if not path else f"{root}{os.pathsep}{path}"}
 
 
 class PartnerService(ProcessControls):
@@ -48,7 +39,7 @@ class PartnerService(ProcessControls):
                 "--port", str(self.port),
                 "--ledger", str(self.ledger_path),
             ],
-            env=_child_env(),
+            env=child_env(),
             cwd=workdir,
             log_path=workdir / "partner.log",
         )

@@ -32,10 +32,12 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from harness.child_env import child_env
 from harness.interrupt import SIGNALS, InterruptingHandler
 from harness.provision import procfs
 from harness.provision.docker_api import (
@@ -47,6 +49,9 @@ from harness.provision.docker_api import (
     remove_run_containers,
 )
 from harness.setup.cache import cache_dir
+
+RECORD_FRESH_S = 5.0
+"""How long a record that does not parse counts as being written (its harness alive)."""
 
 
 def runs_dir() -> Path:
@@ -163,13 +168,21 @@ def clean_up(record_path: Path) -> None:
 
 
 def harness_alive(record_path: Path) -> bool:
+    """Whether the harness of a run record is alive (known by pid and start time).
+
+    Records are replaced whole, so one that does not parse (or lacks the
+    harness's pid) is alive only while fresh: a corrupt leftover must neither
+    keep an engine up nor stop every later run's reaping."""
     try:
         data = json.loads(record_path.read_text())
+        return procfs.is_running(int(data["harness_pid"]), int(data["harness_start"]))
     except FileNotFoundError:
         return False
-    except json.JSONDecodeError:
-        return True  # being written right now: its harness is alive
-    return procfs.is_running(int(data["harness_pid"]), int(data["harness_start"]))
+    except (ValueError, KeyError, TypeError):
+        try:
+            return time.time() - record_path.stat().st_mtime < RECORD_FRESH_S
+        except OSError:
+            return False
 
 
 def reap_orphans(directory: Path | None = None) -> list[str]:
@@ -214,16 +227,13 @@ def reap_containers(socket_path: Path | None = None) -> list[str]:
 
 
 def _start_watchdog(record: RunRecord) -> None:
-    project_root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [project_root, env.get("PYTHONPATH")]))
     with open(record.path.with_suffix(".watchdog.log"), "ab") as log:
         watchdog = subprocess.Popen(
             [sys.executable, "-m", "harness.provision.watchdog", str(record.path)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=env,
+            env=child_env(),
             start_new_session=True,
         )
     record.set_watchdog(watchdog.pid)

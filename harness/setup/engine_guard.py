@@ -22,7 +22,6 @@ Processes are known by pid *and* start time, so a reused pid fools nothing.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -32,14 +31,15 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.child_env import child_env
 from harness.provision import procfs
+from harness.provision.reaper import harness_alive
 from harness.setup.cache import setup_lock
 
 POLL_S = 0.5
 STOP_TIMEOUT_S = 30.0
 """SIGTERM gives dockerd time to stop its containers (10 s each by default, in
 parallel); after this it and its group are killed."""
-FRESH_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,24 +89,8 @@ def owners_alive(cache: Path) -> bool:
 
 
 def runs_alive(runs: Path) -> bool:
-    """True while any failmodel run recorded under ``runs`` has a live harness.
-
-    A record that does not parse is alive only while it is fresh (being
-    written); a corrupt leftover must not keep the engine up for ever."""
-    if not runs.is_dir():
-        return False
-    for record in runs.glob("*.json"):
-        try:
-            data = json.loads(record.read_text())
-            if procfs.is_running(int(data["harness_pid"]), int(data["harness_start"])):
-                return True
-        except FileNotFoundError:
-            continue
-        except (ValueError, KeyError, TypeError):
-            with contextlib.suppress(OSError):
-                if time.time() - record.stat().st_mtime < FRESH_S:
-                    return True
-    return False
+    """True while any failmodel run recorded under ``runs`` has a live harness."""
+    return runs.is_dir() and any(harness_alive(record) for record in runs.glob("*.json"))
 
 
 def guard(
@@ -175,9 +159,6 @@ def start_guard(cache: Path, engine_pid: int) -> int | None:
     engine = Process.of(engine_pid)
     if engine is None:
         return None
-    project_root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [project_root, env.get("PYTHONPATH")]))
     argv = [sys.executable, "-m", "harness.setup.engine_guard"]
     argv += [str(cache), str(engine.pid), str(engine.start)]
     (cache / "docker").mkdir(parents=True, exist_ok=True)
@@ -187,7 +168,7 @@ def start_guard(cache: Path, engine_pid: int) -> int | None:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=env,
+            env=child_env(),
             start_new_session=True,  # no signal meant for an owner reaches it
         )
     started = Process.of(process.pid)

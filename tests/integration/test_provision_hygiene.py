@@ -157,6 +157,22 @@ def test_reap_orphans_cleans_up_after_a_dead_run_only(tmp_path: Path) -> None:
         orphan.wait(5)
 
 
+
+def test_reap_orphans_reaps_a_corrupt_record_once_it_is_stale(tmp_path: Path) -> None:
+    """Records are replaced whole: one that does not parse, or lacks the harness's
+    pid, is being written while fresh and a leftover after that. Reaping must not
+    stop on it (it raised KeyError on a record without a pid), nor keep it for ever."""
+    runs = tmp_path / "run"
+    runs.mkdir()
+    (runs / "half.json").write_text("{half-written")
+    (runs / "odd.json").write_text(json.dumps({"groups": {}}))
+    assert reap_orphans(runs) == [], "a fresh record may be being written"
+    old = time.time() - 60
+    for record in runs.iterdir():
+        os.utime(record, (old, old))
+    assert reap_orphans(runs) == ["half", "odd"]
+    assert list(runs.iterdir()) == []
+
 # The same small harness on the containers backend: it reports its containers' ids.
 CONTAINER_HARNESS_SCRIPT = """
 import json, sys, time
