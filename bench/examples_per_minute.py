@@ -1,7 +1,9 @@
 """Examples per minute of reference-design rows, and where each example's time goes.
 
-Runs ``failmodel verify`` once per row (the same seed for every row, so two
-checkouts compared row by row draw the same schedules) and prints a Markdown
+Runs ``failmodel verify`` once per row, a fresh search each (the same seed for
+every row and an empty example database, so two checkouts compared row by row
+draw the same schedules; with the cache's database, a run would first replay
+what earlier runs' target phases kept) and prints a Markdown
 table: examples per minute of the row's wall time, the mean seconds per
 example of each phase (``harness.phases``), and the ceiling the schedule
 alone allows -- 60 / the mean seconds of its own steps (batches, waits,
@@ -53,7 +55,7 @@ def verify_row(
     command = [
         sys.executable, "-m", "harness.cli", "verify", str(ROOT / "designs" / f"{design}.toml"),
         "--row", row, "--examples", str(examples), "--seed", str(seed), "--report-dir", str(out),
-        "--strategy", strategy,
+        "--strategy", strategy, "--database", str(out / "examples-db"),
     ]
     subprocess.run(command, cwd=ROOT, capture_output=True, timeout=RUN_TIMEOUT_S, check=False)
     (report,) = out.glob("*/report.json")

@@ -17,7 +17,7 @@ from harness.schedule.baseline import random_schedule, random_schedules
 from harness.schedule.decode import schedule_from_json
 from harness.schedule.families import Topology, parse_families
 from harness.schedule.fresh_examples import fresh_examples
-from harness.schedule.model import Batch, Schedule
+from harness.schedule.model import Batch, Heal, Schedule
 from harness.schedule.shape import Shape
 from harness.schedule.strategies import schedules, swarm_operations, swarm_subset
 from harness.workload.builtin import resolve
@@ -186,16 +186,48 @@ def test_a_fault_joins_the_active_ones_from_another_family() -> None:
     @st.composite
     def two(draw: st.DrawFn, heal: bool) -> tuple[object, object]:
         faults = FaultDraw([st.just(crash), st.just(cut)])
-        first = faults.draw(draw)
+        first, _ = faults.draw(draw)
         if heal:
             faults.healed()
-        return first, faults.draw(draw)
+        second, replaces = faults.draw(draw)
+        # A family already active is replaced, never stacked.
+        assert replaces == (second == first and not heal)
+        assert faults.active == ({0, 1} if first != second else {0 if first == crash else 1})
+        return first, second
 
     assert find(two(heal=False), lambda _: True) == (crash, cut)
     assert find(two(heal=True), lambda _: True) == (crash, crash)
     # Any pair can still be drawn: the same family twice, or the other first.
     assert find(two(heal=False), lambda pair: pair == (crash, crash)) == (crash, crash)
     assert find(two(heal=False), lambda pair: pair[0] == cut) == (cut, crash)
+
+
+def test_a_family_is_active_once_at_a_time() -> None:
+    """A fault from a family already active comes after a heal: two latencies on
+    one link would add up and slow every later request (faults of different
+    families still combine). Checked by replaying each schedule's steps."""
+    row = parse_families(["latency:target-0", "crash:target-*"], TOPOLOGY)
+    replaced = combined = 0
+
+    @settings(max_examples=300, database=None, derandomize=True, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(schedules("kv", row, Shape(max_steps=8, max_batch=2)))
+    def check(schedule: Schedule) -> None:
+        nonlocal replaced, combined
+        active: list[type] = []
+        for before, step in zip((None, *schedule.steps), schedule.steps, strict=False):
+            if isinstance(step, Heal):
+                active = []
+            fault = getattr(step, "fault", None)
+            if fault is not None:
+                assert type(fault) not in active, schedule.describe()
+                replaced += isinstance(before, Heal) and len(active) == 0
+                active.append(type(fault))
+                combined += len(active) > 1
+        assert len(schedule.steps) <= 8 + 3
+
+    check()
+    assert replaced > 10 and combined > 10, (replaced, combined)
 
 
 def test_reorder_holds_requests_back_a_short_while_too() -> None:
