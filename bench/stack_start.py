@@ -14,6 +14,7 @@ the cached set-up, i.e. checking that every image exists).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any
@@ -45,7 +46,7 @@ def main() -> None:
     from harness.provision.containers import ContainerStack
 
     begin = time.monotonic()
-    binaries = setup(quiet=True, backend="containers")
+    binaries = setup(quiet=True, backend="containers", engine_for=os.getpid())
     print(f"{'set-up (containers)':<24} {time.monotonic() - begin:6.3f}s (cached)")
     boxed = [
         start_once(binaries, "containers cold start", ContainerStack),

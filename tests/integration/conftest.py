@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -30,8 +31,11 @@ def binaries() -> Binaries:
 
 @pytest.fixture(scope="session")
 def container_binaries() -> Binaries:
-    """The local binaries plus a Docker engine and the containers backend's images."""
-    return setup(quiet=True, backend="containers")
+    """The local binaries plus a Docker engine and the containers backend's images.
+    An engine this session starts stops once the session is gone (a pytest run
+    directly, not through ``scripts/failmodel test``, included); every xdist
+    worker that reuses it registers too."""
+    return setup(quiet=True, backend="containers", engine_for=os.getpid())
 
 
 def _stack_class(backend: str, request: pytest.FixtureRequest) -> tuple[type[Any], Binaries]:
