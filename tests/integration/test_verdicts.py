@@ -274,14 +274,37 @@ def _stop(
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        signals = _signal_state(proc.pid)
         # Run with -X faulthandler: SIGABRT makes it print where every thread waits.
         os.kill(proc.pid, signal.SIGABRT)
         stdout, stderr = proc.communicate(timeout=30)
         raise AssertionError(
-            f"still running {timeout:g} s after the signal; its threads:\n"
-            f"{(stdout or '')[-30000:]}\n{(stderr or '')[-30000:]}"
+            f"still running {timeout:g} s after the signal; its signal state:\n{signals}\n"
+            f"its threads:\n{(stdout or '')[-30000:]}\n{(stderr or '')[-30000:]}"
         ) from None
     return stdout, stderr or "", time.monotonic() - sent, started
+
+
+def _signal_state(pid: int) -> str:
+    """The process's and each thread's signal masks from /proc (pending, blocked,
+    ignored, caught; hex bit masks, bit n-1 for signal n: SIGTERM is 0x4000), to
+    tell a signal never delivered from one handled and lost (CI once saw a pytest
+    run of a design go on 90 s after SIGTERM, printing nothing)."""
+    lines = []
+    threads = sorted(Path(f"/proc/{pid}/task").glob("*/status"))
+    for status in [Path(f"/proc/{pid}/status"), *threads]:
+        try:
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+        except OSError:
+            continue
+        masks = " ".join(f"{k}={fields.get(k, '?').strip()}" for k in SIGNAL_FIELDS)
+        lines.append(f"{status.parent.name} ({fields.get('Name', '?').strip()}): {masks}")
+    return "\n".join(lines)
+
+
+SIGNAL_FIELDS = ("ShdPnd", "SigPnd", "SigBlk", "SigIgn", "SigCgt")
 
 
 def _assert_none_left(started: list[int]) -> None:
