@@ -135,7 +135,6 @@ def _start(design: Design, k: int, rows: list[Row], options: Sequence[str], out_
     return _Job(index=k, rows=rows, process=process, out=out)
 
 
-
 def _wait(jobs: Sequence[_Job], say: Callable[[str], None], *, until: float) -> None:
     """Show the jobs' lines until every job has exited or ``until`` has passed."""
     while time.monotonic() < until:

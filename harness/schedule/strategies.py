@@ -155,6 +155,16 @@ def schedules(
     steps: list[Step] = []
     started: int | None = None  # the replica a fault started and not healed names
     n_steps = draw(st.integers(1, shape.max_steps))
+
+    def next_fault() -> Fault:
+        """The nemesis's next fault; a heal first when it replaces the active ones."""
+        nonlocal started
+        fault, replaces = nemesis.draw(draw)
+        if replaces:
+            steps.append(Heal())
+            started = None
+        return fault
+
     while len(steps) < n_steps:  # a heal before a replacing fault counts
         # Batches dominate (a schedule that mostly waits tests nothing), and
         # in a row with faults most steps carry one: shrinking removes the
@@ -169,12 +179,7 @@ def schedules(
         kind = draw(st.sampled_from(choices))
         if kind in ("batch", "batch_fault"):
             # The fault first: the batch's requests aim at the replica it names.
-            fault = None
-            if kind == "batch_fault" and nemesis:
-                fault, replaces = nemesis.draw(draw)
-                if replaces:
-                    steps.append(Heal())
-                    started = None
+            fault = next_fault() if kind == "batch_fault" and nemesis else None
             named = replica_of(fault) if fault is not None else None
             ops_state.aim_node = started if named is None else named
             # A count drawn evenly, as random chaos does (a list mostly stops early,
@@ -195,10 +200,7 @@ def schedules(
             else:
                 steps.append(Batch(ops=tuple(ops)))
         elif kind == "start" and nemesis:
-            fault, replaces = nemesis.draw(draw)
-            if replaces:
-                steps.append(Heal())
-                started = None
+            fault = next_fault()
             named = replica_of(fault)
             started = started if named is None else named
             steps.append(StartFault(fault=fault))
