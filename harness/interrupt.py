@@ -7,6 +7,12 @@ Both signals raise `Interrupted` in the main thread. It is a
 a failing example (a ``SystemExit`` would be shrunk like a bug). While the
 harness heals and stops, a second signal is ignored; a third one exits at
 once (the watchdog still reaps every process the harness started).
+
+Python runs a signal handler in whatever the main thread is executing, and an
+exception raised inside a finalizer (``__del__``, a weakref callback: asyncio and
+aiohttp run many) is printed and dropped, not propagated. So the request is also
+kept: `raise_if_stopped` raises it again at the search's checkpoints (before every
+example, step and settle poll), and a dropped signal costs a step, not the run.
 """
 
 from __future__ import annotations
@@ -46,10 +52,13 @@ class InterruptingHandler:
 
     def __init__(self) -> None:
         self.received = 0
+        self.requested: int | None = None
+        """The first signal's number, until `rearm`: the run must stop."""
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         self.received += 1
         if self.received == 1:
+            self.requested = signum
             raise Interrupted(signum)
         if self.received == 2:
             print(
@@ -62,14 +71,26 @@ class InterruptingHandler:
         os._exit(128 + signum)
 
 
+def _handlers() -> list[InterruptingHandler]:
+    return [h for s in SIGNALS if isinstance(h := signal.getsignal(s), InterruptingHandler)]
+
+
+def raise_if_stopped() -> None:
+    """Raise `Interrupted` again if a stop was requested: the first raise may have
+    been dropped by a finalizer it interrupted. Call it only where the search may
+    stop (not while healing or stopping: that work must finish)."""
+    for handler in _handlers():
+        if handler.requested is not None:
+            raise Interrupted(handler.requested)
+
+
 def rearm() -> None:
     """The run a signal stopped has healed and stopped everything: the next signal is
     a new request to stop, not a second one while healing (a program using the harness
     as a library may go on, and a later run must stop at once when asked)."""
-    for s in SIGNALS:
-        handler = signal.getsignal(s)
-        if isinstance(handler, InterruptingHandler):
-            handler.received = 0
+    for handler in _handlers():
+        handler.received = 0
+        handler.requested = None
 
 
 @contextmanager

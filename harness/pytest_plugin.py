@@ -385,7 +385,10 @@ class RowItem(pytest.Item):
                 "--failmodel-allow-inconclusive)"
             )
         if result.interrupted is not None:
-            raise KeyboardInterrupt(f"row {self.row.id} interrupted by {result.interrupted}")
+            if result.status == "INTERRUPTED":
+                raise KeyboardInterrupt(f"row {self.row.id} interrupted by {result.interrupted}")
+            # A verdict found before the signal is reported, and no row runs after it.
+            self.session.shouldstop = f"row {self.row.id} interrupted by {result.interrupted}"
         raise RowFailed(failure_message(self.row, result))
 
     def system_record(self, run: _DesignRun) -> dict[str, Any]:

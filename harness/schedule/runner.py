@@ -34,6 +34,7 @@ from typing import Any
 import aiohttp
 
 from harness.history import Effect, FinalState, History, Ledgers, Recorder, thaw
+from harness.interrupt import raise_if_stopped
 from harness.nemesis.faults import Fault
 from harness.nemesis.nemesis import Nemesis, record_exits
 from harness.partner.control import PartnerControl
@@ -222,6 +223,7 @@ class ExampleRunner:
         self.close()
 
     def run(self, schedule: Schedule) -> ExampleOutcome:
+        raise_if_stopped()
         number = self._count
         self._count += 1
         return self._loop.run(self._run(schedule, number))
@@ -292,6 +294,7 @@ class ExampleRunner:
                 nemesis = Nemesis(self.system, recorder)
                 try:
                     for step in schedule.steps:
+                        raise_if_stopped()
                         begun = time.monotonic()
                         if isinstance(step, Batch):
                             await self._batch(client, nemesis, step, keys)
@@ -443,6 +446,7 @@ class ExampleRunner:
         number = first_snapshot
         spent = {"settle_wait": 0.0, "final_reads": 0.0, "checking": 0.0}
         while True:
+            raise_if_stopped()
             # Ledger first, then state: a side effect seen in the ledger was
             # caused by state the following read can see, never the reverse.
             mark = time.monotonic()

@@ -26,6 +26,7 @@ from hypothesis.database import ExampleDatabase, InMemoryExampleDatabase
 from hypothesis.errors import Flaky
 
 from harness.history import History, read_history, thaw
+from harness.interrupt import Interrupted, InterruptingHandler, rearm
 from harness.nemesis.faults import LinkToxic, Partition, Pause
 from harness.phases import PHASES
 from harness.provision import procfs
@@ -242,6 +243,40 @@ def test_a_batch_fault_at_0_ms_is_in_place_before_the_first_request(
     cut_off = [op.outcome for op in at_once.history.select("order") if op.invoke.phase == "main"]
     assert cut_off == ["info"]
     assert first(later.history, "invoke") < first(later.history, "nemesis")
+
+
+def test_a_stop_signal_a_finalizer_dropped_still_stops_the_example(
+    correct: LiveSystem, tmp_path: Path
+) -> None:
+    """Python runs a signal handler in whatever the main thread executes; raised
+    inside a finalizer (asyncio and aiohttp run many), `Interrupted` is printed and
+    dropped. The request is kept: the next step raises it, with every fault healed."""
+    handler = InterruptingHandler()
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, handler)
+
+    def dropped(what: str, fault: str) -> None:
+        if what == "start" and handler.received == 0:
+            with contextlib.suppress(Interrupted):  # what a finalizer does with it
+                handler(signal.SIGTERM, None)
+
+    try:
+        with ExampleRunner(
+            correct, workload="inventory", invariants=("no_oversell",), out_dir=tmp_path,
+            run_id=new_run_id(),
+        ) as runner:
+            runner.fault_listener = dropped
+            with pytest.raises(Interrupted):
+                runner.run(REPLAYED)
+            rearm()  # the run has stopped: the next one goes on
+            after = runner.run(QUIET)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    stopped = read_history(tmp_path / "examples" / "00000.jsonl")
+    main = [e for e in stopped if e.type == "invoke" and e.phase == "main"]
+    assert len(main) == 3, "only the batch before the fault was sent"
+    assert [e.f for e in stopped.nemesis_events()] == ["start", "heal"]
+    assert not after.failed and len(after.history.select("order")) >= 2
 
 
 def _connections_to(ports: set[int]) -> set[int]:

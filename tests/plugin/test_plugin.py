@@ -9,6 +9,7 @@ replace only the two outside-world boundaries, ``LiveSystem`` and
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,8 @@ class Recorder:
     ) -> RowResult:
         self.events.append(f"row {row.id} on {system.spec.name}/{system.spec.variant}")
         self.seeds.append(seed_)
+        if row.id == "found-then-stopped":  # a bug found, then SIGTERM in the search
+            return replace(make_result(row, "FAIL", seed_, self.tmp), interrupted="SIGTERM")
         return make_result(row, STATUS_BY_ROW.get(row.id, "PASS"), seed_, self.tmp)
 
 
@@ -319,6 +322,16 @@ def test_verdicts_become_outcomes_with_readable_messages(
     assert recorder.seeds == [77, 77, 77, 77]
     report = json.loads((pytester.path / "out" / "alpha-correct" / "report.json").read_text())
     assert [r["status"] for r in report["rows"]] == ["PASS", "FAIL", "NOT EXERCISED", "ERROR"]
+
+
+def test_a_row_that_failed_before_a_stop_signal_is_reported_and_no_row_runs_after(
+    pytester: pytest.Pytester, recorder: Recorder
+) -> None:
+    pytester.makefile(".toml", a=design_toml("alpha", "found-then-stopped", "passes"))
+    result = pytester.runpytest(*PLUGIN)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Interrupted: row found-then-stopped interrupted by SIGTERM*"])
+    assert "row passes on alpha/correct" not in recorder.events
 
 
 def test_allow_unexercised_skips_instead_of_failing(

@@ -1,14 +1,17 @@
-"""The signal handler's three steps (stop, hurry, quit) and its re-arming once the
-interrupted run has healed and stopped everything."""
+"""The signal handler's three steps (stop, hurry, quit), the stop it keeps for the
+search's checkpoints, and its re-arming once the interrupted run has healed and
+stopped everything."""
 
 from __future__ import annotations
 
+import os
 import signal
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from harness.interrupt import Interrupted, InterruptingHandler, rearm
+from harness.interrupt import Interrupted, InterruptingHandler, raise_if_stopped, rearm
 
 
 @pytest.fixture
@@ -53,3 +56,26 @@ def test_rearm_leaves_other_handlers_alone() -> None:
         assert mine.received == 1  # not installed: not touched
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+class _SignalsWhileCollected:
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        while True:  # the handler runs here, inside the finalizer
+            time.sleep(0.001)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_stop_a_finalizer_dropped_is_raised_again_until_rearmed(
+    installed: InterruptingHandler,
+) -> None:
+    raise_if_stopped()  # nothing requested: nothing raised
+    doomed = _SignalsWhileCollected()
+    del doomed  # Python prints the Interrupted raised in __del__ and drops it
+    assert installed.received == 1
+    for _ in range(2):  # every checkpoint, until the run has stopped
+        with pytest.raises(Interrupted) as caught:
+            raise_if_stopped()
+        assert caught.value.name == "SIGTERM"
+    rearm()
+    raise_if_stopped()
