@@ -152,6 +152,10 @@ def schedules(
     ops_state = OpState(declared, shape, kinds, setup, enabled)
 
     deadlines = [k for k in declared.deadlines() if ops_state.counts.get(k, 0) > 0]
+    # A row whose every family is a fault the nemesis starts (a crash, a slow
+    # partner, a cut link) tests nothing a fault-free example would: its
+    # examples carry one. Drawn freely, a quarter to a third carried none.
+    needs_fault = bool(nemesis) and not any(f.is_client_side() for f in families)
     steps: list[Step] = []
     started: int | None = None  # the replica a fault started and not healed names
     n_steps = draw(st.integers(1, shape.max_steps))
@@ -177,9 +181,15 @@ def schedules(
             # The workload names deadlines: meeting them is the point of its rows.
             choices += ["until", "until"]
         kind = draw(st.sampled_from(choices))
+        if needs_fault and len(steps) >= n_steps - 1 and not _faulted(steps):
+            kind = "batch_fault"  # the last step: the fault meets requests
         if kind in ("batch", "batch_fault"):
             # The fault first: the batch's requests aim at the replica it names.
             fault = next_fault() if kind == "batch_fault" and nemesis else None
+            if fault is not None and (companion := nemesis.companion(draw)) is not None:
+                steps.append(StartFault(fault=companion))
+                named = replica_of(companion)
+                started = started if named is None else named
             named = replica_of(fault) if fault is not None else None
             ops_state.aim_node = started if named is None else named
             # A count drawn evenly, as random chaos does (a list mostly stops early,
@@ -268,6 +278,18 @@ class FaultDraw:
         self.active.add(index)
         return draw(self.families[index]), replaces
 
+    def companion(self, draw: st.DrawFn) -> Fault | None:
+        """Half the time, beside the one fault just drawn, one of another family,
+        started first: a failure that takes two (a crash during a slow partner
+        call) needs both in place when the batch runs. Drawn one after the other,
+        most examples of such rows had one fault only. Shrinks towards none."""
+        others = [i for i in range(len(self.families)) if i not in self.active]
+        if len(self.active) != 1 or not others or not draw(st.booleans()):
+            return None
+        index = draw(st.sampled_from(others))
+        self.active.add(index)
+        return draw(self.families[index])
+
     def healed(self) -> None:
         self.active.clear()
 
@@ -277,6 +299,11 @@ def replica_of(fault: Fault) -> int | None:
     name = getattr(fault, "link", None) or getattr(fault, "process", None) or ""
     found = re.search(r"\btarget-(\d+)\b", name)
     return int(found.group(1)) if found else None
+
+
+def _faulted(steps: Sequence[Step]) -> bool:
+    """Whether a fault starts in ``steps``."""
+    return any(isinstance(s, StartFault) or (isinstance(s, Batch) and s.fault) for s in steps)
 
 
 def _plain(steps: Sequence[Step]) -> bool:
