@@ -160,6 +160,13 @@ def schedules(
     started: int | None = None  # the replica a fault started and not healed names
     n_steps = draw(st.integers(1, shape.max_steps))
 
+    def start(fault: Fault) -> None:
+        """A start step; later batches aim at the replica the fault names."""
+        nonlocal started
+        named = replica_of(fault)
+        started = started if named is None else named
+        steps.append(StartFault(fault=fault))
+
     def next_fault() -> Fault:
         """The nemesis's next fault; a heal first when it replaces the active ones."""
         nonlocal started
@@ -187,9 +194,7 @@ def schedules(
             # The fault first: the batch's requests aim at the replica it names.
             fault = next_fault() if kind == "batch_fault" and nemesis else None
             if fault is not None and (companion := nemesis.companion(draw)) is not None:
-                steps.append(StartFault(fault=companion))
-                named = replica_of(companion)
-                started = started if named is None else named
+                start(companion)
             named = replica_of(fault) if fault is not None else None
             ops_state.aim_node = started if named is None else named
             # A count drawn evenly, as random chaos does (a list mostly stops early,
@@ -210,10 +215,7 @@ def schedules(
             else:
                 steps.append(Batch(ops=tuple(ops)))
         elif kind == "start" and nemesis:
-            fault = next_fault()
-            named = replica_of(fault)
-            started = started if named is None else named
-            steps.append(StartFault(fault=fault))
+            start(next_fault())
         elif kind == "heal":
             started = None
             nemesis.healed()
