@@ -3,7 +3,7 @@
 Runs ``failmodel verify`` once per row, a fresh search each (the same seed for
 every row and an empty example database, so two checkouts compared row by row
 draw the same schedules; with the cache's database, a run would first replay
-what earlier runs' target phases kept) and prints a Markdown
+what earlier runs kept) and prints a Markdown
 table: examples per minute of the row's wall time, the mean seconds per
 example of each phase (``harness.phases``), and the ceiling the schedule
 alone allows -- 60 / the mean seconds of its own steps (batches, waits,

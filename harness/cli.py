@@ -118,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
         "--strategy",
         choices=STRATEGIES,
         default="guided",
-        help="how schedules are drawn: guided (Hypothesis, target() signals, shrinking; "
+        help="how schedules are drawn: guided (Hypothesis draws, shrinking, an example database; "
         "default), swarm (the same, each example from a random subset of the row's faults "
         "and operations) or random (a Jepsen-style baseline: no search, no shrinking)",
     )

@@ -57,6 +57,13 @@ from invariants.slo import SloResult, judge
 
 _ROUND_SEED = 7919
 """A row's next round of a budgeted run searches from seed + round * this."""
+PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink)
+"""The guided search's Hypothesis phases: no target phase. Below 1000 examples
+Hypothesis runs one ``target()`` hill-climb from half the budget on, with no
+limit, and in a 20-example search examples 10 to 19 were near copies of the
+best-scoring one. Paired benches (docs/search-power.md) found more bugs
+without it and none fewer. The signals still keep the example database's
+Pareto front, which a warm run replays first."""
 FALLBACKS = 3
 """When no replay of the minimal schedule fails, how many of the larger failing
 schedules found on the way (while shrinking) are replayed in its place."""
@@ -182,8 +189,9 @@ class _Search:
         one of the mean length so far (every turn of a row runs one example
         at least, even when the budget is gone): shares end on time on
         average, neither half an example late nor half an example early.
-        Hypothesis alone does not hold the count: its target phase ran a
-        60-example row past 390 examples (a CI test that never ended)."""
+        Hypothesis alone does not hold the count: its target phase, when the
+        search still ran it, took a 60-example row past 390 examples (a CI
+        test that never ended)."""
         if self.failures or not self.outcomes:
             return False
         if len(self.outcomes) >= self.profile.examples_for(self.row):
@@ -688,8 +696,9 @@ def _search(
         shrinking = bool(search.shown)
         outcome = run(schedule, "shrinking" if search.failures else "")
         if guided:
-            # Inside the Hypothesis test: its target phase mutates the
-            # examples that scored highest on each signal.
+            # Inside the Hypothesis test: the scores keep the example
+            # database's Pareto front (the best example for each signal),
+            # which the next run with that database replays first.
             scores = signals(
                 outcome.history,
                 outcome.ledgers if design.topology.has_partner else None,
@@ -904,7 +913,7 @@ def _hypothesis_test(
         derandomize=False,
         print_blob=False,
         report_multiple_bugs=False,
-        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+        phases=PHASES,
         suppress_health_check=list(HealthCheck),
     )
     # settings outermost: @seed replaces the settings' database with None.

@@ -9,8 +9,8 @@ batches with one request changed, or the very same schedule again. The random
 baseline meanwhile drew 20 different schedules, and found the races sooner.
 
 Hypothesis has no setting for it, so the harness turns that one step off while
-its own searches run (its own draws aim requests at shared keys already). The
-target phase, shrinking and the example database are untouched. With another
+its own searches run (its own draws aim requests at shared keys already).
+Shrinking and the example database are untouched. With another
 Hypothesis that lacks the step, this does nothing.
 """
 

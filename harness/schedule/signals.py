@@ -1,8 +1,12 @@
 """Signals that guide the search towards schedules where bugs live.
 
 Computed from one example's history alone (never from what a workload
-means): Hypothesis's ``target()`` then spends part of the budget mutating
-the examples that scored highest. Each signal is a count that rises with
+means) and given to Hypothesis's ``target()``, which keeps the example
+that scored highest on each in the example database's Pareto front: the
+next run with that database replays those first. (The search does not run
+Hypothesis's target phase, a hill-climb from them: below 1000 examples it
+spent half the budget on near copies of one example; see ``PHASES`` in
+harness/verify.py.) Each signal is a count that rises with
 how much a schedule stresses the system where failure handling is tested:
 
 - ``in_flight_during_fault``: client operations in flight while a fault was
@@ -117,8 +121,7 @@ def signals(
     """Every signal of one example that can vary: the partner's only with its
     ``ledgers`` (``t0`` puts their times, its monotonic clock, on the history's
     timeline), the deadlines' only with ``deadlines`` (on that timeline). A
-    score that cannot move would cost Hypothesis's target phase the examples it
-    spends trying to raise it."""
+    score that cannot move would only crowd the Pareto front."""
     windows = fault_windows(history)
     ops = _client_ops(history)
     scores = {

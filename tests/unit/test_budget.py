@@ -108,7 +108,8 @@ def test_shards_reports_merge_in_the_table_order_and_a_row_twice_is_refused(
 
 
 def test_a_search_stops_at_the_examples_its_row_asks_for_unless_it_found_a_failure() -> None:
-    """The harness holds the count itself: Hypothesis's target phase can run on.
+    """The harness holds the count itself: Hypothesis alone can run on (its
+    target phase once did).
     A row's count is a floor: a profile that asks for more gives it those."""
     from dataclasses import replace
     from types import SimpleNamespace

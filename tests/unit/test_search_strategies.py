@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import random
+import tempfile
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings, target
 from hypothesis import strategies as st
 
+from harness.design import load_design
 from harness.nemesis.faults import Crash, LinkToxic, Partition
 from harness.schedule.baseline import random_schedule, random_schedules
 from harness.schedule.decode import schedule_from_json
@@ -23,6 +26,7 @@ from harness.schedule.strategies import schedules, swarm_operations, swarm_subse
 from harness.workload.builtin import resolve
 from harness.workload.ops import NO_RETRY
 
+ROOT = Path(__file__).resolve().parents[2]
 TOPOLOGY = Topology(
     links=("target-0", "target-1", "redis", "partner"),
     processes=("target-0", "target-1", "redis"),
@@ -360,3 +364,44 @@ def test_each_example_of_a_guided_search_is_a_new_draw(s: int) -> None:
     the harness's searches draw anew each time."""
     assert _near_copies(s, fresh=False) >= 8  # what the measure catches
     assert _near_copies(s, fresh=True) <= 3
+
+
+def _copied_late(s: int, monkeypatch: pytest.MonkeyPatch, phases: tuple[Phase, ...]) -> int:
+    """How many of the second half of a 20-example guided search, as ``verify``
+    builds it, are near copies (90 % of the text) of an earlier example, when
+    every example scores a ``target()`` signal."""
+    from difflib import SequenceMatcher
+
+    from harness import verify
+
+    design = load_design(ROOT / "designs" / "payments.toml")
+    row = next(r for r in design.rows if r.id == "charge-not-recorded")
+    played: list[str] = []
+
+    def example(schedule: Schedule) -> None:
+        played.append(schedule.dumps())
+        target(float(len(played[-1]) % 97), label="signal")
+
+    monkeypatch.setattr(verify, "PHASES", phases)
+    profile = replace(verify.PROFILES["dev"], examples=20)
+    with tempfile.TemporaryDirectory() as tmp:
+        verify._hypothesis_test(example, design, row, "correct", profile, s, Path(tmp) / "db")()
+    assert len(played) == 20
+    return sum(
+        max(SequenceMatcher(None, played[i], played[j]).ratio() for j in range(i)) >= 0.9
+        for i in range(10, 20)
+    )
+
+
+@pytest.mark.parametrize("s", [1, 2])
+def test_the_second_half_of_a_small_guided_search_is_new_draws(
+    s: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below 1000 examples Hypothesis's target phase is one hill-climb from half
+    the budget on, with no limit: the rest of the search near copies of the
+    best-scoring example. The guided search leaves it out (docs/search-power.md)."""
+    from harness.verify import PHASES
+
+    assert Phase.target not in PHASES
+    assert _copied_late(s, monkeypatch, (*PHASES, Phase.target)) >= 7  # what the measure catches
+    assert _copied_late(s, monkeypatch, PHASES) <= 2
