@@ -1,4 +1,4 @@
-"""Signals that guide the search towards schedules where bugs live.
+"""Signals of how hard an example pressed on failure handling, for the search.
 
 Computed from one example's history alone (never from what a workload
 means) and given to Hypothesis's ``target()``, which keeps the example
