@@ -391,8 +391,9 @@ def test_every_thread_sees_it_on_every_read(control: ClockControl, tmp_path: Pat
     (tmp_path / "threads.c").write_text(THREADS_PROBE)
     run([gcc, "-O2", "-o", "threads", "threads.c", "-lpthread"], what="compiling the probe",
         cwd=tmp_path)
-    control.set_offset(-500_000)
-    out = run([str(tmp_path / "threads"), "2", "500", "4"], what="the threads probe",
+    step_s = 500
+    control.set_offset(-step_s * 1000)
+    out = run([str(tmp_path / "threads"), "2", str(step_s), "4"], what="the threads probe",
               env={**os.environ, **control.env()}, cwd=tmp_path, timeout=60)
     missed, reads = map(int, out.split())
     assert reads > 10_000, out

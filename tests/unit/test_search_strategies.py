@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import tempfile
 from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
@@ -366,7 +365,9 @@ def test_each_example_of_a_guided_search_is_a_new_draw(s: int) -> None:
     assert _near_copies(s, fresh=True) <= 3
 
 
-def _copied_late(s: int, monkeypatch: pytest.MonkeyPatch, phases: tuple[Phase, ...]) -> int:
+def _copied_late(
+    s: int, monkeypatch: pytest.MonkeyPatch, phases: tuple[Phase, ...], database: Path
+) -> int:
     """How many of the second half of a 20-example guided search, as ``verify``
     builds it, are near copies (90 % of the text) of an earlier example, when
     every example scores a ``target()`` signal."""
@@ -384,8 +385,7 @@ def _copied_late(s: int, monkeypatch: pytest.MonkeyPatch, phases: tuple[Phase, .
 
     monkeypatch.setattr(verify, "PHASES", phases)
     profile = replace(verify.PROFILES["dev"], examples=20)
-    with tempfile.TemporaryDirectory() as tmp:
-        verify._hypothesis_test(example, design, row, "correct", profile, s, Path(tmp) / "db")()
+    verify._hypothesis_test(example, design, row, "correct", profile, s, database)()
     assert len(played) == 20
     return sum(
         max(SequenceMatcher(None, played[i], played[j]).ratio() for j in range(i)) >= 0.9
@@ -395,7 +395,7 @@ def _copied_late(s: int, monkeypatch: pytest.MonkeyPatch, phases: tuple[Phase, .
 
 @pytest.mark.parametrize("s", [1, 2])
 def test_the_second_half_of_a_small_guided_search_is_new_draws(
-    s: int, monkeypatch: pytest.MonkeyPatch
+    s: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Below 1000 examples Hypothesis's target phase is one hill-climb from half
     the budget on, with no limit: the rest of the search near copies of the
@@ -403,5 +403,6 @@ def test_the_second_half_of_a_small_guided_search_is_new_draws(
     from harness.verify import PHASES
 
     assert Phase.target not in PHASES
-    assert _copied_late(s, monkeypatch, (*PHASES, Phase.target)) >= 7  # what the measure catches
-    assert _copied_late(s, monkeypatch, PHASES) <= 2
+    climbing = (*PHASES, Phase.target)
+    assert _copied_late(s, monkeypatch, climbing, tmp_path / "climb") >= 7  # the measure catches it
+    assert _copied_late(s, monkeypatch, PHASES, tmp_path / "db") <= 2
