@@ -45,7 +45,7 @@ from harness.report import (
 from harness.schedule import STRATEGIES
 from harness.schedule.baseline import random_schedules
 from harness.schedule.coverage import add_coverage
-from harness.schedule.fresh_examples import fresh_examples
+from harness.schedule.hypothesis_engine import harness_draws
 from harness.schedule.model import Schedule
 from harness.schedule.runner import ExampleOutcome, ExampleRunner
 from harness.schedule.signals import signals
@@ -929,7 +929,7 @@ def _hypothesis_test(
     )
 
     def test() -> None:
-        with fresh_examples():
+        with harness_draws():
             search()
 
     return test

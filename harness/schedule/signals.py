@@ -3,7 +3,9 @@
 Computed from one example's history alone (never from what a workload
 means) and given to Hypothesis's ``target()``, which keeps the example
 that scored highest on each in the example database's Pareto front: the
-next run with that database replays those first. (The search does not run
+next run with that database replays those first. The scores move no draw
+(harness/schedule/hypothesis_engine.py): a seed draws the same schedules
+whatever the system's timing made them. (The search does not run
 Hypothesis's target phase, a hill-climb from them: below 1000 examples it
 spent half the budget on near copies of one example; see ``PHASES`` in
 harness/verify.py.) Each signal is a count that rises with

@@ -18,7 +18,7 @@ from harness.nemesis.faults import Crash, LinkToxic, Partition
 from harness.schedule.baseline import random_schedule, random_schedules
 from harness.schedule.decode import schedule_from_json
 from harness.schedule.families import Topology, parse_families
-from harness.schedule.fresh_examples import fresh_examples
+from harness.schedule.hypothesis_engine import harness_draws
 from harness.schedule.model import Batch, Heal, Schedule, StartFault
 from harness.schedule.shape import Shape
 from harness.schedule.strategies import schedules, swarm_operations, swarm_subset
@@ -347,7 +347,7 @@ def _near_copies(s: int, *, fresh: bool) -> int:
         played.append(schedule)
 
     if fresh:
-        with fresh_examples():
+        with harness_draws():
             search()
     else:
         search()
@@ -406,3 +406,43 @@ def test_the_second_half_of_a_small_guided_search_is_new_draws(
     climbing = (*PHASES, Phase.target)
     assert _copied_late(s, monkeypatch, climbing, tmp_path / "climb") >= 7  # the measure catches it
     assert _copied_late(s, monkeypatch, PHASES, tmp_path / "db") <= 2
+
+
+def _drawn_scoring(s: int, scores: random.Random | None, database: Path) -> list[str]:
+    """The schedules of a 20-example guided search, as ``verify`` builds it, whose
+    examples score two ``target()`` signals drawn from ``scores`` (a real
+    system's timing moves them from run to run), or none."""
+    from harness import verify
+
+    design = load_design(ROOT / "designs" / "payments.toml")
+    row = next(r for r in design.rows if r.id == "charge-not-recorded")
+    played: list[str] = []
+
+    def example(schedule: Schedule) -> None:
+        played.append(schedule.dumps())
+        if scores is not None:
+            target(float(scores.randint(0, 5)), label="in_flight")
+            target(float(scores.randint(0, 5)), label="overlap")
+
+    profile = replace(verify.PROFILES["dev"], examples=20)
+    verify._hypothesis_test(example, design, row, "correct", profile, s, database)()
+    assert len(played) == 20
+    return played
+
+
+def test_a_seed_draws_the_same_schedules_whatever_the_signals_score(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``--seed`` replays a search: on an empty database a seed draws the same
+    schedules whatever the signals scored. The Pareto front Hypothesis keeps of
+    the scores drew from the engine's random stream, so scores that differ moved
+    every later draw."""
+    from harness.schedule import hypothesis_engine
+
+    unscored = _drawn_scoring(7, None, tmp_path / "none")
+    assert _drawn_scoring(7, random.Random(1), tmp_path / "one") == unscored
+    assert _drawn_scoring(7, random.Random(2), tmp_path / "two") == unscored
+    # The front on the engine's stream, as Hypothesis builds it: the measure catches it.
+    monkeypatch.setattr(hypothesis_engine, "_FRONT", "not-patched")
+    moved = _drawn_scoring(7, random.Random(1), tmp_path / "engine")
+    assert sum(a != b for a, b in zip(moved, unscored, strict=True)) >= 10
