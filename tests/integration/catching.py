@@ -8,7 +8,7 @@ again), and a catch counts once its counterexample reproduces at least once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +89,43 @@ def hunt(
     example database, until one finds a failure that reproduces: on a real system a
     search can be unlucky, or find a failure its replays do not show again. The
     caught row is returned; its report and minimal schedule must be on disk."""
+    report, tries = search_until(
+        lambda r: r.counterexample is not None and r.counterexample.reproduced >= 1,
+        design,
+        variant,
+        row_id,
+        out_dir,
+        seeds=range(first_seed, first_seed + searches),
+        profile=profile,
+        backend=backend,
+        strategy=strategy,
+    )
+    row, seed = tries[-1], first_seed + len(tries) - 1
+    assert row.status == "FAIL", "\n\n".join(describe(r) for r in tries)
+    assert row.counterexample is not None
+    assert row.counterexample.reproduced >= 1, "a caught bug must reproduce at least once"
+    assert report.exit_code == 1
+    assert (out_dir / f"seed-{seed}" / "report.md").exists(), "a failing run writes its report"
+    assert row.counterexample.schedule_path.exists()
+    return report, row
+
+
+def search_until(
+    done: Callable[[RowResult], bool],
+    design: Design,
+    variant: str,
+    row_id: str,
+    out_dir: Path,
+    *,
+    seeds: Iterable[int],
+    profile: Profile,
+    backend: str = "local",
+    strategy: str = "guided",
+) -> tuple[DesignReport, list[RowResult]]:
+    """Fresh searches of one row, a seed and an empty example database each, until
+    one is ``done``: the last report, and every search's row in order."""
     tries: list[RowResult] = []
-    for seed in range(first_seed, first_seed + searches):
+    for seed in seeds:
         report = verified(
             design,
             variant=variant,
@@ -105,15 +140,9 @@ def hunt(
         )
         (row,) = report.rows
         tries.append(row)
-        if row.counterexample is not None and row.counterexample.reproduced >= 1:
+        if done(row):
             break
-    assert row.status == "FAIL", "\n\n".join(describe(r) for r in tries)
-    assert row.counterexample is not None
-    assert row.counterexample.reproduced >= 1, "a caught bug must reproduce at least once"
-    assert report.exit_code == 1
-    assert (out_dir / f"seed-{seed}" / "report.md").exists(), "a failing run writes its report"
-    assert row.counterexample.schedule_path.exists()
-    return report, row
+    return report, tries
 
 
 def violated(row: RowResult) -> set[str]:

@@ -26,8 +26,8 @@ from catching import (
     assert_every_row_passes,
     describe,
     hunt,
+    search_until,
     shard_rows,
-    verified,
     violated,
 )
 
@@ -238,22 +238,16 @@ def test_degraded_variant_misses_its_slo(design_name: str, variant: str, tmp_pat
     draws are fixed, so one unlucky seed would miss every time)."""
     design = load_design(ROOT / "designs" / f"{design_name}.toml")
     row_id, line = DEGRADED[design_name][variant]
-    tries = []
-    for seed in range(20261121, 20261121 + SEARCHES):
-        report = verified(
-            design,
-            variant=variant,
-            profile=PASS_ALL,
-            rows=[row_id],
-            seed_=seed,
-            out_dir=tmp_path / f"seed-{seed}",
-            database=tmp_path / f"examples-db-{seed}",
-            log=False,
-        )
-        (row,) = report.rows
-        tries.append(row)
-        if row.status == "FAIL":
-            break
+    report, tries = search_until(
+        lambda r: r.status == "FAIL",
+        design,
+        variant,
+        row_id,
+        tmp_path,
+        seeds=range(20261121, 20261121 + SEARCHES),
+        profile=PASS_ALL,
+    )
+    row = tries[-1]
     assert row.status == "FAIL", "\n\n".join(describe(r) for r in tries)
     assert row.counterexample is None, "slow, not wrong: no invariant is violated"
     missed = {slo.text: slo for slo in row.slos if slo.met is False}
