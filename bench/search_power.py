@@ -8,8 +8,12 @@ size of the final counterexample (shrunk, except for random). Prints per
 variant and overall, per strategy: the share of searches that found the bug
 within the budget, median and worst time to detect, median examples and
 counterexample size, and the ratio of each strategy's median time to detect
-to guided's. A search that did not find the bug counts its whole time (the
-budget spent) as its time to detect, so a miss is never faster than a find.
+to guided's; then, per strategy, the median of those ratios over the
+variants and on how many guided is at least 3x faster, and the same for
+seconds per find (every search's time over the finds). A search that did
+not find the bug counts its whole time (the budget spent) as its time to
+detect, so a miss is never faster than a find of the same strategy; across
+strategies a quick miss can make a median look fast, seconds per find not.
 The strategies of one variant run interleaved (search 1 of each, then 2),
 so machine load hits them alike. A script, not a test: it measures, it does
 not judge.
@@ -143,6 +147,44 @@ def _block(label: str, by_strategy: dict[str, list[Search]]) -> list[str]:
     return [_line(label, runs, baseline) for runs in by_strategy.values() if runs]
 
 
+def _per_find(runs: list[Search]) -> float:
+    """Seconds spent per bug found: every search's time (a miss its whole
+    budget) over the finds; what a user who searches again after a miss waits
+    on average (infinite when none found it)."""
+    finds = sum(r.found for r in runs)
+    return sum(r.seconds for r in runs) / finds if finds else float("inf")
+
+
+def _ratios(label: str, per_variant: list[dict[str, list[Search]]]) -> str | None:
+    """Issue 12's figure for one strategy against guided: over the variants, the
+    median of (its median seconds to detect / guided's), on how many it is at
+    least 3 (guided three times faster) or below 1; and the same for seconds
+    per find, which a quick miss does not make look fast."""
+    medians, per_find = [], []
+    for runs in per_variant:
+        theirs, guided = runs.get(label, []), runs.get("guided", [])
+        if not theirs or not guided:
+            continue
+        medians.append(statistics.median(r.seconds for r in theirs) / statistics.median(
+            r.seconds for r in guided
+        ))
+        per_find.append(_per_find(theirs) / _per_find(guided))
+    if not medians:
+        return None
+
+    def figure(ratios: list[float]) -> str:
+        at_least, below = sum(r >= 3 for r in ratios), sum(r < 1 for r in ratios)
+        return (
+            f"median {statistics.median(ratios):.2f}, at least 3 on {at_least} "
+            f"of {len(ratios)}, below 1 on {below}"
+        )
+
+    return (
+        f"{label} / guided per variant: median s to detect: {figure(medians)}; "
+        f"s per find: {figure(per_find)}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--designs", nargs="*", default=sorted(BUGS))
@@ -176,6 +218,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     everything: dict[str, list[Search]] = {s: [] for s in strategies}
+    per_variant: list[dict[str, list[Search]]] = []
     for design_name in args.designs:
         for variant, row in BUGS[design_name].items():
             if args.variants and variant not in args.variants:
@@ -193,8 +236,12 @@ def main() -> None:
                         for r in runs[strategy]:
                             line = {"design": design_name, "variant": variant, **asdict(r)}
                             out.write(json.dumps(line) + "\n")
+            per_variant.append(runs)
             print("\n".join(_block(f"{design_name}/{variant}", runs)), flush=True)
     print("\n".join(_block("overall", everything)))
+    if "guided" in strategies:
+        lines = [_ratios(s, per_variant) for s in strategies if s != "guided"]
+        print("\n" + "\n".join(line for line in lines if line))
     wall = sum(r.wall for runs in everything.values() for r in runs)
     print(f"\n{wall / 60:.1f} min in all")
 
