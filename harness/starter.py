@@ -209,6 +209,11 @@ def _rows(workload: str, deps: Collection[str]) -> list[StarterRow]:
             ),
         ]
     if workload == "payments":
+        # A crash between charging and recording leaves money the service does
+        # not know about: only the PSP's ledger shows it, and only a crash while
+        # a charge is in flight (a slow PSP) makes it.
+        charged = ("no_unrecorded_money", "charge_recorded") if "partner" in deps else ()
+        slowed = ("partner:slow:psp",) if "partner" in deps else ()
         return [
             StarterRow(
                 id="client-retry",
@@ -248,8 +253,8 @@ def _rows(workload: str, deps: Collection[str]) -> list[StarterRow]:
                 can_happen=PROMPT + "(e.g. Yes: OOM kill, deploys)",
                 mechanism=PROMPT + "(e.g. pending record before the charge, completed after)",
                 recovery=PROMPT + "(e.g. a reconciler completes pending payments from the PSP)",
-                faults=("crash:target-*", *_crashable(deps)),
-                invariants=("acknowledged_writes_survive", "no_duplicate_charge"),
+                faults=("crash:target-*", *slowed, *_crashable(deps)),
+                invariants=("acknowledged_writes_survive", "no_duplicate_charge", *charged),
                 exercised_by=("faults_during_ops", "crashes_during_request"),
             ),
             StarterRow(

@@ -91,4 +91,4 @@ def classify(
                 return outcome, None
     if documented:
         return "info", f"HTTP {status} body does not match the contract: {body!r}"[:500]
-    return "info", f"HTTP {status} is not a documented answer"
+    return "info", f"HTTP {status} is neither a documented success nor a refusal: indeterminate"

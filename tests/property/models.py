@@ -68,8 +68,16 @@ LOST: tuple[Lost, ...] = (
     Lost(f"timeout after {TIMEOUT_MS / 1000}s", timeout=True),
     Lost("ClientOSError: [Errno 104] Connection reset by peer"),
     Lost("ServerDisconnectedError: Server disconnected"),
-    Lost("HTTP 500 is not a documented answer", 500, {"error": "internal error"}),
-    Lost("HTTP 503 is not a documented answer", 503, {"error": "partner unavailable"}),
+    Lost(
+        "HTTP 500 is neither a documented success nor a refusal: indeterminate",
+        500,
+        {"error": "internal error"},
+    ),
+    Lost(
+        "HTTP 503 is neither a documented success nor a refusal: indeterminate",
+        503,
+        {"error": "partner unavailable"},
+    ),
     Lost("HTTP 502 body is not JSON: b'Bad Gateway'", 502, None),
     Lost("cancelled"),
     Lost("the run died before the answer", completes=False),

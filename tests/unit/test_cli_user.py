@@ -77,6 +77,24 @@ def test_init_without_partner_leaves_out_the_partner_rows(tmp_path: Path) -> Non
     assert [r.id for r in load_design(path).rows] == ["client-retry", "node-crash"]
 
 
+def test_the_payments_starters_crash_row_can_catch_the_crash_it_names(tmp_path: Path) -> None:
+    """"A replica crashes between charging and recording": only the PSP's ledger
+    shows the money then (no_unrecorded_money, charge_recorded), and only a crash
+    while a charge is in flight (a slow PSP) makes it. Listing only
+    acknowledged_writes_survive and no_duplicate_charge, the row passed a target
+    that charges before it records (a Java target written from the docs)."""
+    path = tmp_path / "pay.toml"
+    path.write_text(
+        starter_design(
+            name="pay", workload="payments", command=["x"], dependencies=["postgres", "partner"]
+        )
+    )
+    (row,) = [r for r in load_design(path).rows if r.id == "node-crash"]
+    assert "between charging and recording" in row.failure_mode
+    assert {"no_unrecorded_money", "charge_recorded"} <= set(row.invariants)
+    assert {"crash:target-*", "partner:slow:psp"} <= set(row.faults)
+
+
 def test_init_refuses_an_unknown_workload(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["init", "--workload", "shop", "--command", "x"]) == 2
     err = capsys.readouterr().err
