@@ -2,15 +2,18 @@
 documentation alone: the Go payments, checkout and kv targets of
 examples/go-payments, examples/go-checkout and examples/go-kv, the
 Node.js auction and matching targets of examples/node-auction and
-examples/node-matching, and examples/node-seats, a Node.js service with a
-workload and invariants of its own (declared in TOML).
+examples/node-matching, examples/node-seats, a Node.js service with a
+workload and invariants of its own (declared in TOML), and the Java payments
+target of examples/java-payments.
 
 Each correct variant passes every row of its design; each bug fails a row
 with the invariant it breaks: the payments' (a fresh Idempotency-Key on
 every PSP call) the row about lost PSP answers, the auction's (deciding a bid by the
 client's clock) the row where clients lie about the time, the matching's
 (check-then-insert of a match, no pair lock) the row of concurrent mutual
-swipes, the kv's (each replica serving reads from its own cache) the row of
+swipes, the Java payments' (a new Idempotency-Key on every PSP call) the
+row where the PSP charges and its answer is lost, the kv's (each replica
+serving reads from its own cache) the row of
 racing writes, with ``linearizable``, the checkout's (stock read, then
 written back in another statement) the row of interleaved orders, the seats'
 (a seat checked free, then booked in another statement) the row of racing
@@ -92,16 +95,24 @@ CASES = (
         "node-seats", "check_then_book", "seat-race", frozenset({"one_booking_per_seat"}),
         None, 20261206, shards=2,
     ),
+    # Java (JDK HttpServer, JDBC): a new PSP key per call, so a charge whose answer
+    # was lost is charged again by the client's resend or the reconciler.
+    ThirdParty(
+        "java-payments", "fresh_key_per_attempt", "psp-fails-after-charge",
+        frozenset({"no_duplicate_charge"}),
+        frozenset({"no_unrecorded_money", "charge_recorded", "consistent_reads"}), 20261207,
+    ),
 )
 
 
 @functools.cache
 def _prepared(name: str) -> Path:
-    """Build a Go example's binary or install a Node example's packages (``run
-    --build-only`` / ``--install-only``, cached by digest, in its own group), once
-    per worker; the path it prints last."""
+    """Build a Go example's binary or a Java example's jar, or install a Node
+    example's packages (``run --build-only`` / ``--install-only``, cached by
+    digest, in its own group), once per worker; the path it prints last."""
     example = ROOT / "examples" / name
     node = (example / "package.json").is_file()
+    java = (example / "pom.xml").is_file()
     build = subprocess.Popen(
         [str(example / "run"), "--install-only" if node else "--build-only"],
         stdout=subprocess.PIPE,
@@ -119,6 +130,8 @@ def _prepared(name: str) -> Path:
     made = Path(text.strip().splitlines()[-1])
     if node:
         assert (made / "pg" / "package.json").is_file(), made
+    elif java:
+        assert (made / f"{name}.jar").is_file(), made
     else:
         assert made.is_file() and os.access(made, os.X_OK), made
     return made
