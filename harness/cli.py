@@ -239,7 +239,8 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--dependencies",
         default="partner",
-        help="comma-separated: postgres, redis, kafka, partner (default: partner)",
+        help="comma-separated, every one your service uses (the harness starts them and "
+        "faults their links): postgres, redis, kafka, partner (default: partner)",
     )
     init.add_argument(
         "--replicas", type=_bounded(1, MAX_REPLICAS), default=2, help="default: 2"
