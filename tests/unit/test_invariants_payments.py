@@ -46,6 +46,17 @@ def test_a_correct_run_with_declines_and_indeterminate_payments_is_valid_for_eve
     }
 
 
+def test_an_intent_whose_charge_never_reached_the_psp_may_stay_pending_for_good() -> None:
+    """docs/contracts.md: a payment answered 202 pending and never charged may be
+    read pending in the final state; only charges made and answers given are judged."""
+    rec = recorder()
+    pay(rec, "p-1", 500, "info")
+    final = final_payments(rec, {"p-1": "pending"})
+    for name in (*PAYMENTS, "consistent_reads"):
+        verdict = CHECKERS[name](rec.history(), final, ledgers())
+        assert verdict.status == "valid", (name, verdict.summary)
+
+
 # --- no_duplicate_charge -------------------------------------------------------
 
 
