@@ -24,7 +24,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * The payments workload of failmodel's docs/contracts.md (section 4), in Java 17.
  *
  *   serve [--variant NAME]       HTTP replica on 127.0.0.1:$PORT, with an embedded reconciler
- *   reconciler [--variant NAME]  the reconciler alone (no HTTP), for a [target.extra] process
  *
  * Design (see README.md):
  *   1. POST /payments records the intent (payment_id, order_id, amount, status 'pending')
@@ -92,14 +91,8 @@ public final class Main {
                 new Reconciler(store, psp).run(); // never returns
                 break;
             }
-            case "reconciler": {
-                store.ensureSchemaForever();
-                ready = true;
-                new Reconciler(store, psp).run();
-                break;
-            }
             default:
-                System.err.println("usage: java-payments serve|reconciler [--variant NAME]");
+                System.err.println("usage: java-payments serve [--variant NAME]");
                 System.exit(2);
         }
     }
