@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="failmodel",
         description="Make a design's failure-model table executable: provision real "
         "services, inject faults drawn by Hypothesis, check invariants, report per row.",
+        epilog="scripts/failmodel also runs 'test' (the test suite, set-up included) and "
+        "'env' (prints the exports that put failmodel's Python and cache in your shell, "
+        "for benchmarks and your own scripts: eval \"$(scripts/failmodel env)\").",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -222,7 +225,7 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--workload",
         required=True,
-        help="the contract your service speaks: inventory, payments or matching "
+        help="the contract your service speaks: inventory, payments, matching or kv "
         "(docs/contracts.md), or custom: a [workload] skeleton to describe your own API "
         "(docs/workloads.md)",
     )
@@ -231,7 +234,13 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         dest="target_command",
         help='how to start one replica, e.g. "./bin/shop serve" (split like a shell would, '
-        "run without one)",
+        "run without one); {root} is the folder above the design file's folder (the "
+        "project root when designs live in <project>/designs/)",
+    )
+    init.add_argument(
+        "--prepare",
+        help='a command run once before the replicas start, e.g. "make build": a build '
+        "that may take longer than a replica's start (split like --command)",
     )
     init.add_argument(
         "--name", help="the design's name (default: the workload's; needed with custom)"
@@ -319,6 +328,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if args.budget is not None and args.examples is not None:
         print("failmodel verify: give --budget or --examples, not both", file=sys.stderr)
         return EXIT_USAGE
+    from harness.listing import unanswered_note
+
+    for design in designs:
+        note = unanswered_note(design)
+        if note is not None:
+            print(f"failmodel verify: note: {note}", file=sys.stderr)
     from harness.budget import RunBudget
     from harness.console import verify_progress
     from harness.jobs import verify_in_jobs
@@ -546,6 +561,8 @@ def _cmd_init(args: argparse.Namespace) -> int:
             command=shlex.split(args.target_command),
             dependencies=[d.strip() for d in args.dependencies.split(",") if d.strip()],
             replicas=args.replicas,
+            prepare=shlex.split(args.prepare or ""),
+            path=str(path),
         )
     except ValueError as exc:
         print(f"failmodel init: {exc}", file=sys.stderr)

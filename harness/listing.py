@@ -11,7 +11,32 @@ from __future__ import annotations
 
 import shlex
 
-from harness.design import Design
+from harness.design import ROW_TEXTS, Design
+
+
+def unanswered(design: Design) -> list[str]:
+    """The texts still holding a starter's ``EDIT:`` prompt (``description``,
+    ``<row>.<field>``): the report would show the prompt as the design's answer."""
+    found = ["description"] if design.description.lstrip().startswith("EDIT:") else []
+    for row in design.rows:
+        found += [
+            f"{row.id}.{name}"
+            for name in ROW_TEXTS
+            if getattr(row, name).lstrip().startswith("EDIT:")
+        ]
+    return found
+
+
+def unanswered_note(design: Design) -> str | None:
+    """One line naming the unanswered prompts, or None when there are none."""
+    found = unanswered(design)
+    if not found:
+        return None
+    shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+    return (
+        f"{design.path}: {len(found)} 'EDIT:' prompt{'s' if len(found) != 1 else ''} "
+        f"not answered yet ({shown}); the report shows them as written"
+    )
 
 
 def _budget(examples: int | None) -> str:
@@ -36,6 +61,11 @@ def describe_design(design: Design) -> str:
         f"  keys: {keys}; final reads: "
         + (", ".join(f"{r.slot} ({r.op})" for r in w.final) or "none"),
     ]
+    if t.prepare:
+        lines.append(
+            f"  prepare (once, before the replicas; up to {t.prepare_timeout_s:g} s): "
+            f"{shlex.join(t.prepare)}"
+        )
     if w.invariants:
         lines.append(f"  the workload's own invariants: {', '.join(w.invariants)}")
     for name, argv in t.extra.items():
@@ -66,4 +96,7 @@ def describe_design(design: Design) -> str:
         ]
         if row.slos:
             lines.append(f"    SLOs: {'; '.join(slo.text for slo in row.slos)}")
+    note = unanswered_note(design)
+    if note is not None:
+        lines.append(f"note: {note}")
     return "\n".join(lines)

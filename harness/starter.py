@@ -21,7 +21,7 @@ from dataclasses import dataclass
 DEPENDENCIES = ("postgres", "redis", "kafka", "partner")
 PROMPT = "EDIT: "
 CUSTOM = "custom"
-STARTER_WORKLOADS = ("inventory", "payments", "matching", CUSTOM)
+STARTER_WORKLOADS = ("inventory", "payments", "matching", "kv", CUSTOM)
 
 # The [workload] skeleton of --workload custom: a key-value service, every
 # line to edit marked. It must load as written (tests/unit/test_cli_user.py).
@@ -147,6 +147,95 @@ def _custom_rows(deps: Collection[str]) -> list[StarterRow]:
     ]
 
 
+def _partner_outage(
+    endpoint: str, owed: str, invariants: tuple[str, ...], mechanism: str
+) -> StarterRow:
+    """The partner down for a while: what is owed to it (a shipment, a charge, a
+    message) must still happen, once, after it is back (docs/contracts.md
+    section 2); a row only a design with the partner has."""
+    return StarterRow(
+        id=f"{endpoint}-unreachable",
+        taxonomy="infrastructure_failure",
+        failure_mode=f"The {endpoint} partner is cut off or refuses every call for a while",
+        correct_behaviour=f"Nothing lost: every {owed} owed is made once the partner is back, "
+        "and only once",
+        can_happen=PROMPT + "(e.g. Yes: provider outages, network partitions)",
+        mechanism=PROMPT + mechanism,
+        recovery=PROMPT + "(e.g. replay what is owed from the stored state)",
+        faults=("partition:partner", f"partner:fail_before:{endpoint}", "latency:partner"),
+        invariants=invariants,
+        exercised_by=("partner_failures",),
+        needs=("partner",),
+    )
+
+
+def _kv_rows(deps: Collection[str]) -> list[StarterRow]:
+    """Every kv row judges the history as one register per key (linearizable)
+    and that acknowledged writes survive."""
+    judged = ("linearizable", "acknowledged_writes_survive")
+    stores = [d for d in ("postgres", "redis") if d in deps]
+    rows = [
+        StarterRow(
+            id="stale-read",
+            taxonomy="out_of_order",
+            failure_mode="A replica answers a read after another replica acknowledged a newer "
+            "write",
+            correct_behaviour="Every read reflects every write acknowledged before it was sent",
+            can_happen=PROMPT + "(e.g. Yes: per-replica caches, read replicas)",
+            mechanism=PROMPT + "(e.g. no per-replica state: every operation one statement)",
+            recovery=PROMPT + "(e.g. invalidate caches on write)",
+            faults=("reorder", "latency:target-*", *_store_faults(deps)),
+            invariants=judged,
+        ),
+        StarterRow(
+            id="client-retry",
+            taxonomy="client_retry_timeout",
+            failure_mode="Clients time out and resend puts and compare-and-sets",
+            correct_behaviour="A timed-out write takes effect once or not at all",
+            can_happen=PROMPT + "(e.g. Yes: client timeouts, lost answers)",
+            mechanism=PROMPT + "(e.g. each attempt one atomic statement)",
+            recovery=PROMPT + "(e.g. none needed: resends are harmless)",
+            faults=("retry", "client_timeout", "latency:target-*"),
+            invariants=judged,
+            exercised_by=("retries", "indeterminate"),
+        ),
+        StarterRow(
+            id="replica-crash",
+            taxonomy="partial_write",
+            failure_mode="A replica is killed or paused in the middle of requests",
+            correct_behaviour="What was acknowledged survives; an unanswered write happened "
+            "entirely or not at all",
+            can_happen=PROMPT + "(e.g. Yes: OOM kill, deploys, GC pauses)",
+            mechanism=PROMPT + "(e.g. answer only after the commit)",
+            recovery=PROMPT + "(e.g. restart; the replica holds nothing to recover)",
+            faults=("crash:target-*", "pause:target-*"),
+            invariants=judged,
+            exercised_by=("faults_during_ops", "crashes_during_request"),
+        ),
+    ]
+    if stores:
+        rows.append(
+            StarterRow(
+                id="store-failure",
+                taxonomy="infrastructure_failure",
+                failure_mode=f"{' or '.join(stores)} fails, is cut off or slows down during "
+                "writes",
+                correct_behaviour="Fail closed: no answer without a durable write",
+                can_happen=PROMPT + "(e.g. Yes: primary failure, network partition)",
+                mechanism=PROMPT + "(e.g. answer only after the commit; deadlines on every call)",
+                recovery=PROMPT + "(e.g. restart the store; clients retry)",
+                faults=(
+                    *_crashable(stores),
+                    *(f"partition:{store}" for store in stores),
+                    *_store_faults(stores),
+                ),
+                invariants=judged,
+                exercised_by=("faults_during_ops",),
+            )
+        )
+    return rows
+
+
 def _rows(workload: str, deps: Collection[str]) -> list[StarterRow]:
     if workload == CUSTOM:
         return _custom_rows(deps)
@@ -207,7 +296,15 @@ def _rows(workload: str, deps: Collection[str]) -> list[StarterRow]:
                 exercised_by=("partner_failures",),
                 needs=("partner",),
             ),
+            _partner_outage(
+                "warehouse",
+                "shipment",
+                ("exactly_once_shipment", "acknowledged_writes_survive"),
+                "(e.g. the shipment queued in an outbox, retried until the warehouse answers)",
+            ),
         ]
+    if workload == "kv":
+        return _kv_rows(deps)
     if workload == "payments":
         # A crash between charging and recording leaves money the service does
         # not know about: only the PSP's ledger shows it, and only a crash while
@@ -270,6 +367,12 @@ def _rows(workload: str, deps: Collection[str]) -> list[StarterRow]:
                 exercised_by=("partner_failures", "retries"),
                 needs=("partner",),
             ),
+            _partner_outage(
+                "psp",
+                "charge",
+                ("no_duplicate_charge", "charge_recorded", "no_unrecorded_money"),
+                "(e.g. a pending payment, charged with its key when the PSP is back)",
+            ),
         ]
     return [
         StarterRow(
@@ -321,6 +424,12 @@ def _rows(workload: str, deps: Collection[str]) -> list[StarterRow]:
             exercised_by=("partner_failures",),
             needs=("partner",),
         ),
+        _partner_outage(
+            "notify",
+            "announcement",
+            ("every_match_announced", "at_most_one_match"),
+            "(e.g. an outbox relay that retries with Idempotency-Key = match_id)",
+        ),
     ]
 
 
@@ -339,8 +448,11 @@ def starter_design(
     command: Sequence[str],
     dependencies: Collection[str] = ("partner",),
     replicas: int = 2,
+    prepare: Sequence[str] = (),
+    path: str | None = None,
 ) -> str:
-    """The TOML text of a starter design."""
+    """The TOML text of a starter design; ``path`` is where it will be written
+    (for the comment that says how to check and run it)."""
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
         raise ValueError(f"'name' must be 1..64 of [A-Za-z0-9_.-] (got {name!r})")
     if workload not in STARTER_WORKLOADS:
@@ -373,22 +485,32 @@ def starter_design(
         if workload == CUSTOM
         else f"# docs/contracts.md (workload {workload})."
     )
+    where = path or f"designs/{name}.toml"
     out = [
         f"# Starter failure model for {name}, written by 'failmodel init'.",
         "# Format: docs/design-files.md; the wire contract your service must speak:",
         contract,
         "# Answer every 'EDIT:' about your own system, drop rows that cannot happen,",
         "# add the ones only you know about.",
-        f"# Check it: failmodel list designs/{name}.toml; run it: failmodel verify "
-        f"designs/{name}.toml",
+        f"# Check it: failmodel list {where}; run it: failmodel verify {where}",
         f"name = {_toml(name)}",
         *([] if workload == CUSTOM else [f"workload = {_toml(workload)}"]),
         f"description = {_toml(PROMPT + 'what the service does and how it stays correct')}",
         "",
         "[target]",
-        "# The argv of one replica (no shell); {root} is the project root, {python} the",
-        "# interpreter running failmodel. It must serve HTTP on 127.0.0.1:$PORT.",
+        "# The argv of one replica (no shell); {root} is the folder above this file's",
+        "# folder (the project root for designs/*.toml), {python} the interpreter",
+        "# running failmodel. It must serve HTTP on 127.0.0.1:$PORT.",
         f"command = {_toml(list(command))}",
+        *(
+            [
+                "# Run once before the replicas start (a build): its time does not count",
+                "# against start_timeout_s, and if it fails its output is shown.",
+                f"prepare = {_toml(list(prepare))}",
+            ]
+            if prepare
+            else []
+        ),
         f"replicas = {replicas}",
         f"dependencies = {_toml(deps)}",
         "# 'correct' is the design as intended; add the names of deliberately buggy",

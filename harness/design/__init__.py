@@ -3,6 +3,7 @@
 from harness.design._load import InvalidDesign, load_design
 from harness.design._model import (
     COVERAGE_COUNTERS,
+    ROW_TEXTS,
     TAXONOMY,
     WORKLOADS,
     Design,
@@ -14,6 +15,7 @@ from harness.design._model import (
 
 __all__ = [
     "COVERAGE_COUNTERS",
+    "ROW_TEXTS",
     "TAXONOMY",
     "WORKLOADS",
     "Design",

@@ -20,6 +20,7 @@ from harness.design._model import (
     DEPENDENCY_ORDER,
     READ_CONSISTENCY,
     REDIS_PERSISTENCE,
+    ROW_TEXTS,
     SERVICE_PROCESSES,
     TAXONOMY,
     WORKLOADS,
@@ -62,7 +63,6 @@ _REPLICA_NAME = re.compile(r"target-\d+")
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 _KNOWN_PLACEHOLDER = re.compile(r"\{(?:python|root)\}")
 _NAME_RULE = "1..64 characters [A-Za-z0-9_.-], not . or .."
-_ROW_TEXT = ("failure_mode", "can_happen", "correct_behaviour", "mechanism", "recovery")
 # What each coverage counter needs before it can ever be > 0 (see
 # harness.schedule.coverage for how each one rises).
 _COUNTER_NEEDS: Mapping[str, str] = {
@@ -90,6 +90,8 @@ _TARGET_KEYS = (
     "dependencies",
     "variants",
     "start_timeout_s",
+    "prepare",
+    "prepare_timeout_s",
     "cwd",
     "settle_timeout_s",
     "late_effects_s",
@@ -102,7 +104,7 @@ _SERVICES_KEYS = ("redis_persistence", "images")
 _IMAGE_SERVICES = ("postgres", "redis", "kafka", "toxiproxy", "partner")
 _ROW_KEYS = (
     "id",
-    *_ROW_TEXT,
+    *ROW_TEXTS,
     "taxonomy",
     "faults",
     "invariants",
@@ -224,6 +226,14 @@ def _target(where: Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
         command = _command(
             where, "command", table.get("command", MISSING), root, container=container
         )
+    prepare: tuple[str, ...] = ()
+    if "prepare" in table:
+        if container:
+            raise where.error(
+                "'prepare' runs on this machine before local processes start; with "
+                "'image' or 'build' the image is the build: drop 'prepare'"
+            )
+        prepare = _command(where, "prepare", table["prepare"], root, container=False)
     replicas = where.integer(table, "replicas", minimum=1, maximum=MAX_REPLICAS, default=1)
     deps = where.names(
         table, "dependencies", "dependency names", known=DEPENDENCY_ORDER, default=()
@@ -264,6 +274,8 @@ def _target(where: Where, table: Mapping[str, Any], root: Path) -> TargetDecl:
         dependencies=frozenset(deps),
         variants=variants,
         start_timeout_s=where.seconds(table, "start_timeout_s", default=30.0, positive=True),
+        prepare=prepare,
+        prepare_timeout_s=where.seconds(table, "prepare_timeout_s", default=600.0, positive=True),
         cwd=cwd,
         settle_timeout_s=where.seconds(table, "settle_timeout_s", default=30.0, positive=True),
         late_effects_s=where.seconds(table, "late_effects_s", default=10.0, positive=False),
@@ -326,7 +338,7 @@ def _row(
         raise where.expected(
             "id", f"lowercase words of [a-z0-9] joined by '-', at most {MAX_ID} characters", row_id
         )
-    text = {key: where.text(raw, key) for key in _ROW_TEXT}
+    text = {key: where.text(raw, key) for key in ROW_TEXTS}
     taxonomy = where.choice(raw, "taxonomy", TAXONOMY)
 
     faults = where.names(raw, "faults", "fault families (e.g. 'retry', 'crash:target-*')")

@@ -66,6 +66,10 @@ class TargetDecl:
     dependencies: frozenset[str] = frozenset()
     variants: tuple[str, ...] = ("correct",)
     start_timeout_s: float = 30.0
+    prepare: tuple[str, ...] = ()
+    """Run once before the first replica starts (a build), not charged to
+    ``start_timeout_s``; empty: nothing to prepare."""
+    prepare_timeout_s: float = 600.0
     cwd: Path | None = None
     settle_timeout_s: float = 30.0
     """How long after the last fault is healed the target may take to settle
@@ -98,6 +102,10 @@ class ServicesDecl:
     redis_persistence: RedisPersistence = "none"
     images: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """The containers backend's images by service, replacing those it builds."""
+
+
+ROW_TEXTS = ("failure_mode", "can_happen", "correct_behaviour", "mechanism", "recovery")
+"""A row's answers in words: the failure-model table's columns."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,6 +166,8 @@ class Design:
             dependencies=self.target.dependencies,
             variant=variant,
             start_timeout_s=self.target.start_timeout_s,
+            prepare=self.target.prepare,
+            prepare_timeout_s=self.target.prepare_timeout_s,
             cwd=self.target.cwd,
             image=self.target.image,
             build=self.target.build,

@@ -15,6 +15,7 @@ import contextlib
 import http.client
 import os
 import shlex
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -27,7 +28,7 @@ from harness.links import PER_PROCESS, process_link
 from harness.provision.backend import StackHandle
 from harness.provision.clock import ClockControl
 from harness.provision.ports import LOOPBACK, free_port
-from harness.provision.process import ManagedProcess, ServiceStartError
+from harness.provision.process import ManagedProcess, ServiceStartError, run_to_completion
 from harness.targetproc.spec import TargetSpec
 from harness.toxiproxy import ToxiproxyError
 
@@ -43,6 +44,11 @@ CONTRACT_VARIABLES: frozenset[str] = frozenset(
 HEALTH_PROBE_TIMEOUT_S = 1.0
 HTTP_CONFLICT = 409
 LOG_TAIL_LINES = 40
+
+# The prepare commands that succeeded in this harness process: each runs once,
+# not once per stack (a row, an example's restart), and never two at a time.
+_PREPARED: set[tuple[tuple[str, ...], str, str]] = set()
+_PREPARING = threading.Lock()
 
 
 class TargetProcess(Protocol):
@@ -77,6 +83,12 @@ def _healthy(port: int) -> bool:
         return connection.getresponse().status == 200
     finally:
         connection.close()
+
+
+def _host_env() -> dict[str, str]:
+    """The harness's environment without the contract's variables, which the
+    harness sets per process."""
+    return {k: v for k, v in os.environ.items() if k not in CONTRACT_VARIABLES}
 
 
 def _with_port(url: str, port: int) -> str:
@@ -115,6 +127,7 @@ class TargetProcesses(Lifecycle):
         """Start every process and wait until each replica is healthy (or raise)."""
         if self._processes:
             raise RuntimeError(f"target {self.spec.name!r} was already started")
+        self._prepare()
         try:
             self._make_clocks()
             base = self._base_env()
@@ -139,9 +152,35 @@ class TargetProcesses(Lifecycle):
             self.stop()
             raise
 
+    def _prepare(self) -> None:
+        """Run the design's ``prepare`` command (a build) to completion, once per
+        harness process, so the build's time is not charged to ``start_timeout_s``
+        and its failure shows its own output, not a replica that never answered."""
+        argv = self.spec.prepare
+        if not argv:
+            return
+        key = (argv, str(self.spec.cwd), self.spec.variant)
+        with _PREPARING:
+            if key in _PREPARED:
+                return
+            process = ManagedProcess(
+                "prepare",
+                argv,
+                env={**_host_env(), "FAILMODEL_VARIANT": self.spec.variant},
+                cwd=self.spec.cwd,
+                log_path=self._log_path("prepare"),
+            )
+            try:
+                run_to_completion(process, timeout=self.spec.prepare_timeout_s)
+            except ServiceStartError as exc:
+                raise TargetStartError(
+                    f"target {self.spec.name!r}: its prepare command failed\n"
+                    f"command: {shlex.join(argv)}\n{exc}"
+                ) from None
+            _PREPARED.add(key)
+
     def _base_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in CONTRACT_VARIABLES}
-        return {**env, **self._contract_env()}
+        return {**_host_env(), **self._contract_env()}
 
     def _contract_env(self) -> dict[str, str]:
         """The contract's variables (section 1) other than PORT and INSTANCE_ID."""

@@ -50,6 +50,10 @@ class TargetSpec:
     dependencies: frozenset[str] = frozenset()
     variant: str = "correct"
     start_timeout_s: float = 30.0
+    prepare: tuple[str, ...] = ()
+    """A one-shot command (a build) run before the first replica starts, once per
+    harness process, so a cold build is not charged to ``start_timeout_s``."""
+    prepare_timeout_s: float = 600.0
     cwd: Path | None = None
     image: str | None = None
     build: Path | None = None
@@ -77,6 +81,15 @@ class TargetSpec:
             object.__setattr__(self, "command", ())
         else:
             object.__setattr__(self, "command", _command("'command'", self.command))
+        if self.prepare:
+            if self.in_container:
+                raise ValueError(
+                    "TargetSpec: 'prepare' runs on this machine; with 'image' or 'build' "
+                    "the image is the build"
+                )
+            object.__setattr__(self, "prepare", _command("'prepare'", self.prepare))
+        else:
+            object.__setattr__(self, "prepare", ())
         replicas = self.replicas
         if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
             raise ValueError(f"TargetSpec: 'replicas' must be an int >= 1 (got {replicas!r})")
@@ -117,14 +130,12 @@ class TargetSpec:
         if not isinstance(self.variant, str) or not self.variant:
             raise ValueError(f"TargetSpec: 'variant' must be a non-empty string "
                              f"(got {self.variant!r})")
-        timeout = self.start_timeout_s
-        if (
-            not is_finite_number(timeout)
-            or timeout <= 0
-        ):
-            raise ValueError(
-                f"TargetSpec: 'start_timeout_s' must be a finite number > 0 (got {timeout!r})"
-            )
+        for key in ("start_timeout_s", "prepare_timeout_s"):
+            timeout = getattr(self, key)
+            if not is_finite_number(timeout) or timeout <= 0:
+                raise ValueError(
+                    f"TargetSpec: {key!r} must be a finite number > 0 (got {timeout!r})"
+                )
 
     @property
     def replica_names(self) -> tuple[str, ...]:

@@ -135,6 +135,45 @@ def test_a_target_that_never_gets_healthy_times_out_and_is_stopped(proxies_only:
     assert target.processes() == {}
 
 
+def test_prepare_runs_once_before_the_replicas_and_is_not_charged_to_their_start(
+    proxies_only: Stack, tmp_path: Path
+) -> None:
+    # A 'build' slower than start_timeout_s that leaves the program the replicas run.
+    built, runs = tmp_path / "built.py", tmp_path / "runs"
+    script = (
+        "import os, pathlib, shutil, sys, time; time.sleep(2.5); "
+        f"open({str(runs)!r}, 'a').write(os.environ['FAILMODEL_VARIANT'] + '\\n'); "
+        f"shutil.copy({str(TOY)!r}, {str(built)!r})"
+    )
+    spec = TargetSpec(
+        name="built",
+        command=(sys.executable, str(built), "--bug", "none"),
+        prepare=(sys.executable, "-c", script),
+        variant="v1",
+        start_timeout_s=2.0,
+    )
+    for _ in range(2):  # a second start (the next row, a new stack) does not build again
+        with TargetProcesses(spec, proxies_only) as target:
+            assert _get(f"{target.client_urls[0]}/health")[0] == 200
+    assert runs.read_text() == "v1\n"
+
+
+def test_a_prepare_that_fails_shows_its_output_and_starts_nothing(proxies_only: Stack) -> None:
+    script = "import sys; print('error[E0425]: cannot find value', flush=True); sys.exit(101)"
+    spec = TargetSpec(
+        name="unbuilt", command=TOY_COMMAND, prepare=(sys.executable, "-c", script)
+    )
+    target = TargetProcesses(spec, proxies_only)
+    with pytest.raises(TargetStartError) as caught:
+        target.start()
+    message = str(caught.value)
+    assert "its prepare command failed" in message
+    assert "exit code 101" in message
+    assert "error[E0425]" in message
+    assert target.processes() == {}
+    assert "target-0" not in proxies_only.toxiproxy.proxies()
+
+
 def test_a_second_target_on_one_stack_is_refused_clearly(proxies_only: Stack) -> None:
     spec = TargetSpec(name="toy", command=TOY_COMMAND, start_timeout_s=20)
     with TargetProcesses(spec, proxies_only) as first:

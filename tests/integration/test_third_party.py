@@ -18,17 +18,14 @@ racing writes, with ``linearizable``, the checkout's (stock read, then
 written back in another statement) the row of interleaved orders, the seats'
 (a seat checked free, then booked in another statement) the row of racing
 bookings. Each search starts from an
-empty example database, so a catch is a fresh find. Binaries and packages
-are built or installed first (cached by digest), so a cold build does not
-count against the target's start timeout.
+empty example database, so a catch is a fresh find. Each design's
+``prepare`` command builds the binary or installs the packages (cached by
+digest) before its replicas start, so a cold build does not count against
+the target's start timeout.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-import signal
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +39,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 PASS_ALL = Profile(name="third-party", examples=6, shrink_s=20.0, replays=2)
-BUILD_TIMEOUT_S = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,38 +101,6 @@ CASES = (
 )
 
 
-@functools.cache
-def _prepared(name: str) -> Path:
-    """Build a Go example's binary or a Java example's jar, or install a Node
-    example's packages (``run --build-only`` / ``--install-only``, cached by
-    digest, in its own group), once per worker; the path it prints last."""
-    example = ROOT / "examples" / name
-    node = (example / "package.json").is_file()
-    java = (example / "pom.xml").is_file()
-    build = subprocess.Popen(
-        [str(example / "run"), "--install-only" if node else "--build-only"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        output, _ = build.communicate(timeout=BUILD_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(build.pid, signal.SIGKILL)
-        build.wait()
-        pytest.fail(f"preparing {example} took more than {BUILD_TIMEOUT_S} s")
-    text = output.decode(errors="replace")
-    assert build.returncode == 0, f"preparing {example} failed:\n{text}"
-    made = Path(text.strip().splitlines()[-1])
-    if node:
-        assert (made / "pg" / "package.json").is_file(), made
-    elif java:
-        assert (made / f"{name}.jar").is_file(), made
-    else:
-        assert made.is_file() and os.access(made, os.X_OK), made
-    return made
-
-
 @pytest.mark.parametrize(
     ("case", "shard"),
     [
@@ -146,8 +110,8 @@ def _prepared(name: str) -> Path:
     ],
 )
 def test_correct_target_passes_every_row(case: ThirdParty, shard: int, tmp_path: Path) -> None:
-    _prepared(case.name)
     design = load_design(case.design)
+    assert design.target.prepare, "the example builds (or installs) before its replicas start"
     rows = shard_rows(design, case.shards)[shard]
     report = assert_every_row_passes(design, tmp_path, profile=PASS_ALL, seed=case.seed, rows=rows)
     assert [r.row_id for r in report.rows] == rows
@@ -155,7 +119,6 @@ def test_correct_target_passes_every_row(case: ThirdParty, shard: int, tmp_path:
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES])
 def test_bug_fails_its_row_with_the_invariant_it_breaks(case: ThirdParty, tmp_path: Path) -> None:
-    _prepared(case.name)
     design = load_design(case.design)
     _, row = hunt(design, case.bug, case.caught_by, tmp_path, first_seed=11)
     broken = violated(row)

@@ -44,7 +44,7 @@ def test_list_of_a_missing_design_is_a_usage_error(
     assert "no design file or folder" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("workload", ["inventory", "payments", "matching"])
+@pytest.mark.parametrize("workload", ["inventory", "payments", "matching", "kv"])
 def test_init_writes_a_design_that_loads_and_lists_it(
     tmp_path: Path, workload: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -55,10 +55,16 @@ def test_init_writes_a_design_that_loads_and_lists_it(
     printed = capsys.readouterr().out
     assert printed.startswith(f"wrote {out}: answer every 'EDIT:'")
     assert f"shop ({out}): workload {workload}" in printed
+    prompts = 1 + 3 * len(load_design(out).rows)
+    assert f"note: {out}: {prompts} 'EDIT:' prompts not answered yet (description, " in printed
+    assert f"# Check it: failmodel list {out}; run it: failmodel verify {out}\n" in (
+        out.read_text()
+    )
     design = load_design(out)
     assert design.target.command == ("./bin/shop", "serve", "--port", "$PORT")
     assert design.target.dependencies == {"postgres", "partner"}
-    assert len(design.rows) == 4
+    # With the partner, each workload but kv has a row where the partner is down.
+    assert len(design.rows) == (4 if workload == "kv" else 5)
     for row in design.rows:
         for column in (row.can_happen, row.mechanism, row.recovery):
             assert column.startswith("EDIT: "), (row.id, column)
@@ -98,7 +104,42 @@ def test_the_payments_starters_crash_row_can_catch_the_crash_it_names(tmp_path: 
 def test_init_refuses_an_unknown_workload(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["init", "--workload", "shop", "--command", "x"]) == 2
     err = capsys.readouterr().err
-    assert "--workload must be one of inventory, payments, matching, custom" in err
+    assert "--workload must be one of inventory, payments, matching, kv, custom" in err
+
+
+def test_init_prepare_is_run_before_the_replicas_and_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "svc" / "svc.toml"
+    argv = ["init", "--workload", "kv", "--command", "{root}/bin/kv serve", "--name", "svc"]
+    assert cli.main([*argv, "--prepare", "make -C {root} build", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"prepare (once, before the replicas; up to 600 s): make -C {tmp_path} build" in printed
+    assert load_design(out).target.prepare == ("make", "-C", str(tmp_path), "build")
+
+
+def test_verify_names_the_edit_prompts_a_design_still_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "designs" / "kv.toml"
+    assert cli.main(["init", "--workload", "kv", "--command", "x", "--out", str(out)]) == 0
+    capsys.readouterr()
+    # A variant the design does not have: verify stops before starting anything.
+    assert cli.main(["verify", str(out), "--variant", "nope"]) == 2
+    assert "'EDIT:' prompt" not in capsys.readouterr().err, "a usage error comes alone"
+    text = out.read_text()
+    answered = re.sub(r'"EDIT: [^"]*"', '"answered"', text, count=3)
+    out.write_text(answered)
+    assert cli.main(["list", str(out)]) == 0
+    note = capsys.readouterr().out.splitlines()[-1]
+    assert note == (
+        f"note: {out}: 7 'EDIT:' prompts not answered yet (stale-read.recovery, "
+        "client-retry.can_happen, client-retry.mechanism, client-retry.recovery and 3 more); "
+        "the report shows them as written"
+    )
+    out.write_text(re.sub(r'"EDIT: [^"]*"', '"answered"', text))
+    assert cli.main(["list", str(out)]) == 0
+    assert "'EDIT:'" not in capsys.readouterr().out
 
 
 def test_init_custom_writes_a_workload_skeleton_that_loads(
@@ -327,6 +368,7 @@ def test_the_go_example_is_inits_skeleton_edited(tmp_path: Path) -> None:
     out = tmp_path / "examples" / "design.toml"
     argv = ["init", "--workload", "payments", "--command", "{root}/go-payments/run serve"]
     argv += ["--name", "go-payments", "--dependencies", "postgres,partner", "--out", str(out)]
+    argv += ["--prepare", "{root}/go-payments/run --build-only"]
     assert cli.main(argv) == 0
     skeleton = load_design(out)
     assert skeleton.name == example.name and skeleton.workload == example.workload
@@ -334,6 +376,7 @@ def test_the_go_example_is_inits_skeleton_edited(tmp_path: Path) -> None:
     assert skeleton.target.dependencies == example.target.dependencies
     assert skeleton.target.command[1:] == example.target.command[1:]
     assert Path(skeleton.target.command[0]).name == Path(example.target.command[0]).name
+    assert skeleton.target.prepare[1:] == example.target.prepare[1:] == ("--build-only",)
     kept = {"client-retry": "client-retry", "psp-fails-after-charge": "psp-answer-lost"}
     example_rows = {r.id: r for r in example.rows}
     for row in skeleton.rows:

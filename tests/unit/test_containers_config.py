@@ -68,6 +68,7 @@ def test_a_build_target_resolves_its_context_and_dockerfile(tmp_path: Path) -> N
         ('command = ["x"]\ndockerfile = "Dockerfile"', "'dockerfile' needs 'build'"),
         ('image = "a:1"\ncommand = ["{python}", "-m", "x"]', "without placeholders"),
         ('variants_typo = 1\ncommand = ["x"]', "unknown key"),
+        ('build = "ctx"\nprepare = ["make"]', "the image is the build: drop 'prepare'"),
     ],
 )
 def test_bad_container_targets_are_explained(tmp_path: Path, target: str, message: str) -> None:

@@ -198,12 +198,27 @@ def test_every_variant_of_each_real_design_is_in_the_catch_list() -> None:
 # --- a valid small design -------------------------------------------------------------
 
 
+def test_a_prepare_command_reaches_the_target_spec_with_its_placeholders(tmp_path: Path) -> None:
+    text = MINI.replace(
+        'cwd = "src"', 'cwd = "src"\nprepare = ["{root}/bin/build", "--release"]\n'
+        "prepare_timeout_s = 900"
+    )
+    with pytest.raises(InvalidDesign, match=r"prepare_timeout_s.*600"):
+        load_design(write(tmp_path, text))
+    design = load_design(write(tmp_path, text.replace("900", "120")))
+    spec = design.target_spec("buggy")
+    assert spec.prepare == (f"{tmp_path.resolve()}/bin/build", "--release")
+    assert spec.prepare_timeout_s == 120.0
+
+
 def test_mini_design_fields(tmp_path: Path) -> None:
     design = load_design(write(tmp_path, MINI))
     root = tmp_path.resolve()
     assert design.target.command == (sys.executable, "-m", "mini", "serve", f"--root={root}")
     assert design.target.cwd == root / "src"
     assert design.target.start_timeout_s == 30.0
+    assert design.target.prepare == ()
+    assert design.target.prepare_timeout_s == 600.0
     assert design.services.redis_persistence == "none"
     assert design.topology.links == (
         "postgres", "partner", "target-0", "target-1",
