@@ -247,9 +247,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     init.add_argument(
         "--dependencies",
-        default="partner",
         help="comma-separated, every one your service uses (the harness starts them and "
-        "faults their links): postgres, redis, kafka, partner (default: partner)",
+        "faults their links): postgres, redis, kafka, partner (default: postgres for kv, "
+        "which has no partner effects; partner otherwise)",
     )
     init.add_argument(
         "--replicas", type=_bounded(1, MAX_REPLICAS), default=2, help="default: 2"
@@ -554,12 +554,13 @@ def _cmd_init(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     name = args.name or args.workload
     path = args.out or Path("designs") / f"{name}.toml"
+    dependencies = args.dependencies or ("postgres" if args.workload == "kv" else "partner")
     try:
         text = starter_design(
             name=name,
             workload=args.workload,
             command=shlex.split(args.target_command),
-            dependencies=[d.strip() for d in args.dependencies.split(",") if d.strip()],
+            dependencies=[d.strip() for d in dependencies.split(",") if d.strip()],
             replicas=args.replicas,
             prepare=shlex.split(args.prepare or ""),
             path=str(path),

@@ -147,6 +147,13 @@ def _custom_rows(deps: Collection[str]) -> list[StarterRow]:
     ]
 
 
+def _slowed(endpoint: str, effects: tuple[str, ...]) -> tuple[str, ...]:
+    """A crash row's partner slowed down when the row judges a side effect: a crash
+    while an effect's call is in flight is where an at-most-once sender (marked
+    sent, then sent) loses it, and a slow partner holds that window open."""
+    return (f"partner:slow:{endpoint}",) if effects else ()
+
+
 def _partner_outage(
     endpoint: str, owed: str, invariants: tuple[str, ...], mechanism: str
 ) -> StarterRow:
@@ -273,13 +280,22 @@ def _rows(workload: str, deps: Collection[str]) -> list[StarterRow]:
             StarterRow(
                 id="node-crash",
                 taxonomy="infrastructure_failure",
-                failure_mode="A replica crashes mid-request",
-                correct_behaviour="An acknowledged order survives; no stock is lost or doubled",
+                failure_mode="A replica crashes mid-request"
+                + (" or while a shipment is on its way" if shipped else ""),
+                correct_behaviour="An acknowledged order survives; no stock is lost or doubled"
+                + ("; every accepted order is shipped once" if shipped else ""),
                 can_happen=PROMPT + "(e.g. Yes: OOM kill, host failure, deploys)",
                 mechanism=PROMPT + "(e.g. order and decrement in one durable transaction)",
                 recovery=PROMPT + "(e.g. restart; clients retry indeterminate orders by order_id)",
-                faults=("crash:target-*", "pause:target-*", *_crashable(deps)),
-                invariants=("acknowledged_writes_survive", "no_oversell", "stock_accounting"),
+                faults=(
+                    "crash:target-*",
+                    "pause:target-*",
+                    *_crashable(deps),
+                    *_slowed("warehouse", shipped),
+                ),
+                invariants=(
+                    "acknowledged_writes_survive", "no_oversell", "stock_accounting", *shipped
+                ),
                 exercised_by=("faults_during_ops", "crashes_during_request"),
             ),
             StarterRow(
@@ -374,6 +390,7 @@ def _rows(workload: str, deps: Collection[str]) -> list[StarterRow]:
                 "(e.g. a pending payment, charged with its key when the PSP is back)",
             ),
         ]
+    announced = ("every_match_announced",) if "partner" in deps else ()
     return [
         StarterRow(
             id="swipe-retry",
@@ -402,13 +419,17 @@ def _rows(workload: str, deps: Collection[str]) -> list[StarterRow]:
         StarterRow(
             id="node-crash",
             taxonomy="infrastructure_failure",
-            failure_mode="A replica crashes mid-swipe",
-            correct_behaviour="No duplicate match; acknowledged swipes keep their effect",
+            failure_mode="A replica crashes mid-swipe"
+            + (" or while a match is being announced" if announced else ""),
+            correct_behaviour="No duplicate match; acknowledged swipes keep their effect"
+            + ("; every match is announced" if announced else ""),
             can_happen=PROMPT + "(e.g. Yes: OOM kill, deploys)",
             mechanism=PROMPT + "(e.g. swipe and match in one transaction)",
             recovery=PROMPT + "(e.g. rerun the matcher over stored swipes)",
-            faults=("crash:target-*", "pause:target-*", *_crashable(deps)),
-            invariants=("at_most_one_match", "match_eligibility"),
+            faults=(
+                "crash:target-*", "pause:target-*", *_crashable(deps), *_slowed("notify", announced)
+            ),
+            invariants=("at_most_one_match", "match_eligibility", *announced),
             exercised_by=("faults_during_ops", "crashes_during_request"),
         ),
         StarterRow(

@@ -58,6 +58,11 @@ from harness.workload.keys import MAX_INDEX
 from harness.workload.ops import NO_RETRY, RetryPolicy
 
 DEFAULT_TIMEOUT_MS = 2000
+CLIENT_TIMEOUTS_MS = (DEFAULT_TIMEOUT_MS, 500, 250, 100, 10_000)
+"""What a ``client_timeout`` row's operations wait: mostly less than the default (a
+client gives up while the work goes on), and now and then far longer, so the
+client outwaits a server's own deadline and sees what the server answers when
+it gives up (a definite refusal for work that still commits is a bug)."""
 UNTIL_MS = (-2000, 500)
 """Offsets an ``until`` step draws around a deadline: up to 2 s before it (a request
 slowed by a fault still on its way when the deadline passes) to 0.5 s after;
@@ -437,7 +442,7 @@ class OpState:
             "node": self._node(draw),
             "retry": draw(retry_policies()) if "retry" in self.kinds else NO_RETRY,
             "timeout_ms": (
-                draw(st.sampled_from((DEFAULT_TIMEOUT_MS, 500, 250, 100)))
+                draw(st.sampled_from(CLIENT_TIMEOUTS_MS))
                 if "client_timeout" in self.kinds
                 else DEFAULT_TIMEOUT_MS
             ),

@@ -101,6 +101,36 @@ def test_the_payments_starters_crash_row_can_catch_the_crash_it_names(tmp_path: 
     assert {"crash:target-*", "partner:slow:psp"} <= set(row.faults)
 
 
+@pytest.mark.parametrize(
+    ("workload", "effect", "slowed"),
+    [
+        ("inventory", "exactly_once_shipment", "partner:slow:warehouse"),
+        ("matching", "every_match_announced", "partner:slow:notify"),
+    ],
+)
+def test_a_starters_crash_row_judges_the_side_effects_a_crash_can_lose(
+    tmp_path: Path, workload: str, effect: str, slowed: str
+) -> None:
+    """A relay that marks a shipment or a message sent before it sends it loses it
+    when the replica crashes in between: two blind targets' bugs the starters
+    missed, since their crash rows did not judge the side effect and the rows that
+    did had no crash. With the partner slowed, a crash lands in that window."""
+    path = tmp_path / "d.toml"
+    path.write_text(
+        starter_design(
+            name="d", workload=workload, command=["x"], dependencies=["postgres", "partner"]
+        )
+    )
+    (row,) = [r for r in load_design(path).rows if r.id == "node-crash"]
+    assert effect in row.invariants
+    assert {"crash:target-*", slowed} <= set(row.faults)
+    path.write_text(
+        starter_design(name="d", workload=workload, command=["x"], dependencies=["postgres"])
+    )
+    (row,) = [r for r in load_design(path).rows if r.id == "node-crash"]
+    assert effect not in row.invariants and slowed not in row.faults
+
+
 def test_init_refuses_an_unknown_workload(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["init", "--workload", "shop", "--command", "x"]) == 2
     err = capsys.readouterr().err
@@ -124,6 +154,7 @@ def test_verify_names_the_edit_prompts_a_design_still_holds(
     out = tmp_path / "designs" / "kv.toml"
     assert cli.main(["init", "--workload", "kv", "--command", "x", "--out", str(out)]) == 0
     capsys.readouterr()
+    assert load_design(out).target.dependencies == {"postgres"}, "kv has no partner effects"
     # A variant the design does not have: verify stops before starting anything.
     assert cli.main(["verify", str(out), "--variant", "nope"]) == 2
     assert "'EDIT:' prompt" not in capsys.readouterr().err, "a usage error comes alone"
@@ -133,8 +164,8 @@ def test_verify_names_the_edit_prompts_a_design_still_holds(
     assert cli.main(["list", str(out)]) == 0
     note = capsys.readouterr().out.splitlines()[-1]
     assert note == (
-        f"note: {out}: 7 'EDIT:' prompts not answered yet (stale-read.recovery, "
-        "client-retry.can_happen, client-retry.mechanism, client-retry.recovery and 3 more); "
+        f"note: {out}: 10 'EDIT:' prompts not answered yet (stale-read.recovery, "
+        "client-retry.can_happen, client-retry.mechanism, client-retry.recovery and 6 more); "
         "the report shows them as written"
     )
     out.write_text(re.sub(r'"EDIT: [^"]*"', '"answered"', text))

@@ -446,3 +446,27 @@ def test_a_seed_draws_the_same_schedules_whatever_the_signals_score(
     monkeypatch.setattr(hypothesis_engine, "_FRONT", "not-patched")
     moved = _drawn_scoring(7, random.Random(1), tmp_path / "engine")
     assert sum(a != b for a, b in zip(moved, unscored, strict=True)) >= 10
+
+
+def _waits(families: list[str], seeds: range) -> set[int]:
+    row = parse_families(families, TOPOLOGY)
+    return {
+        op.timeout_ms
+        for s in seeds
+        for schedule in random_schedules(s, "inventory", row, Shape(), count=4)
+        for step in schedule.steps
+        if isinstance(step, Batch)
+        for op in step.ops
+        if op.f == "order"
+    }
+
+
+def test_a_client_timeout_row_gives_up_early_and_now_and_then_outwaits_the_server() -> None:
+    """A server that gives up on its own deadline (2.5 s, say) and then answers a
+    definite refusal for work that still commits shows only to a client that waits
+    longer than that deadline (a blind Rust target's bug, missed while no client
+    waited more than 2 s)."""
+    assert _waits(["client_timeout", "latency:target-0"], range(12)) == {
+        2000, 500, 250, 100, 10_000
+    }
+    assert _waits(["latency:target-0"], range(4)) == {2000}
