@@ -94,6 +94,8 @@ class StarterRow:
     exercised_by: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()
     """Dependencies the row needs; without them it is left out."""
+    shape: tuple[tuple[str, int], ...] = ()
+    """``[rows.shape]`` limits the row sets (empty: the defaults)."""
 
 
 def _store_faults(deps: Collection[str]) -> tuple[str, ...]:
@@ -180,6 +182,10 @@ def _kv_rows(deps: Collection[str]) -> list[StarterRow]:
     """Every kv row judges the history as one register per key (linearizable)
     and that acknowledged writes survive."""
     judged = ("linearizable", "acknowledged_writes_survive")
+    # Racing clients and several operations per key: a stale read or a lost
+    # compare-and-set shows only when one key sees writes and reads from
+    # clients on both replicas close together (the reference kv design's shape).
+    racing = (("clients", 6), ("max_steps", 8), ("max_batch", 8))
     stores = [d for d in ("postgres", "redis") if d in deps]
     rows = [
         StarterRow(
@@ -193,6 +199,7 @@ def _kv_rows(deps: Collection[str]) -> list[StarterRow]:
             recovery=PROMPT + "(e.g. invalidate caches on write)",
             faults=("reorder", "latency:target-*", *_store_faults(deps)),
             invariants=judged,
+            shape=racing,
         ),
         StarterRow(
             id="client-retry",
@@ -205,6 +212,7 @@ def _kv_rows(deps: Collection[str]) -> list[StarterRow]:
             faults=("retry", "client_timeout", "latency:target-*"),
             invariants=judged,
             exercised_by=("retries", "indeterminate"),
+            shape=racing,
         ),
         StarterRow(
             id="replica-crash",
@@ -218,6 +226,7 @@ def _kv_rows(deps: Collection[str]) -> list[StarterRow]:
             faults=("crash:target-*", "pause:target-*"),
             invariants=judged,
             exercised_by=("faults_during_ops", "crashes_during_request"),
+            shape=racing,
         ),
     ]
     if stores:
@@ -238,6 +247,7 @@ def _kv_rows(deps: Collection[str]) -> list[StarterRow]:
                 ),
                 invariants=judged,
                 exercised_by=("faults_during_ops",),
+                shape=racing,
             )
         )
     return rows
@@ -557,4 +567,6 @@ def starter_design(
         ]
         if row.exercised_by:
             out.append(f"exercised_by = {_toml(row.exercised_by)}")
+        if row.shape:
+            out += ["", "[rows.shape]", *(f"{key} = {value}" for key, value in row.shape)]
     return "\n".join(out) + "\n"

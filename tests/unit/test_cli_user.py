@@ -131,6 +131,19 @@ def test_a_starters_crash_row_judges_the_side_effects_a_crash_can_lose(
     assert effect not in row.invariants and slowed not in row.faults
 
 
+def test_the_kv_starters_rows_race_several_clients_on_each_key(tmp_path: Path) -> None:
+    """A stale read or a lost compare-and-set shows only when one key sees writes
+    and reads from clients on both replicas close together: the starter's rows
+    take the reference kv design's shape (6 clients, 8 steps of up to 8
+    operations on the workload's 2 keys), not the default (4, 5, 5)."""
+    path = tmp_path / "kv.toml"
+    path.write_text(
+        starter_design(name="kv", workload="kv", command=["x"], dependencies=["postgres"])
+    )
+    for row in load_design(path).rows:
+        assert (row.shape.clients, row.shape.max_steps, row.shape.max_batch) == (6, 8, 8)
+
+
 def test_init_refuses_an_unknown_workload(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["init", "--workload", "shop", "--command", "x"]) == 2
     err = capsys.readouterr().err
