@@ -530,3 +530,23 @@ def test_availability_needs_a_fault_to_be_measured_under(tmp_path: Path) -> None
     )
     error, _ = error_of(tmp_path, text)
     assert "is measured while a fault is active, and the row has no server-side fault" in error
+
+
+def test_every_example_design_loads_and_has_bugs_to_catch() -> None:
+    """The examples are designs users copy: each loads as written and carries at
+    least one buggy variant (the blind targets of docs/unseen-bugs.md four)."""
+    examples = DESIGNS.parent / "examples"
+    paths = [
+        *examples.glob("*.toml"),
+        *examples.glob("*/design.toml"),
+        examples / "wallet" / "wallet.toml",
+    ]
+    assert len(paths) >= 13
+    for path in sorted(paths):
+        variants = load_design(path).target.variants
+        assert "correct" in variants and len(variants) >= 2, path
+    unseen = ("rust-checkout", "go-matching", "node-kv", "py-shop")
+    for name in unseen:
+        variants = load_design(examples / f"{name}.toml").target.variants
+        assert variants == ("correct", "variant_a", "variant_b", "variant_c", "variant_d")
+        assert (examples / name / "BUGS.md").is_file()

@@ -1,0 +1,1 @@
+"""py-shop: an inventory target for failmodel, in Python (aiohttp + asyncpg)."""
