@@ -172,6 +172,11 @@ class TargetProcesses(Lifecycle):
             )
             try:
                 run_to_completion(process, timeout=self.spec.prepare_timeout_s)
+            except FileNotFoundError:
+                raise TargetStartError(
+                    f"target {self.spec.name!r}: its prepare command {argv[0]!r} was not "
+                    f"found (cwd {self.spec.cwd or os.getcwd()})"
+                ) from None
             except ServiceStartError as exc:
                 raise TargetStartError(
                     f"target {self.spec.name!r}: its prepare command failed\n"

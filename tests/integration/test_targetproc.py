@@ -172,6 +172,9 @@ def test_a_prepare_that_fails_shows_its_output_and_starts_nothing(proxies_only: 
     assert "error[E0425]" in message
     assert target.processes() == {}
     assert "target-0" not in proxies_only.toxiproxy.proxies()
+    missing = TargetSpec(name="unbuilt", command=TOY_COMMAND, prepare=("./no-such-build",))
+    with pytest.raises(TargetStartError, match=r"prepare command '\./no-such-build' was not found"):
+        TargetProcesses(missing, proxies_only).start()
 
 
 def test_a_second_target_on_one_stack_is_refused_clearly(proxies_only: Stack) -> None:
