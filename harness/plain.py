@@ -81,6 +81,11 @@ class At:
             raise self.fail(what or f"an int in {low}..{high}", value)
         return value
 
+    def boolean(self, value: object) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail("true or false", value)
+        return value
+
     def number(
         self, value: object, low: float, high: float, *, positive: bool = False, what: str = ""
     ) -> float:

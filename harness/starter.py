@@ -149,11 +149,12 @@ def _custom_rows(deps: Collection[str]) -> list[StarterRow]:
     ]
 
 
-def _slowed(endpoint: str, effects: tuple[str, ...]) -> tuple[str, ...]:
-    """A crash row's partner slowed down when the row judges a side effect: a crash
-    while an effect's call is in flight is where an at-most-once sender (marked
-    sent, then sent) loses it, and a slow partner holds that window open."""
-    return (f"partner:slow:{endpoint}",) if effects else ()
+def _in_call(endpoint: str, effects: tuple[str, ...]) -> tuple[str, ...]:
+    """A crash row's faults on the partner call when the row judges a side effect.
+    A crash aimed at a call in flight (before the partner acts on it) is where an
+    at-most-once sender (marked sent, then sent) loses the effect; a slow partner
+    lets a crash land after the effect, before its answer is recorded."""
+    return ("crash_in_call:target-*", f"partner:slow:{endpoint}") if effects else ()
 
 
 def _partner_outage(
@@ -301,7 +302,7 @@ def _rows(workload: str, deps: Collection[str]) -> list[StarterRow]:
                     "crash:target-*",
                     "pause:target-*",
                     *_crashable(deps),
-                    *_slowed("warehouse", shipped),
+                    *_in_call("warehouse", shipped),
                 ),
                 invariants=(
                     "acknowledged_writes_survive", "no_oversell", "stock_accounting", *shipped
@@ -336,7 +337,7 @@ def _rows(workload: str, deps: Collection[str]) -> list[StarterRow]:
         # not know about: only the PSP's ledger shows it, and only a crash while
         # a charge is in flight (a slow PSP) makes it.
         charged = ("no_unrecorded_money", "charge_recorded") if "partner" in deps else ()
-        slowed = ("partner:slow:psp",) if "partner" in deps else ()
+        slowed = _in_call("psp", charged)
         return [
             StarterRow(
                 id="client-retry",
@@ -437,7 +438,10 @@ def _rows(workload: str, deps: Collection[str]) -> list[StarterRow]:
             mechanism=PROMPT + "(e.g. swipe and match in one transaction)",
             recovery=PROMPT + "(e.g. rerun the matcher over stored swipes)",
             faults=(
-                "crash:target-*", "pause:target-*", *_crashable(deps), *_slowed("notify", announced)
+                "crash:target-*",
+                "pause:target-*",
+                *_crashable(deps),
+                *_in_call("notify", announced),
             ),
             invariants=("at_most_one_match", "match_eligibility", *announced),
             exercised_by=("faults_during_ops", "crashes_during_request"),

@@ -131,6 +131,8 @@ TOXIC_DEFAULTS: Mapping[str, Mapping[str, int]] = {
 }
 """What a toxic named without attributes does (``latency:postgres`` adds 200 ms)."""
 PARTNER_SLOW_MS = 500
+IN_CALL_DEFAULT_MS = 500
+"""How long ``crash_in_call:<process>`` holds the partner call it kills the process in."""
 CLOCK_DEFAULT_MS = {"skew": 2000, "jump": 10000, "drift": 500}
 """What ``clock:<process>`` does without ``offset_ms``: by mode, ms (or ms per second)."""
 
@@ -148,7 +150,8 @@ def fault_from_name(name: str, design: Design, **attrs: Any) -> tuple[Fault, ...
     the defaults: toxics take their attributes (`TOXIC_DEFAULTS`) and
     ``stream``; ``partner:<mode>[:<endpoint>]`` takes ``count`` and
     ``delay_ms``; ``redelivery:<consumer>`` takes ``grace_ms``; ``pause:<process>``
-    takes ``duration_ms``; ``clock[:<mode>]:<process>`` takes ``offset_ms``."""
+    takes ``duration_ms``; ``crash_in_call:<process>`` takes ``in_call_ms`` and ``after_effect``;
+    ``clock[:<mode>]:<process>`` takes ``offset_ms``."""
     family = parse_family(name, design.topology)
     kind = family.kind
     if family.is_client_side():
@@ -170,6 +173,13 @@ def fault_from_name(name: str, design: Design, **attrs: Any) -> tuple[Fault, ...
     if kind == "crash":
         _only(name, attrs, ())
         return tuple(Crash(process=p) for p in family.names)
+    if kind == "crash_in_call":
+        _only(name, attrs, ("in_call_ms", "after_effect"))
+        in_call_ms = attrs.get("in_call_ms", IN_CALL_DEFAULT_MS)
+        after = bool(attrs.get("after_effect", False))
+        return tuple(
+            Crash(process=p, in_call_ms=in_call_ms, after_effect=after) for p in family.names
+        )
     if kind == "pause":
         _only(name, attrs, ("duration_ms",))
         return tuple(Pause(process=p, **attrs) for p in family.names)

@@ -70,7 +70,7 @@ _COUNTER_NEEDS: Mapping[str, str] = {
     "faults_during_effects": "a server-side fault and the partner dependency",
     "indeterminate": "'client_timeout' or a server-side fault",
     "retries": "'retry'",
-    "crashes_during_request": "'crash', 'pause', 'redelivery' or 'cache_loss'",
+    "crashes_during_request": "'crash', 'crash_in_call', 'pause', 'redelivery' or 'cache_loss'",
     "partner_failures": "'partner'",
     "replays": "the partner dependency",
 }

@@ -2,6 +2,7 @@
 
 from harness.history.events import (
     EXIT,
+    FIRE,
     NEMESIS,
     Event,
     EventType,
@@ -17,6 +18,7 @@ from harness.history.recorder import HistoryFileError, Recorder, read_history
 
 __all__ = [
     "EXIT",
+    "FIRE",
     "NEMESIS",
     "Effect",
     "EffectKind",

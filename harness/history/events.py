@@ -18,6 +18,8 @@ COMPLETIONS: frozenset[str] = frozenset({"ok", "fail", "info"})
 EVENT_TYPES: frozenset[str] = frozenset({"invoke", "ok", "fail", "info", "nemesis"})
 NEMESIS = "nemesis"
 EXIT = "exit"
+FIRE = "fire"
+"""The nemesis event of an aimed crash's kill, between its start and its heal."""
 """The ``f`` of a nemesis event saying a process was found down with no fault
 holding it down: it exited on its own (docs/contracts.md forbids it of a target
 process; a store's, marked ``store``, says the run met a fault nobody scheduled)."""
@@ -64,8 +66,9 @@ class Event:
     (an int) or ``"nemesis"``. ``time`` is seconds since the run started, from
     a monotonic clock. ``value`` holds the request on invoke and the response
     on completion; for nemesis events it holds the fault and ``f`` is
-    ``"start"`` or ``"heal"`` -- or, with ``f`` ``"exit"``, the process that
-    exited on its own, its exit code and its last output.
+    ``"start"`` or ``"heal"`` (``"fire"``: an aimed crash's kill in between,
+    with ``held``, the partner calls held then) -- or, with ``f`` ``"exit"``,
+    the process that exited on its own, its exit code and its last output.
     """
 
     index: int

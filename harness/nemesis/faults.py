@@ -81,12 +81,27 @@ class Partition:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Crash:
     """SIGKILL a process (a target replica, an extra process or a service);
-    the heal restarts it on the same data and port."""
+    the heal restarts it on the same data and port.
+
+    With ``in_call_ms`` the kill is aimed: the partner holds the next call made
+    to it that long in flight, and the process is killed the moment one is held
+    (or at the heal if no call came). The hold comes before the partner acts --
+    the caller's own write done, the effect never comes: where at-most-once
+    delivery loses work -- or, ``after_effect``, between the effect and its
+    answer: the effect done, the caller's record of it never made."""
 
     process: str
+    in_call_ms: int = 0
+    after_effect: bool = False
     kind: Literal["crash"] = "crash"
 
     def describe(self) -> str:
+        if self.in_call_ms:
+            when = "after" if self.after_effect else "before"
+            return (
+                f"crash of {self.process} during a partner call, {when} its effect "
+                f"(held {self.in_call_ms} ms)"
+            )
         return f"crash of {self.process}"
 
 
@@ -254,8 +269,13 @@ def _read_partition(get: _Get) -> Partition:
 
 
 def _read_crash(get: _Get) -> Crash:
-    at, process = get("process")
-    return Crash(process=at.name(process))
+    (at, process), (in_call_at, in_call_ms) = get("process"), get("in_call_ms")
+    after_at, after_effect = get("after_effect")
+    return Crash(
+        process=at.name(process),
+        in_call_ms=in_call_at.integer(in_call_ms, 0, MAX_FAULT_MS),
+        after_effect=after_at.boolean(after_effect),
+    )
 
 
 def _read_pause(get: _Get) -> Pause:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from harness.history.events import FIRE
 from harness.history.recorder import Recorder
 from harness.nemesis.faults import (
     CacheLoss,
@@ -39,6 +40,8 @@ from harness.toxiproxy.toxics import Timeout, toxic_from_dict
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 HEAL_WAIT_S = 10.0
+IN_CALL_POLL_S = 0.25
+"""How long one wait for a held partner call lasts: a heal is noticed this soon."""
 EXIT_LINES = 20
 """Lines of a process's output kept with its exit: enough for a stack trace's top."""
 
@@ -59,6 +62,11 @@ class PartnerFaults(Protocol):
         self, endpoint: str, mode: str, *, count: int | None = None, delay_ms: int = 0
     ) -> None: ...
     def clear_faults(self) -> None: ...
+    def arm_hold(
+        self, endpoint: str, delay_ms: int, *, after_effect: bool = False, count: int = 1
+    ) -> None: ...
+    def wait_holding(self, timeout_s: float) -> int: ...
+    def clear_holds(self) -> None: ...
 
 
 class Clock(Protocol):
@@ -157,6 +165,7 @@ class Nemesis:
         self._lock = threading.Lock()
         self._paused: set[str] = set()
         self._timers: dict[int, threading.Timer] = {}
+        self._aimed: dict[int, _AimedCrash] = {}
         self._healing: set[int] = set()
         # Processes whose fault's heal failed: down because of the schedule.
         self._unhealed: set[str] = set()
@@ -186,7 +195,10 @@ class Nemesis:
                     f"{fault.describe()}: no process {name!r}; "
                     f"processes: {sorted(self._targets.controllables())}"
                 )
-        if isinstance(fault, PartnerFailure) and self._targets.partner is None:
+        needs_partner = isinstance(fault, PartnerFailure) or (
+            isinstance(fault, Crash) and fault.in_call_ms
+        )
+        if needs_partner and self._targets.partner is None:
             raise InvalidFault(f"{fault.describe()}: this design has no partner service")
         if isinstance(fault, ClockFault) and fault.process not in self._targets.clocks():
             raise InvalidFault(
@@ -425,9 +437,66 @@ class Nemesis:
         _on_each(self._targets.proxies(fault.link), heal)
 
     def _start_crash(self, fault_id: int, fault: Crash) -> None:
-        self._targets.controllable(fault.process).crash()
+        if not fault.in_call_ms:
+            self._targets.controllable(fault.process).crash()
+            return
+        partner = self._targets.partner
+        assert partner is not None  # validate() checked
+        partner.arm_hold("all", fault.in_call_ms, after_effect=fault.after_effect)
+        aimed = _AimedCrash()
+        with self._lock:
+            self._aimed[fault_id] = aimed
+        aimed.thread = threading.Thread(
+            target=self._crash_in_call, args=(fault_id, fault, aimed), daemon=True
+        )
+        aimed.thread.start()
+
+    def _crash_in_call(self, fault_id: int, fault: Crash, aimed: _AimedCrash) -> None:
+        """Wait for a held partner call (until the heal) and kill the process then."""
+        partner = self._targets.partner
+        assert partner is not None
+        try:
+            while not aimed.disarmed.is_set():
+                held = partner.wait_holding(IN_CALL_POLL_S)
+                if held and self._fire(fault_id, fault, aimed, held):
+                    return
+        except Exception:  # the partner is down: the heal kills it instead
+            log.exception("waiting for a held partner call failed (fault %d)", fault_id)
+
+    def _fire(
+        self, fault_id: int, fault: Crash, aimed: _AimedCrash, held: int, *, by_heal: bool = False
+    ) -> bool:
+        """Kill the aimed crash's process once; False if it was killed already, or
+        if the heal came first (it kills the process itself)."""
+        with aimed.lock:
+            if aimed.fired or (aimed.disarmed.is_set() and not by_heal):
+                return False
+            aimed.fired = True
+            proc = self._targets.controllable(fault.process)
+            if proc.alive:
+                proc.crash()
+            self._recorder.nemesis(
+                FIRE, {"id": fault_id, "fault": fault_to_dict(fault), "held": held}
+            )
+            return True
 
     def _heal_crash(self, fault_id: int, fault: Crash) -> None:
+        if fault.in_call_ms:
+            with self._lock:
+                aimed = self._aimed.pop(fault_id, None)
+            if aimed is not None:
+                aimed.disarmed.set()
+                if aimed.thread is not None:
+                    aimed.thread.join(HEAL_WAIT_S)
+                partner = self._targets.partner
+                assert partner is not None
+                held = 0
+                try:
+                    held = partner.wait_holding(0)  # a call held just now is still hit
+                    partner.clear_holds()
+                finally:
+                    # Not fired while it was on: the crash lands now, at its end.
+                    self._fire(fault_id, fault, aimed, held, by_heal=True)
         self._targets.controllable(fault.process).restart()
 
     def _start_pause(self, fault_id: int, fault: Pause) -> None:
@@ -509,6 +578,18 @@ class Nemesis:
         partner = self._targets.partner
         assert partner is not None
         partner.clear_faults()
+
+
+class _AimedCrash:
+    """An aimed crash's state between its start and its heal."""
+
+    __slots__ = ("disarmed", "fired", "lock", "thread")
+
+    def __init__(self) -> None:
+        self.disarmed = threading.Event()
+        self.lock = threading.Lock()
+        self.fired = False
+        self.thread: threading.Thread | None = None
 
 
 STORES = frozenset({"postgres", "redis", "kafka"})

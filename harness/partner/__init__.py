@@ -7,7 +7,8 @@ reached by targets through Toxiproxy and by the harness directly.
 
 - `PartnerService` starts, crashes and restarts that process.
 - `PartnerControl` sets fault modes (``fail_before``, ``fail_after``,
-  ``fail_after_drop``, ``slow``) and declines, and reads ledgers and stats.
+  ``fail_after_drop``, ``slow``), holds calls in flight for the nemesis to kill
+  their caller mid-call, sets declines, and reads ledgers and stats.
 - `build_app` is the aiohttp application itself, for in-process tests.
 """
 

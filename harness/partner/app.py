@@ -5,7 +5,9 @@ A request is validated first (a malformed one is answered 400 and spends no
 fault), then the endpoint's fault, if any, decides what happens around the
 normal handling: ``slow`` waits first, ``fail_before`` answers 503 instead,
 ``fail_after`` handles it and answers 503, ``fail_after_drop`` handles it and
-aborts the connection without answering.
+aborts the connection without answering. A call may also be held in flight
+(`harness.partner.holds`): before all that (and dropped unseen if its caller
+dies meanwhile), or between its effect and its answer.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ from harness.partner.endpoints import (
     validate_idempotency_key,
 )
 from harness.partner.faults import FaultBoard, InvalidFault, parse_fault
+from harness.partner.holds import HoldBoard, parse_hold
 from harness.partner.state import PartnerState
 
 STATE = web.AppKey("state", PartnerState)
 FAULTS = web.AppKey("faults", FaultBoard)
+HOLDS = web.AppKey("holds", HoldBoard)
+MAX_WAIT_MS = 10_000
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -64,6 +69,15 @@ def _contract_handler(spec: EndpointSpec) -> Handler:
         except InvalidRequest as exc:
             stats.invalid += 1
             return _error(400, str(exc))
+        holds = request.app[HOLDS]
+        hold = holds.take(spec.name)
+        if hold is not None:
+            stats.held += 1
+            if not hold.after_effect:
+                await holds.hold(hold)
+                if _caller_gone(request):
+                    stats.abandoned += 1
+                    return _drop(request)
         fault = request.app[FAULTS].take(spec.name)
         mode = fault.mode if fault is not None else None
         if fault is not None:
@@ -73,6 +87,8 @@ def _contract_handler(spec: EndpointSpec) -> Handler:
             if fault.mode == "slow":
                 await asyncio.sleep(fault.delay_ms / 1000)
         answer = state.answer(spec, body, key)
+        if hold is not None and hold.after_effect:
+            await holds.hold(hold)  # the effect is done; its answer waits
         if mode == "fail_after":
             return _error(503, "injected failure after the effect (fail_after)")
         if mode == "fail_after_drop":
@@ -80,6 +96,10 @@ def _contract_handler(spec: EndpointSpec) -> Handler:
         return web.json_response(answer.body, status=answer.status)
 
     return handle
+
+
+def _caller_gone(request: web.Request) -> bool:
+    return request.transport is None or request.transport.is_closing()
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -101,8 +121,38 @@ async def _get_faults(request: web.Request) -> web.Response:
 
 
 async def _clear_faults(request: web.Request) -> web.Response:
+    """Every fault, holds included: the nemesis's sweep after a schedule."""
     request.app[FAULTS].clear()
+    request.app[HOLDS].clear()
     return web.json_response({"faults": {}})
+
+
+async def _arm_hold(request: web.Request) -> web.Response:
+    try:
+        endpoint, hold, count = parse_hold(await _json_body(request))
+    except (InvalidFault, InvalidRequest) as exc:
+        return _error(400, str(exc))
+    holds = request.app[HOLDS]
+    holds.arm(endpoint, hold, count)
+    return web.json_response(holds.to_json())
+
+
+async def _get_holds(request: web.Request) -> web.Response:
+    return web.json_response(request.app[HOLDS].to_json())
+
+
+async def _clear_holds(request: web.Request) -> web.Response:
+    holds = request.app[HOLDS]
+    holds.clear()
+    return web.json_response(holds.to_json())
+
+
+async def _wait_holding(request: web.Request) -> web.Response:
+    raw = request.query.get("timeout_ms", "0")
+    if not raw.isdigit() or int(raw) > MAX_WAIT_MS:
+        return _error(400, f"'timeout_ms' must be an integer in 0..{MAX_WAIT_MS} (got {raw!r})")
+    holding = await request.app[HOLDS].wait_holding(int(raw) / 1000)
+    return web.json_response({"holding": holding})
 
 
 async def _decline(request: web.Request) -> web.Response:
@@ -140,6 +190,7 @@ def build_app(*, ledger_path: Path | None = None) -> web.Application:
     """The partner app; with *ledger_path*, effects are also appended to that file."""
     app = web.Application()
     app[FAULTS] = FaultBoard()
+    app[HOLDS] = HoldBoard()
 
     async def own_state(app: web.Application) -> AsyncIterator[None]:
         app[STATE] = PartnerState(ledger_path=ledger_path)
@@ -153,6 +204,10 @@ def build_app(*, ledger_path: Path | None = None) -> web.Application:
     app.router.add_get(f"{CONTROL_PREFIX}/faults", _get_faults)
     app.router.add_post(f"{CONTROL_PREFIX}/faults", _set_fault)
     app.router.add_delete(f"{CONTROL_PREFIX}/faults", _clear_faults)
+    app.router.add_get(f"{CONTROL_PREFIX}/holds", _get_holds)
+    app.router.add_post(f"{CONTROL_PREFIX}/holds", _arm_hold)
+    app.router.add_delete(f"{CONTROL_PREFIX}/holds", _clear_holds)
+    app.router.add_get(f"{CONTROL_PREFIX}/holds/wait", _wait_holding)
     app.router.add_post(f"{CONTROL_PREFIX}/declines", _decline)
     app.router.add_get(f"{CONTROL_PREFIX}/ledger", _ledger)
     app.router.add_get(f"{CONTROL_PREFIX}/ledger/last_seq", _last_seq)

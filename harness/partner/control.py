@@ -15,6 +15,9 @@ from typing import Any
 from harness.history.outcomes import Effect, Ledgers
 from harness.partner.endpoints import CONTROL_PREFIX
 
+MAX_WAIT_MS = 4_000
+"""The longest wait for a held call in one request: well within ``timeout``."""
+
 
 class PartnerUnavailable(ConnectionError):
     """The partner's control API did not answer, or answered something unexpected."""
@@ -79,6 +82,28 @@ class PartnerControl:
             "/faults",
             {"endpoint": endpoint, "mode": mode, "count": count, "delay_ms": delay_ms},
         )
+
+    def arm_hold(
+        self, endpoint: str, delay_ms: int, *, after_effect: bool = False, count: int = 1
+    ) -> None:
+        """Hold the next ``count`` calls to ``endpoint`` (or ``all``) ``delay_ms`` in
+        flight: before the partner acts (one whose caller dies meanwhile is dropped
+        unseen) or, ``after_effect``, between its effect and its answer
+        (`harness.partner.holds`)."""
+        self._call(
+            "POST",
+            "/holds",
+            {"endpoint": endpoint, "delay_ms": delay_ms, "after_effect": after_effect,
+             "count": count},
+        )
+
+    def wait_holding(self, timeout_s: float) -> int:
+        """How many calls are held, as soon as one is or after ``timeout_s`` (then 0)."""
+        ms = max(0, min(int(timeout_s * 1000), MAX_WAIT_MS))
+        return int(self._call("GET", f"/holds/wait?timeout_ms={ms}")["holding"])
+
+    def clear_holds(self) -> None:
+        self._call("DELETE", "/holds")
 
     def faults(self) -> dict[str, Any]:
         """The active fault per endpoint, with how many requests each has left."""

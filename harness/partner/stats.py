@@ -23,6 +23,8 @@ class EndpointStats:
     replays: int = 0
     conflicts: int = 0
     declines: int = 0
+    held: int = 0
+    abandoned: int = 0
     injected: dict[str, int] = field(default_factory=_zero_per_mode)
 
     def to_json(self) -> dict[str, Any]:
@@ -33,5 +35,7 @@ class EndpointStats:
             "replays": self.replays,
             "conflicts": self.conflicts,
             "declines": self.declines,
+            "held": self.held,
+            "abandoned": self.abandoned,
             "injected": dict(self.injected),
         }

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from harness.history import EXIT, Event, History, exit_text, thaw
+from harness.history import EXIT, FIRE, Event, History, exit_text, thaw
 from harness.nemesis.faults import InvalidFault, fault_from_dict
 
 _VALUE_WIDTH = 72
@@ -65,7 +65,7 @@ def timeline(history: History, *, max_events: int | None = None) -> str:
         if e.is_nemesis and e.f == EXIT:
             text = f"{stamp}  !!! {exit_text(e.value)} on its own"
         elif e.is_nemesis:
-            arrow = ">>>" if e.f == "start" else "<<<"
+            arrow = {"start": ">>>", FIRE: "***"}.get(e.f, "<<<")
             text = f"{stamp}  {arrow} {e.f} {_fault_text(e.value)}".rstrip()
         else:
             who = f"c{e.process}" if isinstance(e.process, int) else str(e.process)

@@ -25,7 +25,7 @@ COUNTERS = (
     "partner_failures",
     "replays",
 )
-INTERRUPTING = frozenset({"crash", "pause", "redelivery", "cache_loss"})
+INTERRUPTING = frozenset({"crash", "crash_in_call", "pause", "redelivery", "cache_loss"})
 
 
 def coverage_of(

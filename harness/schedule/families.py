@@ -86,7 +86,7 @@ TOXIC_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
 }
 """The attributes each toxic family draws (what a fault by name may set)."""
 LINK_FAMILIES = (*_TOXIC_ATTRS, "partition", "blackhole")
-PROCESS_FAMILIES = ("crash", "pause", "redelivery", "clock")
+PROCESS_FAMILIES = ("crash", "crash_in_call", "pause", "redelivery", "clock")
 STORES = ("postgres", "redis", "kafka")
 """Processes that are services, not the target's own: no clock faults on them."""
 # What a clock fault draws, by mode (magnitudes in ms, or ms per second for a drift):
@@ -191,6 +191,13 @@ class Family:
             return st.builds(Partition, link=st.sampled_from(self.names), mode=st.just(mode))
         if self.kind == "crash":
             return st.builds(Crash, process=st.sampled_from(self.names))
+        if self.kind == "crash_in_call":
+            return st.builds(
+                Crash,
+                process=st.sampled_from(self.names),
+                in_call_ms=st.integers(MIN_IN_CALL_MS, MAX_IN_CALL_MS),
+                after_effect=st.booleans(),
+            )
         if self.kind == "pause":
             durations = st.just(0)
             if max_pause_ms >= MIN_TIMED_PAUSE_MS:
@@ -210,6 +217,9 @@ class Family:
 
 
 MIN_TIMED_PAUSE_MS = 100
+# How long the partner holds the call a crash_in_call aims at: the kill lands
+# within milliseconds, and a longer hold only slows the other replicas' calls.
+MIN_IN_CALL_MS, MAX_IN_CALL_MS = 300, 1000
 
 
 def _clock_faults(names: Sequence[str], mode: str | None) -> st.SearchStrategy[Fault]:
@@ -326,6 +336,13 @@ def parse_family(token: str, topology: Topology) -> Family:
         )
     if kind in LINK_FAMILIES:
         return Family(kind, _resolve_link(rest, topology, token))
+    if kind == "crash_in_call":
+        if not topology.has_partner:
+            raise InvalidFamily(
+                f"fault {token!r}: a crash during a partner call needs the partner dependency"
+            )
+        # Stores never call the partner: only the target's own processes do.
+        return Family(kind, _resolve(rest, topology.target_processes, "target process", token))
     if kind == "redelivery":
         if not topology.consumers:
             raise InvalidFamily(f"fault {token!r}: redelivery needs {_CONSUMERS}")

@@ -24,6 +24,10 @@ how much a schedule stresses the system where failure handling is tested:
 - ``effects_during_fault``: partner side effects recorded while a fault was
   active (effects that cross a failure are where duplicates come from); only
   for a design with the partner;
+- ``calls_cut_by_crash``: partner calls held in flight when an aimed crash
+  (``crash_in_call``) killed its process (a kill with none held hit no call:
+  the window where a write and its effect part is the one it aims at); only
+  for a design with the partner;
 - ``in_flight_at_deadline``: operations in flight when a deadline the workload
   declared passed (a request decided on one side of it and committed on the
   other is the temporal-boundary class); this and the next only for a
@@ -39,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from harness.history import History, Ledgers
+from harness.history import FIRE, History, Ledgers
 from harness.history.events import Operation
 from harness.workload.keys import example_ids
 
@@ -137,6 +141,9 @@ def signals(
     if ledgers is not None:
         scores["effects_during_fault"] = sum(
             _overlaps(e.time - t0, e.time - t0, windows) for e in ledgers.effects
+        )
+        scores["calls_cut_by_crash"] = sum(
+            int(e.value.get("held") or 0) for e in history.nemesis_events() if e.f == FIRE
         )
     if deadlines:
         scores |= deadline_signals(ops, deadlines)

@@ -7,6 +7,7 @@ import asyncio
 import http.client
 import json
 import re
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -295,6 +296,95 @@ def test_fault_on_all_endpoints_until_cleared(partner: PartnerService) -> None:
     assert [post(partner, path, body)[0] for path, body in calls] == [503, 503, 503]
     partner.control.clear_faults()
     assert [post(partner, path, body)[0] for path, body in calls] == [200, 200, 200]
+
+
+# --- calls held in flight ------------------------------------------------------------
+
+
+def _send_raw(service: PartnerService, path: str, body: Any) -> socket.socket:
+    """Send one whole request and leave the connection open, as a caller does while
+    it waits for the answer."""
+    data = json.dumps(body).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Idempotency-Key: {uid('key')}\r\nContent-Length: {len(data)}\r\n\r\n"
+    )
+    sock = socket.create_connection(("127.0.0.1", service.port), timeout=10)
+    sock.sendall(head.encode() + data)
+    return sock
+
+
+def test_a_held_call_whose_caller_dies_is_dropped_unseen(partner: PartnerService) -> None:
+    body = {"order_id": uid("ord"), "sku": "s", "qty": 1}
+    before = partner.control.stats()["warehouse"]
+    partner.control.arm_hold("warehouse", 600, count=1)
+    sock = _send_raw(partner, "/warehouse/shipments", body)
+    assert partner.control.wait_holding(3.0) == 1
+    sock.close()  # the caller is killed while its call is held
+    deadline = time.monotonic() + 5
+    while partner.control.stats()["warehouse"]["abandoned"] == before["abandoned"]:
+        assert time.monotonic() < deadline, "the held call was never dropped"
+        time.sleep(0.05)
+    after = partner.control.stats()["warehouse"]
+    assert effects_with(partner, "order_id", body["order_id"]) == []
+    assert (after["held"], after["effects"]) == (before["held"] + 1, before["effects"])
+    assert partner.control.wait_holding(0) == 0
+    # The hold was spent on that call: the next one is handled at once.
+    assert post(partner, "/warehouse/shipments", body)[0] == 200
+
+
+def test_a_call_held_after_its_effect_keeps_it_when_its_caller_dies(
+    partner: PartnerService,
+) -> None:
+    body = {"order_id": uid("ord"), "sku": "s", "qty": 1}
+    before = partner.control.stats()["warehouse"]
+    partner.control.arm_hold("warehouse", 800, after_effect=True)
+    sock = _send_raw(partner, "/warehouse/shipments", body)
+    assert partner.control.wait_holding(3.0) == 1
+    # The shipment is made before the answer is held back ...
+    assert len(effects_with(partner, "order_id", body["order_id"])) == 1
+    sock.close()  # ... and its caller dies waiting for the answer
+    time.sleep(1.0)
+    after = partner.control.stats()["warehouse"]
+    assert (after["held"], after["abandoned"]) == (before["held"] + 1, before["abandoned"])
+    assert len(effects_with(partner, "order_id", body["order_id"])) == 1
+
+
+def test_a_held_call_whose_caller_waits_is_handled_after_the_hold(
+    partner: PartnerService,
+) -> None:
+    body = {"match_id": uid("m"), "users": ["a", "b"]}
+    held_before = partner.control.stats()["notify"]["held"]
+    partner.control.arm_hold("all", 400, count=2)
+    begin = time.monotonic()
+    status, _ = post(partner, "/notify/messages", body)
+    assert status == 200
+    assert time.monotonic() - begin >= 0.4
+    assert len(effects_with(partner, "match_id", body["match_id"])) == 1
+    # The second hold is left; the nemesis's sweep (clear_faults) drops it too.
+    partner.control.clear_faults()
+    assert post(partner, "/notify/messages", body)[0] == 200
+    assert partner.control.stats()["notify"]["held"] == held_before + 1
+
+
+def test_waiting_for_a_held_call_gives_up_after_its_timeout(partner: PartnerService) -> None:
+    begin = time.monotonic()
+    assert partner.control.wait_holding(0.3) == 0
+    assert time.monotonic() - begin >= 0.3
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "delay_ms", "expected"),
+    [
+        ("bank", 100, "'endpoint' must be one of ['psp', 'warehouse'"),
+        ("psp", 0, "'delay_ms' must be an integer in 1..600000 (got 0)"),
+    ],
+)
+def test_bad_hold_is_rejected_naming_accepted_values(
+    partner: PartnerService, endpoint: str, delay_ms: int, expected: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        partner.control.arm_hold(endpoint, delay_ms)
 
 
 # --- declines, ledgers, stats --------------------------------------------------------

@@ -98,7 +98,7 @@ def test_the_payments_starters_crash_row_can_catch_the_crash_it_names(tmp_path: 
     (row,) = [r for r in load_design(path).rows if r.id == "node-crash"]
     assert "between charging and recording" in row.failure_mode
     assert {"no_unrecorded_money", "charge_recorded"} <= set(row.invariants)
-    assert {"crash:target-*", "partner:slow:psp"} <= set(row.faults)
+    assert {"crash:target-*", "crash_in_call:target-*", "partner:slow:psp"} <= set(row.faults)
 
 
 @pytest.mark.parametrize(
@@ -114,7 +114,7 @@ def test_a_starters_crash_row_judges_the_side_effects_a_crash_can_lose(
     """A relay that marks a shipment or a message sent before it sends it loses it
     when the replica crashes in between: two blind targets' bugs the starters
     missed, since their crash rows did not judge the side effect and the rows that
-    did had no crash. With the partner slowed, a crash lands in that window."""
+    did had no crash. A crash aimed at a call in flight lands in that window."""
     path = tmp_path / "d.toml"
     path.write_text(
         starter_design(
@@ -123,12 +123,13 @@ def test_a_starters_crash_row_judges_the_side_effects_a_crash_can_lose(
     )
     (row,) = [r for r in load_design(path).rows if r.id == "node-crash"]
     assert effect in row.invariants
-    assert {"crash:target-*", slowed} <= set(row.faults)
+    assert {"crash:target-*", "crash_in_call:target-*", slowed} <= set(row.faults)
     path.write_text(
         starter_design(name="d", workload=workload, command=["x"], dependencies=["postgres"])
     )
     (row,) = [r for r in load_design(path).rows if r.id == "node-crash"]
     assert effect not in row.invariants and slowed not in row.faults
+    assert "crash_in_call:target-*" not in row.faults
 
 
 def test_the_kv_starters_rows_race_several_clients_on_each_key(tmp_path: Path) -> None:

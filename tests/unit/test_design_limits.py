@@ -256,7 +256,8 @@ def test_family_arguments(tmp_path: Path, token: str, expected: str) -> None:
         (
             '["latency:target-*"]',
             "crashes_during_request",
-            "crashes_during_request needs 'crash', 'pause', 'redelivery' or 'cache_loss'",
+            "crashes_during_request needs 'crash', 'crash_in_call', 'pause', 'redelivery' "
+            "or 'cache_loss'",
         ),
         (
             '["retry"]',

@@ -29,6 +29,7 @@ TOPOLOGY = Topology(
     has_partner=False,
     consumers=("relay",),
 )
+PARTNERED = Topology(links=(), processes=("target-0", "relay"), has_partner=True)
 
 
 @pytest.mark.parametrize(
@@ -185,3 +186,30 @@ def test_a_pause_written_before_durations_existed_still_reads() -> None:
     assert ClockFault(process="relay", mode="jump", offset_ms=-2000).describe() == (
         "clock of relay jumps -2000 ms"
     )
+
+
+@settings(max_examples=50)
+@given(fault=parse_family("crash_in_call:target-*", PARTNERED).faults())
+def test_a_crash_in_call_holds_a_call_long_enough_before_or_after_its_effect(
+    fault: Fault,
+) -> None:
+    assert isinstance(fault, Crash) and fault.process == "target-0"
+    assert 300 <= fault.in_call_ms <= 1000
+    assert fault_from_dict(fault_to_dict(fault)) == fault
+    when = "after" if fault.after_effect else "before"
+    assert f"during a partner call, {when} its effect" in fault.describe()
+
+
+def test_a_crash_in_call_needs_the_partner_and_reads_back_bounded() -> None:
+    without = Topology(links=(), processes=("target-0",), has_partner=False)
+    with pytest.raises(InvalidFamily, match="needs the partner dependency"):
+        parse_family("crash_in_call:target-*", without)
+    stores = Topology(links=(), processes=("target-0", "postgres"), has_partner=True)
+    with pytest.raises(InvalidFamily, match="no target process matches 'postgres'"):
+        parse_family("crash_in_call:postgres", stores)
+    # A crash written before aimed crashes existed is a plain one.
+    assert fault_from_dict({"kind": "crash", "process": "relay"}) == Crash(process="relay")
+    with pytest.raises(InvalidFault, match=r"fault.after_effect must be true or false \(got 1\)"):
+        fault_from_dict({"kind": "crash", "process": "x", "in_call_ms": 500, "after_effect": 1})
+    with pytest.raises(InvalidFault, match=r"fault.in_call_ms must be an int in 0..60000"):
+        fault_from_dict({"kind": "crash", "process": "x", "in_call_ms": 60_001})

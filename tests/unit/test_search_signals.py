@@ -3,7 +3,7 @@ nothing else (faults between operations meet nothing, touching is not overlap)."
 
 from __future__ import annotations
 
-from harness.history import Effect, Ledgers, Recorder
+from harness.history import FIRE, Effect, Ledgers, Recorder
 from harness.history.events import Event
 from harness.schedule.signals import fault_windows, signals
 
@@ -68,6 +68,7 @@ def test_quiet_history_scores_zero_but_overlap_of_one() -> None:
         "sent_together": 0,
         "indeterminate": 0,
         "effects_during_fault": 0,
+        "calls_cut_by_crash": 0,
         "in_flight_at_deadline": 0,
         "ok_past_deadline_ms": 0,
     }
@@ -97,6 +98,8 @@ def test_counts_ops_in_flight_during_faults_overlap_info_and_effects() -> None:
     c = rec.invoke(0, "write", {"key": B})
     at(clock, 5.0)
     rec.invoke(1, "write", {"key": A})  # open: indeterminate, in flight to the end
+    at(clock, 5.8)
+    rec.nemesis(FIRE, {"id": 7, "held": 1})  # an aimed crash killed a caller mid-call
     at(clock, 6.0)
     rec.nemesis("heal", {"id": 7})
     at(clock, 7.0)
@@ -114,6 +117,7 @@ def test_counts_ops_in_flight_during_faults_overlap_info_and_effects() -> None:
         "sent_together": 1,
         "indeterminate": 2,
         "effects_during_fault": 1,
+        "calls_cut_by_crash": 1,
     }
 
 
