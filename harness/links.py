@@ -1,12 +1,14 @@
 """Names of links, shared by the design loader, the stacks and the nemesis.
 
-Every target process reaches PostgreSQL and Redis through a link of its own,
-``<process>>``<dependency> (``target-0>postgres``, ``closer>redis``), as each
-process of a real deployment has its own network path to the database: one
-replica's slow or cut path is a fault of its own. The plain link named after
-the dependency (``postgres``) is the harness's own, and a fault on it means
-the dependency's whole network: it acts on every link to it at once. Kafka
-keeps one link: its broker advertises one address to every client.
+Every target process reaches PostgreSQL, Redis and the partner through a link
+of its own, ``<process>>``<dependency> (``target-0>postgres``, ``closer>redis``,
+``target-1>partner``), as each process of a real deployment has its own
+network path to the database: one replica's slow or cut path is a fault of its
+own. (The partner's own links lead to a port of its own per process, so the
+partner knows which process made a call.) The plain link named after the
+dependency (``postgres``) is the harness's own, and a fault on it means the
+dependency's whole network: it acts on every link to it at once. Kafka keeps
+one link: its broker advertises one address to every client.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 SEPARATOR = ">"
-PER_PROCESS = ("postgres", "redis")
+PER_PROCESS = ("postgres", "redis", "partner")
 """The dependencies each target process reaches through a link of its own."""
 
 

@@ -91,15 +91,23 @@ class LiveSystem(Lifecycle):
     def _start(self) -> None:
         self.stack.start()
         partner_port: int | None = None
+        callers: dict[str, int] = {}
         if "partner" in self.spec.dependencies:
-            self.partner_service = self.stack.start_partner()
+            self.partner_service = self.stack.start_partner(
+                callers=(*self.spec.replica_names, *self.spec.extra)
+            )
             partner_port = self.partner_service.port
+            callers = self.partner_service.caller_ports
         if self.spec.in_container:
             from harness.targetproc.containers import TargetContainers
 
-            self.target = TargetContainers(self.spec, self.stack, partner_port=partner_port)
+            self.target = TargetContainers(
+                self.spec, self.stack, partner_port=partner_port, partner_callers=callers
+            )
         else:
-            self.target = TargetProcesses(self.spec, self.stack, partner_port=partner_port)
+            self.target = TargetProcesses(
+                self.spec, self.stack, partner_port=partner_port, partner_callers=callers
+            )
         self.target.start()
         target = self.target
         # Stores first: the nemesis's final sweep restarts dead processes in

@@ -63,7 +63,13 @@ class PartnerFaults(Protocol):
     ) -> None: ...
     def clear_faults(self) -> None: ...
     def arm_hold(
-        self, endpoint: str, delay_ms: int, *, after_effect: bool = False, count: int = 1
+        self,
+        endpoint: str,
+        delay_ms: int,
+        *,
+        after_effect: bool = False,
+        caller: str | None = None,
+        count: int = 1,
     ) -> None: ...
     def wait_holding(self, timeout_s: float) -> int: ...
     def clear_holds(self) -> None: ...
@@ -442,7 +448,9 @@ class Nemesis:
             return
         partner = self._targets.partner
         assert partner is not None  # validate() checked
-        partner.arm_hold("all", fault.in_call_ms, after_effect=fault.after_effect)
+        partner.arm_hold(
+            "all", fault.in_call_ms, after_effect=fault.after_effect, caller=fault.process
+        )
         aimed = _AimedCrash()
         with self._lock:
             self._aimed[fault_id] = aimed

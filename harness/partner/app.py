@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from harness.partner.state import PartnerState
 STATE = web.AppKey("state", PartnerState)
 FAULTS = web.AppKey("faults", FaultBoard)
 HOLDS = web.AppKey("holds", HoldBoard)
+CALLERS = web.AppKey("callers", dict[int, str])
 MAX_WAIT_MS = 10_000
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -70,7 +71,7 @@ def _contract_handler(spec: EndpointSpec) -> Handler:
             stats.invalid += 1
             return _error(400, str(exc))
         holds = request.app[HOLDS]
-        hold = holds.take(spec.name)
+        hold = holds.take(spec.name, _caller(request))
         if hold is not None:
             stats.held += 1
             if not hold.after_effect:
@@ -96,6 +97,12 @@ def _contract_handler(spec: EndpointSpec) -> Handler:
         return web.json_response(answer.body, status=answer.status)
 
     return handle
+
+
+def _caller(request: web.Request) -> str | None:
+    """The process whose own link the call came through (by the port it reached)."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    return request.app[CALLERS].get(sockname[1]) if sockname else None
 
 
 def _caller_gone(request: web.Request) -> bool:
@@ -130,6 +137,12 @@ async def _clear_faults(request: web.Request) -> web.Response:
 async def _arm_hold(request: web.Request) -> web.Response:
     try:
         endpoint, hold, count = parse_hold(await _json_body(request))
+        callers = sorted(request.app[CALLERS].values())
+        if hold.caller is not None and hold.caller not in callers:
+            raise InvalidFault(
+                f"'caller' must be one of {callers} (got {hold.caller!r}): "
+                "a process with a port of its own (--caller)"
+            )
     except (InvalidFault, InvalidRequest) as exc:
         return _error(400, str(exc))
     holds = request.app[HOLDS]
@@ -186,9 +199,13 @@ async def _stats(request: web.Request) -> web.Response:
     return web.json_response({name: counters.to_json() for name, counters in stats.items()})
 
 
-def build_app(*, ledger_path: Path | None = None) -> web.Application:
-    """The partner app; with *ledger_path*, effects are also appended to that file."""
+def build_app(
+    *, ledger_path: Path | None = None, callers: Mapping[int, str] | None = None
+) -> web.Application:
+    """The partner app; with *ledger_path*, effects are also appended to that file;
+    ``callers`` names the process whose own link leads to each extra port."""
     app = web.Application()
+    app[CALLERS] = dict(callers or {})
     app[FAULTS] = FaultBoard()
     app[HOLDS] = HoldBoard()
 

@@ -84,17 +84,23 @@ class PartnerControl:
         )
 
     def arm_hold(
-        self, endpoint: str, delay_ms: int, *, after_effect: bool = False, count: int = 1
+        self,
+        endpoint: str,
+        delay_ms: int,
+        *,
+        after_effect: bool = False,
+        caller: str | None = None,
+        count: int = 1,
     ) -> None:
         """Hold the next ``count`` calls to ``endpoint`` (or ``all``) ``delay_ms`` in
         flight: before the partner acts (one whose caller dies meanwhile is dropped
-        unseen) or, ``after_effect``, between its effect and its answer
-        (`harness.partner.holds`)."""
+        unseen) or, ``after_effect``, between its effect and its answer; with
+        ``caller``, only calls through that process's own link (`harness.partner.holds`)."""
         self._call(
             "POST",
             "/holds",
             {"endpoint": endpoint, "delay_ms": delay_ms, "after_effect": after_effect,
-             "count": count},
+             "caller": caller, "count": count},
         )
 
     def wait_holding(self, timeout_s: float) -> int:

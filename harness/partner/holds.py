@@ -36,14 +36,16 @@ class _Armed:
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """How one call is held: ``delay_ms`` long, before or after its effect."""
+    """How one call is held: ``delay_ms`` long, before or after its effect; only a
+    call of ``caller`` (a process with its own link), or of anyone."""
 
     delay_ms: int
     after_effect: bool = False
+    caller: str | None = None
 
 
 def parse_hold(data: Any) -> tuple[str, Hold, int]:
-    """Read ``{"endpoint", "delay_ms", "after_effect"?, "count"?}`` into
+    """Read ``{"endpoint", "delay_ms", "after_effect"?, "caller"?, "count"?}`` into
     (endpoint, hold, count)."""
     if not isinstance(data, Mapping):
         raise InvalidFault(f"hold must be a JSON object (got {type(data).__name__})")
@@ -58,8 +60,11 @@ def parse_hold(data: Any) -> tuple[str, Hold, int]:
     after_effect = data.get("after_effect", False)
     if not isinstance(after_effect, bool):
         raise InvalidFault(f"'after_effect' must be true or false (got {after_effect!r})")
+    caller = data.get("caller")
+    if caller is not None and not isinstance(caller, str):
+        raise InvalidFault(f"'caller' must be a process name or null (got {caller!r})")
     assert isinstance(delay_ms, int) and isinstance(count, int)
-    return endpoint, Hold(delay_ms, after_effect), count
+    return endpoint, Hold(delay_ms, after_effect, caller), count
 
 
 class HoldBoard:
@@ -81,10 +86,10 @@ class HoldBoard:
     def clear(self) -> None:
         self._armed.clear()
 
-    def take(self, endpoint: str) -> Hold | None:
-        """The hold for the call arriving now, spending one."""
+    def take(self, endpoint: str, caller: str | None) -> Hold | None:
+        """The hold for the call of ``caller`` arriving now, spending one."""
         armed = self._armed.get(endpoint)
-        if armed is None:
+        if armed is None or armed.hold.caller not in (None, caller):
             return None
         armed.remaining -= 1
         if armed.remaining == 0:
@@ -115,6 +120,7 @@ class HoldBoard:
             name: {
                 "delay_ms": a.hold.delay_ms,
                 "after_effect": a.hold.after_effect,
+                "caller": a.hold.caller,
                 "remaining": a.remaining,
             }
             for name, a in self._armed.items()

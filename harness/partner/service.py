@@ -7,6 +7,7 @@ restart reloads them (and the idempotency keys they carry).
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from harness.child_env import child_env
@@ -21,11 +22,16 @@ PROBE_TIMEOUT = 1.0
 
 
 class PartnerService(ProcessControls):
-    """``python -m harness.partner`` on a loopback port, with its ledger in *workdir*."""
+    """``python -m harness.partner`` on a loopback port, with its ledger in *workdir*;
+    one more port for each of ``callers``, the processes with a link of their own
+    to it (the same ports after a restart)."""
 
-    def __init__(self, *, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, *, workdir: Path, port: int | None = None, callers: Sequence[str] = ()
+    ) -> None:
         self.workdir = workdir
         self.port = free_port() if port is None else require_free(port)
+        self.caller_ports = {name: free_port() for name in callers}
         self.url = f"http://{LOOPBACK}:{self.port}"
         self.ledger_path = workdir / LEDGER_FILE
         self.control = PartnerControl(self.url)
@@ -38,6 +44,7 @@ class PartnerService(ProcessControls):
                 "--host", LOOPBACK,
                 "--port", str(self.port),
                 "--ledger", str(self.ledger_path),
+                *(f"--caller={n}={p}" for n, p in self.caller_ports.items()),
             ],
             env=child_env(),
             cwd=workdir,

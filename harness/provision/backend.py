@@ -9,7 +9,7 @@ default backend (``local`` when unset).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -54,7 +54,7 @@ class StackHandle(Protocol):
 
     def service(self, name: str) -> Any: ...
 
-    def start_partner(self) -> Any: ...
+    def start_partner(self, callers: Sequence[str] = ...) -> Any: ...
 
 
 class Backend(Protocol):

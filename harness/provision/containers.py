@@ -351,8 +351,11 @@ class ContainerService:
 class ContainerPartner(ContainerService):
     """The partner service (``python -m harness.partner``) in its container."""
 
-    def __init__(self, image: str, *, labels: Mapping[str, str]) -> None:
+    def __init__(
+        self, image: str, *, labels: Mapping[str, str], callers: Sequence[str] = ()
+    ) -> None:
         port = free_port()
+        self.caller_ports = {name: free_port() for name in callers}
         self.url = f"http://{LOOPBACK}:{port}"
         self.control = PartnerControl(self.url)
         probe = PartnerControl(self.url, timeout=1.0)
@@ -362,6 +365,7 @@ class ContainerPartner(ContainerService):
             command=[
                 "--host", LOOPBACK, "--port", str(port),
                 "--ledger", "/data/partner-ledger.jsonl",
+                *(f"--caller={n}={p}" for n, p in self.caller_ports.items()),
             ],
             labels=labels,
         )
@@ -509,14 +513,17 @@ class ContainerStack(StackBase[ContainerService, ContainerService]):
             ready_timeout=90.0,
         )
 
-    def start_partner(self) -> ContainerPartner:
-        """Start the partner service in its container (stopped with the stack)."""
+    def start_partner(self, callers: Sequence[str] = ()) -> ContainerPartner:
+        """Start the partner service in its container (stopped with the stack), with a
+        port of its own for each of ``callers`` (the target's processes)."""
         if self._partner is not None:
             raise RuntimeError("this stack's partner was already started")
         binaries = self._binaries or find_binaries()
         image = resolve_images(binaries, self._named_images, ["partner"])["partner"]
         self.images["partner"] = image
-        self._partner = self.register(ContainerPartner(image, labels=self._labels))
+        self._partner = self.register(
+            ContainerPartner(image, labels=self._labels, callers=callers)
+        )
         self._timed("partner", self._partner.start)
         return self._partner
 

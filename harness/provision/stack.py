@@ -6,7 +6,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
@@ -237,13 +237,14 @@ class Stack(StackBase[LocalService, ToxiproxyServer]):
                 )
         return services
 
-    def start_partner(self) -> PartnerService:
-        """Start the partner service (``python -m harness.partner``), stopped with the stack."""
+    def start_partner(self, callers: Sequence[str] = ()) -> PartnerService:
+        """Start the partner service (``python -m harness.partner``), stopped with the
+        stack, with a port of its own for each of ``callers`` (the target's processes)."""
         from harness.partner.service import PartnerService
 
         if self._partner is not None:
             raise RuntimeError("this stack's partner was already started")
-        self._partner = PartnerService(workdir=self.workdir / "partner")
+        self._partner = PartnerService(workdir=self.workdir / "partner", callers=callers)
         self.register(self._partner.process)
         self._timed("partner", self._partner.start)
         return self._partner

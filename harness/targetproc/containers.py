@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from harness.provision.backend import StackHandle
@@ -122,11 +123,18 @@ class TargetContainers(TargetProcesses):
     """`TargetProcesses` with every process a container of the target's image."""
 
     def __init__(
-        self, spec: TargetSpec, stack: StackHandle, *, partner_port: int | None = None
+        self,
+        spec: TargetSpec,
+        stack: StackHandle,
+        *,
+        partner_port: int | None = None,
+        partner_callers: Mapping[str, int] | None = None,
     ) -> None:
         if not spec.in_container:
             raise ValueError(f"target {spec.name!r} gives no 'image' or 'build'")
-        super().__init__(spec, stack, partner_port=partner_port)
+        super().__init__(
+            spec, stack, partner_port=partner_port, partner_callers=partner_callers
+        )
         self.image: str | None = None
         self._labels: dict[str, str] = {}
 

@@ -107,8 +107,16 @@ class TargetProcesses(Lifecycle):
     """
 
     def __init__(
-        self, spec: TargetSpec, stack: StackHandle, *, partner_port: int | None = None
+        self,
+        spec: TargetSpec,
+        stack: StackHandle,
+        *,
+        partner_port: int | None = None,
+        partner_callers: Mapping[str, int] | None = None,
     ) -> None:
+        """``partner_callers``: the partner's own port for each process that has one
+        (``PartnerService.caller_ports``); that process reaches the partner through a
+        link of its own, ``<process>>partner``, to it."""
         if "partner" in spec.dependencies and partner_port is None:
             raise ValueError(
                 f"target {spec.name!r} depends on 'partner': pass 'partner_port', the "
@@ -117,6 +125,7 @@ class TargetProcesses(Lifecycle):
         self.spec = spec
         self._stack = stack
         self._partner_port = partner_port
+        self._partner_callers = dict(partner_callers or {})
         self._processes: dict[str, Any] = {}
         self._ports: dict[str, int] = {}
         self._links: list[str] = []
@@ -205,10 +214,17 @@ class TargetProcesses(Lifecycle):
         return env
 
     def _own_links(self, process: str, base: Mapping[str, str]) -> dict[str, str]:
-        """*process*'s store variables pointing at links of its own (``<process>>postgres``),
-        so a fault can slow or cut one process's path to a store and not the others'."""
+        """*process*'s store variables and ``PARTNER_URL`` pointing at links of its own
+        (``<process>>postgres``, ``<process>>partner``), so a fault can slow or cut one
+        process's path and not the others', and the partner knows who calls it."""
         env: dict[str, str] = {}
         for dependency in sorted(self.spec.dependencies & set(PER_PROCESS)):
+            if dependency == "partner":
+                if process in self._partner_callers and "PARTNER_URL" in base:
+                    link = process_link(process, dependency)
+                    own = self._link(link, self._partner_callers[process])
+                    env["PARTNER_URL"] = f"http://{LOOPBACK}:{own}"
+                continue
             variable = STORE_VARIABLES[dependency]
             upstream = self._stack.service(dependency).port
             own = self._link(process_link(process, dependency), upstream)

@@ -133,3 +133,41 @@ def test_an_aimed_crash_no_call_came_for_kills_at_its_heal(
     assert [e.f for e in events] == ["start", FIRE, "heal"]
     assert thaw(events[1].value)["held"] == 0
     assert target_1.alive and target_1.pid != old_pid
+
+
+def test_each_process_calls_the_partner_through_a_link_of_its_own(
+    shop: tuple[str, LiveSystem],
+) -> None:
+    """So the partner knows the caller: a hold aimed at one process never holds
+    another's call, and an aimed crash kills the process whose call is held."""
+    _, system = shop
+    control, partner = system.partner_control, system.partner_service
+    assert control is not None and partner is not None
+    urls = [call(system, node, "GET", "/_env", None)[1]["PARTNER_URL"] for node in (0, 1)]
+    own = {name: system.proxy(f"{name}>partner") for name in ("target-0", "target-1")}
+    assert urls == [f"http://127.0.0.1:{own[n].listen_port}" for n in ("target-0", "target-1")]
+    for name, proxy in own.items():
+        assert proxy.upstream.endswith(f":{partner.caller_ports[name]}")
+
+    def ship(name: str) -> int:
+        """A shipment sent as ``name`` sends it (through its link); the HTTP status."""
+        body = {"order_id": f"o-{uuid.uuid4().hex[:8]}", "sku": "s", "qty": 1}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{own[name].listen_port}/warehouse/shipments",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex},
+        )
+        with NO_PROXY.open(request, timeout=10) as response:
+            return int(response.status)
+
+    held = control.stats()["warehouse"]["held"]
+    control.arm_hold("warehouse", 300, caller="target-1")
+    begin = time.monotonic()
+    assert ship("target-0") == 200
+    assert control.stats()["warehouse"]["held"] == held  # not target-1's: not held
+    assert ship("target-1") == 200
+    assert time.monotonic() - begin >= 0.3
+    assert control.stats()["warehouse"]["held"] == held + 1
+    with pytest.raises(ValueError, match=r"'caller' must be one of \['target-0', 'target-1'\]"):
+        control.arm_hold("warehouse", 300, caller="target-9")

@@ -222,7 +222,8 @@ def test_mini_design_fields(tmp_path: Path) -> None:
     assert design.services.redis_persistence == "none"
     assert design.topology.links == (
         "postgres", "partner", "target-0", "target-1",
-        "target-0>postgres", "target-1>postgres", "consumer>postgres",
+        "target-0>postgres", "target-0>partner", "target-1>postgres", "target-1>partner",
+        "consumer>postgres", "consumer>partner",
     )
     assert design.topology.processes == ("target-0", "target-1", "consumer", "postgres")
     assert design.topology.has_partner
