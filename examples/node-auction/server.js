@@ -76,17 +76,18 @@ const DB_CONFIG = {
 
 const pool = new pg.Pool({ ...DB_CONFIG, max: 8, idleTimeoutMillis: 10000 });
 pool.on('error', (err) => log(`idle database connection failed: ${err.message}`));
+// pg-pool drops its idle listener when it hands a client out, and the caller's
+// code runs only on the next microtask: an error message in the same packet as
+// the connection's ReadyForQuery (PostgreSQL shutting down) would be an uncaught
+// 'error' event in between. 'connect' fires before the hand-out.
+pool.on('connect', (client) => {
+  client.on('error', (err) => log(`database connection error: ${err.message}`));
+});
 
 // One statement on a pooled connection. Any error destroys the connection
 // (its state is unknown after a timeout), so the next call gets a fresh one.
 async function q(text, params) {
   const client = await pool.connect();
-  if (!client.naErrorListener) {
-    // errors while checked out (pg-pool removes its idle listener) must not
-    // become an uncaught 'error' event
-    client.naErrorListener = true;
-    client.on('error', (err) => log(`database connection error: ${err.message}`));
-  }
   try {
     const r = await client.query(text, params);
     client.release();

@@ -79,6 +79,11 @@ const pool = new Pool({
 // An idle client whose connection dies (a partition, PostgreSQL restarted) emits
 // 'error' on the pool; without a listener node would exit.
 pool.on('error', (err) => log('idle client error:', err.message));
+// pg-pool drops its idle listener while a client is checked out, and hands it out
+// a microtask before the caller's code runs: a connection that dies then
+// (PostgreSQL paused or shutting down, a partition) must not become an uncaught
+// 'error' event that ends the process. 'connect' fires before the first hand-out.
+pool.on('connect', (client) => client.on('error', (err) => log('database connection error:', err.message)));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -86,13 +91,6 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // connection (it may be in an unknown state after a timeout); the error is rethrown.
 async function tx(fn) {
   const client = await pool.connect();
-  if (!client.seatsErrorListener) {
-    // pg-pool drops its idle listener while a client is checked out: a connection
-    // that dies then (PostgreSQL paused, a partition) must not become an uncaught
-    // 'error' event that ends the process. The pending query fails on its own.
-    client.seatsErrorListener = true;
-    client.on('error', (err) => log('database connection error:', err.message));
-  }
   let broken = null;
   try {
     await client.query('BEGIN');

@@ -227,10 +227,10 @@ def test_a_sigkilled_harness_leaves_no_container(
         if watchdog == "alive":
             assert _running_ids(ids, within=15) == set()
         else:
-            time.sleep(1)
-            # Nobody removes them now but the next harness start: in a parallel test
-            # run that may be another test's harness (CI saw them gone within 1 s).
-            assert _running_ids(ids, within=0) in (set(ids), set())
+            # Nobody removes them now but the next harness start. In a parallel test
+            # run that may be another test's harness, caught part-way through (CI saw
+            # none, and once two of the three, left after 1 s), so only this start's
+            # own reaping is asserted.
             reap_containers()  # what the next start of a harness does
             assert _running_ids(ids, within=5) == set()
     finally:

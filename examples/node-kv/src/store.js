@@ -67,6 +67,10 @@ class Store {
     // Idle pooled connections that die (a store crash, a partition) report
     // here; without a listener the process would exit.
     this.pool.on('error', (err) => this.log(`idle connection lost: ${err.message}`));
+    // A client is handed out a microtask before the caller can listen on it, with
+    // the pool's idle listener already gone: an error in that gap (PostgreSQL
+    // shutting down as the connection opens) must not end the process.
+    this.pool.on('connect', (client) => client.on('error', (err) => this.log(`connection lost: ${err.message}`)));
     this.cache = profile.readCache ? new ReadCache(() => this._listenerClient(), CHANNEL, log) : null;
   }
 
