@@ -7,6 +7,7 @@ on one line: ``steps[2].ops[0].retry.count must be an int in 0..10 (got -1)``.
 
 from __future__ import annotations
 
+import json
 import re
 import reprlib
 import tomllib
@@ -36,6 +37,16 @@ def show(value: object) -> str:
     return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def dotted(key: str) -> str:
+    """A key as a step of a dotted path: bare when TOML would write it bare, else
+    quoted and escaped, so a key holding a newline or a dot still reads as one
+    key on one line (``fields."\\n"``)."""
+    return key if _BARE_KEY.fullmatch(key) else json.dumps(key)
+
+
 def is_name(value: object) -> TypeGuard[str]:
     """1..64 of ``[A-Za-z0-9_.-]`` and not ``.`` or ``..``: safe as a file name."""
     return isinstance(value, str) and bool(NAME.fullmatch(value)) and value not in (".", "..")
@@ -49,7 +60,7 @@ class At:
     error: type[ValueError]
 
     def key(self, name: str) -> At:
-        return At(f"{self.path}.{name}", self.error)
+        return At(f"{self.path}.{dotted(name)}", self.error)
 
     def item(self, index: int) -> At:
         return At(f"{self.path}[{index}]", self.error)

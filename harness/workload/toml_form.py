@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.plain import MISSING, Where, read_toml, show
+from harness.plain import MISSING, Where, dotted, read_toml, show
 from harness.workload.api import (
     Answer,
     Const,
@@ -135,7 +135,7 @@ def _operation(where: Where, raw: Mapping[str, Any]) -> Operation:
     where.only_keys(raw, _OPERATION_KEYS)
     fields = where.table(raw, "fields", required=False)
     sources = {
-        name: _source(_at(where, f"fields.{name}"), value) for name, value in fields.items()
+        name: _source(_at(where, f"fields.{dotted(name)}"), value) for name, value in fields.items()
     }
     ok = tuple(
         _answer(_at(where, f"ok[{i}]"), a)
@@ -230,7 +230,7 @@ def _setup(where: Where, raw: Mapping[str, Any]) -> SetupStep | PartnerDecline:
     values: dict[str, Source] | None = None
     if "values" in raw:
         values = {
-            name: _source(_at(where, f"values.{name}"), value)
+            name: _source(_at(where, f"values.{dotted(name)}"), value)
             for name, value in where.table(raw, "values", required=True).items()
         }
     return _made(

@@ -215,11 +215,25 @@ def _get(node: Any, path: Path_) -> Any:
 
 
 def _copy(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _copy(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_copy(v) for v in node]
-    return node
+    """A deep copy of dicts and lists, without recursion: nasty values nest
+    3000 deep, past Python's recursion limit."""
+    if not isinstance(node, (dict, list)):
+        return node
+    root: Any = {} if isinstance(node, dict) else []
+    stack = [(node, root)]
+    while stack:
+        source, copy = stack.pop()
+        pairs = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, value in pairs:
+            if isinstance(value, (dict, list)):
+                inner: Any = {} if isinstance(value, dict) else []
+                stack.append((value, inner))
+                value = inner
+            if isinstance(copy, dict):
+                copy[key] = value
+            else:
+                copy.append(value)
+    return root
 
 
 _OPERATIONS = ("replace", "replace", "drop", "insert", "duplicate", "wrap", "edit")

@@ -223,6 +223,23 @@ def test_bad_workload_values(tmp_path: Path, workload: str, expected: str) -> No
     assert error(path).startswith(f"{path}: {expected}"), error(path)
 
 
+@pytest.mark.parametrize(
+    ("key", "shown"), [("\\n", '"\\n"'), ("a.b", '"a.b"'), ("amount", "amount")]
+)
+def test_a_field_s_key_is_named_on_one_line_as_one_key(
+    tmp_path: Path, key: str, shown: str
+) -> None:
+    """A key holding a newline or a dot (found by the design fuzzer) is quoted in
+    the error's path as TOML would write it, not spliced in raw."""
+    path = design(tmp_path, "")
+    table = TABLE.replace(
+        "from = { key = \"account\" }", f'"{key}" = {{ ints = "x" }}, from = {{ key = "account" }}'
+    )
+    path.write_text(path.read_text() + "\n" + inline(table), encoding="utf-8")
+    text = error(path)
+    assert f"(name 'transfer').fields.{shown}: 'ints' must be an array" in text, text
+
+
 def test_the_worked_example_of_docs_workloads_loads(tmp_path: Path) -> None:
     """docs/workloads.md's counter service, in both its forms, is a workload."""
     docs = (Path(__file__).parents[2] / "docs" / "workloads.md").read_text()
