@@ -37,7 +37,7 @@ def show(value: object) -> str:
     return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def dotted(key: str) -> str:
