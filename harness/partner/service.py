@@ -7,7 +7,7 @@ restart reloads them (and the idempotency keys they carry).
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from harness.child_env import child_env
@@ -19,6 +19,17 @@ from harness.provision.process import ManagedProcess, ProcessControls
 LEDGER_FILE = "partner-ledger.jsonl"
 READY_TIMEOUT = 10.0
 PROBE_TIMEOUT = 1.0
+
+
+def partner_arguments(port: int, ledger: str, caller_ports: Mapping[str, int]) -> list[str]:
+    """``python -m harness.partner``'s arguments, wherever it runs (a process or a
+    container): its port, its ledger and a port of its own per calling process."""
+    return [
+        "--host", LOOPBACK,
+        "--port", str(port),
+        "--ledger", ledger,
+        *(f"--caller={name}={own}" for name, own in caller_ports.items()),
+    ]
 
 
 class PartnerService(ProcessControls):
@@ -41,10 +52,7 @@ class PartnerService(ProcessControls):
             "partner",
             [
                 sys.executable, "-m", "harness.partner",
-                "--host", LOOPBACK,
-                "--port", str(self.port),
-                "--ledger", str(self.ledger_path),
-                *(f"--caller={n}={p}" for n, p in self.caller_ports.items()),
+                *partner_arguments(self.port, str(self.ledger_path), self.caller_ports),
             ],
             env=child_env(),
             cwd=workdir,

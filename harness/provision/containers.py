@@ -34,6 +34,7 @@ from typing import Any
 
 from harness.partner.control import PartnerControl
 from harness.partner.endpoints import CONTROL_PREFIX
+from harness.partner.service import partner_arguments
 from harness.provision.docker_api import (
     LABEL,
     LABEL_PID,
@@ -362,11 +363,7 @@ class ContainerPartner(ContainerService):
         process = ContainerProcess(
             "partner",
             image,
-            command=[
-                "--host", LOOPBACK, "--port", str(port),
-                "--ledger", "/data/partner-ledger.jsonl",
-                *(f"--caller={n}={p}" for n, p in self.caller_ports.items()),
-            ],
+            command=partner_arguments(port, "/data/partner-ledger.jsonl", self.caller_ports),
             labels=labels,
         )
         super().__init__(
