@@ -18,6 +18,8 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from harness.links import PER_PROCESS
+
 DEPENDENCIES = ("postgres", "redis", "kafka", "partner")
 PROMPT = "EDIT: "
 CUSTOM = "custom"
@@ -100,6 +102,11 @@ class StarterRow:
 
 def _store_faults(deps: Collection[str]) -> tuple[str, ...]:
     return tuple(f"latency:{d}" for d in ("postgres", "redis", "kafka") if d in deps)
+
+
+def _own_paths(deps: Collection[str]) -> tuple[str, ...]:
+    """Latency on each replica's own link to a store that has such links."""
+    return tuple(f"latency:target-*>{d}" for d in PER_PROCESS if d in deps and d != "partner")
 
 
 def _crashable(deps: Collection[str]) -> tuple[str, ...]:
@@ -198,7 +205,9 @@ def _kv_rows(deps: Collection[str]) -> list[StarterRow]:
             can_happen=PROMPT + "(e.g. Yes: per-replica caches, read replicas)",
             mechanism=PROMPT + "(e.g. no per-replica state: every operation one statement)",
             recovery=PROMPT + "(e.g. invalidate caches on write)",
-            faults=("reorder", "latency:target-*", *_store_faults(deps)),
+            # A replica's copy learns of another's write over its own path to the
+            # store (a notification, an invalidation): slowed, the copy lags.
+            faults=("reorder", "latency:target-*", *_store_faults(deps), *_own_paths(deps)),
             invariants=judged,
             shape=racing,
         ),

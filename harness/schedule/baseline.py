@@ -89,7 +89,7 @@ def _random_schedule(
             steps.append(Heal())
             active = False
             continue
-        batch = tuple(ops.draw_op(draw) for _ in range(rnd.randint(1, shape.max_batch)))
+        batch = ops.draw_batch(draw, rnd.randint(1, shape.max_batch))
         if nemesis and not active and rnd.random() < 0.5:
             steps.append(
                 Batch(ops=batch, fault=fault(), fault_delay_ms=rnd.randint(0, MAX_FAULT_DELAY_MS))

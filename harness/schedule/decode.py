@@ -54,7 +54,7 @@ _STEP_KEYS: Mapping[str, tuple[str, ...]] = {
     "wait": ("step", "ms"),
     "until": ("step", "kind", "key", "offset_ms"),
 }
-_OP_KEYS = ("f", "key", "args", "client", "node", "delay_ms", "timeout_ms", "retry")
+_OP_KEYS = ("f", "key", "args", "client", "node", "delay_ms", "timeout_ms", "retry", "after")
 
 
 def load_schedule(path: Path, *, workload: Workload, topology: Topology) -> Schedule:
@@ -266,7 +266,9 @@ def _step(at: At, value: object, workload: Workload, set_up: Mapping[str, int]) 
         what="" if fault is not None else "0 when the batch has no fault",
     )
     return Batch(
-        ops=tuple(_op(i, o, workload, set_up) for i, o in ops), fault=fault, fault_delay_ms=delay
+        ops=tuple(_op(op_at, o, n, workload, set_up) for n, (op_at, o) in enumerate(ops)),
+        fault=fault,
+        fault_delay_ms=delay,
     )
 
 
@@ -290,7 +292,10 @@ def _fault(at: At, value: object) -> Fault:
         raise InvalidSchedule(str(exc)) from exc
 
 
-def _op(at: At, value: object, workload: Workload, set_up: Mapping[str, int]) -> ClientOp:
+def _op(
+    at: At, value: object, index: int, workload: Workload, set_up: Mapping[str, int]
+) -> ClientOp:
+    """Operation ``index`` of a batch."""
     obj = at.obj(value, _OP_KEYS)
     f = at.key("f").choice(obj.get("f", MISSING), [o.name for o in workload.drawable()])
     op = workload.operation(f)
@@ -322,7 +327,17 @@ def _op(at: At, value: object, workload: Workload, set_up: Mapping[str, int]) ->
         delay_ms=at.key("delay_ms").integer(obj.get("delay_ms", 0), 0, MAX_DELAY_MS),
         timeout_ms=at.key("timeout_ms").integer(obj.get("timeout_ms", 2000), 1, MAX_TIMEOUT_MS),
         retry=_retry(at.key("retry"), obj.get("retry", MISSING)),
+        after=_after(at.key("after"), obj.get("after"), index),
     )
+
+
+def _after(at: At, value: object, index: int) -> int | None:
+    """``after``: null, or an earlier operation of the same batch (its index)."""
+    if value is None:
+        return None
+    if index == 0:
+        raise at.fail("null: the first operation of a batch follows none", value)
+    return at.integer(value, 0, index - 1, what=f"null or an earlier operation, 0..{index - 1}")
 
 
 def _retry(at: At, value: object) -> RetryPolicy:

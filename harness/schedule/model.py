@@ -69,7 +69,9 @@ class ClientOp:
     ``key`` the index of its ``id`` field (None when it has none), ``args``
     its other drawn fields (key indices for `Key` fields, values for `Ints`
     and `OneOf`; derived fields are not kept). ``delay_ms`` offsets it inside
-    its batch (the interleaving)."""
+    its batch (the interleaving): from the batch's start, or with ``after``
+    (the index of an earlier operation of its batch) from the moment that one
+    is answered, as a client that acts on an answer does."""
 
     f: str
     key: int | None
@@ -79,6 +81,7 @@ class ClientOp:
     delay_ms: int = 0
     timeout_ms: int = 2000
     retry: RetryPolicy = NO_RETRY
+    after: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "args", MappingProxyType(dict(self.args)))
@@ -267,8 +270,9 @@ def _describe_op(op: ClientOp) -> str:
     args = ",".join(f"{k}={v}" for k, v in op.args.items())
     retry = f" retry={op.retry.mode}x{op.retry.count}" if op.retry.count else ""
     delay = f" +{op.delay_ms}ms" if op.delay_ms else ""
+    after = "" if op.after is None else f" once op {op.after} answered"
     key = "" if op.key is None else f"#{op.key}"
-    return f"c{op.client}->n{op.node} {op.f}{key}({args}) t={op.timeout_ms}ms{retry}{delay}"
+    return f"c{op.client}->n{op.node} {op.f}{key}({args}) t={op.timeout_ms}ms{retry}{after}{delay}"
 
 
 def _op_to_json(op: ClientOp) -> dict[str, Any]:
@@ -281,6 +285,7 @@ def _op_to_json(op: ClientOp) -> dict[str, Any]:
         "delay_ms": op.delay_ms,
         "timeout_ms": op.timeout_ms,
         "retry": {"mode": op.retry.mode, "count": op.retry.count, "delay_s": op.retry.delay_s},
+        "after": op.after,
     }
 
 

@@ -42,6 +42,7 @@ from harness.schedule.coverage import coverage_of
 from harness.schedule.deadlines import deadlines, until_s
 from harness.schedule.model import (
     Batch,
+    ClientOp,
     Heal,
     Schedule,
     StartFault,
@@ -405,11 +406,18 @@ class ExampleRunner:
         self, client: WorkloadClient, nemesis: Nemesis, batch: Batch, keys: KeySpace
     ) -> None:
         replicas = len(self.system.client_urls)
+        specs = [materialize(op, keys, self.workload, replicas=replicas) for op in batch.ops]
+        answered = [asyncio.Event() for _ in batch.ops]  # an op that follows one waits for it
 
-        async def send(delay_ms: int, spec: OpSpec) -> None:
-            if delay_ms:
-                await asyncio.sleep(delay_ms / 1000)
-            await client.execute(spec)
+        async def send(index: int, op: ClientOp, spec: OpSpec) -> None:
+            try:
+                if op.after is not None:
+                    await answered[op.after].wait()
+                if op.delay_ms:
+                    await asyncio.sleep(op.delay_ms / 1000)
+                await client.execute(spec)
+            finally:
+                answered[index].set()
 
         async def fault_after(delay_ms: int, fault: Fault) -> None:
             await asyncio.sleep(delay_ms / 1000)
@@ -418,10 +426,7 @@ class ExampleRunner:
 
         if batch.fault is not None and batch.fault_delay_ms == 0:
             await fault_after(0, batch.fault)  # in place before the first request leaves
-        tasks = [
-            send(op.delay_ms, materialize(op, keys, self.workload, replicas=replicas))
-            for op in batch.ops
-        ]
+        tasks = [send(i, *sent) for i, sent in enumerate(zip(batch.ops, specs, strict=True))]
         if batch.fault is not None and batch.fault_delay_ms > 0:
             tasks.append(fault_after(batch.fault_delay_ms, batch.fault))
         await asyncio.gather(*tasks)

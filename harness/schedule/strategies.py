@@ -15,7 +15,7 @@ during a slow partner call) are seldom drawn at all.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -204,13 +204,12 @@ def schedules(
             ops_state.aim_node = started if named is None else named
             # A count drawn evenly, as random chaos does (a list mostly stops early,
             # and a race needs requests in flight together); shrinking lowers it.
-            size = draw(st.integers(1, shape.max_batch))
-            ops = [draw(ops_state.ops()) for _ in range(size)]
+            ops = ops_state.draw_batch(draw, draw(st.integers(1, shape.max_batch)))
             ops_state.aim = {}
             if fault is not None:
                 steps.append(
                     Batch(
-                        ops=tuple(ops),
+                        ops=ops,
                         fault=fault,
                         fault_delay_ms=draw(
                             IN_FLIGHT_DELAYS if isinstance(fault, Crash | Pause) else FAULT_DELAYS
@@ -218,7 +217,7 @@ def schedules(
                     )
                 )
             else:
-                steps.append(Batch(ops=tuple(ops)))
+                steps.append(Batch(ops=ops))
         elif kind == "start" and nemesis:
             start(next_fault())
         elif kind == "heal":
@@ -431,24 +430,52 @@ class OpState:
     def ops(self) -> st.SearchStrategy[ClientOp]:
         return st.composite(lambda draw: self.draw_op(draw))()
 
-    def draw_op(self, draw: st.DrawFn) -> ClientOp:
-        s = self.shape
+    def draw_batch(self, draw: st.DrawFn, size: int) -> tuple[ClientOp, ...]:
+        """``size`` operations sent together; some follow others (``_follows``,
+        ``_probe``)."""
+        batch: list[ClientOp] = []
+        while len(batch) < size:
+            batch.append(self.draw_op(draw, batch))
+            batch.extend(self._probe(draw, batch, size - len(batch)))
+        return tuple(batch)
+
+    def draw_op(self, draw: st.DrawFn, batch: Sequence[ClientOp] = ()) -> ClientOp:
+        """One operation of a batch whose earlier operations are ``batch``."""
         # Now and then a read of the contract: consistent_reads judges what
         # reads show while faults are active (shrinks towards no read).
-        if self.reads and draw(st.sampled_from((False, False, False, False, True))):
-            return self._read(draw)
+        read = bool(self.reads) and draw(st.sampled_from((False, False, False, False, True)))
+        op = _weighted(draw, self.reads if read else self.writes)
+        node = self._node(draw)
+        follows = self._follows(draw, batch, op, node)
+        after, aim = follows if follows is not None else (None, None)
+        delay_ms = draw(REORDER_DELAYS) if "reorder" in self.kinds else 0
+        return self._make(draw, op, node=node, after=after, aim=aim, delay_ms=delay_ms)
+
+    def _make(
+        self,
+        draw: st.DrawFn,
+        op: Operation,
+        *,
+        node: int,
+        after: int | None,
+        aim: Mapping[str, int] | None,
+        delay_ms: int,
+    ) -> ClientOp:
+        """``op`` by a drawn client, with its values (``aim``: its keys by kind)."""
         common: dict[str, Any] = {
-            "client": draw(st.integers(0, s.clients - 1)),
-            "node": self._node(draw),
-            "retry": draw(retry_policies()) if "retry" in self.kinds else NO_RETRY,
-            "timeout_ms": (
-                draw(st.sampled_from(CLIENT_TIMEOUTS_MS))
-                if "client_timeout" in self.kinds
-                else DEFAULT_TIMEOUT_MS
-            ),
-            "delay_ms": draw(REORDER_DELAYS) if "reorder" in self.kinds else 0,
+            "client": draw(st.integers(0, self.shape.clients - 1)),
+            "node": node,
+            "delay_ms": delay_ms,
+            "after": after,
         }
-        op = _weighted(draw, self.writes)
+        if op.read:
+            return self._client_op(op, self._draw_values(draw, op, aim), common)
+        common["retry"] = draw(retry_policies()) if "retry" in self.kinds else NO_RETRY
+        common["timeout_ms"] = (
+            draw(st.sampled_from(CLIENT_TIMEOUTS_MS))
+            if "client_timeout" in self.kinds
+            else DEFAULT_TIMEOUT_MS
+        )
         hooked = None
         if self.workload.draw is not None:
             hooked = self.workload.draw(
@@ -458,11 +485,78 @@ class OpState:
                     draw=draw,
                     shape=self.shape,
                     counts=MappingProxyType(self.counts),
-                    aim=MappingProxyType(self._aimed(draw)),
+                    aim=MappingProxyType(self._aimed(draw) if aim is None else aim),
                 )
             )
-        values = self._checked(op, hooked) if hooked is not None else self._draw_values(draw, op)
+        values = (
+            self._checked(op, hooked) if hooked is not None else self._draw_values(draw, op, aim)
+        )
         return self._client_op(op, values, common)
+
+    def _probe(self, draw: st.DrawFn, batch: Sequence[ClientOp], room: int) -> list[ClientOp]:
+        """In a ``reorder`` row, one time in three after a read that follows
+        nothing, when the batch has room: a write on its key to another
+        replica, sent when the read is answered, and the read again, sent
+        when the write is answered. The stale-copy probe: the first read warms
+        a copy the replica keeps (a cache, a read replica), the write replaces
+        the value elsewhere, and the second read shows whether the copy still
+        answers with the old value. The three seldom line up drawn apart (a
+        read on the key, then a write elsewhere, then a read, nothing else
+        writing the key between). Shrinks towards no probe."""
+        read, replicas = batch[-1], self.shape.replicas
+        declared = self.workload.operation(read.f)
+        if (
+            room < 2
+            or "reorder" not in self.kinds
+            or replicas < 2
+            or not declared.read
+            or read.after is not None
+        ):
+            return []
+        keys = self._keys(read, _kinds(declared))
+        writes = tuple(w for w in self.writes if keys.keys() & _kinds(w))
+        if not writes or not draw(st.sampled_from((False, False, True))):
+            return []
+        other = (read.node + 1 + draw(st.integers(0, replicas - 2))) % replicas
+        first = len(batch) - 1
+        write = self._make(
+            draw, _weighted(draw, writes), node=other, after=first, aim=keys, delay_ms=0
+        )
+        again = self._make(draw, declared, node=read.node, after=first + 1, aim=keys, delay_ms=0)
+        return [write, again]
+
+    def _follows(
+        self, draw: st.DrawFn, batch: Sequence[ClientOp], op: Operation, node: int
+    ) -> tuple[int, dict[str, int]] | None:
+        """In a ``reorder`` row, one time in three an earlier operation of the
+        batch, sent to another replica than ``node`` on a key of a kind ``op``
+        names, for ``op`` to follow: its index and its keys by kind. ``op`` then
+        names those keys and is sent the moment that one is answered, as a
+        client acting on an answer does. A copy a replica keeps (a cache, a
+        read replica) that a write on another replica has not reached yet
+        answers a read sent so with the value the write replaced; a chain
+        (read, then a write elsewhere, then a read) warms such a copy first.
+        Drawn apart, a request seldom lands in that window: a few milliseconds
+        on loopback, longer with latency on the copy's own path (its link to
+        the store, where invalidations travel). Shrinks towards no follow."""
+        if "reorder" not in self.kinds:
+            return None
+        kinds = _kinds(op)
+        single = self.shape.replicas == 1
+        earlier = [
+            (i, keys)
+            for i, e in enumerate(batch)
+            if (single or e.node != node) and (keys := self._keys(e, kinds))
+        ]
+        if not earlier or not draw(st.sampled_from((False, False, True))):
+            return None
+        return draw(st.sampled_from(earlier))
+
+    def _keys(self, op: ClientOp, kinds: Collection[str]) -> dict[str, int]:
+        """The keys ``op`` names of ``kinds``, by kind."""
+        declared = self.workload.operation(op.f)
+        values = op.values(declared)
+        return {kind: values[name] for name, kind in _key_kinds(declared).items() if kind in kinds}
 
     def _node(self, draw: st.DrawFn) -> int:
         """Two times in three the replica this batch's fault names, if one does (drawn
@@ -479,24 +573,13 @@ class OpState:
             return dict(self.aim)
         return {}
 
-    def _read(self, draw: st.DrawFn) -> ClientOp:
-        s = self.shape
-        op = _weighted(draw, self.reads)
-        values = self._draw_values(draw, op)
-        return self._client_op(
-            op,
-            values,
-            {
-                "client": draw(st.integers(0, s.clients - 1)),
-                "node": self._node(draw),
-                "timeout_ms": DEFAULT_TIMEOUT_MS,
-            },
-        )
-
-    def _draw_values(self, draw: st.DrawFn, op: Operation) -> dict[str, Any]:
-        """The id first; a known id is a resend (its first values), else draw the rest."""
+    def _draw_values(
+        self, draw: st.DrawFn, op: Operation, aim: Mapping[str, int] | None = None
+    ) -> dict[str, Any]:
+        """The id first; a known id is a resend (its first values), else draw the
+        rest; ``aim`` (keys by kind) fixes the keys of those kinds."""
         values: dict[str, Any] = {}
-        aimed = self._aimed(draw)
+        aimed = self._aimed(draw) if aim is None else aim
         for name in op.drawn():
             source = op.fields[name]
             if isinstance(source, Key):
@@ -535,6 +618,19 @@ class OpState:
         self.drawn.append(DrawnOp(op=op.name, values=MappingProxyType(dict(values))))
         args = {n: values[n] for n in op.args()}
         return ClientOp(f=op.name, key=key, args=args, **common)
+
+
+def _key_kinds(op: Operation) -> dict[str, str]:
+    """The drawn `Key` fields of ``op`` and the kind of key each names."""
+    return {
+        name: source.kind
+        for name, source in op.fields.items()
+        if isinstance(source, Key) and source.same_as is None and name in op.drawn()
+    }
+
+
+def _kinds(op: Operation) -> set[str]:
+    return set(_key_kinds(op).values())
 
 
 def _weighted(draw: st.DrawFn, ops: tuple[Operation, ...]) -> Operation:

@@ -662,7 +662,8 @@ class DrawContext:
     counts: Mapping[str, int]
     aim: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     """Key indices by kind this request aims at (the key whose deadline an until
-    step just waited for), if any: a hook drawing keys itself may take them."""
+    step just waited for, or the keys of the request it follows in its batch),
+    if any: a hook drawing keys itself may take them."""
 
     def count(self, kind: str) -> int:
         return self.counts[kind]

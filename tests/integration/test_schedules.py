@@ -161,6 +161,44 @@ def test_a_schedule_replays_to_the_same_steps(correct: LiveSystem, tmp_path: Pat
     assert not first.failed and not second.failed
 
 
+FOLLOWED = Schedule(
+    workload="inventory",
+    setup=Setup(values={"set_stock": ({"available": 3},)}),
+    steps=(
+        StartFault(
+            fault=LinkToxic(link="target-0", toxic="latency", attributes={"latency_ms": 150})
+        ),
+        Batch(
+            ops=(
+                order(0),
+                replace(order(1, node=1, client=1), after=0),
+                order(2, node=1, client=2),
+            )
+        ),
+        Heal(),
+    ),
+)
+
+
+def test_a_request_that_follows_another_is_sent_once_that_one_is_answered(
+    correct: LiveSystem, tmp_path: Path
+) -> None:
+    with ExampleRunner(
+        correct, workload="inventory", invariants=("no_oversell",), out_dir=tmp_path,
+        run_id=new_run_id(),
+    ) as runner:
+        history = read_history(runner.run(FOLLOWED).history_path)
+    ops = {
+        op.request["body"]["order_id"].rsplit("-", 1)[1]: op
+        for op in history.select("order")
+        if op.invoke.phase == "main"
+    }
+    slowed, follower, free = ops["0"], ops["1"], ops["2"]
+    assert slowed.outcome == "ok" and slowed.end_time - slowed.invoke.time >= 0.15
+    assert follower.invoke.time >= slowed.end_time
+    assert free.invoke.time < slowed.end_time  # the others do not wait
+
+
 QUIET = Schedule(
     workload="inventory",
     setup=Setup(values={"set_stock": ({"available": 3},)}),

@@ -232,6 +232,22 @@ def test_bad_steps(step: dict[str, Any], expected: str) -> None:
     assert error(inventory(step)).startswith(expected)
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        (0, None, "steps[0].ops[0].after must be null: the first operation of a batch follows"),
+        (None, 1, "steps[0].ops[1].after must be null or an earlier operation, 0..0 (got 1)"),
+        (None, "0", "steps[0].ops[1].after must be null or an earlier operation, 0..0 (got '0')"),
+        (None, True, "steps[0].ops[1].after must be null or an earlier operation, 0..0 (got Tr"),
+    ],
+)
+def test_an_operation_follows_only_an_earlier_one_of_its_batch(
+    first: Any, second: Any, expected: str
+) -> None:
+    ops = ({**ORDER, "after": first}, {**ORDER, "after": second})
+    assert error(inventory(batch(*ops))).startswith(expected)
+
+
 def test_too_many_steps() -> None:
     assert error(inventory(*[{"step": "heal"}] * 101)).startswith(
         "steps must be a list of 0..100 steps (got [{'step': 'heal'}, "
@@ -243,12 +259,19 @@ def test_a_valid_schedule_reads_back() -> None:
         workload="payments",
         setup=Setup(declined={"payment": (1,)}),
         steps=(
-            Batch(ops=(ClientOp(f="pay", key=1, args={}),), fault=Crash(process="x")),
+            Batch(
+                ops=(
+                    ClientOp(f="pay", key=1, args={}),
+                    ClientOp(f="pay", key=2, args={}, node=1, after=0, delay_ms=5),
+                ),
+                fault=Crash(process="x"),
+            ),
             StartFault(fault=PartnerFailure(endpoint="psp", mode="slow", delay_ms=300)),
         ),
     )
     assert schedule_from_json(json.loads(schedule.dumps())) == schedule
     assert json.loads(schedule.dumps())["version"] == 2
+    assert [op["after"] for op in json.loads(schedule.dumps())["steps"][0]["ops"]] == [None, 0]
 
 
 # --- version 1: the shape before workloads were declared --------------------------------

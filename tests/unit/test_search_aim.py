@@ -20,7 +20,7 @@ from targets.auction.workload import AUCTION
 
 TOPOLOGY = Topology(links=("postgres", "target-0>postgres", "target-1>postgres", "target-0"),
                     processes=("target-0", "target-1", "postgres"), has_partner=False)
-SAMPLE = settings(database=None, max_examples=1500, deadline=None, derandomize=True,
+SAMPLE = settings(database=None, max_examples=2000, deadline=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
 """Derandomized: each test judges one fixed sample of draws, the same on every run."""
 

@@ -19,7 +19,7 @@ from harness.schedule.baseline import random_schedule, random_schedules
 from harness.schedule.decode import schedule_from_json
 from harness.schedule.families import Topology, parse_families
 from harness.schedule.hypothesis_engine import harness_draws
-from harness.schedule.model import Batch, Heal, Schedule, StartFault
+from harness.schedule.model import Batch, ClientOp, Heal, Schedule, StartFault
 from harness.schedule.shape import Shape
 from harness.schedule.strategies import schedules, swarm_operations, swarm_subset
 from harness.workload.builtin import resolve
@@ -470,3 +470,55 @@ def test_a_client_timeout_row_gives_up_early_and_now_and_then_outwaits_the_serve
         2000, 500, 250, 100, 10_000
     }
     assert _waits(["latency:target-0"], range(4)) == {2000}
+
+
+def _key(op: ClientOp) -> int:
+    """The kv key index an operation names (a read's id, a write's drawn field)."""
+    return op.key if op.key is not None else int(op.args["key"])
+
+
+def _batches(families: list[str], count: int = 300) -> list[Batch]:
+    topology = Topology(
+        links=("postgres", "target-0>postgres", "target-1>postgres", "target-0", "target-1"),
+        processes=("target-0", "target-1", "postgres"),
+        has_partner=False,
+    )
+    row = parse_families(families, topology)
+    found: list[Batch] = []
+
+    @settings(max_examples=count, database=None, derandomize=True, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(schedules("kv", row, Shape(clients=6, max_steps=8, max_batch=8)))
+    def collect(schedule: Schedule) -> None:
+        found.extend(s for s in schedule.steps if isinstance(s, Batch))
+
+    collect()
+    return found
+
+
+def test_in_a_reorder_row_requests_follow_answers_on_another_replica() -> None:
+    """A request that follows another of its batch names the same key and goes to
+    another replica; and the stale-copy probe (a read, a write on its key elsewhere
+    once it is answered, the read again once that is answered) is drawn."""
+    batches = _batches(["reorder", "latency:target-*>postgres"])
+    follows = probes = 0
+    for batch in batches:
+        for i, op in enumerate(batch.ops):
+            if op.after is None:
+                continue
+            follows += 1
+            before = batch.ops[op.after]
+            assert op.after < i
+            assert _key(op) == _key(before)
+            assert op.node != before.node
+            if op.f == "get" and before.f != "get" and before.after is not None:
+                first = batch.ops[before.after]
+                probes += first.f == "get" and first.node == op.node and _key(first) == _key(op)
+    assert follows > 100
+    assert probes > 20
+
+
+def test_outside_reorder_rows_nothing_follows() -> None:
+    batches = _batches(["latency:target-*>postgres", "latency:postgres"], count=100)
+    assert sum(len(b.ops) for b in batches) > 200
+    assert all(op.after is None for b in batches for op in b.ops)

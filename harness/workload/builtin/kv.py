@@ -44,8 +44,9 @@ def refused(request: Mapping[str, Any], body: Any) -> bool:
 
 
 def fresh_writes(ctx: DrawContext) -> Mapping[str, Any]:
-    """A write on a drawn key with the next unused value; a cas mostly expects a
-    value written to that key earlier (shrinks towards the latest), else nil."""
+    """A write on a drawn key (the one aimed at, if any) with the next unused
+    value; a cas mostly expects a value written to that key earlier (shrinks
+    towards the latest), else nil."""
     written: dict[int, list[str]] = {}
     count = 0
     for done in ctx.ops_so_far:
@@ -53,7 +54,7 @@ def fresh_writes(ctx: DrawContext) -> Mapping[str, Any]:
         if field is not None:
             count += 1
             written.setdefault(done.values["key"], []).append(done.values[field])
-    key = ctx.draw(st.integers(0, ctx.count("key") - 1))
+    key = ctx.aim["key"] if "key" in ctx.aim else ctx.draw(st.integers(0, ctx.count("key") - 1))
     value = VALUES[count] if count < len(VALUES) else ctx.draw(st.sampled_from(VALUES))
     if ctx.op.name == "put":
         return {"key": key, "value": value}
