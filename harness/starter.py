@@ -104,6 +104,15 @@ def _store_faults(deps: Collection[str]) -> tuple[str, ...]:
     return tuple(f"latency:{d}" for d in ("postgres", "redis", "kafka") if d in deps)
 
 
+def _outlasting(stores: Sequence[str]) -> tuple[tuple[str, int], ...]:
+    """A retry row's shape when it slows a store: up to 1 s a round trip, so a
+    request of two or three round trips outlasts a server's own deadline (1 to
+    2 s is common) and a client that waits 10 s (``client_timeout``) sees what
+    the server answers then: a definite refusal for work that still commits is
+    a bug. At the default 400 ms it took four round trips to pass 1.5 s."""
+    return (("max_latency_ms", 1000),) if stores else ()
+
+
 def _own_paths(deps: Collection[str]) -> tuple[str, ...]:
     """Latency on each replica's own link to a store that has such links."""
     return tuple(f"latency:target-*>{d}" for d in PER_PROCESS if d in deps and d != "partner")
@@ -129,6 +138,7 @@ def _custom_rows(deps: Collection[str]) -> list[StarterRow]:
             faults=("retry", "client_timeout", "latency:target-*", *stores),
             invariants=("consistent_reads",),
             exercised_by=("retries",),
+            shape=_outlasting(stores),
         ),
         StarterRow(
             id="requests-interleave",
@@ -285,6 +295,7 @@ def _rows(workload: str, deps: Collection[str]) -> list[StarterRow]:
                 faults=("retry", "client_timeout", "latency:target-*", *stores),
                 invariants=("idempotent_retry", "stock_accounting", "no_oversell", *shipped),
                 exercised_by=("retries",),
+                shape=_outlasting(stores),
             ),
             StarterRow(
                 id="orders-interleave",
@@ -363,6 +374,7 @@ def _rows(workload: str, deps: Collection[str]) -> list[StarterRow]:
                     "acknowledged_writes_survive",
                 ),
                 exercised_by=("retries",),
+                shape=_outlasting(stores),
             ),
             StarterRow(
                 id="psp-fails-after-charge",
@@ -423,6 +435,7 @@ def _rows(workload: str, deps: Collection[str]) -> list[StarterRow]:
             faults=("retry", "client_timeout", "latency:target-*", *stores),
             invariants=("at_most_one_match", "match_eligibility"),
             exercised_by=("retries",),
+            shape=_outlasting(stores),
         ),
         StarterRow(
             id="mutual-swipes-interleave",

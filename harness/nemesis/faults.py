@@ -68,14 +68,21 @@ class LinkToxic:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Partition:
     """Cut a link: ``refuse`` disables the proxy (connections refused, open
-    ones cut); ``blackhole`` keeps connections open but drops all data."""
+    ones cut); ``blackhole`` keeps connections open but drops all data.
+
+    With ``duration_ms`` the cut is a flap: the link is back exactly that long
+    after it was cut, healed or not (a heal that comes earlier waits for it),
+    so a service that retries on its own meets the link back. With 0 it lasts
+    until healed."""
 
     link: str
     mode: Literal["refuse", "blackhole"] = "refuse"
+    duration_ms: int = 0
     kind: Literal["partition"] = "partition"
 
     def describe(self) -> str:
-        return f"partition ({self.mode}) of link {self.link}"
+        span = f" for {self.duration_ms} ms" if self.duration_ms else ""
+        return f"partition ({self.mode}) of link {self.link}{span}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -262,9 +269,11 @@ def _read_toxic(get: _Get) -> LinkToxic:
 
 def _read_partition(get: _Get) -> Partition:
     (link_at, link), (mode_at, mode) = get("link"), get("mode")
+    duration_at, duration_ms = get("duration_ms")
     return Partition(
         link=link_at.link(link),
         mode=cast(Literal["refuse", "blackhole"], mode_at.choice(mode, ("refuse", "blackhole"))),
+        duration_ms=duration_at.integer(duration_ms, 0, MAX_FAULT_MS),
     )
 
 

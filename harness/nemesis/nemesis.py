@@ -431,8 +431,11 @@ class Nemesis:
                 proxy.add_toxic(
                     Timeout(timeout_ms=0, stream=stream, name=f"fm{fault_id}_bh_{stream}")
                 )
+        self._end_in(fault_id, fault.duration_ms)
 
     def _heal_partition(self, fault_id: int, fault: Partition) -> None:
+        self._outlast(fault_id, fault.duration_ms)
+
         def heal(proxy: Proxy) -> None:
             if fault.mode == "refuse":
                 proxy.enable()
@@ -512,13 +515,31 @@ class Nemesis:
         if proc.alive:  # faults overlap: a crashed process has nothing to pause
             self._paused.add(fault.process)
             proc.pause()
-        if fault.duration_ms:
-            # Over on time even if no heal step comes by then (a long batch).
-            timer = threading.Timer(fault.duration_ms / 1000, self._expire, args=(fault_id,))
-            timer.daemon = True
-            with self._lock:
-                self._timers[fault_id] = timer
-            timer.start()
+        self._end_in(fault_id, fault.duration_ms)
+
+    def _end_in(self, fault_id: int, duration_ms: int) -> None:
+        """A timed fault (``duration_ms`` > 0) is over on time, even if no heal
+        step comes by then (a long batch)."""
+        if not duration_ms:
+            return
+        timer = threading.Timer(duration_ms / 1000, self._expire, args=(fault_id,))
+        timer.daemon = True
+        with self._lock:
+            self._timers[fault_id] = timer
+        timer.start()
+
+    def _outlast(self, fault_id: int, duration_ms: int) -> None:
+        """Before a timed fault is healed: it lasts its whole duration, even
+        when healed early (its timer, when another heals it, is cancelled)."""
+        with self._lock:
+            timer = self._timers.pop(fault_id, None)
+            active = self._active.get(fault_id)
+        if timer is not None and threading.current_thread() is not timer:
+            timer.cancel()
+        if duration_ms and active is not None:
+            end = active.started_at + duration_ms / 1000
+            while (left := end - time.monotonic()) > 0:
+                time.sleep(min(left, 0.05))
 
     def _expire(self, fault_id: int) -> None:
         try:
@@ -527,18 +548,9 @@ class Nemesis:
             log.exception("ending timed fault %d failed", fault_id)
 
     def _heal_pause(self, fault_id: int, fault: Pause) -> None:
-        with self._lock:
-            timer = self._timers.pop(fault_id, None)
-            active = self._active.get(fault_id)
-        if timer is not None and threading.current_thread() is not timer:
-            timer.cancel()
         proc = self._targets.controllable(fault.process)
         try:
-            if fault.duration_ms and active is not None:
-                # A timed pause lasts its whole duration, even when healed early.
-                end = active.started_at + fault.duration_ms / 1000
-                while (left := end - time.monotonic()) > 0:
-                    time.sleep(min(left, 0.05))
+            self._outlast(fault_id, fault.duration_ms)
         finally:
             if proc.alive and fault.process in self._paused:
                 proc.resume()

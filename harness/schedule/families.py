@@ -188,7 +188,12 @@ class Family:
             )
         if self.kind in ("partition", "blackhole"):
             mode = "refuse" if self.kind == "partition" else "blackhole"
-            return st.builds(Partition, link=st.sampled_from(self.names), mode=st.just(mode))
+            return st.builds(
+                Partition,
+                link=st.sampled_from(self.names),
+                mode=st.just(mode),
+                duration_ms=st.one_of(st.just(0), st.integers(MIN_FLAP_MS, MAX_FLAP_MS)),
+            )
         if self.kind == "crash":
             return st.builds(Crash, process=st.sampled_from(self.names))
         if self.kind == "crash_in_call":
@@ -217,6 +222,11 @@ class Family:
 
 
 MIN_TIMED_PAUSE_MS = 100
+# A cut link half the time lasts until healed, else it flaps: back by itself
+# within a second, while the requests it cut may still be retried -- by the
+# service itself (a write whose commit's answer was lost, run again) or by a
+# pool reconnecting. Cut for whole steps, such a retry only met the cut.
+MIN_FLAP_MS, MAX_FLAP_MS = 50, 1000
 # How long the partner holds the call a crash_in_call aims at: the kill lands
 # within milliseconds, and a longer hold only slows the other replicas' calls.
 MIN_IN_CALL_MS, MAX_IN_CALL_MS = 300, 1000

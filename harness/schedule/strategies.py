@@ -531,14 +531,14 @@ class OpState:
         """In a ``reorder`` row, one time in three an earlier operation of the
         batch, sent to another replica than ``node`` on a key of a kind ``op``
         names, for ``op`` to follow: its index and its keys by kind. ``op`` then
-        names those keys and is sent the moment that one is answered, as a
-        client acting on an answer does. A copy a replica keeps (a cache, a
-        read replica) that a write on another replica has not reached yet
-        answers a read sent so with the value the write replaced; a chain
-        (read, then a write elsewhere, then a read) warms such a copy first.
-        Drawn apart, a request seldom lands in that window: a few milliseconds
-        on loopback, longer with latency on the copy's own path (its link to
-        the store, where invalidations travel). Shrinks towards no follow."""
+        names those keys (a draw hook is handed them as ``ctx.aim``) and is
+        sent the moment that one is answered, as a client acting on an answer
+        does. A copy a replica keeps (a cache, a read replica) that a write on
+        another replica has not reached yet answers a read sent so with the
+        value the write replaced. Drawn apart, a request seldom lands in that
+        window: a few milliseconds on loopback, longer with latency on the
+        copy's own path (its link to the store, where invalidations travel).
+        Shrinks towards no follow."""
         if "reorder" not in self.kinds:
             return None
         kinds = _kinds(op)

@@ -231,6 +231,22 @@ def test_partition_refuse_then_heal(system: LiveSystem) -> None:
     recorded(recorder, fault, fid)
 
 
+def test_a_flapping_link_is_back_on_its_own(system: LiveSystem) -> None:
+    """A cut with a duration heals itself then, whether or not a heal step comes:
+    a service retrying on its own meets the link back."""
+    fault = Partition(link="target-0", duration_ms=400)
+    nemesis, recorder, fid = run_fault(system, fault)
+    with nemesis:
+        assert not system.stack.proxy("target-0").enabled
+        time.sleep(0.8)
+        assert system.stack.proxy("target-0").enabled, "the flap outlived its duration"
+        assert fid not in nemesis.active
+        assert probe(system, 0)[0].type == "ok"
+    recorded(recorder, fault, fid)
+    start, heal = (e for e in recorder.history().nemesis_events() if e.value["id"] == fid)
+    assert heal.time - start.time >= 0.35
+
+
 def test_partition_blackhole_times_out(system: LiveSystem) -> None:
     fault = Partition(link="target-1", mode="blackhole")
     nemesis, recorder, fid = run_fault(system, fault)

@@ -145,6 +145,43 @@ def test_the_kv_starters_rows_race_several_clients_on_each_key(tmp_path: Path) -
         assert (row.shape.clients, row.shape.max_steps, row.shape.max_batch) == (6, 8, 8)
 
 
+def test_the_kv_starters_stale_read_row_slows_each_replicas_own_path(tmp_path: Path) -> None:
+    """A replica's copy (a cache invalidated by LISTEN/NOTIFY) learns of another
+    replica's write over its own link to the store: slowing every link alike
+    delays the writer's answer as much, and the window stays a few ms."""
+    path = tmp_path / "kv.toml"
+    for deps, own in ((["postgres"], {"latency:target-*>postgres"}),
+                      (["postgres", "redis"], {"latency:target-*>postgres",
+                                               "latency:target-*>redis"})):
+        path.write_text(starter_design(name="kv", workload="kv", command=["x"], dependencies=deps))
+        (row,) = [r for r in load_design(path).rows if r.id == "stale-read"]
+        assert own <= set(row.faults) and "reorder" in row.faults
+
+
+@pytest.mark.parametrize(
+    ("workload", "row_id"),
+    [("inventory", "client-retry"), ("payments", "client-retry"),
+     ("matching", "swipe-retry"), ("custom", "client-retry")],
+)
+def test_a_starters_retry_row_slows_the_store_past_a_server_deadline(
+    tmp_path: Path, workload: str, row_id: str
+) -> None:
+    """A server that answers a definite refusal when its own deadline (1.5 s)
+    passes while the work still commits: two or three round trips must outlast
+    it, so the retry row's store latency goes to 1 s a round trip (the default
+    400 ms missed a blind Python target's bug at ci)."""
+    path = tmp_path / "d.toml"
+    path.write_text(starter_design(name="d", workload=workload, command=["x"],
+                                   dependencies=["postgres", "partner"]))
+    (row,) = [r for r in load_design(path).rows if r.id == row_id]
+    assert "latency:postgres" in row.faults and "client_timeout" in row.faults
+    assert row.shape.max_latency_ms == 1000
+    path.write_text(starter_design(name="d", workload=workload, command=["x"],
+                                   dependencies=["partner"]))
+    (row,) = [r for r in load_design(path).rows if r.id == row_id]
+    assert row.shape.max_latency_ms == 400  # no store to slow: the default
+
+
 def test_init_refuses_an_unknown_workload(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["init", "--workload", "shop", "--command", "x"]) == 2
     err = capsys.readouterr().err

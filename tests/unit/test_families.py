@@ -13,6 +13,7 @@ from harness.nemesis.faults import (
     Fault,
     InvalidFault,
     LinkToxic,
+    Partition,
     PartnerFailure,
     Pause,
     Redelivery,
@@ -148,6 +149,20 @@ def test_pauses_last_until_healed_unless_the_row_bounds_a_timed_one(
     assert isinstance(timed, Pause)
     assert timed.duration_ms == 0 or 100 <= timed.duration_ms <= 2500
     assert fault_from_dict(fault_to_dict(timed)) == timed
+
+
+def test_a_cut_link_half_the_time_flaps_back_within_a_second() -> None:
+    from hypothesis import find
+
+    cuts = parse_family("partition:target-0", TOPOLOGY).faults()
+    flap = find(cuts, lambda f: isinstance(f, Partition) and f.duration_ms > 0)
+    assert isinstance(flap, Partition) and flap.duration_ms == 50  # the shortest
+    assert find(cuts, lambda f: True) == Partition(link="target-0")  # shrinks to until healed
+    assert fault_from_dict(fault_to_dict(flap)) == flap
+    assert flap.describe() == "partition (refuse) of link target-0 for 50 ms"
+    assert fault_from_dict({"kind": "partition", "link": "kafka"}).duration_ms == 0
+    with pytest.raises(InvalidFault, match=r"fault.duration_ms must be an int in 0..60000"):
+        fault_from_dict({"kind": "partition", "link": "kafka", "duration_ms": -1})
 
 
 @settings(max_examples=100)
