@@ -192,6 +192,12 @@ def _describe(model: Model[Any, Any, Any], partition: PartitionResult) -> str:
         )
     if partition.blocked is None:  # pragma: no cover - a dead end always names its op
         return f"not linearizable{_at_key(partition)}: {prefix}"
+    if not order:
+        return (
+            f"not linearizable{_at_key(partition)}: {op_words(partition.blocked)} cannot be "
+            f"placed: {prefix}, and no order of the operations pending before it explains "
+            f"its result."
+        )
     return (
         f"not linearizable{_at_key(partition)}: {op_words(partition.blocked)} cannot be "
         f"placed. {prefix[0].upper()}{prefix[1:]}; no order of the operations pending after it "

@@ -245,7 +245,9 @@ def search(
             continue
 
         # -- this configuration failed: record it, then backtrack
-        if o == -1 and len(stack) > len(best[0]):  # a dead end at the return entry e
+        # A dead end at the return entry e: the deepest names the op that cannot
+        # follow; the first at the root too, when no op at all can come first.
+        if o == -1 and (best[1] is None or len(stack) > len(best[0])):
             best = ([f[0] for f in stack], ent_op[e], state)
         while True:
             seen = failed_get((dbits, state))

@@ -206,6 +206,22 @@ def test_the_evidence_names_the_longest_prefix_and_the_op_that_cannot_follow() -
     ) in evidence.message
 
 
+def test_when_no_operation_can_come_first_the_evidence_names_the_earliest_return() -> None:
+    """Reads of a value nothing wrote (a server answering with the value of its
+    own re-run, a refused cas): no operation can be placed at all, and the
+    evidence still names one, not an empty list."""
+    history = [read(20, 0, 2, "v0"), read(21, 3, 4, "v0")]
+    result = check_operations(CAS_REGISTER, history)
+    (part,) = result.partitions
+    assert (part.status, part.order, part.blocked) == ("not linearizable", (), 20)
+    (evidence,) = result.to_verdict().evidence
+    assert evidence.op_ids == (20,)
+    assert evidence.message.startswith(
+        "not linearizable: op 20 (process 0: read() -> 'v0', from 0 to 2) cannot be placed: "
+        "no operation can come first from the initial state"
+    )
+
+
 def test_a_model_whose_read_only_lies_is_an_error() -> None:
     liar = replace(CAS_REGISTER, read_only=lambda op, output: True)
     with pytest.raises(ModelError, match="read_only says op 0"):
