@@ -122,6 +122,36 @@ def _crashable(deps: Collection[str]) -> tuple[str, ...]:
     return tuple(f"crash:{d}" for d in ("postgres",) if d in deps)
 
 
+def _with_lost_answers(rows: list[StarterRow], deps: Collection[str]) -> list[StarterRow]:
+    """``rows`` and, with PostgreSQL or Redis, a row of lost answers judged as the
+    crash row is: a write done whose answer never came, the store back when the
+    service learns of it. A service that runs such work again on its own (a retry
+    helper around every statement) acts twice, or answers its own first effect
+    as a refusal. Not Kafka: its clients resend a produce whose answer was lost,
+    and consumers deduplicate anyway."""
+    stores = [d for d in ("postgres", "redis") if d in deps]
+    crash = next((r for r in rows if r.id in ("node-crash", "replica-crash")), None)
+    if not stores or crash is None:
+        return rows
+    lost = StarterRow(
+        id="store-answer-lost",
+        taxonomy="partial_write",
+        failure_mode=f"{' or '.join(stores)} does a write whose answer is lost: the service "
+        "sees only its connection break",
+        correct_behaviour="The write takes effect once; the request is answered as done or as "
+        "unknown (e.g. 503), never as refused",
+        can_happen=PROMPT + "(e.g. Yes: a connection reset after the commit, a failover)",
+        mechanism=PROMPT + "(e.g. no blind retry of a write; a retry keyed by the request id "
+        "finds the first attempt)",
+        recovery=PROMPT + "(e.g. answer 503; the client resends with the same id)",
+        faults=(*(f"lost_answer:{s}" for s in stores), *(f"latency:{s}" for s in stores)),
+        invariants=crash.invariants,
+        exercised_by=("faults_during_ops",),
+        shape=crash.shape,
+    )
+    return [*rows, lost]
+
+
 def _custom_rows(deps: Collection[str]) -> list[StarterRow]:
     """Rows any service meets. Their invariant is consistent_reads, the one that
     judges every workload; add yours (docs/invariants.md)."""
@@ -536,7 +566,10 @@ def starter_design(
             "which plays the payment provider, warehouse and notifications)"
         )
     deps = [d for d in DEPENDENCIES if d in dependencies]
-    rows = [r for r in _rows(workload, deps) if all(n in deps for n in r.needs)]
+    rows = [
+        r for r in _with_lost_answers(_rows(workload, deps), deps)
+        if all(n in deps for n in r.needs)
+    ]
     contract = (
         "# docs/workloads.md (your own API, declared under [workload] below)."
         if workload == CUSTOM

@@ -133,6 +133,8 @@ TOXIC_DEFAULTS: Mapping[str, Mapping[str, int]] = {
 PARTNER_SLOW_MS = 500
 IN_CALL_DEFAULT_MS = 500
 """How long ``crash_in_call:<process>`` holds the partner call it kills the process in."""
+LOST_ANSWER_DEFAULT_MS = 200
+"""How long ``lost_answer:<link>`` holds the answers before it cuts the connections."""
 CLOCK_DEFAULT_MS = {"skew": 2000, "jump": 10000, "drift": 500}
 """What ``clock:<process>`` does without ``offset_ms``: by mode, ms (or ms per second)."""
 
@@ -150,8 +152,8 @@ def fault_from_name(name: str, design: Design, **attrs: Any) -> tuple[Fault, ...
     the defaults: toxics take their attributes (`TOXIC_DEFAULTS`) and
     ``stream``; ``partner:<mode>[:<endpoint>]`` takes ``count`` and
     ``delay_ms``; ``redelivery:<consumer>`` takes ``grace_ms``; ``pause:<process>``
-    takes ``duration_ms``; ``crash_in_call:<process>`` takes ``in_call_ms`` and ``after_effect``;
-    ``clock[:<mode>]:<process>`` takes ``offset_ms``."""
+    and ``lost_answer:<link>`` take ``duration_ms``; ``crash_in_call:<process>`` takes
+    ``in_call_ms`` and ``after_effect``; ``clock[:<mode>]:<process>`` takes ``offset_ms``."""
     family = parse_family(name, design.topology)
     kind = family.kind
     if family.is_client_side():
@@ -170,6 +172,13 @@ def fault_from_name(name: str, design: Design, **attrs: Any) -> tuple[Fault, ...
         _only(name, attrs, ())
         mode: Literal["refuse", "blackhole"] = "refuse" if kind == "partition" else "blackhole"
         return tuple(Partition(link=link, mode=mode) for link in family.names)
+    if kind == "lost_answer":
+        _only(name, attrs, ("duration_ms",))
+        duration = attrs.get("duration_ms", LOST_ANSWER_DEFAULT_MS)
+        return tuple(
+            Partition(link=link, mode="lost_answer", duration_ms=duration)
+            for link in family.names
+        )
     if kind == "crash":
         _only(name, attrs, ())
         return tuple(Crash(process=p) for p in family.names)

@@ -29,6 +29,8 @@ PartnerEndpoint: TypeAlias = Literal["psp", "warehouse", "notify", "all"]
 PartnerMode: TypeAlias = Literal["fail_before", "fail_after", "fail_after_drop", "slow"]
 PARTNER_ENDPOINTS: tuple[str, ...] = ("psp", "warehouse", "notify", "all")
 PARTNER_MODES: tuple[str, ...] = ("fail_before", "fail_after", "fail_after_drop", "slow")
+PartitionMode: TypeAlias = Literal["refuse", "blackhole", "lost_answer"]
+PARTITION_MODES: tuple[str, ...] = ("refuse", "blackhole", "lost_answer")
 ClockMode: TypeAlias = Literal["skew", "jump", "drift"]
 CLOCK_MODES: tuple[str, ...] = ("skew", "jump", "drift")
 # Limits of a fault read from a file (docs/design-files.md, "Limits"): every
@@ -68,20 +70,33 @@ class LinkToxic:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Partition:
     """Cut a link: ``refuse`` disables the proxy (connections refused, open
-    ones cut); ``blackhole`` keeps connections open but drops all data.
+    ones cut); ``blackhole`` keeps connections open but drops all data;
+    ``lost_answer`` lets requests through and drops every answer, then cuts
+    the connections it dropped them on, the link already back: what was sent
+    then was acted on (a commit committed) and its caller never hears of it.
 
     With ``duration_ms`` the cut is a flap: the link is back exactly that long
     after it was cut, healed or not (a heal that comes earlier waits for it),
     so a service that retries on its own meets the link back. With 0 it lasts
-    until healed."""
+    until healed; a ``lost_answer`` always has a duration (its callers learn
+    of the loss only when it ends)."""
 
     link: str
-    mode: Literal["refuse", "blackhole"] = "refuse"
+    mode: PartitionMode = "refuse"
     duration_ms: int = 0
     kind: Literal["partition"] = "partition"
 
+    def __post_init__(self) -> None:
+        if self.mode == "lost_answer" and self.duration_ms <= 0:
+            raise InvalidFault(
+                f"partition of link {self.link}: duration_ms must be >= 1 for mode "
+                f"'lost_answer' (got {self.duration_ms})"
+            )
+
     def describe(self) -> str:
         span = f" for {self.duration_ms} ms" if self.duration_ms else ""
+        if self.mode == "lost_answer":
+            return f"answers lost on link {self.link}{span}, then its connections cut"
         return f"partition ({self.mode}) of link {self.link}{span}"
 
 
@@ -270,10 +285,13 @@ def _read_toxic(get: _Get) -> LinkToxic:
 def _read_partition(get: _Get) -> Partition:
     (link_at, link), (mode_at, mode) = get("link"), get("mode")
     duration_at, duration_ms = get("duration_ms")
+    mode = mode_at.choice(mode, PARTITION_MODES)
+    lost = mode == "lost_answer"  # its callers learn of the loss when it ends: it must end
+    what = f"an int in 1..{MAX_FAULT_MS} for mode 'lost_answer'" if lost else ""
     return Partition(
         link=link_at.link(link),
-        mode=cast(Literal["refuse", "blackhole"], mode_at.choice(mode, ("refuse", "blackhole"))),
-        duration_ms=duration_at.integer(duration_ms, 0, MAX_FAULT_MS),
+        mode=cast(PartitionMode, mode),
+        duration_ms=duration_at.integer(duration_ms, int(lost), MAX_FAULT_MS, what=what),
     )
 
 

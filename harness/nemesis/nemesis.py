@@ -35,7 +35,7 @@ from harness.nemesis.faults import (
 )
 from harness.toxiproxy.client import Proxy
 from harness.toxiproxy.errors import ToxiproxyNotFound, ToxiproxyUnavailable
-from harness.toxiproxy.toxics import Timeout, toxic_from_dict
+from harness.toxiproxy.toxics import Stream, Timeout, toxic_from_dict
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,6 +44,11 @@ IN_CALL_POLL_S = 0.25
 """How long one wait for a held partner call lasts: a heal is noticed this soon."""
 EXIT_LINES = 20
 """Lines of a process's output kept with its exit: enough for a stack trace's top."""
+_HELD: Mapping[str, tuple[Stream, ...]] = {
+    "blackhole": ("upstream", "downstream"),
+    "lost_answer": ("downstream",),
+}
+"""The directions a partition that keeps connections open stops the data in."""
 
 
 class Controllable(Protocol):
@@ -427,7 +432,7 @@ class Nemesis:
             if fault.mode == "refuse":
                 proxy.disable()
                 continue
-            for stream in ("upstream", "downstream"):
+            for stream in _HELD[fault.mode]:
                 proxy.add_toxic(
                     Timeout(timeout_ms=0, stream=stream, name=f"fm{fault_id}_bh_{stream}")
                 )
@@ -440,7 +445,10 @@ class Nemesis:
             if fault.mode == "refuse":
                 proxy.enable()
                 return
-            for stream in ("upstream", "downstream"):
+            # Removing a timeout toxic closes every connection it was on (Toxiproxy
+            # 2.12's cleanup), the link already up: the data it dropped is lost,
+            # and a caller that retries the moment its connection ends gets through.
+            for stream in _HELD[fault.mode]:
                 proxy.remove_toxic(f"fm{fault_id}_bh_{stream}")
 
         _on_each(self._targets.proxies(fault.link), heal)

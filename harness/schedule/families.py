@@ -85,7 +85,7 @@ TOXIC_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
     "limit_data": ("bytes",),
 }
 """The attributes each toxic family draws (what a fault by name may set)."""
-LINK_FAMILIES = (*_TOXIC_ATTRS, "partition", "blackhole")
+LINK_FAMILIES = (*_TOXIC_ATTRS, "partition", "blackhole", "lost_answer")
 PROCESS_FAMILIES = ("crash", "crash_in_call", "pause", "redelivery", "clock")
 STORES = ("postgres", "redis", "kafka")
 """Processes that are services, not the target's own: no clock faults on them."""
@@ -194,6 +194,13 @@ class Family:
                 mode=st.just(mode),
                 duration_ms=st.one_of(st.just(0), st.integers(MIN_FLAP_MS, MAX_FLAP_MS)),
             )
+        if self.kind == "lost_answer":
+            return st.builds(
+                Partition,
+                link=st.sampled_from(self.names),
+                mode=st.just("lost_answer"),
+                duration_ms=st.integers(MIN_LOST_MS, MAX_LOST_MS),
+            )
         if self.kind == "crash":
             return st.builds(Crash, process=st.sampled_from(self.names))
         if self.kind == "crash_in_call":
@@ -227,6 +234,11 @@ MIN_TIMED_PAUSE_MS = 100
 # service itself (a write whose commit's answer was lost, run again) or by a
 # pool reconnecting. Cut for whole steps, such a retry only met the cut.
 MIN_FLAP_MS, MAX_FLAP_MS = 50, 1000
+# How long a lost_answer holds a link's answers before it cuts its connections:
+# every request sent meanwhile is acted on and never answered. Short, as a
+# connection that breaks after its commit; the link is back when the callers
+# learn of it, so a service that runs its work again on its own gets through.
+MIN_LOST_MS, MAX_LOST_MS = 50, 500
 # How long the partner holds the call a crash_in_call aims at: the kill lands
 # within milliseconds, and a longer hold only slows the other replicas' calls.
 MIN_IN_CALL_MS, MAX_IN_CALL_MS = 300, 1000

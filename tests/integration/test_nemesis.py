@@ -247,6 +247,48 @@ def test_a_flapping_link_is_back_on_its_own(system: LiveSystem) -> None:
     assert heal.time - start.time >= 0.35
 
 
+def resp(port: int, *words: str, timeout_s: float = 5.0) -> tuple[bytes, float]:
+    """One Redis command over a raw socket (no client library's own retry), read
+    until the answer's first line or the connection's end: the bytes and seconds."""
+    command = f"*{len(words)}\r\n" + "".join(f"${len(w)}\r\n{w}\r\n" for w in words)
+    begin = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as sock:
+        sock.sendall(command.encode())
+        answer = b""
+        for _ in range(1000):  # bounded; each recv returns >= 1 byte or EOF
+            data = sock.recv(4096)
+            answer += data
+            if not data or answer.endswith(b"\r\n"):
+                break
+    return answer, time.monotonic() - begin
+
+
+def test_a_lost_answer_was_acted_on_and_the_link_is_back_when_the_caller_learns(
+    system: LiveSystem,
+) -> None:
+    """A request sent while the answers are held reaches the store and is done;
+    its caller gets no answer, only its connection cut when the fault ends, and
+    the link is back then: a service that runs the request again gets through."""
+    port = system.stack.proxy("redis").listen_port
+    key = f"lost-answer-{uuid.uuid4().hex}"
+    assert resp(port, "SET", key, "0")[0] == b"+OK\r\n"
+    fault = Partition(link="redis", mode="lost_answer", duration_ms=400)
+    nemesis, recorder, fid = run_fault(system, fault)
+    with nemesis:
+        answer, took = resp(port, "INCR", key)
+        assert answer == b"", f"an answer came through: {answer!r}"
+        assert took >= 0.3, f"the connection was cut after {took:.3f}s, before the fault ended"
+        assert resp(port, "INCR", key)[0] == b":2\r\n"  # the link is back: the retry lands
+        for _ in range(100):  # the heal that cut the connection is recorded just after
+            if fid not in nemesis.active:
+                break
+            time.sleep(0.01)
+        assert fid not in nemesis.active, "the lost answer outlived its duration"
+    assert resp(port, "INCRBY", key, "0")[0] == b":2\r\n"  # the lost one counted once
+    assert resp(port, "DEL", key)[0] == b":1\r\n"
+    recorded(recorder, fault, fid)
+
+
 def test_partition_blackhole_times_out(system: LiveSystem) -> None:
     fault = Partition(link="target-1", mode="blackhole")
     nemesis, recorder, fid = run_fault(system, fault)

@@ -63,8 +63,9 @@ def test_init_writes_a_design_that_loads_and_lists_it(
     design = load_design(out)
     assert design.target.command == ("./bin/shop", "serve", "--port", "$PORT")
     assert design.target.dependencies == {"postgres", "partner"}
-    # With the partner, each workload but kv has a row where the partner is down.
-    assert len(design.rows) == (4 if workload == "kv" else 5)
+    # With the partner, each workload but kv has a row where the partner is down;
+    # with PostgreSQL, each has a row of lost answers.
+    assert len(design.rows) == (5 if workload == "kv" else 6)
     for row in design.rows:
         for column in (row.can_happen, row.mechanism, row.recovery):
             assert column.startswith("EDIT: "), (row.id, column)
@@ -80,7 +81,9 @@ def test_init_without_partner_leaves_out_the_partner_rows(tmp_path: Path) -> Non
     path.write_text(
         starter_design(name="pay", workload="payments", command=["x"], dependencies=["postgres"])
     )
-    assert [r.id for r in load_design(path).rows] == ["client-retry", "node-crash"]
+    assert [r.id for r in load_design(path).rows] == [
+        "client-retry", "node-crash", "store-answer-lost"
+    ]
 
 
 def test_the_payments_starters_crash_row_can_catch_the_crash_it_names(tmp_path: Path) -> None:
@@ -158,6 +161,29 @@ def test_the_kv_starters_stale_read_row_slows_each_replicas_own_path(tmp_path: P
         assert own <= set(row.faults) and "reorder" in row.faults
 
 
+@pytest.mark.parametrize("workload", ["inventory", "payments", "matching", "kv", "custom"])
+def test_a_starter_with_a_store_has_a_row_of_lost_answers(tmp_path: Path, workload: str) -> None:
+    """A commit whose answer is lost, the store back when the service learns of it:
+    a service that runs the work again on its own (a blind node target's retry
+    helper) acts twice or answers its own first effect as a refusal. The row
+    judges what the starter's crash row judges; without PostgreSQL or Redis it
+    is left out."""
+    path = tmp_path / "d.toml"
+    path.write_text(starter_design(name="d", workload=workload, command=["x"],
+                                   dependencies=["postgres", "redis", "kafka"]))
+    rows = {r.id: r for r in load_design(path).rows}
+    row = rows["store-answer-lost"]
+    assert {f for f in row.faults if f.startswith("lost_answer:")} == {
+        "lost_answer:postgres", "lost_answer:redis"
+    }
+    crash = rows.get("node-crash") or rows["replica-crash"]
+    assert row.invariants == crash.invariants and row.shape == crash.shape
+    assert row.taxonomy == "partial_write"
+    path.write_text(starter_design(name="d", workload=workload, command=["x"],
+                                   dependencies=["kafka"]))
+    assert "store-answer-lost" not in {r.id for r in load_design(path).rows}
+
+
 @pytest.mark.parametrize(
     ("workload", "row_id"),
     [("inventory", "client-retry"), ("payments", "client-retry"),
@@ -215,8 +241,8 @@ def test_verify_names_the_edit_prompts_a_design_still_holds(
     assert cli.main(["list", str(out)]) == 0
     note = capsys.readouterr().out.splitlines()[-1]
     assert note == (
-        f"note: {out}: 10 'EDIT:' prompts not answered yet (stale-read.recovery, "
-        "client-retry.can_happen, client-retry.mechanism, client-retry.recovery and 6 more); "
+        f"note: {out}: 13 'EDIT:' prompts not answered yet (stale-read.recovery, "
+        "client-retry.can_happen, client-retry.mechanism, client-retry.recovery and 9 more); "
         "the report shows them as written"
     )
     out.write_text(re.sub(r'"EDIT: [^"]*"', '"answered"', text))

@@ -165,6 +165,23 @@ def test_a_cut_link_half_the_time_flaps_back_within_a_second() -> None:
         fault_from_dict({"kind": "partition", "link": "kafka", "duration_ms": -1})
 
 
+def test_a_lost_answer_always_ends_within_half_a_second() -> None:
+    from hypothesis import find
+
+    losses = parse_family("lost_answer:kafka", TOPOLOGY).faults()
+    shortest = find(losses, lambda f: True)
+    assert shortest == Partition(link="kafka", mode="lost_answer", duration_ms=50)
+    longest = find(losses, lambda f: isinstance(f, Partition) and f.duration_ms >= 500)
+    assert isinstance(longest, Partition) and longest.duration_ms == 500
+    assert fault_from_dict(fault_to_dict(longest)) == longest
+    assert shortest.describe() == "answers lost on link kafka for 50 ms, then its connections cut"
+    with pytest.raises(InvalidFault, match=r"fault.duration_ms must be an int in 1..60000 for mode "
+                       r"'lost_answer' \(got 0\)"):
+        fault_from_dict({"kind": "partition", "link": "kafka", "mode": "lost_answer"})
+    with pytest.raises(InvalidFault, match="duration_ms must be >= 1 for mode 'lost_answer'"):
+        Partition(link="kafka", mode="lost_answer")
+
+
 @settings(max_examples=100)
 @given(
     default=parse_family("latency:*", TOPOLOGY).faults(),

@@ -24,6 +24,12 @@ def test_names_become_faults_one_per_matched_link_or_process() -> None:
     assert fault_from_name("blackhole:partner", PAYMENTS) == (
         Partition(link="partner", mode="blackhole"),
     )
+    assert fault_from_name("lost_answer:postgres", PAYMENTS) == (
+        Partition(link="postgres", mode="lost_answer", duration_ms=200),
+    )
+    assert fault_from_name("lost_answer:target-1>postgres", PAYMENTS, duration_ms=80) == (
+        Partition(link="target-1>postgres", mode="lost_answer", duration_ms=80),
+    )
 
 
 def test_toxics_take_defaults_attributes_and_a_stream() -> None:
