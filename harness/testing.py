@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from harness.design import Design, Row, load_design
 from harness.history import Effect, Event, History, Recorder, thaw
@@ -47,7 +47,7 @@ from harness.nemesis.faults import (
 from harness.nemesis.nemesis import Nemesis
 from harness.partner.control import PartnerControl
 from harness.schedule.decode import schedule_from_json
-from harness.schedule.families import TOXIC_ATTRIBUTES, InvalidFamily, parse_family
+from harness.schedule.families import CUT_MODES, TOXIC_ATTRIBUTES, InvalidFamily, parse_family
 from harness.schedule.model import Schedule
 from harness.schedule.runner import ExampleOutcome, ExampleRunner
 from harness.system import LiveSystem
@@ -168,17 +168,12 @@ def fault_from_name(name: str, design: Design, **attrs: Any) -> tuple[Fault, ...
             LinkToxic(link=link, toxic=kind, attributes=values, stream=stream)
             for link in family.names
         )
-    if kind in ("partition", "blackhole"):
-        _only(name, attrs, ())
-        mode: Literal["refuse", "blackhole"] = "refuse" if kind == "partition" else "blackhole"
-        return tuple(Partition(link=link, mode=mode) for link in family.names)
-    if kind == "lost_answer":
-        _only(name, attrs, ("duration_ms",))
-        duration = attrs.get("duration_ms", LOST_ANSWER_DEFAULT_MS)
-        return tuple(
-            Partition(link=link, mode="lost_answer", duration_ms=duration)
-            for link in family.names
-        )
+    if kind in CUT_MODES:
+        mode = CUT_MODES[kind]
+        lost = mode == "lost_answer"  # the one cut that must end: it takes its duration
+        _only(name, attrs, ("duration_ms",) if lost else ())
+        duration = attrs.get("duration_ms", LOST_ANSWER_DEFAULT_MS) if lost else 0
+        return tuple(Partition(link=link, mode=mode, duration_ms=duration) for link in family.names)
     if kind == "crash":
         _only(name, attrs, ())
         return tuple(Crash(process=p) for p in family.names)

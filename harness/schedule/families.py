@@ -27,6 +27,7 @@ from harness.nemesis.faults import (
     Fault,
     LinkToxic,
     Partition,
+    PartitionMode,
     PartnerFailure,
     Pause,
     Redelivery,
@@ -85,7 +86,13 @@ TOXIC_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
     "limit_data": ("bytes",),
 }
 """The attributes each toxic family draws (what a fault by name may set)."""
-LINK_FAMILIES = (*_TOXIC_ATTRS, "partition", "blackhole", "lost_answer")
+CUT_MODES: Mapping[str, PartitionMode] = {
+    "partition": "refuse",
+    "blackhole": "blackhole",
+    "lost_answer": "lost_answer",
+}
+"""The link families that cut a link, and the ``Partition`` mode each makes."""
+LINK_FAMILIES = (*_TOXIC_ATTRS, *CUT_MODES)
 PROCESS_FAMILIES = ("crash", "crash_in_call", "pause", "redelivery", "clock")
 STORES = ("postgres", "redis", "kafka")
 """Processes that are services, not the target's own: no clock faults on them."""
@@ -186,20 +193,20 @@ class Family:
                 attrs,
                 st.sampled_from(("downstream", "upstream")),
             )
-        if self.kind in ("partition", "blackhole"):
-            mode = "refuse" if self.kind == "partition" else "blackhole"
+        if self.kind in CUT_MODES:
+            mode = CUT_MODES[self.kind]
+            # A lost answer always ends (its callers learn of it then); a cut flaps
+            # half the time, else lasts until healed.
+            durations = (
+                st.integers(MIN_LOST_MS, MAX_LOST_MS)
+                if mode == "lost_answer"
+                else st.one_of(st.just(0), st.integers(MIN_FLAP_MS, MAX_FLAP_MS))
+            )
             return st.builds(
                 Partition,
                 link=st.sampled_from(self.names),
                 mode=st.just(mode),
-                duration_ms=st.one_of(st.just(0), st.integers(MIN_FLAP_MS, MAX_FLAP_MS)),
-            )
-        if self.kind == "lost_answer":
-            return st.builds(
-                Partition,
-                link=st.sampled_from(self.names),
-                mode=st.just("lost_answer"),
-                duration_ms=st.integers(MIN_LOST_MS, MAX_LOST_MS),
+                duration_ms=durations,
             )
         if self.kind == "crash":
             return st.builds(Crash, process=st.sampled_from(self.names))
