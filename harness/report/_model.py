@@ -193,11 +193,15 @@ class RowResult:
         return 60 * self.examples / self.duration_s if self.duration_s > 0 else None
 
     def least_judged(self) -> str:
-        """The least-judged invariant's share, ``5 of 6``: what the PASS rests on."""
+        """On how many examples the least-judged invariant was valid with something
+        to examine, ``12 of 12``, or ``1 of 12: name`` when that is not all of
+        them: what the PASS rests on. An example where it held with nothing to
+        examine (no disable to redeem after) does not count."""
         if not self.judged:
             return "-"
-        least = min(self.judged.values(), key=lambda j: (j.valid + j.vacuous, j.valid))
-        return f"{least.valid + least.vacuous} of {least.examples}"
+        name, least = min(self.judged.items(), key=lambda nj: (nj[1].valid, -nj[1].examples))
+        share = f"{least.valid} of {least.examples}"
+        return share if least.valid == least.examples else f"{share}: {name}"
 
     def __post_init__(self) -> None:
         if self.status not in ROW_STATUSES:

@@ -323,12 +323,16 @@ def _words(at: _At, cls: Callable[..., W]) -> W:
 
 
 def _uniqueness(name: str, at: _At) -> Checker:
-    at.only(("name", "type", "items", "scope", "one_key_per_id", "words"))
+    at.only(("name", "type", "items", "scope", "one_key_per_id", "at_most", "words"))
+    at_most = at.integer("at_most", 1)
+    if at_most < 1:
+        at.fail("at_most", "an integer of at least 1", at_most)
     return make_uniqueness(
         name,
         items=_sources(at, "items"),
         scope=_scope(at),
         one_key_per_id=at.flag("one_key_per_id", False),
+        at_most=at_most,
         words=_words(at, UniqueWords),
     )
 

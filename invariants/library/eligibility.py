@@ -154,8 +154,9 @@ def make_eligibility(
         out = Findings(name, words.unit or words.noun)
         ranked = _ranked(items, conditions)
         for item in items:
-            out.checked += 1
             reasons = [r for c in conditions if (r := _unmet(ctx, c, item, ranked))]
+            if reasons or any(_at_stake(ctx, c, item, ranked) for c in conditions):
+                out.checked += 1
             if reasons:
                 out.violation(
                     say(
@@ -207,6 +208,26 @@ def _ranked(
                 best.append((value, item) if not best or value > best[-1][0] else best[-1])
             out[(name, key)] = _Ranked([i.at for i in decided], best)
     return out
+
+
+def _at_stake(
+    ctx: Context, condition: Condition, item: Item, ranked: Mapping[tuple[str, Key], _Ranked]
+) -> bool:
+    """Whether ``condition`` could have failed ``item``. A ``NoPrior`` with no
+    acknowledged op on the item's key, or an ``Exceeds`` with no other accepted
+    action on it, cannot: an item only such conditions bear on is not counted
+    as checked, so a row that never disabled a coupon does not pass on "no
+    redemption after a disable" as if it had judged one."""
+    if isinstance(condition, NoPrior):
+        ops = ctx.index.by_key(condition.op, condition.key).get(item.key, [])
+        return any(
+            op.outcome == "ok" and matches(op.invoke.value["body"], condition.where) for op in ops
+        )
+    if isinstance(condition, Exceeds):
+        table = ranked.get((condition.field, item.key))
+        own = item.at != INF and item.body.get(condition.field) is not None
+        return table is not None and len(table.at) > own
+    return True
 
 
 def _named(op_key: Sequence[str], key: Key) -> dict[str, str]:

@@ -45,13 +45,13 @@ class UniqueWords:
 
     noun: str = "key"
     item: str = "{id}"
-    many: str = "{key} has {n} distinct items: {items}"
+    many: str = "{key} has {n} distinct items: {items}"  # {most}: the limit
     shared: str = "{id} is used for {n} keys: {keys}"
     unseen: str = "{key}: the final read of {unread} was indeterminate"
 
 
 _UNIQUE_FIELDS = {
-    "many": ("key", "n", "items"),
+    "many": ("key", "n", "items", "most"),
     "shared": ("id", "n", "keys"),
     "unseen": ("key", "unread"),
 }
@@ -63,16 +63,21 @@ def make_uniqueness(
     items: Sequence[Source],
     scope: Scope | None = None,
     one_key_per_id: bool = False,
+    at_most: int = 1,
     words: UniqueWords = UniqueWords(),
 ) -> Checker:
-    """At most one distinct item per key (and, with ``one_key_per_id``, one key per id).
+    """At most ``at_most`` distinct items per key (and, with ``one_key_per_id``,
+    one key per id).
 
     ``items``: where the Xs come from (``Accepted``, ``Answered``, ``Listed``,
     ``Effects``); ``scope``: the keys to check besides those items name (and
     the only keys partner effects may name); with a ``Listed`` source, a key
-    none of whose members' lists was read is undecided.
+    none of whose members' lists was read is undecided. ``at_most`` above 1
+    is a limit per key, such as two redemptions of a coupon per user.
     """
     check_words(words, _UNIQUE_FIELDS)
+    if isinstance(at_most, bool) or not isinstance(at_most, int) or at_most < 1:
+        raise ValueError(f"{name}: at_most must be an int of at least 1 (got {at_most!r})")
     sources = tuple(items)
     listed = [s for s in sources if isinstance(s, Listed)]
     finals = _finals(scope, sources)
@@ -112,12 +117,13 @@ def make_uniqueness(
         out.checked += len(keys)
         for key in keys:
             found = by_key.get(key, _NONE)
-            if len(found) > 1:
+            if len(found) > at_most:
                 out.violation(
                     say(
                         words.many,
                         key=key_text(key),
                         n=len(found),
+                        most=at_most,
                         items=listing([show(words.item, i, it.body) for i, it in found.items()]),
                     ),
                     [*key, *found],

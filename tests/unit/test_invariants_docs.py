@@ -1,7 +1,7 @@
 """docs/invariants.md says what the library does: every TOML block declares
 checkers, the Python block makes one, the whole design of section 12 loads
 with docs/workloads.md's counter, and the sample evidence is what the
-``balance`` invariant says."""
+``balance`` invariant says; its table of words is the code's."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from histories import recorder
 from harness.design import load_design
 from harness.history import FinalState, History, Ledgers
 from invariants.library import parse_invariants
+from invariants.library._vocabulary import WORDS, words_table
 
 ROOT = Path(__file__).parents[2]
 DOCS = (ROOT / "docs" / "invariants.md").read_text()
@@ -107,3 +108,15 @@ def test_the_sample_error_is_what_the_loader_says() -> None:
         assert str(exc) == blocks("text")[0].strip()
     else:
         raise AssertionError("a table without flows was accepted")
+
+
+def test_the_words_table_is_the_codes_and_names_every_field() -> None:
+    """Section 11's table, made by ``words_table``: a field added to a words
+    record, or a placeholder to a template, changes it."""
+    after = DOCS.split("<!-- words table: begin -->\n", 1)[1]
+    shown = after.split("\n<!-- words table: end -->")[0]
+    assert shown == words_table(), "run: python -m invariants.library._vocabulary"
+    rows = shown.splitlines()[2:]
+    assert len(rows) == sum(len(record.__dataclass_fields__) for record, _ in WORDS.values())
+    assert "| `eligibility` | `subject` | template: `{noun}` `{id}` `{key}` `{reasons}` |" in shown
+    assert "| `propagation` | `first` | one of `id`, `key` |" in shown

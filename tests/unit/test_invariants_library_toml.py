@@ -360,3 +360,86 @@ owners = { op = "open_account", object = "account_id", actor = "owner" }
         "answered ok (op 2)"
     )
     assert access.evidence[0].keys == ("t-1", "bob", "a-1")
+
+
+def test_no_redemption_after_a_disable_counts_only_what_a_disable_could_have_failed(
+    tmp_path: Path,
+) -> None:
+    """``no_prior`` alone: with no acknowledged disable of a coupon, its
+    redemptions could not have failed, so they are not counted as checked
+    (valid with nothing examined is vacuous, never a judged PASS); a disable
+    acknowledged after a redemption was sent puts that redemption at stake."""
+    path = tmp_path / "promo.toml"
+    path.write_text(
+        """
+[[invariants]]
+name = "no_redeem_after_disable"
+type = "eligibility"
+require = { no_prior = "disable", key = "coupon" }
+
+[invariants.actions]
+from = "accepted"
+op = "redeem"
+id = "redemption_id"
+key = "coupon"
+final = { slot = "redemptions", read = "read_redemption", key = "redemption_id" }
+accepted = "redeemed"
+""",
+        encoding="utf-8",
+    )
+    check = load_invariants(path)["no_redeem_after_disable"]
+
+    def run(disable: str | None) -> Verdict:
+        rec = recorder()
+        rec.set_phase("main")
+        body = {"redemption_id": "r-1", "coupon": "c-1", "user": "u-1"}
+        invoke = rec.invoke(0, "redeem", {"node": 0, "attempt": 1, "body": body})
+        rec.complete(invoke, "ok", {"status": 200, "body": {**body, "status": "redeemed"}})
+        if disable is not None:
+            invoke = rec.invoke(1, "disable", {"node": 0, "attempt": 1, "body": {"coupon": "c-1"}})
+            rec.complete(invoke, disable, {"status": 200, "body": {"coupon": "c-1"}})
+        final = FinalState(
+            workload="promo",
+            values={"redemptions": {"r-1": {**body, "status": "redeemed"}}},
+        )
+        return check(rec.history(), final, Ledgers())
+
+    assert (run(None).status, run(None).vacuous) == ("valid", True)
+    assert (run("fail").status, run("fail").vacuous) == ("valid", True)
+    judged = run("ok")  # acknowledged, but after the redemption was sent
+    assert (judged.status, judged.checked) == ("valid", 1)
+
+
+def test_uniqueness_at_most_n_per_key_counts_distinct_ids_on_a_two_field_key(
+    tmp_path: Path,
+) -> None:
+    """``at_most = 2`` on (coupon, user): a third distinct redemption of one user
+    is a violation naming the limit; two are fine; a resend is not another."""
+    path = tmp_path / "promo.toml"
+    table = """
+[[invariants]]
+name = "two_per_user"
+type = "uniqueness"
+items = {{ from = "answered", op = "redeem", id = "redemption_id", key = ["coupon", "user"] }}
+at_most = {at_most}
+words = {{ many = "{{key}} redeemed {{n}} times, at most {{most}}: {{items}}" }}
+"""
+    path.write_text(table.format(at_most=2), encoding="utf-8")
+    check = load_invariants(path)["two_per_user"]
+
+    def run(*ids: str) -> Verdict:
+        rec = recorder()
+        rec.set_phase("main")
+        for rid in ids:
+            body = {"redemption_id": rid, "coupon": "c-1", "user": "u-1"}
+            invoke = rec.invoke(0, "redeem", {"node": 0, "attempt": 1, "body": body})
+            rec.complete(invoke, "ok", {"status": 200, "body": body})
+        return check(rec.history(), FinalState(workload="promo", values={}), Ledgers())
+
+    assert run("r-1", "r-2", "r-2").status == "valid"
+    over = run("r-1", "r-2", "r-3")
+    assert over.status == "invalid"
+    assert over.evidence[0].message == "c-1 and u-1 redeemed 3 times, at most 2: r-1, r-2 and r-3"
+    path.write_text(table.format(at_most=0), encoding="utf-8")
+    with pytest.raises(InvalidInvariant, match=r"'at_most' must be an integer of at least 1"):
+        load_invariants(path)

@@ -123,7 +123,7 @@ def test_report_files_round_trip_and_show_the_failure(tmp_path: Path) -> None:
     md = md_path.read_text()
     assert "| `client-retry` | failure \\| of client-retry |" in md
     assert "**FAIL** | 40 | - | retries 12 |" in md
-    assert "| PASS | 40 | 38 of 40 | faults_during_ops 7 |" in md
+    assert "| PASS | 40 | 30 of 40: idempotent_retry | faults_during_ops 7 |" in md
     assert "- `idempotent_retry` (invalid): 1 order answered differently on retry" in md
     assert f"  - {EVIDENCE} (keys o-3; ops 0, 3)" in md
     assert "`no_oversell` (valid)" not in md
@@ -185,7 +185,7 @@ def test_an_inconclusive_row_fails_the_run_unless_allowed_and_shows_why(tmp_path
     assert "(exit code 1; 0 with --allow-inconclusive)" in report.summary()
     _, md_path = write_report(report, tmp_path / "out")
     md = md_path.read_text()
-    assert "| **INCONCLUSIVE** | 40 | 1 of 6 |" in md
+    assert "| **INCONCLUSIVE** | 40 | 1 of 6: no_oversell |" in md
     assert "## INCONCLUSIVE: `cache-loss`" in md and why in md
     assert "- `no_oversell`: valid 1 of 6 (5 unknown); unknown because: sku s-1 unread" in md
     assert why in format_summary(report, width=300)

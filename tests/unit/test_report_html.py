@@ -78,7 +78,7 @@ def test_the_page_has_the_step_14_table_with_a_coloured_verdict_per_row(tmp_path
         assert re.search(rf"\.pill\.{cls} {{ background: var\(--{cls}\)", page)
     assert "Yes (concurrent buyers)" in table and "Cancel the oversold orders" in table
     assert "<code>pause:target-*</code>" in table
-    assert "faults_during_ops 7" in table and "40 of 40" in table and "3.2 s" in table
+    assert "faults_during_ops 7" in table and "30 of 40: no_oversell" in table and "3.2 s" in table
 
 
 def test_a_failing_row_shows_evidence_schedule_rate_and_replay_with_copy(tmp_path: Path) -> None:
