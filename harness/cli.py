@@ -328,12 +328,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if args.budget is not None and args.examples is not None:
         print("failmodel verify: give --budget or --examples, not both", file=sys.stderr)
         return EXIT_USAGE
-    from harness.listing import unanswered_note
+    from harness.listing import missing_note, unanswered_note
 
     for design in designs:
-        note = unanswered_note(design)
-        if note is not None:
-            print(f"failmodel verify: note: {note}", file=sys.stderr)
+        for note in (missing_note(design), unanswered_note(design)):
+            if note is not None:
+                print(f"failmodel verify: note: {note}", file=sys.stderr)
     from harness.budget import RunBudget
     from harness.console import verify_progress
     from harness.jobs import verify_in_jobs

@@ -10,6 +10,7 @@ counts as exercising it.
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 from harness.design import ROW_TEXTS, Design
 
@@ -36,6 +37,37 @@ def unanswered_note(design: Design) -> str | None:
     return (
         f"{design.path}: {len(found)} 'EDIT:' prompt{'s' if len(found) != 1 else ''} "
         f"not answered yet ({shown}); the report shows them as written"
+    )
+
+
+def missing_programs(design: Design) -> list[str]:
+    """The programs a local run would start that are not there: ``prepare``'s,
+    else the command's and the extra processes' (``prepare`` may build those),
+    each named by a path (``{root}/bin/shop``, ``./run``). A program named
+    without a slash is looked up on PATH when it starts, not here."""
+    t = design.target
+    if t.image is not None or t.build is not None:
+        return []
+    argvs = {"prepare": t.prepare} if t.prepare else {
+        "command": t.command, **{f"extra.{name}": argv for name, argv in t.extra.items()}
+    }
+    base = t.cwd if t.cwd is not None else Path.cwd()
+    return [
+        f"target.{field} runs {argv[0]}, which does not exist"
+        for field, argv in argvs.items()
+        if "/" in argv[0] and not (base / argv[0]).exists()
+    ]
+
+
+def missing_note(design: Design) -> str | None:
+    """One line naming the programs that are not there, and what ``{root}`` is."""
+    found = missing_programs(design)
+    if not found:
+        return None
+    root = design.path.resolve().parent.parent
+    return (
+        f"{design.path}: {'; '.join(found)} ({{root}} is {root}, the folder above the "
+        "design file's folder; the target will not start)"
     )
 
 
@@ -96,7 +128,7 @@ def describe_design(design: Design) -> str:
         ]
         if row.slos:
             lines.append(f"    SLOs: {'; '.join(slo.text for slo in row.slos)}")
-    note = unanswered_note(design)
-    if note is not None:
-        lines.append(f"note: {note}")
+    for note in (missing_note(design), unanswered_note(design)):
+        if note is not None:
+            lines.append(f"note: {note}")
     return "\n".join(lines)

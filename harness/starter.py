@@ -71,7 +71,10 @@ not_found = "absent"   # a 404 means the item does not exist
 
 # EDIT: what must hold, as invariants of the six types (docs/invariants.md):
 # eligibility, ordering, accounting, uniqueness / idempotency, propagation,
-# access control. Name them in the rows' 'invariants'. For example:
+# access control. Name them in the rows' 'invariants': until you do, every row
+# judges nothing (consistent_reads reads only the built-in workloads' reads) and
+# 'failmodel verify' answers INCONCLUSIVE, never PASS. A partner's effects
+# (the partner rows below) are judged by a propagation invariant. For example:
 # [[workload.invariants]]
 # name = "items_add_up"
 # type = "accounting"
@@ -189,37 +192,71 @@ def _custom_rows(deps: Collection[str]) -> list[StarterRow]:
             can_happen=PROMPT + "(e.g. Yes: OOM kill, host failure, deploys)",
             mechanism=PROMPT + "(e.g. durable commit before answering)",
             recovery=PROMPT + "(e.g. restart; clients retry indeterminate requests)",
-            faults=("crash:target-*", "pause:target-*", *_crashable(deps)),
+            faults=(
+                "crash:target-*",
+                "pause:target-*",
+                *_crashable(deps),
+                *_in_call(None, ("partner",) if "partner" in deps else ()),
+            ),
             invariants=("consistent_reads",),
             exercised_by=("faults_during_ops", "crashes_during_request"),
+        ),
+        StarterRow(
+            id="partner-fails-after-acting",
+            taxonomy="partial_write",
+            failure_mode="The partner acts on a call (a charge, a shipment, a message), "
+            "then its answer is lost",
+            correct_behaviour="The effect happens exactly once",
+            can_happen=PROMPT + "(e.g. Yes: the partner's answer times out or the connection "
+            "drops after it acted)",
+            mechanism=PROMPT + "(e.g. an Idempotency-Key derived from the request id on every "
+            "call)",
+            recovery=PROMPT + "(e.g. reconcile the partner's records against ours)",
+            faults=("partner:fail_after_drop", "partner:fail_after", "retry"),
+            invariants=("consistent_reads",),
+            exercised_by=("partner_failures",),
+            needs=("partner",),
+        ),
+        _partner_outage(
+            None,
+            "effect",
+            ("consistent_reads",),
+            "(e.g. what is owed kept in an outbox, retried until the partner answers)",
         ),
     ]
 
 
-def _in_call(endpoint: str, effects: tuple[str, ...]) -> tuple[str, ...]:
+def _at(endpoint: str | None) -> str:
+    """A partner fault's endpoint suffix: none for a custom API, whose
+    endpoints the starter does not know (the fault then takes any call)."""
+    return f":{endpoint}" if endpoint is not None else ""
+
+
+def _in_call(endpoint: str | None, effects: tuple[str, ...]) -> tuple[str, ...]:
     """A crash row's faults on the partner call when the row judges a side effect.
     A crash aimed at a call in flight (before the partner acts on it) is where an
     at-most-once sender (marked sent, then sent) loses the effect; a slow partner
     lets a crash land after the effect, before its answer is recorded."""
-    return ("crash_in_call:target-*", f"partner:slow:{endpoint}") if effects else ()
+    return ("crash_in_call:target-*", f"partner:slow{_at(endpoint)}") if effects else ()
 
 
 def _partner_outage(
-    endpoint: str, owed: str, invariants: tuple[str, ...], mechanism: str
+    endpoint: str | None, owed: str, invariants: tuple[str, ...], mechanism: str
 ) -> StarterRow:
     """The partner down for a while: what is owed to it (a shipment, a charge, a
     message) must still happen, once, after it is back (docs/contracts.md
     section 2); a row only a design with the partner has."""
     return StarterRow(
-        id=f"{endpoint}-unreachable",
+        id=f"{endpoint or 'partner'}-unreachable",
         taxonomy="infrastructure_failure",
-        failure_mode=f"The {endpoint} partner is cut off or refuses every call for a while",
+        failure_mode=f"The {endpoint + ' ' if endpoint else ''}partner is cut off or refuses "
+        "every call for a while",
         correct_behaviour=f"Nothing lost: every {owed} owed is made once the partner is back, "
         "and only once",
         can_happen=PROMPT + "(e.g. Yes: provider outages, network partitions)",
         mechanism=PROMPT + mechanism,
         recovery=PROMPT + "(e.g. replay what is owed from the stored state)",
-        faults=("partition:partner", f"partner:fail_before:{endpoint}", "latency:partner"),
+        faults=("partition:partner", f"partner:fail_before{_at(endpoint)}", "latency:partner"),
         invariants=invariants,
         exercised_by=("partner_failures",),
         needs=("partner",),

@@ -37,6 +37,29 @@ def test_list_shows_rows_faults_invariants_and_variants(
     assert "extra process relay:" in out
 
 
+def test_list_names_a_program_that_is_not_there_and_what_root_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A design beside the project (``{root}`` is then the folder above it) whose
+    command is not there (verify says it too, before anything is provisioned)."""
+    out = tmp_path / "examples" / "shop.toml"
+    argv = ["init", "--workload", "kv", "--command", "{root}/shop/run serve", "--out", str(out)]
+    assert cli.main(argv) == 0
+    capsys.readouterr()
+    assert cli.main(["list", str(out)]) == 0
+    note = (
+        f"note: {out}: target.command runs {tmp_path}/shop/run, which does not exist "
+        f"({{root}} is {tmp_path}, the folder above the design file's folder; the target "
+        "will not start)"
+    )
+    assert note in capsys.readouterr().out
+    program = tmp_path / "shop" / "run"
+    program.parent.mkdir()
+    program.write_text("#!/bin/sh\n", encoding="utf-8")
+    assert cli.main(["list", str(out)]) == 0
+    assert "does not exist" not in capsys.readouterr().out
+
+
 def test_list_of_a_missing_design_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -248,6 +271,32 @@ def test_verify_names_the_edit_prompts_a_design_still_holds(
     out.write_text(re.sub(r'"EDIT: [^"]*"', '"answered"', text))
     assert cli.main(["list", str(out)]) == 0
     assert "'EDIT:'" not in capsys.readouterr().out
+
+
+def test_init_custom_with_the_partner_has_its_rows_and_says_rows_judge_nothing_yet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A custom API whose service calls the partner: the rows every partner
+    caller meets, with faults on any endpoint (the starter cannot know its
+    names), and a crash aimed at a call in flight."""
+    out = tmp_path / "designs" / "store.toml"
+    argv = ["init", "--workload", "custom", "--command", "./store", "--name", "store"]
+    argv += ["--dependencies", "postgres,partner", "--out", str(out)]
+    assert cli.main(argv) == 0
+    capsys.readouterr()
+    design = load_design(out)
+    faults = {row.id: row.faults for row in design.rows}
+    assert faults["partner-fails-after-acting"] == (
+        "partner:fail_after_drop", "partner:fail_after", "retry"
+    )
+    assert faults["partner-unreachable"] == (
+        "partition:partner", "partner:fail_before", "latency:partner"
+    )
+    assert {"crash_in_call:target-*", "partner:slow"} <= set(faults["node-crash"])
+    assert "until you do, every row\n# judges nothing" in out.read_text()
+    without = ["init", "--workload", "custom", "--command", "./store", "--name", "store"]
+    assert cli.main([*without, "--dependencies", "postgres", "--out", str(out), "--force"]) == 0
+    assert not any("partner" in r.id for r in load_design(out).rows)
 
 
 def test_init_custom_writes_a_workload_skeleton_that_loads(
