@@ -15,6 +15,7 @@ infrastructure asked for. The *containers* of a run never outlive the run
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.provision.docker_api import DockerAPI, DockerUnavailable, docker_socket
+from harness.setup.cache import setup_lock
 from harness.setup.commands import SetupError
 from harness.setup.debian import Apt
 from harness.setup.engine_guard import (
@@ -62,6 +64,44 @@ def _started_by_us(cache: Path) -> int | None:
     return pid if Path(f"/proc/{pid}").exists() else None
 
 
+def engine_pointer(api: DockerAPI) -> Path:
+    """Beside the engine's socket: the cache dir of the failmodel that started
+    that engine. Two commands with other caches (``FAILMODEL_CACHE``) share the
+    one engine of the machine; the second must wait on the first one's guard,
+    or that guard stops the engine under it."""
+    return Path(f"{api.socket_path}.failmodel-cache")
+
+
+def engine_cache(cache: Path, pointer: Path) -> Path | None:
+    """The cache dir whose failmodel started the running engine: ``cache``, or
+    the one ``pointer`` names; None when failmodel did not start it."""
+    if _started_by_us(cache) is not None:
+        return cache
+    try:
+        named = Path(pointer.read_text().strip())
+    except OSError:
+        return None
+    return named if named.is_absolute() and _started_by_us(named) is not None else None
+
+
+def _join(cache: Path, api: DockerAPI, owner: int) -> bool:
+    """Make the guard of the engine that answers wait for ``owner`` too; False
+    when that engine was being stopped meanwhile (start another). Registering
+    holds the engine's own set-up lock, which its guard takes to stop it."""
+    owning = engine_cache(cache, engine_pointer(api))
+    if owning is None:
+        return True  # not failmodel's: nobody stops it
+    with setup_lock(owning) if owning != cache else contextlib.nullcontext():
+        pid = _started_by_us(owning)
+        if pid is None or not api.ping():
+            return False
+        if not kept(owning, pid):
+            register_owner(owning, owner)  # its guard now waits for this command too
+            if not guard_alive(owning):  # its guard was killed, or an older failmodel left it
+                start_guard(owning, pid)
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class EngineStatus:
     """What ``failmodel doctor`` says about the engine: does one answer, and if
@@ -97,12 +137,7 @@ def ensure_engine(
     it) is stopped by a guard once that command is gone (``engine_guard``);
     without one it stays up, as set up on purpose."""
     api = DockerAPI()
-    if api.ping():
-        pid = _started_by_us(cache)
-        if owner is not None and pid is not None and not kept(cache, pid):
-            register_owner(cache, owner)  # its guard now waits for this command too
-            if not guard_alive(cache):  # its guard was killed, or an older failmodel left it
-                start_guard(cache, pid)
+    if api.ping() and (owner is None or _join(cache, api, owner)):
         return f"{_describe(api)} answers on {api.socket_path}: reused"
     if shutil.which("dockerd") is None:
         say("installing Debian's docker.io (no Docker engine answers, and dockerd is missing) ...")
@@ -154,6 +189,8 @@ def ensure_engine(
         f"{_describe(api)} started (dockerd pid {engine.pid}, {' '.join(DOCKERD_FLAGS)}, "
         f"data {home / 'data'}, log {log_path}) in {time.monotonic() - begin:.1f}s"
     )
+    with contextlib.suppress(OSError):  # a command of another cache joins this one's guard
+        engine_pointer(api).write_text(str(cache))
     if owner is None:
         keep(cache, engine.pid)
         return f"{started}; it stays up"

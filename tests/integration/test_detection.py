@@ -234,11 +234,13 @@ def test_degraded_variant_misses_its_slo(design_name: str, variant: str, tmp_pat
     the correct variant meets it (test_correct_variant_passes_every_row). Up to
     ``SEARCHES`` fresh searches, as a bug gets: a search whose few examples send
     few requests into the faults measures too little of the slow path (a seed's
-    draws are fixed, so one unlucky seed would miss every time)."""
+    draws are fixed, so one unlucky seed would miss every time). A search goes
+    on until the row misses this promise, not another: on a loaded machine a
+    search may first miss a looser one (p99 beside p95)."""
     design = load_design(ROOT / "designs" / f"{design_name}.toml")
     row_id, line = DEGRADED[design_name][variant]
     report, tries = search_until(
-        lambda r: r.status == "FAIL",
+        lambda r: r.status == "FAIL" and any(s.text == line and s.met is False for s in r.slos),
         design,
         variant,
         row_id,

@@ -19,6 +19,7 @@ import pytest
 
 from harness.provision import procfs
 from harness.setup.cache import setup_lock
+from harness.setup.engine import engine_cache
 from harness.setup.engine_guard import (
     Process,
     guard_alive,
@@ -155,3 +156,24 @@ def test_an_engine_set_up_on_purpose_is_kept_by_pid(tmp_path: Path) -> None:
     keep(tmp_path, 1234)
     assert kept(tmp_path, 1234)
     assert not kept(tmp_path, 1235), "a later engine (another pid) was not set up on purpose"
+
+
+def test_a_command_of_another_cache_finds_the_cache_that_started_the_engine(
+    tmp_path: Path, spawn: list[subprocess.Popen[bytes]]
+) -> None:
+    """Two commands with their own FAILMODEL_CACHE share the machine's one
+    engine: the second finds, by the pointer beside the socket, the cache whose
+    guard stops it, to register with that guard (else it stops the engine under
+    the second command: a run's containers then lose their engine)."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    engine = _sleeper(spawn, session=True)  # dockerd's stand-in, as above
+    (first / "docker").mkdir(parents=True)
+    (first / "docker" / "dockerd.pid").write_text(f"{engine.pid}\n")
+    pointer = tmp_path / "docker.sock.failmodel-cache"
+    assert engine_cache(second, pointer) is None  # no pointer: not failmodel's engine
+    pointer.write_text(str(first))
+    assert engine_cache(second, pointer) == first
+    assert engine_cache(first, pointer) == first
+    engine.kill()
+    engine.wait()
+    assert engine_cache(second, pointer) is None  # the engine it names is gone
