@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.provision.docker_api import DockerAPI, DockerUnavailable, docker_socket
-from harness.setup.cache import setup_lock
 from harness.setup.commands import SetupError
 from harness.setup.debian import Apt
 from harness.setup.engine_guard import (
     STOP_TIMEOUT_S,
     Process,
+    engine_lock,
     guard_alive,
     keep,
     kept,
@@ -85,20 +85,19 @@ def engine_cache(cache: Path, pointer: Path) -> Path | None:
 
 
 def _join(cache: Path, api: DockerAPI, owner: int) -> bool:
-    """Make the guard of the engine that answers wait for ``owner`` too; False
-    when that engine was being stopped meanwhile (start another). Registering
-    holds the engine's own set-up lock, which its guard takes to stop it."""
+    """Make the guard of the engine that answers wait for ``owner`` too (the
+    caller holds ``engine_lock``, which a guard takes to stop it); False when
+    failmodel's engine is gone after all (start another)."""
     owning = engine_cache(cache, engine_pointer(api))
     if owning is None:
         return True  # not failmodel's: nobody stops it
-    with setup_lock(owning) if owning != cache else contextlib.nullcontext():
-        pid = _started_by_us(owning)
-        if pid is None or not api.ping():
-            return False
-        if not kept(owning, pid):
-            register_owner(owning, owner)  # its guard now waits for this command too
-            if not guard_alive(owning):  # its guard was killed, or an older failmodel left it
-                start_guard(owning, pid)
+    pid = _started_by_us(owning)
+    if pid is None:
+        return False
+    if not kept(owning, pid):
+        register_owner(owning, owner)  # its guard now waits for this command too
+        if not guard_alive(owning):  # its guard was killed, or an older failmodel left it
+            start_guard(owning, pid)
     return True
 
 
@@ -136,6 +135,13 @@ def ensure_engine(
     An engine started here for an ``owner`` (the pid of the command that needs
     it) is stopped by a guard once that command is gone (``engine_guard``);
     without one it stays up, as set up on purpose."""
+    with engine_lock():
+        return _ensure_engine(cache, apt=apt, say=say, owner=owner)
+
+
+def _ensure_engine(
+    cache: Path, *, apt: Apt, say: Callable[[str], None], owner: int | None
+) -> str:
     api = DockerAPI()
     if api.ping() and (owner is None or _join(cache, api, owner)):
         return f"{_describe(api)} answers on {api.socket_path}: reused"

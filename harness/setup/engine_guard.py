@@ -8,9 +8,10 @@ the set-up that starts the engine for a command registers that command as an
 owner (``<cache>/docker/owners/<pid>-<start>``) and starts this guard, in a
 session of its own (a Ctrl-C or a SIGKILL of the command does not reach it).
 A later command that reuses the engine registers too. The guard polls: once
-no owner and no failmodel run (``<cache>/run``) is alive, it takes the set-up
-lock, looks once more, sends the engine SIGTERM, waits for it to stop its
-containers and exit, and kills what is left of its process group. Holding
+no owner and no failmodel run (``<cache>/run``) is alive, it takes the engine
+lock (``engine_lock``: machine-wide, beside the socket), looks once more,
+sends the engine SIGTERM, waits for it to stop its containers and exit, and
+kills what is left of its process group. Holding
 the lock while it stops, it never races a set-up: that one either registers
 before the last look, or finds no engine and starts a new one. It returns at
 once when someone else stops the engine. An engine failmodel started without
@@ -22,19 +23,20 @@ Processes are known by pid *and* start time, so a reused pid fools nothing.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.child_env import child_env
 from harness.provision import procfs
+from harness.provision.docker_api import docker_socket
 from harness.provision.reaper import harness_alive
-from harness.setup.cache import setup_lock
 
 POLL_S = 0.5
 STOP_TIMEOUT_S = 30.0
@@ -56,6 +58,27 @@ class Process:
 
     def running(self) -> bool:
         return procfs.is_running(self.pid, self.start)
+
+
+@contextlib.contextmanager
+def engine_lock() -> Iterator[None]:
+    """Whoever decides to start, reuse or stop the engine on the socket holds
+    this, machine-wide: a file beside the socket, not in a cache dir, since two
+    commands with other caches (``FAILMODEL_CACHE``) share the one engine. Held
+    apart, both started a dockerd on one socket, and the first to stop took
+    the socket from under the other's containers. Without write access beside
+    the socket (not root) there is nothing to start or stop: no lock."""
+    try:
+        held = open(f"{docker_socket()}.failmodel-lock", "a")  # noqa: SIM115
+    except OSError:
+        yield
+        return
+    with held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
 
 
 def owners_dir(cache: Path) -> Path:
@@ -188,7 +211,7 @@ def main(argv: list[str]) -> int:
     said = guard(
         engine,
         lambda: owners_alive(cache) or runs_alive(cache / "run"),
-        lambda: setup_lock(cache),
+        engine_lock,
     )
     print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} no owner left: {said}", flush=True)
     return 0

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from harness.provision import procfs
-from harness.setup.cache import setup_lock
 from harness.setup.engine import engine_cache
 from harness.setup.engine_guard import (
     Process,
+    engine_lock,
     guard_alive,
     keep,
     kept,
@@ -111,12 +111,12 @@ def test_the_engine_waits_for_every_owner_and_every_live_run(
 def test_a_set_up_in_progress_holds_the_engine(
     spawn: list[subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
-    # A set-up holds the lock while it decides to reuse the engine; the guard
-    # must not stop it under that set-up, which registers before letting go.
+    # A set-up holds the engine lock while it decides to reuse the engine; the
+    # guard must not stop it under that set-up, which registers before letting go.
     owner, engine, newcomer = (_sleeper(spawn, session=s) for s in (False, True, False))
     assert register_owner(tmp_path, owner.pid)
     assert start_guard(tmp_path, engine.pid) is not None
-    with setup_lock(tmp_path):
+    with engine_lock():
         _kill(owner)
         assert not _gone_within(engine, 1.5), "stopped while a set-up held the lock"
         assert register_owner(tmp_path, newcomer.pid)
