@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 
 def cache_dir() -> Path:
@@ -25,9 +26,15 @@ def setup_lock(cache: Path) -> Iterator[None]:
     together); the engine's guard takes it too, so that a set-up never reuses
     an engine that is being stopped."""
     cache.mkdir(parents=True, exist_ok=True)
-    with open(cache / "setup.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with open(cache / "setup.lock", "w") as lock, flocked(lock):
+        yield
+
+
+@contextmanager
+def flocked(lock: IO[str]) -> Iterator[None]:
+    """An exclusive ``flock`` on an open file for the block (released on exit)."""
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)

@@ -23,7 +23,6 @@ Processes are known by pid *and* start time, so a reused pid fools nothing.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import signal
 import sys
@@ -37,6 +36,7 @@ from harness.child_env import child_env
 from harness.provision import procfs
 from harness.provision.docker_api import docker_socket
 from harness.provision.reaper import harness_alive
+from harness.setup.cache import flocked
 
 POLL_S = 0.5
 STOP_TIMEOUT_S = 30.0
@@ -73,12 +73,8 @@ def engine_lock() -> Iterator[None]:
     except OSError:
         yield
         return
-    with held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(held, fcntl.LOCK_UN)
+    with held, flocked(held):
+        yield
 
 
 def owners_dir(cache: Path) -> Path:
