@@ -20,7 +20,7 @@ not judge.
 
     eval "$(scripts/failmodel env)"
     python bench/search_power.py [--searches 5] [--examples 20] [--designs checkout]
-        [--strategies guided,random,swarm]
+        [--strategies guided,random,swarm] [--design my.toml --bug VARIANT=ROW ...]
 """
 
 from __future__ import annotations
@@ -86,9 +86,9 @@ class Search:
 
 
 def search(
-    design_name: str, variant: str, row: str, seed: int, profile: Profile, strategy: str
+    design_path: Path, variant: str, row: str, seed: int, profile: Profile, strategy: str
 ) -> Search:
-    design = load_design(ROOT / "designs" / f"{design_name}.toml")
+    design = load_design(design_path)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         report = verify_design(
@@ -195,12 +195,32 @@ def main() -> None:
     parser.add_argument(
         "--replays", type=int, default=0, help="replay each final counterexample this often"
     )
+    parser.add_argument(
+        "--design",
+        type=Path,
+        help="also a design of your own (a path), with the bugs --bug names",
+    )
+    parser.add_argument(
+        "--bug",
+        action="append",
+        default=[],
+        metavar="VARIANT=ROW",
+        help="a buggy variant of --design and the row expected to catch it (repeatable)",
+    )
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument(
         "--raw", type=Path, help="also append every search as a JSON line (to pool runs)"
     )
     args = parser.parse_args()
+    bugs = {name: (ROOT / "designs" / f"{name}.toml", BUGS[name]) for name in args.designs}
+    if args.design is not None:
+        pairs = [b.partition("=") for b in args.bug]
+        if not pairs or any(not v or not r for v, _, r in pairs):
+            parser.error("--design needs at least one --bug VARIANT=ROW")
+        bugs[load_design(args.design).name] = (args.design, {v: r for v, _, r in pairs})
+    elif args.bug:
+        parser.error("--bug needs --design")
     strategies = [s for s in args.strategies.split(",") if s]
     unknown = set(strategies) - set(STRATEGIES)
     if unknown:
@@ -219,15 +239,15 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     everything: dict[str, list[Search]] = {s: [] for s in strategies}
     per_variant: list[dict[str, list[Search]]] = []
-    for design_name in args.designs:
-        for variant, row in BUGS[design_name].items():
+    for design_name, (design_path, variants) in bugs.items():
+        for variant, row in variants.items():
             if args.variants and variant not in args.variants:
                 continue
             runs: dict[str, list[Search]] = {s: [] for s in strategies}
             for seed in range(args.first_seed, args.first_seed + args.searches):
                 for strategy in strategies:
                     runs[strategy].append(
-                        search(design_name, variant, row, seed, profile, strategy)
+                        search(design_path, variant, row, seed, profile, strategy)
                     )
             for strategy in strategies:
                 everything[strategy] += runs[strategy]
