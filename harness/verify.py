@@ -31,6 +31,7 @@ from hypothesis.errors import Flaky
 
 from harness.budget import EXAMPLE_CAP, MAX_ROUNDS, MIN_SHRINK_S, RunBudget
 from harness.design import Design, Row
+from harness.host_load import saturated, share
 from harness.interrupt import rearm, signal_name
 from harness.phases import add_phases
 from harness.progress import VerifyEvent, VerifyEventKind, VerifyProgress, no_verify_progress
@@ -609,10 +610,7 @@ def verify_row(
     else:
         status = "PASS"
     slos = _judge_slos(row, search.outcomes)
-    missed = [r for r in slos if r.met is False]
-    if missed and status in ("PASS", "NOT EXERCISED", "INCONCLUSIVE"):
-        status = "FAIL"
-        reason = "SLO not met: " + "; ".join(r.line() for r in missed)
+    status, reason = with_slos(status, reason, slos)
     if interrupted is not None:
         found = f"; {len(search.outcomes)} examples judged before it" if search.outcomes else ""
         reason = f"the row's search was interrupted by {interrupted}{found}"
@@ -650,6 +648,7 @@ def verify_row(
         slos=slos,
         phases=add_phases(o.phases for o in search.outcomes),
         budget_s=None if time_s is None else search.given_s,
+        cpu_stalled=share([o.stall for o in search.outcomes if o.stall is not None]),
     )
     search.spent_s = result.duration_s
     tell("row_finished", result=result)
@@ -777,10 +776,29 @@ def _search(
         )
 
 
+def with_slos(
+    status: RowStatus, reason: str | None, slos: Sequence[SloResult]
+) -> tuple[RowStatus, str | None]:
+    """The row's status and reason once its SLOs are judged: a promise missed fails
+    a row that found no bug; one measured but not judged (the host was saturated)
+    leaves a PASS INCONCLUSIVE, which would otherwise vouch for it."""
+    missed = [r for r in slos if r.met is False]
+    unjudged = [r for r in slos if r.verdict == "not judged"]
+    if missed and status in ("PASS", "NOT EXERCISED", "INCONCLUSIVE"):
+        return "FAIL", "SLO not met: " + "; ".join(r.line() for r in missed)
+    if unjudged and status == "PASS":
+        return "INCONCLUSIVE", "SLO " + "; ".join(f"{r.line()}: {r.note}" for r in unjudged)
+    return status, reason
+
+
 def _judge_slos(row: Row, outcomes: Sequence[ExampleOutcome]) -> tuple[SloResult, ...]:
-    """Each of the row's SLOs judged once, on every example's samples."""
+    """Each of the row's SLOs judged once, on every example's samples; a promise
+    missed while the host was saturated is not judged (`harness.host_load`)."""
+    if not row.slos:
+        return ()
+    busy = saturated([o.stall for o in outcomes if o.stall is not None])
     return tuple(
-        judge(slo, [o.slo_samples[i] for o in outcomes if len(o.slo_samples) > i])
+        judge(slo, [o.slo_samples[i] for o in outcomes if len(o.slo_samples) > i], saturated=busy)
         for i, slo in enumerate(row.slos)
     )
 

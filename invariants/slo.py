@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 
@@ -339,10 +339,17 @@ class SloResult:
             f"{k} {_seconds(d[k])}" for k in ("p50", "p95", "p99", "max") if k in d
         )
 
+    @property
+    def verdict(self) -> str:
+        """``met``, ``NOT MET``, ``not judged`` (measured, but on a saturated host)
+        or ``not measured``."""
+        if self.met is None:
+            return "not measured" if self.measured is None else "not judged"
+        return "met" if self.met else "NOT MET"
+
     def line(self) -> str:
-        """``p95(order) < 300 ms: measured 412 ms -- NOT MET``."""
-        verdict = {True: "met", False: "NOT MET", None: "not measured"}[self.met]
-        return f"{self.text}: measured {self.shown} ({verdict})"
+        """``p95(order) < 300 ms: measured 412 ms (NOT MET)``."""
+        return f"{self.text}: measured {self.shown} ({self.verdict})"
 
 
 def percentile(values: Sequence[float], stat: str) -> float:
@@ -356,8 +363,20 @@ def percentile(values: Sequence[float], stat: str) -> float:
     return ordered[max(rank, 1) - 1]
 
 
-def judge(slo: Slo, parts: Sequence[Samples]) -> SloResult:
-    """The row's verdict on ``slo`` from every example's samples."""
+def judge(slo: Slo, parts: Sequence[Samples], *, saturated: str | None = None) -> SloResult:
+    """The row's verdict on ``slo`` from every example's samples. ``saturated``
+    says why the host could not give the service its time while they were taken
+    (`harness.host_load`): then a promise missed is not judged (``met`` None, the
+    value still shown), since the miss may be the machine's; one met still is."""
+    result = _measured(slo, parts)
+    if result.met is False and saturated is not None:
+        why = f"not judged: {saturated}; a time measured then is the machine's as much "
+        why += "as the service's (run again on a quieter host)"
+        return replace(result, met=None, note="; ".join(n for n in (why, result.note) if n))
+    return result
+
+
+def _measured(slo: Slo, parts: Sequence[Samples]) -> SloResult:
     if slo.kind == "availability":
         answered = sum(p.answered for p in parts)
         total = sum(p.total for p in parts)

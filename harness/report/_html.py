@@ -23,7 +23,7 @@ from pathlib import Path
 
 from harness.history import read_history
 from harness.report._model import DesignReport, RowResult, evidence_parts
-from harness.report._phases import EXPLAINED, pace, phase_cells, phase_labels, timed
+from harness.report._phases import EXPLAINED, pace, phase_cells, phase_labels, stalled, timed
 
 # Latency pictures read at most this many of a row's examples (the first ones).
 MAX_LATENCY_HISTORIES = 200
@@ -281,11 +281,10 @@ def _slos(row: RowResult) -> list[str]:
         "<th>distribution</th><th>verdict</th><th>note</th></tr></thead><tbody>",
     ]
     for slo in row.slos:
-        verdict = {True: "met", False: "NOT MET", None: "not measured"}[slo.met]
         out.append(
             f"<tr class='slo {_SLO_CLASS[slo.met]}'><td><code>{_e(slo.text)}</code></td>"
             f"<td>{_e(slo.promise)}</td><td class='num'>{_e(slo.shown)}</td>"
-            f"<td>{_e(slo.spread)}</td><td>{verdict}</td><td>{_e(slo.note or '-')}</td></tr>"
+            f"<td>{_e(slo.spread)}</td><td>{slo.verdict}</td><td>{_e(slo.note or '-')}</td></tr>"
         )
     out.append("</tbody></table>")
     return out
@@ -419,7 +418,7 @@ def _time_table(report: DesignReport) -> str:
     head = "".join(f"<th>{_e(label)}</th>" for label in phase_labels(rows))
     body = [
         f"<tr><td class='id'><code>{_e(r.row_id)}</code></td><td class='num'>{r.examples}</td>"
-        f"<td class='num'>{pace(r)}</td>"
+        f"<td class='num'>{pace(r)}</td><td class='num'>{stalled(r)}</td>"
         + "".join(f"<td class='num'>{_e(c.text())}</td>" for c in phase_cells(r, rows))
         + "</tr>"
         for r in rows
@@ -427,7 +426,7 @@ def _time_table(report: DesignReport) -> str:
     return (
         f"<section id='time'><h2>Where the time went</h2><p>{_e(EXPLAINED)}</p>"
         "<table><thead><tr><th>row</th>"
-        f"<th>examples</th><th>examples/min</th>{head}</tr></thead><tbody>"
+        f"<th>examples</th><th>examples/min</th><th>CPU stalled</th>{head}</tr></thead><tbody>"
         + "\n".join(body)
         + "</tbody></table></section>"
     )

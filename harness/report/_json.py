@@ -91,6 +91,7 @@ def _row_to_json(r: RowResult) -> dict[str, Any]:
         "phases": dict(r.phases),
         "examples_per_minute": r.examples_per_minute,
         "budget_s": r.budget_s,
+        "cpu_stalled": r.cpu_stalled,
     }
 
 
@@ -216,6 +217,7 @@ def _row_from_json(d: Mapping[str, Any]) -> RowResult:
         slos=tuple(_slo_from_json(x) for x in d.get("slos") or ()),
         phases=d.get("phases") or {},
         budget_s=d.get("budget_s"),
+        cpu_stalled=d.get("cpu_stalled"),
     )
 
 

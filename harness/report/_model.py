@@ -186,6 +186,9 @@ class RowResult:
     budget_s: float | None = None
     """Seconds of a ``--budget`` run's time this row was given (``duration_s`` is what
     it used); None when the row ran a count of examples."""
+    cpu_stalled: float | None = None
+    """The share of its examples' main phases and settles during which a runnable
+    task waited for a CPU (`harness.host_load`); None when not measured."""
 
     @property
     def examples_per_minute(self) -> float | None:

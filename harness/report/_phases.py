@@ -17,7 +17,9 @@ from harness.report._model import RowResult
 OTHER = "other"
 EXPLAINED = (
     "Seconds per phase over the row's examples, the mean per example in brackets; "
-    "other: the row's time outside its examples (search, replays, late effects)."
+    "other: the row's time outside its examples (search, replays, late effects). "
+    "CPU stalled: the share of the examples' main phases and settles during which a "
+    "runnable task waited for a CPU; at 50% or more a latency promise missed is not judged."
 )
 
 
@@ -61,6 +63,11 @@ def pace(row: RowResult) -> str:
     """Examples per minute, ``31.2``, or ``-`` for a row that took no time."""
     per_minute = row.examples_per_minute
     return "-" if per_minute is None else f"{per_minute:.1f}"
+
+
+def stalled(row: RowResult) -> str:
+    """The share of the row's examples' time a task waited for a CPU, ``12%``, or ``-``."""
+    return "-" if row.cpu_stalled is None else f"{row.cpu_stalled:.0%}"
 
 
 def timed(rows: Sequence[RowResult]) -> list[RowResult]:

@@ -18,7 +18,7 @@ from harness.history import HistoryFileError, read_history
 from harness.report._html import render_html
 from harness.report._json import report_to_json
 from harness.report._model import DesignReport, RowResult, evidence_parts
-from harness.report._phases import EXPLAINED, pace, phase_cells, phase_labels, timed
+from harness.report._phases import EXPLAINED, pace, phase_cells, phase_labels, stalled, timed
 from harness.report._timeline import timeline
 
 # A minimal counterexample is short; this only guards report.md against a huge history.
@@ -177,7 +177,7 @@ def slo_section(report: DesignReport) -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     for r, slo in rows:
-        verdict = {True: "met", False: "**NOT MET**", None: "not measured"}[slo.met]
+        verdict = "**NOT MET**" if slo.met is False else slo.verdict
         out.append(
             f"| `{r.row_id}` | `{_cell(slo.text)}` | {_cell(slo.promise)} | {slo.shown} | "
             f"{slo.spread} | {verdict} | {_cell(slo.note) or '-'} |"
@@ -197,12 +197,12 @@ def time_section(report: DesignReport) -> list[str]:
         "",
         EXPLAINED,
         "",
-        "| row | examples | examples/min | " + " | ".join(labels) + " |",
-        "|---|---|---|" + "---|" * len(labels),
+        "| row | examples | examples/min | CPU stalled | " + " | ".join(labels) + " |",
+        "|---|---|---|---|" + "---|" * len(labels),
     ]
     for r in rows:
         cells = " | ".join(c.text() for c in phase_cells(r, rows))
-        out.append(f"| `{r.row_id}` | {r.examples} | {pace(r)} | {cells} |")
+        out.append(f"| `{r.row_id}` | {r.examples} | {pace(r)} | {stalled(r)} | {cells} |")
     out.append("")
     return out
 

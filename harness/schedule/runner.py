@@ -33,7 +33,9 @@ from typing import Any
 
 import aiohttp
 
+from harness import host_load
 from harness.history import Effect, FinalState, History, Ledgers, Recorder, thaw
+from harness.host_load import Stall
 from harness.interrupt import raise_if_stopped
 from harness.nemesis.faults import Fault
 from harness.nemesis.nemesis import Nemesis, record_exits
@@ -107,6 +109,9 @@ class ExampleOutcome:
     deadlines: Mapping[tuple[str, int], float] = field(default_factory=dict)
     """(kind, key index) -> the key's deadline in history seconds (a setup step's
     ``deadline``; `harness.schedule.deadlines`)."""
+    stall: Stall | None = None
+    """How long a runnable task waited for a CPU during the main phase and the
+    settle, where the SLOs' samples come from (None: not measurable here)."""
 
     @property
     def failed(self) -> bool:
@@ -289,6 +294,7 @@ class ExampleRunner:
                 await self._setup(client, schedule, keys, partner)
                 phases["setup"] = time.monotonic() - started
                 recorder.set_phase("main")
+                main_started = host_load.mark()
                 due = deadlines(
                     recorder.history(), self.workload, keys, schedule.setup.counts(self.workload)
                 )
@@ -321,6 +327,7 @@ class ExampleRunner:
                 phases["heal"] = settle_started - healing
                 judged = await self._settle(client, keys.prefix)
                 settle_s = time.monotonic() - settle_started
+                stall = host_load.since(main_started)
                 phases.update(judged.phases)
         finally:
             recorder.close()
@@ -353,6 +360,7 @@ class ExampleRunner:
                 samples(slo, history, final, judged.ledgers, t0=recorder.t0) for slo in self.slos
             ),
             deadlines=due,
+            stall=stall,
         )
 
     async def _note_exits(self, recorder: Recorder) -> None:

@@ -302,7 +302,9 @@ def test_where_the_time_went_is_shown_per_row_in_every_format(tmp_path: Path) ->
              "checking": 0.05},
         ]
     )
-    timed = make_row("client-retry", "PASS", examples=2, duration_s=7.5, phases=phases)
+    timed = make_row(
+        "client-retry", "PASS", examples=2, duration_s=7.5, phases=phases, cpu_stalled=0.123
+    )
     untimed = make_row("cache-loss", "PASS")  # a report written before phases were recorded
     report = make_report(tmp_path, timed, untimed)
     write_report(report, tmp_path)
@@ -313,12 +315,12 @@ def test_where_the_time_went_is_shown_per_row_in_every_format(tmp_path: Path) ->
     md = (tmp_path / "report.md").read_text()
     assert "## Where the time went" in md
     assert (
-        "| row | examples | examples/min | setup | main: batches | main: waits | main: faults "
-        "| heal | settle: waiting | settle: final reads | checking | other |" in md
+        "| row | examples | examples/min | CPU stalled | setup | main: batches | main: waits "
+        "| main: faults | heal | settle: waiting | settle: final reads | checking | other |" in md
     )
     # total (mean per example); other = 7.5 s of the row minus 6.5 s in phases
     assert (
-        "| `client-retry` | 2 | 16.0 | 0.5 s (0.25 s) | 2.5 s (1.25 s) | 0.5 s (0.25 s) | "
+        "| `client-retry` | 2 | 16.0 | 12% | 0.5 s (0.25 s) | 2.5 s (1.25 s) | 0.5 s (0.25 s) | "
         "0.0 s (0.00 s) | 0.5 s (0.25 s) | 2.0 s (1.00 s) | 0.4 s (0.20 s) | 0.1 s (0.05 s) | "
         "1.0 s (0.50 s) |" in md
     )
@@ -327,6 +329,8 @@ def test_where_the_time_went_is_shown_per_row_in_every_format(tmp_path: Path) ->
     section = html.split("<section id='time'>")[1].split("</section>")[0]
     assert "<th>settle: waiting</th>" in section and "<td class='num'>16.0</td>" in section
     assert "<td class='num'>2.0 s (1.00 s)</td>" in section and "cache-loss" not in section
+    assert "<th>CPU stalled</th>" in section and "<td class='num'>12%</td>" in section
+    assert data["rows"][0]["cpu_stalled"] == 0.123
     old = dict(data, schema_version=4)
     old["rows"] = [{k: v for k, v in r.items() if k != "phases"} for r in data["rows"]]
     assert all(not r.phases for r in report_from_json(old).rows)

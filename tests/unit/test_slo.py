@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.history import Effect, FinalState, Ledgers, Recorder
+from harness.verify import with_slos
 from invariants.slo import (
     InvalidSlo,
     Samples,
@@ -150,3 +151,34 @@ def test_availability_is_the_answered_share_of_what_a_fault_met() -> None:
     only_p1 = samples(parse_slo("availability(read) >= 1%"), rec.history(),
                       FinalState(workload="payments"), Ledgers())
     assert only_p1.total == 0
+
+
+def test_a_promise_missed_on_a_saturated_host_is_not_judged() -> None:
+    """Two suites side by side on two cores made a correct service miss its
+    latency promise: a miss measured while the host was saturated is shown, not
+    judged; a promise met on a busy host is still met."""
+    slo = parse_slo("p95(pay) < 300 ms")
+    busy = "the host's CPUs were saturated: a runnable task waited for a CPU 83% of the time"
+    missed = judge(slo, [Samples(values=(0.2, 0.33, 0.4))], saturated=busy)
+    assert missed.met is None and missed.measured == pytest.approx(0.4)
+    assert missed.verdict == "not judged"
+    assert missed.line() == "p95(pay) < 300 ms: measured 400 ms (not judged)"
+    assert missed.note.startswith("not judged: the host's CPUs were saturated")
+    met = judge(slo, [Samples(values=(0.1, 0.2))], saturated=busy)
+    assert met.met is True and met.verdict == "met"
+    assert judge(slo, [Samples(values=(0.4,))]).verdict == "NOT MET"
+    assert judge(slo, [Samples()], saturated=busy).verdict == "not measured"
+
+
+def test_a_row_that_could_not_judge_its_slo_does_not_pass() -> None:
+    slo = parse_slo("p95(pay) < 300 ms")
+    busy = "the host's CPUs were saturated"
+    unjudged = judge(slo, [Samples(values=(0.4,))], saturated=busy)
+    status, reason = with_slos("PASS", None, [unjudged])
+    assert status == "INCONCLUSIVE"
+    assert reason is not None and "not judged" in reason and busy in reason
+    assert with_slos("FAIL", "a bug", [unjudged]) == ("FAIL", "a bug")
+    missed = judge(slo, [Samples(values=(0.4,))])
+    assert with_slos("PASS", None, [missed])[0] == "FAIL"
+    met = judge(slo, [Samples(values=(0.1,))], saturated=busy)
+    assert with_slos("PASS", None, [met]) == ("PASS", None)
