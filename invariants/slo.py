@@ -370,7 +370,7 @@ def judge(slo: Slo, parts: Sequence[Samples], *, saturated: str | None = None) -
     value still shown), since the miss may be the machine's; one met still is."""
     result = _measured(slo, parts)
     if result.met is False and saturated is not None:
-        why = f"not judged: {saturated}; a time measured then is the machine's as much "
+        why = f"{saturated}; a time measured then is the machine's as much "
         why += "as the service's (run again on a quieter host)"
         return replace(result, met=None, note="; ".join(n for n in (why, result.note) if n))
     return result

@@ -163,7 +163,7 @@ def test_a_promise_missed_on_a_saturated_host_is_not_judged() -> None:
     assert missed.met is None and missed.measured == pytest.approx(0.4)
     assert missed.verdict == "not judged"
     assert missed.line() == "p95(pay) < 300 ms: measured 400 ms (not judged)"
-    assert missed.note.startswith("not judged: the host's CPUs were saturated")
+    assert missed.note.startswith("the host's CPUs were saturated")
     met = judge(slo, [Samples(values=(0.1, 0.2))], saturated=busy)
     assert met.met is True and met.verdict == "met"
     assert judge(slo, [Samples(values=(0.4,))]).verdict == "NOT MET"
