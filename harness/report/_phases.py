@@ -19,7 +19,7 @@ EXPLAINED = (
     "Seconds per phase over the row's examples, the mean per example in brackets; "
     "other: the row's time outside its examples (search, replays, late effects). "
     "CPU stalled: the share of the examples' main phases and settles during which a "
-    "runnable task waited for a CPU; at 50% or more a latency promise missed is not judged."
+    "runnable task waited for a CPU; at 75% or more an SLO missed is not judged."
 )
 
 

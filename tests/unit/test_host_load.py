@@ -45,10 +45,11 @@ def test_without_pressure_information_the_load_average_stands_in(
     assert since(Mark(0.0, None), missing, tmp_path / "none") is None
 
 
-def test_the_host_is_saturated_when_half_the_examples_time_stalled() -> None:
-    quiet = [Stall(0.3, 3.0, "cpu pressure"), Stall(0.5, 2.0, "cpu pressure")]
-    assert saturated(quiet) is None
+def test_the_host_is_saturated_when_three_quarters_of_the_examples_time_stalled() -> None:
+    # 64 %: what the CI suite's integration tests reach at their busiest.
+    busy_ci = [Stall(2.7, 3.0, "cpu pressure"), Stall(0.5, 2.0, "cpu pressure")]
+    assert saturated(busy_ci) is None
     assert saturated([]) is None
-    busy = [Stall(2.7, 3.0, "cpu pressure"), Stall(0.5, 2.0, "cpu pressure")]
-    why = saturated(busy)
-    assert why is not None and "64%" in why and "cpu pressure" in why
+    overloaded = [Stall(2.9, 3.0, "cpu pressure"), Stall(1.5, 2.0, "cpu pressure")]
+    why = saturated(overloaded)
+    assert why is not None and "88%" in why and "cpu pressure" in why
