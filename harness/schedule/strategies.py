@@ -86,7 +86,7 @@ _WRITE_PROBE = (False, False, False, False, False, True)
 (``OpState._probe``): a read one time in three, a write one time in six. Writes
 are most of a batch, and each probe sends three requests one after another that
 would otherwise go together, where races live: at one in three, the pairs of
-writes on one key sent together fell by a third to a half (drawn, 120 examples
+writes on one key sent together fell by a quarter to a half (drawn, 120 examples
 of go-promo's, auction's and kv's reorder rows)."""
 FAULT_DELAYS = st.one_of(st.just(0), st.integers(1, 300))
 """When a batch's fault starts, in ms after the batch does. Often at 0: in place before
