@@ -609,7 +609,8 @@ def verify_row(
         status = "NOT EXERCISED"
     else:
         status = "PASS"
-    slos = _judge_slos(row, search.outcomes)
+    stalls = [o.stall for o in search.outcomes if o.stall is not None]
+    slos = _judge_slos(row, search.outcomes, saturated(stalls))
     status, reason = with_slos(status, reason, slos)
     if interrupted is not None:
         found = f"; {len(search.outcomes)} examples judged before it" if search.outcomes else ""
@@ -648,7 +649,7 @@ def verify_row(
         slos=slos,
         phases=add_phases(o.phases for o in search.outcomes),
         budget_s=None if time_s is None else search.given_s,
-        cpu_stalled=share([o.stall for o in search.outcomes if o.stall is not None]),
+        cpu_stalled=share(stalls),
     )
     search.spent_s = result.duration_s
     tell("row_finished", result=result)
@@ -791,12 +792,11 @@ def with_slos(
     return status, reason
 
 
-def _judge_slos(row: Row, outcomes: Sequence[ExampleOutcome]) -> tuple[SloResult, ...]:
+def _judge_slos(
+    row: Row, outcomes: Sequence[ExampleOutcome], busy: str | None
+) -> tuple[SloResult, ...]:
     """Each of the row's SLOs judged once, on every example's samples; a promise
-    missed while the host was saturated is not judged (`harness.host_load`)."""
-    if not row.slos:
-        return ()
-    busy = saturated([o.stall for o in outcomes if o.stall is not None])
+    missed while the host was saturated (``busy`` says how) is not judged."""
     return tuple(
         judge(slo, [o.slo_samples[i] for o in outcomes if len(o.slo_samples) > i], saturated=busy)
         for i, slo in enumerate(row.slos)

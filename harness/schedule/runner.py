@@ -35,7 +35,6 @@ import aiohttp
 
 from harness import host_load
 from harness.history import Effect, FinalState, History, Ledgers, Recorder, thaw
-from harness.host_load import Stall
 from harness.interrupt import raise_if_stopped
 from harness.nemesis.faults import Fault
 from harness.nemesis.nemesis import Nemesis, record_exits
@@ -109,7 +108,7 @@ class ExampleOutcome:
     deadlines: Mapping[tuple[str, int], float] = field(default_factory=dict)
     """(kind, key index) -> the key's deadline in history seconds (a setup step's
     ``deadline``; `harness.schedule.deadlines`)."""
-    stall: Stall | None = None
+    stall: host_load.Stall | None = None
     """How long a runnable task waited for a CPU during the main phase and the
     settle, where the SLOs' samples come from (None: not measurable here)."""
 

@@ -502,10 +502,11 @@ class OpState:
         return self._client_op(op, values, common)
 
     def _probe(self, draw: st.DrawFn, batch: Sequence[ClientOp], room: int) -> list[ClientOp]:
-        """In a ``reorder`` row, one time in three after an operation that follows
-        nothing, when the batch has room: a change on its key to another
-        replica, sent when it is answered, and the operation again on that key
-        and its first replica, sent when the change is answered. The stale-copy
+        """In a ``reorder`` row, after an operation that follows nothing (a read one
+        time in three, a write one time in six: `_WRITE_PROBE`), when the batch
+        has room: a change on its key to another replica, sent when it is
+        answered, and the operation again on that key and its first replica,
+        sent when the change is answered. The stale-copy
         probe: the first operation warms a copy the replica keeps (a cache, a
         read replica), the change lands elsewhere, and the second shows whether
         the copy still answers. After a read the change is any write on its key
