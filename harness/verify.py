@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from hypothesis import HealthCheck, Phase, seed, settings, target
+from hypothesis import HealthCheck, Phase, reject, seed, settings, target
 from hypothesis import given as hypothesis_given
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
@@ -671,6 +671,10 @@ def _search(
     """The search, its counterexample and the late-effects check, recorded in
     ``search`` as they happen (an interrupt keeps what was found so far)."""
     guided = strategy != "random"
+    # What the row's earlier rounds ran. A later round starts, as every search
+    # does, from Hypothesis's simplest schedules and the example database, which
+    # the first round ran already: run again, they would judge nothing new.
+    earlier = [o.schedule for o in search.outcomes]
 
     def fail(outcome: ExampleOutcome) -> NoReturn:
         """Tell Hypothesis of a failure, always from this line: the place an
@@ -693,6 +697,8 @@ def _search(
             if best is not None and schedule == best.schedule:
                 fail(best)
             return
+        if guided and not search.failures and schedule in earlier:
+            reject()  # costs no example: the round's budget goes to new schedules
         shrinking = bool(search.shown)
         outcome = run(schedule, "shrinking" if search.failures else "")
         if guided:

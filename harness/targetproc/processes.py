@@ -293,10 +293,27 @@ class TargetProcesses(Lifecycle):
 
     def _error(self, name: str, reason: str) -> TargetStartError:
         process = self._processes[name]
+        tail = process.log_tail(LOG_TAIL_LINES)
+        if not tail.strip():
+            # An empty tail looks like the harness lost the output: say it had none.
+            tail = (
+                "(it wrote nothing to stdout or stderr: it stopped before its first "
+                "line of output; run the command by hand with the variables above)"
+            )
+        env = getattr(process, "env", None) or {}
+        named = sorted(CONTRACT_VARIABLES & set(env))
+        given = " ".join(f"{k}={shlex.quote(env[k])}" for k in named)
+        built = (
+            f"prepare: {shlex.join(self.spec.prepare)} succeeded before it\n"
+            if self.spec.prepare
+            else ""
+        )
         return TargetStartError(
             f"target {self.spec.name!r} process {name!r} {reason}\n"
             f"command: {shlex.join(process.argv) or '(the image command)'}\n"
-            f"--- last lines of {process.log_path} ---\n{process.log_tail(LOG_TAIL_LINES)}"
+            + (f"variables: {given}\n" if given else "")
+            + built
+            + f"--- last lines of {process.log_path} ---\n{tail}"
         )
 
     def _wait_healthy(self, name: str, timeout: float) -> None:

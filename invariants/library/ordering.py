@@ -151,10 +151,10 @@ def make_ordering(
         for reader in readers:
             keys.update(dict.fromkeys((k,) for k in ctx.index.by(reader.op, reader.key)))
         for key in keys:
-            out.checked += 1
-            _accepted(ctx, out, words, rule, field, key, by_key.get(key, []), scope)
+            at_stake = _accepted(ctx, out, words, rule, field, key, by_key.get(key, []), scope)
             for reader in readers:
-                _read(ctx, out, words, rule, reader, key)
+                at_stake = _read(ctx, out, words, rule, reader, key) or at_stake
+            out.checked += at_stake
         return out.verdict()
 
     check.__doc__ = (
@@ -172,8 +172,12 @@ def _accepted(
     key: Key,
     items: list[Item],
     scope: Scope | None,
-) -> None:
-    """Items decided before another was sent precede it in the declared order."""
+) -> bool:
+    """Items decided before another was sent precede it in the declared order.
+    True when the key had two items to compare: one alone cannot be out of order,
+    and a key with one is not counted as checked."""
+    if len(items) < 2:
+        return False
     ids = ctx.evidence(scope, (), key)
     decided = sorted((i for i in items if i.at != INF), key=lambda i: i.at)
     reported: set[str] = set()
@@ -220,17 +224,19 @@ def _accepted(
                 [*key, other.id, item.id],
                 [*other.evidence, *item.evidence, *ids],
             )
+    return True
 
 
 def _read(
     ctx: Context, out: Findings, w: OrderWords, rule: _Rule, reader: Reader, key: Key
-) -> None:
+) -> bool:
+    """The key's reads follow the declared order; True when they showed two
+    values to compare (a list of two entries, or two reads one after the other)."""
     ops = [op for op in ctx.index.by(reader.op, reader.key).get(key[0], ()) if op.outcome == "ok"]
     if not ops:
-        return
+        return False
     if not reader.list:
-        _current(out, w, rule, reader, key, ops)
-        return
+        return _current(out, w, rule, reader, key, ops)
     lists: list[tuple[Operation, list[tuple[str, Any]]]] = []
     for op in ops:
         said = op.response.get("body")
@@ -259,8 +265,9 @@ def _read(
                     [op.invoke.op_id],
                 )
                 break
+    compared = any(len(shown) >= 2 for _, shown in lists)
     if len(lists) < 2:
-        return
+        return compared
     first_op, reference = max(lists, key=lambda pair: len(pair[1]))
     rank = {item: n for n, (item, _) in enumerate(reference)}
     for op, shown in lists:
@@ -280,12 +287,15 @@ def _read(
                     [first_op.invoke.op_id, op.invoke.op_id],
                 )
                 break
+    return compared
 
 
 def _current(
     out: Findings, w: OrderWords, rule: _Rule, reader: Reader, key: Key, ops: list[Operation]
-) -> None:
-    """One replica's reads, one after the other, never go back in the order."""
+) -> bool:
+    """One replica's reads, one after the other, never go back in the order; True
+    when some replica read the key twice, the second after the first had ended."""
+    compared = False
     by_node: dict[int, list[Operation]] = {}
     for op in ops:
         said = op.response.get("body")
@@ -293,7 +303,10 @@ def _current(
             by_node.setdefault(int(op.invoke.value.get("node", 0)), []).append(op)
     for node, series in by_node.items():
         series.sort(key=lambda o: o.invoke.time)
+        first_end = INF
         for n, op in enumerate(series):
+            compared = compared or first_end < op.invoke.time
+            first_end = min(first_end, op.end_time)
             value = op.response["body"][reader.value]
             before = next(
                 (
@@ -319,3 +332,4 @@ def _current(
                     [before.invoke.op_id, op.invoke.op_id],
                 )
                 break
+    return compared

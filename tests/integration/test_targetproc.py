@@ -124,6 +124,21 @@ def test_a_target_that_exits_at_once_fails_with_its_log_tail(proxies_only: Stack
     assert not {"target-0", "target-1"} & set(proxies_only.toxiproxy.proxies())
 
 
+def test_a_target_that_exits_without_a_word_says_so_and_how_to_run_it(
+    proxies_only: Stack,
+) -> None:
+    """An empty log tail reads as output the harness lost: the error says the
+    process wrote nothing, and gives the variables to run it by hand with."""
+    command = (sys.executable, "-c", "import sys; sys.exit(4)")
+    spec = TargetSpec(name="mute", command=command, start_timeout_s=20)
+    with pytest.raises(TargetStartError) as caught:
+        TargetProcesses(spec, proxies_only).start()
+    message = str(caught.value)
+    assert "'target-0' exited with code 4" in message
+    assert "it wrote nothing to stdout or stderr" in message
+    assert "INSTANCE_ID=0" in message and "PORT=" in message
+
+
 def test_a_target_that_never_gets_healthy_times_out_and_is_stopped(proxies_only: Stack) -> None:
     script = "import time; print('warming up', flush=True); time.sleep(120)"
     command = (sys.executable, "-c", script)

@@ -410,6 +410,54 @@ accepted = "redeemed"
     assert (judged.status, judged.checked) == ("valid", 1)
 
 
+def test_an_ordering_counts_a_key_only_with_two_values_to_compare(tmp_path: Path) -> None:
+    """One accepted entry, or a listing of one, cannot be out of order: such a
+    journal is not counted as checked (valid with nothing examined is vacuous,
+    never a judged PASS); a second entry, or a listing of two, is judged."""
+    path = tmp_path / "journal.toml"
+    path.write_text(
+        """
+[[invariants]]
+name = "entries_in_order"
+type = "ordering"
+field = "rev"
+readers = [{ op = "read_doc", key = "doc", list = "entries", item = "entry_id", value = "rev" }]
+
+[invariants.items]
+from = "accepted"
+op = "append"
+id = "entry_id"
+key = "doc"
+final = { slot = "entries", read = "read_entry", key = "entry_id" }
+accepted = "accepted"
+""",
+        encoding="utf-8",
+    )
+    check = load_invariants(path)["entries_in_order"]
+
+    def run(revs: list[int], listed: int) -> Verdict:
+        rec = recorder()
+        rec.set_phase("main")
+        entries: dict[str, Any] = {}
+        for n, rev in enumerate(revs):
+            body = {"entry_id": f"e-{n}", "doc": "d-1", "rev": rev}
+            invoke = rec.invoke(0, "append", {"node": 0, "attempt": 1, "body": body})
+            entries[f"e-{n}"] = {**body, "status": "accepted"}
+            rec.complete(invoke, "ok", {"status": 200, "body": entries[f"e-{n}"]})
+        shown = [{"entry_id": f"e-{n}", "rev": revs[n]} for n in range(listed)]
+        invoke = rec.invoke(0, "read_doc", {"node": 0, "attempt": 1, "body": {"doc": "d-1"}})
+        rec.complete(invoke, "ok", {"status": 200, "body": {"doc": "d-1", "entries": shown}})
+        final = FinalState(workload="j", values={"entries": entries})
+        return check(rec.history(), final, Ledgers())
+
+    assert (run([3], 1).status, run([3], 1).vacuous) == ("valid", True)
+    assert (run([], 0).status, run([], 0).vacuous) == ("valid", True)
+    assert (run([3, 5], 2).status, run([3, 5], 2).checked) == ("valid", 1)
+    assert run([5, 3], 1).status == "invalid"  # decided 5, then sent and accepted 3
+    listed_only = run([3, 5], 0)  # two entries, no listing: still two to compare
+    assert (listed_only.status, listed_only.checked) == ("valid", 1)
+
+
 def test_uniqueness_at_most_n_per_key_counts_distinct_ids_on_a_two_field_key(
     tmp_path: Path,
 ) -> None:

@@ -3,7 +3,7 @@
 - shrinking keeps only failures that repeat: a smaller schedule that fails once by
   luck and passes on its confirming run does not become the counterexample;
 - a row that found nothing but judged too little searches again, a bounded number
-  of times, before it is INCONCLUSIVE.
+  of times and with schedules it has not run, before it is INCONCLUSIVE.
 """
 
 from __future__ import annotations
@@ -163,6 +163,9 @@ def test_a_row_that_judged_nothing_searches_again_a_bounded_number_of_times(
     search = _in_rounds(runner, row, tmp_path)
     assert EXTRA_ROUNDS == 2
     assert len(search.outcomes) == examples
+    # Each round starts from Hypothesis's simplest schedules, as the first did:
+    # none is run again, or the round would judge nothing new.
+    assert max(runner.runs.values()) == 1
     assert not search.failures and search.error is None
     lacking = _shown_too_little(search)
     assert lacking == ("too little was judged" if judged_from is None else None)
