@@ -108,10 +108,12 @@ def describe_design(design: Design) -> str:
     )
     lines.append(f"  links: {', '.join(design.topology.links)}")
     lines.append(f"  processes: {', '.join(design.topology.processes)}")
-    lines.append(
-        f"  settle within {t.settle_timeout_s:g} s; late effects watched {t.late_effects_s:g} s; "
-        f"reads {t.reads}"
+    late = (
+        f"late effects watched {t.late_effects_s:g} s"
+        if design.topology.has_partner
+        else "no partner: no late effects to watch"
     )
+    lines.append(f"  settle within {t.settle_timeout_s:g} s; {late}; reads {t.reads}")
     lines.append(f"rows ({len(design.rows)}):")
     for row in design.rows:
         faults = []

@@ -7,7 +7,9 @@ a state machine: ``{"open": ["closed"], "created": ["open"]}`` (a state may
 follow another if the transitions reach it; a state may be accepted twice
 only if it may follow itself).
 
-- Accepted items (an accepted request, an id an ok answer names) on one key:
+- Accepted items (an accepted request, an id an ok answer names) on one key,
+  by ``field`` of the request's body, else (a value the service assigns: a
+  sequence number) of its final record, else of its ok answer:
   if one was decided (its ok answer came) before another was sent, the
   other must come after it in the declared order. Items decided only by the
   final state were decided at an unknown time: they are compared only with
@@ -144,8 +146,9 @@ def make_ordering(
         accepted = merged(i for i in ctx.items(items, scope) if i.took_effect)
         by_key: dict[Key, list[Item]] = {}
         for item in accepted:
-            if item.body.get(field) is not None:
-                by_key.setdefault(item.key, []).append(item)
+            valued = item if item.body.get(field) is not None else _assigned(item, field)
+            if valued is not None:
+                by_key.setdefault(item.key, []).append(valued)
         out = Findings(name, words.unit)
         keys: dict[Key, None] = dict.fromkeys(by_key)
         for reader in readers:
@@ -161,6 +164,19 @@ def make_ordering(
         f"{name}: accepted values follow the declared order (invariants.library.ordering)."
     )
     return standalone(check)
+
+
+def _assigned(item: Item, field: str) -> Item | None:
+    """``item`` with the value of ``field`` the service gave it (a sequence number
+    it assigns), from its final record, else its first ok answer that names one;
+    None when neither does."""
+    sources: list[Any] = [item.record]
+    if item.request is not None:
+        sources += [op.response.get("body") for op in item.request.ops if op.outcome == "ok"]
+    for said in sources:
+        if is_mapping(said) and said.get(field) is not None:
+            return item.but(body={**item.body, field: said[field]})
+    return None
 
 
 def _accepted(

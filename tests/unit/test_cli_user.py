@@ -35,6 +35,9 @@ def test_list_shows_rows_faults_invariants_and_variants(
     assert "faults: retry, client_timeout, latency:target-* (target-0, target-1)" in out
     assert "invariants: idempotent_retry, stock_accounting" in out
     assert "extra process relay:" in out
+    assert "late effects watched 3 s" in out  # its partner ships orders
+    assert cli.main(["list", str(ROOT / "designs" / "kv.toml")]) == 0
+    assert "no partner: no late effects to watch" in capsys.readouterr().out
 
 
 def test_list_names_a_program_that_is_not_there_and_what_root_is(

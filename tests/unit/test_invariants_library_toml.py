@@ -458,6 +458,54 @@ accepted = "accepted"
     assert (listed_only.status, listed_only.checked) == ("valid", 1)
 
 
+def test_an_ordering_by_a_value_the_service_assigns_reads_it_from_the_record(
+    tmp_path: Path,
+) -> None:
+    """A sequence number the service gives each entry is in no request body: it is
+    read from the entry's final record, else its ok answer. An entry sent after
+    another was acknowledged must get a higher one."""
+    path = tmp_path / "journal.toml"
+    path.write_text(
+        """
+[[invariants]]
+name = "by_record"
+type = "ordering"
+field = "seq"
+items = { from = "accepted", op = "append", id = "entry_id", key = "doc", final = "entries" }
+
+[[invariants]]
+name = "by_answer"
+type = "ordering"
+field = "seq"
+items = { from = "accepted", op = "append", id = "entry_id", key = "doc" }
+""",
+        encoding="utf-8",
+    )
+    checkers = load_invariants(path)
+
+    def run(name: str, seqs: list[int]) -> Verdict:
+        """Entries appended one after the other, each acknowledged before the next
+        is sent; ``by_record`` finds their numbers only in the final records."""
+        rec = recorder()
+        rec.set_phase("main")
+        records: dict[str, Any] = {}
+        for n, seq in enumerate(seqs):
+            body = {"entry_id": f"e-{n}", "doc": "d-1"}
+            invoke = rec.invoke(0, "append", {"node": 0, "attempt": 1, "body": body})
+            records[f"e-{n}"] = {**body, "status": "accepted", "seq": seq}
+            said = {**body, "status": "accepted"} if name == "by_record" else records[f"e-{n}"]
+            rec.complete(invoke, "ok", {"status": 200, "body": said})
+        final = FinalState(workload="j", values={"entries": records})
+        return checkers[name](rec.history(), final, Ledgers())
+
+    for name in ("by_record", "by_answer"):
+        in_order = run(name, [1, 2])
+        assert (in_order.status, in_order.checked) == ("valid", 1), name
+        backwards = run(name, [2, 1])
+        assert backwards.status == "invalid", name
+        assert "e-1 of d-1 (seq 1) was accepted after item e-0 (seq 2" in backwards.summary
+
+
 def test_uniqueness_at_most_n_per_key_counts_distinct_ids_on_a_two_field_key(
     tmp_path: Path,
 ) -> None:

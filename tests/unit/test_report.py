@@ -393,3 +393,33 @@ def test_an_evidence_message_over_several_lines_keeps_them_in_a_block(tmp_path: 
         "(most recent call last):\n  File &quot;x.py&quot;, line 3\nValueError: ``` "
         "&lt;bad&gt;</pre></li>"
     ) in html
+
+
+def test_design_files_md_names_every_key_of_report_json() -> None:
+    """Scripts read report.json from its table in docs/design-files.md: every key the
+    writer emits (the run's, a row's, a counterexample's) is named there, and the
+    schema version is the writer's."""
+    from harness.report._json import SCHEMA_VERSION, report_to_json
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "design-files.md").read_text()
+    assert f"`schema_version` {SCHEMA_VERSION}" in doc
+    row = RowResult(
+        row_id="r", failure_mode="", correct_behaviour="", mechanism="", status="PASS",
+        invariants=(), examples=1, duration_s=1.0,
+    )
+    report = DesignReport(
+        design_name="d", design_path=Path("d.toml"), variant="correct", profile="ci",
+        started_at="", duration_s=1.0, rows=(row,),
+    )
+    data = report_to_json(report)
+    ce = Counterexample(
+        schedule_lines=(), schedule_path=Path("s"), history_path=Path("h"), verdicts=(),
+        reproduced=1, attempts=1,
+    )
+    from harness.report._json import _counterexample_to_json
+
+    keys = {*data, *data["rows"][0], *_counterexample_to_json(ce)} - {"original_schedule_path",
+                                                                       "original_history_path"}
+    missing = sorted(k for k in keys if f"`{k}`" not in doc)
+    assert not missing, f"report.json keys not in docs/design-files.md: {missing}"
+    assert "`original_*_path`" in doc
