@@ -533,16 +533,23 @@ def _access_control(name: str, at: _At) -> Checker:
     owners: Ownership
     if value == "self":
         owners = "self"
-    elif isinstance(value, dict) and {"op", "object", "actor"} >= set(value) and "op" in value:
+    elif isinstance(value, dict) and {"op", "object", "actor", "revoke"} >= set(value) and (
+        "op" in value
+    ):
         table = at.inner("owners", value)
-        owners = Owners(op=table.text("op"), object=table.text("object"), actor=table.text("actor"))
+        owners = Owners(
+            op=table.text("op"),
+            object=table.text("object"),
+            actor=table.text("actor"),
+            revoke=table.text("revoke", default=""),
+        )
     elif isinstance(value, dict):
         table = at.inner("owners", value)
         owners = {k: table.words_list(k) for k in value}
     else:
         at.fail(
             "owners",
-            '"self", a table { op, object, actor } or a table of object -> owners',
+            '"self", a table { op, object, actor, revoke } or a table of object -> owners',
             value,
         )
     effects = []

@@ -38,6 +38,7 @@ def test_every_toml_block_declares_checkers() -> None:
         "bids_listed",
         "own_accounts_only",
         "own_location_only",
+        "members_only",
         "counter_accounting",
     ]
 

@@ -273,7 +273,8 @@ REQUESTS = {"op": "transfer", "id": "transfer_id", "final": "transfers"}
                 "object": "from",
                 "owners": 3,
             },
-            "'owners' must be \"self\", a table { op, object, actor } or a table of object -> "
+            "'owners' must be \"self\", a table { op, object, actor, revoke } or a table of "
+            "object -> "
             "owners (got 3)",
         ),
         (
@@ -504,6 +505,66 @@ items = { from = "accepted", op = "append", id = "entry_id", key = "doc" }
         backwards = run(name, [2, 1])
         assert backwards.status == "invalid", name
         assert "e-1 of d-1 (seq 1) was accepted after item e-0 (seq 2" in backwards.summary
+
+
+def test_access_with_revoke_judges_each_request_at_its_time(tmp_path: Path) -> None:
+    """With ``revoke``, a right ends once a revocation is acknowledged and comes
+    back with a new grant; a request sent after the revocation was acknowledged
+    is without the right, one that raced it is not judged, and one decided
+    before any grant was sent never had it."""
+    path = tmp_path / "journal.toml"
+    path.write_text(
+        """
+[[invariants]]
+name = "members_only"
+type = "access_control"
+requests = { op = "append", id = "entry_id" }
+actor = "member"
+object = "doc"
+owners = { op = "grant", object = "doc", actor = "member", revoke = "revoke" }
+""",
+        encoding="utf-8",
+    )
+    check = load_invariants(path)["members_only"]
+    member = {"doc": "d-1", "member": "ann"}
+
+    def run(*steps: tuple[str, str]) -> Verdict:
+        """``(op, how)`` in turn: ``done`` (answered before the next is sent),
+        ``open`` (answered after the next one), ``lost`` (indeterminate)."""
+        rec = recorder()
+        rec.set_phase("main")
+        waiting = None
+        for n, (f, how) in enumerate(steps):
+            body = {**member, {"append": "entry_id"}.get(f, f"{f}_id"): f"{f}-{n}"}
+            invoke = rec.invoke(n, f, {"node": 0, "attempt": 1, "body": body})
+            if waiting is not None:
+                rec.complete(waiting, "ok", {"status": 200, "body": {}})
+                waiting = None
+            if how == "done":
+                rec.complete(invoke, "ok", {"status": 200, "body": {}})
+            elif how == "lost":
+                rec.complete(invoke, "info", {"status": None, "body": None}, error="timeout")
+            else:
+                waiting = invoke
+        if waiting is not None:
+            rec.complete(waiting, "ok", {"status": 200, "body": {}})
+        return check(rec.history(), FinalState(workload="j"), Ledgers())
+
+    allowed = run(("grant", "done"), ("append", "done"))
+    assert (allowed.status, allowed.checked) == ("valid", 0)
+    revoked = run(("grant", "done"), ("revoke", "done"), ("append", "done"))
+    assert revoked.status == "invalid"
+    assert "actor ann has no right to object d-1 (revoked (op 1) before it was sent)" in (
+        revoked.summary
+    )
+    regranted = run(("grant", "done"), ("revoke", "done"), ("grant", "done"), ("append", "done"))
+    assert (regranted.status, regranted.checked) == ("valid", 0)
+    raced = run(("grant", "done"), ("revoke", "open"), ("append", "done"))
+    assert (raced.status, raced.checked) == ("valid", 0)
+    early = run(("append", "done"), ("grant", "done"))
+    assert early.status == "invalid" and "it was not granted before" in early.summary
+    lost_grant = run(("grant", "lost"), ("revoke", "done"), ("append", "done"))
+    assert lost_grant.status == "unknown"  # the grant may have landed after the revocation
 
 
 def test_uniqueness_at_most_n_per_key_counts_distinct_ids_on_a_two_field_key(
