@@ -202,11 +202,15 @@ def _setup(at: At, value: object, workload: Workload) -> Setup:
     values_at, declined_at = at.key("values"), at.key("declined")
     raw_values = values_at.obj(obj.get("values", {}), [s.op for s in steps])
     raw_declined = declined_at.obj(obj.get("declined", {}), [d.kind for d in declines])
-    values = {
-        step.op: _setup_values(values_at.key(step.op), raw_values.get(step.op, MISSING), step,
-                               workload.operation(step.op))
-        for step in steps
-    }
+    values: dict[str, tuple[dict[str, Any], ...]] = {}
+    made: dict[str, int] = {}  # keys of the kinds earlier steps made
+    for step in steps:
+        values[step.op] = _setup_values(
+            values_at.key(step.op), raw_values.get(step.op, MISSING), step,
+            workload.operation(step.op), made,
+        )
+        if step.each is not None:
+            made[step.each] = len(values[step.op])
     declined: dict[str, tuple[int, ...]] = {}
     for decline in declines:
         kind_at = declined_at.key(decline.kind)
@@ -221,9 +225,10 @@ def _setup(at: At, value: object, workload: Workload) -> Setup:
 
 
 def _setup_values(
-    at: At, value: object, step: SetupStep, op: Operation
+    at: At, value: object, step: SetupStep, op: Operation, made: Mapping[str, int]
 ) -> tuple[dict[str, Any], ...]:
-    """The drawn values of each request of one setup step."""
+    """The drawn values of each request of one setup step; a key index names one
+    of the keys earlier steps ``made`` of its kind."""
     high = MAX_SET_UP if step.each is not None else 1
     what = f"requests (one per {step.each} set up)" if step.each else "request (sent once)"
     drawn = setup_drawn(step, op)
@@ -234,7 +239,7 @@ def _setup_values(
         request: dict[str, Any] = {}
         for name in drawn:
             got = obj.get(name, MISSING)
-            problem = source_problem(sources[name], got, {})
+            problem = source_problem(sources[name], got, made)
             if problem is not None:
                 raise item_at.key(name).fail(problem, got)
             request[name] = got

@@ -365,6 +365,11 @@ def setup_specs(workload: Workload, setup: Setup, keys: KeySpace) -> list[list[O
 
 
 def setup_drawn(step: SetupStep, op: Operation) -> tuple[str, ...]:
-    """The fields a setup step draws per request (`Ints` and `OneOf` values)."""
-    return tuple(n for n, s in setup_sources(step, op).items() if isinstance(s, Ints | OneOf))
+    """The fields a setup step draws per request: `Ints` and `OneOf` values, and
+    the indices of `Key` fields besides the step's own key (a grant's member)."""
+    return tuple(
+        n
+        for n, s in setup_sources(step, op).items()
+        if isinstance(s, Ints | OneOf) or (isinstance(s, Key) and s.same_as is None)
+    )
 

@@ -361,6 +361,16 @@ def swarm_operations(workload: Workload) -> st.SearchStrategy[tuple[str, ...]]:
     )
 
 
+def _setup_value(
+    source: Source, counts: Mapping[str, int], made: Mapping[str, int]
+) -> st.SearchStrategy[Any]:
+    """A setup field's value; a `Key`'s index among the keys of its kind that
+    exist by then (``made`` by an earlier step, else the row's count)."""
+    if isinstance(source, Key):
+        return st.integers(0, made.get(source.kind, counts[source.kind]) - 1)
+    return _value(source)
+
+
 def _value(source: Source) -> st.SearchStrategy[Any]:
     if isinstance(source, Ints):
         return st.integers(source.lo, source.hi)
@@ -391,10 +401,14 @@ def setups(draw: st.DrawFn, workload: Workload, shape: Shape, *, partner: bool =
         op = workload.operation(step.op)
         sources = setup_sources(step, op)
         drawn = setup_drawn(step, op)
+        made = {  # the keys earlier steps made: a grant names a journal set up before it
+            s.each: len(values[s.op]) for s in workload.setup_steps() if s.op in values and s.each
+        }
 
         def request(d: st.DrawFn, sources: Mapping[str, Source] = sources,
-                    drawn: tuple[str, ...] = drawn) -> dict[str, Any]:
-            return {name: d(_value(sources[name])) for name in drawn}
+                    drawn: tuple[str, ...] = drawn,
+                    made: Mapping[str, int] = made) -> dict[str, Any]:
+            return {name: d(_setup_value(sources[name], counts, made)) for name in drawn}
 
         one = st.composite(request)()
         if step.each is None:

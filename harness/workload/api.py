@@ -574,9 +574,9 @@ class SetupStep:
             values = _mapping("SetupStep", "values", self.values, MAX_FIELDS)
             for name, source in values.items():
                 _field_name("SetupStep", "values", name)
-                if not isinstance(source, Ints | OneOf | Const | FromKey):
+                if not isinstance(source, Ints | OneOf | Const | FromKey | Key):
                     raise _fail(
-                        "SetupStep", f"values[{name!r}]", "an Ints, OneOf, Const or FromKey",
+                        "SetupStep", f"values[{name!r}]", "an Ints, OneOf, Const, FromKey or Key",
                         source,
                     )
             object.__setattr__(self, "values", values)
@@ -798,6 +798,35 @@ class Workload:
             if step.each is not None:
                 self._known_kinds(owner, where, (step.each,))
             self._setup_fields(owner, where, step, op)
+        self._setup_keys(owner, setup, by_name)
+
+    def _setup_keys(
+        self,
+        owner: str,
+        setup: tuple[SetupStep | PartnerDecline, ...],
+        by_name: Mapping[str, Operation],
+    ) -> None:
+        """A setup request's `Key` fields besides its ``each`` key (a grant's
+        journal and member) name keys that exist by then: of a kind no setup step
+        makes, or one an earlier step made."""
+        steps = [s for s in setup if isinstance(s, SetupStep)]
+        for n, step in enumerate(steps):
+            op = by_name[step.op]
+            later = {s.each for s in steps[n:] if s.each is not None}
+            for name, source in setup_sources(step, op).items():
+                if not isinstance(source, Key):
+                    continue
+                where = f"setup[{step.op!r}].values[{name!r}]"
+                self._known_kinds(owner, where, (source.kind,))
+                if source.kind in later:
+                    raise _fail(
+                        owner, where,
+                        f"a key of a kind set up before this step (the {source.kind!r} keys "
+                        "are made by this step or a later one)",
+                        source.kind,
+                    )
+                if source.distinct_from is not None:
+                    raise _fail(owner, where, "a Key without distinct_from in setup", source)
 
     @staticmethod
     def _setup_fields(owner: str, where: str, step: SetupStep, op: Operation) -> None:
@@ -813,16 +842,6 @@ class Workload:
         if unknown:
             raise _fail(owner, f"{where}.values",
                         f"fields of {op.name!r} other than its key", unknown)
-        for name, source in op.fields.items():
-            if name == key or name in values:
-                continue
-            if isinstance(source, Key):
-                raise _fail(
-                    owner, where,
-                    f"an operation whose fields are values (Ints, OneOf, Const, FromKey) "
-                    f"besides the 'each' key; give {name!r} in 'values'",
-                    source,
-                )
         for name, source in values.items():
             if isinstance(source, FromKey) and key is None:
                 raise _fail(owner, f"{where}.values[{name!r}]",

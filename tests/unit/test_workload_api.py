@@ -175,8 +175,19 @@ def test_a_workload_names_its_mistakes() -> None:
     assert "'setup['read_account']' must be a write" in message(
         lambda: wallet(setup=(SetupStep(op="read_account"),))
     )
-    assert "besides the 'each' key; give 'transfer_id' in 'values'" in message(
+    assert "'setup['transfer'].values['to']' must be a Key without distinct_from" in message(
         lambda: wallet(setup=(SetupStep(op="transfer"),))
+    )
+    assert (
+        "'setup['transfer'].values['from']' must be a key of a kind set up before this step "
+        "(the 'account' keys are made by this step or a later one) (got 'account')"
+    ) in message(
+        lambda: wallet(
+            setup=(
+                SetupStep(op="transfer", values={"to": Key("account")}),
+                SetupStep(op="open_account", each="account"),
+            )
+        )
     )
     assert "'final['x'].op' must be a read operation with an 'id' field" in message(
         lambda: wallet(final=(FinalRead(op="transfer", slot="x", keys="account"),))
@@ -422,6 +433,55 @@ def test_materialize_and_setup_build_bodies_from_fields() -> None:
                  {"f": "transfer", "key": 2, "args": {"from": 2, "to": 0, "amount": 7}}]}]},
             WALLET,
         )
+
+
+SHARE = Operation(
+    name="share",
+    method="POST",
+    path="/accounts/{account_id}/members",
+    body=("share_id", "user"),
+    fields={"share_id": Key("share"), "account_id": Key("account"), "user": Key("user")},
+    id="share_id",
+    weight=0,
+    ok=OK,
+)
+SHARED = Workload(
+    name="shared",
+    keys={"account": 4, "transfer": 8, "share": 6, "user": 3},
+    setup=(SetupStep(op="open_account", each="account"), SetupStep(op="share", each="share")),
+    operations=(OPEN, SHARE, transfer(), READ),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schedule=schedules(SHARED, ()))
+def test_setup_relates_keys_made_before_it(schedule: Schedule) -> None:
+    """A setup step's other `Key` fields (a share's account and user) are drawn
+    among the keys that exist by then: the accounts set up before it, the users
+    of the row."""
+    accounts = len(schedule.setup.values["open_account"])
+    shares = schedule.setup.values["share"]
+    assert 1 <= len(shares) <= 6
+    for drawn in shares:
+        assert set(drawn) == {"account_id", "user"}
+        assert 0 <= drawn["account_id"] < accounts and 0 <= drawn["user"] < 3
+    assert schedule_from_json(json.loads(schedule.dumps()), SHARED) == schedule
+    opened, shared = setup_specs(SHARED, schedule.setup, KeySpace("ex"))
+    assert [s.body["share_id"] for s in shared] == [f"ex-share-{i}" for i in range(len(shares))]
+    assert {s.body["account_id"] for s in shared} <= {s.body["account_id"] for s in opened}
+
+
+def test_a_setup_key_past_those_made_before_it_is_refused() -> None:
+    data = {
+        "version": 2,
+        "workload": "shared",
+        "setup": {"values": {"open_account": [{"balance": 5}],
+                             "share": [{"account_id": 1, "user": 0}]}},
+        "steps": [],
+    }
+    with pytest.raises(ValueError, match=r"account_id must be a key index of kind 'account', "
+                       r"an int in 0..0 \(as many as are set up\) \(got 1\)"):
+        schedule_from_json(data, SHARED)
 
 
 def test_derived_fields_and_ops_without_an_id() -> None:
