@@ -49,7 +49,10 @@ def ops_text(ids: Sequence[int]) -> str:
 
 
 def plural(noun: str) -> str:
-    return noun + ("es" if noun.endswith(("ch", "s")) else "s")
+    """English plural of a design's noun: entry -> entries, match -> matches."""
+    if noun.endswith("y") and noun[-2:-1] not in ("", "a", "e", "i", "o", "u"):
+        return noun[:-1] + "ies"
+    return noun + ("es" if noun.endswith(("ch", "sh", "s", "x")) else "s")
 
 
 def counted(n: int, noun: str) -> str:

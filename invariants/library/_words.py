@@ -4,12 +4,13 @@ its sentences. Templates are checked when the checker is made."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from string import Formatter
 from typing import Any
 
-from invariants._common import listing
+from invariants._common import listing, plural
 
 _FORMATTER = Formatter()
 
@@ -37,7 +38,17 @@ def check_words(words: Any, allowed: Mapping[str, Iterable[str]]) -> None:
             )
 
 
+_PLURAL = re.compile(r"\{(noun|target_noun|unit)\}s\b")
+
+
 def say(template: str, **values: Any) -> str:
+    """``template`` with ``values``; ``{noun}s`` is the noun's plural (entries)."""
+    template = _PLURAL.sub(
+        lambda m: plural(str(values[m[1]])).replace("{", "{{").replace("}", "}}")
+        if m[1] in values
+        else m[0],
+        template,
+    )
     return template.format_map(values)
 
 

@@ -17,6 +17,8 @@ from invariants import (
     run_checker,
     undecided,
 )
+from invariants._common import counted
+from invariants.library._words import say
 
 EMPTY = {
     "inventory": FinalState(workload="inventory"),
@@ -159,3 +161,16 @@ def test_a_waiting_verdict_judged_early_is_undecided_not_a_violation() -> None:
         invariant="no_negative_balance", status="invalid", summary="", evidence=(late, broken)
     )
     assert undecided(mixed, "x") is mixed
+
+
+@pytest.mark.parametrize(
+    ("noun", "many"),
+    [("entry", "entries"), ("key", "keys"), ("match", "matches"), ("box", "boxes"),
+     ("journey", "journeys"), ("order", "orders"), ("wish", "wishes")],
+)
+def test_a_count_of_a_designs_noun_reads_as_english(noun: str, many: str) -> None:
+    assert counted(2, noun) == f"2 {many}" and counted(1, noun) == f"1 {noun}"
+    # A words template's "{noun}s" is the plural too (a design's own noun).
+    assert say("{noun}s {id} and {other} were both accepted", noun=noun, id=1, other=2) == (
+        f"{many} 1 and 2 were both accepted"
+    )
