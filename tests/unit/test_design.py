@@ -535,18 +535,27 @@ def test_availability_needs_a_fault_to_be_measured_under(tmp_path: Path) -> None
 
 def test_every_example_design_loads_and_has_bugs_to_catch() -> None:
     """The examples are designs users copy: each loads as written and carries at
-    least one buggy variant (the blind targets of docs/unseen-bugs.md six)."""
+    least one buggy variant (the blind targets of docs/unseen-bugs.md seven)."""
     examples = DESIGNS.parent / "examples"
     paths = [
         *examples.glob("*.toml"),
         *examples.glob("*/design.toml"),
         examples / "wallet" / "wallet.toml",
+        examples / "java-journal" / "granted.toml",
     ]
     assert len(paths) >= 15
     for path in sorted(paths):
         variants = load_design(path).target.variants
         assert "correct" in variants and len(variants) >= 2, path
-    unseen = ("rust-checkout", "go-matching", "node-kv", "py-shop", "ts-payments", "go-promo")
+    unseen = (
+        "rust-checkout",
+        "go-matching",
+        "node-kv",
+        "py-shop",
+        "ts-payments",
+        "go-promo",
+        "java-journal",
+    )
     for name in unseen:
         variants = load_design(examples / f"{name}.toml").target.variants
         assert variants == ("correct", "variant_a", "variant_b", "variant_c", "variant_d")
