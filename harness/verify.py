@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 from hypothesis import HealthCheck, Phase, reject, seed, settings, target
 from hypothesis import given as hypothesis_given
 from hypothesis.database import DirectoryBasedExampleDatabase
-from hypothesis.errors import Flaky
+from hypothesis.errors import Flaky, Unsatisfiable
 
 from harness.budget import EXAMPLE_CAP, MAX_ROUNDS, MIN_SHRINK_S, RunBudget
 from harness.design import Design, Row
@@ -763,6 +763,8 @@ def _search(
         test()
     except (RowViolation, Flaky, _TimeUp):
         pass  # the failures are in `search`; Flaky = did not reproduce
+    except Unsatisfiable:
+        pass  # every schedule drawn had run already: a later round has nothing new
     except Exception as exc:  # the harness or target broke: not a verdict
         search.error = search.error or f"{type(exc).__name__}: {exc}"
     if search.error is not None:

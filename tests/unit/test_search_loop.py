@@ -214,3 +214,25 @@ def test_a_minimal_schedule_that_never_replays_gives_way_to_a_larger_one_that_do
     saved = json.loads(ce.schedule_path.read_text(encoding="utf-8"))
     assert len(schedule_from_json(saved, DESIGN.workload).client_ops()) >= 3
     assert "did not fail in any replay" in ce.timing_note
+
+
+class _EqualsAny:
+    """A schedule every drawn one equals: a row whose every schedule has run."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def test_a_later_round_with_nothing_new_to_run_ends_quietly(tmp_path: Path) -> None:
+    """Hypothesis raises Unsatisfiable when every test case was refused; a later
+    round that finds only schedules the row has run ends with no new example and
+    no error (not an ERROR row)."""
+    row = _ROUNDS_ROW
+    runner = _RareRunner(tmp_path, row.invariants[0])
+    search = _Search(row=row, profile=PROFILE)
+    ran = replace(runner.run(Schedule(workload="kv")), schedule=_EqualsAny())
+    search.add(ran)
+    _searcher(runner, search, tmp_path)(row, 5)
+    assert search.outcomes == [ran] and search.error is None
