@@ -62,6 +62,18 @@ read = true
 fields = {{ item = {{ key = "item" }} }}
 ok = [{{ status = 200, echo = ["item"], types = {{ value = "int" }} }}, {{ status = 404 }}]
 
+# Optional: writes sent before any fault, retried until ok (docs/workloads.md
+# section 6). What the other writes need to be accepted belongs here: drawn at
+# random beside them, a write that needs an earlier one (a member's grant before
+# their edits) is mostly refused, and the races between accepted ones are seldom
+# drawn. A step's other Key fields name keys set up before it. For example:
+# [[workload.setup]]
+# op = "create_doc"
+# each = "doc"
+# [[workload.setup]]
+# op = "grant"            # weight = 0: the main phase would reuse these grant ids
+# each = "grant"          # each grant names a set-up doc and one of the row's users
+
 # EDIT: how the settled state is read once every fault is healed: final.of("items").
 [[workload.final]]
 op = "get"
