@@ -14,6 +14,7 @@ import time
 from typing import IO, Any
 
 from harness.progress import SetupEvent, SetupProgress, VerifyEvent, VerifyProgress
+from harness.schedule.answers import refusal_notes
 
 
 def _clock(seconds: float) -> str:
@@ -67,6 +68,8 @@ class PlainVerifyProgress:
             self._say(f"{where}: {r.status} ({r.examples} examples, {r.duration_s:.1f} s)")
             if r.status == "FAIL":
                 self._say(f"  seed {r.seed}; replay: {r.replay_command}")
+            for note in refusal_notes(r.answers):
+                self._say(f"  note: {note}")
 
 
 class RichVerifyProgress:
@@ -119,6 +122,8 @@ class RichVerifyProgress:
             )
             if r.status == "FAIL":
                 self._console.print(f"  seed {r.seed}; replay: {escape(r.replay_command)}")
+            for note in refusal_notes(r.answers):
+                self._console.print(f"  [yellow]note:[/] {escape(note)}")
             return
         if self._status is None:
             self._status = self._console.status(self)

@@ -44,6 +44,7 @@ from harness.report import (
     write_report,
 )
 from harness.schedule import STRATEGIES
+from harness.schedule.answers import add_answers
 from harness.schedule.baseline import random_schedules
 from harness.schedule.coverage import add_coverage
 from harness.schedule.hypothesis_engine import harness_draws
@@ -650,6 +651,7 @@ def verify_row(
         phases=add_phases(o.phases for o in search.outcomes),
         budget_s=None if time_s is None else search.given_s,
         cpu_stalled=share(stalls),
+        answers=add_answers(o.answers for o in search.outcomes),
     )
     search.spent_s = result.duration_s
     tell("row_finished", result=result)

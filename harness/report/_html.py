@@ -24,6 +24,7 @@ from pathlib import Path
 from harness.history import read_history
 from harness.report._model import DesignReport, RowResult, evidence_parts
 from harness.report._phases import EXPLAINED, pace, phase_cells, phase_labels, stalled, timed
+from harness.schedule.answers import describe, refusal_notes
 
 # Latency pictures read at most this many of a row's examples (the first ones).
 MAX_LATENCY_HISTORIES = 200
@@ -322,6 +323,16 @@ def _evidence(row: RowResult) -> list[str]:
     return out
 
 
+def _answers(row: RowResult) -> list[str]:
+    """How the row's writes were answered, one line per write."""
+    if not row.answers:
+        return []
+    lines = "<br>".join(
+        f"<code>{_e(f)}</code>: {_e(describe(kinds))}" for f, kinds in sorted(row.answers.items())
+    )
+    return [f"<dt>answers</dt><dd>{lines}</dd>"]
+
+
 def _row_section(report: DesignReport, row: RowResult) -> str:
     cls = STATUS_CLASS.get(row.status, "error")
     out = [
@@ -340,11 +351,13 @@ def _row_section(report: DesignReport, row: RowResult) -> str:
         + "</dd>",
         f"<dt>faults injected</dt><dd class='faults'>{_faults(row)}</dd>",
         f"<dt>coverage</dt><dd>{_coverage(row)}</dd>",
+        *_answers(row),
         f"<dt>seed</dt><dd><code>{row.seed}</code></dd>",
         "</dl>",
     ]
     if row.reason:
         out.append(f"<p><strong>Why:</strong> {_e(row.reason)}</p>")
+    out += [f"<p><strong>Note:</strong> {_e(note)}</p>" for note in refusal_notes(row.answers)]
     if row.error:
         out.append(f"<h3>Error</h3><pre>{_e(row.error)}</pre>")
     out += _evidence(row)

@@ -74,6 +74,7 @@ def _row_to_json(r: RowResult) -> dict[str, Any]:
         "examples": r.examples,
         "duration_s": r.duration_s,
         "coverage": dict(r.coverage),
+        "answers": {f: dict(kinds) for f, kinds in r.answers.items()},
         "counterexample": (
             None if r.counterexample is None else _counterexample_to_json(r.counterexample)
         ),
@@ -218,6 +219,7 @@ def _row_from_json(d: Mapping[str, Any]) -> RowResult:
         phases=d.get("phases") or {},
         budget_s=d.get("budget_s"),
         cpu_stalled=d.get("cpu_stalled"),
+        answers=d.get("answers") or {},
     )
 
 

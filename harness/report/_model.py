@@ -189,6 +189,9 @@ class RowResult:
     cpu_stalled: float | None = None
     """The share of its examples' main phases and settles during which a runnable
     task waited for a CPU (`harness.host_load`); None when not measured."""
+    answers: Mapping[str, Mapping[str, int]] = field(default_factory=lambda: MappingProxyType({}))
+    """How the row's writes were answered, summed over its examples
+    (`harness.schedule.answers`): accepted, refused (and why), indeterminate."""
 
     @property
     def examples_per_minute(self) -> float | None:
@@ -215,6 +218,9 @@ class RowResult:
         object.__setattr__(self, "coverage", MappingProxyType(dict(self.coverage)))
         object.__setattr__(self, "judged", MappingProxyType(dict(self.judged)))
         object.__setattr__(self, "phases", MappingProxyType(dict(self.phases)))
+        object.__setattr__(
+            self, "answers", MappingProxyType({f: dict(k) for f, k in self.answers.items()})
+        )
         object.__setattr__(self, "faults", tuple(self.faults))
         object.__setattr__(self, "histories", tuple(Path(p) for p in self.histories))
         object.__setattr__(self, "slos", tuple(self.slos))

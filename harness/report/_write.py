@@ -20,6 +20,7 @@ from harness.report._json import report_to_json
 from harness.report._model import DesignReport, RowResult, evidence_parts
 from harness.report._phases import EXPLAINED, pace, phase_cells, phase_labels, stalled, timed
 from harness.report._timeline import timeline
+from harness.schedule.answers import refusal_notes
 
 # A minimal counterexample is short; this only guards report.md against a huge history.
 TIMELINE_MAX_EVENTS = 400
@@ -139,6 +140,7 @@ def render_markdown(report: DesignReport) -> str:
             f"{_coverage(r.coverage)} |"
         )
     out.append("")
+    out += refusals_section(report)
     out += slo_section(report)
     out += time_section(report)
     out += budget_section(report)
@@ -161,6 +163,17 @@ def render_markdown(report: DesignReport) -> str:
         ]
         out.append("")
     return "\n".join(out)
+
+
+def refusals_section(report: DesignReport) -> list[str]:
+    """Rows whose writes were mostly refused: what their verdict rests on is thin."""
+    notes = [(r, note) for r in report.rows for note in refusal_notes(r.answers)]
+    if not notes:
+        return []
+    out = ["## Writes mostly refused", ""]
+    out += [f"- `{r.row_id}`: {note}" for r, note in notes]
+    out.append("")
+    return out
 
 
 def slo_section(report: DesignReport) -> list[str]:

@@ -39,6 +39,7 @@ from harness.interrupt import raise_if_stopped
 from harness.nemesis.faults import Fault
 from harness.nemesis.nemesis import Nemesis, record_exits
 from harness.partner.control import PartnerControl
+from harness.schedule.answers import answers_of
 from harness.schedule.coverage import coverage_of
 from harness.schedule.deadlines import deadlines, until_s
 from harness.schedule.model import (
@@ -108,6 +109,8 @@ class ExampleOutcome:
     deadlines: Mapping[tuple[str, int], float] = field(default_factory=dict)
     """(kind, key index) -> the key's deadline in history seconds (a setup step's
     ``deadline``; `harness.schedule.deadlines`)."""
+    answers: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """How the main phase's writes were answered (`harness.schedule.answers`)."""
     stall: host_load.Stall | None = None
     """How long a runnable task waited for a CPU during the main phase and the
     settle, where the SLOs' samples come from (None: not measurable here)."""
@@ -359,6 +362,7 @@ class ExampleRunner:
                 samples(slo, history, final, judged.ledgers, t0=recorder.t0) for slo in self.slos
             ),
             deadlines=due,
+            answers=answers_of(history, self.workload),
             stall=stall,
         )
 
