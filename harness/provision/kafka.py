@@ -6,6 +6,7 @@ import asyncio
 import base64
 import socket
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from aiokafka import AIOKafkaClient
@@ -34,7 +35,14 @@ def metadata_lists_broker(advertised: str, *, broker_port: int) -> bool:
     # broker's own port first so aiokafka is only asked when it can answer.
     with socket.create_connection((LOOPBACK, broker_port), timeout=1):
         pass
-    return asyncio.run(_metadata_lists_broker(advertised))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_metadata_lists_broker(advertised))
+    # This thread runs an event loop (the end of a schedule heals on the
+    # runner's), where asyncio.run refuses: the probe gets a thread of its own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(_metadata_lists_broker(advertised))).result()
 
 
 async def _metadata_lists_broker(advertised: str) -> bool:
