@@ -115,6 +115,38 @@ class StarterRow:
     """``[rows.shape]`` limits the row sets (empty: the defaults)."""
 
 
+# With Kafka, work that is not a replica (a relay, a consumer) is what the
+# Kafka faults are about; the starter cannot know its processes, so it says how.
+_EXTRA_PROCESSES = (
+    "",
+    "# EDIT: work that is not a replica (an outbox relay, a Kafka consumer) runs as",
+    "# extra processes with the replicas' environment, each crashed and paused on its",
+    "# own by name (docs/contracts.md); give each a row, like the one at the end:",
+    "# [target.extra]",
+    '# relay = ["./bin/relay"]',
+    '# consumer = ["./bin/consumer"]',
+)
+def _consumer_row(deps: Collection[str]) -> tuple[str, ...]:
+    """A commented row for Kafka's redelivery to a consumer of the design's own."""
+    counters = ["faults_during_effects"] if "partner" in deps else []
+    return (
+        "# EDIT: with a consumer among [target.extra], a row for Kafka's redelivery.",
+        "# Client requests seldom meet a consumer's faults: the side effects it causes",
+        "# at the partner do (faults_during_effects), or requests in flight meanwhile.",
+        "# [[rows]]",
+        '# id = "consumer-redelivery"',
+        '# taxonomy = "duplicate_delivery"',
+        '# failure_mode = "The consumer dies before committing its offsets: events come again"',
+        '# can_happen = "Yes: offsets are committed after the work, never with it"',
+        '# correct_behaviour = "Each event takes effect once"',
+        '# mechanism = "EDIT: e.g. effects keyed by event id, an Idempotency-Key per effect"',
+        '# recovery = "EDIT"',
+        '# faults = ["redelivery:consumer", "crash:consumer"]',
+        '# invariants = ["EDIT: your propagation and uniqueness invariants"]',
+        f"# exercised_by = {_toml([*counters, 'faults_during_ops'])}",
+    )
+
+
 def _store_faults(deps: Collection[str]) -> tuple[str, ...]:
     return tuple(f"latency:{d}" for d in ("postgres", "redis", "kafka") if d in deps)
 
@@ -656,6 +688,7 @@ def starter_design(
         "# variants (your service reads FAILMODEL_VARIANT) to prove the rows catch them.",
         'variants = ["correct"]',
         'cwd = "."',
+        *(_EXTRA_PROCESSES if "kafka" in deps else ()),
     ]
     if workload == CUSTOM:
         out += ["", CUSTOM_WORKLOAD.format(name=_toml(name)).rstrip("\n")]
@@ -677,4 +710,6 @@ def starter_design(
             out.append(f"exercised_by = {_toml(row.exercised_by)}")
         if row.shape:
             out += ["", "[rows.shape]", *(f"{key} = {value}" for key, value in row.shape)]
+    if "kafka" in deps:
+        out += ["", *_consumer_row(deps)]
     return "\n".join(out) + "\n"

@@ -13,7 +13,7 @@ import pytest
 
 from harness import cli
 from harness.console import PlainSetupProgress, PlainVerifyProgress
-from harness.design import load_design
+from harness.design import Design, load_design
 from harness.doctor import Check, check_container_engine, render
 from harness.progress import SetupEvent, VerifyEvent
 from harness.report import RowResult
@@ -327,6 +327,43 @@ def test_init_custom_writes_a_workload_skeleton_that_loads(
     unnamed = ["init", "--workload", "custom", "--command", "./store", "--out", str(out), "--force"]
     assert cli.main(unnamed) == 2
     assert "--workload custom needs --name NAME" in capsys.readouterr().err
+
+
+def test_a_starter_with_kafka_shows_how_to_declare_a_consumer_and_its_row(
+    tmp_path: Path,
+) -> None:
+    """Kafka's faults are about a relay or a consumer, which only the design can
+    name: the starter says how, in comments that load once uncommented."""
+    plain = starter_design(
+        name="store", workload="custom", command=["x"], dependencies=["postgres"]
+    )
+    assert "redelivery" not in plain and "[target.extra]" not in plain
+    for deps, counters in (
+        (["postgres", "kafka"], ("faults_during_ops",)),
+        (["postgres", "kafka", "partner"], ("faults_during_effects", "faults_during_ops")),
+    ):
+        text = starter_design(name="store", workload="custom", command=["x"], dependencies=deps)
+        assert "# [target.extra]" in text and '# faults = ["redelivery:consumer"' in text
+        design = _uncommented(text, tmp_path)
+        assert set(design.target.extra) == {"relay", "consumer"}
+        (consumer,) = [r for r in design.rows if r.id == "consumer-redelivery"]
+        assert consumer.exercised_by == counters
+
+
+def _uncommented(text: str, tmp_path: Path) -> Design:
+    """The starter with its [target.extra] and its consumer row uncommented."""
+    lines = text.splitlines()
+    extra = lines.index("# [target.extra]")
+    row = lines.index("# [[rows]]")
+    for i in (*range(extra, extra + 3), *range(row, len(lines))):
+        lines[i] = lines[i].removeprefix("# ")
+    edited = "\n".join(lines).replace(
+        '["EDIT: your propagation and uniqueness invariants"]', '["consistent_reads"]'
+    )
+    path = tmp_path / "designs" / "store.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(edited)
+    return load_design(path)
 
 
 def test_verify_options_parse() -> None:
