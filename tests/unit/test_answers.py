@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.history import History, Recorder
-from harness.report import DesignReport, RowResult
+from harness.report import DesignReport
 from harness.report._html import render_html
 from harness.report._json import report_from_json, report_to_json
 from harness.report._write import render_markdown
@@ -19,6 +19,7 @@ from harness.schedule.answers import (
     refusal_notes,
 )
 from harness.workload.api import Answer, Key, Operation, Workload
+from tests.unit.test_report import make_report, make_row
 
 _ECHO = ("entry_id", "doc")
 APPEND = Operation(
@@ -145,26 +146,8 @@ def test_examples_add_up_to_the_rows_tally() -> None:
 
 
 def _report(answers: dict[str, dict[str, int]]) -> DesignReport:
-    row = RowResult(
-        row_id="appends-interleave",
-        failure_mode="two appends at once",
-        correct_behaviour="one wins",
-        mechanism="row lock",
-        status="PASS",
-        invariants=("entry_once",),
-        examples=12,
-        duration_s=30.0,
-        answers=answers,
-    )
-    return DesignReport(
-        design_name="journal",
-        design_path=Path("journal.toml"),
-        variant="correct",
-        profile="ci",
-        started_at="2026-12-07T12:00:00Z",
-        duration_s=30.0,
-        rows=(row,),
-    )
+    row = make_row("appends-interleave", "PASS", answers=answers)
+    return make_report(Path("."), row)
 
 
 def test_the_reports_show_the_tally_and_the_note() -> None:
