@@ -535,7 +535,7 @@ def test_availability_needs_a_fault_to_be_measured_under(tmp_path: Path) -> None
 
 def test_every_example_design_loads_and_has_bugs_to_catch() -> None:
     """The examples are designs users copy: each loads as written and carries at
-    least one buggy variant (the blind targets of docs/unseen-bugs.md seven)."""
+    least one buggy variant (the blind targets of docs/unseen-bugs.md eight)."""
     examples = DESIGNS.parent / "examples"
     paths = [
         *examples.glob("*.toml"),
@@ -555,6 +555,7 @@ def test_every_example_design_loads_and_has_bugs_to_catch() -> None:
         "ts-payments",
         "go-promo",
         "java-journal",
+        "go-loyalty",
     )
     for name in unseen:
         variants = load_design(examples / f"{name}.toml").target.variants
