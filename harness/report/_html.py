@@ -323,6 +323,14 @@ def _evidence(row: RowResult) -> list[str]:
     return out
 
 
+def _spans(text: str) -> str:
+    """``text`` escaped, its `backticked` names set as code (as report.md shows them)."""
+    parts = _e(text).split("`")
+    if len(parts) % 2 == 0:  # an odd backtick: shown as typed
+        return _e(text)
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
 def _answers(row: RowResult) -> list[str]:
     """How the row's writes were answered, one line per write."""
     if not row.answers:
@@ -357,7 +365,7 @@ def _row_section(report: DesignReport, row: RowResult) -> str:
     ]
     if row.reason:
         out.append(f"<p><strong>Why:</strong> {_e(row.reason)}</p>")
-    out += [f"<p><strong>Note:</strong> {_e(note)}</p>" for note in refusal_notes(row.answers)]
+    out += [f"<p><strong>Note:</strong> {_spans(note)}</p>" for note in refusal_notes(row.answers)]
     if row.error:
         out.append(f"<h3>Error</h3><pre>{_e(row.error)}</pre>")
     out += _evidence(row)

@@ -8,7 +8,7 @@ from typing import Any
 
 from harness.history import History, Recorder
 from harness.report import DesignReport
-from harness.report._html import render_html
+from harness.report._html import _spans, render_html
 from harness.report._json import report_from_json, report_to_json
 from harness.report._write import render_markdown
 from harness.schedule.answers import (
@@ -159,7 +159,12 @@ def test_the_reports_show_the_tally_and_the_note() -> None:
     assert "`appends-interleave`: `append` was refused in 42 of its 45" in markdown
     page = render_html(report)
     assert "3 accepted, 42 refused (forbidden: 40, stale: 2)" in page
-    assert "<strong>Note:</strong> `append` was refused" in page
+    assert "<strong>Note:</strong> <code>append</code> was refused" in page
     quiet = _report(answers_of(journal(accepted=30, forbidden=2), JOURNAL))
     assert "mostly refused" not in render_markdown(quiet)
     assert "Note:" not in render_html(quiet)
+
+
+def test_html_sets_backticked_names_as_code_and_an_odd_backtick_as_typed() -> None:
+    assert _spans("`a<b` is <i>") == "<code>a&lt;b</code> is &lt;i&gt;"
+    assert _spans("an odd ` one") == "an odd ` one"
