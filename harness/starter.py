@@ -126,6 +126,8 @@ _EXTRA_PROCESSES = (
     '# relay = ["./bin/relay"]',
     '# consumer = ["./bin/consumer"]',
 )
+
+
 def _consumer_row(deps: Collection[str]) -> tuple[str, ...]:
     """A commented row for Kafka's redelivery to a consumer of the design's own."""
     counters = ["faults_during_effects"] if "partner" in deps else []

@@ -96,13 +96,12 @@ def _why(spec: OpDef, request: Mapping[str, object], response: Mapping[str, obje
     """The refusal an answer matched, named by what sets it apart from the
     operation's other refusals (``forbidden``, ``stale``), else by its status."""
     status, body = response.get("status"), response.get("body")
-    matched = [a for a in spec.fail if a.status == status and a.matches(request, body)]
-    if not matched:
+    answer = next(
+        (a for a in spec.fail if a.status == status and a.matches(request, body)), None
+    )
+    if answer is None:
         return REFUSED
-    answer = matched[0]
-    others = [a for a in spec.fail if a is not answer]
-    own = _distinct(answer, others)
-    return own or f"status {answer.status}"
+    return _distinct(answer, [a for a in spec.fail if a is not answer]) or f"status {answer.status}"
 
 
 def _distinct(answer: Answer, others: list[Answer]) -> str:
