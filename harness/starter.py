@@ -128,13 +128,12 @@ _EXTRA_PROCESSES = (
 )
 
 
-def _consumer_row(deps: Collection[str]) -> tuple[str, ...]:
+def _consumer_row() -> tuple[str, ...]:
     """A commented row for Kafka's redelivery to a consumer of the design's own."""
-    counters = ["faults_during_effects"] if "partner" in deps else []
     return (
         "# EDIT: with a consumer among [target.extra], a row for Kafka's redelivery.",
-        "# Client requests seldom meet a consumer's faults: the side effects it causes",
-        "# at the partner do (faults_during_effects), or requests in flight meanwhile.",
+        "# It is exercised only by a kill that left messages the consumer had not",
+        "# committed (kills_during_lag): an idle consumer killed is delivered nothing again.",
         "# [[rows]]",
         '# id = "consumer-redelivery"',
         '# taxonomy = "duplicate_delivery"',
@@ -145,7 +144,7 @@ def _consumer_row(deps: Collection[str]) -> tuple[str, ...]:
         '# recovery = "EDIT"',
         '# faults = ["redelivery:consumer", "crash:consumer"]',
         '# invariants = ["EDIT: your propagation and uniqueness invariants"]',
-        f"# exercised_by = {_toml([*counters, 'faults_during_ops'])}",
+        '# exercised_by = ["kills_during_lag"]',
     )
 
 
@@ -713,5 +712,5 @@ def starter_design(
         if row.shape:
             out += ["", "[rows.shape]", *(f"{key} = {value}" for key, value in row.shape)]
     if "kafka" in deps:
-        out += ["", *_consumer_row(deps)]
+        out += ["", *_consumer_row()]
     return "\n".join(out) + "\n"

@@ -19,6 +19,7 @@ from harness.links import links_acted_on
 from harness.nemesis.nemesis import Clock, Controllable, PartnerFaults
 from harness.partner.control import PartnerControl
 from harness.provision.backend import StackHandle, backend_named
+from harness.provision.kafka import consumer_lag
 from harness.targetproc.processes import TargetProcess, TargetProcesses
 from harness.targetproc.spec import TargetSpec
 from harness.toxiproxy.client import Proxy
@@ -223,6 +224,13 @@ class LiveSystem(Lifecycle):
             for s in self._stores
             if s not in spare and s in self._controllables and not self._controllables[s].alive
         )
+
+    def consumer_lag(self) -> int | None:
+        """Messages Kafka's consumer groups have not committed (None without Kafka,
+        or when the broker does not answer): what a consumer stopped now gets again."""
+        if "kafka" not in self._stores:
+            return None
+        return consumer_lag(self.stack.env()["KAFKA_BOOTSTRAP_SERVERS"])
 
     def log_tails(self, names: Iterable[str] | None = None, lines: int = 30) -> dict[str, str]:
         """The last log lines of target processes, for error reports."""

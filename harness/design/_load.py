@@ -40,8 +40,8 @@ from harness.limits import (
 )
 from harness.links import process_links
 from harness.plain import MISSING, Where, is_name, read_toml, show
-from harness.schedule.coverage import INTERRUPTING
-from harness.schedule.families import Family, InvalidFamily, Topology, parse_families
+from harness.schedule.coverage import INTERRUPTING, KILLING
+from harness.schedule.families import STORES, Family, InvalidFamily, Topology, parse_families
 from harness.schedule.shape import Shape
 from harness.schedule.strategies import SHAPE_KEYS_LIMIT, SHAPE_LIMITS
 from harness.workload.api import Workload
@@ -71,6 +71,9 @@ _COUNTER_NEEDS: Mapping[str, str] = {
     "indeterminate": "'client_timeout' or a server-side fault",
     "retries": "'retry'",
     "crashes_during_request": "'crash', 'crash_in_call', 'pause', 'redelivery' or 'cache_loss'",
+    "kills_during_lag": (
+        "'crash', 'crash_in_call' or 'redelivery' of a target process, and the kafka dependency"
+    ),
     "partner_failures": "'partner'",
     "replays": "the partner dependency",
 }
@@ -462,11 +465,20 @@ def _possible_counters(families: tuple[Family, ...], target: TargetDecl) -> froz
         # Only a retry policy sends a second attempt.
         "retries": "retry" in kinds,
         "crashes_during_request": bool(kinds & INTERRUPTING),
+        # A target process killed while Kafka's consumers had messages uncommitted.
+        "kills_during_lag": "kafka" in target.dependencies and _kills_a_process(families),
         "partner_failures": "partner" in kinds,
         # The partner saw an Idempotency-Key again (a resend, a redelivery, a reconciler).
         "replays": partner,
     }
     return frozenset(c for c, rises_ in rises.items() if rises_)
+
+
+def _kills_a_process(families: tuple[Family, ...]) -> bool:
+    """Whether a family kills a target process (a store's crash kills no consumer)."""
+    return any(
+        f.kind in KILLING and any(name not in STORES for name in f.names) for f in families
+    )
 
 
 def _default_counters(

@@ -44,6 +44,7 @@ COVERAGE_COUNTERS: tuple[str, ...] = (
     "retries",
     "indeterminate",
     "crashes_during_request",
+    "kills_during_lag",
     "partner_failures",
     "replays",
 )

@@ -3,6 +3,7 @@
 from harness.history.events import (
     EXIT,
     FIRE,
+    LAG,
     NEMESIS,
     Event,
     EventType,
@@ -19,6 +20,7 @@ from harness.history.recorder import HistoryFileError, Recorder, read_history
 __all__ = [
     "EXIT",
     "FIRE",
+    "LAG",
     "NEMESIS",
     "Effect",
     "EffectKind",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from harness.history.events import FIRE
+from harness.history.events import FIRE, LAG
 from harness.history.recorder import Recorder
 from harness.nemesis.faults import (
     CacheLoss,
@@ -105,6 +105,7 @@ class FaultTargets(Protocol):
     def exited(self, spare: Collection[str] = ...) -> Mapping[str, int | None]: ...
     def stores_down(self, spare: Collection[str] = ...) -> tuple[str, ...]: ...
     def log_tails(self, names: Iterable[str] | None = ..., lines: int = ...) -> dict[str, str]: ...
+    def consumer_lag(self) -> int | None: ...
     @property
     def partner(self) -> PartnerFaults | None: ...
 
@@ -456,6 +457,7 @@ class Nemesis:
     def _start_crash(self, fault_id: int, fault: Crash) -> None:
         if not fault.in_call_ms:
             self._targets.controllable(fault.process).crash()
+            self._note_lag(fault_id, fault.process)
             return
         partner = self._targets.partner
         assert partner is not None  # validate() checked
@@ -497,7 +499,20 @@ class Nemesis:
             self._recorder.nemesis(
                 FIRE, {"id": fault_id, "fault": fault_to_dict(fault), "held": held}
             )
+            self._note_lag(fault_id, fault.process)
             return True
+
+    def _note_lag(self, fault_id: int, process: str) -> None:
+        """Just after ``process`` was killed, in a design with Kafka: record the
+        messages its consumer groups had not committed (``LAG``), which a consumer
+        killed then gets again. Which process consumes, failmodel cannot tell; a
+        store's crash is not a consumer's. A broker that does not answer records
+        nothing."""
+        if process in STORES:
+            return
+        lag = self._targets.consumer_lag()
+        if lag is not None:
+            self._recorder.nemesis(LAG, {"id": fault_id, "process": process, "messages": lag})
 
     def _heal_crash(self, fault_id: int, fault: Crash) -> None:
         if fault.in_call_ms:
@@ -594,6 +609,9 @@ class Nemesis:
     def _heal_redelivery(self, fault_id: int, fault: Redelivery) -> None:
         try:
             self._targets.proxy(fault.link).enable()
+            # Only now can the broker be asked (the cut link is the harness's way
+            # to it too); the consumer, still down, has committed nothing since.
+            self._note_lag(fault_id, fault.consumer)
         finally:
             self._targets.controllable(fault.consumer).restart()
 

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import socket
+import threading
 import uuid
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaClient
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from harness.provision.ports import LOOPBACK, free_port
 from harness.provision.process import ManagedProcess, run_to_completion
@@ -19,6 +26,8 @@ from harness.setup.binaries import Binaries
 HEAP = "512m"
 # Quick JVM start-up matters more here than peak throughput.
 JVM_FLAGS = [f"-Xms{HEAP}", f"-Xmx{HEAP}", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]
+LAG_TIMEOUT_S = 3.0
+T = TypeVar("T")
 
 
 def new_cluster_id() -> str:
@@ -35,14 +44,19 @@ def metadata_lists_broker(advertised: str, *, broker_port: int) -> bool:
     # broker's own port first so aiokafka is only asked when it can answer.
     with socket.create_connection((LOOPBACK, broker_port), timeout=1):
         pass
+    return _run(lambda: _metadata_lists_broker(advertised))
+
+
+def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run(work())``, on a thread of its own when this thread runs an
+    event loop (the end of a schedule heals on the runner's), where
+    ``asyncio.run`` refuses."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(_metadata_lists_broker(advertised))
-    # This thread runs an event loop (the end of a schedule heals on the
-    # runner's), where asyncio.run refuses: the probe gets a thread of its own.
+        return asyncio.run(work())
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(_metadata_lists_broker(advertised))).result()
+        return pool.submit(lambda: asyncio.run(work())).result()
 
 
 async def _metadata_lists_broker(advertised: str) -> bool:
@@ -54,6 +68,77 @@ async def _metadata_lists_broker(advertised: str) -> bool:
         return bool(client.cluster.brokers())
     finally:
         await client.close()
+
+
+def consumer_lag(bootstrap: str, *, timeout_s: float = LAG_TIMEOUT_S) -> int | None:
+    """Messages the broker's consumer groups have not committed: for each group,
+    each partition it has committed an offset on, the log end minus that offset,
+    summed. None when the broker did not answer within ``timeout_s``.
+
+    What a consumer stopped now gets again when it comes back (Kafka delivers
+    from the committed offset). A group that has committed nothing yet names no
+    partition, and counts nothing."""
+    with _quiet():
+        try:
+            return _run(lambda: asyncio.wait_for(_consumer_lag(bootstrap), timeout_s))
+        except (KafkaError, OSError):  # TimeoutError is an OSError
+            return None
+
+
+class _Quiet:
+    """aiokafka logs every refused connection as an error: while a probe runs,
+    a cut link (a redelivery's) would print them on the console. Its loggers are
+    silenced for as long as any probe runs, then set back."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._probes = 0
+        self._level = logging.NOTSET
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        logger = logging.getLogger("aiokafka")
+        with self._lock:
+            if self._probes == 0:
+                self._level = logger.level
+                logger.setLevel(logging.CRITICAL)
+            self._probes += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._probes -= 1
+                if self._probes == 0:
+                    logger.setLevel(self._level)
+
+
+_quiet = _Quiet()
+
+
+async def _consumer_lag(bootstrap: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+    await admin.start()
+    try:
+        committed: dict[tuple[str, TopicPartition], int] = {}
+        for group, *_ in await admin.list_consumer_groups():
+            offsets = await admin.list_consumer_group_offsets(group)
+            for partition, meta in offsets.items():
+                if meta.offset >= 0:
+                    committed[(group, partition)] = meta.offset
+    finally:
+        await admin.close()
+    if not committed:
+        return 0
+    # A short backoff: the reader asks for the partitions' metadata once, at once.
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, request_timeout_ms=2000, retry_backoff_ms=10
+    )
+    await reader.start()
+    try:
+        ends = await reader.end_offsets(list({partition for _, partition in committed}))
+    finally:
+        await reader.stop()
+    return sum(max(0, ends[partition] - at) for (_, partition), at in committed.items())
 
 
 class KafkaService(LocalService):

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from harness.history import EXIT, FIRE, Event, History, exit_text, thaw
+from harness.history import EXIT, FIRE, LAG, Event, History, exit_text, thaw
 from harness.nemesis.faults import InvalidFault, fault_from_dict
 
 _VALUE_WIDTH = 72
@@ -64,6 +64,11 @@ def timeline(history: History, *, max_events: int | None = None) -> str:
         stamp = f"{e.time:8.3f}"
         if e.is_nemesis and e.f == EXIT:
             text = f"{stamp}  !!! {exit_text(e.value)} on its own"
+        elif e.is_nemesis and e.f == LAG:
+            text = (
+                f"{stamp}  ... {e.value.get('process')} killed with "
+                f"{e.value.get('messages')} Kafka messages not yet committed by a consumer group"
+            )
         elif e.is_nemesis:
             arrow = {"start": ">>>", FIRE: "***"}.get(e.f, "<<<")
             text = f"{stamp}  {arrow} {e.f} {_fault_text(e.value)}".rstrip()

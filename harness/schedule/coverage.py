@@ -12,7 +12,7 @@ import bisect
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
-from harness.history.events import History
+from harness.history.events import LAG, History
 
 COUNTERS = (
     "operations",
@@ -22,10 +22,14 @@ COUNTERS = (
     "faults_during_ops",
     "faults_during_effects",
     "crashes_during_request",
+    "kills_during_lag",
     "partner_failures",
     "replays",
 )
 INTERRUPTING = frozenset({"crash", "crash_in_call", "pause", "redelivery", "cache_loss"})
+KILLING = frozenset({"crash", "crash_in_call", "redelivery"})
+"""The families whose faults kill a target process and then ask Kafka what its
+consumers had not committed (``kills_during_lag``)."""
 
 
 def coverage_of(
@@ -37,7 +41,9 @@ def coverage_of(
     overlapped operations in flight, and faults whose window saw a side
     effect land at the partner (``effect_times``, on the history's clock):
     the asynchronous path (relay, consumer, reconciler) was under fault
-    even when no client request was."""
+    even when no client request was. A kill that left Kafka messages its
+    consumers had not committed (a ``LAG`` event with messages) is one a
+    restarted consumer is redelivered from."""
     counts: Counter[str] = Counter({name: 0 for name in COUNTERS})
     intervals: list[tuple[float, float]] = []
     for op in history.operations():
@@ -73,6 +79,9 @@ def coverage_of(
     started: dict[int, tuple[float, str]] = {}
     windows: list[tuple[float, float, str]] = []
     for e in history.nemesis_events():
+        if e.f == LAG:
+            counts["kills_during_lag"] += int(e.value.get("messages", 0)) > 0
+            continue
         fid = int(e.value.get("id", -1))
         kind = str(e.value.get("fault", {}).get("kind", "?"))
         if e.f == "start" and e.error is None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,26 @@ from harness.partner import PartnerService
 from harness.provision import procfs
 from harness.provision.stack import Stack
 from harness.setup import Binaries, setup
+from harness.targetproc.spec import TargetSpec
+
+TOY = Path(__file__).resolve().parents[1] / "fixtures" / "toy_inventory.py"
+IDLE = (sys.executable, "-c", "import time\nfor _ in range(3000):\n    time.sleep(0.2)\n")
+"""An extra process that idles (bounded: 10 minutes)."""
+
+
+def toy_spec(
+    db: Path, *, replicas: int, extra: Mapping[str, tuple[str, ...]], dependencies: set[str]
+) -> TargetSpec:
+    """The toy inventory target, correct, on the SQLite file ``db``, with ``extra``
+    processes and ``dependencies`` (the stores and links the test is about)."""
+    return TargetSpec(
+        name="toy",
+        command=(sys.executable, str(TOY), "--bug", "none", "--db", str(db)),
+        replicas=replicas,
+        extra=dict(extra),
+        dependencies=frozenset(dependencies),
+        start_timeout_s=30,
+    )
 
 StackFactory = Callable[..., Any]
 @pytest.fixture(scope="session")

@@ -6,28 +6,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 
+from conftest import IDLE, toy_spec
 from harness.history import Recorder
 from harness.nemesis.faults import LinkToxic, Partition
 from harness.nemesis.nemesis import Nemesis
 from harness.setup import Binaries
 from harness.system import LiveSystem
-from harness.targetproc.spec import TargetSpec
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
-TOY = Path(__file__).resolve().parents[1] / "fixtures" / "toy_inventory.py"
-# An extra process that idles (bounded: 10 minutes); its address is read from its link.
-IDLE = (sys.executable, "-c", "import time\nfor _ in range(3000):\n    time.sleep(0.2)\n")
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 LATENCY_MS = 300
 
@@ -35,14 +30,7 @@ LATENCY_MS = 300
 @pytest.fixture(scope="module")
 def system(binaries: Binaries, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
     db = tmp_path_factory.mktemp("toy") / "toy.sqlite"
-    spec = TargetSpec(
-        name="toy",
-        command=(sys.executable, str(TOY), "--bug", "none", "--db", str(db)),
-        replicas=2,
-        extra={"closer": IDLE},
-        dependencies=frozenset({"postgres"}),
-        start_timeout_s=30,
-    )
+    spec = toy_spec(db, replicas=2, extra={"closer": IDLE}, dependencies={"postgres"})
     with LiveSystem(spec) as live:
         yield live
 

@@ -26,9 +26,9 @@ from harness.design import COVERAGE_COUNTERS, Design, InvalidDesign, load_design
 from harness.design._model import DEPENDENCY_ORDER
 from harness.limits import MAX_EXAMPLES, MAX_REPLICAS, MAX_SECONDS
 from harness.nemesis.faults import ClockFault
-from harness.schedule.coverage import INTERRUPTING
+from harness.schedule.coverage import INTERRUPTING, KILLING
 from harness.schedule.decode import schedule_from_json
-from harness.schedule.families import ALL_FAMILIES, CLIENT_FAMILIES
+from harness.schedule.families import ALL_FAMILIES, CLIENT_FAMILIES, STORES, Family
 from harness.schedule.model import InvalidSchedule, Schedule
 from harness.schedule.strategies import SHAPE_LIMITS
 from harness.workload.api import Workload
@@ -372,7 +372,8 @@ def _family_problem(token: str, design: Design) -> str | None:
     return None
 
 
-def _possible_counters(design: Design, kinds: set[str]) -> set[str]:
+def _possible_counters(design: Design, families: Sequence[Family]) -> set[str]:
+    kinds = {f.kind for f in families}
     nemesis = bool(kinds - set(CLIENT_FAMILIES))
     partner = "partner" in design.target.dependencies
     out = set()
@@ -386,6 +387,9 @@ def _possible_counters(design: Design, kinds: set[str]) -> set[str]:
         out.add("retries")
     if kinds & INTERRUPTING:
         out.add("crashes_during_request")
+    kills = any(f.kind in KILLING and set(f.names) - set(STORES) for f in families)
+    if "kafka" in design.target.dependencies and kills:
+        out.add("kills_during_lag")
     if "partner" in kinds:
         out.add("partner_failures")
     if partner:
@@ -435,7 +439,7 @@ def design_problems(design: Design) -> list[str]:
             ):
                 problems.append(f"redelivery to {family.names} is not a Kafka consumer")
         impossible = set(row.exercised_by) - _possible_counters(
-            design, {f.kind for f in row.families}
+            design, row.families
         )
         if impossible:
             problems.append(f"exercised_by {sorted(impossible)} can never rise")

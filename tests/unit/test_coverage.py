@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from harness.history import Event, History, Recorder
+from harness.history import LAG, Event, History, Recorder
+from harness.report import timeline
 from harness.schedule.coverage import COUNTERS, add_coverage, coverage_of
 
 
@@ -123,6 +124,26 @@ def test_a_failed_start_is_not_a_fault() -> None:
     clock.t = 1.0
     rec.complete(op, "ok", {"status": 200, "body": {}})
     assert coverage_of(rec.history())["faults"] == 0
+
+
+def test_a_kill_counts_as_during_lag_only_when_kafka_had_messages_uncommitted() -> None:
+    """Each kill is followed by its LAG event (the nemesis asks Kafka just after):
+    a kill that left 3 messages uncommitted counts, one that left none does not,
+    and neither is a fault of its own."""
+    rec, clock = recorder()
+    for fid, messages in enumerate((3, 0, 1)):
+        clock.t = fid + 0.1
+        fault(rec, fid, "crash")
+        rec.nemesis(LAG, {"id": fid, "process": "consumer", "messages": messages})
+        clock.t = fid + 0.5
+        fault(rec, fid, "crash", "heal")
+    c = coverage_of(rec.history())
+    assert c["kills_during_lag"] == 2
+    assert c["faults"] == 3
+    lags = [line for line in timeline(rec.history()).splitlines() if "..." in line]
+    assert lags[0].split(maxsplit=1)[1] == (
+        "... consumer killed with 3 Kafka messages not yet committed by a consumer group"
+    )
 
 
 def test_partner_counters_and_totals() -> None:

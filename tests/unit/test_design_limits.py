@@ -266,6 +266,12 @@ def test_family_arguments(tmp_path: Path, token: str, expected: str) -> None:
         ),
         ('["retry"]', "faults_during_ops", "faults_during_ops needs a server-side fault"),
         ('["client_timeout"]', "retries", "retries needs 'retry'"),
+        (
+            '["crash:target-*"]',
+            "kills_during_lag",
+            "kills_during_lag needs 'crash', 'crash_in_call' or 'redelivery' of a target "
+            "process, and the kafka dependency",
+        ),
     ],
 )
 def test_counters_that_can_never_rise(
