@@ -106,10 +106,11 @@ def _why(spec: OpDef, request: Mapping[str, object], response: Mapping[str, obje
 
 def _distinct(answer: Answer, others: list[Answer]) -> str:
     """The ``equals`` values of ``answer`` that another refusal does not share
-    (all of them when it is the only refusal)."""
+    (all of them when it is the only refusal), each once (``status`` and
+    ``reason`` both ``expired`` read "expired")."""
     values = [
         str(value)
         for name, value in answer.equals.items()
         if not others or any(o.equals.get(name) != value for o in others)
     ]
-    return ", ".join(values)
+    return ", ".join(dict.fromkeys(values))

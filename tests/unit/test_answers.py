@@ -123,6 +123,21 @@ def test_a_refusal_of_its_own_is_named_by_its_values_or_its_status() -> None:
     assert describe({"refused: refused": 1}) == "0 accepted, 1 refused"
 
 
+def test_a_value_two_fields_share_names_the_refusal_once() -> None:
+    """``equals = { status = "expired", reason = "expired" }`` reads "expired"
+    (a blind author saw "refused: expired, expired")."""
+    twice = Operation(
+        name="append", method="POST", path="/a", body=("entry_id",),
+        fields={"entry_id": Key("entry")}, id="entry_id", ok=(Answer(200),),
+        fail=(Answer(409, equals={"status": "rejected", "reason": "rejected"}),),
+    )
+    rec = Recorder()
+    rec.set_phase("main")
+    _append(rec, 0, "fail", "rejected")
+    workload = Workload(name="journal", keys={"entry": 2}, operations=(twice,))
+    assert answers_of(rec.history(), workload) == {"append": {"refused: rejected": 1}}
+
+
 def test_a_write_mostly_refused_gets_a_note_and_one_mostly_accepted_none() -> None:
     many = MIN_ANSWERS
     refused = answers_of(journal(accepted=2, forbidden=many, lost=30), JOURNAL)
