@@ -9,7 +9,7 @@ type                    factory (and what it checks)
 ======================  =====================================================
 eligibility             ``make_eligibility``: accepted only if the condition
                         held at decision time (``Prior``, ``NoPrior``,
-                        ``Exceeds``, ``Bound``, ``Holds``)
+                        ``Exceeds``, ``Bound``, ``Before``, ``Holds``)
 ordering                ``make_ordering``: accepted values follow the
                         declared order; readers agree (``Reader``)
 accounting              ``make_accounting``: aggregate = initial + adding -
@@ -53,6 +53,7 @@ from invariants.library._toml import InvalidInvariant, load_invariants, parse_in
 from invariants.library.access import AccessWords, Owners, make_access_control
 from invariants.library.accounting import AccountWords, Flow, Initial, make_accounting
 from invariants.library.eligibility import (
+    Before,
     Bound,
     EligibleWords,
     Exceeds,
@@ -75,6 +76,7 @@ __all__ = [
     "AccessWords",
     "AccountWords",
     "Answered",
+    "Before",
     "Bound",
     "Context",
     "Effects",

@@ -42,6 +42,7 @@ from invariants.library._model import (
 from invariants.library.access import AccessWords, Owners, Ownership, make_access_control
 from invariants.library.accounting import AccountWords, Flow, Initial, make_accounting
 from invariants.library.eligibility import (
+    Before,
     Bound,
     Condition,
     EligibleWords,
@@ -411,11 +412,11 @@ def _accounting(name: str, at: _At) -> Checker:
 
 
 def _condition(at: _At) -> Condition:
-    kinds = [k for k in ("prior", "no_prior", "exceeds", "bound") if at.has(k)]
+    kinds = [k for k in ("prior", "no_prior", "exceeds", "bound", "before") if at.has(k)]
     if len(kinds) != 1:
         raise InvalidInvariant(
             f"{at.where}: a condition names exactly one of 'prior', 'no_prior', 'exceeds', "
-            f"'bound' (got {', '.join(kinds) or 'none'})"
+            f"'bound', 'before' (got {', '.join(kinds) or 'none'})"
         )
     kind = kinds[0]
     if kind == "prior":
@@ -440,6 +441,19 @@ def _condition(at: _At) -> Condition:
         at.only(("exceeds", "strict", "reason"))
         extra = {"reason": at.text("reason")} if at.has("reason") else {}
         return Exceeds(field=at.text("exceeds"), strict=at.flag("strict", True), **extra)
+    if kind == "before":
+        at.only(("before", "key", "after", "epsilon_ms", "reason"))
+        extra = {"reason": at.text("reason")} if at.has("reason") else {}
+        epsilon_ms = at.number("epsilon_ms", default=50.0)
+        if epsilon_ms < 0:
+            at.fail("epsilon_ms", "a number of ms, 0 or more", epsilon_ms)
+        return Before(
+            op=at.text("before"),
+            key=at.words_list("key"),
+            after=at.text("after"),
+            epsilon_ms=epsilon_ms,
+            **extra,
+        )
     at.only(("bound", "low", "high", "reason"))
     if not at.has("low") and not at.has("high"):
         at.fail("low", "a number (or 'high'): a bound needs one")

@@ -18,6 +18,10 @@ giving indeterminate operations the benefit of the doubt:
   accepted action on its key decided before it was sent (a bid beats the
   highest accepted bid);
 - ``Bound(field, low, high)``: the action's ``field`` is within bounds;
+- ``Before(op, key, after)``: the action was sent before its key's deadline,
+  which the ok ``op`` on the key set ``after`` (a body field, ms) past its
+  arrival, give or take ``epsilon_ms`` (no confirm of a hold sent after it
+  expired);
 - ``Holds(fn)``: a Python predicate ``fn(ctx, action) -> reason | None``.
 
 A violation names every unmet condition. With a ``Listed`` source, members
@@ -106,6 +110,25 @@ class Bound:
     reason: str = "its {field} {value} is outside {low}..{high}"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Before:
+    """The action was sent before its key's deadline: the one the first ok ``op``
+    on the key (body ``key`` fields equal to the action's key) set ``after`` ms
+    past the moment the target received it, which was before that op's answer.
+    An action first sent more than ``epsilon_ms`` after the latest such moment
+    arrived after the deadline, whatever the target's clock said. A key no ok
+    ``op`` set a deadline for is not judged by it."""
+
+    op: str
+    key: tuple[str, ...]
+    after: str
+    epsilon_ms: float = 50.0
+    reason: str = (
+        "it was first sent {late_ms} ms after the deadline of {key}, which {op} ({ops}) "
+        "set {after_ms} ms after it arrived (epsilon {epsilon_ms} ms)"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Holds:
     """A Python condition: ``fn(ctx, action)`` returns why it is not met, or None."""
@@ -113,7 +136,7 @@ class Holds:
     fn: Callable[[Context, Item], str | None]
 
 
-Condition: TypeAlias = Prior | NoPrior | Exceeds | Bound | Holds
+Condition: TypeAlias = Prior | NoPrior | Exceeds | Bound | Before | Holds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -213,21 +236,40 @@ def _ranked(
 def _at_stake(
     ctx: Context, condition: Condition, item: Item, ranked: Mapping[tuple[str, Key], _Ranked]
 ) -> bool:
-    """Whether ``condition`` could have failed ``item``. A ``NoPrior`` with no
-    acknowledged op on the item's key, or an ``Exceeds`` with no other accepted
-    action on it, cannot: an item only such conditions bear on is not counted
-    as checked, so a row that never disabled a coupon does not pass on "no
-    redemption after a disable" as if it had judged one."""
+    """Whether ``condition`` could have failed ``item``. A ``NoPrior`` whose op
+    was neither acknowledged on the item's key nor sent on it before the item
+    was, or an ``Exceeds`` with no other accepted action on it, cannot: an item
+    only such conditions bear on is not counted as checked, so a row that never
+    disabled a coupon does not pass on "no redemption after a disable" as if it
+    had judged one. An op sent before the item, even refused, could have: had
+    the service acknowledged it, the item had to be refused (a confirm and an
+    expiry of one hold, which a correct service never both accepts)."""
     if isinstance(condition, NoPrior):
         ops = ctx.index.by_key(condition.op, condition.key).get(item.key, [])
+        sent = item.sent
         return any(
-            op.outcome == "ok" and matches(op.invoke.value["body"], condition.where) for op in ops
+            (op.outcome == "ok" or op.invoke.time < sent)
+            and matches(op.invoke.value["body"], condition.where)
+            for op in ops
         )
     if isinstance(condition, Exceeds):
         table = ranked.get((condition.field, item.key))
         own = item.at != INF and item.body.get(condition.field) is not None
         return table is not None and len(table.at) > own
+    if isinstance(condition, Before):
+        return _deadline(ctx, condition, item.key) is not None
     return True
+
+
+def _deadline(ctx: Context, condition: Before, key: Key) -> tuple[float, int, int] | None:
+    """The latest moment (history seconds) the deadline of ``key`` can fall at,
+    the op that set it and its ms: the first ok ``op`` on the key arrived before
+    its answer. None when no ok op (with an integer ``after``) set one."""
+    for op in ctx.index.by_key(condition.op, condition.key).get(key, []):
+        after = op.invoke.value["body"].get(condition.after)
+        if op.outcome == "ok" and type(after) is int:
+            return op.end_time + after / 1000, op.invoke.op_id, after
+    return None
 
 
 def _named(op_key: Sequence[str], key: Key) -> dict[str, str]:
@@ -254,6 +296,24 @@ def _unmet(
             value=value,
             low=condition.low,
             high=condition.high,
+        )
+    if isinstance(condition, Before):
+        deadline = _deadline(ctx, condition, item.key)
+        if deadline is None:
+            return None
+        due, op_id, after_ms = deadline
+        late_ms = (item.sent - due) * 1000
+        if late_ms <= condition.epsilon_ms:
+            return None
+        return say(
+            condition.reason,
+            late_ms=round(late_ms),
+            key=key_text(item.key),
+            op=condition.op,
+            ops=ops_text([op_id]),
+            after_ms=after_ms,
+            epsilon_ms=round(condition.epsilon_ms),
+            **_named(condition.key, item.key),
         )
     if isinstance(condition, Exceeds):
         value = item.body.get(condition.field)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from histories import (
@@ -24,7 +24,7 @@ from histories import (
     swipe,
 )
 
-from harness.history import FinalState, History, Ledgers
+from harness.history import FinalState, History, Ledgers, Recorder
 from invariants import CHECKERS, Verdict
 from invariants._inventory import check_acknowledged_orders
 from invariants._matching import check_acknowledged_matches
@@ -240,8 +240,8 @@ REQUESTS = {"op": "transfer", "id": "transfer_id", "final": "transfers"}
                 "actions": {"from": "answered", "op": "bid", "id": "bid_id", "key": "auction_id"},
                 "require": {"prior": "open", "exceeds": "amount", "key": "auction_id"},
             },
-            "require: a condition names exactly one of 'prior', 'no_prior', 'exceeds', 'bound' "
-            "(got prior, exceeds)",
+            "require: a condition names exactly one of 'prior', 'no_prior', 'exceeds', 'bound', "
+            "'before' (got prior, exceeds)",
         ),
         (
             {
@@ -369,7 +369,10 @@ def test_no_redemption_after_a_disable_counts_only_what_a_disable_could_have_fai
     """``no_prior`` alone: with no acknowledged disable of a coupon, its
     redemptions could not have failed, so they are not counted as checked
     (valid with nothing examined is vacuous, never a judged PASS); a disable
-    acknowledged after a redemption was sent puts that redemption at stake."""
+    acknowledged after a redemption was sent puts that redemption at stake, and
+    so does one refused but sent before it: a service that had acknowledged it
+    must then have refused the redemption (a confirm and an expiry of one hold,
+    which a correct service never both accepts, are judged so)."""
     path = tmp_path / "promo.toml"
     path.write_text(
         """
@@ -390,15 +393,23 @@ accepted = "redeemed"
     )
     check = load_invariants(path)["no_redeem_after_disable"]
 
-    def run(disable: str | None) -> Verdict:
+    def run(disable: Literal["ok", "fail"] | None, *, first: bool = False) -> Verdict:
         rec = recorder()
         rec.set_phase("main")
+
+        def send_disable() -> None:
+            if disable is not None:
+                request = {"node": 0, "attempt": 1, "body": {"coupon": "c-1"}}
+                sent = rec.invoke(1, "disable", request)
+                rec.complete(sent, disable, {"status": 200, "body": {"coupon": "c-1"}})
+
+        if first:
+            send_disable()
         body = {"redemption_id": "r-1", "coupon": "c-1", "user": "u-1"}
         invoke = rec.invoke(0, "redeem", {"node": 0, "attempt": 1, "body": body})
         rec.complete(invoke, "ok", {"status": 200, "body": {**body, "status": "redeemed"}})
-        if disable is not None:
-            invoke = rec.invoke(1, "disable", {"node": 0, "attempt": 1, "body": {"coupon": "c-1"}})
-            rec.complete(invoke, disable, {"status": 200, "body": {"coupon": "c-1"}})
+        if not first:
+            send_disable()
         final = FinalState(
             workload="promo",
             values={"redemptions": {"r-1": {**body, "status": "redeemed"}}},
@@ -409,6 +420,9 @@ accepted = "redeemed"
     assert (run("fail").status, run("fail").vacuous) == ("valid", True)
     judged = run("ok")  # acknowledged, but after the redemption was sent
     assert (judged.status, judged.checked) == ("valid", 1)
+    refused_first = run("fail", first=True)
+    assert (refused_first.status, refused_first.checked) == ("valid", 1)
+    assert run("ok", first=True).status == "invalid"
 
 
 def test_an_ordering_counts_a_key_only_with_two_values_to_compare(tmp_path: Path) -> None:
@@ -600,3 +614,65 @@ words = {{ many = "{{key}} redeemed {{n}} times, at most {{most}}: {{items}}" }}
     path.write_text(table.format(at_most=0), encoding="utf-8")
     with pytest.raises(InvalidInvariant, match=r"'at_most' must be an integer of at least 1"):
         load_invariants(path)
+
+
+def test_before_a_deadline_judges_when_an_action_was_sent_against_its_keys_deadline(
+    tmp_path: Path,
+) -> None:
+    """``before``: the deadline the set-up op fixed ``expires_in_ms`` after it
+    arrived (at the latest its answer, 0.51 s here). A confirm sent at 0.7 s is
+    190 ms late; one sent within epsilon of it, or before, is on time; a hold no
+    op set a deadline for is not judged by it."""
+    path = tmp_path / "holds.toml"
+    path.write_text(
+        """
+[[invariants]]
+name = "confirmed_in_time"
+type = "eligibility"
+require = { before = "place_hold", key = "hold_id", after = "expires_in_ms" }
+
+[invariants.actions]
+from = "accepted"
+op = "confirm"
+id = "hold_id"
+key = "hold_id"
+""",
+        encoding="utf-8",
+    )
+    check = load_invariants(path)["confirmed_in_time"]
+
+    def run(hold: str, sent_s: float) -> Verdict:
+        now = [0.0]
+        rec = Recorder(clock=lambda: now[0])
+        rec.set_phase("setup")
+        body = {"hold_id": "h-1", "expires_in_ms": 500}
+        invoke = rec.invoke(0, "place_hold", {"node": 0, "attempt": 1, "body": body})
+        now[0] = 0.01
+        rec.complete(invoke, "ok", {"status": 200, "body": {"hold_id": "h-1"}})
+        rec.set_phase("main")
+        now[0] = sent_s
+        invoke = rec.invoke(0, "confirm", {"node": 0, "attempt": 1, "body": {"hold_id": hold}})
+        now[0] = sent_s + 0.01
+        rec.complete(invoke, "ok", {"status": 200, "body": {"hold_id": hold}})
+        return check(rec.history(), FinalState(workload="holds", values={}), Ledgers())
+
+    assert (run("h-1", 0.3).status, run("h-1", 0.3).checked) == ("valid", 1)
+    assert run("h-1", 0.55).status == "valid"  # 40 ms past the latest moment: within epsilon
+    late = run("h-1", 0.7)
+    assert late.status == "invalid"
+    assert "first sent 190 ms after the deadline of h-1" in late.evidence[0].message
+    assert "set 500 ms after it arrived (epsilon 50 ms)" in late.evidence[0].message
+    assert run("h-2", 0.7).vacuous
+
+
+def test_a_deadline_condition_needs_its_fields_and_a_non_negative_epsilon() -> None:
+    table = {
+        "name": "x",
+        "type": "eligibility",
+        "actions": {"from": "accepted", "op": "confirm", "id": "hold_id", "key": "hold_id"},
+        "require": {"before": "place_hold", "key": "hold_id", "epsilon_ms": -1, "after": "ms"},
+    }
+    assert "'epsilon_ms' must be a number of ms, 0 or more (got -1" in _error(table)
+    del table["require"]["after"]  # type: ignore[attr-defined]
+    table["require"]["epsilon_ms"] = 5  # type: ignore[index]
+    assert "'after' must be a non-empty string" in _error(table)
