@@ -12,8 +12,9 @@ settle and judges it -- and never judges a system that has not settled:
   design's ``settle_timeout_s`` passes, when they become violations that say
   how long the harness waited;
 - when anything may still be moving (a fault reached past the clients' links,
-  or an answer was lost) a snapshot counts only once the next one, a quiet
-  interval later, is equal.
+  an answer was lost, or the workload declares deadlines, whose passing
+  changes the state with no request at all) a snapshot counts only once the
+  next one, a quiet interval later, is equal.
 
 Side effects can land after an example was judged (a slow relay, a late
 duplicate); `ExampleRunner.recheck` judges earlier examples again with
@@ -456,7 +457,12 @@ class ExampleRunner:
         """
         started = time.monotonic()
         deadline = started + self.settle_timeout_s
-        moving = _unsettled(client.recorder.history(), self.system.spec.replica_names)
+        # A deadline passing changes the state by itself (a hold expires, an
+        # auction closes): the reads of one snapshot, sent together, may fall on
+        # both sides of it and contradict each other, though neither is wrong.
+        moving = bool(self.workload.deadlines()) or _unsettled(
+            client.recorder.history(), self.system.spec.replica_names
+        )
         previous: tuple[Any, ...] | None = None
         interval = POLL_S
         number = first_snapshot
