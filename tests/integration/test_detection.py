@@ -274,3 +274,40 @@ def test_a_target_built_from_a_dockerfile_passes_and_its_bug_is_caught(
     _, row = hunt(design, "read_then_write", row_id, tmp_path / "buggy", backend="containers")
     assert violated(row) & invariants
     assert "--backend containers" in row.replay_command
+
+
+BID_BEFORE_END = """
+[[invariants]]
+name = "bid_before_end"
+type = "eligibility"
+actions = { from = "accepted", op = "bid", id = "bid_id", key = "auction_id" }
+require = { before = "create_auction", key = "auction_id", after = "ends_in_ms" }
+words = { noun = "bid" }
+"""
+
+
+@pytest.mark.timeout(TEST_TIMEOUT_S)
+def test_a_deadline_in_toml_passes_the_correct_auction_and_catches_a_replicas_own_clock(
+    tmp_path: Path,
+) -> None:
+    """The library's ``before`` condition, in a design's TOML, judges bids against
+    each auction's deadline as the built-in ``no_bid_after_close`` does, from the
+    set-up request alone: the correct target passes the replica-clock-skew row
+    judged by it alone, and a replica deciding by its own skewed clock is caught."""
+    text = (ROOT / "designs" / "auction.toml").read_text(encoding="utf-8")
+    row_invariants = (
+        'invariants = ["no_bid_after_close", "bids_open_until_end", '
+        '"winner_is_highest_accepted_bid"]'
+    )
+    assert text.count(row_invariants) == 1
+    path = tmp_path / "auction.toml"
+    path.write_text(
+        text.replace(row_invariants, 'invariants = ["bid_before_end"]') + BID_BEFORE_END,
+        encoding="utf-8",
+    )
+    design = load_design(path, root=ROOT)
+    report = assert_every_row_passes(design, tmp_path / "correct", rows=["replica-clock-skew"])
+    (judged,) = report.rows
+    assert judged.judged["bid_before_end"].valid > 0
+    _, row = hunt(design, "local_clock", "replica-clock-skew", tmp_path / "local_clock")
+    assert violated(row) == {"bid_before_end"}

@@ -556,6 +556,7 @@ def test_every_example_design_loads_and_has_bugs_to_catch() -> None:
         "go-promo",
         "java-journal",
         "go-loyalty",
+        "node-holds",
     )
     for name in unseen:
         variants = load_design(examples / f"{name}.toml").target.variants
