@@ -18,15 +18,15 @@ COMPLETIONS: frozenset[str] = frozenset({"ok", "fail", "info"})
 EVENT_TYPES: frozenset[str] = frozenset({"invoke", "ok", "fail", "info", "nemesis"})
 NEMESIS = "nemesis"
 EXIT = "exit"
+"""The ``f`` of a nemesis event saying a process was found down with no fault
+holding it down: it exited on its own (docs/contracts.md forbids it of a target
+process; a store's, marked ``store``, says the run met a fault nobody scheduled)."""
 FIRE = "fire"
 """The nemesis event of an aimed crash's kill, between its start and its heal."""
 LAG = "lag"
 """The nemesis event after a target process was killed, in a design with Kafka:
 ``messages`` its consumer groups had not committed then (docs/design-files.md,
 ``kills_during_lag``)."""
-"""The ``f`` of a nemesis event saying a process was found down with no fault
-holding it down: it exited on its own (docs/contracts.md forbids it of a target
-process; a store's, marked ``store``, says the run met a fault nobody scheduled)."""
 
 # Phases of a run; final reads happen after every fault is healed.
 Phase: TypeAlias = Literal["setup", "main", "final"]

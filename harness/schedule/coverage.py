@@ -80,7 +80,8 @@ def coverage_of(
     windows: list[tuple[float, float, str]] = []
     for e in history.nemesis_events():
         if e.f == LAG:
-            counts["kills_during_lag"] += int(e.value.get("messages", 0)) > 0
+            if int(e.value.get("messages", 0)) > 0:
+                counts["kills_during_lag"] += 1
             continue
         fid = int(e.value.get("id", -1))
         kind = str(e.value.get("fault", {}).get("kind", "?"))

@@ -307,13 +307,15 @@ def _unmet(
             return None
         return say(
             condition.reason,
-            late_ms=round(late_ms),
-            key=key_text(item.key),
-            op=condition.op,
-            ops=ops_text([op_id]),
-            after_ms=after_ms,
-            epsilon_ms=round(condition.epsilon_ms),
-            **_named(condition.key, item.key),
+            **{
+                **_named(condition.key, item.key),
+                "late_ms": round(late_ms),
+                "key": key_text(item.key),
+                "op": condition.op,
+                "ops": ops_text([op_id]),
+                "after_ms": after_ms,
+                "epsilon_ms": round(condition.epsilon_ms),
+            },
         )
     if isinstance(condition, Exceeds):
         value = item.body.get(condition.field)
@@ -352,10 +354,13 @@ def _unmet(
             return None
         return say(
             condition.reason,
-            op=condition.op,
-            key=key_text(item.key),
-            ops=ops_text(done),
-            **_named(condition.key, item.key),
+            # A key field named like a placeholder (kv's "key") does not clash.
+            **{
+                **_named(condition.key, item.key),
+                "op": condition.op,
+                "key": key_text(item.key),
+                "ops": ops_text(done),
+            },
         )
     reasons = [r for key in keys if (r := _prior(ctx, condition, item, key))]
     return "; ".join(reasons) or None

@@ -676,3 +676,32 @@ def test_a_deadline_condition_needs_its_fields_and_a_non_negative_epsilon() -> N
     del table["require"]["after"]  # type: ignore[attr-defined]
     table["require"]["epsilon_ms"] = 5  # type: ignore[index]
     assert "'after' must be a non-empty string" in _error(table)
+
+
+def test_a_key_field_named_key_does_not_clash_with_the_reasons_placeholders(
+    tmp_path: Path,
+) -> None:
+    """kv's key field is ``key``: a ``no_prior`` on it names the key in its reason
+    (a clash of keyword arguments used to crash the checker into ``unknown``)."""
+    path = tmp_path / "kv.toml"
+    path.write_text(
+        """
+[[invariants]]
+name = "no_put_after_freeze"
+type = "eligibility"
+require = { no_prior = "freeze", key = "key" }
+actions = { from = "accepted", op = "put", id = "put_id", key = "key" }
+""",
+        encoding="utf-8",
+    )
+    check = load_invariants(path)["no_put_after_freeze"]
+    rec = recorder()
+    rec.set_phase("main")
+    frozen = rec.invoke(0, "freeze", {"node": 0, "attempt": 1, "body": {"key": "k-1"}})
+    rec.complete(frozen, "ok", {"status": 200, "body": {}})
+    body = {"put_id": "p-1", "key": "k-1"}
+    put = rec.invoke(0, "put", {"node": 0, "attempt": 1, "body": body})
+    rec.complete(put, "ok", {"status": 200, "body": body})
+    verdict = check(rec.history(), FinalState(workload="kv", values={}), Ledgers())
+    assert verdict.status == "invalid"
+    assert "freeze on k-1 was acknowledged (op 0)" in verdict.evidence[0].message
