@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+STORES = ("postgres", "redis", "kafka")
+"""The stores failmodel provisions, in the order they start: services, not the
+target's own processes (no clock faults on them; a crash of one kills no consumer)."""
 SEPARATOR = ">"
 PER_PROCESS = ("postgres", "redis", "partner")
 """The dependencies each target process reaches through a link of its own."""

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from harness.lifecycle import Lifecycle
-from harness.links import links_acted_on
+from harness.links import STORES, links_acted_on
 from harness.nemesis.nemesis import Clock, Controllable, PartnerFaults
 from harness.partner.control import PartnerControl
 from harness.provision.backend import StackHandle, backend_named
@@ -23,8 +23,6 @@ from harness.provision.kafka import consumer_lag
 from harness.targetproc.processes import TargetProcess, TargetProcesses
 from harness.targetproc.spec import TargetSpec
 from harness.toxiproxy.client import Proxy
-
-STORES = ("postgres", "redis", "kafka")
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,10 +38,10 @@ from harness.limits import (
     MAX_ID,
     MAX_REPLICAS,
 )
-from harness.links import process_links
+from harness.links import STORES, process_links
 from harness.plain import MISSING, Where, is_name, read_toml, show
 from harness.schedule.coverage import INTERRUPTING, KILLING
-from harness.schedule.families import STORES, Family, InvalidFamily, Topology, parse_families
+from harness.schedule.families import Family, InvalidFamily, Topology, parse_families
 from harness.schedule.shape import Shape
 from harness.schedule.strategies import SHAPE_KEYS_LIMIT, SHAPE_LIMITS
 from harness.workload.api import Workload

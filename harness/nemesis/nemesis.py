@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 from harness.history.events import FIRE, LAG
 from harness.history.recorder import Recorder
+from harness.links import STORES
 from harness.nemesis.faults import (
     CacheLoss,
     ClockFault,
@@ -638,9 +639,6 @@ class _AimedCrash:
         self.thread: threading.Thread | None = None
 
 
-STORES = frozenset({"postgres", "redis", "kafka"})
-
-
 def _all_at_once(jobs: list[Callable[[], list[str]]]) -> list[str]:
     """Run ``jobs`` in parallel threads (one job runs here) and wait for every
     one, even through Ctrl-C (re-raised after): no heal is left half-done."""
@@ -673,7 +671,7 @@ def _all_at_once(jobs: list[Callable[[], list[str]]]) -> list[str]:
 def _heal_rank(fault: Fault) -> int:
     """0 for faults on what targets depend on, 1 for the targets' own processes."""
     names = _processes_of(fault)
-    return 1 if names and not STORES.issuperset(names) else 0
+    return 1 if names and not set(STORES).issuperset(names) else 0
 
 
 def _processes_of(fault: Fault) -> tuple[str, ...]:

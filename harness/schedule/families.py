@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from harness.links import PER_PROCESS, SEPARATOR, split_link
+from harness.links import PER_PROCESS, SEPARATOR, STORES, split_link
 from harness.nemesis.faults import (
     CLOCK_MODES,
     PARTNER_ENDPOINTS,
@@ -94,8 +94,6 @@ CUT_MODES: Mapping[str, PartitionMode] = {
 """The link families that cut a link, and the ``Partition`` mode each makes."""
 LINK_FAMILIES = (*_TOXIC_ATTRS, *CUT_MODES)
 PROCESS_FAMILIES = ("crash", "crash_in_call", "pause", "redelivery", "clock")
-STORES = ("postgres", "redis", "kafka")
-"""Processes that are services, not the target's own: no clock faults on them."""
 # What a clock fault draws, by mode (magnitudes in ms, or ms per second for a drift):
 # a skew of a few ms to seconds, a jump of seconds, a drift far faster than any real
 # clock's (so that it shows within one example).

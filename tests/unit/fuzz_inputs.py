@@ -25,10 +25,11 @@ from hypothesis import strategies as st
 from harness.design import COVERAGE_COUNTERS, Design, InvalidDesign, load_design
 from harness.design._model import DEPENDENCY_ORDER
 from harness.limits import MAX_EXAMPLES, MAX_REPLICAS, MAX_SECONDS
+from harness.links import STORES
 from harness.nemesis.faults import ClockFault
 from harness.schedule.coverage import INTERRUPTING, KILLING
 from harness.schedule.decode import schedule_from_json
-from harness.schedule.families import ALL_FAMILIES, CLIENT_FAMILIES, STORES, Family
+from harness.schedule.families import ALL_FAMILIES, CLIENT_FAMILIES, Family
 from harness.schedule.model import InvalidSchedule, Schedule
 from harness.schedule.strategies import SHAPE_LIMITS
 from harness.workload.api import Workload
