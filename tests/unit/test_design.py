@@ -557,6 +557,7 @@ def test_every_example_design_loads_and_has_bugs_to_catch() -> None:
         "java-journal",
         "go-loyalty",
         "node-holds",
+        "py-wallet",
     )
     for name in unseen:
         variants = load_design(examples / f"{name}.toml").target.variants
