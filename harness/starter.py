@@ -128,24 +128,23 @@ _EXTRA_PROCESSES = (
 )
 
 
-def _consumer_row() -> tuple[str, ...]:
-    """A commented row for Kafka's redelivery to a consumer of the design's own."""
-    return (
-        "# EDIT: with a consumer among [target.extra], a row for Kafka's redelivery.",
-        "# It is exercised only by a kill that left messages the consumer had not",
-        "# committed (kills_during_lag): an idle consumer killed is delivered nothing again.",
-        "# [[rows]]",
-        '# id = "consumer-redelivery"',
-        '# taxonomy = "duplicate_delivery"',
-        '# failure_mode = "The consumer dies before committing its offsets: events come again"',
-        '# can_happen = "Yes: offsets are committed after the work, never with it"',
-        '# correct_behaviour = "Each event takes effect once"',
-        '# mechanism = "EDIT: e.g. effects keyed by event id, an Idempotency-Key per effect"',
-        '# recovery = "EDIT"',
-        '# faults = ["redelivery:consumer", "crash:consumer"]',
-        '# invariants = ["EDIT: your propagation and uniqueness invariants"]',
-        '# exercised_by = ["kills_during_lag"]',
-    )
+_CONSUMER_ROW = (
+    "# EDIT: with a consumer among [target.extra], a row for Kafka's redelivery.",
+    "# It is exercised only by a kill that left messages the consumer had not",
+    "# committed (kills_during_lag): an idle consumer killed is delivered nothing again.",
+    "# [[rows]]",
+    '# id = "consumer-redelivery"',
+    '# taxonomy = "duplicate_delivery"',
+    '# failure_mode = "The consumer dies before committing its offsets: events come again"',
+    '# can_happen = "Yes: offsets are committed after the work, never with it"',
+    '# correct_behaviour = "Each event takes effect once"',
+    '# mechanism = "EDIT: e.g. effects keyed by event id, an Idempotency-Key per effect"',
+    '# recovery = "EDIT"',
+    '# faults = ["redelivery:consumer", "crash:consumer"]',
+    '# invariants = ["EDIT: your propagation and uniqueness invariants"]',
+    '# exercised_by = ["kills_during_lag"]',
+)
+"""A commented row for Kafka's redelivery to a consumer of the design's own."""
 
 
 def _store_faults(deps: Collection[str]) -> tuple[str, ...]:
@@ -712,5 +711,5 @@ def starter_design(
         if row.shape:
             out += ["", "[rows.shape]", *(f"{key} = {value}" for key, value in row.shape)]
     if "kafka" in deps:
-        out += ["", *_consumer_row()]
+        out += ["", *_CONSUMER_ROW]
     return "\n".join(out) + "\n"
