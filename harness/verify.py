@@ -823,6 +823,7 @@ def _with_log_tails(error: str, system: LiveSystem) -> str:
 def _judged(outcomes: Sequence[ExampleOutcome], invariants: Sequence[str]) -> dict[str, Judged]:
     """Per listed invariant: on how many examples it was judged, and how."""
     counts: dict[str, dict[str, int]] = {n: {} for n in invariants}
+    parts: dict[str, dict[str, int]] = {n: {} for n in invariants}
     why: dict[str, str] = {}
     for outcome in outcomes:
         for verdict in outcome.verdicts:
@@ -833,6 +834,9 @@ def _judged(outcomes: Sequence[ExampleOutcome], invariants: Sequence[str]) -> di
             tally[kind] = tally.get(kind, 0) + 1
             if verdict.status == "unknown":
                 why.setdefault(verdict.invariant, verdict.summary)
+            staked = parts[verdict.invariant]
+            for label, n in verdict.parts:
+                staked[label] = staked.get(label, 0) + (n > 0)
     return {
         name: Judged(
             valid=c.get("valid", 0),
@@ -840,6 +844,7 @@ def _judged(outcomes: Sequence[ExampleOutcome], invariants: Sequence[str]) -> di
             unknown=c.get("unknown", 0),
             invalid=c.get("invalid", 0),
             why_unknown=why.get(name, ""),
+            parts=parts[name],
         )
         for name, c in counts.items()
     }
@@ -848,7 +853,7 @@ def _judged(outcomes: Sequence[ExampleOutcome], invariants: Sequence[str]) -> di
 def _inconclusive(outcomes: Sequence[ExampleOutcome], judged: dict[str, Judged]) -> str | None:
     """Why the row's PASS would rest on too little, or None when it would not:
     each invariant must hold on at least half of the examples and have had
-    something to examine in at least one."""
+    something to examine in at least one, and so must each of its conditions."""
     n = len(outcomes)
     if n == 0:
         return "no example was judged"
@@ -861,6 +866,11 @@ def _inconclusive(outcomes: Sequence[ExampleOutcome], judged: dict[str, Judged])
         elif held < need or j.valid == 0:
             because = f" (unknown: {j.why_unknown})" if j.why_unknown else ""
             problems.append(f"{name} was judged valid in {j.valid} of {n} examples{because}")
+        else:
+            problems += [
+                f"{name}'s condition {label} had nothing to check in any of {n} examples"
+                for label in j.unjudged_parts
+            ]
     if not problems:
         return None
     unreadable = [o for o in outcomes if o.unread]

@@ -35,13 +35,20 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict:
-    """The result of one invariant; ``checked`` counts the keys examined."""
+    """The result of one invariant; ``checked`` counts the keys examined.
+
+    ``parts`` is set by an invariant made of several conditions (an
+    eligibility rule): each condition's label and how many of the examined
+    keys it could have failed. One that could fail none was not judged, even
+    when the others were: the row says so rather than let their counts hide it.
+    """
 
     invariant: str
     status: Status
     summary: str
     evidence: tuple[Evidence, ...] = ()
     checked: int = 0
+    parts: tuple[tuple[str, int], ...] = ()
 
     @property
     def waiting(self) -> bool:

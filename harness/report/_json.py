@@ -31,6 +31,7 @@ def _verdict_to_json(v: Verdict) -> dict[str, Any]:
         "status": v.status,
         "summary": v.summary,
         "checked": v.checked,
+        "parts": [[label, n] for label, n in v.parts],
         "evidence": [
             {
                 "message": e.message,
@@ -128,6 +129,7 @@ def _judged_to_json(j: Judged) -> dict[str, Any]:
         "unknown": j.unknown,
         "invalid": j.invalid,
         "why_unknown": j.why_unknown,
+        "parts": dict(j.parts),
     }
 
 
@@ -156,6 +158,7 @@ def _verdict_from_json(d: Mapping[str, Any]) -> Verdict:
         status=d["status"],
         summary=d["summary"],
         checked=d["checked"],
+        parts=tuple((label, n) for label, n in d.get("parts") or ()),
         evidence=tuple(
             Evidence(
                 message=e["message"],

@@ -56,6 +56,8 @@ class Judged:
     ``valid`` counts examples where it held with something to examine,
     ``vacuous`` where it held with nothing to examine, ``unknown`` where the
     data to decide was missing; ``why_unknown`` is the first such reason.
+    ``parts``: for an invariant of several conditions, on how many examples
+    each could have failed something (``Verdict.parts``).
     """
 
     valid: int = 0
@@ -63,6 +65,19 @@ class Judged:
     unknown: int = 0
     invalid: int = 0
     why_unknown: str = ""
+    parts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def unjudged_parts(self) -> list[str]:
+        """The conditions that could fail nothing on any example."""
+        return [label for label, n in self.parts.items() if n == 0]
+
+    @property
+    def least(self) -> tuple[int, str]:
+        """On how many examples it was valid with its least-judged condition at
+        stake (at most ``valid``), and that condition ("" when not the less)."""
+        label, n = min(self.parts.items(), key=lambda ln: ln[1], default=("", self.valid))
+        return (n, label) if n < self.valid else (self.valid, "")
 
     @property
     def examples(self) -> int:
@@ -84,6 +99,9 @@ class Judged:
             text += f" ({', '.join(extra)})"
         if self.why_unknown:
             text += f"; unknown because: {self.why_unknown}"
+        if self.parts:
+            each = ", ".join(f"{label} in {n}" for label, n in self.parts.items())
+            text += f"; conditions at stake: {each}"
         return text
 
 
@@ -202,12 +220,17 @@ class RowResult:
         """On how many examples the least-judged invariant was valid with something
         to examine, ``12 of 12``, or ``1 of 12: name`` when that is not all of
         them: what the PASS rests on. An example where it held with nothing to
-        examine (no disable to redeem after) does not count."""
+        examine (no disable to redeem after) does not count, nor, for a rule
+        of several conditions, one where its least-judged condition was not at
+        stake (``2 of 12: name (no_prior expire)``)."""
         if not self.judged:
             return "-"
-        name, least = min(self.judged.items(), key=lambda nj: (nj[1].valid, -nj[1].examples))
-        share = f"{least.valid} of {least.examples}"
-        return share if least.valid == least.examples else f"{share}: {name}"
+        name, least = min(self.judged.items(), key=lambda nj: (nj[1].least[0], -nj[1].examples))
+        valid, part = least.least
+        share = f"{valid} of {least.examples}"
+        if valid == least.examples:
+            return share
+        return f"{share}: {name}" + (f" ({part})" if part else "")
 
     def __post_init__(self) -> None:
         if self.status not in ROW_STATUSES:

@@ -9,7 +9,8 @@ type                    factory (and what it checks)
 ======================  =====================================================
 eligibility             ``make_eligibility``: accepted only if the condition
                         held at decision time (``Prior``, ``NoPrior``,
-                        ``Exceeds``, ``Bound``, ``Before``, ``Holds``)
+                        ``Exceeds``, ``Bound``, ``Before``, ``Past``,
+                        ``Holds``); refused only if it did not
 ordering                ``make_ordering``: accepted values follow the
                         declared order; readers agree (``Reader``)
 accounting              ``make_accounting``: aggregate = initial + adding -
@@ -26,8 +27,8 @@ access control          ``make_access_control``: no effect without the
 The vocabulary they share: ``Final`` (a final-read slot), ``Requests`` (the
 logical requests of a write and their fate), ``Scope`` (the keys checked)
 and the item sources ``Accepted``, ``Answered``, ``Listed``, ``Effects``,
-``Mutual``. ``load_invariants`` / ``parse_invariants`` read the common forms
-from TOML. See docs/invariants.md.
+``Mutual`` (and, for eligibility, ``Refused``). ``load_invariants`` /
+``parse_invariants`` read the common forms from TOML. See docs/invariants.md.
 
 All of them take indeterminate (``info``) operations as "may have happened":
 a violation only when no outcome of them explains what was seen, pending for
@@ -45,6 +46,7 @@ from invariants.library._model import (
     Item,
     Listed,
     Mutual,
+    Refused,
     Requests,
     Scope,
     Source,
@@ -59,6 +61,7 @@ from invariants.library.eligibility import (
     Exceeds,
     Holds,
     NoPrior,
+    Past,
     Prior,
     make_eligibility,
 )
@@ -96,8 +99,10 @@ __all__ = [
     "NoPrior",
     "OrderWords",
     "Owners",
+    "Past",
     "Prior",
     "Reader",
+    "Refused",
     "Requests",
     "Scope",
     "Source",

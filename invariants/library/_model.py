@@ -149,7 +149,24 @@ class Mutual:
     where: Mapping[str, Any] = field(default_factory=dict)
 
 
-Source: TypeAlias = Accepted | Answered | Listed | Effects | Mutual
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refused:
+    """Requests of ``op`` (attempts grouped by body field ``id``) that no
+    attempt got accepted and that a definite ``fail`` answer with fields
+    equal to ``when`` refused (``{"reason": "expired"}``), keyed by body
+    fields ``key`` (the id by default). An item's ``at`` is that first
+    refusal's answer: the latest moment it was decided. For an eligibility
+    rule that judges refusals: one refused as expired must have been decided
+    once its deadline could have passed."""
+
+    op: str
+    id: str
+    key: tuple[str, ...] = ()
+    unordered: bool = False
+    when: Mapping[str, Any] = field(default_factory=dict)
+
+
+Source: TypeAlias = Accepted | Answered | Listed | Effects | Mutual | Refused
 
 
 class Request:
@@ -230,7 +247,7 @@ class Item:
         key: Key,
         body: Mapping[str, Any],
         ops: tuple[int, ...],
-        origin: Literal["request", "answer", "final", "effect", "pair"],
+        origin: Literal["request", "answer", "final", "effect", "pair", "refusal"],
         at: float = INF,
         fate: Fate = "accepted",
         status: str = "",
@@ -452,6 +469,8 @@ class Context:
             return self._listed(source)
         if isinstance(source, Effects):
             return self._effects(source, scope)
+        if isinstance(source, Refused):
+            return self._refused(source)
         return self._mutual(source)
 
     def _accepted(self, source: Accepted) -> list[Item]:
@@ -547,6 +566,37 @@ class Context:
                 invoke.time,
             )
         return list(out.values())
+
+    def _refused(self, source: Refused) -> list[Item]:
+        """One item per request refused as ``when`` says, resting on its attempts."""
+        fields = source.key or (source.id,)
+        out = []
+        for request in self.requests(Requests(op=source.op, id=source.id)).values():
+            if request.oks or not request.fails:
+                continue
+            refusals = [
+                op
+                for op in request.ops
+                if op.completion is not None
+                and op.completion.type == "fail"
+                and is_mapping(said := op.completion.value.get("body"))
+                and matches(said, source.when)
+            ]
+            if not refusals:
+                continue
+            try:
+                key = key_from(request.body, fields, source.unordered)
+            except KeyError:
+                continue
+            at = min(op.end_time for op in refusals)
+            ops = tuple(op.invoke.op_id for op in request.ops)  # every attempt: the evidence
+            out.append(
+                Item(
+                    request.id, key, request.body, ops, "refusal", at, "refused", "refused",
+                    sent=request.sent,
+                )
+            )
+        return out
 
     def _listed(self, source: Listed) -> list[Item]:
         out: dict[tuple[str, Key], Item] = {}

@@ -35,6 +35,7 @@ from invariants.library._model import (
     Final,
     Listed,
     Mutual,
+    Refused,
     Requests,
     Scope,
     Source,
@@ -48,6 +49,7 @@ from invariants.library.eligibility import (
     EligibleWords,
     Exceeds,
     NoPrior,
+    Past,
     Prior,
     make_eligibility,
 )
@@ -251,8 +253,20 @@ def _scope(at: _At, *, required: bool = False) -> Scope | None:
 _FROM = ("accepted", "answered", "listed", "effects", "mutual")
 
 
-def _source(at: _At) -> Source:
-    kind = at.choice("from", _FROM)
+def _source(at: _At, *, refused: bool = False) -> Source:
+    """A source table; ``refused``: also ``from = "refused"`` (an eligibility's actions)."""
+    if at.table.get("from") == "refused" and not refused:
+        at.fail("from", f"one of {', '.join(_FROM)} ('refused' only in an eligibility's actions)")
+    kind = at.choice("from", (*_FROM, "refused") if refused else _FROM)
+    if kind == "refused":
+        at.only(("from", "op", "id", "key", "unordered", "when"))
+        return Refused(
+            op=at.text("op"),
+            id=at.text("id"),
+            key=at.words_list("key", default=()),
+            unordered=at.flag("unordered", False),
+            when=at.values("when"),
+        )
     if kind == "accepted":
         at.only(("from", *_REQUEST_KEYS, "key", "unordered", "record_id"))
         return Accepted(
@@ -295,8 +309,8 @@ def _source(at: _At) -> Source:
     return Mutual(op=at.text("op"), key=(pair[0], pair[1]), where=at.values("where"))
 
 
-def _sources(at: _At, key: str) -> tuple[Source, ...]:
-    return tuple(_source(inner) for inner in at.subs(key))
+def _sources(at: _At, key: str, *, refused: bool = False) -> tuple[Source, ...]:
+    return tuple(_source(inner, refused=refused) for inner in at.subs(key))
 
 
 def _words(at: _At, cls: Callable[..., W]) -> W:
@@ -411,12 +425,15 @@ def _accounting(name: str, at: _At) -> Checker:
     )
 
 
+_CONDITIONS = ("prior", "no_prior", "exceeds", "bound", "before", "past")
+
+
 def _condition(at: _At) -> Condition:
-    kinds = [k for k in ("prior", "no_prior", "exceeds", "bound", "before") if at.has(k)]
+    kinds = [k for k in _CONDITIONS if at.has(k)]
     if len(kinds) != 1:
         raise InvalidInvariant(
-            f"{at.where}: a condition names exactly one of 'prior', 'no_prior', 'exceeds', "
-            f"'bound', 'before' (got {', '.join(kinds) or 'none'})"
+            f"{at.where}: a condition names exactly one of "
+            f"{', '.join(repr(k) for k in _CONDITIONS)} (got {', '.join(kinds) or 'none'})"
         )
     kind = kinds[0]
     if kind == "prior":
@@ -441,14 +458,14 @@ def _condition(at: _At) -> Condition:
         at.only(("exceeds", "strict", "reason"))
         extra = {"reason": at.text("reason")} if at.has("reason") else {}
         return Exceeds(field=at.text("exceeds"), strict=at.flag("strict", True), **extra)
-    if kind == "before":
-        at.only(("before", "key", "after", "epsilon_ms", "reason"))
+    if kind in ("before", "past"):
+        at.only((kind, "key", "after", "epsilon_ms", "reason"))
         extra = {"reason": at.text("reason")} if at.has("reason") else {}
         epsilon_ms = at.number("epsilon_ms", default=50.0)
         if epsilon_ms < 0:
             at.fail("epsilon_ms", "a number of ms, 0 or more", epsilon_ms)
-        return Before(
-            op=at.text("before"),
+        return (Before if kind == "before" else Past)(
+            op=at.text(kind),
             key=at.words_list("key"),
             after=at.text("after"),
             epsilon_ms=epsilon_ms,
@@ -469,7 +486,7 @@ def _eligibility(name: str, at: _At) -> Checker:
     at.only(("name", "type", "actions", "require", "scope", "words"))
     return make_eligibility(
         name,
-        actions=_sources(at, "actions"),
+        actions=_sources(at, "actions", refused=True),
         require=[_condition(inner) for inner in at.subs("require")],
         scope=_scope(at),
         words=_words(at, EligibleWords),

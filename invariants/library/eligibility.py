@@ -22,17 +22,25 @@ giving indeterminate operations the benefit of the doubt:
   which the ok ``op`` on the key set ``after`` (a body field, ms) past its
   arrival, give or take ``epsilon_ms`` (no confirm of a hold sent after it
   expired);
+- ``Past(op, key, after)``: the action was decided once its key's deadline
+  could have passed, give or take ``epsilon_ms`` (a close only after the
+  end; with ``Refused`` actions, no hold refused as expired before it could
+  have expired);
 - ``Holds(fn)``: a Python predicate ``fn(ctx, action) -> reason | None``.
 
-A violation names every unmet condition. With a ``Listed`` source, members
-whose final lists were not read may hide actions: undecided.
+The actions are what took effect, or, from a ``Refused`` source, requests a
+definite answer refused (as expired, as frozen): their conditions are then
+what justified the refusal (a ``Prior`` freeze that may have happened, a
+``Past`` deadline). A violation names every unmet condition. With a
+``Listed`` source, members whose final lists were not read may hide actions:
+undecided.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias
 
 from harness.history import FinalState, History, Ledgers, Operation
@@ -111,21 +119,42 @@ class Bound:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Before:
-    """The action was sent before its key's deadline: the one the first ok ``op``
-    on the key (body ``key`` fields equal to the action's key) set ``after`` ms
-    past the moment the target received it, which was before that op's answer.
-    An action first sent more than ``epsilon_ms`` after the latest such moment
-    arrived after the deadline, whatever the target's clock said. A key no ok
-    ``op`` set a deadline for is not judged by it."""
+class Deadline:
+    """A key's deadline: the first ok ``op`` on the key (body ``key`` fields
+    equal to the action's key) set it ``after`` ms (a body field) past the
+    moment the target received it, which was after the op was sent and before
+    its answer came; ``epsilon_ms`` of slack either way. A key no ok ``op``
+    set a deadline for is not judged by it."""
 
     op: str
     key: tuple[str, ...]
     after: str
     epsilon_ms: float = 50.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Before(Deadline):
+    """The action was sent before its key's deadline: one first sent more than
+    epsilon after the latest moment the deadline can fall arrived after it,
+    whatever the target's clock said."""
+
     reason: str = (
         "it was first sent {late_ms} ms after the deadline of {key}, which {op} ({ops}) "
         "set {after_ms} ms after it arrived (epsilon {epsilon_ms} ms)"
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Past(Deadline):
+    """The action was decided once its key's deadline could have passed: one
+    whose deciding answer came more than epsilon before the earliest moment
+    the deadline can fall was decided before it, whatever the target's clock
+    said. An action no answer decided (only a final read shows it) is not
+    judged by it."""
+
+    reason: str = (
+        "it was decided {early_ms} ms before the deadline of {key} could have passed, "
+        "which {op} ({ops}) set {after_ms} ms after it arrived (epsilon {epsilon_ms} ms)"
     )
 
 
@@ -136,7 +165,7 @@ class Holds:
     fn: Callable[[Context, Item], str | None]
 
 
-Condition: TypeAlias = Prior | NoPrior | Exceeds | Bound | Before | Holds
+Condition: TypeAlias = Prior | NoPrior | Exceeds | Bound | Before | Past | Holds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,15 +200,29 @@ def make_eligibility(
         finals.append(scope.requests.final)
     listed = next((s for s in sources if isinstance(s, Listed)), None)
 
+    labels = _labels(conditions)
+
     def check(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
         ctx = Context(history, final, ledgers)
-        items = merged(i for s in sources for i in ctx.items(s, scope) if i.took_effect)
+        items = merged(
+            i
+            for s in sources
+            for i in ctx.items(s, scope)
+            if i.took_effect or i.origin == "refusal"
+        )
         out = Findings(name, words.unit or words.noun)
         ranked = _ranked(items, conditions)
+        stakes = [0] * len(conditions)
         for item in items:
-            reasons = [r for c in conditions if (r := _unmet(ctx, c, item, ranked))]
-            if reasons or any(_at_stake(ctx, c, item, ranked) for c in conditions):
-                out.checked += 1
+            reasons, staked = [], False
+            for n, condition in enumerate(conditions):
+                reason = _unmet(ctx, condition, item, ranked)
+                if reason:
+                    reasons.append(reason)
+                if reason or _at_stake(ctx, condition, item, ranked):
+                    stakes[n] += 1
+                    staked = True
+            out.checked += staked
             if reasons:
                 out.violation(
                     say(
@@ -199,10 +242,35 @@ def make_eligibility(
                     [member],
                     ctx.reads(listed.final, member),
                 )
-        return out.verdict()
+        verdict = out.verdict()
+        if len(labels) == 1:
+            return verdict
+        return replace(verdict, parts=tuple(zip(labels, stakes, strict=True)))
 
     check.__doc__ = f"{name}: actions only when eligible (invariants.library.eligibility)."
     return standalone(check)
+
+
+def _labels(conditions: Sequence[Condition]) -> tuple[str, ...]:
+    """A short name per condition, as a design writes it (``no_prior expire``,
+    ``bound amount``), numbered where two would read alike."""
+    names = [_label(c) for c in conditions]
+    return tuple(
+        f"{n} #{names[:i].count(n) + 1}" if names.count(n) > 1 else n
+        for i, n in enumerate(names)
+    )
+
+
+def _label(condition: Condition) -> str:
+    if isinstance(condition, Holds):
+        return f"holds {getattr(condition.fn, '__name__', 'fn')}"
+    if isinstance(condition, Exceeds | Bound):
+        word = "exceeds" if isinstance(condition, Exceeds) else "bound"
+        return f"{word} {condition.field}"
+    word = {Prior: "prior", NoPrior: "no_prior", Before: "before", Past: "past"}[type(condition)]
+    where = getattr(condition, "where", {})
+    shown = f" ({', '.join(f'{k}={v}' for k, v in where.items())})" if where else ""
+    return f"{word} {condition.op}{shown}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,18 +326,40 @@ def _at_stake(
         return table is not None and len(table.at) > own
     if isinstance(condition, Before):
         return _deadline(ctx, condition, item.key) is not None
+    if isinstance(condition, Past):
+        return item.at != INF and _deadline(ctx, condition, item.key) is not None
     return True
 
 
-def _deadline(ctx: Context, condition: Before, key: Key) -> tuple[float, int, int] | None:
-    """The latest moment (history seconds) the deadline of ``key`` can fall at,
-    the op that set it and its ms: the first ok ``op`` on the key arrived before
-    its answer. None when no ok op (with an integer ``after``) set one."""
+def _deadline(ctx: Context, condition: Deadline, key: Key) -> tuple[Operation, int] | None:
+    """The op that set the deadline of ``key`` and its ms: the first ok ``op`` on
+    the key (with an integer ``after``). It arrived after it was sent and before
+    its answer: the deadline falls ``after`` ms past a moment between the two."""
     for op in ctx.index.by_key(condition.op, condition.key).get(key, []):
         after = op.invoke.value["body"].get(condition.after)
         if op.outcome == "ok" and type(after) is int:
-            return op.end_time + after / 1000, op.invoke.op_id, after
+            return op, after
     return None
+
+
+def _off_deadline(
+    ctx: Context, condition: Deadline, item: Item
+) -> tuple[float, Operation, int] | None:
+    """How many ms the item missed its key's deadline by, the op that set it and
+    its ms: for ``Before``, its first sending after the latest moment the deadline
+    can fall; for ``Past``, its decision before the earliest. None when within
+    epsilon, or not judged."""
+    deadline = _deadline(ctx, condition, item.key)
+    if deadline is None:
+        return None
+    op, after_ms = deadline
+    if isinstance(condition, Before):
+        off_ms = (item.sent - (op.end_time + after_ms / 1000)) * 1000
+    elif item.at == INF:
+        return None
+    else:
+        off_ms = (op.invoke.time + after_ms / 1000 - item.at) * 1000
+    return (off_ms, op, after_ms) if off_ms > condition.epsilon_ms else None
 
 
 def _named(op_key: Sequence[str], key: Key) -> dict[str, str]:
@@ -297,22 +387,19 @@ def _unmet(
             low=condition.low,
             high=condition.high,
         )
-    if isinstance(condition, Before):
-        deadline = _deadline(ctx, condition, item.key)
-        if deadline is None:
+    if isinstance(condition, Deadline):
+        missed = _off_deadline(ctx, condition, item)
+        if missed is None:
             return None
-        due, op_id, after_ms = deadline
-        late_ms = (item.sent - due) * 1000
-        if late_ms <= condition.epsilon_ms:
-            return None
+        off_ms, op, after_ms = missed
         return say(
             condition.reason,
             **{
                 **_named(condition.key, item.key),
-                "late_ms": round(late_ms),
+                "late_ms" if isinstance(condition, Before) else "early_ms": round(off_ms),
                 "key": key_text(item.key),
                 "op": condition.op,
-                "ops": ops_text([op_id]),
+                "ops": ops_text([op.invoke.op_id]),
                 "after_ms": after_ms,
                 "epsilon_ms": round(condition.epsilon_ms),
             },

@@ -31,7 +31,7 @@ from catching import (
     violated,
 )
 
-from harness.design import load_design
+from harness.design import Design, load_design
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -283,6 +283,19 @@ type = "eligibility"
 actions = { from = "accepted", op = "bid", id = "bid_id", key = "auction_id" }
 require = { before = "create_auction", key = "auction_id", after = "ends_in_ms" }
 words = { noun = "bid" }
+
+[[invariants]]
+name = "open_until_end"
+type = "eligibility"
+require = { past = "create_auction", key = "auction_id", after = "ends_in_ms" }
+words = { noun = "bid" }
+
+[invariants.actions]
+from = "refused"
+op = "bid"
+id = "bid_id"
+key = "auction_id"
+when = { reason = "closed" }
 """
 
 
@@ -290,24 +303,35 @@ words = { noun = "bid" }
 def test_a_deadline_in_toml_passes_the_correct_auction_and_catches_a_replicas_own_clock(
     tmp_path: Path,
 ) -> None:
-    """The library's ``before`` condition, in a design's TOML, judges bids against
-    each auction's deadline as the built-in ``no_bid_after_close`` does, from the
-    set-up request alone: the correct target passes the replica-clock-skew row
-    judged by it alone, and a replica deciding by its own skewed clock is caught."""
+    """The library's deadline conditions, in a design's TOML, judge bids against
+    each auction's deadline from the set-up request alone, as the built-ins do
+    on the target's clock: ``before`` on accepted bids (``no_bid_after_close``),
+    ``past`` on bids refused as closed (``bids_open_until_end``). The correct
+    target passes the replica-clock-skew row judged by them alone, and a
+    replica deciding by its own skewed clock is caught by each on its own."""
     text = (ROOT / "designs" / "auction.toml").read_text(encoding="utf-8")
     row_invariants = (
         'invariants = ["no_bid_after_close", "bids_open_until_end", '
         '"winner_is_highest_accepted_bid"]'
     )
     assert text.count(row_invariants) == 1
-    path = tmp_path / "auction.toml"
-    path.write_text(
-        text.replace(row_invariants, 'invariants = ["bid_before_end"]') + BID_BEFORE_END,
-        encoding="utf-8",
-    )
-    design = load_design(path, root=ROOT)
-    report = assert_every_row_passes(design, tmp_path / "correct", rows=["replica-clock-skew"])
+
+    def design_judged_by(*names: str) -> Design:
+        path = tmp_path / f"auction-{len(names)}-{names[0]}.toml"
+        listed = ", ".join(f'"{n}"' for n in names)
+        path.write_text(
+            text.replace(row_invariants, f"invariants = [{listed}]") + BID_BEFORE_END,
+            encoding="utf-8",
+        )
+        return load_design(path, root=ROOT)
+
+    both = design_judged_by("bid_before_end", "open_until_end")
+    report = assert_every_row_passes(both, tmp_path / "correct", rows=["replica-clock-skew"])
     (judged,) = report.rows
     assert judged.judged["bid_before_end"].valid > 0
-    _, row = hunt(design, "local_clock", "replica-clock-skew", tmp_path / "local_clock")
-    assert violated(row) == {"bid_before_end"}
+    assert judged.judged["open_until_end"].valid > 0
+    for name in ("bid_before_end", "open_until_end"):
+        _, row = hunt(
+            design_judged_by(name), "local_clock", "replica-clock-skew", tmp_path / name
+        )
+        assert violated(row) == {name}

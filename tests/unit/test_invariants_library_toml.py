@@ -241,7 +241,7 @@ REQUESTS = {"op": "transfer", "id": "transfer_id", "final": "transfers"}
                 "require": {"prior": "open", "exceeds": "amount", "key": "auction_id"},
             },
             "require: a condition names exactly one of 'prior', 'no_prior', 'exceeds', 'bound', "
-            "'before' (got prior, exceeds)",
+            "'before', 'past' (got prior, exceeds)",
         ),
         (
             {
@@ -705,3 +705,194 @@ actions = { from = "accepted", op = "put", id = "put_id", key = "key" }
     verdict = check(rec.history(), FinalState(workload="kv", values={}), Ledgers())
     assert verdict.status == "invalid"
     assert "freeze on k-1 was acknowledged (op 0)" in verdict.evidence[0].message
+
+
+def test_each_condition_of_a_rule_is_counted_apart_so_a_prior_cannot_hide_a_vacuous_one(
+    tmp_path: Path,
+) -> None:
+    """A ``prior`` always puts a confirm at stake, so the rule counts it checked
+    even when no expiry was ever asked for; ``parts`` counts each condition on
+    its own (labels as the design writes them, ``where`` included), so the row
+    can tell that "no confirm after an expiry" was never judged."""
+    path = tmp_path / "holds.toml"
+    path.write_text(
+        """
+[[invariants]]
+name = "no_confirm_after_expiry"
+type = "eligibility"
+actions = { from = "accepted", op = "confirm", id = "hold_id", key = "hold_id" }
+require = [
+  { prior = "place_hold", key = "hold_id", acknowledged = true },
+  { no_prior = "expire", key = "hold_id" },
+  { no_prior = "release", key = "hold_id", where = { why = "user" } },
+]
+
+[[invariants]]
+name = "only_after_expiry"
+type = "eligibility"
+actions = { from = "accepted", op = "confirm", id = "hold_id", key = "hold_id" }
+require = { no_prior = "expire", key = "hold_id" }
+""",
+        encoding="utf-8",
+    )
+    loaded = load_invariants(path)
+
+    def run(*, expire_first: bool) -> tuple[Verdict, Verdict]:
+        rec = recorder()
+        rec.set_phase("main")
+        ops = [("place_hold", "ok"), ("expire", "fail"), ("confirm", "ok")]
+        for f, outcome in ops if expire_first else [ops[0], ops[2]]:
+            sent = rec.invoke(0, f, {"node": 0, "attempt": 1, "body": {"hold_id": "h-1"}})
+            rec.complete(sent, outcome, {"status": 200, "body": {"hold_id": "h-1"}})
+        history = rec.history()
+        final = FinalState(workload="holds", values={})
+        return (
+            loaded["no_confirm_after_expiry"](history, final, Ledgers()),
+            loaded["only_after_expiry"](history, final, Ledgers()),
+        )
+
+    rule, alone = run(expire_first=False)
+    assert (rule.status, rule.checked) == ("valid", 1)  # the prior judged the confirm
+    assert rule.parts == (
+        ("prior place_hold", 1),
+        ("no_prior expire", 0),
+        ("no_prior release (why=user)", 0),
+    )
+    assert alone.parts == ()  # one condition: the verdict's own count says it
+    rule, _ = run(expire_first=True)  # an expiry asked for first, refused
+    assert dict(rule.parts)["no_prior expire"] == 1
+
+
+def test_a_refusal_as_expired_is_judged_against_the_earliest_its_deadline_could_pass(
+    tmp_path: Path,
+) -> None:
+    """``from = "refused"`` with ``past``: the hold's deadline falls 500 ms after
+    it arrived, so not before 0.5 s (the place was sent at 0). A confirm refused
+    as expired by an answer at 0.3 s was refused 200 ms early; at 0.46 s within
+    epsilon; at 0.6 s rightly. A refusal for another reason is not an action,
+    nor a confirm accepted on a resend."""
+    path = tmp_path / "holds.toml"
+    path.write_text(
+        """
+[[invariants]]
+name = "live_until_deadline"
+type = "eligibility"
+actions = { from = "refused", op = "confirm", id = "hold_id", when = { reason = "expired" } }
+require = { past = "place_hold", key = "hold_id", after = "expires_in_ms" }
+""",
+        encoding="utf-8",
+    )
+    check = load_invariants(path)["live_until_deadline"]
+
+    def run(answered_s: float, reason: str = "expired", *, resent: bool = False) -> Verdict:
+        now = [0.0]
+        rec = Recorder(clock=lambda: now[0])
+        rec.set_phase("setup")
+        body = {"hold_id": "h-1", "expires_in_ms": 500}
+        invoke = rec.invoke(0, "place_hold", {"node": 0, "attempt": 1, "body": body})
+        now[0] = 0.01
+        rec.complete(invoke, "ok", {"status": 200, "body": {"hold_id": "h-1"}})
+        rec.set_phase("main")
+        now[0] = answered_s - 0.01
+        confirm = {"node": 0, "attempt": 1, "body": {"hold_id": "h-1"}}
+        invoke = rec.invoke(0, "confirm", confirm)
+        now[0] = answered_s
+        refusal = {"hold_id": "h-1", "status": "refused", "reason": reason}
+        rec.complete(invoke, "fail", {"status": 409, "body": refusal})
+        if resent:
+            invoke = rec.invoke(0, "confirm", {**confirm, "attempt": 2})
+            rec.complete(invoke, "ok", {"status": 200, "body": {"hold_id": "h-1"}})
+        return check(rec.history(), FinalState(workload="holds", values={}), Ledgers())
+
+    early = run(0.3)
+    assert early.status == "invalid"
+    assert early.evidence[0].message == (
+        "action h-1 of h-1 is not eligible: it was decided 200 ms before the deadline of h-1 "
+        "could have passed, which place_hold (op 0) set 500 ms after it arrived (epsilon 50 ms)"
+    )
+    assert early.evidence[0].op_ids[:1] == (1,)  # the refused confirm
+    assert (run(0.46).status, run(0.46).checked) == ("valid", 1)  # within epsilon
+    assert (run(0.6).status, run(0.6).checked) == ("valid", 1)
+    assert run(0.3, "sold_out").vacuous  # refused, but not as expired
+    assert run(0.3, resent=True).vacuous  # accepted after all: not a refusal
+
+
+def test_a_refusal_as_frozen_needs_a_freeze_that_may_have_happened_before_it(
+    tmp_path: Path,
+) -> None:
+    """``from = "refused"`` with ``prior``: a transfer refused as frozen is
+    justified by a freeze of its account sent before the refusal came back,
+    acknowledged or not; with none, the account was refused while open."""
+    path = tmp_path / "wallet.toml"
+    path.write_text(
+        """
+[[invariants]]
+name = "frozen_only_when_frozen"
+type = "eligibility"
+require = { prior = "freeze", key = "account_id" }
+
+[invariants.actions]
+from = "refused"
+op = "transfer"
+id = "transfer_id"
+key = "from"
+when = { reason = "frozen" }
+""",
+        encoding="utf-8",
+    )
+    check = load_invariants(path)["frozen_only_when_frozen"]
+
+    def run(freeze: Literal["ok", "info"] | None) -> Verdict:
+        rec = recorder()
+        rec.set_phase("main")
+        if freeze is not None:
+            sent = rec.invoke(1, "freeze", {"node": 0, "attempt": 1, "body": {"account_id": "a"}})
+            if freeze == "ok":
+                rec.complete(sent, "ok", {"status": 200, "body": {"account_id": "a"}})
+        body = {"transfer_id": "t-1", "from": "a", "to": "b", "amount": 5}
+        invoke = rec.invoke(0, "transfer", {"node": 0, "attempt": 1, "body": body})
+        rec.complete(invoke, "fail", {"status": 409, "body": {"reason": "frozen"}})
+        return check(rec.history(), FinalState(workload="wallet", values={}), Ledgers())
+
+    assert run("ok").status == run("info").status == "valid"
+    unjustified = run(None)
+    assert unjustified.status == "invalid"
+    assert "no freeze on a may have happened (no freeze)" in unjustified.evidence[0].message
+
+
+def test_refused_actions_are_only_an_eligibility_source() -> None:
+    table = {
+        "name": "x",
+        "type": "uniqueness",
+        "items": {"from": "refused", "op": "confirm", "id": "hold_id"},
+    }
+    assert "('refused' only in an eligibility's actions)" in _error(table)
+
+
+def test_a_refused_request_is_no_action_of_an_accepted_source(tmp_path: Path) -> None:
+    """Only a ``Refused`` source makes refusals actions: a confirm refused as
+    expired after its deadline is not judged by ``before`` as if accepted."""
+    path = tmp_path / "holds.toml"
+    path.write_text(
+        """
+[[invariants]]
+name = "confirmed_in_time"
+type = "eligibility"
+actions = { from = "accepted", op = "confirm", id = "hold_id", key = "hold_id" }
+require = { before = "place_hold", key = "hold_id", after = "expires_in_ms" }
+""",
+        encoding="utf-8",
+    )
+    check = load_invariants(path)["confirmed_in_time"]
+    now = [0.0]
+    rec = Recorder(clock=lambda: now[0])
+    rec.set_phase("setup")
+    body = {"hold_id": "h-1", "expires_in_ms": 100}
+    invoke = rec.invoke(0, "place_hold", {"node": 0, "attempt": 1, "body": body})
+    rec.complete(invoke, "ok", {"status": 200, "body": {"hold_id": "h-1"}})
+    rec.set_phase("main")
+    now[0] = 1.0
+    invoke = rec.invoke(0, "confirm", {"node": 0, "attempt": 1, "body": {"hold_id": "h-1"}})
+    rec.complete(invoke, "fail", {"status": 409, "body": {"reason": "expired"}})
+    verdict = check(rec.history(), FinalState(workload="holds", values={}), Ledgers())
+    assert (verdict.status, verdict.vacuous) == ("valid", True)

@@ -80,7 +80,13 @@ def failing_row(tmp_path: Path) -> RowResult:
         schedule_path=tmp_path / "runs" / "schedule.json",
         history_path=history_path,
         verdicts=(
-            Verdict(invariant="no_oversell", status="valid", summary="ok", checked=2),
+            Verdict(
+                invariant="no_oversell",
+                status="valid",
+                summary="ok",
+                checked=2,
+                parts=(("prior open", 2), ("no_prior close", 0)),
+            ),
             Verdict(
                 invariant="idempotent_retry",
                 status="invalid",
@@ -107,6 +113,7 @@ def test_report_files_round_trip_and_show_the_failure(tmp_path: Path) -> None:
             judged={
                 "idempotent_retry": Judged(valid=30, vacuous=10),
                 "no_oversell": Judged(valid=38, unknown=2, why_unknown="sku s-1 unread"),
+                "bid_rule": Judged(valid=40, parts={"prior open": 40, "no_prior close": 12}),
             },
         ),
         failing_row(tmp_path),
@@ -123,7 +130,13 @@ def test_report_files_round_trip_and_show_the_failure(tmp_path: Path) -> None:
     md = md_path.read_text()
     assert "| `client-retry` | failure \\| of client-retry |" in md
     assert "**FAIL** | 40 | - | retries 12 |" in md
-    assert "| PASS | 40 | 30 of 40: idempotent_retry | faults_during_ops 7 |" in md
+    # A rule's least-judged condition is what its PASS rests on.
+    assert "| PASS | 40 | 12 of 40: bid_rule (no_prior close) | faults_during_ops 7 |" in md
+    parts = data["rows"][0]["judged"]["bid_rule"]["parts"]
+    assert parts == {"prior open": 40, "no_prior close": 12}
+    assert report.rows[0].judged["bid_rule"].describe() == (
+        "valid 40 of 40; conditions at stake: prior open in 40, no_prior close in 12"
+    )
     assert "- `idempotent_retry` (invalid): 1 order answered differently on retry" in md
     assert f"  - {EVIDENCE} (keys o-3; ops 0, 3)" in md
     assert "`no_oversell` (valid)" not in md

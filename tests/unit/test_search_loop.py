@@ -26,6 +26,8 @@ from harness.schedule.runner import ExampleOutcome
 from harness.verify import (
     EXTRA_ROUNDS,
     Profile,
+    _inconclusive,
+    _judged,
     _Search,
     _search,
     _search_until_judged,
@@ -96,6 +98,18 @@ class _RareRunner(_Runner):
     def verdict(self, schedule: Schedule, runs: int) -> Verdict:
         checked = int(self.runs.total() >= self.judged_from)
         return Verdict(invariant=self.invariant, status="valid", summary="", checked=checked)
+
+
+class _RareConditionRunner(_Runner):
+    """Every example judges the rule (its ``prior`` is at stake), but its
+    ``no_prior`` only from example ``judged_from`` on."""
+
+    judged_from = 10**9
+
+    def verdict(self, schedule: Schedule, runs: int) -> Verdict:
+        rare = int(self.runs.total() >= self.judged_from)
+        parts = (("prior open", 1), ("no_prior close", rare))
+        return Verdict(invariant=self.invariant, status="valid", summary="", checked=1, parts=parts)
 
 
 class _NoPartner:
@@ -169,6 +183,33 @@ def test_a_row_that_judged_nothing_searches_again_a_bounded_number_of_times(
     assert not search.failures and search.error is None
     lacking = _shown_too_little(search)
     assert lacking == ("too little was judged" if judged_from is None else None)
+
+
+@pytest.mark.parametrize(("judged_from", "examples"), [(3, 5), (13, 15), (None, 15)])
+def test_a_condition_never_at_stake_makes_the_row_search_again_and_then_say_which(
+    tmp_path: Path, judged_from: int | None, examples: int
+) -> None:
+    """The rule was judged on every example by its ``prior``; a PASS must not
+    rest on that while its ``no_prior`` could fail nothing."""
+    row = _ROUNDS_ROW
+    runner = _RareConditionRunner(tmp_path, row.invariants[0])
+    if judged_from is not None:
+        runner.judged_from = judged_from
+    search = _in_rounds(runner, row, tmp_path)
+    assert len(search.outcomes) == examples
+    judged = _judged(search.outcomes, row.invariants)[row.invariants[0]]
+    assert judged.valid == examples
+    reason = _inconclusive(search.outcomes, {row.invariants[0]: judged})
+    if judged_from is None:
+        assert reason == (
+            f"{row.invariants[0]}'s condition no_prior close had nothing to check "
+            f"in any of {examples} examples"
+        )
+        assert judged.least == (0, "no_prior close")
+    else:
+        assert reason is None
+        rare = examples - judged_from + 1
+        assert judged.parts == {"prior open": examples, "no_prior close": rare}
 
 
 @pytest.mark.parametrize(("exercised_from", "examples"), [(1, 5), (7, 10), (None, 15)])
