@@ -58,7 +58,7 @@ from invariants.library._model import (
     matches,
     merged,
 )
-from invariants.library._words import check_words, key_text, say
+from invariants.library._words import check_words, key_text, names_in, say
 from invariants.verdict import Checker, Verdict
 
 
@@ -201,6 +201,8 @@ def make_eligibility(
     listed = next((s for s in sources if isinstance(s, Listed)), None)
 
     labels = _labels(conditions)
+    for label, condition in zip(labels, conditions, strict=True):
+        _check_reasons(label, condition)
 
     def check(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
         ctx = Context(history, final, ledgers)
@@ -249,6 +251,32 @@ def make_eligibility(
 
     check.__doc__ = f"{name}: actions only when eligible (invariants.library.eligibility)."
     return standalone(check)
+
+
+_OWN_FIELDS: dict[type, dict[str, tuple[str, ...]]] = {
+    Prior: {"never": ("op", "key", "seen"), "late": ("op", "key")},
+    NoPrior: {"reason": ("op", "key", "ops")},
+    Exceeds: {"reason": ("field", "value", "other_value", "other", "ops")},
+    Bound: {"reason": ("field", "value", "low", "high")},
+    Before: {"reason": ("late_ms", "key", "op", "ops", "after_ms", "epsilon_ms")},
+    Past: {"reason": ("early_ms", "key", "op", "ops", "after_ms", "epsilon_ms")},
+}
+
+
+def _check_reasons(label: str, condition: Condition) -> None:
+    """A condition's sentences use only the fields it offers (and the op's key
+    fields by name): a misspelt one is refused when the checker is made, not
+    found when a violation is worded."""
+    own = _OWN_FIELDS.get(type(condition), {})
+    by_name = tuple(getattr(condition, "key", ()))
+    for attribute, offered in own.items():
+        template = getattr(condition, attribute)
+        unknown = names_in(template) - {*offered, *by_name}
+        if unknown:
+            raise ValueError(
+                f"condition {label}: {attribute} {template!r} uses unknown "
+                f"field(s) {sorted(unknown)}; it may use {sorted({*offered, *by_name})}"
+            )
 
 
 def _labels(conditions: Sequence[Condition]) -> tuple[str, ...]:

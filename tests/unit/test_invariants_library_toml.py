@@ -896,3 +896,21 @@ require = { before = "place_hold", key = "hold_id", after = "expires_in_ms" }
     rec.complete(invoke, "fail", {"status": 409, "body": {"reason": "expired"}})
     verdict = check(rec.history(), FinalState(workload="holds", values={}), Ledgers())
     assert (verdict.status, verdict.vacuous) == ("valid", True)
+
+
+def test_a_misspelt_field_in_a_conditions_sentence_is_refused_when_loaded() -> None:
+    """A reason that names a field its condition does not offer would crash
+    the checker when it first words a violation; it is refused at load,
+    saying which fields it may use (the op's key fields by name too)."""
+    table = {
+        "name": "x",
+        "type": "eligibility",
+        "actions": {"from": "accepted", "op": "redeem", "id": "redemption_id", "key": "coupon"},
+        "require": {"no_prior": "disable", "key": "coupon", "reason": "{cupon} was disabled"},
+    }
+    assert (
+        "condition no_prior disable: reason '{cupon} was disabled' uses unknown field(s) "
+        "['cupon']; it may use ['coupon', 'key', 'op', 'ops']"
+    ) in _error(table)
+    table["require"] = {"past": "place", "key": "coupon", "after": "ms", "reason": "{late_ms}"}
+    assert "condition past place: reason '{late_ms}' uses unknown field(s)" in _error(table)
