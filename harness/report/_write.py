@@ -248,7 +248,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def format_summary(report: DesignReport, *, width: int = 100) -> str:
-    """A compact table for the terminal: row, status, examples, time, first evidence."""
+    """A compact table for the terminal: row, status, examples, time, and the first
+    evidence, or for a PASS what it rests on (its least-judged invariant)."""
     id_width = max([len("row"), *(len(r.row_id) for r in report.rows)])
     head = f"{'row':<{id_width}}  {'status':<13}  {'examples':>8}  {'time':>7}"
     lines = [
@@ -259,7 +260,7 @@ def format_summary(report: DesignReport, *, width: int = 100) -> str:
     ]
     for r in report.rows:
         line = f"{r.row_id:<{id_width}}  {r.status:<13}  {r.examples:>8}  {r.duration_s:>6.1f}s"
-        note = _first_evidence(r)
+        note = _first_evidence(r) or (f"judged {r.least_judged()}" if r.status == "PASS" else "")
         if note:
             room = max(width - len(line) - 2, 20)
             note = " ".join(note.split())

@@ -405,9 +405,10 @@ class ExampleRunner:
             if not failed:
                 return
             if attempt == SETUP_ATTEMPTS - 1:
+                last = answers[specs.index(failed[0])][-1]
                 raise SetupFailed(
                     f"setup {op!r} failed before any fault, {SETUP_ATTEMPTS} times: "
-                    f"{thaw(answers[specs.index(failed[0])][-1].value)}"
+                    f"{thaw(last.value)}" + (f" ({last.error})" if last.error else "")
                 )
             # The system may still be recovering from the previous example's
             # faults; setup writes are idempotent, so simply send them again.

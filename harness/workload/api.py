@@ -369,19 +369,33 @@ class Answer:
 
     def matches(self, request: Mapping[str, Any], body: Any) -> bool:
         """Whether a body answered with this status is exactly this answer."""
+        return self.mismatch(request, body) is None
+
+    def mismatch(self, request: Mapping[str, Any], body: Any) -> str | None:
+        """Why a body answered with this status is not this answer (the first
+        difference, in words), or None when it is."""
         if self.echo or self.equals or self.types:
             if not isinstance(body, Mapping):
-                return False
+                return "the body is not a JSON object"
             for name in self.echo:
-                if not _same(body.get(name, _MISSING), request.get(name, _MISSING)):
-                    return False
+                got, sent = body.get(name, _MISSING), request.get(name, _MISSING)
+                if not _same(got, sent):
+                    return f"echo {name!r}: sent {_shown(sent)}, answered {_shown(got)}"
             for name, value in self.equals.items():
-                if not _same(body.get(name, _MISSING), value):
-                    return False
+                got = body.get(name, _MISSING)
+                if not _same(got, value):
+                    return f"equals {name!r}: expected {_shown(value)}, answered {_shown(got)}"
             for name, spec in self.types.items():
-                if not _has_type(body.get(name, _MISSING), frozenset(spec.split("|"))):
-                    return False
-        return self.check is None or bool(self.check(request, body))
+                got = body.get(name, _MISSING)
+                if not _has_type(got, frozenset(spec.split("|"))):
+                    return f"types {name!r}: expected {spec}, answered {_shown(got)}"
+        if self.check is not None and not self.check(request, body):
+            return "its check refused the body"
+        return None
+
+
+def _shown(value: Any) -> str:
+    return "nothing" if value is _MISSING else repr(value)
 
 
 def _answers(owner: str, name: str, value: object, *, empty: bool) -> tuple[Answer, ...]:

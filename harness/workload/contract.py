@@ -80,15 +80,17 @@ def classify(
     op: Operation, request: Mapping[str, Any], status: int, body: Any
 ) -> tuple[Outcome, str | None]:
     """``ok``/``fail``/``info`` for an answer, with an error note when it is ``info``."""
-    documented = False
+    why: list[str] = []
     outcomes: tuple[tuple[Outcome, tuple[Answer, ...]], ...] = (("ok", op.ok), ("fail", op.fail))
     for outcome, answers in outcomes:
         for answer in answers:
             if answer.status != status:
                 continue
-            documented = True
-            if answer.matches(request, body):
+            mismatch = answer.mismatch(request, body)
+            if mismatch is None:
                 return outcome, None
-    if documented:
-        return "info", f"HTTP {status} body does not match the contract: {body!r}"[:500]
+            why.append(f"not its {outcome} answer: {mismatch}")
+    if why:
+        because = "; ".join(why)
+        return "info", f"HTTP {status} body does not match the contract ({because}): {body!r}"[:500]
     return "info", f"HTTP {status} is neither a documented success nor a refusal: indeterminate"

@@ -220,12 +220,22 @@ def test_summary_says_not_exercised_rows_prove_nothing(tmp_path: Path) -> None:
 def test_format_summary_shows_first_evidence_and_errors(tmp_path: Path) -> None:
     report = make_report(
         tmp_path,
-        make_row("orders-interleave", "PASS"),
+        make_row(
+            "orders-interleave",
+            "PASS",
+            judged={
+                "idempotent_retry": Judged(valid=1, vacuous=39),
+                "no_oversell": Judged(valid=40),
+            },
+        ),
         failing_row(tmp_path),
         make_row("cache-loss", "ERROR", error="target did not start: port in use"),
     )
     text = format_summary(report, width=200)
     lines = text.splitlines()
+    # A PASS says what it rests on: read beside the status, not in another column.
+    passed = next(line for line in lines if line.startswith("orders-interleave"))
+    assert passed.endswith("  judged 1 of 40: idempotent_retry")
     assert lines[0] == "checkout (variant no_idempotency, profile ci)"
     fail = next(line for line in lines if line.startswith("client-retry"))
     assert "FAIL" in fail and "40" in fail and "3.2s" in fail

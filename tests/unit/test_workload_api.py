@@ -222,6 +222,23 @@ def test_answers_classify_exactly(status: int, body: Any, expected: str) -> None
     assert classify(transfer(), request, status, body)[0] == expected
 
 
+def test_an_answer_that_matches_no_documented_one_says_where_it_differs() -> None:
+    """A setup that fails (an answer of another request) shows which field of
+    which documented answer differed, not only the body."""
+    request = {"transfer_id": "t-1", "from": "a", "to": "b", "amount": 5}
+    outcome, error = classify(transfer(), request, 200, {"transfer_id": "t-2", "status": "done"})
+    assert outcome == "info"
+    assert error is not None and error.startswith(
+        "HTTP 200 body does not match the contract (not its ok answer: echo 'transfer_id': "
+        "sent 't-1', answered 't-2'): "
+    )
+    _, error = classify(transfer(), request, 200, {"transfer_id": "t-1"})
+    assert "equals 'status': expected 'done', answered nothing" in str(error)
+    assert Answer(200, types={"n": "int"}).mismatch({}, {"n": "3"}) == (
+        "types 'n': expected int, answered '3'"
+    )
+
+
 def test_types_equals_and_checks() -> None:
     nullable = Answer(200, types={"charge_id": "str|null"}, equals={"matched": True})
     assert nullable.matches({}, {"matched": True})  # absent counts as null
