@@ -8,11 +8,13 @@ a failure-model table must fail at load time, not silently test less.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any, cast
 
 from harness.design._model import (
@@ -606,19 +608,42 @@ def _own_invariants(here: Where, workload: Workload, tables: object) -> Workload
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
+def _from_file(path: Path) -> ModuleType:
+    """The module in ``path``, a file that need not be importable by name (a
+    folder named ``py-leases``); loaded once per path, under a name of its own."""
+    name = "failmodel_workload_" + re.sub(r"\W", "_", str(path.resolve()))
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no Python module at {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # before running it: its dataclasses look themselves up
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
 def _python_workload(here: Where, ref: str, root: Path) -> Workload:
     """The `Workload` object ``NAME`` of module ``module`` (``"module:NAME"``),
     imported with the design's root on ``sys.path``."""
-    module_name, _, attr = ref.partition(":")
-    if not _MODULE.fullmatch(module_name) or not attr.isidentifier():
+    module_name, _, attr = ref.rpartition(":")
+    by_path = module_name.endswith(".py")
+    if not (by_path or _MODULE.fullmatch(module_name)) or not attr.isidentifier():
         raise here.expected(
-            "workload", "\"module:NAME\" (a dotted module path, ':' and a Python name)", ref
+            "workload",
+            "\"module:NAME\" (a dotted module path, or a .py file's path from the root, "
+            "':' and a Python name)",
+            ref,
         )
     added = str(root) not in sys.path
     if added:
         sys.path.insert(0, str(root))
     try:
-        module = importlib.import_module(module_name)
+        module = _from_file(root / module_name) if by_path else importlib.import_module(module_name)
     except Exception as exc:  # the user's module: any failure is a one-line error
         why = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
         raise here.expected(

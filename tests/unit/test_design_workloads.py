@@ -165,9 +165,23 @@ def test_a_python_workload_importable_from_the_root(tmp_path: Path) -> None:
     assert "RuntimeError: boom line two" in error(
         design(tmp_path, 'workload = "walletpkg.broken:WORKLOAD"')
     )
-    assert "a dotted module path, ':' and a Python name" in error(
-        design(tmp_path, 'workload = "walletpkg.api:"')
+    assert "a dotted module path, or a .py file's path from the root, ':' and a Python name" in (
+        error(design(tmp_path, 'workload = "walletpkg.api:"'))
     )
+
+
+def test_a_python_workload_from_a_file_whose_folder_is_no_module_name(tmp_path: Path) -> None:
+    """A target's folder named like ``py-leases`` cannot be imported by name;
+    its hooks are named by the file's path from the root instead, loaded once."""
+    folder = tmp_path / "examples" / "py-leases"
+    folder.mkdir(parents=True)
+    (folder / "hooks.py").write_text(PYTHON)
+    path = design(tmp_path, 'workload = "examples/py-leases/hooks.py:WORKLOAD"')
+    first = load_design(path).workload
+    assert first.name == "pyload"
+    assert load_design(path).workload is first  # the file is run once
+    missing = error(design(tmp_path, 'workload = "examples/py-leases/nope.py:WORKLOAD"'))
+    assert "with a module importable from" in missing and "No such file" in missing
 
 
 def test_invariants_must_apply_to_the_workload(tmp_path: Path) -> None:
