@@ -558,6 +558,7 @@ def test_every_example_design_loads_and_has_bugs_to_catch() -> None:
         "go-loyalty",
         "node-holds",
         "py-wallet",
+        "py-leases",
     )
     for name in unseen:
         variants = load_design(examples / f"{name}.toml").target.variants
