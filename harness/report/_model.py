@@ -75,7 +75,8 @@ class Judged:
     @property
     def least(self) -> tuple[int, str]:
         """On how many examples it was valid with its least-judged condition at
-        stake (at most ``valid``), and that condition ("" when not the less)."""
+        stake (at most ``valid``), and that condition: "" when every condition
+        was at stake at least as often as the invariant was valid."""
         label, n = min(self.parts.items(), key=lambda ln: ln[1], default=("", self.valid))
         return (n, label) if n < self.valid else (self.valid, "")
 

@@ -362,12 +362,21 @@ def _at_stake(
 def _deadline(ctx: Context, condition: Deadline, key: Key) -> tuple[Operation, int] | None:
     """The op that set the deadline of ``key`` and its ms: the first ok ``op`` on
     the key (with an integer ``after``). It arrived after it was sent and before
-    its answer: the deadline falls ``after`` ms past a moment between the two."""
-    for op in ctx.index.by_key(condition.op, condition.key).get(key, []):
-        after = op.invoke.value["body"].get(condition.after)
-        if op.outcome == "ok" and type(after) is int:
-            return op, after
-    return None
+    its answer: the deadline falls ``after`` ms past a moment between the two.
+    Every key's is found in one pass, shared by the checks of one history."""
+
+    def build() -> dict[Key, tuple[Operation, int]]:
+        out: dict[Key, tuple[Operation, int]] = {}
+        for named, ops in ctx.index.by_key(condition.op, condition.key).items():
+            for op in ops:
+                after = op.invoke.value["body"].get(condition.after)
+                if op.outcome == "ok" and type(after) is int:
+                    out[named] = (op, after)
+                    break
+        return out
+
+    memo = ("deadlines", condition.op, condition.key, condition.after)
+    return ctx.index.memo(memo, build).get(key)
 
 
 def _off_deadline(
