@@ -54,6 +54,7 @@ from harness.schedule.signals import signals
 from harness.schedule.strategies import schedules
 from harness.setup.cache import cache_dir
 from harness.system import LiveSystem
+from harness.workload.api import Workload
 from harness.workload.keys import new_run_id
 from invariants.slo import SloResult, judge
 
@@ -590,7 +591,7 @@ def verify_row(
     except KeyboardInterrupt as exc:
         interrupted = signal_name(exc)
         if search.counterexample is None and search.failures:
-            search.counterexample = _unreplayed(search)
+            search.counterexample = _unreplayed(search, design.workload)
     counterexample, error = search.counterexample, search.reported_error
 
     coverage = add_coverage(o.coverage for o in search.outcomes)
@@ -1000,12 +1001,12 @@ def _save(outcome: ExampleOutcome) -> Path:
     return path
 
 
-def _unreplayed(search: _Search) -> Counterexample:
+def _unreplayed(search: _Search, workload: Workload) -> Counterexample:
     """The best failure so far, saved but not replayed (the run was interrupted)."""
     best = search.best()
     assert best is not None
     return Counterexample(
-        schedule_lines=tuple(best.schedule.describe()),
+        schedule_lines=tuple(best.schedule.describe(workload)),
         schedule_path=_save(best),
         history_path=best.history_path,
         verdicts=best.violated(),
@@ -1060,7 +1061,7 @@ def _counterexample(
                 break
     return (
         Counterexample(
-            schedule_lines=tuple(best.schedule.describe()),
+            schedule_lines=tuple(best.schedule.describe(runner.workload)),
             schedule_path=_save(best),
             history_path=best.history_path,
             verdicts=best.violated(),
@@ -1116,7 +1117,7 @@ def _late_counterexample(
         reproduced += len(caught)
     return (
         Counterexample(
-            schedule_lines=tuple(best.schedule.describe()),
+            schedule_lines=tuple(best.schedule.describe(runner.workload)),
             schedule_path=_save(best),
             history_path=best.history_path,
             verdicts=tuple(v for v in best.verdicts if v.status == "invalid"),

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from harness.nemesis.faults import Fault, fault_to_dict
 from harness.workload.api import (
     Const,
+    FromAnswer,
     FromKey,
     Ints,
     Key,
@@ -210,8 +211,9 @@ class Schedule:
         attempts = sum(1 + op.retry.count for op in self.client_ops())
         return attempts + 2 * len(self.faults()) + len(self.steps)
 
-    def describe(self) -> list[str]:
-        """One human line per step, for reports."""
+    def describe(self, workload: Workload | None = None) -> list[str]:
+        """One human line per step, for reports (with the ``workload``, a value
+        taken from an answer says so: ``token=answer``, ``token=answer-1``)."""
         lines = []
         for op, values in self.setup.values.items():
             shown = [",".join(f"{k}={v}" for k, v in drawn.items()) or "-" for drawn in values]
@@ -221,7 +223,7 @@ class Schedule:
                 lines.append(f"setup: PSP declines {kind} {list(ids)}")
         for i, s in enumerate(self.steps):
             if isinstance(s, Batch):
-                ops = "; ".join(_describe_op(op) for op in s.ops)
+                ops = "; ".join(_describe_op(op, workload) for op in s.ops)
                 extra = f" + at {s.fault_delay_ms} ms: {s.fault.describe()}" if s.fault else ""
                 lines.append(f"{i}: batch [{ops}]{extra}")
             elif isinstance(s, StartFault):
@@ -266,8 +268,12 @@ class Schedule:
         return json.dumps(self.to_json(), indent=1, sort_keys=True)
 
 
-def _describe_op(op: ClientOp) -> str:
-    args = ",".join(f"{k}={v}" for k, v in op.args.items())
+def _describe_op(op: ClientOp, workload: Workload | None) -> str:
+    fields = workload.operation(op.f).fields if workload is not None else {}
+    args = ",".join(
+        f"{k}=answer{-v or ''}" if isinstance(fields.get(k), FromAnswer) else f"{k}={v}"
+        for k, v in op.args.items()
+    )
     retry = f" retry={op.retry.mode}x{op.retry.count}" if op.retry.count else ""
     delay = f" +{op.delay_ms}ms" if op.delay_ms else ""
     after = "" if op.after is None else f" once op {op.after} answered"
@@ -323,10 +329,24 @@ def body_of(
             of = source.of if source.of is not None else op.id
             assert of is not None  # Operation checks it
             body[name] = source.value(int(values[of]))
+        elif isinstance(source, FromAnswer):
+            body[name] = source.default  # until the client takes the answer
         else:
             assert isinstance(source, Ints | OneOf)
             body[name] = values[name]
     return body
+
+
+def answered_of(
+    values: Mapping[str, Any], sources: Mapping[str, Source]
+) -> dict[str, tuple[FromAnswer, int]]:
+    """The fields taken from earlier answers at sending, with how far back
+    each looks (drawn; the newest in setup, which draws none)."""
+    return {
+        name: (source, int(values.get(name, 0)))
+        for name, source in sources.items()
+        if isinstance(source, FromAnswer)
+    }
 
 
 def materialize(op: ClientOp, keys: KeySpace, workload: Workload, *, replicas: int) -> OpSpec:
@@ -338,9 +358,11 @@ def materialize(op: ClientOp, keys: KeySpace, workload: Workload, *, replicas: i
             f"and args {sorted(declared.args())} (drawn fields; derived ones are computed) "
             f"(got key={op.key!r}, args {sorted(op.args)})"
         )
+    values = op.values(declared)
     return OpSpec(
         f=op.f,
-        body=body_of(declared, op.values(declared), keys, declared.fields),
+        body=body_of(declared, values, keys, declared.fields),
+        answered=answered_of(values, declared.fields),
         process=op.client,
         node=op.node % replicas,
         timeout_s=op.timeout_ms / 1000,
@@ -358,8 +380,9 @@ def setup_specs(workload: Workload, setup: Setup, keys: KeySpace) -> list[list[O
         specs = []
         for index, drawn in enumerate(setup.values.get(step.op, ())):
             values = {**drawn, **({key: index} if key is not None else {})}
-            specs.append(OpSpec(f=op.name, body=body_of(op, values, keys, {**op.fields, **sources}),
-                                process=0))
+            fields = {**op.fields, **sources}
+            specs.append(OpSpec(f=op.name, body=body_of(op, values, keys, fields),
+                                answered=answered_of(values, fields), process=0))
         out.append(specs)
     return out
 

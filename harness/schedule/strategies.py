@@ -43,6 +43,7 @@ from harness.schedule.shape import Shape
 from harness.workload.api import (
     DrawContext,
     DrawnOp,
+    FromAnswer,
     Ints,
     InvalidWorkload,
     Key,
@@ -374,6 +375,8 @@ def _setup_value(
 def _value(source: Source) -> st.SearchStrategy[Any]:
     if isinstance(source, Ints):
         return st.integers(source.lo, source.hi)
+    if isinstance(source, FromAnswer):
+        return st.integers(0, source.back - 1)
     assert isinstance(source, OneOf)
     return st.sampled_from(source.choices())
 
@@ -705,11 +708,10 @@ def source_problem(source: Source, value: Any, set_up: Mapping[str, int]) -> str
             set_up_text = " (as many as are set up)" if source.kind in set_up else ""
             return f"a key index of kind {source.kind!r}, an int in 0..{high}{set_up_text}"
         return None
-    if isinstance(source, Ints):
-        if isinstance(value, bool) or not isinstance(value, int) or not (
-            source.lo <= value <= source.hi
-        ):
-            return f"an int in {source.lo}..{source.hi}"
+    if isinstance(source, Ints | FromAnswer):
+        lo, hi = (source.lo, source.hi) if isinstance(source, Ints) else (0, source.back - 1)
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            return f"an int in {lo}..{hi}"
         return None
     assert isinstance(source, OneOf)
     if not any(type(v) is type(value) and v == value for v in source.values):

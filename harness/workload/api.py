@@ -58,6 +58,7 @@ __all__ = [
     "DrawHook",
     "DrawnOp",
     "FinalRead",
+    "FromAnswer",
     "FromKey",
     "Ints",
     "InvalidWorkload",
@@ -289,13 +290,51 @@ class FromKey:
         return _scalar("FromKey", f"fn({index})", self.fn(index))
 
 
-Source: TypeAlias = Key | Ints | OneOf | Const | FromKey
-_SOURCES = (Key, Ints, OneOf, Const, FromKey)
+MAX_BACK = 8
+
+
+@dataclass(frozen=True, slots=True)
+class FromAnswer:
+    """A value the service gave earlier in the example: field ``field`` of an
+    ok answer to one of ``ops`` (a fencing token a grant returned, the holder
+    it named), taken when the request is first sent, so a resend carries it
+    unchanged. ``match`` names fields of this request that the earlier
+    request must have had equal (the same lock). Of the distinct values
+    answered so far, newest first, the schedule draws which one: 0 the
+    newest, up to ``back - 1`` older ones (a stale token); shrinking moves to
+    the newest. ``default`` is sent while no such answer has come."""
+
+    ops: tuple[str, ...]
+    field: str
+    _: KW_ONLY
+    match: tuple[str, ...] = ()
+    default: Scalar = None
+    back: int = 2
+
+    def __post_init__(self) -> None:
+        ops = (self.ops,) if isinstance(self.ops, str) else self.ops
+        object.__setattr__(self, "ops", _names("FromAnswer", "ops", ops, check=_op_name,
+                                               high=MAX_OPERATIONS))
+        if not self.ops:
+            raise _fail("FromAnswer", "ops", "one or more operation names", self.ops)
+        _field_name("FromAnswer", "field", self.field)
+        object.__setattr__(
+            self, "match", _names("FromAnswer", "match", self.match, check=_field_name)
+        )
+        _scalar("FromAnswer", "default", self.default)
+        _integer("FromAnswer", "back", self.back, 1, MAX_BACK)
+
+
+Source: TypeAlias = Key | Ints | OneOf | Const | FromKey | FromAnswer
+_SOURCES = (Key, Ints, OneOf, Const, FromKey, FromAnswer)
 
 
 def is_drawn(source: Source) -> bool:
-    """Drawn per operation (kept in a schedule's ``args``), not derived from others."""
-    return isinstance(source, Ints | OneOf) or (isinstance(source, Key) and source.same_as is None)
+    """Drawn per operation (kept in a schedule's ``args``), not derived from
+    others (an `FromAnswer` draws how far back it looks)."""
+    return isinstance(source, Ints | OneOf | FromAnswer) or (
+        isinstance(source, Key) and source.same_as is None
+    )
 
 
 # --- answers ----------------------------------------------------------------------------
@@ -366,6 +405,13 @@ class Answer:
         object.__setattr__(self, "types", types)
         if self.check is not None and not callable(self.check):
             raise _fail("Answer", "check", "None or a function (request, body) -> bool", self.check)
+
+    def may_carry(self, name: str) -> bool:
+        """Whether a body this answer accepts may hold field ``name``: named in
+        ``echo``, ``equals`` or ``types``, or a body it does not constrain."""
+        if name in self.echo or name in self.equals or name in self.types:
+            return True
+        return self.check is not None or not (self.echo or self.equals or self.types)
 
     def matches(self, request: Mapping[str, Any], body: Any) -> bool:
         """Whether a body answered with this status is exactly this answer."""
@@ -450,7 +496,8 @@ class Operation:
             _field_name(owner, "fields", name)
             if not isinstance(source, _SOURCES):
                 raise _fail(
-                    owner, f"fields[{name!r}]", "a Key, Ints, OneOf, Const or FromKey", source
+                    owner, f"fields[{name!r}]", "a Key, Ints, OneOf, Const, FromKey or FromAnswer",
+                    source,
                 )
         object.__setattr__(self, "fields", fields)
         self._check_path(owner)
@@ -522,6 +569,11 @@ class Operation:
                             else "another drawn Key field (its index is taken)"
                         )
                         raise _fail(owner, f"fields[{name!r}].{rule}", what, other)
+            elif isinstance(source, FromAnswer):
+                unknown = [m for m in source.match if m not in fields or m == name]
+                if unknown:
+                    raise _fail(owner, f"fields[{name!r}].match", "names of its other fields",
+                                unknown)
             elif isinstance(source, FromKey):
                 of = source.of if source.of is not None else self.id
                 target = fields.get(of) if of is not None else None
@@ -754,6 +806,7 @@ class Workload:
             self._known_kinds(owner, f"operations[{op.name!r}]", op.kinds())
         self._check_setup(owner, setup, by_name)
         self._check_final(owner, final, by_name)
+        self._check_answered(owner, by_name)
         for op in operations:
             for name, source in op.fields.items():
                 if isinstance(source, Key) and source.distinct_from and keys[source.kind] < 2:
@@ -762,6 +815,33 @@ class Workload:
                         f"at least 2: {op.name}.{name} must differ from {source.distinct_from}",
                         keys[source.kind],
                     )
+
+    @staticmethod
+    def _check_answered(owner: str, by_name: Mapping[str, Operation]) -> None:
+        """An `FromAnswer` field names operations of the workload that have its
+        ``match`` fields and whose ok answers may carry its ``field``."""
+        for op in by_name.values():
+            for name, source in op.fields.items():
+                if not isinstance(source, FromAnswer):
+                    continue
+                where = f"operations[{op.name!r}].fields[{name!r}]"
+                for other in source.ops:
+                    if other not in by_name:
+                        raise _fail(owner, f"{where}.ops",
+                                    f"operations of the workload ({', '.join(by_name)})", other)
+                    answered = by_name[other]
+                    missing = [m for m in source.match if m not in answered.fields]
+                    if missing:
+                        raise _fail(owner, f"{where}.match",
+                                    f"fields that {other!r} has too ({', '.join(answered.fields)})",
+                                    missing)
+                    if not any(a.may_carry(source.field) for a in answered.ok):
+                        raise _fail(
+                            owner, f"{where}.field",
+                            f"a field an ok answer of {other!r} names in its echo, equals or "
+                            "types (or one with a check)",
+                            source.field,
+                        )
 
     @staticmethod
     def _tuple(owner: str, name: str, value: object, kind: Any, high: int) -> tuple[Any, ...]:

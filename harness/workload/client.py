@@ -19,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 
 from harness.history import Event, Recorder
-from harness.workload.api import Operation, Workload
+from harness.workload.api import FromAnswer, Operation, Workload
 from harness.workload.contract import (
     InvalidOperation,
     Outcome,
@@ -67,6 +68,7 @@ class WorkloadClient:
         self.recorder = recorder
         self._borrowed = session
         self._session: aiohttp.ClientSession | None = None
+        self._answers = _Answers(declared)
 
     async def __aenter__(self) -> WorkloadClient:
         self._session = self._borrowed or new_session()
@@ -92,6 +94,7 @@ class WorkloadClient:
     async def execute(self, spec: OpSpec) -> list[Event]:
         """Run ``spec`` with its retries; the completions of all attempts, in attempt order."""
         call = self._check(spec)
+        spec = self._answers.taken(call, spec)
         retry = spec.retry
         if retry.mode == "concurrent":
             return list(
@@ -132,7 +135,62 @@ class WorkloadClient:
         except Exception as exc:  # any client failure is an indeterminate outcome
             status, body = None, None
             outcome, error = "info", f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
+        if outcome == "ok":
+            self._answers.heard(spec, body)
         return self.recorder.complete(invoke, outcome, _answer(status, body), error=error)
+
+
+class _Answers:
+    """The ok answers an example's `FromAnswer` fields take their values from,
+    in the order they came, and the body each such request was first sent
+    with: a resend, in this step or a later one, carries the same values."""
+
+    def __init__(self, workload: Workload) -> None:
+        self._wanted = {
+            op
+            for declared in workload.operations
+            for source in declared.fields.values()
+            if isinstance(source, FromAnswer)
+            for op in source.ops
+        }
+        self._heard: list[tuple[str, Mapping[str, Any], Mapping[str, Any]]] = []
+        self._first: dict[tuple[str, Any], Mapping[str, Any]] = {}
+
+    def heard(self, spec: OpSpec, body: Any) -> None:
+        if spec.f in self._wanted and isinstance(body, Mapping):
+            self._heard.append((spec.f, spec.body, body))
+
+    def taken(self, call: Operation, spec: OpSpec) -> OpSpec:
+        """``spec`` with its `FromAnswer` fields filled in (the first sending's, for a resend)."""
+        if not spec.answered:
+            return spec
+        first = (spec.f, spec.body[call.id]) if call.id is not None else None
+        body = self._first.get(first) if first is not None else None
+        if body is None:
+            body = {**spec.body}
+            for name, (source, back) in spec.answered.items():
+                body[name] = self._value(source, back, spec.body)
+            if first is not None:
+                self._first[first] = body
+        return replace(spec, body=body, answered={})
+
+    def _value(self, source: FromAnswer, back: int, request: Mapping[str, Any]) -> Any:
+        """The ``back``-th newest distinct value (the oldest there is, if fewer),
+        else the default."""
+        values: list[Any] = []
+        for f, asked, said in reversed(self._heard):
+            value = said.get(source.field)
+            if (
+                f in source.ops
+                and value is not None
+                and not isinstance(value, Mapping | list)
+                and all(asked.get(m) == request.get(m) for m in source.match)
+                and not any(type(v) is type(value) and v == value for v in values)
+            ):
+                values.append(value)
+                if len(values) > back:
+                    break
+        return values[min(back, len(values) - 1)] if values else source.default
 
 
 def new_session() -> aiohttp.ClientSession:

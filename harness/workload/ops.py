@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
 from harness.limits import MAX_SECONDS, is_seconds
+from harness.workload.api import FromAnswer
 
 RetryMode: TypeAlias = Literal["none", "immediate", "concurrent", "delayed"]
 RETRY_MODES: tuple[RetryMode, ...] = ("none", "immediate", "concurrent", "delayed")
@@ -76,6 +77,10 @@ class OpSpec:
     retry: RetryPolicy = field(default=NO_RETRY)
     snapshot: int | None = None
     """For a final read: which settle snapshot it belongs to (recorded in the history)."""
+    answered: Mapping[str, tuple[FromAnswer, int]] = field(default_factory=dict)
+    """Fields the client takes from earlier answers when it first sends the
+    request (the body holds their defaults until then): field -> (source,
+    how many distinct values back)."""
 
     def __post_init__(self) -> None:
         for name in ("process", "node"):

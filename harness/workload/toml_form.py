@@ -22,6 +22,7 @@ from harness.workload.api import (
     Answer,
     Const,
     FinalRead,
+    FromAnswer,
     Ints,
     InvalidWorkload,
     Key,
@@ -45,8 +46,7 @@ _ANSWER_KEYS = ("status", "echo", "equals", "types")
 _SETUP_KEYS = ("op", "each", "values", "deadline")
 _DECLINE_KEYS = ("decline", "at_most")
 _FINAL_KEYS = ("op", "slot", "keys", "fields", "not_found")
-_SOURCES = ("key", "ints", "one_of", "const")
-_SOURCE_KEYS = (*_SOURCES, "distinct_from", "same_as", "weights")
+_SOURCES = ("key", "ints", "one_of", "const", "answer")
 
 T = TypeVar("T")
 
@@ -164,13 +164,14 @@ def _operation(where: Where, raw: Mapping[str, Any]) -> Operation:
 
 
 def _source(where: Where, raw: object) -> Source:
-    """``{ key = "account" }``, ``{ ints = [1, 50] }``, ``{ one_of = [...] }`` or
-    ``{ const = ... }`` (FromKey needs Python)."""
+    """``{ key = "account" }``, ``{ ints = [1, 50] }``, ``{ one_of = [...] }``,
+    ``{ const = ... }`` or ``{ answer = "op", field = "f", ... }`` (FromKey
+    needs Python)."""
     given = [k for k in _SOURCES if isinstance(raw, dict) and k in raw]
     if not isinstance(raw, dict) or len(given) != 1:
         raise where.error(
             "must be one of { key = \"kind\" }, { ints = [lo, hi] }, { one_of = [...] }, "
-            f"{{ const = value }} (got {show(raw)})"
+            f"{{ const = value }}, {{ answer = \"op\", field = \"name\" }} (got {show(raw)})"
         )
     (kind,) = given
     allowed = {
@@ -178,8 +179,23 @@ def _source(where: Where, raw: object) -> Source:
         "ints": ("ints",),
         "one_of": ("one_of", "weights"),
         "const": ("const",),
+        "answer": ("answer", "field", "match", "default", "back"),
     }[kind]
     where.only_keys(raw, allowed)
+    if kind == "answer":
+        ops = raw["answer"]
+        if "field" not in raw:
+            raise where.expected("field", "the answer field to take (a name)", MISSING)
+        options = {k: raw[k] for k in ("default", "back") if k in raw}
+        return _made(
+            where,
+            lambda: FromAnswer(
+                tuple(ops) if isinstance(ops, list) else ops,
+                raw["field"],
+                match=_strings(where, raw, "match"),
+                **options,
+            ),
+        )
     if kind == "key":
         return _made(
             where,

@@ -10,7 +10,7 @@ type                    factory (and what it checks)
 eligibility             ``make_eligibility``: accepted only if the condition
                         held at decision time (``Prior``, ``NoPrior``,
                         ``Exceeds``, ``Bound``, ``Before``, ``Past``,
-                        ``Holds``); refused only if it did not
+                        ``Newest``, ``Holds``); refused only if it did not
 ordering                ``make_ordering``: accepted values follow the
                         declared order; readers agree (``Reader``)
 accounting              ``make_accounting``: aggregate = initial + adding -
@@ -60,6 +60,7 @@ from invariants.library.eligibility import (
     EligibleWords,
     Exceeds,
     Holds,
+    Newest,
     NoPrior,
     Past,
     Prior,
@@ -96,6 +97,7 @@ __all__ = [
     "Item",
     "Listed",
     "Mutual",
+    "Newest",
     "NoPrior",
     "OrderWords",
     "Owners",

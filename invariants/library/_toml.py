@@ -48,6 +48,7 @@ from invariants.library.eligibility import (
     Condition,
     EligibleWords,
     Exceeds,
+    Newest,
     NoPrior,
     Past,
     Prior,
@@ -425,7 +426,7 @@ def _accounting(name: str, at: _At) -> Checker:
     )
 
 
-_CONDITIONS = ("prior", "no_prior", "exceeds", "bound", "before", "past")
+_CONDITIONS = ("prior", "no_prior", "exceeds", "bound", "before", "past", "newest")
 
 
 def _condition(at: _At) -> Condition:
@@ -458,6 +459,12 @@ def _condition(at: _At) -> Condition:
         at.only(("exceeds", "strict", "reason"))
         extra = {"reason": at.text("reason")} if at.has("reason") else {}
         return Exceeds(field=at.text("exceeds"), strict=at.flag("strict", True), **extra)
+    if kind == "newest":
+        at.only(("newest", "key", "field", "reason"))
+        extra = {"reason": at.text("reason")} if at.has("reason") else {}
+        return Newest(
+            op=at.text("newest"), key=at.words_list("key"), field=at.text("field"), **extra
+        )
     if kind in ("before", "past"):
         at.only((kind, "key", "after", "epsilon_ms", "reason"))
         extra = {"reason": at.text("reason")} if at.has("reason") else {}

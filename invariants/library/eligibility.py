@@ -26,6 +26,9 @@ giving indeterminate operations the benefit of the doubt:
   could have passed, give or take ``epsilon_ms`` (a close only after the
   end; with ``Refused`` actions, no hold refused as expired before it could
   have expired);
+- ``Newest(op, key, field)``: the action's ``field`` is at least the
+  ``field`` of every ok answer to an ``op`` on its key that came before it
+  was sent (a write fenced by the token of the latest grant acknowledged);
 - ``Holds(fn)``: a Python predicate ``fn(ctx, action) -> reason | None``.
 
 The actions are what took effect, or, from a ``Refused`` source, requests a
@@ -48,10 +51,12 @@ from invariants._common import Findings, ops_text
 from invariants.library._index import Key, standalone
 from invariants.library._model import (
     INF,
+    Accepted,
     Context,
     Final,
     Item,
     Listed,
+    Refused,
     Scope,
     Source,
     hidden,
@@ -158,6 +163,23 @@ class Past(Deadline):
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Newest:
+    """The action's body ``field`` is at least the ``field`` of every ok
+    answer to an ``op`` on its key (body ``key`` fields equal to the action's
+    key) that came before the action was sent: a fencing token no older than
+    the newest grant the client could have known of. An ``op`` answered only
+    after the action was sent is not held against it."""
+
+    op: str
+    key: tuple[str, ...]
+    field: str
+    reason: str = (
+        "its {field} {value} is below {field} {newest} that {op} answered ({ops}) "
+        "before it was sent"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Holds:
     """A Python condition: ``fn(ctx, action)`` returns why it is not met, or None."""
@@ -165,7 +187,7 @@ class Holds:
     fn: Callable[[Context, Item], str | None]
 
 
-Condition: TypeAlias = Prior | NoPrior | Exceeds | Bound | Before | Past | Holds
+Condition: TypeAlias = Prior | NoPrior | Exceeds | Bound | Before | Past | Newest | Holds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -237,6 +259,15 @@ def make_eligibility(
                     [item.id, *item.key],
                     [*item.evidence, *ctx.evidence(scope, finals, item.key)],
                 )
+        for refusal in _refusals(ctx, sources, items):
+            unmet = [
+                n
+                for n, condition in enumerate(conditions)
+                if not isinstance(condition, Holds) and _unmet(ctx, condition, refusal, ranked)
+            ]
+            for n in unmet:
+                stakes[n] += 1
+            out.checked += bool(unmet)
         if listed is not None:
             for member in hidden(ctx, listed, scope):
                 out.undecided(
@@ -253,6 +284,23 @@ def make_eligibility(
     return standalone(check)
 
 
+def _refusals(ctx: Context, sources: Sequence[Source], items: Sequence[Item]) -> list[Item]:
+    """The requests of the ``Accepted`` sources that a definite answer refused
+    and that took no effect: one a condition makes ineligible was put to the
+    rule, and the service held it (a write with a stale token refused as
+    stale). They count as checked, never as violations."""
+    took = {item.request.id if item.request is not None else item.id for item in items}
+    return [
+        refusal
+        for s in sources
+        if isinstance(s, Accepted)
+        for refusal in ctx.items(
+            Refused(op=s.requests.op, id=s.requests.id, key=s.key, unordered=s.unordered)
+        )
+        if refusal.id not in took
+    ]
+
+
 _OWN_FIELDS: dict[type, dict[str, tuple[str, ...]]] = {
     Prior: {"never": ("op", "key", "seen"), "late": ("op", "key")},
     NoPrior: {"reason": ("op", "key", "ops")},
@@ -260,6 +308,7 @@ _OWN_FIELDS: dict[type, dict[str, tuple[str, ...]]] = {
     Bound: {"reason": ("field", "value", "low", "high")},
     Before: {"reason": ("late_ms", "key", "op", "ops", "after_ms", "epsilon_ms")},
     Past: {"reason": ("early_ms", "key", "op", "ops", "after_ms", "epsilon_ms")},
+    Newest: {"reason": ("field", "value", "newest", "op", "ops", "key")},
 }
 
 
@@ -295,7 +344,9 @@ def _label(condition: Condition) -> str:
     if isinstance(condition, Exceeds | Bound):
         word = "exceeds" if isinstance(condition, Exceeds) else "bound"
         return f"{word} {condition.field}"
-    word = {Prior: "prior", NoPrior: "no_prior", Before: "before", Past: "past"}[type(condition)]
+    word = {
+        Prior: "prior", NoPrior: "no_prior", Before: "before", Past: "past", Newest: "newest"
+    }[type(condition)]
     where = getattr(condition, "where", {})
     shown = f" ({', '.join(f'{k}={v}' for k, v in where.items())})" if where else ""
     return f"{word} {condition.op}{shown}"
@@ -356,6 +407,8 @@ def _at_stake(
         return _deadline(ctx, condition, item.key) is not None
     if isinstance(condition, Past):
         return item.at != INF and _deadline(ctx, condition, item.key) is not None
+    if isinstance(condition, Newest):
+        return _newest(ctx, condition, item) is not None
     return True
 
 
@@ -377,6 +430,46 @@ def _deadline(ctx: Context, condition: Deadline, key: Key) -> tuple[Operation, i
 
     memo = ("deadlines", condition.op, condition.key, condition.after)
     return ctx.index.memo(memo, build).get(key)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answered:
+    """Per key: the ok answers of a `Newest` op by when they came, with the
+    running maximum of the field and the op that answered it."""
+
+    at: list[float]
+    best: list[tuple[float, Operation]]
+
+
+def _newest(ctx: Context, condition: Newest, item: Item) -> tuple[float, Operation] | None:
+    """The highest ``field`` an ``op`` on the item's key answered before the
+    item was sent, and that op; None when none did."""
+
+    def build() -> dict[Key, _Answered]:
+        out: dict[Key, _Answered] = {}
+        for named, ops in ctx.index.by_key(condition.op, condition.key).items():
+            answered = []
+            for op in ops:
+                completion = op.completion
+                ok = completion is not None and completion.type == "ok"
+                said = completion.value.get("body") if ok and completion is not None else None
+                value = said.get(condition.field) if isinstance(said, Mapping) else None
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    answered.append((op.end_time, float(value), op))
+            answered.sort(key=lambda a: a[0])
+            best: list[tuple[float, Operation]] = []
+            for _, value, op in answered:
+                best.append((value, op) if not best or value > best[-1][0] else best[-1])
+            if best:
+                out[named] = _Answered([a[0] for a in answered], best)
+        return out
+
+    memo = ("newest", condition.op, condition.key, condition.field)
+    table = ctx.index.memo(memo, build).get(item.key)
+    if table is None:
+        return None
+    n = bisect.bisect_left(table.at, item.sent)
+    return table.best[n - 1] if n else None
 
 
 def _off_deadline(
@@ -439,6 +532,26 @@ def _unmet(
                 "ops": ops_text([op.invoke.op_id]),
                 "after_ms": after_ms,
                 "epsilon_ms": round(condition.epsilon_ms),
+            },
+        )
+    if isinstance(condition, Newest):
+        value = item.body.get(condition.field)
+        newest = _newest(ctx, condition, item)
+        if newest is None or isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        top, op = newest
+        if float(value) >= top:
+            return None
+        return say(
+            condition.reason,
+            **{
+                **_named(condition.key, item.key),
+                "field": condition.field,
+                "value": value,
+                "newest": int(top) if top.is_integer() else top,
+                "op": condition.op,
+                "ops": ops_text([op.invoke.op_id]),
+                "key": key_text(item.key),
             },
         )
     if isinstance(condition, Exceeds):

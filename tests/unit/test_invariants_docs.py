@@ -30,6 +30,7 @@ def test_every_toml_block_declares_checkers() -> None:
         names += parse_invariants(tomllib.loads(block)["invariants"], "docs/invariants.md")
     assert names == [
         "live_until_deadline",
+        "writes_carry_newest_token",
         "bid_eligible",
         "bids_increase",
         "balance",

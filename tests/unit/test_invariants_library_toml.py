@@ -241,7 +241,7 @@ REQUESTS = {"op": "transfer", "id": "transfer_id", "final": "transfers"}
                 "require": {"prior": "open", "exceeds": "amount", "key": "auction_id"},
             },
             "require: a condition names exactly one of 'prior', 'no_prior', 'exceeds', 'bound', "
-            "'before', 'past' (got prior, exceeds)",
+            "'before', 'past', 'newest' (got prior, exceeds)",
         ),
         (
             {
@@ -817,6 +817,74 @@ require = { past = "place_hold", key = "hold_id", after = "expires_in_ms" }
     assert run(0.3, resent=True).vacuous  # accepted after all: not a refusal
 
 
+def test_a_write_is_fenced_by_the_newest_token_answered_before_it_was_sent(
+    tmp_path: Path,
+) -> None:
+    """``newest``: a grant answered token 2 at 0.2 s. A write with token 1
+    sent at 0.3 s and accepted is stale; one sent at 0.1 s (before the grant
+    was answered) is not held against it; token 2 is current. A grant on
+    another lock, refused grants and an indeterminate one do not count; with
+    no grant answered before it the write has nothing to be judged by. A
+    write refused with a stale token counts as judged: the rule held."""
+    path = tmp_path / "leases.toml"
+    path.write_text(
+        """
+[[invariants]]
+name = "writes_fenced"
+type = "eligibility"
+actions = { from = "accepted", op = "write", id = "write_id", key = "lock" }
+require = { newest = "acquire", key = "lock", field = "token" }
+words = { noun = "write" }
+""",
+        encoding="utf-8",
+    )
+    check = load_invariants(path)["writes_fenced"]
+
+    def run(
+        token: int, sent_s: float, lock: str = "l-1", refused: tuple[int, ...] = ()
+    ) -> Verdict:
+        now = [0.0]
+        rec = Recorder(clock=lambda: now[0])
+        for n, (outcome, got, at) in enumerate(
+            (("ok", 1, 0.05), ("ok", 2, 0.2), ("fail", 3, 0.25), ("info", 4, 0.25))
+        ):
+            now[0] = at - 0.01
+            body = {"acquire_id": f"a-{n}", "lock": lock, "holder": "h"}
+            invoke = rec.invoke(0, "acquire", {"node": 0, "attempt": 1, "body": body})
+            now[0] = at
+            rec.complete(invoke, outcome, {"status": 200, "body": {**body, "token": got}})
+        now[0] = sent_s
+        body = {"write_id": "w-1", "lock": "l-1", "token": token}
+        invoke = rec.invoke(1, "write", {"node": 0, "attempt": 1, "body": body})
+        now[0] = sent_s + 0.01
+        rec.complete(invoke, "ok", {"status": 200, "body": {**body, "status": "accepted"}})
+        now[0] = 0.3
+        for n, stale in enumerate(refused):
+            body = {"write_id": f"w-r{n}", "lock": "l-1", "token": stale}
+            invoke = rec.invoke(1, "write", {"node": 0, "attempt": 1, "body": body})
+            answer = {"write_id": f"w-r{n}", "status": "stale_token"}
+            rec.complete(invoke, "fail", {"status": 409, "body": answer})
+        return check(rec.history(), FinalState(workload="leases", values={}), Ledgers())
+
+    stale = run(1, 0.3)
+    assert stale.status == "invalid"
+    assert stale.evidence[0].message == (
+        "write w-1 of l-1 is not eligible: its token 1 is below token 2 that acquire "
+        "answered (op 1) before it was sent"
+    )
+    assert (run(2, 0.3).status, run(2, 0.3).checked) == ("valid", 1)
+    assert (run(1, 0.1).status, run(1, 0.1).checked) == ("valid", 1)  # only token 1 was known
+    assert run(1, 0.01).vacuous  # sent before any grant was answered
+    assert run(1, 0.3, lock="l-2").vacuous  # the grants were of another lock
+    assert run(3, 0.3).status == "valid"  # the refused grant's token counts for nothing
+    # A stale write refused was put to the rule, and held: checked, as an
+    # accepted one is; one refused with the newest token was not.
+    assert (run(1, 0.01, refused=(1, 2)).status, run(1, 0.01, refused=(1, 2)).checked) == (
+        "valid", 1
+    )
+    assert run(1, 0.01, refused=(2, 3)).vacuous
+
+
 def test_a_refusal_as_frozen_needs_a_freeze_that_may_have_happened_before_it(
     tmp_path: Path,
 ) -> None:
@@ -871,7 +939,8 @@ def test_refused_actions_are_only_an_eligibility_source() -> None:
 
 def test_a_refused_request_is_no_action_of_an_accepted_source(tmp_path: Path) -> None:
     """Only a ``Refused`` source makes refusals actions: a confirm refused as
-    expired after its deadline is not judged by ``before`` as if accepted."""
+    expired after its deadline is not judged by ``before`` as if accepted.
+    It counts as checked: the rule was put to the service, and it held."""
     path = tmp_path / "holds.toml"
     path.write_text(
         """
@@ -895,7 +964,15 @@ require = { before = "place_hold", key = "hold_id", after = "expires_in_ms" }
     invoke = rec.invoke(0, "confirm", {"node": 0, "attempt": 1, "body": {"hold_id": "h-1"}})
     rec.complete(invoke, "fail", {"status": 409, "body": {"reason": "expired"}})
     verdict = check(rec.history(), FinalState(workload="holds", values={}), Ledgers())
-    assert (verdict.status, verdict.vacuous) == ("valid", True)
+    assert (verdict.status, verdict.checked, verdict.evidence) == ("valid", 1, ())
+    early = Recorder(clock=lambda: 0.01)  # refused before the deadline: nothing it forbids
+    early.set_phase("setup")
+    invoke = early.invoke(0, "place_hold", {"node": 0, "attempt": 1, "body": body})
+    early.complete(invoke, "ok", {"status": 200, "body": {"hold_id": "h-1"}})
+    early.set_phase("main")
+    invoke = early.invoke(0, "confirm", {"node": 0, "attempt": 1, "body": {"hold_id": "h-1"}})
+    early.complete(invoke, "fail", {"status": 409, "body": {"reason": "expired"}})
+    assert check(early.history(), FinalState(workload="holds", values={}), Ledgers()).vacuous
 
 
 def test_a_misspelt_field_in_a_conditions_sentence_is_refused_when_loaded() -> None:

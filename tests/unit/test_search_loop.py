@@ -50,6 +50,7 @@ class _Runner:
     def __init__(self, out: Path, invariant: str) -> None:
         self.out = out
         self.invariant = invariant
+        self.workload = DESIGN.workload
         self.runs: Counter[str] = Counter()
 
     def verdict(self, schedule: Schedule, runs: int) -> Verdict:

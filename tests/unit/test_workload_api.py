@@ -336,7 +336,8 @@ def test_toml_mistakes_name_the_place(tmp_path: Path) -> None:
     )
     assert toml_error(tmp_path, "amount = { ints = [1, 50] }", "amount = 5") == (
         "operations[1] (name 'transfer').fields.amount: must be one of { key = \"kind\" }, "
-        "{ ints = [lo, hi] }, { one_of = [...] }, { const = value } (got 5)"
+        "{ ints = [lo, hi] }, { one_of = [...] }, { const = value }, "
+        "{ answer = \"op\", field = \"name\" } (got 5)"
     )
     assert toml_error(tmp_path, "weight = 4", "weight = 100000") == (
         "operations[1] (name 'transfer'): 'weight' must be an int in 0..1000 (got 100000)"
