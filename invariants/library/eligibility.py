@@ -42,9 +42,9 @@ undecided.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeAlias
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from harness.history import FinalState, History, Ledgers, Operation
 from invariants._common import Findings, ops_text
@@ -65,6 +65,8 @@ from invariants.library._model import (
 )
 from invariants.library._words import check_words, key_text, names_in, say
 from invariants.verdict import Checker, Verdict
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -353,12 +355,29 @@ def _label(condition: Condition) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Ranked:
-    """Per key and ``Exceeds`` field: accepted actions by when they were decided,
-    with the running maximum of the field, to find the highest decided before a time."""
+class _Highest(Generic[T]):
+    """Values by when they came, with the running maximum and what holds it:
+    the highest that came before a given time, by bisection."""
 
     at: list[float]
-    best: list[tuple[float, Item]]
+    best: list[tuple[float, T]]
+
+    @classmethod
+    def of(cls, timed: Iterable[tuple[float, float, T]]) -> _Highest[T]:
+        """From ``(time, value, holder)`` triples in any order."""
+        ordered = sorted(timed, key=lambda t: t[0])
+        best: list[tuple[float, T]] = []
+        for _, value, holder in ordered:
+            best.append((value, holder) if not best or value > best[-1][0] else best[-1])
+        return cls([t[0] for t in ordered], best)
+
+    def before(self, time: float) -> tuple[float, T] | None:
+        n = bisect.bisect_left(self.at, time)
+        return self.best[n - 1] if n else None
+
+
+_Ranked: TypeAlias = _Highest[Item]
+"""Per key and ``Exceeds`` field: accepted actions by when they were decided."""
 
 
 def _ranked(
@@ -366,17 +385,12 @@ def _ranked(
 ) -> dict[tuple[str, Key], _Ranked]:
     out: dict[tuple[str, Key], _Ranked] = {}
     for name in {c.field for c in conditions if isinstance(c, Exceeds)}:
-        by_key: dict[Key, list[Item]] = {}
+        by_key: dict[Key, list[tuple[float, float, Item]]] = {}
         for item in items:
             if item.at != INF and item.body.get(name) is not None:
-                by_key.setdefault(item.key, []).append(item)
+                by_key.setdefault(item.key, []).append((item.at, float(item.body[name]), item))
         for key, decided in by_key.items():
-            decided.sort(key=lambda i: i.at)
-            best: list[tuple[float, Item]] = []
-            for item in decided:
-                value = float(item.body[name])
-                best.append((value, item) if not best or value > best[-1][0] else best[-1])
-            out[(name, key)] = _Ranked([i.at for i in decided], best)
+            out[(name, key)] = _Highest.of(decided)
     return out
 
 
@@ -432,21 +446,12 @@ def _deadline(ctx: Context, condition: Deadline, key: Key) -> tuple[Operation, i
     return ctx.index.memo(memo, build).get(key)
 
 
-@dataclass(frozen=True, slots=True)
-class _Answered:
-    """Per key: the ok answers of a `Newest` op by when they came, with the
-    running maximum of the field and the op that answered it."""
-
-    at: list[float]
-    best: list[tuple[float, Operation]]
-
-
 def _newest(ctx: Context, condition: Newest, item: Item) -> tuple[float, Operation] | None:
     """The highest ``field`` an ``op`` on the item's key answered before the
     item was sent, and that op; None when none did."""
 
-    def build() -> dict[Key, _Answered]:
-        out: dict[Key, _Answered] = {}
+    def build() -> dict[Key, _Highest[Operation]]:
+        out: dict[Key, _Highest[Operation]] = {}
         for named, ops in ctx.index.by_key(condition.op, condition.key).items():
             answered = []
             for op in ops:
@@ -456,20 +461,13 @@ def _newest(ctx: Context, condition: Newest, item: Item) -> tuple[float, Operati
                 value = said.get(condition.field) if isinstance(said, Mapping) else None
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     answered.append((op.end_time, float(value), op))
-            answered.sort(key=lambda a: a[0])
-            best: list[tuple[float, Operation]] = []
-            for _, value, op in answered:
-                best.append((value, op) if not best or value > best[-1][0] else best[-1])
-            if best:
-                out[named] = _Answered([a[0] for a in answered], best)
+            if answered:
+                out[named] = _Highest.of(answered)
         return out
 
     memo = ("newest", condition.op, condition.key, condition.field)
     table = ctx.index.memo(memo, build).get(item.key)
-    if table is None:
-        return None
-    n = bisect.bisect_left(table.at, item.sent)
-    return table.best[n - 1] if n else None
+    return table.before(item.sent) if table is not None else None
 
 
 def _off_deadline(
@@ -557,12 +555,10 @@ def _unmet(
     if isinstance(condition, Exceeds):
         value = item.body.get(condition.field)
         table = ranked.get((condition.field, item.key))
-        if value is None or table is None:
+        highest = table.before(item.sent) if table is not None else None
+        if value is None or highest is None:
             return None
-        n = bisect.bisect_left(table.at, item.sent)
-        if n == 0:
-            return None
-        top, other = table.best[n - 1]
+        top, other = highest
         if other is item or (float(value) > top if condition.strict else float(value) >= top):
             return None
         return say(
