@@ -331,7 +331,7 @@ _SOURCES = (Key, Ints, OneOf, Const, FromKey, FromAnswer)
 
 def is_drawn(source: Source) -> bool:
     """Drawn per operation (kept in a schedule's ``args``), not derived from
-    others (an `FromAnswer` draws how far back it looks)."""
+    others (a `FromAnswer` draws how far back it looks)."""
     return isinstance(source, Ints | OneOf | FromAnswer) or (
         isinstance(source, Key) and source.same_as is None
     )
@@ -818,7 +818,7 @@ class Workload:
 
     @staticmethod
     def _check_answered(owner: str, by_name: Mapping[str, Operation]) -> None:
-        """An `FromAnswer` field names operations of the workload that have its
+        """A `FromAnswer` field names operations of the workload that have its
         ``match`` fields and whose ok answers may carry its ``field``."""
         for op in by_name.values():
             for name, source in op.fields.items():

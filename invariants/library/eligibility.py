@@ -34,7 +34,10 @@ giving indeterminate operations the benefit of the doubt:
 The actions are what took effect, or, from a ``Refused`` source, requests a
 definite answer refused (as expired, as frozen): their conditions are then
 what justified the refusal (a ``Prior`` freeze that may have happened, a
-``Past`` deadline). A violation names every unmet condition. With a
+``Past`` deadline). A request of an ``Accepted`` source that a definite
+answer refused, though a condition made it ineligible, counts as checked:
+the rule was put to the service, and it held. A violation names every unmet
+condition. With a
 ``Listed`` source, members whose final lists were not read may hide actions:
 undecided.
 """
