@@ -34,6 +34,18 @@ def verify(out: Path, *options: str) -> tuple[float, dict[str, Any]]:
     return took, json.loads((out / "kv-correct" / "report.json").read_text())
 
 
+def startup_s() -> float:
+    """Seconds to start Python, import what ``verify`` runs on and load the design."""
+    code = (
+        "import harness.cli, harness.verify, harness.report, harness.jobs\n"
+        "from harness.design import load_design\n"
+        "load_design('designs/kv.toml')"
+    )
+    begin = time.monotonic()
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
+    return time.monotonic() - begin
+
+
 def longest_example_s(row_dir: Path) -> float:
     """Seconds from the first to the last event of the row's longest history."""
     longest = 0.0
@@ -62,8 +74,11 @@ def test_a_budget_ends_in_time_with_every_row_judged(tmp_path: Path) -> None:
     # The run's own clock (provisioning to the report, the system stopped): the
     # budget, the last example's overrun, and stopping beyond the reserve kept for it.
     assert 28 <= report["duration_s"] <= 40 + longest["cas-race"] + 8, (report, longest)
-    # Outside it, the command only starts Python and exits.
-    assert took - report["duration_s"] < 10, (took, report["duration_s"])
+    # Outside it, the command only starts Python, loads the design and exits: no
+    # more than a few times what that takes on this machine now (a loaded CI
+    # machine is several times slower at both).
+    outside, startup = took - report["duration_s"], startup_s()
+    assert outside < 3 * startup + 5, (took, report["duration_s"], startup)
 
 
 def test_two_jobs_run_two_rows_on_two_stacks_at_once(tmp_path: Path) -> None:
