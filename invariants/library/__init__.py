@@ -10,7 +10,7 @@ type                    factory (and what it checks)
 eligibility             ``make_eligibility``: accepted only if the condition
                         held at decision time (``Prior``, ``NoPrior``,
                         ``Exceeds``, ``Bound``, ``Before``, ``Past``,
-                        ``Newest``, ``Holds``); refused only if it did not
+                        ``Newest``, ``Free``, ``Holds``); refused only if it did not
 ordering                ``make_ordering``: accepted values follow the
                         declared order; readers agree (``Reader``)
 accounting              ``make_accounting``: aggregate = initial + adding -
@@ -59,6 +59,7 @@ from invariants.library.eligibility import (
     Bound,
     EligibleWords,
     Exceeds,
+    Free,
     Holds,
     Newest,
     NoPrior,
@@ -89,6 +90,7 @@ __all__ = [
     "Final",
     "Flow",
     "FlowWords",
+    "Free",
     "Holds",
     "IdempotentWords",
     "Index",

@@ -48,6 +48,7 @@ from invariants.library.eligibility import (
     Condition,
     EligibleWords,
     Exceeds,
+    Free,
     Newest,
     NoPrior,
     Past,
@@ -426,7 +427,7 @@ def _accounting(name: str, at: _At) -> Checker:
     )
 
 
-_CONDITIONS = ("prior", "no_prior", "exceeds", "bound", "before", "past", "newest")
+_CONDITIONS = ("prior", "no_prior", "exceeds", "bound", "before", "past", "newest", "free")
 
 
 def _condition(at: _At) -> Condition:
@@ -465,17 +466,27 @@ def _condition(at: _At) -> Condition:
         return Newest(
             op=at.text("newest"), key=at.words_list("key"), field=at.text("field"), **extra
         )
+    if kind == "free":
+        at.only(("free", "key", "holder", "after", "renew", "release", "epsilon_ms", "reason"))
+        extra = {"reason": at.text("reason")} if at.has("reason") else {}
+        return Free(
+            op=at.words_list("free"),
+            key=at.words_list("key"),
+            holder=at.text("holder"),
+            after=at.text("after"),
+            renew=at.words_list("renew", ()),
+            release=at.words_list("release", ()),
+            epsilon_ms=_epsilon(at),
+            **extra,
+        )
     if kind in ("before", "past"):
         at.only((kind, "key", "after", "epsilon_ms", "reason"))
         extra = {"reason": at.text("reason")} if at.has("reason") else {}
-        epsilon_ms = at.number("epsilon_ms", default=50.0)
-        if epsilon_ms < 0:
-            at.fail("epsilon_ms", "a number of ms, 0 or more", epsilon_ms)
         return (Before if kind == "before" else Past)(
             op=at.text(kind),
             key=at.words_list("key"),
             after=at.text("after"),
-            epsilon_ms=epsilon_ms,
+            epsilon_ms=_epsilon(at),
             **extra,
         )
     at.only(("bound", "low", "high", "reason"))
@@ -487,6 +498,13 @@ def _condition(at: _At) -> Condition:
         high=at.number("high") if at.has("high") else None,
         **({"reason": at.text("reason")} if at.has("reason") else {}),
     )
+
+
+def _epsilon(at: _At) -> float:
+    epsilon_ms = at.number("epsilon_ms", default=50.0)
+    if epsilon_ms < 0:
+        at.fail("epsilon_ms", "a number of ms, 0 or more", epsilon_ms)
+    return epsilon_ms
 
 
 def _eligibility(name: str, at: _At) -> Checker:

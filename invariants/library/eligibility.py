@@ -29,6 +29,12 @@ giving indeterminate operations the benefit of the doubt:
 - ``Newest(op, key, field)``: the action's ``field`` is at least the
   ``field`` of every ok answer to an ``op`` on its key that came before it
   was sent (a write fenced by the token of the latest grant acknowledged);
+- ``Free(op, key, holder, after, renew, release)``: the action was decided
+  while no other holder surely held its key: no lease a grant ``op`` or a
+  ``renew`` answered ok to another ``holder`` gave for ``after`` ms (a body
+  field) covered the whole time from its sending to its decision, with
+  nothing that holder sent (a ``release``, a renew) able to have ended it
+  first (two live holders of one lock);
 - ``Holds(fn)``: a Python predicate ``fn(ctx, action) -> reason | None``.
 
 The actions are what took effect, or, from a ``Refused`` source, requests a
@@ -52,6 +58,7 @@ from typing import Any, Generic, TypeAlias, TypeVar
 from harness.history import FinalState, History, Ledgers, Operation
 from invariants._common import Findings, ops_text
 from invariants.library._index import Key, standalone
+from invariants.library._leases import Hold, held_by_other, holds, near_other
 from invariants.library._model import (
     INF,
     Accepted,
@@ -185,6 +192,30 @@ class Newest:
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Free:
+    """The action was decided while no holder but its own surely held its key
+    (``invariants/library/_leases.py``): a grant ``op`` or a ``renew``
+    answered ok to another ``holder`` (a body field) set a lease of ``after``
+    ms (a body field) past its first sending, and nothing that holder sent
+    that may have arrived since (a ``release``, a grant or renew with a
+    shorter ``after``) could have ended it before the action was decided,
+    give or take ``epsilon_ms``. An action with no ``holder`` field is not
+    judged by it."""
+
+    op: tuple[str, ...]
+    key: tuple[str, ...]
+    holder: str
+    after: str
+    renew: tuple[str, ...] = ()
+    release: tuple[str, ...] = ()
+    epsilon_ms: float = 50.0
+    reason: str = (
+        "it was decided while {other} held {key}: {op} ({ops}) gave {other} a lease "
+        "of {after_ms} ms that surely had {left_ms} ms left (epsilon {epsilon_ms} ms)"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Holds:
     """A Python condition: ``fn(ctx, action)`` returns why it is not met, or None."""
@@ -192,7 +223,7 @@ class Holds:
     fn: Callable[[Context, Item], str | None]
 
 
-Condition: TypeAlias = Prior | NoPrior | Exceeds | Bound | Before | Past | Newest | Holds
+Condition: TypeAlias = Prior | NoPrior | Exceeds | Bound | Before | Past | Newest | Free | Holds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -314,6 +345,7 @@ _OWN_FIELDS: dict[type, dict[str, tuple[str, ...]]] = {
     Before: {"reason": ("late_ms", "key", "op", "ops", "after_ms", "epsilon_ms")},
     Past: {"reason": ("early_ms", "key", "op", "ops", "after_ms", "epsilon_ms")},
     Newest: {"reason": ("field", "value", "newest", "op", "ops", "key")},
+    Free: {"reason": ("other", "key", "op", "ops", "after_ms", "left_ms", "epsilon_ms")},
 }
 
 
@@ -349,6 +381,8 @@ def _label(condition: Condition) -> str:
     if isinstance(condition, Exceeds | Bound):
         word = "exceeds" if isinstance(condition, Exceeds) else "bound"
         return f"{word} {condition.field}"
+    if isinstance(condition, Free):
+        return f"free {', '.join(condition.op)}"
     word = {
         Prior: "prior", NoPrior: "no_prior", Before: "before", Past: "past", Newest: "newest"
     }[type(condition)]
@@ -426,6 +460,10 @@ def _at_stake(
         return item.at != INF and _deadline(ctx, condition, item.key) is not None
     if isinstance(condition, Newest):
         return _newest(ctx, condition, item) is not None
+    if isinstance(condition, Free):
+        holder = item.body.get(condition.holder)
+        leases = _leases(ctx, condition).get(item.key)
+        return holder is not None and near_other(leases or [], holder, item.sent, item.at)
     return True
 
 
@@ -447,6 +485,43 @@ def _deadline(ctx: Context, condition: Deadline, key: Key) -> tuple[Operation, i
 
     memo = ("deadlines", condition.op, condition.key, condition.after)
     return ctx.index.memo(memo, build).get(key)
+
+
+def _leases(ctx: Context, condition: Free) -> dict[Key, list[Hold]]:
+    return holds(
+        ctx.index,
+        grants=condition.op,
+        renews=condition.renew,
+        releases=condition.release,
+        key=condition.key,
+        holder=condition.holder,
+        ttl=condition.after,
+    )
+
+
+def _free(ctx: Context, condition: Free, item: Item) -> str | None:
+    """Why another holder surely held the item's key while it was decided, or None."""
+    holder = item.body.get(condition.holder)
+    leases = _leases(ctx, condition).get(item.key)
+    if holder is None or not leases or item.at == INF:
+        return None
+    held = held_by_other(leases, holder, item.sent, item.at)
+    if held is None or held.left_s * 1000 <= condition.epsilon_ms:
+        return None
+    lease = held.by
+    return say(
+        condition.reason,
+        **{
+            **_named(condition.key, item.key),
+            "other": lease.holder,
+            "key": key_text(item.key),
+            "op": lease.op.f,
+            "ops": ops_text([lease.op.invoke.op_id]),
+            "after_ms": round((lease.floor - lease.first) * 1000),
+            "left_ms": round(held.left_s * 1000),
+            "epsilon_ms": round(condition.epsilon_ms),
+        },
+    )
 
 
 def _newest(ctx: Context, condition: Newest, item: Item) -> tuple[float, Operation] | None:
@@ -555,6 +630,8 @@ def _unmet(
                 "key": key_text(item.key),
             },
         )
+    if isinstance(condition, Free):
+        return _free(ctx, condition, item)
     if isinstance(condition, Exceeds):
         value = item.body.get(condition.field)
         table = ranked.get((condition.field, item.key))

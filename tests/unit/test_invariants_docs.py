@@ -31,6 +31,7 @@ def test_every_toml_block_declares_checkers() -> None:
     assert names == [
         "live_until_deadline",
         "writes_carry_newest_token",
+        "one_holder_at_a_time",
         "bid_eligible",
         "bids_increase",
         "balance",

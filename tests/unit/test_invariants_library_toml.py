@@ -241,7 +241,7 @@ REQUESTS = {"op": "transfer", "id": "transfer_id", "final": "transfers"}
                 "require": {"prior": "open", "exceeds": "amount", "key": "auction_id"},
             },
             "require: a condition names exactly one of 'prior', 'no_prior', 'exceeds', 'bound', "
-            "'before', 'past', 'newest' (got prior, exceeds)",
+            "'before', 'past', 'newest', 'free' (got prior, exceeds)",
         ),
         (
             {
@@ -883,6 +883,121 @@ words = { noun = "write" }
         "valid", 1
     )
     assert run(1, 0.01, refused=(2, 3)).vacuous
+
+
+Timed = tuple[str, dict[str, Any], float, float, Literal["ok", "fail", "info"]]
+
+
+def _timed(ops: list[Timed]) -> History:
+    """A history of ``(f, body, sent, answered, outcome)`` operations, their
+    events in time order (an indeterminate one ends with a timeout)."""
+    now = [0.0]
+    rec = Recorder(clock=lambda: now[0])
+    events = sorted(
+        [(sent, 0, n) for n, (_, _, sent, _, _) in enumerate(ops)]
+        + [(answered, 1, n) for n, (_, _, _, answered, _) in enumerate(ops)]
+    )
+    invokes = {}
+    for at, end, n in events:
+        f, body, _, _, outcome = ops[n]
+        now[0] = at
+        if not end:
+            invokes[n] = rec.invoke(n, f, {"node": 0, "attempt": 1, "body": body})
+        elif outcome == "info":
+            rec.complete(invokes[n], "info", {"status": None, "body": None}, error="timeout")
+        else:
+            status = {"ok": "granted", "fail": "held"}[outcome]
+            answer = {"status": 200 if outcome == "ok" else 409, "body": {**body, "status": status}}
+            rec.complete(invokes[n], outcome, answer)
+    return rec.history()
+
+
+def test_free_finds_a_grant_while_another_holder_surely_held_the_lock(tmp_path: Path) -> None:
+    """``free``: alice was granted l-1 for 1000 ms (sent at 0, answered at
+    0.05 s). A grant to bob decided by 0.35 s came while alice surely held it;
+    one decided after her lease could have ended, or after she may have
+    released it, or shortened it by a renew, did not. A renew answered ok
+    extends what is sure; an answer replayed to a resend dates from the first
+    sending. A grant to bob refused while she held it was judged; the same
+    holder again, or a grant long after, had nothing to be judged by."""
+    path = tmp_path / "leases.toml"
+    path.write_text(
+        """
+[[invariants]]
+name = "one_holder"
+type = "eligibility"
+actions = { from = "accepted", op = "acquire", id = "acquire_id", key = "lock" }
+require = { free = ["acquire", "seed"], key = "lock", holder = "holder", after = "ttl_ms", \
+renew = "renew", release = "release" }
+words = { noun = "grant" }
+""",
+        encoding="utf-8",
+    )
+    check = load_invariants(path)["one_holder"]
+    alice: Timed = ("acquire", _lease("a-1", "alice", 1000), 0.0, 0.05, "ok")
+
+    def run(*ops: Timed, first: Timed = alice) -> Verdict:
+        history = _timed([first, *ops])
+        return check(history, FinalState(workload="leases", values={}), Ledgers())
+
+    def bob(sent: float, answered: float, outcome: Any = "ok", holder: str = "bob") -> Timed:
+        return ("acquire", _lease("a-2", holder, 1000), sent, answered, outcome)
+
+    def by_alice(f: str, sent: float, answered: float, outcome: Any, ttl: int = 0) -> Timed:
+        body = {f"{f}_id": f"{f}-1", "lock": "l-1", "holder": "alice"}
+        return (f, {**body, "ttl_ms": ttl} if ttl else body, sent, answered, outcome)
+
+    twice = run(bob(0.3, 0.35))
+    assert twice.status == "invalid"
+    assert twice.evidence[0].message == (
+        "grant a-2 of l-1 is not eligible: it was decided while alice held l-1: acquire "
+        "(op 0) gave alice a lease of 1000 ms that surely had 650 ms left (epsilon 50 ms)"
+    )
+    seeded: Timed = ("seed", _lease("s-1", "seeder", 1000), 0, 0.05, "ok")
+    assert run(bob(0.3, 0.35), first=seeded).status == "invalid"
+    assert (run(bob(1.0, 1.02)).status, run(bob(1.0, 1.02)).checked) == ("valid", 1)
+    assert run(bob(0.9, 0.96)).status == "valid"  # 40 ms left: within epsilon
+    assert run(bob(0.3, 2.0)).status == "valid"  # may have been decided after it expired
+    assert run(bob(1.2, 1.25)).vacuous  # long after: the lock was surely free again
+    assert run(bob(0.3, 0.35, holder="alice")).vacuous  # her own lock again
+    # A release she sent before bob's grant was decided may have freed it,
+    # answered or not; one refused, or sent after, did not.
+    assert run(by_alice("release", 0.2, 0.25, "ok"), bob(0.3, 0.35)).status == "valid"
+    assert run(by_alice("release", 0.2, 0.25, "info"), bob(0.3, 0.35)).status == "valid"
+    assert run(by_alice("release", 0.2, 0.25, "fail"), bob(0.3, 0.35)).status == "invalid"
+    assert run(by_alice("release", 0.5, 0.55, "ok"), bob(0.3, 0.35)).status == "invalid"
+    # A renew answered ok holds the lease 2000 ms from its sending; a renew
+    # of 100 ms may have cut the first lease short.
+    assert run(by_alice("renew", 0.4, 0.45, "ok", 2000), bob(1.5, 1.55)).status == "invalid"
+    assert run(by_alice("renew", 0.1, 0.15, "ok", 100), bob(0.3, 0.35)).status == "valid"
+    # Her grant's first sending was lost; the resend's answer was the stored
+    # one, decided at the first sending: sure only until 1.0 s.
+    lost: Timed = ("acquire", _lease("a-1", "alice", 1000), 0.0, 0.5, "info")
+    resent: Timed = ("acquire", _lease("a-1", "alice", 1000), 0.6, 0.62, "ok")
+    assert run(resent, bob(1.1, 1.15), first=lost).status == "valid"
+    assert run(resent, bob(0.7, 0.75), first=lost).status == "invalid"
+    assert run(resent, bob(1.1, 1.15)).status == "valid"  # resent though answered
+    # Refused while she held it: the rule was put to the service, and held.
+    refused = run(bob(0.3, 0.35, "fail"))
+    assert (refused.status, refused.checked) == ("valid", 1)
+
+
+def _lease(acquire_id: str, holder: str, ttl_ms: int) -> dict[str, Any]:
+    return {"acquire_id": acquire_id, "lock": "l-1", "holder": holder, "ttl_ms": ttl_ms}
+
+
+def test_free_needs_its_fields() -> None:
+    table = {
+        "name": "x",
+        "type": "eligibility",
+        "actions": {"from": "accepted", "op": "acquire", "id": "acquire_id", "key": "lock"},
+        "require": {"free": "acquire", "key": "lock", "after": "ttl_ms"},
+    }
+    assert "'holder' must be a non-empty string (got nothing" in _error(table)
+    table["require"] = {**table["require"], "holder": "holder", "epsilon_ms": -1}
+    assert "'epsilon_ms' must be a number of ms, 0 or more (got -1.0)" in _error(table)
+    table["require"] = {**table["require"], "epsilon_ms": 10, "renews": "renew"}
+    assert "unknown key(s) 'renews'" in _error(table)
 
 
 def test_a_refusal_as_frozen_needs_a_freeze_that_may_have_happened_before_it(
