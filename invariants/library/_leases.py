@@ -12,10 +12,17 @@ or renew at its own ``ttl`` (a renew may shorten a lease). An operation
 whose answer was lost may arrive at any later time. So a holder surely held
 a key over a window only when one of its answered leases covers the window
 and nothing it sent before the window ended could have cut it short.
+
+Per key, one table answers every action's question in about
+O(log n + leases that can reach it): the holder's operations by when they
+were sent, with range minima of the earliest ends they may set, and each
+lease's earlier operations still in flight (or lost) when it was sent.
 """
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -51,7 +58,137 @@ class Held:
     left_s: float  # how long the lease surely lasted past the window's end
 
 
-def holds(
+class _RangeMin:
+    """Minima of ``values[i:j]`` in O(1) after an O(n log n) build."""
+
+    __slots__ = ("_levels",)
+
+    def __init__(self, values: Sequence[float]) -> None:
+        self._levels = [list(values)]
+        width = 1
+        while 2 * width <= len(values):
+            last = self._levels[-1]
+            self._levels.append([min(last[i], last[i + width]) for i in range(len(last) - width)])
+            width *= 2
+
+    def min(self, i: int, j: int) -> float:
+        if j <= i:
+            return INF
+        level = (j - i).bit_length() - 1
+        row = self._levels[level]
+        return min(row[i], row[j - (1 << level)])
+
+
+class _Holder:
+    """One holder's operations on one key by when they were sent."""
+
+    __slots__ = ("floors", "sent")
+
+    def __init__(self, holds: Sequence[Hold]) -> None:
+        ordered = sorted(holds, key=lambda h: h.op.invoke.time)
+        self.sent = [h.op.invoke.time for h in ordered]
+        self.floors = _RangeMin([h.floor for h in ordered])
+
+    def earliest_end(self, since: float, before: float) -> float:
+        """The earliest end set by an operation sent in ``[since, before)``."""
+        return self.floors.min(
+            bisect.bisect_left(self.sent, since), bisect.bisect_left(self.sent, before)
+        )
+
+
+class KeyLeases:
+    """Every holder's leases on one key, and what could have cut each short."""
+
+    __slots__ = ("_firsts", "_holders", "_leases", "_live", "_longest", "_straddled")
+
+    def __init__(self, holds: Sequence[Hold]) -> None:
+        by_holder: dict[Any, list[Hold]] = {}
+        for hold in holds:
+            by_holder.setdefault(hold.holder, []).append(hold)
+        self._holders = {who: _Holder(mine) for who, mine in by_holder.items()}
+        self._leases = sorted((h for h in holds if h.proves), key=lambda h: h.first)
+        self._firsts = [h.first for h in self._leases]
+        self._longest = max((h.floor - h.first for h in self._leases), default=0.0)
+        self._straddled = {
+            id(lease): end for lease, end in _straddled(by_holder, self._leases)
+        }
+        self._live = {
+            who: _live_spans([h for h in mine if h.proves]) for who, mine in by_holder.items()
+        }
+
+    def held_by_other(self, holder: Any, sent: float, decided: float) -> Held | None:
+        """The longest-lasting lease of a holder other than ``holder`` that surely
+        covered ``[sent, decided]``, or None."""
+        best: Held | None = None
+        # A lease that can last past ``decided`` was first sent within the
+        # longest lease before it; one answered after ``sent`` does not count.
+        low = bisect.bisect_right(self._firsts, decided - self._longest)
+        high = bisect.bisect_right(self._firsts, sent)
+        for lease in self._leases[low:high]:
+            if lease.holder == holder or lease.op.end_time > sent or lease.floor <= decided:
+                continue
+            end = min(
+                lease.floor,
+                self._straddled[id(lease)],
+                self._holders[lease.holder].earliest_end(lease.first, decided),
+            )
+            left = end - decided
+            if left > 0 and (best is None or left > best.left_s):
+                best = Held(lease, left)
+        return best
+
+    def near_other(self, holder: Any, sent: float, decided: float) -> bool:
+        """Whether another holder's lease may have been live at some moment of
+        ``[sent, decided]``: the question of the key being free arose."""
+        for who, (starts, reach) in self._live.items():
+            if who == holder:
+                continue
+            n = bisect.bisect_left(starts, decided)
+            if n and reach[n - 1] > sent:
+                return True
+        return False
+
+
+def _straddled(
+    by_holder: dict[Any, list[Hold]], leases: Sequence[Hold]
+) -> Iterable[tuple[Hold, float]]:
+    """Per lease, the earliest end set by an operation of its holder sent before
+    it (its first sending) that may have arrived after: still in flight, or lost.
+    Leases in order of first sending; one sweep per holder with two heaps."""
+    pending: dict[Any, list[tuple[float, int, float]]] = {}  # (latest, n, floor)
+    floors: dict[Any, list[tuple[float, int]]] = {}  # (floor, n): min of those pending
+    gone: dict[Any, set[int]] = {}
+    queued: dict[Any, int] = {}
+    ordered = {who: sorted(mine, key=lambda h: h.op.invoke.time) for who, mine in by_holder.items()}
+    for lease in leases:
+        who = lease.holder
+        mine, waiting = ordered[who], pending.setdefault(who, [])
+        lowest, dropped = floors.setdefault(who, []), gone.setdefault(who, set())
+        n = queued.get(who, 0)
+        while n < len(mine) and mine[n].op.invoke.time < lease.first:
+            heapq.heappush(waiting, (mine[n].latest, n, mine[n].floor))
+            heapq.heappush(lowest, (mine[n].floor, n))
+            n += 1
+        queued[who] = n
+        while waiting and waiting[0][0] <= lease.first:  # arrived before it was sent
+            dropped.add(heapq.heappop(waiting)[1])
+        while lowest and lowest[0][1] in dropped:
+            heapq.heappop(lowest)
+        yield lease, lowest[0][0] if lowest else INF
+
+
+def _live_spans(leases: Sequence[Hold]) -> tuple[list[float], list[float]]:
+    """A holder's leases by first sending, with the running latest moment one may
+    still have been live: its answer plus its ttl."""
+    ordered = sorted(leases, key=lambda h: h.op.invoke.time)
+    reach, top = [], -INF
+    for lease in ordered:
+        top = max(top, lease.op.end_time + (lease.floor - lease.first))
+        reach.append(top)
+    return [h.op.invoke.time for h in ordered], reach
+
+
+def leases_by_key(
     index: Index,
     *,
     grants: Sequence[str],
@@ -60,17 +197,17 @@ def holds(
     key: tuple[str, ...],
     holder: str,
     ttl: str,
-) -> dict[Key, list[Hold]]:
-    """Every key's holds, in one pass over the named ops (memoised per history).
+) -> dict[Key, KeyLeases]:
+    """Every key's leases, from one pass over the named ops (memoised per history).
     A definitely refused operation changed nothing and is left out."""
 
-    def build() -> dict[Key, list[Hold]]:
-        out: dict[Key, list[Hold]] = {}
+    def build() -> dict[Key, KeyLeases]:
+        holds: dict[Key, list[Hold]] = {}
         for names, sets in ((grants, True), (renews, True), (releases, False)):
             for name in names:
                 for named, ops in index.by_key(name, key).items():
-                    out.setdefault(named, []).extend(_holds(ops, holder, ttl, sets=sets))
-        return out
+                    holds.setdefault(named, []).extend(_holds(ops, holder, ttl, sets=sets))
+        return {named: KeyLeases(mine) for named, mine in holds.items()}
 
     memo = ("leases", tuple(grants), tuple(renews), tuple(releases), key, holder, ttl)
     return index.memo(memo, build)
@@ -90,39 +227,3 @@ def _holds(ops: Iterable[Operation], holder: str, ttl: str, *, sets: bool) -> li
         floor = first + ms / 1000 if type(ms) is int or type(ms) is float else first
         out.append(Hold(op, who, first, floor, proves=sets and op.outcome == "ok"))
     return out
-
-
-def held_by_other(
-    hold_list: Sequence[Hold], holder: Any, sent: float, decided: float
-) -> Held | None:
-    """The longest-lasting lease of a holder other than ``holder`` that surely
-    covered ``[sent, decided]``, or None."""
-    best: Held | None = None
-    for lease in hold_list:
-        if not lease.proves or lease.holder == holder or lease.op.end_time > sent:
-            continue
-        end = lease.floor
-        for other in hold_list:
-            if (
-                other is not lease
-                and other.holder == lease.holder
-                and other.latest > lease.first
-                and other.op.invoke.time < decided
-            ):
-                end = min(end, other.floor)
-        left = end - decided
-        if left > 0 and (best is None or left > best.left_s):
-            best = Held(lease, left)
-    return best
-
-
-def near_other(hold_list: Sequence[Hold], holder: Any, sent: float, decided: float) -> bool:
-    """Whether another holder's lease may have been live at some moment of
-    ``[sent, decided]``: the question of the lock being free arose."""
-    return any(
-        lease.proves
-        and lease.holder != holder
-        and lease.op.invoke.time < decided
-        and sent < lease.op.end_time + (lease.floor - lease.first)
-        for lease in hold_list
-    )

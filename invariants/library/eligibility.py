@@ -58,7 +58,7 @@ from typing import Any, Generic, TypeAlias, TypeVar
 from harness.history import FinalState, History, Ledgers, Operation
 from invariants._common import Findings, ops_text
 from invariants.library._index import Key, standalone
-from invariants.library._leases import Hold, held_by_other, holds, near_other
+from invariants.library._leases import KeyLeases, leases_by_key
 from invariants.library._model import (
     INF,
     Accepted,
@@ -463,7 +463,9 @@ def _at_stake(
     if isinstance(condition, Free):
         holder = item.body.get(condition.holder)
         leases = _leases(ctx, condition).get(item.key)
-        return holder is not None and near_other(leases or [], holder, item.sent, item.at)
+        return holder is not None and leases is not None and leases.near_other(
+            holder, item.sent, item.at
+        )
     return True
 
 
@@ -487,8 +489,8 @@ def _deadline(ctx: Context, condition: Deadline, key: Key) -> tuple[Operation, i
     return ctx.index.memo(memo, build).get(key)
 
 
-def _leases(ctx: Context, condition: Free) -> dict[Key, list[Hold]]:
-    return holds(
+def _leases(ctx: Context, condition: Free) -> dict[Key, KeyLeases]:
+    return leases_by_key(
         ctx.index,
         grants=condition.op,
         renews=condition.renew,
@@ -503,9 +505,9 @@ def _free(ctx: Context, condition: Free, item: Item) -> str | None:
     """Why another holder surely held the item's key while it was decided, or None."""
     holder = item.body.get(condition.holder)
     leases = _leases(ctx, condition).get(item.key)
-    if holder is None or not leases or item.at == INF:
+    if holder is None or leases is None or item.at == INF:
         return None
-    held = held_by_other(leases, holder, item.sent, item.at)
+    held = leases.held_by_other(holder, item.sent, item.at)
     if held is None or held.left_s * 1000 <= condition.epsilon_ms:
         return None
     lease = held.by
