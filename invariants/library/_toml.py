@@ -464,7 +464,7 @@ def _condition(at: _At) -> Condition:
         at.only(("newest", "key", "field", "reason"))
         extra = {"reason": at.text("reason")} if at.has("reason") else {}
         return Newest(
-            op=at.text("newest"), key=at.words_list("key"), field=at.text("field"), **extra
+            op=at.words_list("newest"), key=at.words_list("key"), field=at.text("field"), **extra
         )
     if kind == "free":
         at.only(("free", "key", "holder", "after", "renew", "release", "epsilon_ms", "reason"))

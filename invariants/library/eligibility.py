@@ -181,9 +181,10 @@ class Newest:
     answer to an ``op`` on its key (body ``key`` fields equal to the action's
     key) that came before the action was sent: a fencing token no older than
     the newest grant the client could have known of. An ``op`` answered only
-    after the action was sent is not held against it."""
+    after the action was sent is not held against it. ``op`` may name several
+    ops (a set-up grant and the main phase's)."""
 
-    op: str
+    op: str | tuple[str, ...]
     key: tuple[str, ...]
     field: str
     reason: str = (
@@ -203,7 +204,7 @@ class Free:
     give or take ``epsilon_ms``. An action with no ``holder`` field is not
     judged by it."""
 
-    op: tuple[str, ...]
+    op: str | tuple[str, ...]
     key: tuple[str, ...]
     holder: str
     after: str
@@ -381,8 +382,9 @@ def _label(condition: Condition) -> str:
     if isinstance(condition, Exceeds | Bound):
         word = "exceeds" if isinstance(condition, Exceeds) else "bound"
         return f"{word} {condition.field}"
-    if isinstance(condition, Free):
-        return f"free {', '.join(condition.op)}"
+    if isinstance(condition, Free | Newest):
+        word = "free" if isinstance(condition, Free) else "newest"
+        return f"{word} {', '.join(names_of(condition.op))}"
     word = {
         Prior: "prior", NoPrior: "no_prior", Before: "before", Past: "past", Newest: "newest"
     }[type(condition)]
@@ -492,7 +494,7 @@ def _deadline(ctx: Context, condition: Deadline, key: Key) -> tuple[Operation, i
 def _leases(ctx: Context, condition: Free) -> dict[Key, KeyLeases]:
     return leases_by_key(
         ctx.index,
-        grants=condition.op,
+        grants=names_of(condition.op),
         renews=condition.renew,
         releases=condition.release,
         key=condition.key,
@@ -526,13 +528,22 @@ def _free(ctx: Context, condition: Free, item: Item) -> str | None:
     )
 
 
+def names_of(ops: str | tuple[str, ...]) -> tuple[str, ...]:
+    """One op's name or several, as a tuple."""
+    return (ops,) if isinstance(ops, str) else tuple(ops)
+
+
 def _newest(ctx: Context, condition: Newest, item: Item) -> tuple[float, Operation] | None:
     """The highest ``field`` an ``op`` on the item's key answered before the
     item was sent, and that op; None when none did."""
 
     def build() -> dict[Key, _Highest[Operation]]:
         out: dict[Key, _Highest[Operation]] = {}
-        for named, ops in ctx.index.by_key(condition.op, condition.key).items():
+        by_key: dict[Key, list[Operation]] = {}
+        for name in names_of(condition.op):
+            for named, ops in ctx.index.by_key(name, condition.key).items():
+                by_key.setdefault(named, []).extend(ops)
+        for named, ops in by_key.items():
             answered = []
             for op in ops:
                 completion = op.completion
@@ -627,7 +638,7 @@ def _unmet(
                 "field": condition.field,
                 "value": value,
                 "newest": int(top) if top.is_integer() else top,
-                "op": condition.op,
+                "op": op.f,
                 "ops": ops_text([op.invoke.op_id]),
                 "key": key_text(item.key),
             },

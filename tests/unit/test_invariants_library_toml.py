@@ -1000,6 +1000,36 @@ def test_free_needs_its_fields() -> None:
     assert "unknown key(s) 'renews'" in _error(table)
 
 
+def test_newest_may_name_several_grant_ops(tmp_path: Path) -> None:
+    """A set-up grant and a main-phase grant both fence a write: the newest
+    token either answered counts, and the sentence names the op that gave it."""
+    path = tmp_path / "leases.toml"
+    path.write_text(
+        """
+[[invariants]]
+name = "fenced"
+type = "eligibility"
+actions = { from = "accepted", op = "write", id = "write_id", key = "lock" }
+require = { newest = ["acquire", "seed"], key = "lock", field = "token" }
+""",
+        encoding="utf-8",
+    )
+    check = load_invariants(path)["fenced"]
+
+    def run(token: int) -> Verdict:
+        ops: list[Timed] = [
+            ("seed", {"acquire_id": "s-1", "lock": "l-1", "token": 5}, 0.0, 0.05, "ok"),
+            ("acquire", {"acquire_id": "a-1", "lock": "l-1", "token": 3}, 0.1, 0.15, "ok"),
+            ("write", {"write_id": "w-1", "lock": "l-1", "token": token}, 0.2, 0.25, "ok"),
+        ]
+        return check(_timed(ops), FinalState(workload="leases", values={}), Ledgers())
+
+    stale = run(4)
+    assert stale.status == "invalid"
+    assert "its token 4 is below token 5 that seed answered (op 0)" in stale.evidence[0].message
+    assert (run(5).status, run(5).checked) == ("valid", 1)
+
+
 def test_a_refusal_as_frozen_needs_a_freeze_that_may_have_happened_before_it(
     tmp_path: Path,
 ) -> None:
