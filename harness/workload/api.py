@@ -862,6 +862,21 @@ class Workload:
         if repeated:
             raise _fail(owner, name, "distinct", repeated)
 
+    @staticmethod
+    def _one_step_per_kind(owner: str, steps: list[SetupStep]) -> None:
+        """A kind's keys are made by one step, which draws how many there are."""
+        for kind in dict.fromkeys(s.each for s in steps if s.each):
+            ops = [s.op for s in steps if s.each == kind]
+            if len(ops) > 1:
+                raise InvalidWorkload(
+                    owner,
+                    f"setup steps {', '.join(repr(o) for o in ops)} both have each = {kind!r}: "
+                    "one step makes the keys of a kind (and draws how many). To act on keys "
+                    "an earlier step made, give the later step a key kind of its own for its "
+                    f"id, and a Key field of kind {kind!r}: in setup it is drawn among the "
+                    f"{kind!r} keys made by then (docs/workloads.md section 6)",
+                )
+
     def _known_kinds(self, owner: str, where: str, kinds: Iterator[str] | tuple[str, ...]) -> None:
         for kind in kinds:
             if kind not in self.keys:
@@ -877,8 +892,7 @@ class Workload:
         self._distinct(
             owner, "setup (declines)", [s.kind for s in setup if isinstance(s, PartnerDecline)]
         )
-        self._distinct(owner, "setup (each)", [s.each for s in setup
-                                               if isinstance(s, SetupStep) and s.each])
+        self._one_step_per_kind(owner, [s for s in setup if isinstance(s, SetupStep)])
         for step in setup:
             if isinstance(step, PartnerDecline):
                 self._known_kinds(owner, "setup", (step.kind,))

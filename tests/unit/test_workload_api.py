@@ -502,6 +502,19 @@ def test_a_setup_key_past_those_made_before_it_is_refused() -> None:
         schedule_from_json(data, SHARED)
 
 
+def test_two_setup_steps_over_one_kind_are_refused_saying_what_to_do() -> None:
+    with pytest.raises(InvalidWorkload) as refused:
+        Workload(
+            name="shared",
+            keys={"account": 4, "transfer": 8, "share": 6, "user": 3},
+            setup=(SetupStep(op="open_account", each="account"),
+                   SetupStep(op="share", each="account")),
+            operations=(OPEN, SHARE, transfer(), READ),
+        )
+    assert "setup steps 'open_account', 'share' both have each = 'account'" in str(refused.value)
+    assert "a Key field of kind 'account': in setup it is drawn among" in str(refused.value)
+
+
 def test_derived_fields_and_ops_without_an_id() -> None:
     put = Operation(
         name="put", method="PUT", path="/kv/{key}", body=("value", "source", "version"),
