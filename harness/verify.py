@@ -914,8 +914,9 @@ def _shown_too_little(search: _Search) -> str | None:
     if search.failures or search.error is not None:
         return None
     judged = _judged(search.outcomes, search.row.invariants)
-    if _inconclusive(search.outcomes, judged) is not None:
-        return "too little was judged"
+    thin = _inconclusive(search.outcomes, judged)
+    if thin is not None:
+        return f"too little was judged ({thin})"
     coverage = add_coverage(o.coverage for o in search.outcomes)
     if not _exercised(coverage, search.row):
         return f"the row's failure has not happened yet ({', '.join(search.row.exercised_by)})"

@@ -11,6 +11,7 @@ from harness.budget import STOP_RESERVE_S, RowTime, RunBudget, shares
 from harness.design import load_design
 from harness.jobs import split_rows
 from harness.limits import parse_duration
+from harness.verify import PROFILES
 
 KV = Path(__file__).resolve().parents[2] / "designs" / "kv.toml"
 
@@ -186,3 +187,14 @@ def test_an_example_is_timed_from_its_rounds_start_not_the_last_round() -> None:
     assert search.longest_s < 60.0
     assert search.timed == 2 and search.mean_s() < 30.0
     assert search.round_from == 1
+
+
+def test_the_readme_gives_each_profile_its_real_budget() -> None:
+    """The README's profile table is what the profiles are, row for row."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for profile in PROFILES.values():
+        row = (
+            f"| `{profile.name}` | {profile.examples} | {profile.shrink_s:.0f} s | "
+            f"{profile.replays} |"
+        )
+        assert row in readme, row
