@@ -605,7 +605,7 @@ def verify_row(
         status = "ERROR"
     elif interrupted is not None:
         status = "INTERRUPTED"
-    elif (reason := _inconclusive(search.outcomes, judged)) is not None:
+    elif (reason := _inconclusive(search.outcomes, judged, row.min_judged)) is not None:
         status = "INCONCLUSIVE"
     elif not exercised:
         status = "NOT EXERCISED"
@@ -851,10 +851,13 @@ def _judged(outcomes: Sequence[ExampleOutcome], invariants: Sequence[str]) -> di
     }
 
 
-def _inconclusive(outcomes: Sequence[ExampleOutcome], judged: dict[str, Judged]) -> str | None:
+def _inconclusive(
+    outcomes: Sequence[ExampleOutcome], judged: dict[str, Judged], least: int = 1
+) -> str | None:
     """Why the row's PASS would rest on too little, or None when it would not:
     each invariant must hold on at least half of the examples and have had
-    something to examine in at least one, and so must each of its conditions."""
+    something to examine in at least ``least`` (the row's ``min_judged``), and
+    so must each of its conditions."""
     n = len(outcomes)
     if n == 0:
         return "no example was judged"
@@ -867,11 +870,17 @@ def _inconclusive(outcomes: Sequence[ExampleOutcome], judged: dict[str, Judged])
         elif held < need or j.valid == 0:
             because = f" (unknown: {j.why_unknown})" if j.why_unknown else ""
             problems.append(f"{name} was judged valid in {j.valid} of {n} examples{because}")
-        else:
+        elif j.unjudged_parts:
             problems += [
                 f"{name}'s condition {label} had nothing to check in any of {n} examples"
                 for label in j.unjudged_parts
             ]
+        elif j.least[0] < least:
+            times, label = j.least
+            what = f"{name}'s condition {label}" if label else name
+            problems.append(
+                f"{what} was judged in {times} of {n} examples (the row asks for {least})"
+            )
     if not problems:
         return None
     unreadable = [o for o in outcomes if o.unread]
@@ -914,7 +923,7 @@ def _shown_too_little(search: _Search) -> str | None:
     if search.failures or search.error is not None:
         return None
     judged = _judged(search.outcomes, search.row.invariants)
-    thin = _inconclusive(search.outcomes, judged)
+    thin = _inconclusive(search.outcomes, judged, search.row.min_judged)
     if thin is not None:
         return f"too little was judged ({thin})"
     coverage = add_coverage(o.coverage for o in search.outcomes)

@@ -116,6 +116,7 @@ _ROW_KEYS = (
     "exercised_by",
     "shape",
     "examples",
+    "min_judged",
     "slos",
 )
 MAX_SLOS = 16
@@ -361,6 +362,11 @@ def _row(
         if "examples" in raw
         else None
     )
+    min_judged = (
+        where.integer(raw, "min_judged", minimum=1, maximum=MAX_EXAMPLES)
+        if "min_judged" in raw
+        else 1
+    )
     slos = _slos(where, raw, workload, families)
     return Row(
         id=row_id,
@@ -371,6 +377,7 @@ def _row(
         exercised_by=exercised_by,
         shape=_shape(where, where.table(raw, "shape", required=False), target, workload),
         examples=examples,
+        min_judged=min_judged,
         slos=slos,
         **text,
     )

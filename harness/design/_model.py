@@ -126,6 +126,9 @@ class Row:
     exercised_by: tuple[str, ...]
     shape: Shape
     examples: int | None = None
+    min_judged: int = 1
+    """In how many examples each invariant (and each of its conditions) must have
+    had something to check and held before the row may PASS."""
     slos: tuple[Slo, ...] = ()
     """Step 15's measurable promises, judged on all of the row's examples."""
 

@@ -332,6 +332,11 @@ def test_unknown_target_key(tmp_path: Path) -> None:
             "rows[1] (id 'crash'): 'examples' must be an integer in 1..100000 (got 0)",
         ),
         (
+            "examples = 12",
+            "examples = 12\nmin_judged = 0",
+            "rows[1] (id 'crash'): 'min_judged' must be an integer in 1..100000 (got 0)",
+        ),
+        (
             'taxonomy = "infrastructure_failure"',
             'taxonomy = "infra"',
             "rows[1] (id 'crash'): 'taxonomy' must be one of client_retry_timeout,",

@@ -218,6 +218,30 @@ def test_a_condition_never_at_stake_makes_the_row_search_again_and_then_say_whic
         assert judged.parts == {"prior open": examples, "no_prior close": rare}
 
 
+@pytest.mark.parametrize(
+    ("min_judged", "judged_from", "examples"), [(1, 4, 5), (3, 4, 10), (3, 14, 15)]
+)
+def test_a_row_asking_for_more_judging_searches_again_until_it_has_it(
+    tmp_path: Path, min_judged: int, judged_from: int, examples: int
+) -> None:
+    """``min_judged``: each invariant valid with something to check in that many
+    examples, or the row searches again and then says how far it got."""
+    row = replace(_ROUNDS_ROW, min_judged=min_judged)
+    runner = _RareRunner(tmp_path, row.invariants[0])
+    runner.judged_from = judged_from
+    search = _in_rounds(runner, row, tmp_path)
+    assert len(search.outcomes) == examples
+    judged = _judged(search.outcomes, row.invariants)[row.invariants[0]]
+    reason = _inconclusive(search.outcomes, {row.invariants[0]: judged}, min_judged)
+    if examples < 15:
+        assert reason is None and _shown_too_little(search) is None
+    else:
+        assert judged.valid == 2
+        assert reason == (
+            f"{row.invariants[0]} was judged in 2 of 15 examples (the row asks for 3)"
+        )
+
+
 @pytest.mark.parametrize(("exercised_from", "examples"), [(1, 5), (7, 10), (None, 15)])
 def test_a_row_whose_failure_never_happened_searches_again_a_bounded_number_of_times(
     tmp_path: Path, exercised_from: int | None, examples: int
