@@ -28,6 +28,7 @@ from harness.workload.api import (
     SetupStep,
     Source,
     Workload,
+    answer_leaders,
     setup_key_field,
     setup_sources,
 )
@@ -341,9 +342,11 @@ def answered_of(
     values: Mapping[str, Any], sources: Mapping[str, Source]
 ) -> dict[str, tuple[FromAnswer, int]]:
     """The fields taken from earlier answers at sending, with how far back
-    each looks (drawn; the newest in setup, which draws none)."""
+    each looks (drawn; the newest in setup, which draws none): fields taken
+    from one answer together share their leader's choice."""
+    leaders = answer_leaders(sources)
     return {
-        name: (source, int(values.get(name, 0)))
+        name: (source, int(values.get(leaders[name], 0)))
         for name, source in sources.items()
         if isinstance(source, FromAnswer)
     }

@@ -302,7 +302,10 @@ class FromAnswer:
     request must have had equal (the same lock). Of the distinct values
     answered so far, newest first, the schedule draws which one: 0 the
     newest, up to ``back - 1`` older ones (a stale token); shrinking moves to
-    the newest. ``default`` is sent while no such answer has come."""
+    the newest. ``default`` is sent while no such answer has come. Fields of
+    one request with the same ``ops`` and ``match`` come from one answer
+    together (a worker and its claim token): the first of them draws which
+    (``answer_leaders``), among answers distinct in all of them."""
 
     ops: tuple[str, ...]
     field: str
@@ -327,6 +330,18 @@ class FromAnswer:
 
 Source: TypeAlias = Key | Ints | OneOf | Const | FromKey | FromAnswer
 _SOURCES = (Key, Ints, OneOf, Const, FromKey, FromAnswer)
+
+
+def answer_leaders(fields: Mapping[str, Source]) -> dict[str, str]:
+    """Per `FromAnswer` field, the field whose drawn choice it shares: the first
+    field (in declaration order) with the same ``ops`` and ``match`` -- itself
+    when it is that first one."""
+    first: dict[tuple[frozenset[str], tuple[str, ...]], str] = {}
+    return {
+        name: first.setdefault((frozenset(source.ops), source.match), name)
+        for name, source in fields.items()
+        if isinstance(source, FromAnswer)
+    }
 
 
 def is_drawn(source: Source) -> bool:
@@ -597,7 +612,10 @@ class Operation:
     def drawn(self) -> tuple[str, ...]:
         """The fields drawn for each new request (the ``id`` first), in order;
         the others (``Const``, ``FromKey``, ``Key(same_as=...)``) are derived."""
-        names = [n for n, s in self.fields.items() if is_drawn(s)]
+        leaders = answer_leaders(self.fields)
+        names = [
+            n for n, s in self.fields.items() if is_drawn(s) and leaders.get(n, n) == n
+        ]
         if self.id is not None:
             names.remove(self.id)
             names.insert(0, self.id)

@@ -168,29 +168,42 @@ class _Answers:
         body = self._first.get(first) if first is not None else None
         if body is None:
             body = {**spec.body}
+            together: dict[tuple[frozenset[str], tuple[str, ...], int], list[str]] = {}
             for name, (source, back) in spec.answered.items():
-                body[name] = self._value(source, back, spec.body)
+                together.setdefault((frozenset(source.ops), source.match, back), []).append(name)
+            for names in together.values():
+                sources = [spec.answered[n][0] for n in names]
+                said = self._values(sources, spec.answered[names[0]][1], spec.body)
+                for name, source, value in zip(names, sources, said, strict=True):
+                    body[name] = source.default if value is None else value
             if first is not None:
                 self._first[first] = body
         return replace(spec, body=body, answered={})
 
-    def _value(self, source: FromAnswer, back: int, request: Mapping[str, Any]) -> Any:
-        """The ``back``-th newest distinct value (the oldest there is, if fewer),
-        else the default."""
-        values: list[Any] = []
+    def _values(
+        self, sources: list[FromAnswer], back: int, request: Mapping[str, Any]
+    ) -> tuple[Any, ...]:
+        """The fields of the ``back``-th newest answer distinct in all of them (the
+        oldest there is, if fewer); Nones when none came."""
+        first = sources[0]
+        found: list[tuple[Any, ...]] = []
         for f, asked, said in reversed(self._heard):
-            value = said.get(source.field)
+            values = tuple(said.get(source.field) for source in sources)
             if (
-                f in source.ops
-                and value is not None
-                and not isinstance(value, Mapping | list)
-                and all(asked.get(m) == request.get(m) for m in source.match)
-                and not any(type(v) is type(value) and v == value for v in values)
+                f in first.ops
+                and all(v is not None and not isinstance(v, Mapping | list) for v in values)
+                and all(asked.get(m) == request.get(m) for m in first.match)
+                and not any(_same(values, other) for other in found)
             ):
-                values.append(value)
-                if len(values) > back:
+                found.append(values)
+                if len(found) > back:
                     break
-        return values[min(back, len(values) - 1)] if values else source.default
+        return found[min(back, len(found) - 1)] if found else (None,) * len(sources)
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Equal values of equal types (1 is not True), field by field."""
+    return all(type(x) is type(y) and x == y for x, y in zip(a, b, strict=True))
 
 
 def new_session() -> aiohttp.ClientSession:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +227,57 @@ def test_the_client_takes_the_newest_or_an_older_answer_of_the_same_lock() -> No
 
     assert asyncio.run(play()) == [0, 3, 2, 1, 1, 3, 1]
 
+
+
+def test_two_fields_of_one_answer_are_taken_together() -> None:
+    """A write carries the token and the id of one grant: the first field draws
+    how far back, the second follows it (never the token of one grant with
+    the id of another), and only the first is a schedule arg."""
+    paired = Operation(
+        name="write",
+        method="POST",
+        path="/locks/{lock}/writes",
+        body=("write_id", "token", "grant"),
+        fields={
+            "write_id": Key("wr"),
+            "lock": Key("lock"),
+            "token": FromAnswer(("acquire",), "token", match=("lock",), default=0, back=3),
+            "grant": FromAnswer(("acquire",), "acquire_id", match=("lock",), default="x", back=3),
+        },
+        id="write_id",
+        ok=(Answer(200, echo=("write_id", "token")),),
+    )
+    workload = leases(ACQUIRE, paired)
+    assert paired.args() == ("lock", "token")
+    op = {"f": "write", "key": 0, "args": {"lock": 0, "token": 2}}
+    schedule = schedule_from_json(
+        {"version": 2, "workload": "leases", "steps": [{"step": "batch", "ops": [op]}]},
+        workload,
+    )
+    (client_op,) = schedule.client_ops()
+    spec = materialize(client_op, KeySpace("ex"), workload, replicas=1)
+    assert {name: back for name, (_, back) in spec.answered.items()} == {"token": 2, "grant": 2}
+
+    async def play() -> list[tuple[Any, Any]]:
+        runner, url = await _lock_service()
+        recorder = Recorder()
+        try:
+            async with WorkloadClient(workload, [url], recorder) as client:
+                for ident in ("a-0", "a-1", "a-0"):  # tokens 1, 2, 3: a-0 twice
+                    body = {"acquire_id": ident, "lock": "ex-lock-0"}
+                    await client.execute(OpSpec(f="acquire", body=body, process=0))
+                await client.execute(spec)
+                newest = replace(spec, body={**spec.body, "write_id": "ex-wr-1"},
+                                 answered={n: (s, 0) for n, (s, _) in spec.answered.items()})
+                await client.execute(newest)
+        finally:
+            await runner.cleanup()
+        return [
+            (e.value["body"]["token"], e.value["body"]["grant"])
+            for e in recorder.history().events
+            if e.type == "invoke" and e.f == "write"
+        ]
+
+    # Two back among the answers (3, a-0), (2, a-1), (1, a-0): a field on its
+    # own would take two back among a-0, a-1 (the oldest there is): a-1.
+    assert asyncio.run(play()) == [(1, "a-0"), (3, "a-0")]
