@@ -87,7 +87,9 @@ def refusal_notes(answers: Answers) -> tuple[str, ...]:
             f"[{describe(kinds)}]: races and retries between accepted `{f}` requests, "
             "where most bugs live, were seldom drawn. A write refused for want of an "
             "earlier one (a grant, a deposit) can have that one made in setup, before "
-            "any fault (docs/workloads.md §6)."
+            "any fault (docs/workloads.md §6); one refused by the rule at work (a lease "
+            "held, a job done) is accepted more often with more of what frees it (more "
+            "keys, releases, shorter leases)."
         )
     return tuple(notes)
 
