@@ -521,8 +521,12 @@ def _eligibility(name: str, at: _At) -> Checker:
 def _ordering(name: str, at: _At) -> Checker:
     at.only(("name", "type", "items", "field", "order", "readers", "scope", "words"))
     items = _sources(at, "items")
-    if len(items) != 1 or not isinstance(items[0], Accepted | Answered):
-        at.fail("items", "one table with from = 'accepted' or 'answered'", at.table.get("items"))
+    if not items or not all(isinstance(i, Accepted | Answered) for i in items):
+        at.fail(
+            "items",
+            "a table with from = 'accepted' or 'answered', or a list of them",
+            at.table.get("items"),
+        )
     value = at.table.get("order", "increasing")
     order: Order
     if isinstance(value, dict):
@@ -548,7 +552,7 @@ def _ordering(name: str, at: _At) -> Checker:
             )
     return make_ordering(
         name,
-        items=items[0],
+        items=[i for i in items if isinstance(i, Accepted | Answered)],
         field=at.text("field"),
         order=order,
         readers=readers,

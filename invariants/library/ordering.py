@@ -127,7 +127,7 @@ class _Rule:
 def make_ordering(
     name: str,
     *,
-    items: Accepted | Answered,
+    items: Accepted | Answered | Sequence[Accepted | Answered],
     field: str,
     order: Order = "increasing",
     readers: Sequence[Reader] = (),
@@ -140,10 +140,13 @@ def make_ordering(
         raise ValueError(f"{name}: order must be increasing, non_decreasing or transitions")
     rule = _Rule(order)
     readers = tuple(readers)
+    sources = (items,) if isinstance(items, Accepted | Answered) else tuple(items)
+    if not sources:
+        raise ValueError(f"{name}: make_ordering needs at least one items source")
 
     def check(history: History, final: FinalState, ledgers: Ledgers) -> Verdict:
         ctx = Context(history, final, ledgers)
-        accepted = merged(i for i in ctx.items(items, scope) if i.took_effect)
+        accepted = merged(i for s in sources for i in ctx.items(s, scope) if i.took_effect)
         by_key: dict[Key, list[Item]] = {}
         for item in accepted:
             valued = item if item.body.get(field) is not None else _assigned(item, field)

@@ -1030,6 +1030,42 @@ require = { newest = ["acquire", "seed"], key = "lock", field = "token" }
     assert (run(5).status, run(5).checked) == ("valid", 1)
 
 
+def test_an_ordering_may_span_the_items_of_several_ops(tmp_path: Path) -> None:
+    """A set-up grant's token and the main phase's grants' tokens in one order:
+    a grant after the seeded one must have a larger token."""
+    path = tmp_path / "tokens.toml"
+    path.write_text(
+        """
+[[invariants]]
+name = "tokens_increase"
+type = "ordering"
+items = [
+  { from = "accepted", op = "seed", id = "acquire_id", key = "lock" },
+  { from = "accepted", op = "acquire", id = "acquire_id", key = "lock" },
+]
+field = "token"
+""",
+        encoding="utf-8",
+    )
+    check = load_invariants(path)["tokens_increase"]
+
+    def run(token: int) -> Verdict:
+        ops: list[Timed] = [
+            ("seed", {"acquire_id": "s-1", "lock": "l-1", "token": 5}, 0.0, 0.05, "ok"),
+            ("acquire", {"acquire_id": "a-1", "lock": "l-1", "token": token}, 0.1, 0.15, "ok"),
+        ]
+        return check(_timed(ops), FinalState(workload="leases", values={}), Ledgers())
+
+    assert run(3).status == "invalid"
+    assert (run(6).status, run(6).checked) == ("valid", 1)
+    with pytest.raises(InvalidInvariant, match="'items' must be a table with from = 'accepted'"):
+        parse_invariants(
+            [{"name": "x", "type": "ordering", "field": "token",
+              "items": [{"from": "effects", "kind": "charge", "key": "lock"}]}],
+            "tokens.toml",
+        )
+
+
 def test_a_refusal_as_frozen_needs_a_freeze_that_may_have_happened_before_it(
     tmp_path: Path,
 ) -> None:
