@@ -82,12 +82,18 @@ class _RangeMin:
 class _Holder:
     """One holder's operations on one key by when they were sent."""
 
-    __slots__ = ("floors", "sent")
+    __slots__ = ("floors", "ordered", "sent")
 
     def __init__(self, holds: Sequence[Hold]) -> None:
-        ordered = sorted(holds, key=lambda h: h.op.invoke.time)
-        self.sent = [h.op.invoke.time for h in ordered]
-        self.floors = _RangeMin([h.floor for h in ordered])
+        self.ordered = sorted(holds, key=lambda h: h.op.invoke.time)
+        self.sent = [h.op.invoke.time for h in self.ordered]
+        self.floors = _RangeMin([h.floor for h in self.ordered])
+
+    def straddling(self, first: float) -> float:
+        """The earliest end set by an operation sent before ``first`` that may have
+        arrived after it (asked only for two grants decided together: rare)."""
+        n = bisect.bisect_left(self.sent, first)
+        return min((h.floor for h in self.ordered[:n] if h.latest > first), default=INF)
 
     def earliest_end(self, since: float, before: float) -> float:
         """The earliest end set by an operation sent in ``[since, before)``."""
@@ -116,26 +122,57 @@ class KeyLeases:
             who: _live_spans([h for h in mine if h.proves]) for who, mine in by_holder.items()
         }
 
-    def held_by_other(self, holder: Any, sent: float, decided: float) -> Held | None:
-        """The longest-lasting lease of a holder other than ``holder`` that surely
-        covered ``[sent, decided]``, or None."""
+    def held_by_other(
+        self,
+        holder: Any,
+        sent: float,
+        decided: float,
+        *,
+        ttl_s: float | None = None,
+        epsilon_s: float = 0.0,
+    ) -> Held | None:
+        """The longest-lasting lease of a holder other than ``holder`` that the
+        action, sent at ``sent`` and decided by ``decided``, surely overlapped, or
+        None. A lease answered before the action was sent must still have been
+        live when it was decided. One answered later may have come second; with
+        the action's own lease of ``ttl_s`` (a grant), that one is a violation
+        too when it was decided before the action's lease could end: whichever
+        came first, the second was granted while the first was live."""
         best: Held | None = None
         # A lease that can last past ``decided`` was first sent within the
-        # longest lease before it; one answered after ``sent`` does not count.
+        # longest lease before it; one first sent after the action was decided
+        # came second, and is that one's violation, not this one's.
         low = bisect.bisect_right(self._firsts, decided - self._longest)
-        high = bisect.bisect_right(self._firsts, sent)
+        high = bisect.bisect_left(self._firsts, decided)
         for lease in self._leases[low:high]:
-            if lease.holder == holder or lease.op.end_time > sent or lease.floor <= decided:
+            if lease.holder == holder or lease.floor <= decided:
                 continue
-            end = min(
-                lease.floor,
-                self._straddled[id(lease)],
-                self._holders[lease.holder].earliest_end(lease.first, decided),
-            )
-            left = end - decided
-            if left > 0 and (best is None or left > best.left_s):
-                best = Held(lease, left)
+            left = self._end(lease, decided) - decided
+            if left <= epsilon_s or (best is not None and left <= best.left_s):
+                continue
+            came = lease.op.end_time
+            if came > sent and (
+                ttl_s is None or came >= self._own_end(holder, sent, ttl_s, came) - epsilon_s
+            ):
+                continue
+            best = Held(lease, left)
         return best
+
+    def _end(self, lease: Hold, before: float) -> float:
+        """The earliest ``lease`` can end, given what its holder sent before ``before``."""
+        return min(
+            lease.floor,
+            self._straddled[id(lease)],
+            self._holders[lease.holder].earliest_end(lease.first, before),
+        )
+
+    def _own_end(self, holder: Any, first: float, ttl_s: float, before: float) -> float:
+        """The earliest the action's own lease (first sent at ``first``) can end,
+        given what its holder sent before ``before``."""
+        mine = self._holders.get(holder)
+        if mine is None:
+            return first + ttl_s
+        return min(first + ttl_s, mine.straddling(first), mine.earliest_end(first, before))
 
     def near_other(self, holder: Any, sent: float, decided: float) -> bool:
         """Whether another holder's lease may have been live at some moment of

@@ -201,8 +201,9 @@ class Free:
     ms (a body field) past its first sending, and nothing that holder sent
     that may have arrived since (a ``release``, a grant or renew with a
     shorter ``after``) could have ended it before the action was decided,
-    give or take ``epsilon_ms``. An action with no ``holder`` field is not
-    judged by it."""
+    give or take ``epsilon_ms``. Two grants decided together are a violation
+    when each was answered before the other's lease could end. An action
+    with no ``holder`` field is not judged by it."""
 
     op: str | tuple[str, ...]
     key: tuple[str, ...]
@@ -509,8 +510,15 @@ def _free(ctx: Context, condition: Free, item: Item) -> str | None:
     leases = _leases(ctx, condition).get(item.key)
     if holder is None or leases is None or item.at == INF:
         return None
-    held = leases.held_by_other(holder, item.sent, item.at)
-    if held is None or held.left_s * 1000 <= condition.epsilon_ms:
+    ttl = item.body.get(condition.after)
+    held = leases.held_by_other(
+        holder,
+        item.sent,
+        item.at,
+        ttl_s=ttl / 1000 if type(ttl) is int or type(ttl) is float else None,
+        epsilon_s=condition.epsilon_ms / 1000,
+    )
+    if held is None:
         return None
     lease = held.by
     return say(

@@ -958,6 +958,12 @@ words = { noun = "grant" }
     assert (run(bob(1.0, 1.02)).status, run(bob(1.0, 1.02)).checked) == ("valid", 1)
     assert run(bob(0.9, 0.96)).status == "valid"  # 40 ms left: within epsilon
     assert run(bob(0.3, 2.0)).status == "valid"  # may have been decided after it expired
+    # Granted together: whichever came first, the other was granted while it
+    # was live -- unless bob's own lease was short enough to end before alice's
+    # grant may have been decided.
+    assert run(bob(0.01, 0.06)).status == "invalid"
+    short: Timed = ("acquire", _lease("a-2", "bob", 20), 0.01, 0.06, "ok")
+    assert run(short).status == "valid"
     assert run(bob(1.2, 1.25)).vacuous  # long after: the lock was surely free again
     assert run(bob(0.3, 0.35, holder="alice")).vacuous  # her own lock again
     # A release she sent before bob's grant was decided may have freed it,
