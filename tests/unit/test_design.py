@@ -564,6 +564,7 @@ def test_every_example_design_loads_and_has_bugs_to_catch() -> None:
         "node-holds",
         "py-wallet",
         "py-leases",
+        "go-jobs",
     )
     for name in unseen:
         variants = load_design(examples / f"{name}.toml").target.variants
