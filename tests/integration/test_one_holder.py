@@ -13,13 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fixed_schedule import play as play_schedule
 
 from harness.design import load_design
-from harness.schedule.decode import schedule_from_json
-from harness.schedule.runner import ExampleOutcome, ExampleRunner
+from harness.schedule.runner import ExampleOutcome
 from harness.setup import Binaries
-from harness.testing import open_system
-from harness.workload.keys import new_run_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -47,19 +45,7 @@ SCHEDULE = {
 
 
 def play(tmp_path: Path, variant: str) -> ExampleOutcome:
-    row = next(r for r in DESIGN.rows if r.id == "replica-clock-skew")
-    with (
-        open_system(DESIGN, variant) as sut,
-        ExampleRunner(
-            sut.live,
-            workload=DESIGN.workload,
-            invariants=row.invariants,
-            out_dir=tmp_path / variant,
-            run_id=new_run_id(),
-            settle_timeout_s=DESIGN.target.settle_timeout_s,
-        ) as runner,
-    ):
-        return runner.run(schedule_from_json(SCHEDULE, DESIGN.workload))
+    return play_schedule(DESIGN, "replica-clock-skew", variant, SCHEDULE, tmp_path)
 
 
 def _grants(outcome: ExampleOutcome) -> list[tuple[object, str]]:
