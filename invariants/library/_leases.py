@@ -116,10 +116,14 @@ class KeyLeases:
         self._firsts = [h.first for h in self._leases]
         self._longest = max((h.floor - h.first for h in self._leases), default=0.0)
         self._straddled = {
-            id(lease): end for lease, end in _straddled(by_holder, self._leases)
+            id(lease): end
+            for lease, end in _straddled(
+                {who: mine.ordered for who, mine in self._holders.items()}, self._leases
+            )
         }
         self._live = {
-            who: _live_spans([h for h in mine if h.proves]) for who, mine in by_holder.items()
+            who: _live_spans([h for h in mine.ordered if h.proves])
+            for who, mine in self._holders.items()
         }
 
     def held_by_other(
@@ -187,16 +191,16 @@ class KeyLeases:
 
 
 def _straddled(
-    by_holder: dict[Any, list[Hold]], leases: Sequence[Hold]
+    ordered: dict[Any, list[Hold]], leases: Sequence[Hold]
 ) -> Iterable[tuple[Hold, float]]:
     """Per lease, the earliest end set by an operation of its holder sent before
     it (its first sending) that may have arrived after: still in flight, or lost.
-    Leases in order of first sending; one sweep per holder with two heaps."""
+    Leases in order of first sending, each holder's operations in order of
+    sending; one sweep per holder with two heaps."""
     pending: dict[Any, list[tuple[float, int, float]]] = {}  # (latest, n, floor)
     floors: dict[Any, list[tuple[float, int]]] = {}  # (floor, n): min of those pending
     gone: dict[Any, set[int]] = {}
     queued: dict[Any, int] = {}
-    ordered = {who: sorted(mine, key=lambda h: h.op.invoke.time) for who, mine in by_holder.items()}
     for lease in leases:
         who = lease.holder
         mine, waiting = ordered[who], pending.setdefault(who, [])
@@ -215,14 +219,13 @@ def _straddled(
 
 
 def _live_spans(leases: Sequence[Hold]) -> tuple[list[float], list[float]]:
-    """A holder's leases by first sending, with the running latest moment one may
-    still have been live: its answer plus its ttl."""
-    ordered = sorted(leases, key=lambda h: h.op.invoke.time)
+    """A holder's leases (in order of sending), with the running latest moment one
+    may still have been live: its answer plus its ttl."""
     reach, top = [], -INF
-    for lease in ordered:
+    for lease in leases:
         top = max(top, lease.op.end_time + (lease.floor - lease.first))
         reach.append(top)
-    return [h.op.invoke.time for h in ordered], reach
+    return [h.op.invoke.time for h in leases], reach
 
 
 def leases_by_key(

@@ -385,10 +385,8 @@ def _label(condition: Condition) -> str:
         return f"{word} {condition.field}"
     if isinstance(condition, Free | Newest):
         word = "free" if isinstance(condition, Free) else "newest"
-        return f"{word} {', '.join(names_of(condition.op))}"
-    word = {
-        Prior: "prior", NoPrior: "no_prior", Before: "before", Past: "past", Newest: "newest"
-    }[type(condition)]
+        return f"{word} {', '.join(_names_of(condition.op))}"
+    word = {Prior: "prior", NoPrior: "no_prior", Before: "before", Past: "past"}[type(condition)]
     where = getattr(condition, "where", {})
     shown = f" ({', '.join(f'{k}={v}' for k, v in where.items())})" if where else ""
     return f"{word} {condition.op}{shown}"
@@ -495,7 +493,7 @@ def _deadline(ctx: Context, condition: Deadline, key: Key) -> tuple[Operation, i
 def _leases(ctx: Context, condition: Free) -> dict[Key, KeyLeases]:
     return leases_by_key(
         ctx.index,
-        grants=names_of(condition.op),
+        grants=_names_of(condition.op),
         renews=condition.renew,
         releases=condition.release,
         key=condition.key,
@@ -536,7 +534,7 @@ def _free(ctx: Context, condition: Free, item: Item) -> str | None:
     )
 
 
-def names_of(ops: str | tuple[str, ...]) -> tuple[str, ...]:
+def _names_of(ops: str | tuple[str, ...]) -> tuple[str, ...]:
     """One op's name or several, as a tuple."""
     return (ops,) if isinstance(ops, str) else tuple(ops)
 
@@ -548,7 +546,7 @@ def _newest(ctx: Context, condition: Newest, item: Item) -> tuple[float, Operati
     def build() -> dict[Key, _Highest[Operation]]:
         out: dict[Key, _Highest[Operation]] = {}
         by_key: dict[Key, list[Operation]] = {}
-        for name in names_of(condition.op):
+        for name in _names_of(condition.op):
             for named, ops in ctx.index.by_key(name, condition.key).items():
                 by_key.setdefault(named, []).extend(ops)
         for named, ops in by_key.items():
