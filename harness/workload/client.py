@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp
 
 from harness.history import Event, Recorder
-from harness.workload.api import FromAnswer, Operation, Workload
+from harness.workload.api import FromAnswer, Operation, Workload, answer_leaders
 from harness.workload.contract import (
     InvalidOperation,
     Outcome,
@@ -168,9 +168,10 @@ class _Answers:
         body = self._first.get(first) if first is not None else None
         if body is None:
             body = {**spec.body}
-            together: dict[tuple[frozenset[str], tuple[str, ...], int], list[str]] = {}
-            for name, (source, back) in spec.answered.items():
-                together.setdefault((frozenset(source.ops), source.match, back), []).append(name)
+            leaders = answer_leaders({n: source for n, (source, _) in spec.answered.items()})
+            together: dict[str, list[str]] = {}
+            for name, leader in leaders.items():
+                together.setdefault(leader, []).append(name)
             for names in together.values():
                 sources = [spec.answered[n][0] for n in names]
                 said = self._values(sources, spec.answered[names[0]][1], spec.body)
